@@ -1,0 +1,29 @@
+//! cadenza learns music from a folder of MIDI files and writes new music as MIDI.
+//!
+//! Data flows one way through the crate:
+//!
+//! ```text
+//! .mid files ──midi::read──▶ Piece ──tokens::Tokenizer::encode──▶ Vec<TokenId>
+//!                                                                     │
+//!   corpus::Corpus (parallel load, split, cache) ◀────────────────────┘
+//!          │
+//!          ▼
+//!   models::{markov, hmm, lstm} ── fit / score / sample (sampler::Sampler)
+//!          │
+//!          ▼
+//!   Vec<TokenId> ──Tokenizer::decode──▶ Piece ──midi::write──▶ .mid
+//! ```
+//!
+//! See `docs/ARCHITECTURE.md` for the map of modules.
+
+pub mod atomic;
+pub mod corpus;
+pub mod error;
+pub mod midi;
+pub mod models;
+pub mod sampler;
+pub mod tokens;
+
+pub use error::{Error, Result};
+pub use midi::{Instrument, Note, Piece};
+pub use tokens::{TokenId, Tokenizer, TokenizerConfig};

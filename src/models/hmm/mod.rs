@@ -1,0 +1,1 @@
+//! The hmm generator (placeholder; see its work item).

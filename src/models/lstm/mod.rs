@@ -1,0 +1,1 @@
+//! The lstm generator (placeholder; see its work item).

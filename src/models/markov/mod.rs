@@ -1,0 +1,1 @@
+//! The markov generator (placeholder; see its work item).

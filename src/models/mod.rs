@@ -1,0 +1,95 @@
+//! The generators and the one interface they share.
+//!
+//! Every model is a [`Generator`]: it scores a token sequence (the natural-log probability of
+//! each token given its past, from which bits/token and perplexity follow) and opens a
+//! [`TokenStream`] that yields the distribution of the next token after a primer, so one
+//! [`crate::sampler`] serves every model. Training is model-specific (`fit` on each model).
+
+pub mod hmm;
+#[cfg(feature = "lstm")]
+pub mod lstm;
+pub mod markov;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tokens::TokenId;
+
+/// Which generator a model or checkpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Markov,
+    Hmm,
+    Lstm,
+}
+
+impl ModelKind {
+    /// Lower-case name, as on the command line and in checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Markov => "markov",
+            ModelKind::Hmm => "hmm",
+            ModelKind::Lstm => "lstm",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A trained sequence model over a fixed vocabulary.
+///
+/// Sequences start with BOS (`tokens[0]`, context only, never scored).
+pub trait Generator: Send + Sync {
+    /// Which model this is.
+    fn kind(&self) -> ModelKind;
+
+    /// Size of the vocabulary the model was trained on.
+    fn vocab_size(&self) -> usize;
+
+    /// `ln p(tokens[i] | tokens[..i])` for every `i` in `1..tokens.len()`. Never `-inf`.
+    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64>;
+
+    /// A stream that has consumed `primer` (which starts with BOS).
+    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_>;
+
+    /// Sample one continuation per primer. The default runs one stream per primer in turn;
+    /// models that batch on a device override it.
+    fn generate_batch(
+        &self,
+        primers: &[Vec<TokenId>],
+        max_new_tokens: usize,
+        sampler: &crate::sampler::Sampler,
+        rng_seed: u64,
+    ) -> Vec<Vec<TokenId>> {
+        primers
+            .iter()
+            .enumerate()
+            .map(|(i, primer)| {
+                let mut rng = crate::sampler::rng_for(rng_seed, i as u64);
+                crate::sampler::generate(self, primer, max_new_tokens, sampler, &mut rng)
+            })
+            .collect()
+    }
+}
+
+/// Incremental next-token distributions: the state of a model after the tokens pushed so far.
+pub trait TokenStream {
+    /// Write the probability of every token being next into `out` (resized to the vocabulary;
+    /// entries sum to 1).
+    fn next_probs(&mut self, out: &mut Vec<f64>);
+
+    /// Consume one token.
+    fn push(&mut self, token: TokenId);
+}
+
+/// Bits per token and perplexity from natural-log probabilities.
+pub fn bits_per_token(log_probs: &[f64]) -> f64 {
+    if log_probs.is_empty() {
+        return 0.0;
+    }
+    -log_probs.iter().sum::<f64>() / log_probs.len() as f64 / std::f64::consts::LN_2
+}

@@ -1,0 +1,200 @@
+//! One sampler for every model: temperature, top-k and top-p (nucleus) over a next-token
+//! distribution, driven by a seeded, portable RNG (ChaCha8) so equal seeds give equal music.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::models::{Generator, TokenStream};
+use crate::tokens::{TokenId, BOS, EOS, PAD};
+
+/// The RNG every sampler uses.
+pub type SampleRng = ChaCha8Rng;
+
+/// The RNG for sample number `index` of a run seeded with `seed`: independent streams, so
+/// sample `i` is the same whether it is drawn alone or in a batch.
+pub fn rng_for(seed: u64, index: u64) -> SampleRng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index);
+    rng
+}
+
+/// How to pick the next token from a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sampler {
+    /// Sharpens (< 1) or flattens (> 1) the distribution; 0 picks the most likely token.
+    pub temperature: f64,
+    /// Keep only the `k` most likely tokens (0 = off).
+    pub top_k: usize,
+    /// Keep the smallest set of most likely tokens whose mass reaches `p` (1 = off).
+    pub top_p: f64,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler { temperature: 1.0, top_k: 0, top_p: 1.0 }
+    }
+}
+
+impl Sampler {
+    /// Check the options: finite non-negative temperature, `0 < top_p <= 1`.
+    pub fn validate(&self) -> crate::Result<()> {
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(crate::Error::Model(format!("temperature must be >= 0, got {}", self.temperature)));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(crate::Error::Model(format!("top-p must be in (0, 1], got {}", self.top_p)));
+        }
+        Ok(())
+    }
+
+    /// Pick a token from `probs` (non-negative, need not be normalized). PAD and BOS are never
+    /// picked. Returns EOS if nothing has positive probability.
+    pub fn pick<R: Rng + ?Sized>(&self, probs: &[f64], rng: &mut R) -> TokenId {
+        let mut cand: Vec<(usize, f64)> = probs
+            .iter()
+            .enumerate()
+            .filter(|&(i, &p)| i != PAD as usize && i != BOS as usize && p > 0.0 && p.is_finite())
+            .map(|(i, &p)| (i, p))
+            .collect();
+        if cand.is_empty() {
+            return EOS;
+        }
+        // Most likely first; ties broken by token id so results never depend on sort stability.
+        cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        if self.temperature <= 1e-6 {
+            return cand[0].0 as TokenId;
+        }
+        if self.temperature != 1.0 {
+            let inv = 1.0 / self.temperature;
+            let lmax = cand[0].1.ln();
+            for c in &mut cand {
+                c.1 = ((c.1.ln() - lmax) * inv).exp();
+            }
+        }
+        if self.top_k > 0 && cand.len() > self.top_k {
+            cand.truncate(self.top_k);
+        }
+        if self.top_p < 1.0 {
+            let total: f64 = cand.iter().map(|c| c.1).sum();
+            let mut acc = 0.0;
+            let mut keep = cand.len();
+            for (i, c) in cand.iter().enumerate() {
+                acc += c.1 / total;
+                if acc >= self.top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            cand.truncate(keep);
+        }
+        let total: f64 = cand.iter().map(|c| c.1).sum();
+        let mut r = rng.random::<f64>() * total;
+        for &(i, p) in &cand {
+            r -= p;
+            if r < 0.0 {
+                return i as TokenId;
+            }
+        }
+        cand[cand.len() - 1].0 as TokenId
+    }
+}
+
+/// Continue `primer` with up to `max_new_tokens` sampled tokens (fewer if EOS is drawn; the EOS
+/// is included). Returns only the new tokens.
+pub fn generate<G: Generator + ?Sized>(
+    model: &G,
+    primer: &[TokenId],
+    max_new_tokens: usize,
+    sampler: &Sampler,
+    rng: &mut SampleRng,
+) -> Vec<TokenId> {
+    let mut stream = model.stream(primer);
+    continue_stream(stream.as_mut(), max_new_tokens, sampler, rng)
+}
+
+/// Draw up to `max_new_tokens` tokens from an already primed stream.
+pub fn continue_stream(
+    stream: &mut dyn TokenStream,
+    max_new_tokens: usize,
+    sampler: &Sampler,
+    rng: &mut SampleRng,
+) -> Vec<TokenId> {
+    let mut out = Vec::with_capacity(max_new_tokens);
+    let mut probs = Vec::new();
+    for _ in 0..max_new_tokens {
+        stream.next_probs(&mut probs);
+        let t = sampler.pick(&probs, rng);
+        out.push(t);
+        if t == EOS {
+            break;
+        }
+        stream.push(t);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(s: &Sampler, probs: &[f64], n: usize) -> Vec<usize> {
+        let mut rng = rng_for(7, 0);
+        let mut c = vec![0; probs.len()];
+        for _ in 0..n {
+            c[s.pick(probs, &mut rng) as usize] += 1;
+        }
+        c
+    }
+
+    // Index 0 and 1 are PAD and BOS; 2 is EOS; 3.. are ordinary tokens.
+    const P: [f64; 6] = [0.3, 0.3, 0.0, 0.1, 0.2, 0.4];
+
+    #[test]
+    fn never_picks_pad_or_bos() {
+        let c = counts(&Sampler::default(), &P, 2000);
+        assert_eq!(c[0] + c[1], 0);
+    }
+
+    #[test]
+    fn zero_temperature_is_argmax() {
+        let s = Sampler { temperature: 0.0, ..Default::default() };
+        assert_eq!(counts(&s, &P, 50)[5], 50);
+    }
+
+    #[test]
+    fn frequencies_follow_probabilities() {
+        let c = counts(&Sampler::default(), &P, 70_000);
+        let f: Vec<f64> = c.iter().map(|&x| x as f64 / 70_000.0).collect();
+        assert!((f[3] - 1.0 / 7.0).abs() < 0.01, "{f:?}");
+        assert!((f[5] - 4.0 / 7.0).abs() < 0.01, "{f:?}");
+    }
+
+    #[test]
+    fn top_k_and_top_p_cut_the_tail() {
+        let k = Sampler { top_k: 1, ..Default::default() };
+        assert_eq!(counts(&k, &P, 100)[5], 100);
+        let p = Sampler { top_p: 0.8, ..Default::default() };
+        let c = counts(&p, &P, 5000);
+        assert_eq!(c[3], 0, "{c:?}");
+        assert!(c[4] > 0 && c[5] > 0);
+    }
+
+    #[test]
+    fn high_temperature_flattens() {
+        let hot = Sampler { temperature: 100.0, ..Default::default() };
+        let c = counts(&hot, &P, 30_000);
+        let f3 = c[3] as f64 / 30_000.0;
+        assert!((f3 - 1.0 / 3.0).abs() < 0.03, "{c:?}");
+    }
+
+    #[test]
+    fn same_seed_same_draws() {
+        let s = Sampler::default();
+        let a: Vec<_> = { let mut r = rng_for(3, 1); (0..50).map(|_| s.pick(&P, &mut r)).collect() };
+        let b: Vec<_> = { let mut r = rng_for(3, 1); (0..50).map(|_| s.pick(&P, &mut r)).collect() };
+        let c: Vec<_> = { let mut r = rng_for(3, 2); (0..50).map(|_| s.pick(&P, &mut r)).collect() };
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,106 @@
+//! What the tokenizer encodes and on which grid: serialized into every checkpoint and cache key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How time is quantized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum TimeMode {
+    /// Steps per quarter note (12 makes sixteenths and eighth-note triplets exact). Follows the
+    /// score's beats whatever the tempo.
+    Beats { steps_per_beat: u16 },
+    /// Fixed steps of `step_ms` milliseconds (Performance RNN: 10 ms).
+    Seconds { step_ms: u16 },
+}
+
+/// How instruments are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgramMode {
+    /// Every instrument is merged into one piano part (drums are dropped); no PROGRAM tokens.
+    MergePiano,
+    /// PROGRAM tokens (128 GM programs plus one for drums) select the instrument of the notes
+    /// that follow.
+    Programs,
+}
+
+/// Tokenizer settings. `Default` is the beats grid at 12 steps per quarter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TokenizerConfig {
+    pub time: TimeMode,
+    /// Longest single TIME_SHIFT in steps; longer gaps use several.
+    pub max_shift_steps: u16,
+    /// Number of velocity bins (1..=128).
+    pub velocity_bins: u8,
+    /// Lowest and highest encodable pitch (notes outside are dropped by the encoder).
+    pub pitch_min: u8,
+    pub pitch_max: u8,
+    pub programs: ProgramMode,
+    /// Apply the sustain pedal to note durations when reading MIDI for this tokenizer.
+    pub sustain: bool,
+    /// The decoder closes a note still open after this many steps.
+    pub max_note_steps: u32,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> Self {
+        TokenizerConfig {
+            time: TimeMode::Beats { steps_per_beat: 12 },
+            max_shift_steps: 48,
+            velocity_bins: 32,
+            pitch_min: 21,
+            pitch_max: 108,
+            programs: ProgramMode::Programs,
+            sustain: true,
+            max_note_steps: 12 * 16,
+        }
+    }
+}
+
+impl TokenizerConfig {
+    /// Exactly the Performance RNN event layout: 128 NOTE_ON + 128 NOTE_OFF + 100 TIME_SHIFT
+    /// (10 ms to 1 s) + 32 VELOCITY = 388 events (plus PAD/BOS/EOS), one merged piano part.
+    pub fn performance_rnn() -> Self {
+        TokenizerConfig {
+            time: TimeMode::Seconds { step_ms: 10 },
+            max_shift_steps: 100,
+            velocity_bins: 32,
+            pitch_min: 0,
+            pitch_max: 127,
+            programs: ProgramMode::MergePiano,
+            sustain: true,
+            max_note_steps: 500,
+        }
+    }
+
+    /// Reject settings that cannot work.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Tokenizer(m));
+        match self.time {
+            TimeMode::Beats { steps_per_beat: 0 } => return bad("steps per beat must be > 0".into()),
+            TimeMode::Seconds { step_ms: 0 } => return bad("step_ms must be > 0".into()),
+            _ => {}
+        }
+        if self.max_shift_steps == 0 {
+            return bad("max_shift_steps must be > 0".into());
+        }
+        if self.velocity_bins == 0 || self.velocity_bins > 128 {
+            return bad(format!("velocity_bins must be in 1..=128, got {}", self.velocity_bins));
+        }
+        if self.pitch_min > self.pitch_max || self.pitch_max > 127 {
+            return bad(format!("bad pitch range {}..={}", self.pitch_min, self.pitch_max));
+        }
+        if self.max_note_steps == 0 {
+            return bad("max_note_steps must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// A stable digest of the configuration (for cache keys and checkpoint compatibility).
+    pub fn digest(&self) -> String {
+        let json = serde_json::to_vec(self).expect("config serializes");
+        blake3::hash(&json).to_hex()[..16].to_string()
+    }
+}

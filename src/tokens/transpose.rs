@@ -1,0 +1,1 @@
+//! Transposition for data augmentation (placeholder; see the tokens work item).
