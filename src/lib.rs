@@ -17,7 +17,9 @@
 //! See `docs/ARCHITECTURE.md` for the map of modules.
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod corpus;
+pub mod doctor;
 pub mod error;
 pub mod midi;
 pub mod models;

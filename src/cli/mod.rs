@@ -1,18 +1,35 @@
 //! Command-line definitions (clap) and dispatch. Each subcommand lives in its own module and is a
 //! thin layer over the library; errors are reported as one line on stderr with exit code 1.
 
+mod corpus;
+mod doctor;
+mod options;
+mod tokens;
+
 use clap::{Parser, Subcommand};
 
 /// Learn music from a folder of MIDI files and write new music as MIDI.
+///
+/// Typical use: `cadenza corpus stats corpora/bach`, `cadenza train --model markov --corpus
+/// corpora/bach --out checkpoints/bach.markov`, `cadenza generate checkpoints/bach.markov --out
+/// out/`.
 #[derive(Debug, Parser)]
-#[command(name = "cadenza", version, about, long_about = None)]
+#[command(name = "cadenza", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Show what this build and machine offer: libtorch, CUDA, SoundFont, audio, MIDI, corpora.
+    Doctor(doctor::Args),
+    /// Work with a corpus (a folder of MIDI files).
+    #[command(subcommand)]
+    Corpus(corpus::Command),
+    /// Print a MIDI file's token sequence, or write its decoded round trip.
+    Tokens(tokens::Args),
+}
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
@@ -27,5 +44,9 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Doctor(a) => doctor::run(a),
+        Command::Corpus(c) => corpus::run(c),
+        Command::Tokens(a) => tokens::run(a),
+    }
 }

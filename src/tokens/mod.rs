@@ -9,6 +9,7 @@
 mod config;
 mod decode;
 mod encode;
+pub mod gm_names;
 pub mod transpose;
 mod vocab;
 

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Export the corpora cadenza trains on from the PyPI package music21 into MIDI files.
+
+    corpora/bach  the Bach chorales shipped with music21 (~400 files)
+    corpora/folk  the Essen folk-song collection shipped with music21 (several thousand tunes;
+                  licence: non-commercial use only)
+
+Nothing is downloaded from elsewhere. Each corpus is written once: files already exported are
+kept, and a `.complete` marker makes later runs return at once. Files are written to a temporary
+name and renamed, so an interrupted export never leaves a half-written MIDI file.
+
+Known snags handled here:
+  - music21's ABC import shares one TimeSignature object between measures of tunes that change
+    meter; its MIDI export then fails, so every measure gets its own copy first.
+  - A few chorales exist in several formats (.mxl, .krn, .xml): one file per work, preferring
+    .mxl; .rntxt (roman-numeral analyses, not scores) are skipped.
+"""
+import argparse
+import copy
+import multiprocessing as mp
+import os
+import sys
+import time
+import warnings
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def bach_sources():
+    from music21 import corpus
+
+    prefer = {".mxl": 0, ".xml": 1, ".musicxml": 1, ".krn": 2}
+    best = {}
+    for p in corpus.getComposer("bach"):
+        p = str(p)
+        stem, ext = os.path.splitext(os.path.basename(p))
+        if ext not in prefer:
+            continue
+        if stem not in best or prefer[ext] < prefer[os.path.splitext(best[stem])[1]]:
+            best[stem] = p
+    return [(p, None, f"{stem}.mid") for stem, p in sorted(best.items())]
+
+
+def folk_sources():
+    from music21 import corpus
+
+    files = sorted(str(p) for p in corpus.getCorePaths() if "essenFolksong" in str(p))
+    return [(p, None, None) for p in files]
+
+
+def fix_time_signatures(score):
+    """Give every measure its own TimeSignature object (see module doc)."""
+    from music21 import meter, stream
+
+    for measure in score.recurse().getElementsByClass(stream.Measure):
+        for ts in list(measure.getElementsByClass(meter.TimeSignature)):
+            measure.replace(ts, copy.deepcopy(ts))
+    for part in score.recurse().getElementsByClass(stream.Part):
+        for ts in list(part.getElementsByClass(meter.TimeSignature)):
+            part.replace(ts, copy.deepcopy(ts))
+
+
+def write_midi(score, out_path):
+    from music21 import midi
+
+    mf = midi.translate.streamToMidiFile(score)
+    tmp = out_path + ".tmp"
+    mf.open(tmp, "wb")
+    try:
+        mf.write()
+    finally:
+        mf.close()
+    os.replace(tmp, out_path)
+
+
+def export_bach(job):
+    src, _, name = job
+    out = os.path.join(OUT_DIR, name)
+    if os.path.exists(out):
+        return (1, 0, None)
+    try:
+        from music21 import converter
+
+        score = converter.parse(src)
+        write_midi(score, out)
+        return (1, 0, None)
+    except Exception as e:  # noqa: BLE001 - report and go on
+        return (0, 1, f"{os.path.basename(src)}: {e}")
+
+
+def export_folk(job):
+    src, _, _ = job
+    from music21 import converter, stream
+
+    base = os.path.splitext(os.path.basename(src))[0]
+    done_marker = os.path.join(OUT_DIR, f".{base}.done")
+    if os.path.exists(done_marker) and open(done_marker).read().strip() == "0":
+        return (len([f for f in os.listdir(OUT_DIR) if f.startswith(base + "_")]), 0, None)
+    ok, bad, errors = 0, 0, []
+    try:
+        opus = converter.parse(src)
+    except Exception as e:  # noqa: BLE001
+        return (0, 1, f"{base}: {e}")
+    scores = list(opus.scores) if isinstance(opus, stream.Opus) else [opus]
+    for i, score in enumerate(scores):
+        num = score.metadata.number if score.metadata and score.metadata.number else str(i + 1)
+        out = os.path.join(OUT_DIR, f"{base}_{str(num).zfill(4)}.mid")
+        if os.path.exists(out):
+            ok += 1
+            continue
+        try:
+            fix_time_signatures(score)
+            write_midi(score, out)
+            ok += 1
+        except Exception as e:  # noqa: BLE001
+            bad += 1
+            errors.append(f"{base} #{num}: {e}")
+    with open(done_marker, "w") as f:
+        f.write(f"{bad}\n")  # sources with failures are retried on the next run
+    return (ok, bad, "; ".join(errors[:3]) if errors else None)
+
+
+OUT_DIR = ""
+
+
+def init(out_dir):
+    global OUT_DIR
+    OUT_DIR = out_dir
+    warnings.filterwarnings("ignore")
+
+
+def build(name, sources, worker, out_root, jobs):
+    out_dir = os.path.join(out_root, name)
+    marker = os.path.join(out_dir, ".complete")
+    if os.path.exists(marker):
+        n = len([f for f in os.listdir(out_dir) if f.endswith(".mid")])
+        log(f"corpora/{name}: already built ({n} files)")
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.time()
+    log(f"corpora/{name}: exporting {len(sources)} sources with music21 on {jobs} processes...")
+    ok = bad = 0
+    with mp.Pool(jobs, initializer=init, initargs=(out_dir,)) as pool:
+        for i, (o, b, err) in enumerate(pool.imap_unordered(worker, sources, chunksize=1)):
+            ok += o
+            bad += b
+            if err:
+                log(f"  skipped {err}")
+            if (i + 1) % 50 == 0 or name == "folk":
+                log(f"  {i + 1}/{len(sources)} sources, {ok} files written")
+    with open(marker, "w") as f:
+        f.write(f"{ok} files, {bad} failed, {time.time() - t0:.0f} s\n")
+    log(f"corpora/{name}: {ok} files written, {bad} failed, {time.time() - t0:.0f} s")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--which", choices=["bach", "folk", "all"], default="all")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "corpora"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    if args.which in ("bach", "all"):
+        build("bach", bach_sources(), export_bach, args.out, args.jobs)
+    if args.which in ("folk", "all"):
+        build("folk", folk_sources(), export_folk, args.out, args.jobs)
+
+
+if __name__ == "__main__":
+    main()

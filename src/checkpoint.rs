@@ -1,0 +1,285 @@
+//! Checkpoints: one file per model, a JSON header followed by the model's weights.
+//!
+//! Layout (little-endian):
+//!
+//! ```text
+//! "CDZCKPT\0" | u32 format version | u64 header length | header (JSON)
+//!             | u64 payload length | payload | u32 CRC32 of everything before it
+//! ```
+//!
+//! The header records the model kind, the tokenizer configuration and vocabulary, the
+//! hyperparameters, a summary of the training corpus with its content hash, train/valid metrics
+//! and the creation time. The payload is the model's own encoding (safetensors for tensors, a
+//! compact binary for Markov counts). Files are written atomically ([`crate::atomic`]); loading
+//! a truncated, corrupted, wrong-kind or future-version file fails with one clear line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::models::ModelKind;
+use crate::tokens::{Tokenizer, TokenizerConfig};
+
+const MAGIC: &[u8; 8] = b"CDZCKPT\0";
+/// The checkpoint format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Headers larger than this are refused (a corrupted length must not allocate gigabytes).
+const MAX_HEADER: u64 = 64 << 20;
+
+/// What a checkpoint says about the corpus its model was trained on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorpusSummary {
+    pub root: String,
+    pub content_hash: String,
+    pub pieces: BTreeMap<String, usize>,
+    pub tokens: BTreeMap<String, u64>,
+}
+
+/// The JSON header of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format_version: u32,
+    pub kind: ModelKind,
+    pub cadenza_version: String,
+    /// UTC, RFC 3339.
+    pub created: String,
+    pub tokenizer: TokenizerConfig,
+    /// Token names, index = token id.
+    pub vocab: Vec<String>,
+    pub hyperparameters: serde_json::Value,
+    pub corpus: Option<CorpusSummary>,
+    /// E.g. `train_bits_per_token`, `valid_bits_per_token`.
+    pub metrics: BTreeMap<String, f64>,
+    /// How the payload is encoded (e.g. `markov-v1`, `safetensors`).
+    pub payload_format: String,
+    /// Model-specific state that is not weights (e.g. training step for `--resume`).
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+impl Header {
+    /// A header for a `kind` model over `tokenizer`, created now.
+    pub fn new(kind: ModelKind, tokenizer: &Tokenizer, hyperparameters: serde_json::Value, payload_format: &str) -> Header {
+        Header {
+            format_version: FORMAT_VERSION,
+            kind,
+            cadenza_version: env!("CARGO_PKG_VERSION").to_string(),
+            created: rfc3339_now(),
+            tokenizer: *tokenizer.config(),
+            vocab: (0..tokenizer.vocab_size()).map(|i| tokenizer.name(i as u16)).collect(),
+            hyperparameters,
+            corpus: None,
+            metrics: BTreeMap::new(),
+            payload_format: payload_format.to_string(),
+            extra: serde_json::Value::Null,
+        }
+    }
+
+    /// The tokenizer this checkpoint's model speaks.
+    pub fn tokenizer(&self) -> Result<Tokenizer> {
+        Tokenizer::new(self.tokenizer)
+    }
+}
+
+/// Write `header` and `payload` to `path` atomically.
+pub fn save(path: &Path, header: &Header, payload: &[u8]) -> Result<()> {
+    let json = serde_json::to_vec_pretty(header).map_err(|e| Error::Checkpoint { path: path.into(), reason: e.to_string() })?;
+    let mut bytes = Vec::with_capacity(json.len() + payload.len() + 40);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    let crc = crc32fast::hash(&bytes);
+    crate::atomic::write_with(path, |w| {
+        w.write_all(&bytes)?;
+        w.write_all(&crc.to_le_bytes())
+    })
+}
+
+/// Read only the header of the checkpoint at `path` (the whole file is still checksummed).
+pub fn load_header(path: &Path) -> Result<Header> {
+    load(path).map(|(h, _)| h)
+}
+
+/// Read and verify the checkpoint at `path`.
+pub fn load(path: &Path) -> Result<(Header, Vec<u8>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse(&bytes).map_err(|reason| Error::Checkpoint { path: path.into(), reason })
+}
+
+/// Read the checkpoint at `path` and check that it holds a `kind` model.
+pub fn load_kind(path: &Path, kind: ModelKind) -> Result<(Header, Vec<u8>)> {
+    let (h, p) = load(path)?;
+    if h.kind != kind {
+        return Err(Error::Checkpoint {
+            path: path.into(),
+            reason: format!("holds a {} model, expected {}", h.kind, kind),
+        });
+    }
+    Ok((h, p))
+}
+
+fn parse(bytes: &[u8]) -> std::result::Result<(Header, Vec<u8>), String> {
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err("not a cadenza checkpoint (bad magic)".into());
+    }
+    let truncated = || "truncated (file is shorter than its header says)".to_string();
+    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4")));
+    let u64_at = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8")));
+    let version = u32_at(8).ok_or_else(truncated)?;
+    if version > FORMAT_VERSION {
+        return Err(format!(
+            "format version {version} was written by a newer cadenza; this one reads up to version {FORMAT_VERSION}"
+        ));
+    }
+    if version == 0 {
+        return Err("format version 0 is invalid".into());
+    }
+    let hlen = u64_at(12).ok_or_else(truncated)?;
+    if hlen > MAX_HEADER || hlen > bytes.len() as u64 {
+        return Err(truncated());
+    }
+    let hend = 20 + hlen as usize;
+    let plen = u64_at(hend).ok_or_else(truncated)?;
+    if plen > bytes.len() as u64 {
+        return Err(truncated());
+    }
+    let pstart = hend + 8;
+    let pend = pstart + plen as usize;
+    let crc = u32_at(pend).ok_or_else(truncated)?;
+    if bytes.len() != pend + 4 {
+        return Err(format!("{} unexpected bytes after the end", bytes.len() - pend - 4));
+    }
+    if crc32fast::hash(&bytes[..pend]) != crc {
+        return Err("corrupted (checksum mismatch)".into());
+    }
+    let header: Header = serde_json::from_slice(&bytes[20..hend]).map_err(|e| format!("unreadable header: {e}"))?;
+    Ok((header, bytes[pstart..pend].to_vec()))
+}
+
+/// Refuse to use a model on a corpus tokenized differently.
+pub fn check_tokenizer(path: &Path, header: &Header, corpus: &TokenizerConfig) -> Result<()> {
+    if &header.tokenizer != corpus {
+        return Err(Error::Checkpoint {
+            path: path.into(),
+            reason: format!(
+                "its tokenizer ({}) differs from the corpus's ({}); re-tokenize the corpus with the checkpoint's settings",
+                header.tokenizer.digest(),
+                corpus.digest()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The current time as RFC 3339 UTC (`2026-11-22T19:50:00Z`).
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        let mut h = Header::new(ModelKind::Markov, &t, serde_json::json!({"order": 4}), "markov-v1");
+        h.metrics.insert("valid_bits_per_token".into(), 2.5);
+        h
+    }
+
+    fn saved(dir: &Path) -> std::path::PathBuf {
+        let p = dir.join("m.ckpt");
+        save(&p, &header(), b"weights").unwrap();
+        p
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let (h, payload) = load(&saved(d.path())).unwrap();
+        assert_eq!(h, header_with_time(&h));
+        assert_eq!(payload, b"weights");
+        assert_eq!(h.vocab.len(), Tokenizer::new(h.tokenizer).unwrap().vocab_size());
+    }
+
+    fn header_with_time(h: &Header) -> Header {
+        Header { created: h.created.clone(), ..header() }
+    }
+
+    #[test]
+    fn every_truncation_is_rejected_with_a_reason() {
+        let d = tempfile::tempdir().unwrap();
+        let p = saved(d.path());
+        let bytes = std::fs::read(&p).unwrap();
+        for cut in (0..bytes.len()).step_by(13).chain([bytes.len() - 1]) {
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            let e = load(&p).unwrap_err().to_string();
+            assert!(e.contains("m.ckpt") && e.contains("bad checkpoint"), "cut {cut}: {e}");
+        }
+    }
+
+    #[test]
+    fn bit_flips_are_caught_by_the_checksum() {
+        let d = tempfile::tempdir().unwrap();
+        let p = saved(d.path());
+        let bytes = std::fs::read(&p).unwrap();
+        for i in (8..bytes.len()).step_by(5) {
+            let mut b = bytes.clone();
+            b[i] ^= 0x04;
+            std::fs::write(&p, &b).unwrap();
+            assert!(load(&p).is_err(), "flip at {i} accepted");
+        }
+    }
+
+    #[test]
+    fn future_versions_and_wrong_kinds_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = saved(d.path());
+        let mut b = std::fs::read(&p).unwrap();
+        b[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        std::fs::write(&p, &b).unwrap();
+        assert!(load(&p).unwrap_err().to_string().contains("newer cadenza"));
+        let p = saved(d.path());
+        let e = load_kind(&p, ModelKind::Hmm).unwrap_err().to_string();
+        assert!(e.contains("holds a markov model, expected hmm"), "{e}");
+        std::fs::write(&p, b"MThd\0\0\0\x06").unwrap();
+        assert!(load(&p).unwrap_err().to_string().contains("not a cadenza checkpoint"));
+    }
+
+    #[test]
+    fn tokenizer_mismatch_is_refused() {
+        let h = header();
+        let other = TokenizerConfig { velocity_bins: 8, ..h.tokenizer };
+        assert!(check_tokenizer(Path::new("x"), &h, &h.tokenizer).is_ok());
+        assert!(check_tokenizer(Path::new("x"), &h, &other).unwrap_err().to_string().contains("differs"));
+    }
+
+    #[test]
+    fn rfc3339_matches_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_376_096), "2026-11-22T19:34:56Z");
+    }
+}

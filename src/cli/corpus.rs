@@ -1,0 +1,69 @@
+//! `cadenza corpus ...`: load a corpus and report on it.
+
+use std::path::PathBuf;
+
+use cadenza::corpus::{stats::CorpusStats, Corpus, LoadOptions};
+use cadenza::Tokenizer;
+
+use super::options::TokenizerArgs;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Read a folder of MIDI files (recursively) and print its statistics: files read and
+    /// skipped, pieces per split, notes, tokens, duration, instruments, pitch range, top tokens.
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// The corpus folder.
+    dir: PathBuf,
+    /// How many of the most common tokens to list.
+    #[arg(long, default_value_t = 12)]
+    top: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Do not read or write the token cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    tokenizer: TokenizerArgs,
+}
+
+/// Load `dir`, printing one line per skipped file and a final count on stderr.
+pub fn load(dir: &std::path::Path, tokenizer: &Tokenizer, no_cache: bool) -> anyhow::Result<Corpus> {
+    let opts = LoadOptions {
+        cache_dir: if no_cache { None } else { cadenza::corpus::default_cache_dir() },
+        progress: true,
+        ..LoadOptions::default()
+    };
+    let corpus = Corpus::load(dir, tokenizer, &opts)?;
+    for s in &corpus.skipped {
+        eprintln!("skipped {}: {}", corpus.root.join(&s.path).display(), s.reason);
+    }
+    eprintln!(
+        "{}: {} pieces read, {} skipped{}",
+        dir.display(),
+        corpus.pieces.len(),
+        corpus.skipped.len(),
+        if corpus.cache_hits > 0 { format!(" ({} from cache)", corpus.cache_hits) } else { String::new() }
+    );
+    Ok(corpus)
+}
+
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Stats(a) => {
+            let tokenizer = Tokenizer::new(a.tokenizer.config())?;
+            let corpus = load(&a.dir, &tokenizer, a.no_cache)?;
+            let stats = CorpusStats::of(&corpus, a.top);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{stats}");
+            }
+            Ok(())
+        }
+    }
+}

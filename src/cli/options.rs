@@ -1,0 +1,63 @@
+//! Options shared by several subcommands: the tokenizer settings.
+
+use cadenza::tokens::{ProgramMode, TimeMode, TokenizerConfig};
+
+/// How MIDI is turned into tokens (the defaults suit most corpora).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Tokenizer")]
+pub struct TokenizerArgs {
+    /// Time grid: `beats` (steps per quarter note, follows the score) or `seconds` (10 ms steps,
+    /// the Performance RNN layout).
+    #[arg(long, value_enum, default_value_t = GridKind::Beats)]
+    pub grid: GridKind,
+    /// Steps per quarter note on the beats grid (12 makes sixteenths and triplets exact).
+    #[arg(long, default_value_t = 12)]
+    pub steps_per_beat: u16,
+    /// Step length in milliseconds on the seconds grid.
+    #[arg(long, default_value_t = 10)]
+    pub step_ms: u16,
+    /// Longest single TIME_SHIFT in steps (default: 4 beats, or 1 s on the seconds grid).
+    #[arg(long)]
+    pub max_shift: Option<u16>,
+    /// Number of velocity bins.
+    #[arg(long, default_value_t = 32)]
+    pub velocity_bins: u8,
+    /// Merge all instruments into one piano part (drums dropped); no PROGRAM tokens.
+    #[arg(long)]
+    pub merge_piano: bool,
+    /// Do not apply the sustain pedal to note lengths.
+    #[arg(long)]
+    pub no_sustain: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GridKind {
+    Beats,
+    Seconds,
+}
+
+impl TokenizerArgs {
+    /// The tokenizer configuration these options describe.
+    pub fn config(&self) -> TokenizerConfig {
+        let base = match self.grid {
+            GridKind::Beats => TokenizerConfig {
+                time: TimeMode::Beats { steps_per_beat: self.steps_per_beat },
+                max_shift_steps: self.max_shift.unwrap_or(self.steps_per_beat.saturating_mul(4)),
+                max_note_steps: u32::from(self.steps_per_beat) * 16,
+                ..TokenizerConfig::default()
+            },
+            GridKind::Seconds => TokenizerConfig {
+                time: TimeMode::Seconds { step_ms: self.step_ms },
+                max_shift_steps: self.max_shift.unwrap_or((1000 / self.step_ms.max(1)).max(1)),
+                max_note_steps: 5000 / u32::from(self.step_ms.max(1)),
+                ..TokenizerConfig::performance_rnn()
+            },
+        };
+        TokenizerConfig {
+            velocity_bins: self.velocity_bins,
+            programs: if self.merge_piano { ProgramMode::MergePiano } else { base.programs },
+            sustain: !self.no_sustain,
+            ..base
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Deterministic train / valid / test assignment from a file's content alone, so the split of a
+//! file never changes when other files are added, removed or renamed (and identical copies of a
+//! file always land in the same split).
+
+use serde::{Deserialize, Serialize};
+
+/// A part of the corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Valid,
+    Test,
+}
+
+impl Split {
+    pub const ALL: [Split; 3] = [Split::Train, Split::Valid, Split::Test];
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Valid => "valid",
+            Split::Test => "test",
+        })
+    }
+}
+
+/// Shares of the corpus for valid and test (the rest is train). Default 80/10/10.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitRatios {
+    pub valid: f64,
+    pub test: f64,
+}
+
+impl Default for SplitRatios {
+    fn default() -> Self {
+        SplitRatios { valid: 0.1, test: 0.1 }
+    }
+}
+
+impl SplitRatios {
+    /// The split of a file whose content hash is `hash`: the hash's first 8 bytes read as a
+    /// number in [0, 1) fall into test, then valid, then train.
+    pub fn assign(&self, hash: &[u8; 32]) -> Split {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&hash[..8]);
+        let u = (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64;
+        if u < self.test {
+            Split::Test
+        } else if u < self.test + self.valid {
+            Split::Valid
+        } else {
+            Split::Train
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_match_the_ratios_on_many_files() {
+        let r = SplitRatios::default();
+        let mut n = [0usize; 3];
+        for i in 0..20_000u32 {
+            let h = blake3::hash(&i.to_le_bytes());
+            n[r.assign(h.as_bytes()) as usize] += 1;
+        }
+        let f = |k: usize| n[k] as f64 / 20_000.0;
+        assert!((f(0) - 0.8).abs() < 0.015 && (f(1) - 0.1).abs() < 0.01 && (f(2) - 0.1).abs() < 0.01, "{n:?}");
+    }
+
+    #[test]
+    fn depends_only_on_content() {
+        let r = SplitRatios::default();
+        let h = blake3::hash(b"some midi bytes");
+        assert_eq!(r.assign(h.as_bytes()), r.assign(blake3::hash(b"some midi bytes").as_bytes()));
+    }
+}
