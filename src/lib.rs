@@ -20,6 +20,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod corpus;
 pub mod doctor;
+pub mod generate;
 pub mod error;
 pub mod midi;
 pub mod models;

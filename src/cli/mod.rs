@@ -3,8 +3,13 @@
 
 mod corpus;
 mod doctor;
+mod eval;
+mod generate;
 mod options;
 mod tokens;
+mod train;
+#[cfg(feature = "lstm")]
+mod train_lstm;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +34,12 @@ pub enum Command {
     Corpus(corpus::Command),
     /// Print a MIDI file's token sequence, or write its decoded round trip.
     Tokens(tokens::Args),
+    /// Train a generator (markov, hmm, lstm) on a corpus and write its checkpoint.
+    Train(Box<train::Args>),
+    /// Sample new MIDI files from a checkpoint, optionally continuing a seed file.
+    Generate(generate::Args),
+    /// Held-out bits/token and perplexity of a checkpoint on a corpus split.
+    Eval(eval::Args),
 }
 
 /// Run the command line; returns the process exit code.
@@ -48,5 +59,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => doctor::run(a),
         Command::Corpus(c) => corpus::run(c),
         Command::Tokens(a) => tokens::run(a),
+        Command::Train(a) => train::run(*a),
+        Command::Generate(a) => generate::run(a),
+        Command::Eval(a) => eval::run(a),
     }
 }

@@ -9,6 +9,7 @@ pub mod hmm;
 #[cfg(feature = "lstm")]
 pub mod lstm;
 pub mod markov;
+pub mod saved;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,191 @@
+//! `cadenza train`: fit a model on a corpus's train split, report train/valid bits per token,
+//! write the checkpoint.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use cadenza::checkpoint::{self, CorpusSummary, Header};
+use cadenza::corpus::{Corpus, Split};
+use cadenza::models::hmm::{HmmConfig, HmmModel};
+use cadenza::models::markov::{MarkovConfig, MarkovModel};
+use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
+use cadenza::models::{bits_per_token, Generator, ModelKind};
+use cadenza::tokens::TokenId;
+use cadenza::Tokenizer;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+
+use super::options::TokenizerArgs;
+
+/// Train a generator on a folder of MIDI files.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which generator to train.
+    #[arg(long, value_enum)]
+    model: ModelKind,
+    /// The corpus folder (its train split is learned, its valid split reported).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Where to write the checkpoint (default: checkpoints/<corpus>.<model>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed of every random choice (HMM start, LSTM initialisation and batches).
+    #[arg(long, default_value_t = 0)]
+    rng_seed: u64,
+    /// Do not read or write the corpus token cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    markov: MarkovArgs,
+    #[command(flatten)]
+    hmm: HmmArgs,
+    #[cfg(feature = "lstm")]
+    #[command(flatten)]
+    lstm: super::train_lstm::LstmArgs,
+    #[command(flatten)]
+    tokenizer: TokenizerArgs,
+}
+
+/// Markov chain options.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Markov chain (--model markov)")]
+struct MarkovArgs {
+    /// N-gram order (1-32), or `auto`: try 2, 3, 4, 6, 8, 12 and 16 and keep the one with the
+    /// lowest validation bits/token.
+    #[arg(long, default_value = "auto")]
+    order: String,
+}
+
+/// HMM options.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Hidden Markov model (--model hmm)")]
+struct HmmArgs {
+    /// Number of hidden states.
+    #[arg(long, default_value_t = 64)]
+    states: usize,
+    /// Most Baum-Welch iterations.
+    #[arg(long, default_value_t = 100)]
+    max_iters: usize,
+    /// Stop when the training log-likelihood changes by less than this fraction.
+    #[arg(long, default_value_t = 1e-4)]
+    tol: f64,
+    /// Dirichlet pseudo-count added to every expected count (keeps every probability above 0).
+    #[arg(long, default_value_t = 1e-2)]
+    pseudo_count: f64,
+}
+
+/// Mean bits/token of `model` over `seqs` (all tokens pooled), in parallel.
+pub fn corpus_bits(model: &dyn Generator, seqs: &[Vec<TokenId>]) -> (f64, usize) {
+    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s)).collect();
+    let all: Vec<f64> = lps.into_iter().flatten().collect();
+    (bits_per_token(&all), all.len())
+}
+
+/// The checkpoint's record of the corpus.
+pub fn corpus_summary(corpus: &Corpus) -> CorpusSummary {
+    let mut pieces = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
+    for s in Split::ALL {
+        pieces.insert(s.to_string(), corpus.split(s).count());
+        tokens.insert(s.to_string(), corpus.split(s).map(|p| p.tokens.len() as u64).sum());
+    }
+    CorpusSummary { root: corpus.root.display().to_string(), content_hash: corpus.content_hash(), pieces, tokens }
+}
+
+fn bar(len: u64, msg: &'static str) -> ProgressBar {
+    let b = ProgressBar::new(len);
+    b.set_style(cadenza::corpus::progress_style());
+    b.set_message(msg);
+    b
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let tokenizer = Tokenizer::new(args.tokenizer.config())?;
+    let corpus = super::corpus::load(&args.corpus, &tokenizer, args.no_cache)?;
+    let train = corpus.require(Split::Train)?;
+    let valid = corpus.sequences(Split::Valid);
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.corpus, args.model));
+    let summary = corpus_summary(&corpus);
+    let vocab = tokenizer.vocab_size();
+    eprintln!(
+        "training {} on {} pieces ({} tokens), validating on {} pieces",
+        args.model,
+        train.len(),
+        summary.tokens["train"],
+        valid.len()
+    );
+    let (model, hyper, payload, payload_format, extra): (Box<dyn Generator>, serde_json::Value, Vec<u8>, &str, serde_json::Value) =
+        match args.model {
+            ModelKind::Markov => {
+                let orders: Vec<usize> = if args.markov.order == "auto" {
+                    vec![2, 3, 4, 6, 8, 12, 16]
+                } else {
+                    vec![args.markov.order.parse().with_context(|| format!("--order: not a number or `auto`: {}", args.markov.order))?]
+                };
+                let mut best: Option<(f64, MarkovModel)> = None;
+                for order in orders {
+                    let config = MarkovConfig { order, ..MarkovConfig::default() };
+                    let b = bar(order as u64, "counting");
+                    let m = MarkovModel::fit(&config, vocab, &train, Some(&b))?;
+                    b.finish_and_clear();
+                    let (vb, _) = if valid.is_empty() { (f64::NAN, 0) } else { corpus_bits(&m, &valid) };
+                    if args.markov.order == "auto" {
+                        eprintln!("  order {order:>2}: valid {vb:.4} bits/token");
+                    }
+                    if best.as_ref().is_none_or(|(b, _)| vb < *b || b.is_nan()) {
+                        best = Some((vb, m));
+                    }
+                }
+                let (_, m) = best.expect("at least one order");
+                let hyper = serde_json::to_value(m.config())?;
+                let payload = m.to_bytes();
+                (Box::new(m), hyper, payload, MARKOV_PAYLOAD, serde_json::Value::Null)
+            }
+            ModelKind::Hmm => {
+                let config = HmmConfig {
+                    states: args.hmm.states,
+                    max_iters: args.hmm.max_iters,
+                    tol: args.hmm.tol,
+                    seed: args.rng_seed,
+                    pseudo_count: args.hmm.pseudo_count,
+                };
+                let b = bar(config.max_iters as u64, "Baum-Welch");
+                let (m, report) = HmmModel::fit(&config, vocab, &train, Some(&b))?;
+                b.finish_and_clear();
+                eprintln!("  {} EM iterations", report.iterations());
+                let payload = m.to_safetensors();
+                let extra = serde_json::to_value(&report)?;
+                (Box::new(m), serde_json::to_value(&config)?, payload, HMM_PAYLOAD, extra)
+            }
+            ModelKind::Lstm => {
+                #[cfg(feature = "lstm")]
+                {
+                    return super::train_lstm::run(&args.lstm, &tokenizer, &train, &valid, summary, &out, args.rng_seed);
+                }
+                #[cfg(not(feature = "lstm"))]
+                anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)");
+            }
+        };
+    let (train_bits, train_tokens) = corpus_bits(model.as_ref(), &train);
+    let mut header = Header::new(args.model, &tokenizer, hyper, payload_format);
+    header.corpus = Some(summary);
+    header.extra = extra;
+    header.metrics.insert("train_bits_per_token".into(), train_bits);
+    header.metrics.insert("train_tokens".into(), train_tokens as f64);
+    println!("train  {train_bits:.4} bits/token  perplexity {:.3}", train_bits.exp2());
+    if !valid.is_empty() {
+        let (valid_bits, valid_tokens) = corpus_bits(model.as_ref(), &valid);
+        header.metrics.insert("valid_bits_per_token".into(), valid_bits);
+        header.metrics.insert("valid_tokens".into(), valid_tokens as f64);
+        println!("valid  {valid_bits:.4} bits/token  perplexity {:.3}", valid_bits.exp2());
+    }
+    checkpoint::save(&out, &header, &payload)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
+    let name = corpus.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
+    PathBuf::from("checkpoints").join(format!("{name}.{kind}"))
+}
