@@ -30,8 +30,19 @@ fn arb_note(tpb: u64) -> impl Strategy<Value = Note> {
 fn arb_instrument(tpb: u64) -> impl Strategy<Value = Instrument> {
     let program = prop_oneof![Just(0u8), Just(1), Just(40), Just(127), 0u8..=127];
     let is_drum = prop_oneof![3 => Just(false), 1 => Just(true)];
-    (program, is_drum, 0u8..16, prop::collection::vec(arb_note(tpb), 0..14)).prop_map(
-        |(program, is_drum, channel, notes)| Instrument { program, channel, is_drum, name: "x".into(), notes },
+    // Near-copies of some notes (a few ticks off, another velocity) make duplicates and
+    // overlaps of one pitch common after quantization.
+    let copies = prop::collection::vec((any::<prop::sample::Index>(), 0..3u64, 0..3u64, 0u8..=127), 0..5);
+    (program, is_drum, 0u8..16, prop::collection::vec(arb_note(tpb), 0..14), copies).prop_map(
+        |(program, is_drum, channel, mut notes, copies)| {
+            if !notes.is_empty() {
+                for (i, ds, de, velocity) in copies {
+                    let n = notes[i.index(notes.len())];
+                    notes.push(Note { start: n.start + ds, end: n.end + ds + de, velocity, ..n });
+                }
+            }
+            Instrument { program, channel, is_drum, name: "x".into(), notes }
+        },
     )
 }
 
@@ -44,7 +55,10 @@ fn arb_piece() -> impl Strategy<Value = Piece> {
         })
         .prop_map(|(tpb, tempos, instruments)| {
             let mut p = Piece::new(tpb);
-            p.tempos = tempos.into_iter().map(|(tick, micros_per_beat)| TempoChange { tick, micros_per_beat }).collect();
+            p.tempos = tempos
+                .into_iter()
+                .map(|(tick, micros_per_beat)| TempoChange { tick, micros_per_beat })
+                .collect();
             p.instruments = instruments;
             p.normalize();
             p
@@ -54,7 +68,11 @@ fn arb_piece() -> impl Strategy<Value = Piece> {
 fn configs() -> Vec<TokenizerConfig> {
     vec![
         TokenizerConfig::default(),
-        TokenizerConfig { time: TimeMode::Seconds { step_ms: 10 }, max_shift_steps: 100, ..Default::default() },
+        TokenizerConfig {
+            time: TimeMode::Seconds { step_ms: 10 },
+            max_shift_steps: 100,
+            ..Default::default()
+        },
         TokenizerConfig::performance_rnn(),
         TokenizerConfig { programs: ProgramMode::MergePiano, ..Default::default() },
         // A tight grid: short shifts, few bins, narrow range, short maximum note length.
@@ -102,7 +120,10 @@ fn assert_valid(t: &Tokenizer, p: &Piece) {
         assert_eq!(inst.is_drum, inst.channel == 9, "drums exactly on channel 9");
         parts.push((inst.is_drum, if inst.is_drum { 0 } else { inst.program }));
         for w in inst.notes.windows(2) {
-            assert!((w[0].start, w[0].pitch, w[0].end) < (w[1].start, w[1].pitch, w[1].end), "sorted, distinct");
+            assert!(
+                (w[0].start, w[0].pitch, w[0].end) < (w[1].start, w[1].pitch, w[1].end),
+                "sorted, distinct"
+            );
         }
         for n in &inst.notes {
             assert!(n.end > n.start, "{n:?}");
@@ -146,11 +167,15 @@ fn reference_quantize(t: &Tokenizer, p: &Piece) -> NoteSet {
             TimeMode::Beats { steps_per_beat } => {
                 (tick as f64 * f64::from(steps_per_beat) / f64::from(p.ticks_per_beat) + 0.5).floor() as u64
             }
-            TimeMode::Seconds { step_ms } => (map.seconds_at(tick) * 1000.0 / f64::from(step_ms)).round() as u64,
+            TimeMode::Seconds { step_ms } => {
+                (map.seconds_at(tick) * 1000.0 / f64::from(step_ms)).round() as u64
+            }
         }
     };
     // 1-3: grid, range and parts, velocity bins.
-    let mut groups: BTreeMap<(bool, u8, u8), Vec<(u64, u64, u8)>> = BTreeMap::new();
+    // (is_drum, program, pitch) → (start step, end step, bin)
+    type Groups = BTreeMap<(bool, u8, u8), Vec<(u64, u64, u8)>>;
+    let mut groups = Groups::new();
     for inst in &p.instruments {
         let key = match cfg.programs {
             ProgramMode::MergePiano if inst.is_drum => continue,

@@ -52,7 +52,10 @@ impl DecodeOptions {
     /// Options that keep `piece`'s opening tempo and time signature (e.g. a generation seed's).
     pub fn from_piece(piece: &Piece) -> Self {
         DecodeOptions {
-            micros_per_beat: piece.tempos.first().map_or(DEFAULT_MICROS_PER_BEAT, |t| t.micros_per_beat.max(1)),
+            micros_per_beat: piece
+                .tempos
+                .first()
+                .map_or(DEFAULT_MICROS_PER_BEAT, |t| t.micros_per_beat.max(1)),
             time_signature: piece.time_signatures.first().map(|ts| (ts.numerator, ts.denominator)),
         }
     }
@@ -71,7 +74,6 @@ pub(super) fn decode_notes(t: &Tokenizer, tokens: &[TokenId]) -> Vec<GridNote> {
     let mut part = Part::Program(0);
     let mut bin = canonical_bin(config.velocity_bins / 2);
     let mut open: BTreeMap<(Part, u8), VecDeque<(u64, u8)>> = BTreeMap::new();
-    let mut open_count = 0usize;
     let mut notes = Vec::new();
 
     for &token in tokens {
@@ -80,31 +82,34 @@ pub(super) fn decode_notes(t: &Tokenizer, tokens: &[TokenId]) -> Vec<GridNote> {
             Event::Eos => break,
             Event::TimeShift(s) => {
                 now = now.saturating_add(u64::from(s));
-                if open_count > 0 {
-                    for (&(p, pitch), queue) in open.iter_mut() {
+                if !open.is_empty() {
+                    // Close overdue notes; drop emptied queues so this scan stays short.
+                    open.retain(|&(p, pitch), queue| {
                         while let Some(&(start, b)) = queue.front() {
-                            if start.saturating_add(max_len) >= now {
+                            let limit = start.saturating_add(max_len);
+                            if limit >= now {
                                 break;
                             }
                             queue.pop_front();
-                            open_count -= 1;
-                            notes.push(GridNote { part: p, pitch, start, end: start + max_len, bin: b });
+                            notes.push(GridNote { part: p, pitch, start, end: limit, bin: b });
                         }
-                    }
+                        !queue.is_empty()
+                    });
                 }
             }
             Event::Velocity(b) => bin = canonical_bin(b),
             Event::Program(p) => part = Part::Program(p),
             Event::Drums => part = Part::Drums,
-            Event::NoteOn(pitch) => {
-                open.entry((part, pitch)).or_default().push_back((now, bin));
-                open_count += 1;
-            }
+            Event::NoteOn(pitch) => open.entry((part, pitch)).or_default().push_back((now, bin)),
             Event::NoteOff(pitch) => {
-                if let Some((start, b)) = open.get_mut(&(part, pitch)).and_then(VecDeque::pop_front) {
-                    open_count -= 1;
-                    let end = now.max(start.saturating_add(1));
-                    notes.push(GridNote { part, pitch, start, end, bin: b });
+                if let Some(queue) = open.get_mut(&(part, pitch)) {
+                    if let Some((start, b)) = queue.pop_front() {
+                        let end = now.max(start.saturating_add(1));
+                        notes.push(GridNote { part, pitch, start, end, bin: b });
+                    }
+                    if queue.is_empty() {
+                        open.remove(&(part, pitch));
+                    }
                 }
             }
         }
@@ -134,11 +139,17 @@ mod tests {
     }
 
     fn ids(t: &Tokenizer, names: &str) -> Vec<TokenId> {
-        names.split_whitespace().map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}"))).collect()
+        names
+            .split_whitespace()
+            .map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}")))
+            .collect()
     }
 
-    /// `(program or 255 for drums, channel, notes)` per instrument.
-    fn summary(p: &Piece) -> Vec<(u8, u8, Vec<(u64, u64, u8, u8)>)> {
+    /// `(program or 255 for drums, channel, notes as (start, end, pitch, velocity))`.
+    type Summary = Vec<(u8, u8, Vec<(u64, u64, u8, u8)>)>;
+
+    /// A [`Summary`] of each instrument.
+    fn summary(p: &Piece) -> Summary {
         p.instruments
             .iter()
             .map(|i| {

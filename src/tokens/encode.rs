@@ -64,7 +64,7 @@ fn emit(t: &Tokenizer, notes: &[GridNote], cut: f64) -> Vec<TokenId> {
     let max_shift = u64::from(t.config().max_shift_steps.max(1));
     let mut out = Vec::with_capacity(events.len() * 2 + 2);
     out.push(BOS);
-    let mut push = |out: &mut Vec<TokenId>, event: Event| {
+    let push = |out: &mut Vec<TokenId>, event: Event| {
         // Every event built here exists in the vocabulary; `None` would be a bug, not bad input.
         debug_assert!(vocab.id(event).is_some(), "{event:?} not in vocabulary");
         if let Some(id) = vocab.id(event) {
@@ -140,7 +140,8 @@ mod tests {
         // velocity 80 → bin floor(79 * 32 / 127) = floor(19.9) = 19.
         let pitches = [60u8, 62, 64, 65, 67, 69, 71, 72];
         let mut p = Piece::new(480);
-        let notes = pitches.iter().enumerate().map(|(i, &k)| note(k, i as u64 * 480, (i as u64 + 1) * 480, 80));
+        let notes =
+            pitches.iter().enumerate().map(|(i, &k)| note(k, i as u64 * 480, (i as u64 + 1) * 480, 80));
         p.instruments.push(inst(0, false, notes.collect()));
         let t = default_tok();
         let expected = split(
@@ -192,8 +193,9 @@ mod tests {
         assert_eq!(names(&t, &t.encode(&p)), expected);
 
         // One merged piano part: drums dropped, no instrument tokens.
-        let merged = Tokenizer::new(TokenizerConfig { programs: ProgramMode::MergePiano, ..Default::default() })
-            .expect("valid config");
+        let merged =
+            Tokenizer::new(TokenizerConfig { programs: ProgramMode::MergePiano, ..Default::default() })
+                .expect("valid config");
         assert_eq!(
             names(&merged, &merged.encode(&p)),
             split("BOS VELOCITY_15 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 EOS")
@@ -243,7 +245,11 @@ mod tests {
     fn overlapping_same_pitch_notes_and_out_of_range_pitches() {
         // Two overlapping C4s (0..24 and 12..36 steps) and an A0-below note (pitch 20, dropped).
         let mut p = Piece::new(12);
-        p.instruments.push(inst(0, false, vec![note(60, 0, 24, 64), note(60, 12, 36, 64), note(20, 0, 5, 64)]));
+        p.instruments.push(inst(
+            0,
+            false,
+            vec![note(60, 0, 24, 64), note(60, 12, 36, 64), note(20, 0, 5, 64)],
+        ));
         let t = default_tok();
         let expected = split(
             "BOS PROGRAM_0 VELOCITY_15 NOTE_ON_60 SHIFT_12 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 SHIFT_12 \
@@ -292,7 +298,10 @@ mod tests {
     fn prefix_cuts_at_beats_or_seconds_and_leaves_notes_open() {
         // Quarter notes C D E F at 480 tpb, 120 bpm: beat i starts at i * 0.5 s.
         let mut p = Piece::new(480);
-        let notes = [60u8, 62, 64, 65].iter().enumerate().map(|(i, &k)| note(k, i as u64 * 480, (i as u64 + 1) * 480, 80));
+        let notes = [60u8, 62, 64, 65]
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| note(k, i as u64 * 480, (i as u64 + 1) * 480, 80));
         p.instruments.push(inst(0, false, notes.collect()));
         let t = default_tok();
         let two_beats = split("BOS PROGRAM_0 VELOCITY_19 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 NOTE_ON_62");

@@ -149,7 +149,7 @@ pub(super) fn quantize_notes(config: &TokenizerConfig, vocab: &Vocab, piece: &Pi
             let start = clock.step(n.start);
             let mut end = clock.step(n.end);
             if end <= start {
-                end = start + 1;
+                end = start.saturating_add(1);
             }
             out.push(GridNote { part, pitch: n.pitch, start, end, bin: vocab.velocity_bin(n.velocity) });
         }
@@ -183,7 +183,7 @@ pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec
         for (n, &e) in notes[i..j].iter_mut().zip(&ends) {
             // The k-th end is after the k-th start: at least k notes end by then, each of which
             // started strictly earlier. The `max` only guards against broken input.
-            n.end = e.max(n.start + 1).min(n.start + max_len);
+            n.end = e.max(n.start.saturating_add(1)).min(n.start.saturating_add(max_len));
         }
         i = j;
     }
@@ -226,7 +226,12 @@ const PITCHED_CHANNELS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 1
 /// channel 9; names are the General MIDI program names or "Drums"; drums have program 0.
 /// Velocities are the centres of their bins. One tempo event at tick 0 and the time signature
 /// of `options`, no key signature.
-pub(super) fn to_piece(config: &TokenizerConfig, vocab: &Vocab, notes: &[GridNote], options: &DecodeOptions) -> Piece {
+pub(super) fn to_piece(
+    config: &TokenizerConfig,
+    vocab: &Vocab,
+    notes: &[GridNote],
+    options: &DecodeOptions,
+) -> Piece {
     let (tpb, ticks_per_step, micros_per_beat) = output_resolution(config, options);
     let mut piece = Piece::new(tpb);
     piece.tempos.push(TempoChange { tick: 0, micros_per_beat });
@@ -298,7 +303,8 @@ mod tests {
     #[test]
     fn output_resolution_is_exact() {
         let opts = DecodeOptions::default();
-        let beats = |spb| TokenizerConfig { time: TimeMode::Beats { steps_per_beat: spb }, ..Default::default() };
+        let beats =
+            |spb| TokenizerConfig { time: TimeMode::Beats { steps_per_beat: spb }, ..Default::default() };
         assert_eq!(output_resolution(&beats(12), &opts), (480, 40, 500_000));
         assert_eq!(output_resolution(&beats(4), &opts), (480, 120, 500_000));
         assert_eq!(output_resolution(&beats(7), &opts), (483, 69, 500_000));

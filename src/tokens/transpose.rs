@@ -101,11 +101,11 @@ mod tests {
         assert_eq!(fold_pitch(21, -13, 21, 108), 32); // 8 → 20 → 32
         assert_eq!(fold_pitch(127, 127, 0, 127), 122); // 254 → 122
         assert_eq!(fold_pitch(0, -128, 0, 127), 4); // -128 → 4
-        // Narrower than an octave: 64 has no octave in 60..=62, so it is clamped.
+                                                    // Narrower than an octave: 64 has no octave in 60..=62, so it is clamped.
         assert_eq!(fold_pitch(60, 4, 60, 62), 62);
         assert_eq!(fold_pitch(60, 2, 62, 60), 62); // bounds given in the wrong order
-        // Exhaustively: the result is in range and differs from pitch + k by whole octaves
-        // whenever the range is at least an octave wide.
+                                                   // Exhaustively: the result is in range and differs from pitch + k by whole octaves
+                                                   // whenever the range is at least an octave wide.
         for p in 0..=127u8 {
             for k in -30..=30i8 {
                 let f = fold_pitch(p, k, 21, 108);
@@ -122,7 +122,8 @@ mod tests {
     fn drums_stay_and_pitched_notes_move_in_tokens() {
         let t = Tokenizer::new(TokenizerConfig::default()).expect("valid config");
         let v = t.vocab();
-        let ids = |s: &str| -> Vec<TokenId> { s.split_whitespace().map(|n| v.parse(n).expect("token")).collect() };
+        let ids =
+            |s: &str| -> Vec<TokenId> { s.split_whitespace().map(|n| v.parse(n).expect("token")).collect() };
         let tokens = ids("BOS NOTE_ON_60 PROGRAM_3 NOTE_ON_64 DRUMS NOTE_ON_36 SHIFT_1 NOTE_OFF_36 PROGRAM_0 NOTE_OFF_60 EOS");
         let expected = ids("BOS NOTE_ON_62 PROGRAM_3 NOTE_ON_66 DRUMS NOTE_ON_36 SHIFT_1 NOTE_OFF_36 PROGRAM_0 NOTE_OFF_62 EOS");
         assert_eq!(transpose_tokens(v, &tokens, 2), expected);
@@ -134,10 +135,23 @@ mod tests {
     fn transpose_piece_leaves_drums_and_out_of_range_notes() {
         let mut p = Piece::new(480);
         let n = |pitch| Note { start: 0, end: 10, pitch, velocity: 90 };
-        p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: String::new(), notes: vec![n(10), n(60), n(107)] });
-        p.instruments.push(Instrument { program: 0, channel: 9, is_drum: true, name: String::new(), notes: vec![n(36)] });
+        p.instruments.push(Instrument {
+            program: 0,
+            channel: 0,
+            is_drum: false,
+            name: String::new(),
+            notes: vec![n(10), n(60), n(107)],
+        });
+        p.instruments.push(Instrument {
+            program: 0,
+            channel: 9,
+            is_drum: true,
+            name: String::new(),
+            notes: vec![n(36)],
+        });
         let q = transpose_piece(&p, 3, 21, 108);
-        let pitches: Vec<Vec<u8>> = q.instruments.iter().map(|i| i.notes.iter().map(|n| n.pitch).collect()).collect();
+        let pitches: Vec<Vec<u8>> =
+            q.instruments.iter().map(|i| i.notes.iter().map(|n| n.pitch).collect()).collect();
         // 10 is below the range (untouched), 60 → 63, 107 → 110 → 98; drums untouched.
         assert_eq!(pitches, vec![vec![10, 63, 98], vec![36]]);
     }
