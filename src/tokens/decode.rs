@@ -1,7 +1,255 @@
-//! Tokens → piece (placeholder; see the tokens work item).
-use super::{Tokenizer, TokenId};
+//! Tokens → piece: reads any token sequence and always yields a valid [`Piece`].
+//!
+//! The decoder is a small state machine over (time in steps, current instrument, current
+//! velocity bin, open notes). Its rules, which make it total:
+//!
+//! - `PAD` and `BOS` are skipped; everything after the first `EOS` is ignored. Ids past the end
+//!   of the vocabulary are skipped.
+//! - `SHIFT_n` advances time by `n` steps. `VELOCITY_b` sets the bin of the NOTE_ONs that follow
+//!   (before any: the middle bin, `velocity_bins / 2`). `PROGRAM_p` / `DRUMS` set the instrument
+//!   of the note events that follow (before any: program 0).
+//! - `NOTE_ON_p` opens a note of the current instrument at the current time. `NOTE_OFF_p` closes
+//!   the oldest open note of (current instrument, `p`) — FIFO — and is ignored when there is
+//!   none. A note closed at the step it was opened is made one step long.
+//! - A note still open `max_note_steps` steps after its start is closed there: as soon as time
+//!   moves past `start + max_note_steps` (a NOTE_OFF exactly at that step still closes it
+//!   normally), and likewise for every note still open at the end of the sequence.
+//!
+//! The notes are then put in canonical form (see [`super::grid`]: FIFO-consistent pairing,
+//! identical notes merged) and laid out as a piece: see [`Tokenizer::decode_with`] for its
+//! resolution, tempo, channels and names. Decoded pieces are therefore fixed points of
+//! [`Tokenizer::quantize`].
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::grid::{self, GridNote, Part};
+use super::vocab::Event;
+use super::{TokenId, Tokenizer};
 use crate::midi::Piece;
 
-pub(super) fn decode(_t: &Tokenizer, _tokens: &[TokenId]) -> Piece {
-    Piece::new(480)
+/// MIDI's default tempo, 120 bpm.
+const DEFAULT_MICROS_PER_BEAT: u32 = 500_000;
+
+/// How a decoded piece is laid out beyond its notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Tempo of the piece, microseconds per quarter note (default 500 000: 120 bpm). In seconds
+    /// mode it is rounded to whole milliseconds and only sets how the fixed-time grid is
+    /// notated; in beats mode it sets how fast the beats go.
+    pub micros_per_beat: u32,
+    /// Time signature `(numerator, denominator)` written at tick 0 (default: none, which MIDI
+    /// reads as 4/4).
+    pub time_signature: Option<(u8, u8)>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { micros_per_beat: DEFAULT_MICROS_PER_BEAT, time_signature: None }
+    }
+}
+
+impl DecodeOptions {
+    /// Options that keep `piece`'s opening tempo and time signature (e.g. a generation seed's).
+    pub fn from_piece(piece: &Piece) -> Self {
+        DecodeOptions {
+            micros_per_beat: piece
+                .tempos
+                .first()
+                .map_or(DEFAULT_MICROS_PER_BEAT, |t| t.micros_per_beat.max(1)),
+            time_signature: piece.time_signatures.first().map(|ts| (ts.numerator, ts.denominator)),
+        }
+    }
+}
+
+/// The canonical grid notes that `tokens` describe.
+pub(super) fn decode_notes(t: &Tokenizer, tokens: &[TokenId]) -> Vec<GridNote> {
+    let vocab = t.vocab();
+    let config = t.config();
+    let max_len = u64::from(config.max_note_steps.max(1));
+    // Bins are stored as the bin their velocity re-encodes to, so decoded pieces re-encode to
+    // the same bins even for a bin no velocity maps to (bin 127 of 128).
+    let canonical_bin = |b: u8| vocab.velocity_bin(vocab.bin_velocity(b));
+
+    let mut now = 0u64;
+    let mut part = Part::Program(0);
+    let mut bin = canonical_bin(config.velocity_bins / 2);
+    let mut open: BTreeMap<(Part, u8), VecDeque<(u64, u8)>> = BTreeMap::new();
+    let mut notes = Vec::new();
+
+    for &token in tokens {
+        match vocab.event(token) {
+            Event::Pad | Event::Bos => {}
+            Event::Eos => break,
+            Event::TimeShift(s) => {
+                now = now.saturating_add(u64::from(s));
+                if !open.is_empty() {
+                    // Close overdue notes; drop emptied queues so this scan stays short.
+                    open.retain(|&(p, pitch), queue| {
+                        while let Some(&(start, b)) = queue.front() {
+                            let limit = start.saturating_add(max_len);
+                            if limit >= now {
+                                break;
+                            }
+                            queue.pop_front();
+                            notes.push(GridNote { part: p, pitch, start, end: limit, bin: b });
+                        }
+                        !queue.is_empty()
+                    });
+                }
+            }
+            Event::Velocity(b) => bin = canonical_bin(b),
+            Event::Program(p) => part = Part::Program(p),
+            Event::Drums => part = Part::Drums,
+            Event::NoteOn(pitch) => open.entry((part, pitch)).or_default().push_back((now, bin)),
+            Event::NoteOff(pitch) => {
+                if let Some(queue) = open.get_mut(&(part, pitch)) {
+                    if let Some((start, b)) = queue.pop_front() {
+                        let end = now.max(start.saturating_add(1));
+                        notes.push(GridNote { part, pitch, start, end, bin: b });
+                    }
+                    if queue.is_empty() {
+                        open.remove(&(part, pitch));
+                    }
+                }
+            }
+        }
+    }
+    for (&(p, pitch), queue) in &open {
+        for &(start, b) in queue {
+            notes.push(GridNote { part: p, pitch, start, end: start.saturating_add(max_len), bin: b });
+        }
+    }
+    grid::canonicalize(notes, config.max_note_steps)
+}
+
+/// A piece from any token sequence, laid out by `options`.
+pub(super) fn decode(t: &Tokenizer, tokens: &[TokenId], options: &DecodeOptions) -> Piece {
+    let notes = decode_notes(t, tokens);
+    grid::to_piece(t.config(), t.vocab(), &notes, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::midi::Note;
+    use crate::tokens::{ProgramMode, TimeMode, TokenizerConfig, BOS, EOS, PAD};
+
+    fn tok() -> Tokenizer {
+        Tokenizer::new(TokenizerConfig::default()).expect("valid config")
+    }
+
+    fn ids(t: &Tokenizer, names: &str) -> Vec<TokenId> {
+        names
+            .split_whitespace()
+            .map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}")))
+            .collect()
+    }
+
+    /// `(program or 255 for drums, channel, notes as (start, end, pitch, velocity))`.
+    type Summary = Vec<(u8, u8, Vec<(u64, u64, u8, u8)>)>;
+
+    /// A [`Summary`] of each instrument.
+    fn summary(p: &Piece) -> Summary {
+        p.instruments
+            .iter()
+            .map(|i| {
+                let prog = if i.is_drum { 255 } else { i.program };
+                (prog, i.channel, i.notes.iter().map(|n| (n.start, n.end, n.pitch, n.velocity)).collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn defaults_before_any_program_or_velocity() {
+        let t = tok();
+        // Middle bin of 32 is 16: velocities 1 + [ceil(16*127/32), ceil(17*127/32) - 1] =
+        // 1 + [64, 67] → centre 1 + 65 = 66. Steps are 40 ticks at 480 tpb.
+        let p = t.decode(&ids(&t, "NOTE_ON_60 SHIFT_12 NOTE_OFF_60"));
+        assert_eq!(p.ticks_per_beat, 480);
+        assert_eq!(p.tempos.len(), 1);
+        assert_eq!(p.tempos[0].micros_per_beat, 500_000);
+        assert_eq!(summary(&p), vec![(0, 0, vec![(0, 480, 60, 66)])]);
+        assert_eq!(p.instruments[0].name, "Acoustic Grand Piano");
+    }
+
+    #[test]
+    fn fifo_pairing_and_stray_offs() {
+        let t = tok();
+        // A stray NOTE_OFF first (ignored); two C4s opened at steps 0 and 2, closed at 3 and 5;
+        // the oldest closes first. Velocity bin 0 → velocity 1 + (0 + 3) / 2 = 2.
+        let p = t.decode(&ids(
+            &t,
+            "NOTE_OFF_60 VELOCITY_0 NOTE_ON_60 SHIFT_2 NOTE_ON_60 SHIFT_1 NOTE_OFF_60 SHIFT_2 NOTE_OFF_60 NOTE_OFF_60",
+        ));
+        assert_eq!(summary(&p), vec![(0, 0, vec![(0, 120, 60, 2), (80, 200, 60, 2)])]);
+    }
+
+    #[test]
+    fn zero_length_and_unclosed_notes() {
+        let t = tok(); // max_note_steps = 192 steps = 7680 ticks
+        let p = t.decode(&ids(&t, "NOTE_ON_60 NOTE_OFF_60 NOTE_ON_64"));
+        assert_eq!(summary(&p)[0].2, vec![(0, 40, 60, 66), (0, 7680, 64, 66)]);
+        // A note open for more than 192 steps is closed at 192; the late NOTE_OFF then finds
+        // nothing. One open exactly 192 steps closes normally.
+        let mut names = String::from("NOTE_ON_60 NOTE_ON_62");
+        names += &" SHIFT_48".repeat(4); // step 192
+        names += " NOTE_OFF_62 SHIFT_1 NOTE_OFF_60";
+        let p = t.decode(&ids(&t, &names));
+        assert_eq!(summary(&p)[0].2, vec![(0, 7680, 60, 66), (0, 7680, 62, 66)]);
+    }
+
+    #[test]
+    fn skips_pad_bos_unknown_ids_and_stops_at_eos() {
+        let t = tok();
+        let mut seq = vec![PAD, BOS, 60_000, u16::MAX];
+        seq.extend(ids(&t, "NOTE_ON_60 SHIFT_1 NOTE_OFF_60"));
+        seq.push(EOS);
+        seq.extend(ids(&t, "NOTE_ON_62 SHIFT_1 NOTE_OFF_62"));
+        let p = t.decode(&seq);
+        assert_eq!(summary(&p), vec![(0, 0, vec![(0, 40, 60, 66)])]);
+        assert_eq!(t.decode(&[]).instruments.len(), 0);
+    }
+
+    #[test]
+    fn channels_skip_nine_and_drums_take_nine() {
+        let t = tok();
+        let mut names = String::new();
+        for prog in 0..11 {
+            names += &format!(" PROGRAM_{prog} NOTE_ON_60 SHIFT_1");
+        }
+        names += " DRUMS NOTE_ON_36";
+        let p = t.decode(&ids(&t, &names));
+        let channels: Vec<(u8, u8)> = p.instruments.iter().map(|i| (i.program, i.channel)).collect();
+        let mut expected: Vec<(u8, u8)> = (0..9).map(|k| (k, k)).collect();
+        expected.extend([(9, 10), (10, 11), (0, 9)]);
+        assert_eq!(channels, expected);
+        let drums = p.instruments.last().expect("drums");
+        assert!(drums.is_drum);
+        assert_eq!(drums.name, "Drums");
+        assert_eq!(p.instruments[1].name, "Bright Acoustic Piano");
+    }
+
+    #[test]
+    fn decode_with_keeps_tempo_and_time_signature() {
+        let t = tok();
+        let opts = DecodeOptions { micros_per_beat: 400_000, time_signature: Some((3, 4)) };
+        let p = t.decode_with(&ids(&t, "NOTE_ON_60 SHIFT_1 NOTE_OFF_60"), &opts);
+        assert_eq!(p.tempos[0].micros_per_beat, 400_000);
+        assert_eq!((p.time_signatures[0].numerator, p.time_signatures[0].denominator), (3, 4));
+        assert_eq!(DecodeOptions::from_piece(&p), opts);
+        // Seconds mode: 1 tick = 1 ms whatever the tempo.
+        let cfg = TokenizerConfig { time: TimeMode::Seconds { step_ms: 10 }, ..Default::default() };
+        let t = Tokenizer::new(cfg).expect("valid config");
+        let p = t.decode_with(&ids(&t, "SHIFT_3 NOTE_ON_60 SHIFT_10 NOTE_OFF_60"), &opts);
+        assert_eq!((p.ticks_per_beat, p.tempos[0].micros_per_beat), (400, 400_000));
+        assert_eq!(p.instruments[0].notes[0], Note { start: 30, end: 130, pitch: 60, velocity: 66 });
+    }
+
+    #[test]
+    fn merge_piano_has_one_part() {
+        let cfg = TokenizerConfig { programs: ProgramMode::MergePiano, ..Default::default() };
+        let t = Tokenizer::new(cfg).expect("valid config");
+        let p = t.decode(&ids(&t, "NOTE_ON_60 NOTE_ON_64 SHIFT_6 NOTE_OFF_64 NOTE_OFF_60"));
+        assert_eq!(summary(&p), vec![(0, 0, vec![(0, 240, 60, 66), (0, 240, 64, 66)])]);
+    }
 }

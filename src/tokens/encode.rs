@@ -1,7 +1,318 @@
-//! Piece → tokens (placeholder; see the tokens work item).
-use super::{Tokenizer, TokenId, BOS, EOS};
+//! Piece → tokens: the canonical grid notes of a piece written as a stream of performance events.
+//!
+//! The stream is `BOS`, then the events in time order, then `EOS`:
+//!
+//! - Time advances with `SHIFT_n` tokens; a gap longer than `max_shift_steps` is written as
+//!   several shifts, the longest first (`SHIFT_48 SHIFT_48 SHIFT_4` for 100 steps).
+//! - At one step, every NOTE_OFF comes before every NOTE_ON; NOTE_OFFs are ordered by
+//!   (instrument, pitch), NOTE_ONs by (instrument, pitch, end), instruments being ordered
+//!   programs 0..=127 then drums.
+//! - With [`ProgramMode::Programs`](super::ProgramMode::Programs), `PROGRAM_p` or `DRUMS` comes
+//!   before a NOTE_ON or NOTE_OFF whenever its instrument differs from the current one (so
+//!   always before the first note event). With `MergePiano` there are no instrument tokens.
+//! - `VELOCITY_b` comes (after any instrument token) right before a NOTE_ON whose velocity bin
+//!   differs from the current one; the velocity state is global, not per instrument, and there
+//!   is no current bin at the start, so the first NOTE_ON always has one.
+
+use super::grid::{self, GridNote, Part};
+use super::vocab::Event;
+use super::{TokenId, Tokenizer, BOS, EOS};
 use crate::midi::Piece;
 
-pub(super) fn encode(_t: &Tokenizer, _piece: &Piece) -> Vec<TokenId> {
-    vec![BOS, EOS]
+/// One event of the stream before it becomes tokens.
+#[derive(Debug, Clone, Copy)]
+struct Timed {
+    step: u64,
+    /// 0 for NOTE_OFF, 1 for NOTE_ON: offs first at one step.
+    on: u8,
+    part: Part,
+    pitch: u8,
+    /// End step of the note (orders NOTE_ONs of one pitch; 0 for NOTE_OFFs).
+    end: u64,
+    bin: u8,
+}
+
+/// The canonical grid notes of `piece` under `t`'s configuration.
+pub(super) fn canonical_notes(t: &Tokenizer, piece: &Piece) -> Vec<GridNote> {
+    let notes = grid::quantize_notes(t.config(), t.vocab(), piece);
+    grid::canonicalize(notes, t.config().max_note_steps)
+}
+
+/// `BOS, events..., EOS`.
+pub(super) fn encode(t: &Tokenizer, piece: &Piece) -> Vec<TokenId> {
+    let mut out = emit(t, &canonical_notes(t, piece), f64::INFINITY);
+    out.push(EOS);
+    out
+}
+
+/// `BOS` and the events at grid positions before `cut` (in steps), without `EOS`.
+pub(super) fn encode_prefix(t: &Tokenizer, piece: &Piece, cut: f64) -> Vec<TokenId> {
+    emit(t, &canonical_notes(t, piece), cut)
+}
+
+/// `BOS` followed by the events of canonical `notes` that lie strictly before step `cut`.
+fn emit(t: &Tokenizer, notes: &[GridNote], cut: f64) -> Vec<TokenId> {
+    let mut events: Vec<Timed> = Vec::with_capacity(notes.len() * 2);
+    for n in notes {
+        events.push(Timed { step: n.start, on: 1, part: n.part, pitch: n.pitch, end: n.end, bin: n.bin });
+        events.push(Timed { step: n.end, on: 0, part: n.part, pitch: n.pitch, end: 0, bin: 0 });
+    }
+    events.sort_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
+
+    let vocab = t.vocab();
+    let programs = t.config().programs == super::ProgramMode::Programs;
+    let max_shift = u64::from(t.config().max_shift_steps.max(1));
+    let mut out = Vec::with_capacity(events.len() * 2 + 2);
+    out.push(BOS);
+    let push = |out: &mut Vec<TokenId>, event: Event| {
+        // Every event built here exists in the vocabulary; `None` would be a bug, not bad input.
+        debug_assert!(vocab.id(event).is_some(), "{event:?} not in vocabulary");
+        if let Some(id) = vocab.id(event) {
+            out.push(id);
+        }
+    };
+
+    let mut now = 0u64;
+    let mut part: Option<Part> = None;
+    let mut bin: Option<u8> = None;
+    for e in events {
+        if e.step as f64 >= cut {
+            break;
+        }
+        let mut gap = e.step - now;
+        while gap > 0 {
+            let s = gap.min(max_shift);
+            push(&mut out, Event::TimeShift(s as u16));
+            gap -= s;
+        }
+        now = e.step;
+        if programs && part != Some(e.part) {
+            push(
+                &mut out,
+                match e.part {
+                    Part::Program(p) => Event::Program(p),
+                    Part::Drums => Event::Drums,
+                },
+            );
+            part = Some(e.part);
+        }
+        if e.on == 1 {
+            if bin != Some(e.bin) {
+                push(&mut out, Event::Velocity(e.bin));
+                bin = Some(e.bin);
+            }
+            push(&mut out, Event::NoteOn(e.pitch));
+        } else {
+            push(&mut out, Event::NoteOff(e.pitch));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::midi::{Instrument, Note, Piece, TempoChange};
+    use crate::tokens::{ProgramMode, TimeMode, Tokenizer, TokenizerConfig};
+
+    fn names(t: &Tokenizer, tokens: &[u16]) -> Vec<String> {
+        tokens.iter().map(|&id| t.name(id)).collect()
+    }
+
+    fn split(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn inst(program: u8, is_drum: bool, notes: Vec<Note>) -> Instrument {
+        Instrument { program, channel: if is_drum { 9 } else { 0 }, is_drum, name: String::new(), notes }
+    }
+
+    fn note(pitch: u8, start: u64, end: u64, velocity: u8) -> Note {
+        Note { start, end, pitch, velocity }
+    }
+
+    fn default_tok() -> Tokenizer {
+        Tokenizer::new(TokenizerConfig::default()).expect("valid config")
+    }
+
+    #[test]
+    fn c_major_scale_in_quarter_notes() {
+        // 480 ticks per beat, 12 steps per beat: a quarter note is 12 steps.
+        // velocity 80 → bin floor(79 * 32 / 127) = floor(19.9) = 19.
+        let pitches = [60u8, 62, 64, 65, 67, 69, 71, 72];
+        let mut p = Piece::new(480);
+        let notes =
+            pitches.iter().enumerate().map(|(i, &k)| note(k, i as u64 * 480, (i as u64 + 1) * 480, 80));
+        p.instruments.push(inst(0, false, notes.collect()));
+        let t = default_tok();
+        let expected = split(
+            "BOS PROGRAM_0 VELOCITY_19 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 NOTE_ON_62 SHIFT_12 NOTE_OFF_62 \
+             NOTE_ON_64 SHIFT_12 NOTE_OFF_64 NOTE_ON_65 SHIFT_12 NOTE_OFF_65 NOTE_ON_67 SHIFT_12 \
+             NOTE_OFF_67 NOTE_ON_69 SHIFT_12 NOTE_OFF_69 NOTE_ON_71 SHIFT_12 NOTE_OFF_71 NOTE_ON_72 \
+             SHIFT_12 NOTE_OFF_72 EOS",
+        );
+        assert_eq!(names(&t, &t.encode(&p)), expected);
+    }
+
+    #[test]
+    fn chord_with_staggered_releases() {
+        // C-E-G struck together at velocity 100 (bin floor(99 * 32 / 127) = 24); G released
+        // after a half note (960 ticks = 24 steps), C and E after a whole note (48 steps),
+        // then a rest of 4 beats (48 steps) and C5 for one eighth (6 steps) at velocity 1 (bin 0).
+        let mut p = Piece::new(480);
+        p.instruments.push(inst(
+            0,
+            false,
+            vec![
+                note(64, 0, 1920, 100),
+                note(60, 0, 1920, 100),
+                note(67, 0, 960, 100),
+                note(72, 3840, 4080, 1),
+            ],
+        ));
+        let t = default_tok();
+        let expected = split(
+            "BOS PROGRAM_0 VELOCITY_24 NOTE_ON_60 NOTE_ON_64 NOTE_ON_67 SHIFT_24 NOTE_OFF_67 SHIFT_24 \
+             NOTE_OFF_60 NOTE_OFF_64 SHIFT_48 VELOCITY_0 NOTE_ON_72 SHIFT_6 NOTE_OFF_72 EOS",
+        );
+        assert_eq!(names(&t, &t.encode(&p)), expected);
+    }
+
+    #[test]
+    fn drums_and_piano_interleave_with_instrument_tokens() {
+        // Piano C4 for a quarter; drum kit (program 5, ignored for drums) kick at 0 and snare
+        // on the "and" (240 ticks = 6 steps), each 10 ticks long: round(10 * 12 / 480) = 0
+        // steps, so each becomes one step long. All velocity 64 (bin floor(63*32/127) = 15).
+        let mut p = Piece::new(480);
+        p.instruments.push(inst(5, true, vec![note(36, 0, 10, 64), note(38, 240, 250, 64)]));
+        p.instruments.push(inst(0, false, vec![note(60, 0, 480, 64)]));
+        let t = default_tok();
+        let expected = split(
+            "BOS PROGRAM_0 VELOCITY_15 NOTE_ON_60 DRUMS NOTE_ON_36 SHIFT_1 NOTE_OFF_36 SHIFT_5 \
+             NOTE_ON_38 SHIFT_1 NOTE_OFF_38 SHIFT_5 PROGRAM_0 NOTE_OFF_60 EOS",
+        );
+        assert_eq!(names(&t, &t.encode(&p)), expected);
+
+        // One merged piano part: drums dropped, no instrument tokens.
+        let merged =
+            Tokenizer::new(TokenizerConfig { programs: ProgramMode::MergePiano, ..Default::default() })
+                .expect("valid config");
+        assert_eq!(
+            names(&merged, &merged.encode(&p)),
+            split("BOS VELOCITY_15 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 EOS")
+        );
+    }
+
+    #[test]
+    fn velocity_tokens_only_on_change_and_long_gaps_split() {
+        // Velocities 20, 20, 100, 127 → bins 4, 4, 24, 31 (floor((v-1)*32/127)).
+        // Sixteenth notes (120 ticks = 3 steps) back to back, then a 100-step gap (4000 ticks).
+        let mut p = Piece::new(480);
+        p.instruments.push(inst(
+            0,
+            false,
+            vec![
+                note(60, 0, 120, 20),
+                note(62, 120, 240, 20),
+                note(64, 240, 360, 100),
+                note(65, 4360, 4480, 127),
+            ],
+        ));
+        let t = default_tok();
+        let expected = split(
+            "BOS PROGRAM_0 VELOCITY_4 NOTE_ON_60 SHIFT_3 NOTE_OFF_60 NOTE_ON_62 SHIFT_3 NOTE_OFF_62 \
+             VELOCITY_24 NOTE_ON_64 SHIFT_3 NOTE_OFF_64 SHIFT_48 SHIFT_48 SHIFT_4 VELOCITY_31 NOTE_ON_65 \
+             SHIFT_3 NOTE_OFF_65 EOS",
+        );
+        assert_eq!(names(&t, &t.encode(&p)), expected);
+    }
+
+    #[test]
+    fn instruments_with_one_program_merge_and_order_by_program() {
+        // Two tracks both program 40 (violin) and one program 0, all starting at step 0.
+        let mut p = Piece::new(96);
+        p.instruments.push(inst(40, false, vec![note(76, 0, 96, 64)]));
+        p.instruments.push(inst(0, false, vec![note(48, 0, 48, 64)]));
+        p.instruments.push(inst(40, false, vec![note(79, 48, 96, 64)]));
+        let t = default_tok();
+        let expected = split(
+            "BOS PROGRAM_0 VELOCITY_15 NOTE_ON_48 PROGRAM_40 NOTE_ON_76 SHIFT_6 PROGRAM_0 NOTE_OFF_48 \
+             PROGRAM_40 NOTE_ON_79 SHIFT_6 NOTE_OFF_76 NOTE_OFF_79 EOS",
+        );
+        assert_eq!(names(&t, &t.encode(&p)), expected);
+    }
+
+    #[test]
+    fn overlapping_same_pitch_notes_and_out_of_range_pitches() {
+        // Two overlapping C4s (0..24 and 12..36 steps) and an A0-below note (pitch 20, dropped).
+        let mut p = Piece::new(12);
+        p.instruments.push(inst(
+            0,
+            false,
+            vec![note(60, 0, 24, 64), note(60, 12, 36, 64), note(20, 0, 5, 64)],
+        ));
+        let t = default_tok();
+        let expected = split(
+            "BOS PROGRAM_0 VELOCITY_15 NOTE_ON_60 SHIFT_12 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 SHIFT_12 \
+             NOTE_OFF_60 EOS",
+        );
+        assert_eq!(names(&t, &t.encode(&p)), expected);
+    }
+
+    #[test]
+    fn seconds_grid_follows_the_tempo_map() {
+        // 100 ticks per beat; 60 bpm for the first 2 beats, then 120 bpm. A note from beat 1
+        // (1 s) to beat 3 (2 s + 0.5 s = 2.5 s): 10 ms steps → 100..250, a shift of 100 then
+        // SHIFT_100 SHIFT_50 (performance_rnn: max shift 100, merged piano, 32 bins).
+        let mut p = Piece::new(100);
+        p.tempos = vec![
+            TempoChange { tick: 0, micros_per_beat: 1_000_000 },
+            TempoChange { tick: 200, micros_per_beat: 500_000 },
+        ];
+        p.instruments.push(inst(0, false, vec![note(60, 100, 300, 64)]));
+        let t = Tokenizer::new(TokenizerConfig::performance_rnn()).expect("valid config");
+        assert_eq!(
+            names(&t, &t.encode(&p)),
+            split("BOS SHIFT_100 VELOCITY_15 NOTE_ON_60 SHIFT_100 SHIFT_50 NOTE_OFF_60 EOS")
+        );
+        // A 5 ms step: the same note spans 200..500 steps (with notes up to 1000 steps long;
+        // the default 192 would cut it, as the last check shows).
+        let cfg = TokenizerConfig {
+            time: TimeMode::Seconds { step_ms: 5 },
+            max_shift_steps: 200,
+            max_note_steps: 1000,
+            ..Default::default()
+        };
+        let t = Tokenizer::new(cfg).expect("valid config");
+        assert_eq!(
+            names(&t, &t.encode(&p)),
+            split("BOS SHIFT_200 PROGRAM_0 VELOCITY_15 NOTE_ON_60 SHIFT_200 SHIFT_100 NOTE_OFF_60 EOS")
+        );
+        let t = Tokenizer::new(TokenizerConfig { max_note_steps: 192, ..cfg }).expect("valid config");
+        assert_eq!(
+            names(&t, &t.encode(&p)),
+            split("BOS SHIFT_200 PROGRAM_0 VELOCITY_15 NOTE_ON_60 SHIFT_192 NOTE_OFF_60 EOS")
+        );
+    }
+
+    #[test]
+    fn prefix_cuts_at_beats_or_seconds_and_leaves_notes_open() {
+        // Quarter notes C D E F at 480 tpb, 120 bpm: beat i starts at i * 0.5 s.
+        let mut p = Piece::new(480);
+        let notes = [60u8, 62, 64, 65]
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| note(k, i as u64 * 480, (i as u64 + 1) * 480, 80));
+        p.instruments.push(inst(0, false, notes.collect()));
+        let t = default_tok();
+        let two_beats = split("BOS PROGRAM_0 VELOCITY_19 NOTE_ON_60 SHIFT_12 NOTE_OFF_60 NOTE_ON_62");
+        assert_eq!(names(&t, &t.encode_prefix(&p, Some(2.0), None)), two_beats);
+        assert_eq!(names(&t, &t.encode_prefix(&p, None, Some(1.0))), two_beats);
+        // The earlier cut wins; a cut just after a beat includes that beat's events.
+        assert_eq!(names(&t, &t.encode_prefix(&p, Some(5.0), Some(1.0))), two_beats);
+        let just_after = t.encode_prefix(&p, Some(2.01), None);
+        assert_eq!(names(&t, &just_after)[7..], split("SHIFT_12 NOTE_OFF_62 NOTE_ON_64"));
+        assert_eq!(t.encode_prefix(&p, Some(0.0), None), vec![crate::tokens::BOS]);
+        let full = t.encode(&p);
+        assert_eq!(t.encode_prefix(&p, None, None), full[..full.len() - 1].to_vec());
+    }
 }

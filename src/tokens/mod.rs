@@ -5,15 +5,48 @@
 //! - [`Vocab`] maps [`Event`]s to dense [`TokenId`]s and readable names (`NOTE_ON_60`).
 //! - [`Tokenizer`] encodes a [`crate::Piece`] and decodes any token sequence back into one.
 //! - [`transpose`] shifts pitched notes for data augmentation.
+//! - [`gm_names`] names the General MIDI programs.
+//!
+//! # What "lossless" means
+//!
+//! For every piece `p`, `tokenizer.decode(&tokenizer.encode(&p)) == tokenizer.quantize(&p)`,
+//! where [`Tokenizer::quantize`] keeps exactly this of `p`:
+//!
+//! 1. **Grid.** Note starts and ends are rounded to the nearest step (beats mode:
+//!    `round(tick * steps_per_beat / ticks_per_beat)`; seconds mode:
+//!    `round(seconds(tick) * 1000 / step_ms)` through the piece's tempo map; halves round up).
+//!    A note whose end does not come after its start is made one step long.
+//! 2. **Range and parts.** Notes outside `pitch_min..=pitch_max` are dropped. With
+//!    [`ProgramMode::Programs`] an instrument is its General MIDI program, or "drums" for a drum
+//!    track whatever its program: instruments sharing one are merged. With
+//!    [`ProgramMode::MergePiano`] every pitched note goes to one piano part and drums are dropped.
+//! 3. **Velocity.** Each velocity becomes its bin's centre ([`Vocab::bin_velocity`] of
+//!    [`Vocab::velocity_bin`]).
+//! 4. **Overlaps.** For each (instrument, pitch) the k-th earliest start is paired with the
+//!    k-th earliest end, which is how a FIFO decoder reads overlapping notes of one pitch (it
+//!    changes only a note nested inside a longer note of the same pitch: `0..36` and `12..24`
+//!    become `0..24` and `12..36`). Each note keeps the velocity of its start.
+//! 5. **Length.** Notes longer than `max_note_steps` are cut to it.
+//! 6. **Duplicates.** Notes equal in instrument, pitch, start and end are merged into one (the
+//!    loudest).
+//! 7. **Layout.** The result has the decoder's resolution, one tempo event (120 bpm), no time or
+//!    key signatures, instruments ordered by first note with fresh channels and GM names (see
+//!    [`Tokenizer::decode_with`]). Tempo, signatures, channels and names of `p` are not encoded.
+//!
+//! Consequences, all tested: `quantize` is idempotent, `encode(&quantize(p)) == encode(p)`,
+//! every decoded piece `d` has `quantize(&d) == d`, so `encode(decode(tokens))` is a fixed
+//! point after one round trip.
 
 mod config;
 mod decode;
 mod encode;
 pub mod gm_names;
+mod grid;
 pub mod transpose;
 mod vocab;
 
 pub use config::{ProgramMode, TimeMode, TokenizerConfig};
+pub use decode::DecodeOptions;
 pub use vocab::{Event, Vocab};
 
 use crate::error::Result;
@@ -64,13 +97,59 @@ impl Tokenizer {
         self.vocab.name(token)
     }
 
-    /// `BOS, events..., EOS` for `piece`.
+    /// `BOS, events..., EOS` for `piece` (event order: see `encode.rs`).
     pub fn encode(&self, piece: &Piece) -> Vec<TokenId> {
         encode::encode(self, piece)
     }
 
-    /// A piece from any token sequence (see the decoder's rules in `decode.rs`).
+    /// A primer: `BOS` and the events of `piece` that happen before the cut, without `EOS`.
+    ///
+    /// The cut is `beats` quarter notes and/or `seconds` seconds into the piece (through its
+    /// tempo map); with both, the earlier one; with neither, the whole piece. Negative or NaN
+    /// cuts count as 0. Events exactly at the cut are excluded and no TIME_SHIFT up to the cut
+    /// is written. Notes that start before the cut and end at or after it are left open (their
+    /// NOTE_OFFs are not emitted): the model that continues the primer closes them. The result
+    /// is always a prefix of [`Tokenizer::encode`]'s output.
+    pub fn encode_prefix(&self, piece: &Piece, beats: Option<f64>, seconds: Option<f64>) -> Vec<TokenId> {
+        let cut = grid::cut_position(&self.config, piece, beats, seconds);
+        encode::encode_prefix(self, piece, cut)
+    }
+
+    /// A piece from any token sequence, at 120 bpm (see [`Tokenizer::decode_with`]).
     pub fn decode(&self, tokens: &[TokenId]) -> Piece {
-        decode::decode(self, tokens)
+        decode::decode(self, tokens, &DecodeOptions::default())
+    }
+
+    /// A piece from any token sequence (the decoder's rules are in `decode.rs`); never fails,
+    /// and every note of the result has `end > start`.
+    ///
+    /// Layout of the result: beats mode has `ticks_per_beat` = the smallest multiple of
+    /// `steps_per_beat` that is at least 480 (12 → 480, so a step is 40 ticks); seconds mode has
+    /// one tick per millisecond (`ticks_per_beat` = the tempo in whole milliseconds, 500 at 120
+    /// bpm). One tempo event at tick 0 (`options.micros_per_beat`), the time signature of
+    /// `options` if any. One instrument per program (and one for drums), ordered by first note
+    /// (ties: by program, drums last); pitched instruments take channels 0, 1, ... skipping 9,
+    /// drums channel 9; names are the General MIDI program names or "Drums".
+    pub fn decode_with(&self, tokens: &[TokenId], options: &DecodeOptions) -> Piece {
+        decode::decode(self, tokens, options)
+    }
+
+    /// What `decode(encode(piece))` gives: `piece` on the grid, as the module doc's definition
+    /// of "lossless" describes, at 120 bpm.
+    pub fn quantize(&self, piece: &Piece) -> Piece {
+        self.quantize_with(piece, &DecodeOptions::default())
+    }
+
+    /// What `decode_with(encode(piece), options)` gives.
+    pub fn quantize_with(&self, piece: &Piece, options: &DecodeOptions) -> Piece {
+        let notes = encode::canonical_notes(self, piece);
+        grid::to_piece(&self.config, &self.vocab, &notes, options)
+    }
+
+    /// `ticks_per_beat` of decoded pieces and how many of their ticks one grid step lasts, for
+    /// `options` (see [`Tokenizer::decode_with`]).
+    pub fn decoded_resolution(&self, options: &DecodeOptions) -> (u16, u64) {
+        let (tpb, ticks_per_step, _) = grid::output_resolution(&self.config, options);
+        (tpb, ticks_per_step)
     }
 }

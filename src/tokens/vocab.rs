@@ -74,6 +74,11 @@ impl Vocab {
         usize::from(self.len)
     }
 
+    /// Lowest and highest pitch with NOTE_ON/NOTE_OFF tokens.
+    pub fn pitch_range(&self) -> (u8, u8) {
+        (self.pitch_min, (u16::from(self.pitch_min) + self.pitches - 1) as u8)
+    }
+
     /// Always false: PAD/BOS/EOS exist in every vocabulary.
     pub fn is_empty(&self) -> bool {
         false

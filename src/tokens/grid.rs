@@ -1,0 +1,317 @@
+//! Notes on the token grid: quantizing a [`Piece`] onto the grid, the canonical form both the
+//! encoder and the decoder work with, and turning grid notes back into a [`Piece`].
+//!
+//! The canonical form is what makes the tokenizer lossless (see the `tokens` module doc): a list
+//! of [`GridNote`]s in which, for every (part, pitch), notes sorted by start also have sorted
+//! ends (so a FIFO decoder pairs each NOTE_OFF with the right NOTE_ON), no note is longer than
+//! `max_note_steps`, and no two notes are identical.
+
+use std::cmp::Reverse;
+
+use super::config::{ProgramMode, TimeMode, TokenizerConfig};
+use super::decode::DecodeOptions;
+use super::gm_names;
+use super::vocab::Vocab;
+use crate::midi::{Instrument, Note, Piece, TempoChange, TempoMap, TimeSignature, DRUM_CHANNEL};
+
+/// Which instrument a note belongs to in the token stream. Orders programs before drums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Part {
+    /// A pitched General MIDI program (0-127).
+    Program(u8),
+    /// The drum kit.
+    Drums,
+}
+
+/// A note on the grid: times in steps, velocity as a bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct GridNote {
+    pub part: Part,
+    pub pitch: u8,
+    pub start: u64,
+    pub end: u64,
+    pub bin: u8,
+}
+
+/// Maps a piece's ticks to grid steps.
+enum StepClock {
+    Beats { steps_per_beat: u128, ticks_per_beat: u128 },
+    Seconds { map: TempoMap, step_ms: f64 },
+}
+
+impl StepClock {
+    fn new(config: &TokenizerConfig, piece: &Piece) -> Self {
+        match config.time {
+            TimeMode::Beats { steps_per_beat } => StepClock::Beats {
+                steps_per_beat: u128::from(steps_per_beat),
+                ticks_per_beat: u128::from(piece.ticks_per_beat.max(1)),
+            },
+            TimeMode::Seconds { step_ms } => {
+                StepClock::Seconds { map: TempoMap::new(piece), step_ms: f64::from(step_ms) }
+            }
+        }
+    }
+
+    /// The grid step nearest to `tick` (halves round up).
+    fn step(&self, tick: u64) -> u64 {
+        match self {
+            StepClock::Beats { steps_per_beat, ticks_per_beat } => {
+                let s = (2 * u128::from(tick) * steps_per_beat + ticks_per_beat) / (2 * ticks_per_beat);
+                u64::try_from(s).unwrap_or(u64::MAX / 2)
+            }
+            StepClock::Seconds { map, step_ms } => {
+                let s = (map.seconds_at(tick) * 1000.0 / step_ms).round();
+                // `as` saturates; keep far from overflow when adding durations.
+                (s as u64).min(u64::MAX / 2)
+            }
+        }
+    }
+
+    /// Fractional grid position of `tick` (for cut points).
+    fn position(&self, tick: f64) -> f64 {
+        match self {
+            StepClock::Beats { steps_per_beat, ticks_per_beat } => {
+                tick * *steps_per_beat as f64 / *ticks_per_beat as f64
+            }
+            StepClock::Seconds { map, step_ms } => {
+                let t = tick.max(0.0);
+                // Interpolate between the two neighbouring ticks (the map takes whole ticks).
+                let lo = t.floor();
+                let frac = t - lo;
+                let lo_t = lo.min(u64::MAX as f64 / 4.0) as u64;
+                let a = map.seconds_at(lo_t);
+                let b = map.seconds_at(lo_t.saturating_add(1));
+                (a + (b - a) * frac) * 1000.0 / step_ms
+            }
+        }
+    }
+}
+
+/// The grid position (in steps, fractional) of the cut point `beats` beats and/or `seconds`
+/// seconds into `piece`; the earlier cut wins when both are given, `+inf` when neither is.
+pub(super) fn cut_position(
+    config: &TokenizerConfig,
+    piece: &Piece,
+    beats: Option<f64>,
+    seconds: Option<f64>,
+) -> f64 {
+    let clock = StepClock::new(config, piece);
+    let tpb = f64::from(piece.ticks_per_beat.max(1));
+    let sanitize = |x: f64| if x.is_nan() { 0.0 } else { x.max(0.0) };
+    let mut cut = f64::INFINITY;
+    if let Some(b) = beats {
+        let b = sanitize(b);
+        let pos = match config.time {
+            TimeMode::Beats { steps_per_beat } => b * f64::from(steps_per_beat),
+            TimeMode::Seconds { .. } => clock.position(b * tpb),
+        };
+        cut = cut.min(pos);
+    }
+    if let Some(s) = seconds {
+        let s = sanitize(s);
+        let pos = match config.time {
+            TimeMode::Seconds { step_ms } => s * 1000.0 / f64::from(step_ms),
+            TimeMode::Beats { .. } => {
+                if s.is_finite() {
+                    clock.position(TempoMap::new(piece).tick_at(s) as f64)
+                } else {
+                    f64::INFINITY
+                }
+            }
+        };
+        cut = cut.min(pos);
+    }
+    cut
+}
+
+/// The part an instrument's notes go to, or `None` when the configuration drops it.
+fn part_of(config: &TokenizerConfig, inst: &Instrument) -> Option<Part> {
+    match (config.programs, inst.is_drum) {
+        (ProgramMode::MergePiano, true) => None,
+        (ProgramMode::MergePiano, false) => Some(Part::Program(0)),
+        (ProgramMode::Programs, true) => Some(Part::Drums),
+        (ProgramMode::Programs, false) => Some(Part::Program(inst.program.min(127))),
+    }
+}
+
+/// Every note of `piece` the configuration keeps, quantized onto the grid (not yet canonical):
+/// starts and ends rounded to the nearest step, a note whose end does not come after its start
+/// made one step long, pitches outside `pitch_min..=pitch_max` dropped.
+pub(super) fn quantize_notes(config: &TokenizerConfig, vocab: &Vocab, piece: &Piece) -> Vec<GridNote> {
+    let clock = StepClock::new(config, piece);
+    let mut out = Vec::with_capacity(piece.note_count());
+    for inst in &piece.instruments {
+        let Some(part) = part_of(config, inst) else { continue };
+        for n in &inst.notes {
+            if n.pitch < config.pitch_min || n.pitch > config.pitch_max {
+                continue;
+            }
+            let start = clock.step(n.start);
+            let mut end = clock.step(n.end);
+            if end <= start {
+                end = start.saturating_add(1);
+            }
+            out.push(GridNote { part, pitch: n.pitch, start, end, bin: vocab.velocity_bin(n.velocity) });
+        }
+    }
+    out
+}
+
+/// The canonical form of `notes`, sorted by `(part, pitch, start, end)`:
+///
+/// 1. for each (part, pitch), the k-th earliest start is paired with the k-th earliest end (the
+///    pairing a FIFO decoder makes; it changes only notes nested inside another note of the
+///    same pitch), the velocity staying with the start;
+/// 2. each note is cut to at most `max_note_steps`;
+/// 3. identical notes (same part, pitch, start, end) are merged, keeping the loudest bin.
+///
+/// Every input note must have `end > start`; so does every output note. Idempotent.
+pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec<GridNote> {
+    let max_len = u64::from(max_note_steps.max(1));
+    notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end, n.bin));
+    let mut i = 0;
+    let mut ends = Vec::new();
+    while i < notes.len() {
+        let key = (notes[i].part, notes[i].pitch);
+        let mut j = i + 1;
+        while j < notes.len() && (notes[j].part, notes[j].pitch) == key {
+            j += 1;
+        }
+        ends.clear();
+        ends.extend(notes[i..j].iter().map(|n| n.end));
+        ends.sort_unstable();
+        for (n, &e) in notes[i..j].iter_mut().zip(&ends) {
+            // The k-th end is after the k-th start: at least k notes end by then, each of which
+            // started strictly earlier. The `max` only guards against broken input.
+            n.end = e.max(n.start.saturating_add(1)).min(n.start.saturating_add(max_len));
+        }
+        i = j;
+    }
+    notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end, Reverse(n.bin)));
+    notes.dedup_by_key(|n| (n.part, n.pitch, n.start, n.end));
+    notes
+}
+
+/// Resolution of decoded pieces: `(ticks_per_beat, ticks per grid step, micros_per_beat)`.
+///
+/// - Beats mode: `ticks_per_beat` is the smallest multiple of `steps_per_beat` that is at least
+///   480 (or `steps_per_beat` itself when that is larger), so every step is a whole number of
+///   ticks (12 steps per beat → 480 ticks per beat, 40 ticks per step). The tempo is
+///   `options.micros_per_beat`.
+/// - Seconds mode: one tick is one millisecond: the tempo is `options.micros_per_beat` rounded
+///   to a whole number of milliseconds per beat (at least 1) and `ticks_per_beat` is that
+///   number (120 bpm → 500 ticks per beat), so a step is `step_ms` ticks.
+pub(super) fn output_resolution(config: &TokenizerConfig, options: &DecodeOptions) -> (u16, u64, u32) {
+    match config.time {
+        TimeMode::Beats { steps_per_beat } => {
+            let spb = steps_per_beat.max(1);
+            let k = 480u16.div_ceil(spb).max(1);
+            (spb * k, u64::from(k), options.micros_per_beat.max(1))
+        }
+        TimeMode::Seconds { step_ms } => {
+            let ms = options.micros_per_beat.saturating_add(500) / 1000;
+            let tpb = u16::try_from(ms.max(1)).unwrap_or(u16::MAX);
+            (tpb, u64::from(step_ms), u32::from(tpb) * 1000)
+        }
+    }
+}
+
+/// Channels for pitched instruments, in order of use (9 is the drum channel).
+const PITCHED_CHANNELS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15];
+
+/// A piece holding canonical `notes` at the decoder's resolution (see [`output_resolution`]).
+///
+/// One instrument per part, ordered by its first note (ties: programs in number order, then
+/// drums); pitched instruments take channels 0, 1, ... skipping 9 (wrapping after 15), drums
+/// channel 9; names are the General MIDI program names or "Drums"; drums have program 0.
+/// Velocities are the centres of their bins. One tempo event at tick 0 and the time signature
+/// of `options`, no key signature.
+pub(super) fn to_piece(
+    config: &TokenizerConfig,
+    vocab: &Vocab,
+    notes: &[GridNote],
+    options: &DecodeOptions,
+) -> Piece {
+    let (tpb, ticks_per_step, micros_per_beat) = output_resolution(config, options);
+    let mut piece = Piece::new(tpb);
+    piece.tempos.push(TempoChange { tick: 0, micros_per_beat });
+    if let Some((numerator, denominator)) = options.time_signature {
+        piece.time_signatures.push(TimeSignature { tick: 0, numerator, denominator });
+    }
+
+    let mut parts: Vec<(u64, Part)> = Vec::new();
+    for n in notes {
+        match parts.iter_mut().find(|(_, p)| *p == n.part) {
+            Some(entry) => entry.0 = entry.0.min(n.start),
+            None => parts.push((n.start, n.part)),
+        }
+    }
+    parts.sort_unstable();
+
+    let mut pitched = 0usize;
+    for &(_, part) in &parts {
+        let (program, channel, is_drum, name) = match part {
+            Part::Drums => (0, DRUM_CHANNEL, true, gm_names::DRUMS_NAME),
+            Part::Program(p) => {
+                let ch = PITCHED_CHANNELS[pitched % PITCHED_CHANNELS.len()];
+                pitched += 1;
+                (p, ch, false, gm_names::program_name(p))
+            }
+        };
+        let notes = notes
+            .iter()
+            .filter(|n| n.part == part)
+            .map(|n| Note {
+                start: n.start.saturating_mul(ticks_per_step),
+                end: n.end.saturating_mul(ticks_per_step),
+                pitch: n.pitch,
+                velocity: vocab.bin_velocity(n.bin),
+            })
+            .collect();
+        piece.instruments.push(Instrument { program, channel, is_drum, name: name.to_string(), notes });
+    }
+    piece.normalize();
+    piece
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gn(pitch: u8, start: u64, end: u64, bin: u8) -> GridNote {
+        GridNote { part: Part::Program(0), pitch, start, end, bin }
+    }
+
+    #[test]
+    fn nested_notes_are_repaired_fifo_and_identical_notes_merge() {
+        // (0,36) contains (12,24): FIFO pairs start 0 with end 24 and start 12 with end 36.
+        let out = canonicalize(vec![gn(60, 0, 36, 5), gn(60, 12, 24, 9), gn(61, 1, 2, 0)], 1000);
+        assert_eq!(out, vec![gn(60, 0, 24, 5), gn(60, 12, 36, 9), gn(61, 1, 2, 0)]);
+        // With the inner note doubled: ONs at 0, 12, 12 and OFFs at 24, 24, 36 close in turn.
+        let out = canonicalize(vec![gn(60, 0, 36, 5), gn(60, 12, 24, 9), gn(60, 12, 24, 9)], 1000);
+        assert_eq!(out, vec![gn(60, 0, 24, 5), gn(60, 12, 24, 9), gn(60, 12, 36, 9)]);
+        let dup = canonicalize(vec![gn(60, 0, 4, 3), gn(60, 0, 4, 7)], 1000);
+        assert_eq!(dup, vec![gn(60, 0, 4, 7)]);
+    }
+
+    #[test]
+    fn long_notes_are_cut_and_then_merged() {
+        let out = canonicalize(vec![gn(60, 0, 100, 1), gn(60, 0, 50, 2), gn(61, 3, 4, 0)], 10);
+        assert_eq!(out, vec![gn(60, 0, 10, 2), gn(61, 3, 4, 0)]);
+    }
+
+    #[test]
+    fn output_resolution_is_exact() {
+        let opts = DecodeOptions::default();
+        let beats =
+            |spb| TokenizerConfig { time: TimeMode::Beats { steps_per_beat: spb }, ..Default::default() };
+        assert_eq!(output_resolution(&beats(12), &opts), (480, 40, 500_000));
+        assert_eq!(output_resolution(&beats(4), &opts), (480, 120, 500_000));
+        assert_eq!(output_resolution(&beats(7), &opts), (483, 69, 500_000));
+        assert_eq!(output_resolution(&beats(960), &opts), (960, 1, 500_000));
+        let secs = TokenizerConfig::performance_rnn();
+        assert_eq!(output_resolution(&secs, &opts), (500, 10, 500_000));
+        let slow = DecodeOptions { micros_per_beat: 600_400, ..Default::default() };
+        assert_eq!(output_resolution(&secs, &slow), (600, 10, 600_000));
+    }
+}
