@@ -7,10 +7,11 @@
 
 mod piece;
 mod read;
+mod sustain;
 mod tempo;
 mod write;
 
 pub use piece::{Instrument, KeySignature, Note, Piece, TempoChange, TimeSignature, DRUM_CHANNEL};
-pub use read::{read_bytes, read_file, ReadOptions};
+pub use read::{read_bytes, read_file, ReadOptions, MAX_CONTROL_EVENTS, MAX_NOTES};
 pub use tempo::TempoMap;
 pub use write::{write_file, write_to_bytes};
