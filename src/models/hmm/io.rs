@@ -1,0 +1,68 @@
+//! Saving and loading HMM parameters as safetensors: three little-endian F64 tensors, `pi` (`K`),
+//! `A` (`K x K`) and `B` (`K x V`), validated on load.
+
+use std::collections::HashMap;
+
+use safetensors::{Dtype, SafeTensors};
+
+use super::model::HmmModel;
+use crate::error::{Error, Result};
+
+impl HmmModel {
+    /// The parameters as a safetensors file: F64 tensors `pi` `[K]`, `A` `[K, K]`, `B` `[K, V]`.
+    pub fn to_safetensors(&self) -> Vec<u8> {
+        let bytes = |x: &[f64]| -> Vec<u8> { x.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        let (pi, a, b) = (bytes(&self.pi), bytes(&self.a), bytes(&self.b));
+        let view =
+            |shape: Vec<usize>, data| safetensors::tensor::TensorView::new(Dtype::F64, shape, data);
+        let tensors = [
+            ("pi", view(vec![self.k], &pi)),
+            ("A", view(vec![self.k, self.k], &a)),
+            ("B", view(vec![self.k, self.v], &b)),
+        ];
+        let metadata = HashMap::from([("format".to_string(), "cadenza-hmm".to_string())]);
+        // The views are built from buffers of exactly their shapes, so neither step can fail.
+        let tensors: Vec<_> = tensors
+            .into_iter()
+            .map(|(n, v)| (n, v.expect("buffer matches its shape")))
+            .collect();
+        safetensors::serialize(tensors, Some(metadata)).expect("three F64 tensors serialize")
+    }
+
+    /// Parameters from [`HmmModel::to_safetensors`] bytes. Checks dtypes and shapes, and that every
+    /// row is finite, non-negative and sums to 1.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Model(format!("HMM safetensors: {e}")))?;
+        let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>)> {
+            let t = st
+                .tensor(name)
+                .map_err(|e| Error::Model(format!("HMM safetensors: tensor {name}: {e}")))?;
+            if t.dtype() != Dtype::F64 {
+                return Err(Error::Model(format!(
+                    "HMM safetensors: tensor {name} is {:?}, expected F64",
+                    t.dtype()
+                )));
+            }
+            let data: Vec<f64> = t
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect();
+            Ok((t.shape().to_vec(), data))
+        };
+        let (pi_shape, pi) = read("pi")?;
+        let (a_shape, a) = read("A")?;
+        let (b_shape, b) = read("B")?;
+        let (k, v) = match (pi_shape.as_slice(), a_shape.as_slice(), b_shape.as_slice()) {
+            (&[k], &[k1, k2], &[k3, v]) if k == k1 && k == k2 && k == k3 => (k, v),
+            _ => {
+                return Err(Error::Model(format!(
+                    "HMM safetensors: inconsistent shapes pi {pi_shape:?}, A {a_shape:?}, B {b_shape:?}"
+                )))
+            }
+        };
+        HmmModel::from_params(k, v, pi, a, b)
+            .map_err(|e| super::model::context(e, "HMM safetensors"))
+    }
+}
