@@ -1,0 +1,47 @@
+//! Helpers shared by the end-to-end tests: tiny corpora written with cadenza's own MIDI writer.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use cadenza::midi::{write_file, Instrument, Note, Piece, TempoChange};
+
+/// A short piece: a scale-like melody over `bars` bars whose shape depends on `variant`.
+pub fn melody(variant: u8, bars: u64) -> Piece {
+    let mut p = Piece::new(480);
+    p.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
+    let steps = [0u8, 2, 4, 5, 7, 9, 11, 12];
+    let mut notes = Vec::new();
+    for i in 0..bars * 4 {
+        let pitch = 60 + steps[((i + u64::from(variant)) % 8) as usize];
+        notes.push(Note { start: i * 480, end: i * 480 + 400, pitch, velocity: 64 + (i % 3) as u8 * 16 });
+        if i % 2 == 0 {
+            notes.push(Note { start: i * 480, end: i * 480 + 960, pitch: pitch - 12, velocity: 50 });
+        }
+    }
+    p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "Piano".into(), notes });
+    p.normalize();
+    p
+}
+
+/// A folder of `n` small MIDI files (plus, with `bad`, one corrupt file and one text file).
+pub fn tiny_corpus(dir: &Path, n: u8, bad: bool) -> PathBuf {
+    let root = dir.join("corpus");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    for i in 0..n {
+        let sub = if i % 3 == 0 { "sub/" } else { "" };
+        write_file(&melody(i, 4 + u64::from(i % 4)), &root.join(format!("{sub}piece{i:02}.mid"))).unwrap();
+    }
+    if bad {
+        std::fs::write(root.join("broken.mid"), b"MThd\x00\x00\x00\x06\x00\x01\x00\x02").unwrap();
+        std::fs::write(root.join("readme.txt"), b"not midi").unwrap();
+    }
+    root
+}
+
+/// The `cadenza` binary under test, with the token cache pointed into `cache`.
+pub fn cadenza(cache: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("cadenza").unwrap();
+    c.env("CADENZA_CACHE", cache);
+    c
+}
