@@ -314,5 +314,16 @@ mod tests {
         assert_eq!(t.encode_prefix(&p, Some(0.0), None), vec![crate::tokens::BOS]);
         let full = t.encode(&p);
         assert_eq!(t.encode_prefix(&p, None, None), full[..full.len() - 1].to_vec());
+        assert_eq!(t.encode_prefix(&p, Some(f64::INFINITY), None), full[..full.len() - 1].to_vec());
+        assert_eq!(t.encode_prefix(&p, Some(f64::NAN), Some(-3.0)), vec![crate::tokens::BOS]);
+        // Seconds grid, cut given in beats: 1.5 beats at 120 bpm = 0.75 s = step 75 of 10 ms,
+        // after the NOTE_ON at step 50 (C at 0..50, D at 50..100).
+        let secs = Tokenizer::new(TokenizerConfig::performance_rnn()).expect("valid config");
+        assert_eq!(
+            names(&secs, &secs.encode_prefix(&p, Some(1.5), None)),
+            split("BOS VELOCITY_19 NOTE_ON_60 SHIFT_50 NOTE_OFF_60 NOTE_ON_62")
+        );
+        let full = secs.encode(&p);
+        assert_eq!(secs.encode_prefix(&p, Some(f64::INFINITY), None), full[..full.len() - 1].to_vec());
     }
 }

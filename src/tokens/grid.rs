@@ -103,7 +103,8 @@ pub(super) fn cut_position(
         let b = sanitize(b);
         let pos = match config.time {
             TimeMode::Beats { steps_per_beat } => b * f64::from(steps_per_beat),
-            TimeMode::Seconds { .. } => clock.position(b * tpb),
+            TimeMode::Seconds { .. } if b.is_finite() => clock.position(b * tpb),
+            TimeMode::Seconds { .. } => f64::INFINITY,
         };
         cut = cut.min(pos);
     }
