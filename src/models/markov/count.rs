@@ -2,22 +2,24 @@
 //! for the lower ones, one order at a time.
 //!
 //! Every occurrence of a highest-order n-gram becomes one 128-bit item
-//! `(context hash, target token, target position)`; the items are sorted in parallel (rayon)
-//! and runs of equal `(context, target)` give the counts. Each *distinct* n-gram `v h w` then
-//! becomes one item `(h, w)` of the next lower order (its context hash follows from the
-//! position, see [`super::hash::retract`]), so counting those items gives the continuation count
-//! `N1+(. h w)` = the number of distinct tokens seen before `h w`. N-grams that start at the
-//! beginning of a sequence (with BOS) cannot be extended to the left: their occurrences are
-//! added as raw counts (as KenLM does), so `p(w | BOS)` learns how pieces open.
+//! `(context hash, target token, target position)`. Items are bucketed by the top bits of the
+//! context hash (one counting-sort pass); the buckets are then sorted and counted in parallel
+//! (rayon), and since a context never spans two buckets, the per-bucket tables concatenate into
+//! the order's table. Each *distinct* n-gram `v h w` becomes one item `(h, w)` of the next lower
+//! order (its context hash follows from the position, see [`super::hash::retract`]), so
+//! counting those items gives the continuation count `N1+(. h w)`: the number of distinct tokens
+//! seen before `h w`. N-grams that open a sequence (start with BOS) cannot be extended to the
+//! left: their occurrences are added as raw counts (as KenLM does), so `p(w | BOS ...)` learns
+//! how pieces open.
 //!
 //! Memory: the retained model is proportional to the number of distinct n-grams; the transient
-//! item buffer holds one order at a time (16 bytes per token for the highest order, one item per
+//! item buffers hold one order at a time (2 x 16 bytes per token for the highest order, per
 //! distinct n-gram below it), never order x tokens.
 
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use super::hash::{context_hash, retract, SEED};
+use super::hash::{context_hash, retract};
 use super::level::Level;
 use crate::error::{Error, Result};
 use crate::tokens::{TokenId, BOS, PAD};
@@ -44,9 +46,15 @@ pub(crate) fn count_levels(
     // Flatten: positions become u32 offsets into one token array.
     let total_len: usize = train.iter().map(Vec::len).sum();
     if total_len >= u32::MAX as usize {
-        return Err(Error::Model(format!("markov: training set too large ({total_len} tokens)")));
+        return Err(Error::Model(format!(
+            "markov: training set too large ({total_len} tokens)"
+        )));
     }
-    if let Some(bad) = train.par_iter().flatten().find_any(|&&t| usize::from(t) >= vocab_size) {
+    if let Some(bad) = train
+        .par_iter()
+        .flatten()
+        .find_any(|&&t| usize::from(t) >= vocab_size)
+    {
         return Err(Error::Model(format!(
             "markov: token {bad} outside the vocabulary of {vocab_size} tokens"
         )));
@@ -57,11 +65,15 @@ pub(crate) fn count_levels(
         starts.push(flat.len());
         flat.extend_from_slice(seq);
     }
-    let targets: usize = train.par_iter().map(|s| s.iter().skip(1).filter(|&&t| is_target(t)).count()).sum();
+    let targets: usize = train
+        .par_iter()
+        .map(|s| s.iter().skip(1).filter(|&&t| is_target(t)).count())
+        .sum();
     if targets == 0 {
-        return Err(Error::Model("markov: no training tokens (every sequence is empty or BOS only)".into()));
+        return Err(Error::Model(
+            "markov: no training tokens (every sequence is empty or BOS only)".into(),
+        ));
     }
-
     if let Some(pb) = progress {
         pb.set_length(order as u64);
         pb.set_position(0);
@@ -69,17 +81,25 @@ pub(crate) fn count_levels(
 
     // Highest order: every target with a full context of `order - 1` tokens.
     let first = (order - 1).max(1);
-    let mut items: Vec<u128> = train
+    let mut parts: Vec<Vec<u128>> = train
         .par_iter()
         .zip(starts.par_iter())
-        .flat_map_iter(|(seq, &start)| {
-            (first..seq.len()).filter(|&i| is_target(seq[i])).map(move |i| {
-                let ctx = context_hash(&seq[i + 1 - order..i]);
-                pack(ctx, seq[i], (start + i) as u32)
-            })
+        .map(|(seq, &start)| {
+            (first..seq.len())
+                .filter(|&i| is_target(seq[i]))
+                .map(|i| {
+                    pack(
+                        context_hash(&seq[i + 1 - order..i]),
+                        seq[i],
+                        (start + i) as u32,
+                    )
+                })
+                .collect()
         })
         .collect();
 
+    // One buffer for the bucketed items of every order (the highest order is the largest).
+    let mut scratch = Vec::new();
     let mut levels = Vec::with_capacity(order);
     for k in (1..=order).rev() {
         if let Some(pb) = progress {
@@ -87,14 +107,23 @@ pub(crate) fn count_levels(
         }
         if k < order && k >= 2 {
             // n-grams of length k that open a sequence: raw counts.
-            for (seq, &start) in train.iter().zip(&starts) {
-                if seq.len() > k - 1 && is_target(seq[k - 1]) {
-                    items.push(pack(context_hash(&seq[..k - 1]), seq[k - 1], (start + k - 1) as u32));
-                }
-            }
+            let opening = train
+                .iter()
+                .zip(&starts)
+                .filter(|(seq, _)| seq.len() > k - 1 && is_target(seq[k - 1]))
+                .map(|(seq, &start)| {
+                    pack(
+                        context_hash(&seq[..k - 1]),
+                        seq[k - 1],
+                        (start + k - 1) as u32,
+                    )
+                })
+                .collect();
+            parts.push(opening);
         }
-        items.par_sort_unstable();
-        levels.push(build_level(k, &flat, &mut items));
+        let (level, derived) = count_level(k, &flat, std::mem::take(&mut parts), &mut scratch);
+        levels.push(level);
+        parts = derived;
         if let Some(pb) = progress {
             pb.inc(1);
         }
@@ -103,13 +132,89 @@ pub(crate) fn count_levels(
     Ok(levels)
 }
 
-/// Turn the sorted items of order `k` into its [`Level`], and replace `items` by the items of
-/// order `k - 1` derived from its distinct n-grams (in place: item `j` is written only after
-/// item `j` has been read).
-fn build_level(k: usize, flat: &[TokenId], items: &mut Vec<u128>) -> Level {
+/// Count the items of order `k` (in any number of parts): its [`Level`], and the items of order
+/// `k - 1` derived from its distinct n-grams (one part per bucket).
+fn count_level(
+    k: usize,
+    flat: &[TokenId],
+    parts: Vec<Vec<u128>>,
+    sorted: &mut Vec<u128>,
+) -> (Level, Vec<Vec<u128>>) {
+    let n: usize = parts.iter().map(Vec::len).sum();
+    // About 2,048 items per bucket: each sorts in cache.
+    let bits = (usize::BITS - (n / 2048).leading_zeros()).min(16);
+    let shift = 128 - bits;
+    let bucket = |x: u128| if bits == 0 { 0 } else { (x >> shift) as usize };
+
+    // One counting-sort pass by bucket.
+    let mut offsets = vec![0usize; (1 << bits) + 1];
+    for part in &parts {
+        for &x in part {
+            offsets[bucket(x) + 1] += 1;
+        }
+    }
+    for b in 0..1 << bits {
+        offsets[b + 1] += offsets[b];
+    }
+    sorted.clear();
+    sorted.resize(n, 0);
+    let mut next = offsets.clone();
+    for part in parts {
+        for x in part {
+            let b = bucket(x);
+            sorted[next[b]] = x;
+            next[b] += 1;
+        }
+    }
+
+    let mut slices = Vec::with_capacity(1 << bits);
+    let mut rest = sorted.as_mut_slice();
+    for b in 0..1 << bits {
+        let (head, tail) = rest.split_at_mut(offsets[b + 1] - offsets[b]);
+        slices.push(head);
+        rest = tail;
+    }
+    let done: Vec<(Level, Vec<u128>)> = slices
+        .into_par_iter()
+        .map(|items| {
+            // Few contexts (low orders, tiny vocabularies) make skewed buckets: sort big ones
+            // in parallel too.
+            if items.len() > 1 << 18 {
+                items.par_sort_unstable();
+            } else {
+                items.sort_unstable();
+            }
+            build_level(k, flat, items)
+        })
+        .collect();
+
+    // Concatenate the per-bucket tables (buckets hold disjoint, increasing context ranges).
+    let (ctxs, fols) = done
+        .iter()
+        .fold((0, 0), |(c, f), (l, _)| (c + l.contexts(), f + l.ngrams()));
+    let mut level = Level::with_capacity(ctxs, fols);
+    let mut derived = Vec::with_capacity(done.len());
+    for (part, items) in done {
+        let base = level.fol_token.len() as u32;
+        level.ctx_hash.extend_from_slice(&part.ctx_hash);
+        level
+            .ctx_start
+            .extend(part.ctx_start[1..].iter().map(|&s| s + base));
+        level.ctx_total.extend_from_slice(&part.ctx_total);
+        level.ctx_types.extend_from_slice(&part.ctx_types);
+        level.fol_token.extend_from_slice(&part.fol_token);
+        level.fol_count.extend_from_slice(&part.fol_count);
+        derived.push(items);
+    }
+    (level, derived)
+}
+
+/// Count one sorted bucket of order `k`: its part of the [`Level`] and the items of order
+/// `k - 1`, one per distinct n-gram.
+fn build_level(k: usize, flat: &[TokenId], items: &[u128]) -> (Level, Vec<u128>) {
     let mut level = Level::new();
+    let mut derived = Vec::new();
     let n = items.len();
-    let mut out = 0;
     let mut i = 0;
     while i < n {
         let key = items[i] >> 32;
@@ -122,14 +227,16 @@ fn build_level(k: usize, flat: &[TokenId], items: &mut Vec<u128>) -> Level {
         let pos = items[i] as u32;
         level.push(ctx, token, (j - i) as u32);
         if k >= 2 {
-            let first = flat[pos as usize + 1 - k];
-            items[out] = pack(retract(ctx, first), token, pos);
-            out += 1;
+            derived.push(pack(ctx, token, pos));
         }
         i = j;
     }
-    items.truncate(out);
-    debug_assert!(k > 1 || level.ctx_hash.iter().all(|&h| h == SEED));
-    level.shrink();
-    level
+    // The first context token of each n-gram is a random access into `flat`: done in a
+    // separate tight loop so that the cache misses overlap.
+    for x in &mut derived {
+        let (ctx, pos) = ((*x >> 64) as u64, *x as u32);
+        let first = flat[pos as usize + 1 - k];
+        *x = pack(retract(ctx, first), (*x >> 32) as u16, pos);
+    }
+    (level, derived)
 }

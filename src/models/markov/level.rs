@@ -24,12 +24,31 @@ pub(crate) struct Level {
 impl Level {
     /// An empty level ready for [`Level::push`].
     pub fn new() -> Self {
-        Level { ctx_start: vec![0], ..Default::default() }
+        Level {
+            ctx_start: vec![0],
+            ..Default::default()
+        }
+    }
+
+    /// An empty level with room for `contexts` contexts and `ngrams` followers.
+    pub fn with_capacity(contexts: usize, ngrams: usize) -> Self {
+        let mut ctx_start = Vec::with_capacity(contexts + 1);
+        ctx_start.push(0);
+        Level {
+            discounts: [0.0; 3],
+            ctx_hash: Vec::with_capacity(contexts),
+            ctx_start,
+            ctx_total: Vec::with_capacity(contexts),
+            ctx_types: Vec::with_capacity(contexts),
+            fol_token: Vec::with_capacity(ngrams),
+            fol_count: Vec::with_capacity(ngrams),
+        }
     }
 
     /// Append follower `token` with `count` to context `hash`. Calls must come sorted by
     /// `(hash, token)` without repeats; the caller guarantees it (counting sorts, loading
     /// checks).
+    #[inline]
     pub fn push(&mut self, hash: u64, token: u16, count: u32) {
         if self.ctx_hash.last() != Some(&hash) {
             self.ctx_hash.push(hash);
@@ -44,16 +63,6 @@ impl Level {
         // Totals never overflow: the caller keeps the total number of targets below u32::MAX.
         self.ctx_total[last] += count;
         self.ctx_types[last][(count.min(3) - 1) as usize] += 1;
-    }
-
-    /// Release spare capacity once the level is complete.
-    pub fn shrink(&mut self) {
-        self.ctx_hash.shrink_to_fit();
-        self.ctx_start.shrink_to_fit();
-        self.ctx_total.shrink_to_fit();
-        self.ctx_types.shrink_to_fit();
-        self.fol_token.shrink_to_fit();
-        self.fol_count.shrink_to_fit();
     }
 
     /// Number of distinct contexts.
@@ -103,14 +112,18 @@ impl Level {
     fn gamma(&self, ctx: usize) -> f64 {
         let [n1, n2, n3] = self.ctx_types[ctx];
         let d = self.discounts;
-        (d[0] * f64::from(n1) + d[1] * f64::from(n2) + d[2] * f64::from(n3)) / f64::from(self.ctx_total[ctx])
+        (d[0] * f64::from(n1) + d[1] * f64::from(n2) + d[2] * f64::from(n3))
+            / f64::from(self.ctx_total[ctx])
     }
 
     /// `p(token | h) = max(c(h, token) - D, 0) / c(h) + gamma(h) * lower` for the seen context
     /// `ctx`, where `lower` is the probability under the next shorter context.
     #[inline]
     pub fn interpolate(&self, ctx: usize, token: u16, lower: f64) -> f64 {
-        let (a, b) = (self.ctx_start[ctx] as usize, self.ctx_start[ctx + 1] as usize);
+        let (a, b) = (
+            self.ctx_start[ctx] as usize,
+            self.ctx_start[ctx + 1] as usize,
+        );
         let own = match self.fol_token[a..b].binary_search(&token) {
             Ok(i) => {
                 let c = self.fol_count[a + i];
@@ -129,7 +142,10 @@ impl Level {
             *p *= gamma;
         }
         let total = f64::from(self.ctx_total[ctx]);
-        let (a, b) = (self.ctx_start[ctx] as usize, self.ctx_start[ctx + 1] as usize);
+        let (a, b) = (
+            self.ctx_start[ctx] as usize,
+            self.ctx_start[ctx + 1] as usize,
+        );
         for (&t, &c) in self.fol_token[a..b].iter().zip(&self.fol_count[a..b]) {
             probs[t as usize] += (f64::from(c) - self.discount(c)) / total;
         }

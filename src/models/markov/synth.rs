@@ -17,8 +17,10 @@ pub const FIRST_SYMBOL: TokenId = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order2Source {
     symbols: usize,
-    /// Row `a * symbols + b`: the allowed next symbols after `a, b` with cumulative weights.
-    rows: Vec<Vec<(u16, f64)>>,
+    branching: usize,
+    /// Row `a * symbols + b` (`branching` entries from `(a * symbols + b) * branching`): the
+    /// allowed next symbols after `a, b` with cumulative weights.
+    rows: Vec<(u16, f64)>,
 }
 
 impl Order2Source {
@@ -29,13 +31,15 @@ impl Order2Source {
         let mut rng = rng_for(seed, u64::MAX);
         let mut pool: Vec<u16> = (0..symbols as u16).collect();
         let rows = (0..symbols * symbols)
-            .map(|_| {
+            .flat_map(|_| {
                 // Partial Fisher-Yates: the first `branching` entries become a random subset.
                 for i in 0..branching {
                     let j = rng.random_range(i..symbols);
                     pool.swap(i, j);
                 }
-                let weights: Vec<f64> = (0..branching).map(|_| 0.02 + rng.random::<f64>().powi(3)).collect();
+                let weights: Vec<f64> = (0..branching)
+                    .map(|_| 0.02 + rng.random::<f64>().powi(3))
+                    .collect();
                 let total: f64 = weights.iter().sum();
                 let mut acc = 0.0;
                 pool[..branching]
@@ -45,10 +49,14 @@ impl Order2Source {
                         acc += w / total;
                         (s, acc)
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
             })
             .collect();
-        Order2Source { symbols, rows }
+        Order2Source {
+            symbols,
+            branching,
+            rows,
+        }
     }
 
     /// Number of symbols.
@@ -65,11 +73,16 @@ impl Order2Source {
     pub fn transition(&self, a: usize, b: usize) -> Vec<f64> {
         let mut p = vec![0.0; self.symbols];
         let mut prev = 0.0;
-        for &(s, cum) in &self.rows[a * self.symbols + b] {
+        for &(s, cum) in self.row(a, b) {
             p[usize::from(s)] += cum - prev;
             prev = cum;
         }
         p
+    }
+
+    fn row(&self, a: usize, b: usize) -> &[(u16, f64)] {
+        let start = (a * self.symbols + b) * self.branching;
+        &self.rows[start..start + self.branching]
     }
 
     /// `BOS`, then `len` symbols (the first two uniform, the rest from the chain), then `EOS`
@@ -82,9 +95,12 @@ impl Order2Source {
             let s = if i < 2 {
                 rng.random_range(0..self.symbols)
             } else {
-                let row = &self.rows[a * self.symbols + b];
+                let row = self.row(a, b);
                 let r = rng.random::<f64>();
-                let k = row.iter().position(|&(_, cum)| r < cum).unwrap_or(row.len() - 1);
+                let k = row
+                    .iter()
+                    .position(|&(_, cum)| r < cum)
+                    .unwrap_or(row.len() - 1);
                 usize::from(row[k].0)
             };
             out.push(FIRST_SYMBOL + s as TokenId);
@@ -100,6 +116,9 @@ impl Order2Source {
     /// in parallel; sequence `i` depends only on `seed` and `i`.
     pub fn corpus(&self, total_tokens: usize, seq_len: usize, seed: u64) -> Vec<Vec<TokenId>> {
         let n = total_tokens.div_ceil(seq_len + 2).max(1);
-        (0..n).into_par_iter().map(|i| self.sample(seq_len, true, &mut rng_for(seed, i as u64))).collect()
+        (0..n)
+            .into_par_iter()
+            .map(|i| self.sample(seq_len, true, &mut rng_for(seed, i as u64)))
+            .collect()
     }
 }
