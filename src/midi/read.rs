@@ -18,21 +18,25 @@
 //! - **Instruments.** Notes are grouped by (track, channel, program at note-on); a program change
 //!   starts a new instrument for the notes after it. Programs are tracked per track and channel,
 //!   starting at 0. Channel 10 (index 9) is the drum kit: one instrument per track, program 0.
-//!   The first track-name event names every instrument of its track. Instruments are ordered by
-//!   their first note-on and those without notes are dropped.
+//!   The first track-name event names every instrument of its track (trailing NULs and spaces
+//!   trimmed). Instruments come track by track, in order of their first note-on.
 //! - **Conductor.** Tempo, time-signature and key-signature events from all tracks are merged by
 //!   tick (on one tick the last one wins) and repeats of the previous value are dropped. Tempo 0,
 //!   time signatures with numerator 0 or a denominator above 128, and key signatures outside
 //!   -7..=7 sharps are skipped.
 //! - **Sustain** ([`ReadOptions::apply_sustain`]): see [`super::sustain`]; applied per track and
 //!   channel.
-//! - **Damaged files.** Anything that is not a MIDI header, a header with 0 ticks per beat or 0
-//!   SMPTE ticks per frame, and a malformed or truncated event are errors. A track chunk whose
-//!   length runs past the end of the file is read up to its End of Track event (an error if the
-//!   events are cut off before it) and chunk reading resumes after that event. Unknown chunks
-//!   are skipped, the header's track count is ignored (the tracks present are read) and events
-//!   after End of Track are ignored. Memory is bounded: at most [`MAX_NOTES`] notes and
-//!   [`MAX_CONTROL_EVENTS`] stored tempo/signature/pedal events per file.
+//! - **Damaged files.** Errors: anything that is not a MIDI header; 0 ticks per beat or 0 SMPTE
+//!   ticks per frame; a malformed or truncated event, including a delta time longer than 4
+//!   bytes and a meta or sysex length running past the end of its track (midly alone would
+//!   quietly take the rest of the track). A track chunk whose length runs past the end of the
+//!   file is read up to its End of Track event (an error if the events are cut off before it)
+//!   and chunk reading resumes after that event. Tolerated: unknown chunks (skipped), a header
+//!   track count that disagrees with the chunks (the tracks present are read; none gives an
+//!   empty piece), a track without End of Track whose chunk holds whole events, events after End
+//!   of Track (ignored), fewer than 8 trailing bytes. Memory is bounded: at most [`MAX_NOTES`]
+//!   notes and [`MAX_CONTROL_EVENTS`] stored tempo/signature/pedal events per file; work is
+//!   linear in the file size (plus sorting).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -289,9 +293,11 @@ impl Reader {
         let mut events = midly::EventIter::new(body);
         let mut tick = base;
         let mut programs = [0u8; 16];
-        let mut open: Vec<VecDeque<OpenNote>> = vec![VecDeque::new(); 16 * 128];
+        // Open notes per (channel, pitch), allocated at the first note-on (tracks without notes
+        // stay cheap, however many a file has).
+        let mut open: Vec<VecDeque<OpenNote>> = Vec::new();
         let mut closed: Vec<RawNote> = Vec::new();
-        let mut pedals: Vec<Pedal> = vec![Pedal::default(); 16];
+        let mut pedals: [Pedal; 16] = Default::default();
         let mut name: Option<String> = None;
         let mut terminated = false;
 
@@ -331,6 +337,9 @@ impl Reader {
                             let instrument =
                                 self.instrument(track, channel, programs[usize::from(channel)]);
                             let slot = usize::from(channel) * 128 + usize::from(key.as_int());
+                            if open.is_empty() {
+                                open.resize_with(16 * 128, VecDeque::new);
+                            }
                             open[slot].push_back(OpenNote {
                                 start: tick,
                                 velocity: vel.as_int(),
@@ -339,7 +348,7 @@ impl Reader {
                         }
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                             let slot = usize::from(channel) * 128 + usize::from(key.as_int());
-                            if let Some(o) = open[slot].pop_front() {
+                            if let Some(o) = open.get_mut(slot).and_then(VecDeque::pop_front) {
                                 closed.push(close(o, channel, key.as_int(), tick));
                             }
                         }
@@ -943,7 +952,7 @@ mod tests {
     #[test]
     fn zero_ticks_per_beat_is_an_error() {
         let t = body(&[(0, &[0x90, 60, 100]), (10, &[0x80, 60, 0])], 0);
-        assert_invalid(read(&smf(0, 0, &[t.clone()])), "ticks per beat is 0");
+        assert_invalid(read(&smf(0, 0, std::slice::from_ref(&t))), "ticks per beat is 0");
         assert_invalid(read(&smf_raw(0, 1, [0xE7, 0], &[t])), "ticks per frame is 0");
     }
 
@@ -957,6 +966,16 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_many_empty_tracks() {
+        let eot = body(&[], 0);
+        let mut tracks = vec![eot; 100_000];
+        tracks.push(body(&[(0, &[0x90, 60, 100]), (10, &[0x80, 60, 0])], 0));
+        let p = read_ok(&smf_raw(1, 3, [0, 96], &tracks));
+        assert_eq!(p.instruments.len(), 1);
+        assert_eq!(p.instruments[0].notes, vec![n(0, 10, 60, 100)]);
+    }
+
+    #[test]
     fn not_a_midi_file() {
         assert_invalid(read(b"RIFX this is not midi at all"), "not a midi file");
         assert_invalid(read(b""), "not a midi file");
@@ -966,5 +985,42 @@ mod tests {
     fn read_file_reports_missing_files_as_io_errors() {
         let err = read_file(Path::new("/nonexistent/cadenza.mid"), &ReadOptions::default());
         assert!(matches!(err, Err(Error::Io { .. })));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Corrupting bytes of a valid file never panics: it reads or fails with InvalidMidi.
+        #[test]
+        fn corrupted_files_never_panic(
+            edits in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 1..8),
+            cut in 0usize..200,
+        ) {
+            let mut file = crate::midi::write_to_bytes(&{
+                let mut p = Piece::new(96);
+                p.tempos = vec![TempoChange { tick: 0, micros_per_beat: 400_000 }];
+                p.time_signatures = vec![TimeSignature { tick: 0, numerator: 3, denominator: 4 }];
+                p.instruments = vec![
+                    Instrument { program: 5, channel: 0, is_drum: false, name: "a".into(),
+                        notes: vec![n(0, 10, 60, 1), n(5, 20, 61, 2), n(30, 40, 60, 3)] },
+                    Instrument { program: 0, channel: 9, is_drum: true, name: String::new(),
+                        notes: vec![n(0, 1, 36, 100)] },
+                ];
+                p
+            });
+            for (at, byte) in edits {
+                let at = at % file.len();
+                file[at] = byte;
+            }
+            file.truncate(file.len() - cut % file.len());
+            for sustain in [false, true] {
+                let r = read_bytes(&file, Path::new("f.mid"), &ReadOptions { apply_sustain: sustain });
+                let acceptable = matches!(r, Ok(_) | Err(Error::InvalidMidi { .. }));
+                proptest::prop_assert!(acceptable, "unexpected {:?}", r);
+                if let Ok(p) = r {
+                    proptest::prop_assert!(p.instruments.iter().all(|i| !i.notes.is_empty()
+                        && i.notes.iter().all(|n| n.end > n.start && n.pitch < 128)));
+                }
+            }
+        }
     }
 }
