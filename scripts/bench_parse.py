@@ -75,9 +75,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    subprocess.run(["cargo", "build", "--release", "--example", "parse_bench"], cwd=root, check=True,
+    subprocess.run(["cargo", "build", "--release", "--no-default-features", "--example", "parse_bench"], cwd=root, check=True,
                    stdout=subprocess.DEVNULL)
-    exe = os.path.join(root, "target", "release", "examples", "parse_bench")
+    exe = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "examples", "parse_bench")
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; "
           f"date: {time.strftime('%Y-%m-%d')}\n")
     print("| corpus | files | notes | tool | files/s | notes/s | cadenza (1 thread) speed-up |")
