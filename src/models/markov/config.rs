@@ -28,6 +28,12 @@ pub enum Discounts {
 pub struct MarkovConfig {
     /// Longest n-gram: the next token is predicted from up to `order - 1` previous tokens
     /// (1..=[`MAX_ORDER`]).
+    ///
+    /// The default, 8, comes from held-out bits/token on 432 Bach pieces from the music21
+    /// corpus (miditok MIDILike tokens, 600k training tokens): 5.99 / 4.05 / 3.55 / 3.38 /
+    /// 3.23 / 3.19 bits at orders 1 / 3 / 5 / 8 / 12 / 16. Most of the gain is in by order 8
+    /// (two or three notes of context), while memory and training time keep growing with the
+    /// order and longer contexts mostly replay training material verbatim.
     pub order: usize,
     /// Discounts of the interpolated modified Kneser-Ney smoothing.
     pub discounts: Discounts,

@@ -25,7 +25,12 @@ pub struct Order2Source {
 
 impl Order2Source {
     /// A chain with `symbols` symbols (`2..=65533`) in which each state allows `branching`
-    /// (`1..=symbols`) next symbols, with weights `u^3` for uniform `u` (peaked, never zero).
+    /// (`1..=symbols`) next symbols, with weights `0.02 + u^3` for uniform `u` (peaked, never
+    /// zero).
+    ///
+    /// # Panics
+    ///
+    /// On sizes outside those ranges (a test and benchmark helper, not for user input).
     pub fn random(symbols: usize, branching: usize, seed: u64) -> Self {
         assert!((2..=65533).contains(&symbols) && (1..=symbols).contains(&branching));
         let mut rng = rng_for(seed, u64::MAX);
