@@ -13,21 +13,14 @@ use cadenza::tokens::{TokenId, BOS, EOS};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("usage: markov_orders FILE [ORDERS...]"))?;
+    let path = args.first().ok_or_else(|| anyhow::anyhow!("usage: markov_orders FILE [ORDERS...]"))?;
     let orders: Vec<usize> = match args.get(1..) {
-        Some(rest) if !rest.is_empty() => {
-            rest.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
-        }
+        Some(rest) if !rest.is_empty() => rest.iter().map(|s| s.parse()).collect::<Result<_, _>>()?,
         _ => (1..=12).collect(),
     };
     let mut seqs = Vec::new();
     for line in std::fs::read_to_string(path)?.lines() {
-        let mut seq: Vec<TokenId> = line
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()?;
+        let mut seq: Vec<TokenId> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
         if seq.first() != Some(&BOS) {
             seq.insert(0, BOS);
         }
@@ -36,13 +29,7 @@ fn main() -> anyhow::Result<()> {
         }
         seqs.push(seq);
     }
-    let vocab = seqs
-        .iter()
-        .flatten()
-        .copied()
-        .max()
-        .map_or(3, |m| usize::from(m) + 1)
-        .max(3);
+    let vocab = seqs.iter().flatten().copied().max().map_or(3, |m| usize::from(m) + 1).max(3);
     let (mut train, mut held) = (Vec::new(), Vec::new());
     for (i, s) in seqs.into_iter().enumerate() {
         if i % 10 == 9 {
@@ -56,21 +43,9 @@ fn main() -> anyhow::Result<()> {
     println!("{n_train} training tokens, {n_held} held-out tokens, vocabulary {vocab}");
     for order in orders {
         let t = Instant::now();
-        let model = MarkovModel::fit(
-            &MarkovConfig {
-                order,
-                ..Default::default()
-            },
-            vocab,
-            &train,
-            None,
-        )?;
+        let model = MarkovModel::fit(&MarkovConfig { order, ..Default::default() }, vocab, &train, None)?;
         let lp: Vec<f64> = held.iter().flat_map(|s| model.log_probs(s)).collect();
-        let train_lp: Vec<f64> = train
-            .iter()
-            .take(50)
-            .flat_map(|s| model.log_probs(s))
-            .collect();
+        let train_lp: Vec<f64> = train.iter().take(50).flat_map(|s| model.log_probs(s)).collect();
         println!(
             "order {order:2}: held-out {:.4} bits/token (train {:.4}), {:.2} M n-grams, fit {:.2?}",
             bits_per_token(&lp),
