@@ -13,10 +13,7 @@ fn train(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(tokens as u64));
     for order in [4, 8] {
-        let config = MarkovConfig {
-            order,
-            ..Default::default()
-        };
+        let config = MarkovConfig { order, ..Default::default() };
         group.bench_function(format!("order_{order}_10M_tokens"), |b| {
             b.iter(|| MarkovModel::fit(&config, src.vocab_size(), &corpus, None).expect("fit"))
         });

@@ -11,10 +11,7 @@ use cadenza::models::markov::{MarkovConfig, MarkovModel};
 
 fn main() -> cadenza::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let tokens: usize = args
-        .first()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000);
+    let tokens: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
     let orders: Vec<usize> = match args.get(1..) {
         Some(rest) if !rest.is_empty() => rest.iter().filter_map(|s| s.parse().ok()).collect(),
         _ => vec![4, 8, 16],
@@ -31,10 +28,7 @@ fn main() -> cadenza::Result<()> {
         rayon::current_num_threads()
     );
     for order in orders {
-        let config = MarkovConfig {
-            order,
-            ..Default::default()
-        };
+        let config = MarkovConfig { order, ..Default::default() };
         let t = Instant::now();
         let model = MarkovModel::fit(&config, src.vocab_size(), &corpus, None)?;
         let secs = t.elapsed().as_secs_f64();

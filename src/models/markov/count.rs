@@ -46,15 +46,9 @@ pub(crate) fn count_levels(
     // Flatten: positions become u32 offsets into one token array.
     let total_len: usize = train.iter().map(Vec::len).sum();
     if total_len >= u32::MAX as usize {
-        return Err(Error::Model(format!(
-            "markov: training set too large ({total_len} tokens)"
-        )));
+        return Err(Error::Model(format!("markov: training set too large ({total_len} tokens)")));
     }
-    if let Some(bad) = train
-        .par_iter()
-        .flatten()
-        .find_any(|&&t| usize::from(t) >= vocab_size)
-    {
+    if let Some(bad) = train.par_iter().flatten().find_any(|&&t| usize::from(t) >= vocab_size) {
         return Err(Error::Model(format!(
             "markov: token {bad} outside the vocabulary of {vocab_size} tokens"
         )));
@@ -65,14 +59,9 @@ pub(crate) fn count_levels(
         starts.push(flat.len());
         flat.extend_from_slice(seq);
     }
-    let targets: usize = train
-        .par_iter()
-        .map(|s| s.iter().skip(1).filter(|&&t| is_target(t)).count())
-        .sum();
+    let targets: usize = train.par_iter().map(|s| s.iter().skip(1).filter(|&&t| is_target(t)).count()).sum();
     if targets == 0 {
-        return Err(Error::Model(
-            "markov: no training tokens (every sequence is empty or BOS only)".into(),
-        ));
+        return Err(Error::Model("markov: no training tokens (every sequence is empty or BOS only)".into()));
     }
     if let Some(pb) = progress {
         pb.set_length(order as u64);
@@ -87,13 +76,7 @@ pub(crate) fn count_levels(
         .map(|(seq, &start)| {
             (first..seq.len())
                 .filter(|&i| is_target(seq[i]))
-                .map(|i| {
-                    pack(
-                        context_hash(&seq[i + 1 - order..i]),
-                        seq[i],
-                        (start + i) as u32,
-                    )
-                })
+                .map(|i| pack(context_hash(&seq[i + 1 - order..i]), seq[i], (start + i) as u32))
                 .collect()
         })
         .collect();
@@ -111,13 +94,7 @@ pub(crate) fn count_levels(
                 .iter()
                 .zip(&starts)
                 .filter(|(seq, _)| seq.len() > k - 1 && is_target(seq[k - 1]))
-                .map(|(seq, &start)| {
-                    pack(
-                        context_hash(&seq[..k - 1]),
-                        seq[k - 1],
-                        (start + k - 1) as u32,
-                    )
-                })
+                .map(|(seq, &start)| pack(context_hash(&seq[..k - 1]), seq[k - 1], (start + k - 1) as u32))
                 .collect();
             parts.push(opening);
         }
@@ -189,17 +166,13 @@ fn count_level(
         .collect();
 
     // Concatenate the per-bucket tables (buckets hold disjoint, increasing context ranges).
-    let (ctxs, fols) = done
-        .iter()
-        .fold((0, 0), |(c, f), (l, _)| (c + l.contexts(), f + l.ngrams()));
+    let (ctxs, fols) = done.iter().fold((0, 0), |(c, f), (l, _)| (c + l.contexts(), f + l.ngrams()));
     let mut level = Level::with_capacity(ctxs, fols);
     let mut derived = Vec::with_capacity(done.len());
     for (part, items) in done {
         let base = level.fol_token.len() as u32;
         level.ctx_hash.extend_from_slice(&part.ctx_hash);
-        level
-            .ctx_start
-            .extend(part.ctx_start[1..].iter().map(|&s| s + base));
+        level.ctx_start.extend(part.ctx_start[1..].iter().map(|&s| s + base));
         level.ctx_total.extend_from_slice(&part.ctx_total);
         level.ctx_types.extend_from_slice(&part.ctx_types);
         level.fol_token.extend_from_slice(&part.fol_token);

@@ -90,9 +90,7 @@ mod tests {
         assert_eq!(C2.wrapping_mul(C2_INV), 1);
         let mut x = 0x1234_5678_9abc_def0u64;
         for t in 0..1000u16 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             assert_eq!(fmix64_inv(fmix64(x)), x);
             assert_eq!(retract(extend(x, t), t), x);
         }

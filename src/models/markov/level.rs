@@ -24,10 +24,7 @@ pub(crate) struct Level {
 impl Level {
     /// An empty level ready for [`Level::push`].
     pub fn new() -> Self {
-        Level {
-            ctx_start: vec![0],
-            ..Default::default()
-        }
+        Level { ctx_start: vec![0], ..Default::default() }
     }
 
     /// An empty level with room for `contexts` contexts and `ngrams` followers.
@@ -112,18 +109,14 @@ impl Level {
     fn gamma(&self, ctx: usize) -> f64 {
         let [n1, n2, n3] = self.ctx_types[ctx];
         let d = self.discounts;
-        (d[0] * f64::from(n1) + d[1] * f64::from(n2) + d[2] * f64::from(n3))
-            / f64::from(self.ctx_total[ctx])
+        (d[0] * f64::from(n1) + d[1] * f64::from(n2) + d[2] * f64::from(n3)) / f64::from(self.ctx_total[ctx])
     }
 
     /// `p(token | h) = max(c(h, token) - D, 0) / c(h) + gamma(h) * lower` for the seen context
     /// `ctx`, where `lower` is the probability under the next shorter context.
     #[inline]
     pub fn interpolate(&self, ctx: usize, token: u16, lower: f64) -> f64 {
-        let (a, b) = (
-            self.ctx_start[ctx] as usize,
-            self.ctx_start[ctx + 1] as usize,
-        );
+        let (a, b) = (self.ctx_start[ctx] as usize, self.ctx_start[ctx + 1] as usize);
         let own = match self.fol_token[a..b].binary_search(&token) {
             Ok(i) => {
                 let c = self.fol_count[a + i];
@@ -142,10 +135,7 @@ impl Level {
             *p *= gamma;
         }
         let total = f64::from(self.ctx_total[ctx]);
-        let (a, b) = (
-            self.ctx_start[ctx] as usize,
-            self.ctx_start[ctx + 1] as usize,
-        );
+        let (a, b) = (self.ctx_start[ctx] as usize, self.ctx_start[ctx + 1] as usize);
         for (&t, &c) in self.fol_token[a..b].iter().zip(&self.fol_count[a..b]) {
             probs[t as usize] += (f64::from(c) - self.discount(c)) / total;
         }

@@ -10,6 +10,19 @@
 //! - [`model`]: [`MarkovModel`] (fit, probabilities, [`crate::models::Generator`]).
 //! - `serial`: the binary form ([`MarkovModel::to_bytes`], [`MarkovModel::from_bytes`]).
 //! - [`synth`]: synthetic Markov sources for tests, benches and examples.
+//!
+//! Decisions:
+//! - PAD and BOS are never targets: they get probability exactly 0 as the next token and are
+//!   left out of the uniform floor; every other token (EOS included) has positive probability
+//!   in every context. [`crate::models::Generator::log_probs`] reports
+//!   [`IMPOSSIBLE_LOG_PROB`] (finite) for a PAD/BOS/out-of-vocabulary target.
+//! - BOS is the context at the start: a sequence's first predictions use the shorter contexts
+//!   `BOS`, `BOS t1`, ...; n-grams opening a sequence keep raw counts in the lower orders, since
+//!   nothing precedes BOS (as in KenLM). BOS/PAD inside a sequence are context only.
+//! - Contexts are 64-bit hashes (collision odds in `hash`); the stream keeps the last
+//!   `order - 1` tokens.
+//! - Order-`k` discounts come from order-`k` count-of-counts, with KenLM's fallback
+//!   `0.5, 1, 1.5` when the estimate is undefined or out of range (tiny corpora).
 
 pub mod config;
 mod count;

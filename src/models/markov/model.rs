@@ -42,9 +42,7 @@ pub struct MarkovModel {
 /// Check a vocabulary size: PAD, BOS, EOS and at most `u16` ids.
 pub(crate) fn check_vocab_size(vocab_size: usize) -> Result<()> {
     if !(3..=usize::from(u16::MAX) + 1).contains(&vocab_size) {
-        return Err(Error::Model(format!(
-            "markov: vocabulary size must be in 3..=65536, got {vocab_size}"
-        )));
+        return Err(Error::Model(format!("markov: vocabulary size must be in 3..=65536, got {vocab_size}")));
     }
     Ok(())
 }
@@ -69,11 +67,7 @@ impl MarkovModel {
                 Discounts::Fixed { d1, d2, d3 } => [d1, d2, d3],
             };
         }
-        Ok(MarkovModel {
-            config: *config,
-            vocab_size,
-            levels,
-        })
+        Ok(MarkovModel { config: *config, vocab_size, levels })
     }
 
     /// The options the model was trained with.
@@ -183,10 +177,7 @@ impl Generator for MarkovModel {
     }
 
     fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_> {
-        let mut stream = MarkovStream {
-            model: self,
-            history: Vec::with_capacity(self.config.order),
-        };
+        let mut stream = MarkovStream { model: self, history: Vec::with_capacity(self.config.order) };
         for &t in primer {
             stream.push(t);
         }

@@ -76,15 +76,10 @@ impl MarkovModel {
             return Err(bad("not a cadenza markov model (bad magic)"));
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
-        let mut r = Reader {
-            bytes: body,
-            pos: MAGIC.len(),
-        };
+        let mut r = Reader { bytes: body, pos: MAGIC.len() };
         let version = r.u32()?;
         if version != VERSION {
-            return Err(bad(format!(
-                "unsupported version {version} (this build reads {VERSION})"
-            )));
+            return Err(bad(format!("unsupported version {version} (this build reads {VERSION})")));
         }
         if crc32fast::hash(body).to_le_bytes() != crc {
             return Err(bad("checksum mismatch (corrupted or truncated)"));
@@ -95,11 +90,7 @@ impl MarkovModel {
         let fixed = [r.f64()?, r.f64()?, r.f64()?];
         let discounts = match mode {
             0 => Discounts::Auto,
-            1 => Discounts::Fixed {
-                d1: fixed[0],
-                d2: fixed[1],
-                d3: fixed[2],
-            },
+            1 => Discounts::Fixed { d1: fixed[0], d2: fixed[1], d3: fixed[2] },
             m => return Err(bad(format!("unknown discount mode {m}"))),
         };
         let config = MarkovConfig { order, discounts };
@@ -112,16 +103,9 @@ impl MarkovModel {
             levels.push(read_level(&mut r, k, vocab_size)?);
         }
         if r.pos != body.len() {
-            return Err(bad(format!(
-                "{} unexpected trailing bytes",
-                body.len() - r.pos
-            )));
+            return Err(bad(format!("{} unexpected trailing bytes", body.len() - r.pos)));
         }
-        Ok(MarkovModel {
-            config,
-            vocab_size,
-            levels,
-        })
+        Ok(MarkovModel { config, vocab_size, levels })
     }
 }
 
@@ -131,16 +115,10 @@ fn read_level(r: &mut Reader<'_>, k: usize, vocab_size: usize) -> Result<Level> 
     let n_ctx = r.u64()?;
     let n_fol = r.u64()?;
     // Check the lengths against what is left before allocating anything.
-    let need = n_ctx
-        .checked_mul(12)
-        .and_then(|a| n_fol.checked_mul(6).and_then(|b| a.checked_add(b)));
+    let need = n_ctx.checked_mul(12).and_then(|a| n_fol.checked_mul(6).and_then(|b| a.checked_add(b)));
     match need {
         Some(need) if need <= r.left() as u64 => {}
-        _ => {
-            return Err(bad(format!(
-                "order {k}: {n_ctx} contexts / {n_fol} n-grams exceed the data"
-            )))
-        }
+        _ => return Err(bad(format!("order {k}: {n_ctx} contexts / {n_fol} n-grams exceed the data"))),
     }
     let (n_ctx, n_fol) = (n_ctx as usize, n_fol as usize);
     if k == 1 && n_ctx > 1 {
@@ -169,11 +147,7 @@ fn read_level(r: &mut Reader<'_>, k: usize, vocab_size: usize) -> Result<Level> 
         let mut total = 0u64;
         for i in start..end {
             let (t, c) = (tokens[i], counts[i]);
-            if usize::from(t) >= vocab_size
-                || !is_target(t)
-                || c == 0
-                || (i > start && tokens[i - 1] >= t)
-            {
+            if usize::from(t) >= vocab_size || !is_target(t) || c == 0 || (i > start && tokens[i - 1] >= t) {
                 return Err(bad(format!("order {k}: bad follower {t} (count {c})")));
             }
             total += u64::from(c);
@@ -202,11 +176,8 @@ impl Reader<'_> {
     }
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let end = self
-            .pos
-            .checked_add(N)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| bad("truncated"))?;
+        let end =
+            self.pos.checked_add(N).filter(|&e| e <= self.bytes.len()).ok_or_else(|| bad("truncated"))?;
         let mut a = [0u8; N];
         a.copy_from_slice(&self.bytes[self.pos..end]);
         self.pos = end;

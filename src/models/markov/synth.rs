@@ -25,7 +25,12 @@ pub struct Order2Source {
 
 impl Order2Source {
     /// A chain with `symbols` symbols (`2..=65533`) in which each state allows `branching`
-    /// (`1..=symbols`) next symbols, with weights `u^3` for uniform `u` (peaked, never zero).
+    /// (`1..=symbols`) next symbols, with weights `0.02 + u^3` for uniform `u` (peaked, never
+    /// zero).
+    ///
+    /// # Panics
+    ///
+    /// On sizes outside those ranges (a test and benchmark helper, not for user input).
     pub fn random(symbols: usize, branching: usize, seed: u64) -> Self {
         assert!((2..=65533).contains(&symbols) && (1..=symbols).contains(&branching));
         let mut rng = rng_for(seed, u64::MAX);
@@ -37,9 +42,7 @@ impl Order2Source {
                     let j = rng.random_range(i..symbols);
                     pool.swap(i, j);
                 }
-                let weights: Vec<f64> = (0..branching)
-                    .map(|_| 0.02 + rng.random::<f64>().powi(3))
-                    .collect();
+                let weights: Vec<f64> = (0..branching).map(|_| 0.02 + rng.random::<f64>().powi(3)).collect();
                 let total: f64 = weights.iter().sum();
                 let mut acc = 0.0;
                 pool[..branching]
@@ -52,11 +55,7 @@ impl Order2Source {
                     .collect::<Vec<_>>()
             })
             .collect();
-        Order2Source {
-            symbols,
-            branching,
-            rows,
-        }
+        Order2Source { symbols, branching, rows }
     }
 
     /// Number of symbols.
@@ -97,10 +96,7 @@ impl Order2Source {
             } else {
                 let row = self.row(a, b);
                 let r = rng.random::<f64>();
-                let k = row
-                    .iter()
-                    .position(|&(_, cum)| r < cum)
-                    .unwrap_or(row.len() - 1);
+                let k = row.iter().position(|&(_, cum)| r < cum).unwrap_or(row.len() - 1);
                 usize::from(row[k].0)
             };
             out.push(FIRST_SYMBOL + s as TokenId);
@@ -116,9 +112,6 @@ impl Order2Source {
     /// in parallel; sequence `i` depends only on `seed` and `i`.
     pub fn corpus(&self, total_tokens: usize, seq_len: usize, seed: u64) -> Vec<Vec<TokenId>> {
         let n = total_tokens.div_ceil(seq_len + 2).max(1);
-        (0..n)
-            .into_par_iter()
-            .map(|i| self.sample(seq_len, true, &mut rng_for(seed, i as u64)))
-            .collect()
+        (0..n).into_par_iter().map(|i| self.sample(seq_len, true, &mut rng_for(seed, i as u64))).collect()
     }
 }

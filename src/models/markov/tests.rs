@@ -28,16 +28,7 @@ fn random_corpus(seed: u64, n: usize, symbols: u16, max_len: usize) -> Vec<Vec<T
 }
 
 fn fit(order: usize, vocab: usize, train: &[Vec<TokenId>]) -> MarkovModel {
-    MarkovModel::fit(
-        &MarkovConfig {
-            order,
-            ..Default::default()
-        },
-        vocab,
-        train,
-        None,
-    )
-    .unwrap()
+    MarkovModel::fit(&MarkovConfig { order, ..Default::default() }, vocab, train, None).unwrap()
 }
 
 /// Contexts to probe: every prefix of `seqs`, the empty and BOS-only contexts, and random
@@ -71,17 +62,11 @@ fn distributions_sum_to_one_everywhere() {
             model.next_probs(&ctx, &mut probs);
             assert_eq!(probs.len(), vocab);
             let sum: f64 = probs.iter().sum();
-            assert!(
-                (sum - 1.0).abs() < 1e-9,
-                "order {order} ctx {ctx:?}: sum {sum}"
-            );
+            assert!((sum - 1.0).abs() < 1e-9, "order {order} ctx {ctx:?}: sum {sum}");
             assert_eq!(probs[PAD as usize], 0.0);
             assert_eq!(probs[BOS as usize], 0.0);
             for (t, &p) in probs.iter().enumerate().skip(2) {
-                assert!(
-                    p > 0.0 && p.is_finite(),
-                    "order {order} ctx {ctx:?} token {t}: {p}"
-                );
+                assert!(p > 0.0 && p.is_finite(), "order {order} ctx {ctx:?} token {t}: {p}");
             }
         }
     }
@@ -101,17 +86,10 @@ fn log_probs_are_finite_and_match_the_stream() {
             let mut stream = model.stream(&held[..1]);
             let mut probs = Vec::new();
             for (i, &l) in lp.iter().enumerate() {
-                assert!(
-                    l.is_finite() && l < 0.0 && l > IMPOSSIBLE_LOG_PROB,
-                    "order {order}: {l}"
-                );
+                assert!(l.is_finite() && l < 0.0 && l > IMPOSSIBLE_LOG_PROB, "order {order}: {l}");
                 stream.next_probs(&mut probs);
                 let p = probs[held[i + 1] as usize];
-                assert!(
-                    (p.ln() - l).abs() < 1e-12,
-                    "order {order} pos {i}: {} vs {l}",
-                    p.ln()
-                );
+                assert!((p.ln() - l).abs() < 1e-12, "order {order} pos {i}: {} vs {l}", p.ln());
                 stream.push(held[i + 1]);
             }
         }
@@ -137,10 +115,7 @@ fn repeated_phrase_is_reproduced_at_temperature_zero() {
     }
     seq.push(EOS);
     let expected = seq[1..seq.len() - 1].to_vec();
-    let sampler = Sampler {
-        temperature: 0.0,
-        ..Default::default()
-    };
+    let sampler = Sampler { temperature: 0.0, ..Default::default() };
     for order in [3, 4, 8, 16] {
         let model = fit(order, 10, std::slice::from_ref(&seq));
         let out = model.generate_batch(&[vec![BOS]], expected.len(), &sampler, 7);
@@ -171,13 +146,7 @@ fn entropy_rate(src: &Order2Source) -> f64 {
     -rows
         .iter()
         .zip(&pi)
-        .map(|(row, &w)| {
-            w * row
-                .iter()
-                .filter(|&&p| p > 0.0)
-                .map(|&p| p * p.log2())
-                .sum::<f64>()
-        })
+        .map(|(row, &w)| w * row.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f64>())
         .sum::<f64>()
 }
 
@@ -187,9 +156,7 @@ fn held_out_entropy_approaches_the_source_rate() {
     let truth = entropy_rate(&src);
     let seq_len = 10_000;
     let sample = |n: usize, seed: u64| -> Vec<Vec<TokenId>> {
-        (0..n)
-            .map(|i| src.sample(seq_len, false, &mut rng_for(seed, i as u64)))
-            .collect()
+        (0..n).map(|i| src.sample(seq_len, false, &mut rng_for(seed, i as u64))).collect()
     };
     let held = sample(20, 999);
     let mut bits = Vec::new();
@@ -198,10 +165,7 @@ fn held_out_entropy_approaches_the_source_rate() {
         let lp: Vec<f64> = held.iter().flat_map(|s| model.log_probs(s)).collect();
         bits.push(bits_per_token(&lp));
     }
-    assert!(
-        bits[0] > bits[1] && bits[1] > bits[2],
-        "bits {bits:?}, truth {truth}"
-    );
+    assert!(bits[0] > bits[1] && bits[1] > bits[2], "bits {bits:?}, truth {truth}");
     let rel = (bits[2] - truth) / truth;
     assert!(rel.abs() < 0.02, "bits {bits:?}, truth {truth}, rel {rel}");
 }
@@ -240,8 +204,7 @@ impl Reference {
                 }
             } else {
                 // Distinct left extensions...
-                let longer: HashSet<&Vec<TokenId>> =
-                    occurrences[k + 1].iter().map(|(g, _)| g).collect();
+                let longer: HashSet<&Vec<TokenId>> = occurrences[k + 1].iter().map(|(g, _)| g).collect();
                 for g in longer {
                     *counts[k].entry(g[1..].to_vec()).or_insert(0) += 1;
                 }
@@ -261,35 +224,21 @@ impl Reference {
                     return [0.5, 1.0, 1.5];
                 }
                 let y = n1 / (n1 + 2.0 * n2);
-                let d = [
-                    1.0 - 2.0 * y * n2 / n1,
-                    2.0 - 3.0 * y * n3 / n2,
-                    3.0 - 4.0 * y * n4 / n3,
-                ];
-                if d[0] > 0.0 && d[0] < 1.0 && d[1] > 0.0 && d[1] < 2.0 && d[2] > 0.0 && d[2] < 3.0
-                {
+                let d = [1.0 - 2.0 * y * n2 / n1, 2.0 - 3.0 * y * n3 / n2, 3.0 - 4.0 * y * n4 / n3];
+                if d[0] > 0.0 && d[0] < 1.0 && d[1] > 0.0 && d[1] < 2.0 && d[2] > 0.0 && d[2] < 3.0 {
                     d
                 } else {
                     [0.5, 1.0, 1.5]
                 }
             })
             .collect();
-        Reference {
-            order,
-            vocab,
-            counts,
-            discounts,
-        }
+        Reference { order, vocab, counts, discounts }
     }
 
     /// `p_k(w | h)` with `h` of length `k - 1`.
     fn p(&self, k: usize, h: &[TokenId], w: TokenId) -> f64 {
         if k == 0 {
-            return if w == PAD || w == BOS {
-                0.0
-            } else {
-                1.0 / (self.vocab - 2) as f64
-            };
+            return if w == PAD || w == BOS { 0.0 } else { 1.0 / (self.vocab - 2) as f64 };
         }
         let lower = self.p(k - 1, &h[1.min(h.len())..], w);
         let followers: Vec<u64> = (0..self.vocab as TokenId)
@@ -308,11 +257,7 @@ impl Reference {
         let mut g = h.to_vec();
         g.push(w);
         let c = self.counts[k].get(&g).copied().unwrap_or(0);
-        let own = if c > 0 {
-            (c as f64 - disc(c)) / total as f64
-        } else {
-            0.0
-        };
+        let own = if c > 0 { (c as f64 - disc(c)) / total as f64 } else { 0.0 };
         let gamma: f64 = followers.iter().map(|&c| disc(c)).sum::<f64>() / total as f64;
         own + gamma * lower
     }
@@ -329,9 +274,8 @@ fn smoothing_matches_a_brute_force_reference() {
     for (seed, order) in [(31, 1), (32, 2), (33, 3), (34, 4)] {
         // A peaked source makes counts of 1..4 common, so the discount formula is exercised.
         let src = Order2Source::random(5, 3, seed);
-        let mut train: Vec<Vec<TokenId>> = (0..12)
-            .map(|i| src.sample(10 + 3 * i, i % 3 != 0, &mut rng_for(seed, i as u64)))
-            .collect();
+        let mut train: Vec<Vec<TokenId>> =
+            (0..12).map(|i| src.sample(10 + 3 * i, i % 3 != 0, &mut rng_for(seed, i as u64))).collect();
         train.push(vec![BOS]);
         train.push(vec![BOS, 3, BOS, 4, PAD, 5, EOS]); // BOS and PAD inside: context only
         let model = fit(order, vocab, &train);
@@ -343,17 +287,11 @@ fn smoothing_matches_a_brute_force_reference() {
         let got = model.discounts();
         for (g, w) in got.iter().zip(&want) {
             for j in 0..3 {
-                assert!(
-                    (g[j] - w[j]).abs() < 1e-12,
-                    "order {order}: {got:?} vs {want:?}"
-                );
+                assert!((g[j] - w[j]).abs() < 1e-12, "order {order}: {got:?} vs {want:?}");
             }
         }
         if order >= 3 {
-            assert!(
-                want.iter().any(|d| *d != [0.5, 1.0, 1.5]),
-                "only fallback discounts: {want:?}"
-            );
+            assert!(want.iter().any(|d| *d != [0.5, 1.0, 1.5]), "only fallback discounts: {want:?}");
         }
 
         let held = random_corpus(seed + 7, 4, 6, 12);
@@ -376,14 +314,7 @@ fn smoothing_matches_a_brute_force_reference() {
 #[test]
 fn fixed_discounts_are_used() {
     let train = random_corpus(41, 20, 5, 20);
-    let config = MarkovConfig {
-        order: 3,
-        discounts: Discounts::Fixed {
-            d1: 0.3,
-            d2: 0.6,
-            d3: 0.9,
-        },
-    };
+    let config = MarkovConfig { order: 3, discounts: Discounts::Fixed { d1: 0.3, d2: 0.6, d3: 0.9 } };
     let model = MarkovModel::fit(&config, 10, &train, None).unwrap();
     assert_eq!(model.discounts(), vec![[0.3, 0.6, 0.9]; 3]);
     let mut probs = Vec::new();
@@ -405,14 +336,7 @@ fn bytes_round_trip() {
         }
         assert_eq!(back.to_bytes(), bytes);
     }
-    let fixed = MarkovConfig {
-        order: 2,
-        discounts: Discounts::Fixed {
-            d1: 0.4,
-            d2: 0.8,
-            d3: 1.2,
-        },
-    };
+    let fixed = MarkovConfig { order: 2, discounts: Discounts::Fixed { d1: 0.4, d2: 0.8, d3: 1.2 } };
     let model = MarkovModel::fit(&fixed, 12, &train, None).unwrap();
     assert_eq!(MarkovModel::from_bytes(&model.to_bytes()).unwrap(), model);
 }
@@ -422,21 +346,12 @@ fn damaged_bytes_are_errors() {
     let model = fit(3, 10, &random_corpus(61, 8, 5, 12));
     let bytes = model.to_bytes();
     for len in 0..bytes.len() {
-        assert!(
-            matches!(
-                MarkovModel::from_bytes(&bytes[..len]),
-                Err(crate::Error::Model(_))
-            ),
-            "len {len}"
-        );
+        assert!(matches!(MarkovModel::from_bytes(&bytes[..len]), Err(crate::Error::Model(_))), "len {len}");
     }
     for bit in 0..bytes.len() * 8 {
         let mut b = bytes.clone();
         b[bit / 8] ^= 1 << (bit % 8);
-        assert!(
-            matches!(MarkovModel::from_bytes(&b), Err(crate::Error::Model(_))),
-            "bit {bit}"
-        );
+        assert!(matches!(MarkovModel::from_bytes(&b), Err(crate::Error::Model(_))), "bit {bit}");
     }
     let mut longer = bytes.clone();
     longer.push(0);
@@ -489,17 +404,12 @@ fn forged_bytes_with_valid_checksum_are_errors() {
 
 #[test]
 fn bad_training_input_is_an_error() {
-    let cfg = MarkovConfig {
-        order: 3,
-        ..Default::default()
-    };
+    let cfg = MarkovConfig { order: 3, ..Default::default() };
     assert!(MarkovModel::fit(&cfg, 10, &[vec![BOS, 3, 12]], None).is_err()); // out of vocab
     assert!(MarkovModel::fit(&cfg, 10, &[], None).is_err());
     assert!(MarkovModel::fit(&cfg, 10, &[vec![BOS], vec![]], None).is_err());
     assert!(MarkovModel::fit(&cfg, 2, &[vec![BOS, 2]], None).is_err());
-    assert!(
-        MarkovModel::fit(&MarkovConfig { order: 0, ..cfg }, 10, &[vec![BOS, 3]], None).is_err()
-    );
+    assert!(MarkovModel::fit(&MarkovConfig { order: 0, ..cfg }, 10, &[vec![BOS, 3]], None).is_err());
     let pb = indicatif::ProgressBar::hidden();
     assert!(MarkovModel::fit(&cfg, 10, &[vec![BOS, 3, 4, EOS]], Some(&pb)).is_ok());
     assert_eq!(pb.position(), 3);
@@ -518,20 +428,13 @@ fn stream_keeps_only_the_last_tokens() {
 
 /// Compare the model with [`Reference`]: distinct n-grams, discounts and the next-token
 /// distribution of `contexts`.
-fn assert_matches_reference(
-    model: &MarkovModel,
-    train: &[Vec<TokenId>],
-    contexts: &[Vec<TokenId>],
-) {
+fn assert_matches_reference(model: &MarkovModel, train: &[Vec<TokenId>], contexts: &[Vec<TokenId>]) {
     let (order, vocab) = (model.order(), model.vocab_size());
     let reference = Reference::new(order, vocab, train);
     let distinct: Vec<usize> = (1..=order).map(|k| reference.counts[k].len()).collect();
     assert_eq!(model.ngram_counts(), distinct, "order {order}");
     for (g, w) in model.discounts().iter().zip(&reference.discounts[1..]) {
-        assert!(
-            g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-12),
-            "order {order}: {g:?} vs {w:?}"
-        );
+        assert!(g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-12), "order {order}: {g:?} vs {w:?}");
     }
     let mut probs = Vec::new();
     for ctx in contexts {
@@ -551,20 +454,14 @@ fn assert_matches_reference(
 fn many_buckets_and_big_buckets_match_the_reference() {
     // ~40k tokens: the highest orders are spread over many hash buckets.
     let src = Order2Source::random(20, 4, 91);
-    let train: Vec<Vec<TokenId>> = (0..40)
-        .map(|i| src.sample(1000, true, &mut rng_for(92, i)))
-        .collect();
-    let held: Vec<Vec<TokenId>> = (0..2)
-        .map(|i| src.sample(60, true, &mut rng_for(93, i)))
-        .collect();
+    let train: Vec<Vec<TokenId>> = (0..40).map(|i| src.sample(1000, true, &mut rng_for(92, i))).collect();
+    let held: Vec<Vec<TokenId>> = (0..2).map(|i| src.sample(60, true, &mut rng_for(93, i))).collect();
     let contexts = probe_contexts(&held, src.vocab_size(), 94);
     for order in [2, 5] {
         assert_matches_reference(&fit(order, src.vocab_size(), &train), &train, &contexts);
     }
     // ~300k unigram targets in one context: one bucket large enough for the parallel sort.
-    let big: Vec<Vec<TokenId>> = (0..30)
-        .map(|i| src.sample(10_000, true, &mut rng_for(95, i)))
-        .collect();
+    let big: Vec<Vec<TokenId>> = (0..30).map(|i| src.sample(10_000, true, &mut rng_for(95, i))).collect();
     assert_matches_reference(&fit(1, src.vocab_size(), &big), &big, &contexts[..3]);
 }
 
