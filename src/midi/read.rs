@@ -38,7 +38,7 @@
 //!   notes and [`MAX_CONTROL_EVENTS`] stored tempo/signature/pedal events per file; work is
 //!   linear in the file size (plus sorting).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 
 use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
@@ -187,9 +187,66 @@ impl Sustainable for RawNote {
 /// A note-on still waiting for its note-off.
 #[derive(Debug, Clone, Copy)]
 struct OpenNote {
+    /// `channel * 128 + pitch`.
+    slot: u16,
     start: u64,
     velocity: u8,
     instrument: usize,
+}
+
+/// First-in-first-out queues of open notes for the 16 x 128 (channel, pitch) slots of a track,
+/// kept as linked lists through one arena in striking order: pushing and popping cost O(1), and
+/// a track without notes allocates nothing.
+#[derive(Default)]
+struct OpenNotes {
+    /// Every note struck in the track; `next` links the notes of one slot.
+    arena: Vec<(OpenNote, u32)>,
+    /// Per slot: arena index of the oldest and newest open note (`NONE` if none).
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    /// Arena entries already closed.
+    closed: Vec<bool>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl OpenNotes {
+    fn push(&mut self, note: OpenNote) {
+        if self.head.is_empty() {
+            self.head = vec![NONE; 16 * 128];
+            self.tail = vec![NONE; 16 * 128];
+        }
+        let idx = self.arena.len() as u32;
+        let slot = usize::from(note.slot);
+        self.arena.push((note, NONE));
+        self.closed.push(false);
+        match self.tail[slot] {
+            NONE => self.head[slot] = idx,
+            t => self.arena[t as usize].1 = idx,
+        }
+        self.tail[slot] = idx;
+    }
+
+    /// Close and return the oldest open note of `slot`.
+    fn pop(&mut self, slot: u16) -> Option<OpenNote> {
+        let slot = usize::from(slot);
+        let idx = *self.head.get(slot)?;
+        if idx == NONE {
+            return None;
+        }
+        let (note, next) = self.arena[idx as usize];
+        self.head[slot] = next;
+        if next == NONE {
+            self.tail[slot] = NONE;
+        }
+        self.closed[idx as usize] = true;
+        Some(note)
+    }
+
+    /// The notes never closed, in striking order.
+    fn into_still_open(self) -> impl Iterator<Item = OpenNote> {
+        self.arena.into_iter().zip(self.closed).filter(|(_, c)| !c).map(|((n, _), _)| n)
+    }
 }
 
 /// What [`Reader::read_track`] found.
@@ -293,9 +350,10 @@ impl Reader {
         let mut events = midly::EventIter::new(body);
         let mut tick = base;
         let mut programs = [0u8; 16];
-        // Open notes per (channel, pitch), allocated at the first note-on (tracks without notes
-        // stay cheap, however many a file has).
-        let mut open: Vec<VecDeque<OpenNote>> = Vec::new();
+        // Open notes per (channel, pitch), first in first out.
+        let mut open = OpenNotes::default();
+        // The instrument each channel's notes went to last, with the program it was for.
+        let mut current: [Option<(u8, usize)>; 16] = [None; 16];
         let mut closed: Vec<RawNote> = Vec::new();
         let mut pedals: [Pedal; 16] = Default::default();
         let mut name: Option<String> = None;
@@ -334,21 +392,25 @@ impl Reader {
                                 let max = self.max_notes;
                                 return Err(format!("too many notes (more than {max})"));
                             }
-                            let instrument =
-                                self.instrument(track, channel, programs[usize::from(channel)]);
-                            let slot = usize::from(channel) * 128 + usize::from(key.as_int());
-                            if open.is_empty() {
-                                open.resize_with(16 * 128, VecDeque::new);
-                            }
-                            open[slot].push_back(OpenNote {
+                            let program = programs[usize::from(channel)];
+                            let instrument = match current[usize::from(channel)] {
+                                Some((p, i)) if p == program => i,
+                                _ => {
+                                    let i = self.instrument(track, channel, program);
+                                    current[usize::from(channel)] = Some((program, i));
+                                    i
+                                }
+                            };
+                            open.push(OpenNote {
+                                slot: u16::from(channel) * 128 + u16::from(key.as_int()),
                                 start: tick,
                                 velocity: vel.as_int(),
                                 instrument,
                             });
                         }
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                            let slot = usize::from(channel) * 128 + usize::from(key.as_int());
-                            if let Some(o) = open.get_mut(slot).and_then(VecDeque::pop_front) {
+                            let slot = u16::from(channel) * 128 + u16::from(key.as_int());
+                            if let Some(o) = open.pop(slot) {
                                 closed.push(close(o, channel, key.as_int(), tick));
                             }
                         }
@@ -404,10 +466,8 @@ impl Reader {
         }
 
         // Close what was never turned off at the end of the track.
-        for (slot, queue) in open.iter_mut().enumerate() {
-            for o in queue.drain(..) {
-                closed.push(close(o, (slot / 128) as u8, (slot % 128) as u8, tick));
-            }
+        for o in open.into_still_open() {
+            closed.push(close(o, (o.slot / 128) as u8, (o.slot % 128) as u8, tick));
         }
         if self.opts.apply_sustain {
             closed.sort_by_key(|n| n.channel);
