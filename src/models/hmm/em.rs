@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::kernels::{matvec, outer_sum, simd};
+use super::kernels::{matvec_t, outer_sum, simd, sum};
 use super::model::HmmModel;
 use crate::error::{Error, Result};
 use crate::sampler::SampleRng;
@@ -377,13 +377,10 @@ fn accumulate<const FMA: bool>(m: &HmmModel, obs: &[TokenId], st: &mut Stats, sc
         if t == 0 {
             cur.copy_from_slice(&m.pi);
         } else {
-            matvec::<FMA>(&m.at, &done[(t - 1) * k..], cur);
+            matvec_t::<FMA>(&m.a, &done[(t - 1) * k..], cur);
         }
-        let mut c = 0.0;
-        for (a, e) in cur.iter_mut().zip(col(o)) {
-            *a *= e;
-            c += *a;
-        }
+        cur.iter_mut().zip(col(o)).for_each(|(a, e)| *a *= e);
+        let c = sum(cur);
         let inv = 1.0 / c;
         cur.iter_mut().for_each(|a| *a *= inv);
         sc.c[t] = c;
@@ -409,7 +406,7 @@ fn accumulate<const FMA: bool>(m: &HmmModel, obs: &[TokenId], st: &mut Stats, sc
         for ((w, e), b) in w.iter_mut().zip(col(obs[t])).zip(&sc.beta) {
             *w = e * b * inv;
         }
-        matvec::<FMA>(&m.a, w, &mut sc.beta);
+        matvec_t::<FMA>(&m.at, w, &mut sc.beta);
     }
 
     // Transitions: M += sum_{t < T-1} alpha_t w_{t+1}^T.

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::kernels::{matvec, simd};
+use super::kernels::{matvec_t, simd};
 use super::model::HmmModel;
 use crate::models::TokenStream;
 use crate::tokens::TokenId;
@@ -110,7 +110,7 @@ fn forward<const FMA: bool>(m: &HmmModel, obs: &[TokenId]) -> Vec<f64> {
     let mut alpha = vec![0.0; m.k];
     for &o in obs {
         out.push(filter_step::<FMA>(m, &pred, o, &mut alpha));
-        matvec::<FMA>(&m.at, &alpha, &mut pred);
+        matvec_t::<FMA>(&m.a, &alpha, &mut pred);
     }
     out
 }
@@ -176,7 +176,7 @@ impl TokenStream for HmmStream<'_> {
         let m = self.model;
         out.clear();
         out.resize(m.v, 0.0);
-        matvec::<false>(&m.bt, &self.pred, out);
+        matvec_t::<false>(&m.b, &self.pred, out);
         let total: f64 = out.iter().sum();
         if total > 0.0 && total.is_finite() {
             let inv = 1.0 / total;
@@ -186,6 +186,6 @@ impl TokenStream for HmmStream<'_> {
 
     fn push(&mut self, token: TokenId) {
         filter_step::<false>(self.model, &self.pred, token, &mut self.alpha);
-        matvec::<false>(&self.model.at, &self.alpha, &mut self.pred);
+        matvec_t::<false>(&self.model.a, &self.alpha, &mut self.pred);
     }
 }

@@ -513,3 +513,26 @@ fn fit_rejects_bad_input() {
         cfg
     );
 }
+
+#[test]
+fn fit_is_the_same_on_any_number_of_threads() {
+    let mut r = rng(19);
+    let truth = random_model(&mut r, 3, 8);
+    let seqs: Vec<Vec<TokenId>> = (0..150)
+        .map(|i| sample_seq(&truth, &mut r, 1 + i % 17))
+        .collect();
+    let cfg = HmmConfig {
+        states: 4,
+        max_iters: 5,
+        seed: 9,
+        ..HmmConfig::default()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| HmmModel::fit(&cfg, 8, &seqs, None).expect("fit"))
+    };
+    assert_eq!(run(1), run(3));
+}
