@@ -57,7 +57,8 @@ fn emit(t: &Tokenizer, notes: &[GridNote], cut: f64) -> Vec<TokenId> {
         events.push(Timed { step: n.start, on: 1, part: n.part, pitch: n.pitch, end: n.end, bin: n.bin });
         events.push(Timed { step: n.end, on: 0, part: n.part, pitch: n.pitch, end: 0, bin: 0 });
     }
-    events.sort_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
+    // Keys are unique but for identical NOTE_OFFs, so an unstable sort gives one order.
+    events.sort_unstable_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
 
     let vocab = t.vocab();
     let programs = t.config().programs == super::ProgramMode::Programs;

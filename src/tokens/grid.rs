@@ -6,7 +6,6 @@
 //! ends (so a FIFO decoder pairs each NOTE_OFF with the right NOTE_ON), no note is longer than
 //! `max_note_steps`, and no two notes are identical.
 
-use std::cmp::Reverse;
 
 use super::config::{ProgramMode, TimeMode, TokenizerConfig};
 use super::decode::DecodeOptions;
@@ -186,11 +185,25 @@ pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec
             // started strictly earlier. The `max` only guards against broken input.
             n.end = e.max(n.start.saturating_add(1)).min(n.start.saturating_add(max_len));
         }
+        // Sorted starts paired with sorted ends (each capped by a monotone rule) stay sorted by
+        // (start, end); re-sort only if broken input defeated that.
+        let group = &mut notes[i..j];
+        if !group.windows(2).all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end)) {
+            group.sort_unstable_by_key(|n| (n.start, n.end));
+        }
         i = j;
     }
-    notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end, Reverse(n.bin)));
-    notes.dedup_by_key(|n| (n.part, n.pitch, n.start, n.end));
-    notes
+    // Identical notes (now adjacent) merge into one, keeping the loudest.
+    let mut out: Vec<GridNote> = Vec::with_capacity(notes.len());
+    for n in notes {
+        match out.last_mut() {
+            Some(last) if (last.part, last.pitch, last.start, last.end) == (n.part, n.pitch, n.start, n.end) => {
+                last.bin = last.bin.max(n.bin);
+            }
+            _ => out.push(n),
+        }
+    }
+    out
 }
 
 /// Resolution of decoded pieces: `(ticks_per_beat, ticks per grid step, micros_per_beat)`.
