@@ -23,6 +23,8 @@ pub mod doctor;
 pub mod error;
 pub mod midi;
 pub mod models;
+#[cfg(feature = "audio")]
+pub mod play;
 pub mod sampler;
 pub mod tokens;
 
