@@ -93,7 +93,8 @@ pub(crate) fn play<C: Connection>(
 ) -> Result<PlayOutcome> {
     stop.store(false, Ordering::SeqCst);
     let total = song.duration_secs(opts.speed);
-    let name = song.path().file_name().map_or_else(|| song.path().display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name =
+        song.path().file_name().map_or_else(|| song.path().display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut timer = LiveTimer {
         clock: song.clock(opts.speed),
         start: None,
@@ -158,7 +159,12 @@ mod tests {
         raiser.join().unwrap();
         assert!(matches!(out, PlayOutcome::Stopped { seconds } if seconds < 100.0), "{out:?}");
         let rec = rec.0.borrow();
-        let cc = |n: u8| rec.0.iter().filter(|e| matches!(e.message, MidiMessage::Controller { controller, .. } if controller == n)).count();
+        let cc = |n: u8| {
+            rec.0
+                .iter()
+                .filter(|e| matches!(e.message, MidiMessage::Controller { controller, .. } if controller == n))
+                .count()
+        };
         assert_eq!((cc(123), cc(120)), (16, 16));
         assert!(!rec.0.iter().any(|e| matches!(e.message, MidiMessage::NoteOff { .. })));
     }
@@ -185,7 +191,11 @@ mod tests {
         let ons = rec.0.iter().filter(|e| matches!(e.message, MidiMessage::NoteOn { .. })).count();
         let offs = rec.0.iter().filter(|e| matches!(e.message, MidiMessage::NoteOff { .. })).count();
         assert_eq!((ons, offs), (3, 3));
-        let cc123 = rec.0.iter().filter(|e| matches!(e.message, MidiMessage::Controller { controller, .. } if controller == 123)).count();
+        let cc123 = rec
+            .0
+            .iter()
+            .filter(|e| matches!(e.message, MidiMessage::Controller { controller, .. } if controller == 123))
+            .count();
         assert_eq!(cc123, 16);
     }
 }

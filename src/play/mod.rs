@@ -4,13 +4,14 @@
 //! - [`ports`]: a MIDI output port (hardware synth, DAW, FluidSynth) through midir;
 //! - [`speakers`]: the built-in SoundFont synth ([`synth`], rustysynth) on the default audio
 //!   device through cpal, in real time;
-//! - [`render`]: the same synth rendered offline to a WAV file, as fast as the CPU allows (a
+//! - [`render`](mod@render): the same synth rendered offline to a WAV file, as fast as the CPU allows (a
 //!   custom nodi `Timer` renders the elapsed time instead of sleeping).
 //!
 //! [`play_file`] picks and drives one of them from [`PlayOptions`].
 
 mod live;
 pub mod ports;
+mod quiet;
 pub mod render;
 pub mod song;
 pub mod speakers;
@@ -96,12 +97,8 @@ pub fn play_file(path: &Path, opts: &PlayOptions) -> Result<PlayOutcome> {
         Output::Wav(out) => {
             let sf = load_soundfont(&soundfont_path(opts)?)?;
             let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE)?;
-            let ropts = RenderOptions {
-                speed: opts.speed,
-                tail: opts.tail,
-                progress: opts.progress,
-                stop: Some(stop_flag()),
-            };
+            let ropts =
+                RenderOptions { speed: opts.speed, tail: opts.tail, progress: opts.progress, stop: Some(stop_flag()) };
             if let Some(stop) = &ropts.stop {
                 stop.store(false, Ordering::SeqCst);
             }
@@ -114,9 +111,7 @@ pub fn play_file(path: &Path, opts: &PlayOptions) -> Result<PlayOutcome> {
         Output::Speakers | Output::Auto => {
             let device = match speakers::Device::open_default() {
                 Ok(d) => d,
-                Err(e) if opts.output == Output::Auto => {
-                    return Err(failure("play", format!("{NO_OUTPUT_HINT} ({e})")));
-                }
+                Err(_) if opts.output == Output::Auto => return Err(failure("play", NO_OUTPUT_HINT)),
                 Err(e) => return Err(e),
             };
             let sf = load_soundfont(&soundfont_path(opts)?)?;
@@ -153,9 +148,9 @@ pub fn soundfont_path(opts: &PlayOptions) -> Result<PathBuf> {
     }
 }
 
-/// An error about `subject` (a path, a device, an option) that has no I/O cause of its own.
-pub(crate) fn failure(subject: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
-    Error::io(subject, std::io::Error::other(msg.into()))
+/// A playback error about `subject` (a path, a device, an option), rendered on one line.
+pub(crate) fn failure(subject: impl std::fmt::Display, reason: impl Into<String>) -> Error {
+    Error::Play { subject: subject.to_string(), reason: reason.into() }
 }
 
 /// Turn all notes off on all 16 channels: CC123 (all notes off, notes release normally) and,
@@ -174,13 +169,19 @@ pub fn silence<C: Connection + ?Sized>(con: &mut C, immediate: bool) {
 }
 
 /// The process-wide Ctrl-C flag, with the handler installed on first use (ctrlc allows one
-/// handler per process). Returns `None` if the handler cannot be installed.
+/// handler per process). The first Ctrl-C raises the flag (a clean stop); a second one while the
+/// flag is still up exits at once with status 130. Returns `None` if no handler can be installed.
 fn ctrl_c_flag() -> Option<Arc<AtomicBool>> {
     static FLAG: OnceLock<Option<Arc<AtomicBool>>> = OnceLock::new();
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = Arc::clone(&flag);
-        ctrlc::set_handler(move || f.store(true, Ordering::SeqCst)).ok().map(|()| flag)
+        let handler = move || {
+            if f.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        };
+        ctrlc::set_handler(handler).ok().map(|()| flag)
     })
     .clone()
 }
@@ -277,7 +278,9 @@ pub(crate) mod tests {
     pub(crate) fn soundfont() -> Option<Arc<rustysynth::SoundFont>> {
         static SF: OnceLock<Option<Arc<rustysynth::SoundFont>>> = OnceLock::new();
         let sf = SF
-            .get_or_init(|| crate::doctor::find_soundfont().map(|p| load_soundfont(&p).expect("installed SoundFont loads")))
+            .get_or_init(|| {
+                crate::doctor::find_soundfont().map(|p| load_soundfont(&p).expect("installed SoundFont loads"))
+            })
             .clone();
         if sf.is_none() {
             assert!(std::env::var_os("CI").is_none(), "no SoundFont installed (scripts/setup.sh installs one)");
@@ -300,17 +303,16 @@ pub(crate) mod tests {
     fn silence_sends_cc123_and_cc120_on_all_channels() {
         let mut r = Recorder::default();
         silence(&mut r, true);
-        let mut seen: Vec<(u8, u8)> = r
-            .0
-            .iter()
-            .map(|e| match e.message {
-                MidiMessage::Controller { controller, value } => {
-                    assert_eq!(value.as_int(), 0);
-                    (u8::from(e.channel), controller.as_int())
-                }
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect();
+        let mut seen: Vec<(u8, u8)> =
+            r.0.iter()
+                .map(|e| match e.message {
+                    MidiMessage::Controller { controller, value } => {
+                        assert_eq!(value.as_int(), 0);
+                        (u8::from(e.channel), controller.as_int())
+                    }
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect();
         seen.sort_unstable();
         let want: Vec<(u8, u8)> = (0..16).flat_map(|c| [(c, 120), (c, 123)]).collect();
         assert_eq!(seen, want);

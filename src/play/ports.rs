@@ -1,32 +1,47 @@
 //! MIDI output ports (hardware synths, DAWs, FluidSynth) through midir, which nodi's `midir`
 //! feature turns into a nodi `Connection`.
 
-use nodi::midir::{MidiOutput, MidiOutputConnection};
+use nodi::midir::{MidiOutput, MidiOutputConnection, MidiOutputPort};
 
 use super::failure;
 use crate::error::Result;
 
 const CLIENT: &str = "cadenza";
 
+/// Why MIDI output is unavailable, if it is.
+fn try_midi_output() -> std::result::Result<MidiOutput, String> {
+    // ALSA prints its own diagnostics on stderr when there is no sequencer; our error says it.
+    super::quiet::without_stderr(|| MidiOutput::new(CLIENT))
+        .map_err(|e| format!("the MIDI system is not available ({e})"))
+}
+
 fn midi_output() -> Result<MidiOutput> {
-    MidiOutput::new(CLIENT).map_err(|e| failure("MIDI output", format!("not available: {e}")))
+    try_midi_output().map_err(|why| failure("MIDI", why))
 }
 
 /// Names of the MIDI output ports, in index order. An error if the MIDI system itself is not
 /// available (e.g. no ALSA sequencer).
 pub fn port_names() -> Result<Vec<String>> {
     let out = midi_output()?;
-    Ok(out.ports().iter().map(|p| out.port_name(p).unwrap_or_else(|_| "(unnamed)".to_string())).collect())
+    Ok(names_of(&out, &out.ports()))
+}
+
+fn names_of(out: &MidiOutput, ports: &[MidiOutputPort]) -> Vec<String> {
+    ports.iter().map(|p| out.port_name(p).unwrap_or_else(|_| "(unnamed)".to_string())).collect()
 }
 
 /// Text for `--list-ports`: one `INDEX: NAME` line per port, or a one-line explanation that
 /// there are none.
 pub fn describe_ports() -> String {
-    match port_names() {
-        Ok(names) if names.is_empty() => "no MIDI output ports found\n".to_string(),
-        Ok(names) => names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect(),
-        Err(e) => format!("no MIDI output ports ({e})\n"),
+    let out = match try_midi_output() {
+        Ok(out) => out,
+        Err(why) => return format!("no MIDI output ports: {why}\n"),
+    };
+    let names = names_of(&out, &out.ports());
+    if names.is_empty() {
+        return "no MIDI output ports found\n".to_string();
     }
+    names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect()
 }
 
 /// The port that `spec` names among `names`: an index; else a case-insensitive exact name;
@@ -59,8 +74,7 @@ pub fn select_port(names: &[String], spec: &str) -> Result<usize> {
 pub fn connect(spec: &str) -> Result<MidiOutputConnection> {
     let out = midi_output()?;
     let ports = out.ports();
-    let names: Vec<String> =
-        ports.iter().map(|p| out.port_name(p).unwrap_or_else(|_| "(unnamed)".to_string())).collect();
+    let names = names_of(&out, &ports);
     let i = select_port(&names, spec)?;
     out.connect(&ports[i], "cadenza-play")
         .map_err(|e| failure(format!("MIDI port \"{}\"", names[i]), format!("cannot connect: {e}")))

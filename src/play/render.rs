@@ -12,7 +12,7 @@ use std::time::Duration;
 use nodi::{Connection, MidiEvent, Player, Timer};
 
 use super::{silence, Clock, PlayOutcome, Progress, Song, Synth};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Sample rate of rendered WAV files.
 pub const WAV_SAMPLE_RATE: u32 = 44_100;
@@ -24,7 +24,7 @@ const CHUNK: usize = 1024;
 const FADE_SECS: f64 = 0.02;
 
 /// How to render.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RenderOptions {
     /// Tempo factor (2.0: twice as fast); must be positive.
     pub speed: f64,
@@ -34,6 +34,12 @@ pub struct RenderOptions {
     pub progress: bool,
     /// Rendering stops (and [`render`] returns `None`) once this is set (Ctrl-C).
     pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions { speed: 1.0, tail: 1.5, progress: false, stop: None }
+    }
 }
 
 /// Rendered audio: 16-bit stereo, interleaved left/right.
@@ -149,7 +155,8 @@ pub fn render(song: &Song, synth: &mut Synth, opts: &RenderOptions) -> Option<Re
         synth,
         clock: song.clock(speed),
         pos: 0.0,
-        samples: Vec::with_capacity(2 * ((music_secs + tail) * rate) as usize + 2 * CHUNK),
+        // Reserve for up to an hour; longer renders grow as they go.
+        samples: Vec::with_capacity(2 * ((music_secs + tail).min(3600.0) * rate) as usize + 2 * CHUNK),
         left: vec![0.0; CHUNK],
         right: vec![0.0; CHUNK],
         progress: Progress::new(opts.progress, &format!("rendering {name}"), music_secs + tail),
@@ -197,13 +204,13 @@ pub fn write_wav(path: &Path, audio: &Rendered) -> Result<()> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let wav_err = |e: hound::Error| Error::io(path, std::io::Error::other(format!("cannot encode WAV: {e}")));
+    let wav_err = |e: hound::Error| super::failure(path.display(), format!("cannot encode WAV: {e}"));
     let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + 2 * audio.samples.len()));
     {
         let mut w = hound::WavWriter::new(&mut cursor, spec).map_err(wav_err)?;
-        let mut w16 = w.get_i16_writer(u32::try_from(audio.samples.len()).map_err(|_| {
-            Error::io(path, std::io::Error::other("too long for a WAV file"))
-        })?);
+        let n = u32::try_from(audio.samples.len())
+            .map_err(|_| super::failure(path.display(), "too long for a WAV file"))?;
+        let mut w16 = w.get_i16_writer(n);
         for &s in &audio.samples {
             w16.write_sample(s);
         }
@@ -215,6 +222,15 @@ pub fn write_wav(path: &Path, audio: &Rendered) -> Result<()> {
 
 /// Render `song` and write it to `out` (nothing is written if stopped).
 pub fn render_to_wav(song: &Song, synth: &mut Synth, out: &Path, opts: &RenderOptions) -> Result<PlayOutcome> {
+    // A WAV file holds at most 4 GiB of samples (4 bytes per stereo frame).
+    let secs = song.duration_secs(opts.speed) + opts.tail.max(0.0);
+    let max_secs = f64::from(u32::MAX - 1024) / 4.0 / f64::from(synth.sample_rate());
+    if secs > max_secs {
+        return Err(super::failure(
+            out.display(),
+            format!("{secs:.0} s is too long for a WAV file (at most {max_secs:.0} s)"),
+        ));
+    }
     match render(song, synth, opts) {
         Some(audio) => {
             write_wav(out, &audio)?;
@@ -303,7 +319,9 @@ mod tests {
 
     #[test]
     fn a4_peaks_at_440_hz_and_is_silent_after_the_tail() {
-        let Some((audio, _)) = render_song(&a4(), 1.5) else { return };
+        let Some((audio, _)) = render_song(&a4(), 1.5) else {
+            return;
+        };
         let sr = f64::from(audio.sample_rate);
         assert_eq!(audio.frames(), (2.5 * sr) as usize);
         let note = mono(&audio, 0.0, 1.0);
@@ -313,7 +331,8 @@ mod tests {
         assert!((400.0..=480.0).contains(&p), "coarse peak at {p} Hz");
         // ...and a 1 Hz scan over 400 - 480 Hz on the whole second puts it at 440 Hz.
         let windowed = hann(&note);
-        let fine: Vec<(f64, f64)> = (400..=480).map(|f| (f64::from(f), power_at(&windowed, sr, f64::from(f)))).collect();
+        let fine: Vec<(f64, f64)> =
+            (400..=480).map(|f| (f64::from(f), power_at(&windowed, sr, f64::from(f)))).collect();
         let p = peak(&fine);
         assert!((p - 440.0).abs() <= 1.0, "fine peak at {p} Hz");
         // Energy where the note is; near silence at the end of the tail.
@@ -335,7 +354,9 @@ mod tests {
         let tempos = [(0, 500_000), (960, 250_000), (1920, 1_000_000), (2400, 666_667)];
         let notes: Vec<test_midi::N> = (0..8).map(|b| (b * 480, 0, 60 + b as u8, b * 480 + 480)).collect();
         let bytes = test_midi::multi_track(480, &tempos, &[(0, &notes)]);
-        let Some(sf) = crate::play::tests::soundfont() else { return };
+        let Some(sf) = crate::play::tests::soundfont() else {
+            return;
+        };
         let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.wav");
@@ -367,7 +388,9 @@ mod tests {
         let piano = test_midi::multi_track(480, &[], &[(0, &piano_notes)]);
         let flute = test_midi::multi_track(480, &[], &[(73, &flute_notes)]);
         let both = test_midi::multi_track(480, &[], &[(0, &piano_notes), (73, &flute_notes)]);
-        let Some((p, _)) = render_song(&piano, 0.3) else { return };
+        let Some((p, _)) = render_song(&piano, 0.3) else {
+            return;
+        };
         let (f, _) = render_song(&flute, 0.3).unwrap();
         let (b, synth) = render_song(&both, 0.3).unwrap();
         let mut programs = [0u8; 16];
@@ -377,14 +400,17 @@ mod tests {
         let sr = f64::from(p.sample_rate);
         let spec = |a: &Rendered| coarse_spectrum(&mono(a, 0.1, 0.9), sr);
         let (sp, sf, sb) = (spec(&p), spec(&f), spec(&b));
-        let (d_pf, d_bp, d_bf) = (spectral_distance(&sp, &sf), spectral_distance(&sb, &sp), spectral_distance(&sb, &sf));
+        let (d_pf, d_bp, d_bf) =
+            (spectral_distance(&sp, &sf), spectral_distance(&sb, &sp), spectral_distance(&sb, &sf));
         eprintln!("spectral distances: piano/flute {d_pf}, both/piano {d_bp}, both/flute {d_bf}");
         assert!(d_pf > 0.05, "piano and flute spectra too alike: {d_pf}");
         assert!(d_bp > 0.01, "{d_bp}");
 
         // The synth is linear: the two-instrument render is the sum of the single ones (up to
         // rounding), and far from twice either of them.
-        let dist = |x: &dyn Fn(usize) -> f64| (0..b.samples.len()).map(|i| (f64::from(b.samples[i]) - x(i)).powi(2)).sum::<f64>().sqrt();
+        let dist = |x: &dyn Fn(usize) -> f64| {
+            (0..b.samples.len()).map(|i| (f64::from(b.samples[i]) - x(i)).powi(2)).sum::<f64>().sqrt()
+        };
         let to_sum = dist(&|i| f64::from(p.samples[i]) + f64::from(f.samples[i]));
         let to_2p = dist(&|i| 2.0 * f64::from(p.samples[i]));
         let to_2f = dist(&|i| 2.0 * f64::from(f.samples[i]));
@@ -398,14 +424,31 @@ mod tests {
 
     #[test]
     fn a_raised_stop_flag_renders_nothing() {
-        let Some(sf) = crate::play::tests::soundfont() else { return };
+        let Some(sf) = crate::play::tests::soundfont() else {
+            return;
+        };
         let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
-        let opts = RenderOptions { speed: 1.0, tail: 0.1, progress: false, stop: Some(Arc::new(AtomicBool::new(true))) };
+        let opts =
+            RenderOptions { speed: 1.0, tail: 0.1, progress: false, stop: Some(Arc::new(AtomicBool::new(true))) };
         assert!(render(&song(&a4()), &mut synth, &opts).is_none());
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x.wav");
         let r = render_to_wav(&song(&a4()), &mut synth, &out, &opts).unwrap();
         assert!(matches!(r, PlayOutcome::Stopped { .. }));
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn too_long_for_wav_is_an_error() {
+        // 1 tick per beat at the slowest tempo (16.78 s per beat): 2000 beats = 33 554 s, more
+        // than the ~24 347 s a 44.1 kHz 16-bit stereo WAV can hold.
+        let bytes = test_midi::single_track(1, &[(0, 0xFF_FFFF)], &[(0, 0, 60, 2000)], 0);
+        let Some(sf) = crate::play::tests::soundfont() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("long.wav");
+        let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
+        let e = render_to_wav(&song(&bytes), &mut synth, &out, &RenderOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("long.wav") && e.contains("too long"), "{e}");
         assert!(!out.exists());
     }
 

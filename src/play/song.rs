@@ -40,18 +40,14 @@ impl Song {
             Timing::Timecode(_, 0) => return Err(Error::invalid_midi(path, "0 ticks per frame")),
             _ => {}
         }
-        let track_ticks = |t: &Vec<midly::TrackEvent<'_>>| -> usize {
-            t.iter().map(|e| u32::from(e.delta) as usize).sum()
-        };
+        let track_ticks =
+            |t: &Vec<midly::TrackEvent<'_>>| -> usize { t.iter().map(|e| u32::from(e.delta) as usize).sum() };
         let ticks = match smf.header.format {
             Format::Sequential => smf.tracks.iter().map(track_ticks).sum(),
             _ => smf.tracks.iter().map(track_ticks).max().unwrap_or(0),
         };
         if ticks > MAX_TICKS {
-            return Err(Error::invalid_midi(
-                path,
-                format!("too long to play ({ticks} ticks; at most {MAX_TICKS})"),
-            ));
+            return Err(Error::invalid_midi(path, format!("too long to play ({ticks} ticks; at most {MAX_TICKS})")));
         }
         let sheet = match smf.header.format {
             Format::Sequential => Sheet::sequential(&smf.tracks),

@@ -27,14 +27,16 @@ impl std::fmt::Debug for Device {
 impl Device {
     /// The default output device of the default host, if it exists and can tell its format.
     pub fn open_default() -> Result<Device> {
+        // Without a sound card ALSA prints a page of diagnostics; the error we return is enough.
+        super::quiet::without_stderr(Device::probe)
+    }
+
+    fn probe() -> Result<Device> {
         let host = cpal::default_host();
-        let device = host
-            .default_output_device()
-            .ok_or_else(|| failure("audio output", "no default output device"))?;
+        let device = host.default_output_device().ok_or_else(|| failure("audio output", "no default output device"))?;
         let name = device.name().unwrap_or_else(|_| "default".to_string());
-        let config = device
-            .default_output_config()
-            .map_err(|e| failure(format!("audio output {name}"), e.to_string()))?;
+        let config =
+            device.default_output_config().map_err(|e| failure(format!("audio output {name}"), e.to_string()))?;
         Ok(Device { device, config, name })
     }
 
@@ -57,7 +59,12 @@ impl Device {
             SampleFormat::U32 => build::<u32>(&self.device, &config, &synth),
             SampleFormat::I8 => build::<i8>(&self.device, &config, &synth),
             SampleFormat::U8 => build::<u8>(&self.device, &config, &synth),
-            other => return Err(failure(format!("audio output {}", self.name), format!("unsupported sample format {other}"))),
+            other => {
+                return Err(failure(
+                    format!("audio output {}", self.name),
+                    format!("unsupported sample format {other}"),
+                ))
+            }
         }
         .map_err(|e| failure(format!("audio output {}", self.name), e.to_string()))?;
         stream.play().map_err(|e| failure(format!("audio output {}", self.name), e.to_string()))?;
@@ -65,7 +72,11 @@ impl Device {
     }
 }
 
-fn build<T>(device: &cpal::Device, config: &cpal::StreamConfig, synth: &Arc<Mutex<Synth>>) -> Result<cpal::Stream, cpal::BuildStreamError>
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    synth: &Arc<Mutex<Synth>>,
+) -> Result<cpal::Stream, cpal::BuildStreamError>
 where
     T: SizedSample + FromSample<f32>,
 {

@@ -10,17 +10,16 @@ use midly::MidiMessage;
 use nodi::{Connection, MidiEvent};
 use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
 
-use crate::error::{Error, Result};
+use super::failure;
+use crate::error::Result;
 
 /// Read and parse a SoundFont (`.sf2`). Errors name the path in one line.
 pub fn load_soundfont(path: &Path) -> Result<Arc<SoundFont>> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::io(path, std::io::Error::new(e.kind(), format!("cannot open SoundFont: {e}")))
-    })?;
+    let file = std::fs::File::open(path).map_err(|e| failure(path.display(), format!("cannot open SoundFont: {e}")))?;
     let mut reader = std::io::BufReader::new(file);
     SoundFont::new(&mut reader)
         .map(Arc::new)
-        .map_err(|e| Error::io(path, std::io::Error::other(format!("not a usable SoundFont: {e}"))))
+        .map_err(|e| failure(path.display(), format!("not a usable SoundFont: {e}")))
 }
 
 /// A SoundFont synthesizer fed with MIDI events, rendering stereo `f32` audio.
@@ -42,9 +41,8 @@ impl Synth {
         let rate = i32::try_from(sample_rate).unwrap_or(i32::MAX);
         let mut settings = SynthesizerSettings::new(rate);
         settings.maximum_polyphony = 128;
-        let inner = Synthesizer::new(soundfont, &settings).map_err(|e| {
-            Error::io("synthesizer", std::io::Error::other(format!("cannot start: {e}")))
-        })?;
+        let inner =
+            Synthesizer::new(soundfont, &settings).map_err(|e| failure("synthesizer", format!("cannot start: {e}")))?;
         Ok(Synth { inner, sample_rate, programs: [0; 16] })
     }
 
@@ -64,9 +62,7 @@ impl Synth {
         let (command, d1, d2): (i32, i32, i32) = match event.message {
             MidiMessage::NoteOff { key, vel } => (0x80, key.as_int().into(), vel.as_int().into()),
             MidiMessage::NoteOn { key, vel } => (0x90, key.as_int().into(), vel.as_int().into()),
-            MidiMessage::Controller { controller, value } => {
-                (0xB0, controller.as_int().into(), value.as_int().into())
-            }
+            MidiMessage::Controller { controller, value } => (0xB0, controller.as_int().into(), value.as_int().into()),
             MidiMessage::ProgramChange { program } => {
                 self.programs[usize::from(u8::from(event.channel))] = program.as_int();
                 (0xC0, program.as_int().into(), 0)
@@ -157,7 +153,9 @@ pub(crate) mod tests {
 
     #[test]
     fn records_program_changes() {
-        let Some(sf) = crate::play::tests::soundfont() else { return };
+        let Some(sf) = crate::play::tests::soundfont() else {
+            return;
+        };
         let mut s = Synth::new(&sf, 44_100).unwrap();
         s.send(MidiEvent { channel: u4::new(3), message: MidiMessage::ProgramChange { program: u7::new(73) } });
         let mut p = [0u8; 16];
