@@ -4,8 +4,8 @@
 //! - [`ports`]: a MIDI output port (hardware synth, DAW, FluidSynth) through midir;
 //! - [`speakers`]: the built-in SoundFont synth ([`synth`], rustysynth) on the default audio
 //!   device through cpal, in real time;
-//! - [`render`](mod@render): the same synth rendered offline to a WAV file, as fast as the CPU allows (a
-//!   custom nodi `Timer` renders the elapsed time instead of sleeping).
+//! - [`render`](mod@render): the same synth rendered offline to a WAV file, as fast as the CPU
+//!   allows (a custom nodi `Timer` renders the elapsed time instead of sleeping).
 //!
 //! [`play_file`] picks and drives one of them from [`PlayOptions`].
 
