@@ -31,6 +31,9 @@ pub enum Error {
     /// A model given inputs or options it cannot work with.
     #[error("model: {0}")]
     Model(String),
+    /// A playback failure (audio device, MIDI port, SoundFont, bad option), about `subject`.
+    #[error("{subject}: {reason}")]
+    Play { subject: String, reason: String },
     /// A failure inside libtorch.
     #[cfg(feature = "lstm")]
     #[error("libtorch: {0}")]

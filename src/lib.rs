@@ -24,6 +24,8 @@ pub mod generate;
 pub mod error;
 pub mod midi;
 pub mod models;
+#[cfg(feature = "audio")]
+pub mod play;
 pub mod sampler;
 pub mod tokens;
 

@@ -49,6 +49,10 @@ pub struct Args {
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Play the first generated piece when done (speakers or the MIDI port chosen as `play`
+    /// would choose).
+    #[arg(long)]
+    play: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -72,9 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let new_tokens: usize = pieces.iter().map(|g| g.continuation.len()).sum();
     std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create folder", args.out.display()))?;
     let stem = args.checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned());
+    let mut written = Vec::new();
     for (i, g) in pieces.iter().enumerate() {
         let path = args.out.join(format!("{stem}-{i:03}.mid"));
         midi::write_file(&g.piece, &path)?;
+        written.push(path.clone());
         println!(
             "{}  {} notes, {:.1} s, {} primer + {} new tokens",
             path.display(),
@@ -85,5 +91,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     eprintln!("{} tokens in {:.2} s ({:.0} tokens/s)", new_tokens, secs, new_tokens as f64 / secs.max(1e-9));
+    if args.play {
+        if let Some(first) = written.first() {
+            play_first(first)?;
+        }
+    }
     Ok(())
+}
+
+#[cfg(feature = "audio")]
+fn play_first(path: &std::path::Path) -> anyhow::Result<()> {
+    eprintln!("playing {}", path.display());
+    cadenza::play::play_file(path, &cadenza::play::PlayOptions::default())?;
+    Ok(())
+}
+
+#[cfg(not(feature = "audio"))]
+fn play_first(_: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::bail!("--play: this cadenza was built without the `audio` feature")
 }

@@ -6,6 +6,7 @@ mod doctor;
 mod eval;
 mod generate;
 mod options;
+mod play;
 mod tokens;
 mod train;
 #[cfg(feature = "lstm")]
@@ -40,6 +41,8 @@ pub enum Command {
     Generate(generate::Args),
     /// Held-out bits/token and perplexity of a checkpoint on a corpus split.
     Eval(eval::Args),
+    /// Play a MIDI file: through a MIDI port, the built-in SoundFont synth, or into a WAV file.
+    Play(play::Args),
 }
 
 /// Run the command line; returns the process exit code.
@@ -62,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(*a),
         Command::Generate(a) => generate::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Play(a) => play::run(a),
     }
 }
 

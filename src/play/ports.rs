@@ -1,0 +1,119 @@
+//! MIDI output ports (hardware synths, DAWs, FluidSynth) through midir, which nodi's `midir`
+//! feature turns into a nodi `Connection`.
+
+use nodi::midir::{MidiOutput, MidiOutputConnection, MidiOutputPort};
+
+use super::failure;
+use crate::error::Result;
+
+const CLIENT: &str = "cadenza";
+
+/// Why MIDI output is unavailable, if it is.
+fn try_midi_output() -> std::result::Result<MidiOutput, String> {
+    // ALSA prints its own diagnostics on stderr when there is no sequencer; our error says it.
+    super::quiet::without_stderr(|| MidiOutput::new(CLIENT))
+        .map_err(|e| format!("the MIDI system is not available ({e})"))
+}
+
+fn midi_output() -> Result<MidiOutput> {
+    try_midi_output().map_err(|why| failure("MIDI", why))
+}
+
+/// Names of the MIDI output ports, in index order. An error if the MIDI system itself is not
+/// available (e.g. no ALSA sequencer).
+pub fn port_names() -> Result<Vec<String>> {
+    let out = midi_output()?;
+    Ok(names_of(&out, &out.ports()))
+}
+
+fn names_of(out: &MidiOutput, ports: &[MidiOutputPort]) -> Vec<String> {
+    ports.iter().map(|p| out.port_name(p).unwrap_or_else(|_| "(unnamed)".to_string())).collect()
+}
+
+/// Text for `--list-ports`: one `INDEX: NAME` line per port, or a one-line explanation that
+/// there are none.
+pub fn describe_ports() -> String {
+    let out = match try_midi_output() {
+        Ok(out) => out,
+        Err(why) => return format!("no MIDI output ports: {why}\n"),
+    };
+    let names = names_of(&out, &out.ports());
+    if names.is_empty() {
+        return "no MIDI output ports found\n".to_string();
+    }
+    names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect()
+}
+
+/// The port that `spec` names among `names`: an index; else a case-insensitive exact name;
+/// else the only name containing `spec` (case-insensitive).
+pub fn select_port(names: &[String], spec: &str) -> Result<usize> {
+    let spec = spec.trim();
+    if let Ok(i) = spec.parse::<usize>() {
+        if i < names.len() {
+            return Ok(i);
+        }
+    }
+    let lower = spec.to_lowercase();
+    if let Some(i) = names.iter().position(|n| n.to_lowercase() == lower) {
+        return Ok(i);
+    }
+    let hits: Vec<usize> = (0..names.len()).filter(|&i| names[i].to_lowercase().contains(&lower)).collect();
+    if let [i] = hits[..] {
+        return Ok(i);
+    }
+    let subject = format!("MIDI port \"{spec}\"");
+    if names.is_empty() {
+        return Err(failure(subject, "no MIDI output ports found"));
+    }
+    let list = names.iter().enumerate().map(|(i, n)| format!("{i}: {n}")).collect::<Vec<_>>().join(", ");
+    let why = if hits.is_empty() { "no such port" } else { "matches several ports" };
+    Err(failure(subject, format!("{why}; available: {list}")))
+}
+
+/// Connect to the output port `spec` names (see [`select_port`]).
+pub fn connect(spec: &str) -> Result<MidiOutputConnection> {
+    let out = midi_output()?;
+    let ports = out.ports();
+    let names = names_of(&out, &ports);
+    let i = select_port(&names, spec)?;
+    out.connect(&ports[i], "cadenza-play")
+        .map_err(|e| failure(format!("MIDI port \"{}\"", names[i]), format!("cannot connect: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        ["Midi Through Port-0", "FLUID Synth (1234):Synth input port", "USB MIDI Keyboard"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn selects_by_index_exact_name_or_unique_part() {
+        let n = names();
+        assert_eq!(select_port(&n, "1").unwrap(), 1);
+        assert_eq!(select_port(&n, "usb midi keyboard").unwrap(), 2);
+        assert_eq!(select_port(&n, "fluid").unwrap(), 1);
+    }
+
+    #[test]
+    fn ambiguous_or_unknown_names_list_the_ports() {
+        let n = names();
+        let e = select_port(&n, "midi").unwrap_err().to_string();
+        assert!(e.contains("several") && e.contains("0: Midi Through Port-0"), "{e}");
+        let e = select_port(&n, "7").unwrap_err().to_string();
+        assert!(e.contains("no such port") && e.contains("\"7\""), "{e}");
+        let e = select_port(&[], "x").unwrap_err().to_string();
+        assert!(e.contains("no MIDI output ports") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn describe_ports_never_fails() {
+        // On a machine without MIDI this is the "no MIDI output ports" line.
+        let text = describe_ports();
+        assert!(text.ends_with('\n') && !text.trim().is_empty(), "{text:?}");
+    }
+}
