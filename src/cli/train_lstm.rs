@@ -219,3 +219,42 @@ pub fn run(
     eprintln!("best model: {}; resume with --resume {}", report.best_path.display(), report.last_path.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        lstm: LstmArgs,
+    }
+
+    fn parse(args: &[&str]) -> LstmArgs {
+        Cli::try_parse_from(std::iter::once("cadenza").chain(args.iter().copied())).unwrap().lstm
+    }
+
+    #[test]
+    fn preset_then_flags_make_the_model() {
+        let a = parse(&["--preset", "seed-article", "--hidden", "300", "--tie-weights"]);
+        let want = LstmConfig { hidden: 300, tie_weights: true, ..LstmConfig::seed_article() };
+        assert_eq!(a.model_config(), want);
+        assert!(a.model_overrides());
+        assert_eq!(parse(&[]).model_config(), LstmConfig::default());
+        assert!(!parse(&["--lr", "0.1"]).model_overrides());
+    }
+
+    #[test]
+    fn flags_override_the_toml_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "batch = 8\nlr = 0.01\nwindow = 32\n").unwrap();
+        let a =
+            parse(&["--config", file.to_str().unwrap(), "--lr", "0.5", "--steps", "7", "--bf16", "--device", "cpu"]);
+        let c = a.apply_train_flags(TrainConfig::from_toml_file(a.config.as_deref().unwrap()).unwrap());
+        assert_eq!((c.batch, c.window, c.lr, c.steps, c.bf16), (8, 32, 0.5, Some(7), true));
+        assert_eq!(c.device, "cpu");
+        assert_eq!(c.patience, TrainConfig::default().patience);
+    }
+}

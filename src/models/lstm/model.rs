@@ -67,6 +67,13 @@ impl Net {
         let kh = 1.0 / (head_in as f64).sqrt();
         let out_w = if cfg.tie_weights { None } else { Some(uniform(&[v, head_in], kh)?) };
         let out_b = uniform(&[v], kh)?;
+        if device.is_cuda() && tch::Cuda::cudnn_is_available() {
+            // As `tch::nn::lstm` and PyTorch's `flatten_parameters` do: make the LSTM weights views
+            // into one buffer so cuDNN need not copy them on every call. A failure only costs speed.
+            let _ = tch::no_grad(|| {
+                Tensor::f_internal_cudnn_rnn_flatten_weight(&lstm, 4, e, 2, h, 0, cfg.layers as i64, true, false)
+            });
+        }
         Ok(Net { cfg, vocab: v, device, embed, lstm, proj, out_w, out_b })
     }
 

@@ -50,7 +50,7 @@ impl AdamW {
                 let _ = v.g_mul_scalar_(self.beta2);
                 let _ = v.g_add_(&(&g * &g * (1.0 - self.beta2)));
                 let denom = (v.sqrt() / bias2_sqrt) + self.eps;
-                let _ = p.g_add_(&(m.as_ref() / denom * (-step_size)));
+                let _ = p.g_add_(&(&*m / denom * (-step_size)));
             }
         });
     }
