@@ -32,7 +32,10 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
         ModelKind::Markov => Box::new(MarkovModel::from_bytes(&payload).map_err(bad)?),
         ModelKind::Hmm => Box::new(HmmModel::from_safetensors(&payload).map_err(bad)?),
         #[cfg(feature = "lstm")]
-        ModelKind::Lstm => super::lstm::load_generator(&header, &payload, device).map_err(bad)?,
+        ModelKind::Lstm => {
+            let device = super::lstm::parse_device(device).map_err(bad)?;
+            Box::new(super::lstm::LstmModel::load(path, device)?.0)
+        }
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => {
             return Err(Error::Checkpoint { path: path.into(), reason: "LSTM models need a build with the `lstm` feature".into() })

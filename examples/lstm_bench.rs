@@ -1,0 +1,183 @@
+//! Throughput of cadenza's LSTM: training tokens/s through `lstm::train` and sampling tokens/s
+//! through `Generator::generate_batch` at batch 1 and 64. Prints one JSON object; used by
+//! `scripts/bench_lstm.py`, which runs the same model in PyTorch.
+//!
+//! `cargo run --release --example lstm_bench -- --device cpu --hidden 256 --layers 2 --steps 20`
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use cadenza::models::lstm::{self, LstmConfig, RunOptions, TrainConfig, TrainData};
+use cadenza::models::Generator;
+use cadenza::sampler::Sampler;
+use cadenza::tokens::{TokenId, Tokenizer, TokenizerConfig, BOS};
+use rand::{Rng, SeedableRng};
+
+struct Opts {
+    device: String,
+    embed: usize,
+    hidden: usize,
+    layers: usize,
+    batch: usize,
+    window: usize,
+    steps: u64,
+    sample_tokens: usize,
+    threads: i32,
+    bf16: bool,
+}
+
+fn parse() -> Result<Opts, String> {
+    let mut o = Opts {
+        device: "cpu".into(),
+        embed: 256,
+        hidden: 256,
+        layers: 2,
+        batch: 16,
+        window: 64,
+        steps: 20,
+        sample_tokens: 64,
+        threads: 0,
+        bf16: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--bf16" {
+            o.bf16 = true;
+            continue;
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--device" => o.device = value,
+            "--embed" => o.embed = num(&value)?,
+            "--hidden" => o.hidden = num(&value)?,
+            "--layers" => o.layers = num(&value)?,
+            "--batch" => o.batch = num(&value)?,
+            "--window" => o.window = num(&value)?,
+            "--steps" => o.steps = num(&value)? as u64,
+            "--sample-tokens" => o.sample_tokens = num(&value)?,
+            "--threads" => o.threads = num(&value)? as i32,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(o)
+}
+
+/// Peak device memory in use (bytes) while `f` runs, from `cudaMemGetInfo` polled every
+/// millisecond on another thread (the whole device, CUDA context included). `None` without
+/// CUDA or when libcudart is not loaded.
+fn with_peak_gpu_memory<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
+    type MemGetInfo = unsafe extern "C" fn(*mut usize, *mut usize) -> i32;
+    extern "C" {
+        fn dlsym(handle: *mut std::ffi::c_void, symbol: *const std::ffi::c_char) -> *mut std::ffi::c_void;
+    }
+    if !tch::Cuda::is_available() {
+        return (f(), None);
+    }
+    // SAFETY: dlsym with RTLD_DEFAULT (null) looks the symbol up in the loaded libraries; the
+    // CUDA runtime's cudaMemGetInfo has this C signature.
+    let sym = unsafe { dlsym(std::ptr::null_mut(), c"cudaMemGetInfo".as_ptr()) };
+    if sym.is_null() {
+        return (f(), None);
+    }
+    let get: MemGetInfo = unsafe { std::mem::transmute::<*mut std::ffi::c_void, MemGetInfo>(sym) };
+    let used = move || {
+        let (mut free, mut total) = (0usize, 0usize);
+        // SAFETY: two valid out-pointers.
+        let rc = unsafe { get(&mut free, &mut total) };
+        (rc == 0).then(|| (total - free) as u64)
+    };
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let poller = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(used().unwrap_or(0));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        peak
+    });
+    let out = f();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = poller.join().unwrap_or(0);
+    (out, (peak > 0).then_some(peak))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let o = parse()?;
+    if o.threads > 0 {
+        tch::set_num_threads(o.threads);
+    }
+    let tokenizer = Tokenizer::new(TokenizerConfig::default())?;
+    let vocab = tokenizer.vocab_size();
+    // Random tokens: enough that one epoch is longer than the run (no mid-run validation).
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let n = (o.steps as usize + 8) * o.batch * o.window + 1;
+    let seq: Vec<TokenId> = std::iter::once(BOS).chain((1..n).map(|_| rng.random_range(3..vocab as TokenId))).collect();
+    let data = vec![seq];
+    let model_cfg = LstmConfig { embed: o.embed, hidden: o.hidden, layers: o.layers, dropout: 0.0, tie_weights: false };
+    let cfg = |steps| TrainConfig {
+        batch: o.batch,
+        window: o.window,
+        steps: Some(steps),
+        warmup: 1,
+        transpose: 0,
+        patience: 0,
+        checkpoint_every: 0,
+        device: o.device.clone(),
+        bf16: o.bf16,
+        ..TrainConfig::default()
+    };
+    let dir = tempfile::tempdir()?;
+    let stop = AtomicBool::new(false);
+    let run = RunOptions { stop: &stop, progress: false, resume: None, max_steps_this_run: None, corpus: None };
+    let train = |steps| {
+        lstm::train(
+            &model_cfg,
+            &cfg(steps),
+            &tokenizer,
+            TrainData { train: &data, valid: &[] },
+            &dir.path().join("b.ckpt"),
+            &run,
+        )
+    };
+    // Warm-up (allocator, cuDNN plans), then the timed run.
+    train(3)?;
+    let ((report, secs), peak_train) = with_peak_gpu_memory(|| {
+        let t = Instant::now();
+        let r = train(o.steps);
+        (r, t.elapsed().as_secs_f64())
+    });
+    let model = report?.model;
+    let train_tps = (o.steps as usize * o.batch * o.window) as f64 / secs;
+
+    let sampler = Sampler::default();
+    let mut sample_tps = Vec::new();
+    let mut peak_sample = None;
+    for batch in [1usize, 64] {
+        let primers = vec![vec![BOS]; batch];
+        model.generate_batch(&primers, 4, &sampler, 0);
+        let ((tokens, secs), peak) = with_peak_gpu_memory(|| {
+            let t = Instant::now();
+            let out = model.generate_batch(&primers, o.sample_tokens, &sampler, 1);
+            (out.iter().map(Vec::len).sum::<usize>(), t.elapsed().as_secs_f64())
+        });
+        peak_sample = peak_sample.max(peak);
+        sample_tps.push((batch, tokens as f64 / secs));
+    }
+    let json = serde_json::json!({
+        "impl": "cadenza",
+        "device": format!("{:?}", model.device()),
+        "threads": tch::get_num_threads(),
+        "vocab": vocab,
+        "parameters": model.parameter_count(),
+        "train_tokens_per_s": train_tps,
+        "train_seconds": secs,
+        "sample_tokens_per_s_batch1": sample_tps[0].1,
+        "sample_tokens_per_s_batch64": sample_tps[1].1,
+        "peak_gpu_bytes_train": peak_train,
+        "peak_gpu_bytes_sample": peak_sample,
+    });
+    println!("{json}");
+    Ok(())
+}

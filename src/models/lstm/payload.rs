@@ -1,0 +1,101 @@
+//! Named tensors to and from safetensors bytes (the checkpoint payload), in memory.
+//!
+//! Tensors are stored as f32 on the CPU whatever their device, so a checkpoint written on a GPU
+//! loads on the CPU and the other way round.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use safetensors::tensor::{Dtype, SafeTensors, View};
+use tch::{Device, Kind, Tensor};
+
+/// One tensor's bytes as the safetensors writer sees them.
+struct F32View {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for F32View {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// The f32 values of `t` (any device, any float kind), row-major.
+pub fn to_f32_vec(t: &Tensor) -> Result<Vec<f32>, tch::TchError> {
+    let flat = t.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_reshape([-1])?;
+    Vec::<f32>::try_from(&flat)
+}
+
+/// Serialize `tensors` (name, tensor) to safetensors bytes.
+pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>, String> {
+    let mut views = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let values = to_f32_vec(t).map_err(|e| format!("{name}: {e}"))?;
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        views.push((name.clone(), F32View { shape, bytes }));
+    }
+    safetensors::tensor::serialize(views, &None).map_err(|e| format!("cannot encode tensors: {e:?}"))
+}
+
+/// Parse safetensors bytes into CPU tensors by name.
+pub fn decode(bytes: &[u8]) -> Result<HashMap<String, Tensor>, String> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("unreadable tensor payload: {e:?}"))?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let t = Tensor::try_from(view).map_err(|e| format!("tensor {name}: {e}"))?;
+        out.insert(name, t);
+    }
+    Ok(out)
+}
+
+/// Copy `src[name]` into `dst` (same shape required), without recording gradients.
+pub fn copy_into(dst: &Tensor, src: &HashMap<String, Tensor>, name: &str) -> Result<(), String> {
+    let s = src.get(name).ok_or_else(|| format!("tensor {name} is missing"))?;
+    if s.size() != dst.size() {
+        return Err(format!("tensor {name} has shape {:?}, the model needs {:?}", s.size(), dst.size()));
+    }
+    let mut d = dst.shallow_clone();
+    tch::no_grad(|| d.f_copy_(s)).map_err(|e| format!("tensor {name}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_is_exact_and_readable_as_safetensors() {
+        let a = Tensor::from_slice(&[1.5f32, -2.0, 3.25, f32::MIN_POSITIVE, 1e30, -0.0]).reshape([2, 3]);
+        let b = Tensor::from_slice(&[7.0f32]);
+        let bytes = encode(&[("a".into(), a.shallow_clone()), ("b.c".into(), b.shallow_clone())]).unwrap();
+        // The safetensors layout: u64 header length, JSON header, data.
+        let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + hlen]).unwrap();
+        assert_eq!(header["a"]["dtype"], "F32");
+        assert_eq!(header["a"]["shape"], serde_json::json!([2, 3]));
+        let back = decode(&bytes).unwrap();
+        assert_eq!(to_f32_vec(&back["a"]).unwrap(), to_f32_vec(&a).unwrap());
+        assert_eq!(back["a"].size(), vec![2, 3]);
+        assert_eq!(to_f32_vec(&back["b.c"]).unwrap(), vec![7.0]);
+    }
+
+    #[test]
+    fn garbage_and_shape_mismatches_are_errors() {
+        assert!(decode(b"not safetensors at all").is_err());
+        let bytes = encode(&[("w".into(), Tensor::zeros([3], (Kind::Float, Device::Cpu)))]).unwrap();
+        let src = decode(&bytes).unwrap();
+        let dst = Tensor::zeros([4], (Kind::Float, Device::Cpu));
+        assert!(copy_into(&dst, &src, "w").unwrap_err().contains("shape"));
+        assert!(copy_into(&dst, &src, "x").unwrap_err().contains("missing"));
+    }
+}

@@ -1,0 +1,433 @@
+//! Training: random windows, AdamW with warm-up and cosine decay, gradient clipping,
+//! validation bits/token after each epoch, the best checkpoint kept, early stopping, periodic
+//! and on-stop checkpoints, and exact resume.
+//!
+//! Two checkpoints are written: `out` holds the model with the best validation score (the one
+//! to generate with) and [`last_path`]`(out)` the latest state (the one to resume from). Both
+//! carry weights, AdamW moments and the training state, so either can be resumed.
+//!
+//! Everything random in a step (windows, transpositions, dropout masks) is derived from the
+//! seed and the step number, so resuming from a checkpoint continues exactly as the
+//! uninterrupted run would have (bit for bit on the CPU).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use super::config::{parse_device, LstmConfig, TrainConfig};
+use super::model::{hyperparameters, parse_hyperparameters, LstmModel, Net, PAYLOAD_FORMAT};
+use super::optim::{clip_grad_norm, zero_grad, AdamW};
+use super::payload;
+use super::windows::Windows;
+use crate::checkpoint::{self, CorpusSummary, Header};
+use crate::error::{Error, Result};
+use crate::models::ModelKind;
+use crate::tokens::{TokenId, Tokenizer, PAD};
+
+/// Steps between reads of the running loss (each read waits for the device).
+const LOG_EVERY: u64 = 10;
+
+/// The token sequences to learn from.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainData<'a> {
+    pub train: &'a [Vec<TokenId>],
+    /// May be empty: then every epoch's model counts as the best.
+    pub valid: &'a [Vec<TokenId>],
+}
+
+/// How one call of [`train`] runs (not saved in checkpoints).
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Checked every step: when set, the state is checkpointed and training returns.
+    pub stop: &'a AtomicBool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Continue from this checkpoint (weights, optimizer moments, step, best score).
+    pub resume: Option<&'a Path>,
+    /// Return (after checkpointing) once this call has run this many steps.
+    pub max_steps_this_run: Option<u64>,
+    /// Recorded in the checkpoints' headers.
+    pub corpus: Option<&'a CorpusSummary>,
+}
+
+/// Where training stands; stored in checkpoints as `header.extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Optimizer steps done.
+    pub step: u64,
+    /// Epochs completed.
+    pub epoch: u64,
+    pub steps_per_epoch: u64,
+    pub total_steps: u64,
+    pub best_valid_bits: Option<f64>,
+    /// Validations in a row without improvement.
+    pub bad_epochs: u64,
+    /// Mean training loss (nats/token) over the latest steps.
+    pub train_loss: Option<f64>,
+    pub last_valid_bits: Option<f64>,
+}
+
+/// Why [`train`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// All steps done.
+    Finished,
+    /// `patience` validations without improvement.
+    EarlyStopped,
+    /// The stop flag was set.
+    Interrupted,
+    /// [`RunOptions::max_steps_this_run`] reached.
+    StepLimit,
+}
+
+/// What [`train`] did.
+#[derive(Debug)]
+pub struct TrainReport {
+    /// The model as it is after the last step run.
+    pub model: LstmModel,
+    pub state: TrainState,
+    pub stopped: StopReason,
+    /// The best-model checkpoint (`out`) and the latest-state one.
+    pub best_path: PathBuf,
+    pub last_path: PathBuf,
+}
+
+/// Where the latest training state of a run writing `out` is kept: `out` + `.last`.
+pub fn last_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".last");
+    PathBuf::from(s)
+}
+
+/// A splitmix64 finalizer: well-spread per-step seeds for libtorch's generator.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Everything needed to write a checkpoint.
+struct Saver<'a> {
+    model_cfg: &'a LstmConfig,
+    cfg: &'a TrainConfig,
+    tokenizer: &'a Tokenizer,
+    corpus: Option<&'a CorpusSummary>,
+}
+
+impl Saver<'_> {
+    fn save(&self, path: &Path, net: &Net, opt: &AdamW, state: &TrainState) -> Result<()> {
+        let mut header = Header::new(
+            ModelKind::Lstm,
+            self.tokenizer,
+            hyperparameters(self.model_cfg, Some(self.cfg)),
+            PAYLOAD_FORMAT,
+        );
+        header.corpus = self.corpus.cloned();
+        header.metrics = metrics(state);
+        header.extra = serde_json::to_value(state).map_err(|e| Error::Model(e.to_string()))?;
+        let mut tensors = net.named();
+        tensors.extend(opt.named_state());
+        let bytes = payload::encode(&tensors).map_err(Error::Model)?;
+        checkpoint::save(path, &header, &bytes)
+    }
+}
+
+fn metrics(state: &TrainState) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    if let Some(l) = state.train_loss {
+        m.insert("train_bits_per_token".into(), l / std::f64::consts::LN_2);
+    }
+    if let Some(v) = state.last_valid_bits {
+        m.insert("valid_bits_per_token".into(), v);
+    }
+    if let Some(v) = state.best_valid_bits {
+        m.insert("best_valid_bits_per_token".into(), v);
+    }
+    m.insert("steps".into(), state.step as f64);
+    m
+}
+
+/// Train an LSTM of shape `model_cfg` on `data` with `cfg`, writing checkpoints to `out` (best)
+/// and [`last_path`]`(out)` (latest). With [`RunOptions::resume`], the checkpoint's model
+/// configuration must equal `model_cfg` and its tokenizer `tokenizer`.
+pub fn train(
+    model_cfg: &LstmConfig,
+    cfg: &TrainConfig,
+    tokenizer: &Tokenizer,
+    data: TrainData<'_>,
+    out: &Path,
+    opts: &RunOptions<'_>,
+) -> Result<TrainReport> {
+    model_cfg.validate()?;
+    cfg.validate()?;
+    let device = parse_device(&cfg.device)?;
+    let bf16 = cfg.bf16 && device.is_cuda();
+    let vocab = tokenizer.vocab();
+    let windows = Windows::new(data.train, vocab)
+        .ok_or_else(|| Error::Model("no training sequence has two or more tokens".into()))?;
+    let steps_per_epoch = windows.targets().div_ceil((cfg.batch * cfg.window) as u64).max(1);
+    let total_steps = cfg.steps.unwrap_or(cfg.epochs.saturating_mul(steps_per_epoch));
+
+    tch::manual_seed(mix(cfg.seed) as i64);
+    let net = Net::new(*model_cfg, vocab.len(), device)?;
+    let params = net.named();
+    let mut opt = AdamW::new(&params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay);
+    let mut state = TrainState {
+        step: 0,
+        epoch: 0,
+        steps_per_epoch,
+        total_steps,
+        best_valid_bits: None,
+        bad_epochs: 0,
+        train_loss: None,
+        last_valid_bits: None,
+    };
+    if let Some(path) = opts.resume {
+        state = resume(path, model_cfg, tokenizer, &net, &mut opt)?;
+        state.steps_per_epoch = steps_per_epoch;
+        state.total_steps = total_steps;
+    }
+    let saver = Saver { model_cfg, cfg, tokenizer, corpus: opts.corpus };
+    let last = last_path(out);
+
+    let bar = progress_bar(opts.progress, total_steps, state.step);
+    let mut loss_sum = Tensor::zeros(Vec::<i64>::new(), (Kind::Float, device));
+    let mut loss_steps = 0u64;
+    let mut clock = Instant::now();
+    let mut tokens_since = 0u64;
+    let mut tokens_per_sec = 0.0;
+    let mut run_steps = 0u64;
+    let params = net.named();
+    let stopped = loop {
+        if state.step >= total_steps {
+            break StopReason::Finished;
+        }
+        if opts.stop.load(Ordering::Relaxed) {
+            saver.save(&last, &net, &opt, &state)?;
+            break StopReason::Interrupted;
+        }
+        if opts.max_steps_this_run.is_some_and(|m| run_steps >= m) {
+            saver.save(&last, &net, &opt, &state)?;
+            break StopReason::StepLimit;
+        }
+
+        // One optimizer step.
+        tch::manual_seed(mix(cfg.seed ^ mix(state.step)) as i64);
+        let rows = windows.batch(cfg.seed, state.step, cfg.batch, cfg.window, cfg.transpose);
+        let batch = Tensor::from_slice(&rows).view([cfg.batch as i64, cfg.window as i64 + 1]).to_device(device);
+        let input = batch.narrow(1, 0, cfg.window as i64);
+        let target = batch.narrow(1, 1, cfg.window as i64).reshape([-1]);
+        let (logits, _) = net.forward(&input, None, true, bf16);
+        let loss = logits.view([-1, net.vocab]).cross_entropy_loss::<Tensor>(
+            &target,
+            None,
+            Reduction::Mean,
+            i64::from(PAD),
+            0.0,
+        );
+        zero_grad(&params);
+        loss.backward();
+        clip_grad_norm(&params, cfg.clip);
+        opt.update(&params, cfg.lr_at(state.step, total_steps));
+        loss_sum += loss.detach();
+        loss_steps += 1;
+        state.step += 1;
+        run_steps += 1;
+        tokens_since += (cfg.batch * cfg.window) as u64;
+
+        let epoch_end = state.step % steps_per_epoch == 0 || state.step == total_steps;
+        if loss_steps >= LOG_EVERY || epoch_end {
+            let mean = loss_sum.double_value(&[]) / loss_steps as f64;
+            if !mean.is_finite() {
+                return Err(Error::Model(format!(
+                    "training diverged at step {} (loss is {mean}); try a lower learning rate",
+                    state.step
+                )));
+            }
+            state.train_loss = Some(mean);
+            let secs = clock.elapsed().as_secs_f64();
+            if secs > 0.0 {
+                tokens_per_sec = tokens_since as f64 / secs;
+            }
+            loss_sum = Tensor::zeros(Vec::<i64>::new(), (Kind::Float, device));
+            loss_steps = 0;
+            tokens_since = 0;
+            clock = Instant::now();
+        }
+        bar.set_position(state.step);
+        bar.set_message(format!(
+            "epoch {} loss {:.3} {:.0} tok/s",
+            state.epoch + 1,
+            state.train_loss.unwrap_or(f64::NAN),
+            tokens_per_sec
+        ));
+
+        if epoch_end {
+            state.epoch += 1;
+            let improved = if data.valid.is_empty() {
+                true
+            } else {
+                let bits = evaluate(&net, data.valid, cfg.batch, cfg.valid_max_tokens);
+                state.last_valid_bits = Some(bits);
+                let better = state.best_valid_bits.is_none_or(|b| bits < b);
+                if better {
+                    state.best_valid_bits = Some(bits);
+                }
+                say(
+                    &bar,
+                    opts.progress,
+                    format!(
+                        "epoch {} step {}: train {:.4} bits/token, valid {:.4} bits/token{}",
+                        state.epoch,
+                        state.step,
+                        state.train_loss.unwrap_or(f64::NAN) / std::f64::consts::LN_2,
+                        bits,
+                        if better { " (best)" } else { "" }
+                    ),
+                );
+                better
+            };
+            if improved {
+                state.bad_epochs = 0;
+                saver.save(out, &net, &opt, &state)?;
+            } else {
+                state.bad_epochs += 1;
+            }
+            saver.save(&last, &net, &opt, &state)?;
+            // Reset the clock so validation time does not count against throughput.
+            clock = Instant::now();
+            tokens_since = 0;
+            if cfg.patience > 0 && state.bad_epochs >= cfg.patience && state.step < total_steps {
+                break StopReason::EarlyStopped;
+            }
+        } else if cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 {
+            saver.save(&last, &net, &opt, &state)?;
+        }
+    };
+    bar.finish_and_clear();
+    if !out.exists() {
+        // Stopped before the first epoch ended: the latest model is the best there is.
+        saver.save(out, &net, &opt, &state)?;
+    }
+    Ok(TrainReport { model: LstmModel::from_net(net), state, stopped, best_path: out.to_path_buf(), last_path: last })
+}
+
+/// Restore weights, moments and state from the checkpoint at `path`.
+fn resume(
+    path: &Path,
+    model_cfg: &LstmConfig,
+    tokenizer: &Tokenizer,
+    net: &Net,
+    opt: &mut AdamW,
+) -> Result<TrainState> {
+    let (header, bytes) = checkpoint::load_kind(path, ModelKind::Lstm)?;
+    let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
+    checkpoint::check_tokenizer(path, &header, tokenizer.config())?;
+    let (saved_cfg, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
+    if &saved_cfg != model_cfg {
+        return Err(bad(format!("its model ({saved_cfg:?}) differs from the one asked for ({model_cfg:?})")));
+    }
+    let state: TrainState =
+        serde_json::from_value(header.extra.clone()).map_err(|e| bad(format!("no training state to resume: {e}")))?;
+    let tensors = payload::decode(&bytes).map_err(bad)?;
+    net.load_named(&tensors).map_err(bad)?;
+    opt.load_state(&tensors, state.step).map_err(bad)?;
+    Ok(state)
+}
+
+/// The training state stored in the checkpoint at `path`, if any.
+pub fn checkpoint_state(header: &Header) -> Option<TrainState> {
+    serde_json::from_value(header.extra.clone()).ok()
+}
+
+/// A line for the user: above the progress bar, or plainly on stderr when the bar is hidden
+/// (stderr is not a terminal).
+fn say(bar: &indicatif::ProgressBar, show: bool, line: String) {
+    if !show {
+        return;
+    }
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+fn progress_bar(show: bool, total: u64, pos: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] step {pos}/{len} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(pos);
+    bar
+}
+
+/// Mean bits per token of `seqs` (each from BOS with a zero state), batched `batch` sequences
+/// at a time in chunks of [`super::sample::CHUNK`] steps. With `max_tokens > 0` only the first
+/// sequences up to that many tokens are scored.
+pub(crate) fn evaluate(net: &Net, seqs: &[Vec<TokenId>], batch: usize, max_tokens: u64) -> f64 {
+    let mut chosen: Vec<&[TokenId]> = Vec::new();
+    let mut budget = 0u64;
+    for s in seqs.iter().filter(|s| s.len() >= 2) {
+        if max_tokens > 0 && budget >= max_tokens {
+            break;
+        }
+        budget += s.len() as u64;
+        chosen.push(s);
+    }
+    // Similar lengths together keep padding low.
+    chosen.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let (mut nll, mut count) = (0.0f64, 0u64);
+    tch::no_grad(|| {
+        for group in chosen.chunks(batch.max(1)) {
+            let len = group[0].len();
+            let mut ids = Vec::with_capacity(group.len() * len);
+            for s in group {
+                let row = s.iter().map(|&t| if i64::from(t) < net.vocab { i64::from(t) } else { i64::from(PAD) });
+                ids.extend(row);
+                // Targets that read as PAD are ignored by the loss, so they are not counted.
+                count += ids[ids.len() - s.len() + 1..].iter().filter(|&&t| t != i64::from(PAD)).count() as u64;
+                ids.extend(std::iter::repeat_n(i64::from(PAD), len - s.len()));
+            }
+            let all = Tensor::from_slice(&ids).view([group.len() as i64, len as i64]).to_device(net.device);
+            let steps = len as i64 - 1;
+            let mut state = None;
+            let mut start = 0;
+            while start < steps {
+                let n = (steps - start).min(super::sample::CHUNK as i64);
+                let input = all.narrow(1, start, n);
+                let target = all.narrow(1, start + 1, n).reshape([-1]);
+                let (logits, s) = net.forward(&input, state.as_ref(), false, false);
+                state = Some(s);
+                let sum = logits.view([-1, net.vocab]).cross_entropy_loss::<Tensor>(
+                    &target,
+                    None,
+                    Reduction::Sum,
+                    i64::from(PAD),
+                    0.0,
+                );
+                nll += sum.to_kind(Kind::Double).double_value(&[]);
+                start += n;
+            }
+        }
+    });
+    if count == 0 {
+        return 0.0;
+    }
+    nll / count as f64 / std::f64::consts::LN_2
+}
+
+/// The device a training configuration runs on (for messages).
+pub fn device_of(cfg: &TrainConfig) -> Result<Device> {
+    parse_device(&cfg.device)
+}

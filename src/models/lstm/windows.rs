@@ -1,0 +1,156 @@
+//! Random training windows: `window + 1` consecutive tokens cut from the training sequences
+//! (sequences chosen in proportion to their length), each randomly transposed for
+//! augmentation. A step's windows depend only on the seed and the step number, so a resumed
+//! run draws exactly the windows the uninterrupted run would have drawn.
+
+use rand::Rng;
+
+use crate::sampler::rng_for;
+use crate::tokens::transpose::transpose_tokens;
+use crate::tokens::{Event, TokenId, Vocab, PAD};
+
+/// Mixed into the seed so the windows' RNG differs from other users of the same seed.
+const WINDOW_STREAM: u64 = 0x5749_4e44_4f57_5331; // "WINDOWS1"
+
+/// Draws batches of windows from a set of token sequences.
+pub struct Windows<'a> {
+    seqs: Vec<&'a [TokenId]>,
+    /// `cum[i]` = total length of `seqs[..=i]`.
+    cum: Vec<u64>,
+    /// Positions of PROGRAM/DRUMS tokens per sequence (the instrument in force at a window's
+    /// start decides whether its notes are drums).
+    instruments: Vec<Vec<u32>>,
+    vocab: &'a Vocab,
+}
+
+impl<'a> Windows<'a> {
+    /// Windows over the sequences of `seqs` that hold at least two tokens; `None` if there are
+    /// none.
+    pub fn new(seqs: &'a [Vec<TokenId>], vocab: &'a Vocab) -> Option<Windows<'a>> {
+        let seqs: Vec<&[TokenId]> = seqs.iter().filter(|s| s.len() >= 2).map(Vec::as_slice).collect();
+        if seqs.is_empty() {
+            return None;
+        }
+        let mut cum = Vec::with_capacity(seqs.len());
+        let mut total = 0u64;
+        for s in &seqs {
+            total += s.len() as u64;
+            cum.push(total);
+        }
+        let instruments = seqs
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .enumerate()
+                    .filter(|(_, &t)| matches!(vocab.event(t), Event::Program(_) | Event::Drums))
+                    .map(|(i, _)| i as u32)
+                    .collect()
+            })
+            .collect();
+        Some(Windows { seqs, cum, instruments, vocab })
+    }
+
+    /// Number of next-token targets in the sequences (tokens minus one per sequence).
+    pub fn targets(&self) -> u64 {
+        self.cum.last().copied().unwrap_or(0) - self.seqs.len() as u64
+    }
+
+    /// `batch` windows of `window + 1` tokens (row-major, PAD after the end of a short
+    /// sequence) for step `step` of a run seeded with `seed`, each transposed by a uniform
+    /// random shift in `-transpose..=transpose` semitones.
+    pub fn batch(&self, seed: u64, step: u64, batch: usize, window: usize, transpose: u8) -> Vec<i64> {
+        let mut rng = rng_for(seed ^ WINDOW_STREAM, step);
+        let total = self.cum.last().copied().unwrap_or(0);
+        let mut out = Vec::with_capacity(batch * (window + 1));
+        for _ in 0..batch {
+            let r = rng.random_range(0..total);
+            let i = self.cum.partition_point(|&c| c <= r);
+            let seq = self.seqs[i];
+            let start = if seq.len() > window + 1 { rng.random_range(0..=seq.len() - window - 1) } else { 0 };
+            let end = (start + window + 1).min(seq.len());
+            let shift = if transpose > 0 { rng.random_range(-i16::from(transpose)..=i16::from(transpose)) } else { 0 };
+            let cut = &seq[start..end];
+            let moved = if shift != 0 { self.transposed(i, start, cut, shift as i8) } else { None };
+            let w = moved.as_deref().unwrap_or(cut);
+            out.extend(w.iter().map(|&t| i64::from(t)));
+            out.extend(std::iter::repeat_n(i64::from(PAD), window + 1 - w.len()));
+        }
+        out
+    }
+
+    /// `cut` (starting at `start` of sequence `i`) transposed, with the instrument token in
+    /// force at `start` as context; `None` if the transposition changed the length.
+    fn transposed(&self, i: usize, start: usize, cut: &[TokenId], semitones: i8) -> Option<Vec<TokenId>> {
+        let pos = &self.instruments[i];
+        let k = pos.partition_point(|&p| (p as usize) < start);
+        let context = k.checked_sub(1).map(|k| self.seqs[i][pos[k] as usize]);
+        let mut input = Vec::with_capacity(cut.len() + 1);
+        input.extend(context);
+        input.extend_from_slice(cut);
+        let mut moved = transpose_tokens(self.vocab, &input, semitones);
+        if moved.len() != input.len() {
+            return None;
+        }
+        if context.is_some() {
+            moved.remove(0);
+        }
+        Some(moved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::TokenizerConfig;
+
+    #[test]
+    fn windows_are_real_slices_padded_at_the_end() {
+        let v = Vocab::new(&TokenizerConfig::default());
+        let seqs = vec![(1..=50).collect::<Vec<TokenId>>(), vec![1, 2], vec![7]];
+        let w = Windows::new(&seqs, &v).unwrap();
+        assert_eq!(w.targets(), 49 + 1);
+        let b = w.batch(3, 0, 64, 9, 0);
+        assert_eq!(b.len(), 64 * 10);
+        let mut saw_short = false;
+        for row in b.chunks(10) {
+            if row[0] == 1 && row[1] == 2 && row[2] == 0 {
+                saw_short = true;
+                assert!(row[2..].iter().all(|&t| t == 0));
+            } else {
+                // A slice of 1..=50: consecutive integers.
+                assert!(row.windows(2).all(|p| p[1] == p[0] + 1), "{row:?}");
+            }
+        }
+        assert!(saw_short);
+        // Same seed and step, same windows; another step, other windows.
+        assert_eq!(b, w.batch(3, 0, 64, 9, 0));
+        assert_ne!(b, w.batch(3, 1, 64, 9, 0));
+    }
+
+    #[test]
+    fn transposition_moves_pitched_notes_and_respects_drum_context() {
+        let v = Vocab::new(&TokenizerConfig::default());
+        let on = |p| v.id(Event::NoteOn(p)).unwrap() as i64;
+        let drums = v.id(Event::Drums).unwrap();
+        // A drum part: a window starting after DRUMS must leave its notes alone.
+        let seq: Vec<TokenId> = std::iter::once(drums).chain(std::iter::repeat_n(on(40) as TokenId, 30)).collect();
+        let w = Windows::new(std::slice::from_ref(&seq), &v).unwrap();
+        for step in 0..20 {
+            let b = w.batch(1, step, 4, 8, 6);
+            assert!(b.iter().all(|&t| t == on(40) || t == i64::from(drums)), "{b:?}");
+        }
+        // A piano part: shifts stay within ±6 and every token of a window moves together.
+        let seq: Vec<TokenId> = std::iter::repeat_n(on(60) as TokenId, 30).collect();
+        let w = Windows::new(std::slice::from_ref(&seq), &v).unwrap();
+        let mut shifts = std::collections::BTreeSet::new();
+        for step in 0..50 {
+            for row in w.batch(1, step, 4, 8, 6).chunks(9) {
+                assert!(row.iter().all(|&t| t == row[0]));
+                let d = row[0] - on(60);
+                assert!((-6..=6).contains(&d));
+                shifts.insert(d);
+            }
+        }
+        assert!(shifts.len() > 8, "{shifts:?}");
+    }
+}
