@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use safetensors::tensor::{Dtype, SafeTensors, View};
+use safetensors_tch::tensor::{Dtype, SafeTensors, View};
 use tch::{Device, Kind, Tensor};
 
 /// One tensor's bytes as the safetensors writer sees them.
@@ -45,7 +45,7 @@ pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>, String> {
         let shape = t.size().iter().map(|&d| d as usize).collect();
         views.push((name.clone(), F32View { shape, bytes }));
     }
-    safetensors::tensor::serialize(views, &None).map_err(|e| format!("cannot encode tensors: {e:?}"))
+    safetensors_tch::tensor::serialize(views, &None).map_err(|e| format!("cannot encode tensors: {e:?}"))
 }
 
 /// Parse safetensors bytes into CPU tensors by name.
