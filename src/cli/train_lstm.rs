@@ -257,4 +257,31 @@ mod tests {
         assert_eq!(c.device, "cpu");
         assert_eq!(c.patience, TrainConfig::default().patience);
     }
+
+    #[test]
+    fn run_trains_then_resumes_with_more_steps() {
+        let tok = cadenza::Tokenizer::new(cadenza::TokenizerConfig::default()).unwrap();
+        let seq: Vec<TokenId> =
+            std::iter::once(1).chain((0..200).map(|i| 40 + (i % 5) as TokenId)).chain([2]).collect();
+        let data = vec![seq];
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.lstm");
+        let first = ["--embed", "8", "--hidden", "16", "--layers", "1", "--batch", "4", "--window", "16"];
+        let a = parse(&[&first[..], &["--steps", "12", "--device", "cpu", "--transpose", "0"]].concat());
+        run(&a, &tok, &data, &data, CorpusSummary::default(), &out, 3).unwrap();
+        let last = lstm::last_path(&out);
+        let h = checkpoint::load_header(&last).unwrap();
+        assert_eq!(lstm::train::checkpoint_state(&h).unwrap().step, 12);
+        assert!(h.corpus.is_some());
+        // Resuming keeps the model and the seed; --steps extends the run.
+        let b = parse(&["--resume", last.to_str().unwrap(), "--steps", "20"]);
+        run(&b, &tok, &data, &data, CorpusSummary::default(), &out, 99).unwrap();
+        let h = checkpoint::load_header(&last).unwrap();
+        assert_eq!(lstm::train::checkpoint_state(&h).unwrap().step, 20);
+        let (_, train) = parse_hyperparameters(&h.hyperparameters).unwrap();
+        assert_eq!(train.unwrap().seed, 3);
+        // A different shape on resume is refused.
+        let c = parse(&["--resume", last.to_str().unwrap(), "--hidden", "32"]);
+        assert!(run(&c, &tok, &data, &data, CorpusSummary::default(), &out, 3).is_err());
+    }
 }
