@@ -25,7 +25,15 @@ fn json(out: &[u8]) -> serde_json::Value {
 
 fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> PathBuf {
     let ckpt = tmp.join(format!("tiny.{model}"));
-    let mut args = vec!["train", "--model", model, "--corpus", corpus.to_str().unwrap(), "--out", ckpt.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        ckpt.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let out = cadenza(tmp).args(&args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -40,7 +48,14 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     let hmm = train(tmp.path(), &corpus, "hmm", &["--states", "4", "--max-iters", "3"]);
     let out_dir = tmp.path().join("report");
     let out = cadenza(tmp.path())
-        .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", markov.to_str().unwrap(), hmm.to_str().unwrap()])
+        .args([
+            "compare",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--models",
+            markov.to_str().unwrap(),
+            hmm.to_str().unwrap(),
+        ])
         .args(["--samples", "3", "--length", "64", "--out", out_dir.to_str().unwrap()])
         .output()
         .unwrap();
@@ -54,10 +69,26 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     let models = report["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     for (m, ckpt) in models.iter().zip([&markov, &hmm]) {
-        let eval = cadenza(tmp.path()).args(["eval", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--split", "test", "--json"]).output().unwrap();
+        let eval = cadenza(tmp.path())
+            .args([
+                "eval",
+                ckpt.to_str().unwrap(),
+                "--corpus",
+                corpus.to_str().unwrap(),
+                "--split",
+                "test",
+                "--json",
+            ])
+            .output()
+            .unwrap();
         assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
         let e = json(&eval.stdout);
-        assert_eq!(m["bits_per_token"].as_f64().unwrap(), e["bits_per_token"].as_f64().unwrap(), "{}", m["name"]);
+        assert_eq!(
+            m["bits_per_token"].as_f64().unwrap(),
+            e["bits_per_token"].as_f64().unwrap(),
+            "{}",
+            m["name"]
+        );
         assert_eq!(m["scored_tokens"], e["tokens"]);
         let samples = m["samples"].as_array().unwrap();
         assert_eq!(samples.len(), 3);
@@ -89,18 +120,45 @@ fn models_with_different_tokenizers_give_a_one_line_error() {
     let a = train(tmp.path(), &corpus, "markov", &["--order", "2"]);
     let b = tmp.path().join("other.markov");
     let out = cadenza(tmp.path())
-        .args(["train", "--model", "markov", "--order", "2", "--velocity-bins", "8", "--corpus", corpus.to_str().unwrap(), "--out", b.to_str().unwrap()])
+        .args([
+            "train",
+            "--model",
+            "markov",
+            "--order",
+            "2",
+            "--velocity-bins",
+            "8",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            b.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
     let out = cadenza(tmp.path())
-        .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", a.to_str().unwrap(), b.to_str().unwrap(), "--out", tmp.path().join("r").to_str().unwrap()])
+        .args([
+            "compare",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--models",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--out",
+            tmp.path().join("r").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].starts_with("error: ") && lines[0].contains("tiny.markov") && lines[0].contains("other.markov") && lines[0].contains("tokenizer"), "{err}");
+    assert!(
+        lines[0].starts_with("error: ")
+            && lines[0].contains("tiny.markov")
+            && lines[0].contains("other.markov")
+            && lines[0].contains("tokenizer"),
+        "{err}"
+    );
     assert!(!tmp.path().join("r").exists());
 }

@@ -53,7 +53,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
     // Check the tokenizers from the headers before loading any model.
-    let headers = args.models.iter().map(|p| cadenza::checkpoint::load_header(p)).collect::<Result<Vec<_>, _>>()?;
+    let headers =
+        args.models.iter().map(|p| cadenza::checkpoint::load_header(p)).collect::<Result<Vec<_>, _>>()?;
     let pairs: Vec<_> = args.models.iter().map(PathBuf::as_path).zip(&headers).collect();
     let tokenizer = compare::common_tokenizer(&pairs)?;
     let loaded = args.models.iter().map(|p| saved::load(p, &args.device)).collect::<Result<Vec<_>, _>>()?;
@@ -63,7 +64,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .zip(&args.models)
         .zip(names)
-        .map(|((l, path), name)| Contender { name, checkpoint: path.clone(), header: &l.header, model: l.model.as_ref() })
+        .map(|((l, path), name)| Contender {
+            name,
+            checkpoint: path.clone(),
+            header: &l.header,
+            model: l.model.as_ref(),
+        })
         .collect();
     let opts = CompareOptions {
         samples: args.samples,
@@ -74,7 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sampler: Sampler { temperature: args.temperature, ..Sampler::default() },
     };
     let mut outcome = compare::run(&corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
-    let soundfont = if args.no_audio || !cfg!(feature = "audio") { None } else { cadenza::doctor::find_soundfont() };
+    let soundfont =
+        if args.no_audio || !cfg!(feature = "audio") { None } else { cadenza::doctor::find_soundfont() };
     if soundfont.is_some() {
         eprintln!("rendering WAV files");
     }

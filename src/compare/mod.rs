@@ -48,7 +48,14 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { samples: 20, length: 512, rng_seed: 0, primer_beats: 4.0, ngram: 8, sampler: Sampler::default() }
+        CompareOptions {
+            samples: 20,
+            length: 512,
+            rng_seed: 0,
+            primer_beats: 4.0,
+            ngram: 8,
+            sampler: Sampler::default(),
+        }
     }
 }
 
@@ -242,7 +249,10 @@ pub struct ModelReport {
 
 /// A folder-safe version of `name`.
 pub fn safe_name(name: &str) -> String {
-    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect();
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
     if s.is_empty() || s.starts_with('.') {
         format!("m{s}")
     } else {
@@ -254,7 +264,8 @@ pub fn safe_name(name: &str) -> String {
 pub fn contender_names(paths: &[PathBuf]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for p in paths {
-        let base = safe_name(&p.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned()));
+        let base =
+            safe_name(&p.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned()));
         let mut name = base.clone();
         let mut k = 2;
         while names.contains(&name) {
@@ -280,9 +291,14 @@ pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>>
         .map(|t| {
             // The original file's tempo and time signature lay the primer out; the notes come
             // from the corpus's tokens.
-            let decode = midi::read_file(&corpus.root.join(&t.path), &read_opts).map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p));
+            let decode = midi::read_file(&corpus.root.join(&t.path), &read_opts)
+                .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p));
             let piece = tokenizer.decode_with(&t.tokens, &decode);
-            Primer { source: t.path.clone(), tokens: tokenizer.encode_prefix(&piece, Some(beats), None), decode }
+            Primer {
+                source: t.path.clone(),
+                tokens: tokenizer.encode_prefix(&piece, Some(beats), None),
+                decode,
+            }
         })
         .collect();
     Ok((0..count).map(|i| per_piece[i % per_piece.len()].clone()).collect())
@@ -305,36 +321,55 @@ fn histogram_summary(hists: &[Vec<f64>], real_mean: Option<&[f64]>) -> Histogram
     let reference = real_mean.unwrap_or(&mean);
     let mean_distance = (!refs.is_empty() && !reference.is_empty())
         .then(|| refs.iter().map(|h| total_variation(h, reference)).sum::<f64>() / refs.len() as f64);
-    let distance_of_means = (!mean.is_empty() && !reference.is_empty()).then(|| total_variation(&mean, reference));
+    let distance_of_means =
+        (!mean.is_empty() && !reference.is_empty()).then(|| total_variation(&mean, reference));
     HistogramSummary { mean, mean_distance, distance_of_means }
 }
 
 fn scalar_values(features: &[&Features], name: &str) -> Vec<f64> {
-    features.iter().filter_map(|f| f.scalars().iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)).collect()
+    features
+        .iter()
+        .filter_map(|f| f.scalars().iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v))
+        .collect()
 }
 
 fn histogram_values(features: &[&Features], name: &str) -> Vec<Vec<f64>> {
-    features.iter().filter_map(|f| f.histograms().into_iter().find(|(n, _)| *n == name).and_then(|(_, v)| v)).collect()
+    features
+        .iter()
+        .filter_map(|f| f.histograms().into_iter().find(|(n, _)| *n == name).and_then(|(_, v)| v))
+        .collect()
 }
 
 /// Run the comparison of `models` on `corpus` (loaded with their common tokenizer).
-pub fn run(corpus: &Corpus, models: &[Contender<'_>], opts: &CompareOptions, mut progress: impl FnMut(&str)) -> Result<Outcome> {
+pub fn run(
+    corpus: &Corpus,
+    models: &[Contender<'_>],
+    opts: &CompareOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<Outcome> {
     opts.sampler.validate()?;
     let tokenizer = &corpus.tokenizer;
     let test = corpus.require(Split::Test)?;
     let train = corpus.sequences(Split::Train);
     for m in models {
         if &m.header.tokenizer != tokenizer.config() || m.model.vocab_size() != tokenizer.vocab_size() {
-            return Err(Error::Tokenizer(format!("{}: its tokenizer differs from the corpus's", m.checkpoint.display())));
+            return Err(Error::Tokenizer(format!(
+                "{}: its tokenizer differs from the corpus's",
+                m.checkpoint.display()
+            )));
         }
     }
     progress("measuring the test pieces");
     let real_pieces: Vec<PieceFeatures> = corpus
         .split(Split::Test)
-        .map(|p| PieceFeatures { file: p.path.display().to_string(), features: Features::of(&tokenizer.decode(&p.tokens)) })
+        .map(|p| PieceFeatures {
+            file: p.path.display().to_string(),
+            features: Features::of(&tokenizer.decode(&p.tokens)),
+        })
         .collect();
     let real_refs: Vec<&Features> = real_pieces.iter().map(|p| &p.features).collect();
-    let real_scalars: BTreeMap<String, Vec<f64>> = SCALAR_NAMES.iter().map(|n| (n.to_string(), scalar_values(&real_refs, n))).collect();
+    let real_scalars: BTreeMap<String, Vec<f64>> =
+        SCALAR_NAMES.iter().map(|n| (n.to_string(), scalar_values(&real_refs, n))).collect();
     let mut real_hist = BTreeMap::new();
     for name in HISTOGRAM_NAMES {
         real_hist.insert(name.to_string(), histogram_summary(&histogram_values(&real_refs, name), None));
@@ -384,20 +419,35 @@ pub fn run(corpus: &Corpus, models: &[Contender<'_>], opts: &CompareOptions, mut
             let pair = density_pair(real, &mine);
             scalars.insert(
                 name.to_string(),
-                ScalarComparison { model: Moments::of(&mine), real: Moments::of(real), overlap: pair.as_ref().map(|d| d.overlap()), kl: pair.as_ref().map(|d| d.kl()) },
+                ScalarComparison {
+                    model: Moments::of(&mine),
+                    real: Moments::of(real),
+                    overlap: pair.as_ref().map(|d| d.overlap()),
+                    kl: pair.as_ref().map(|d| d.kl()),
+                },
             );
         }
         let overlaps: Vec<f64> = scalars.values().filter_map(|s| s.overlap).collect();
         let mut histograms = BTreeMap::new();
         for name in HISTOGRAM_NAMES {
             let real_mean = &real_hist[name].mean;
-            histograms.insert(name.to_string(), histogram_summary(&histogram_values(&refs, name), (!real_mean.is_empty()).then_some(real_mean.as_slice())));
+            histograms.insert(
+                name.to_string(),
+                histogram_summary(
+                    &histogram_values(&refs, name),
+                    (!real_mean.is_empty()).then_some(real_mean.as_slice()),
+                ),
+            );
         }
         let shares: Vec<f64> = samples.iter().filter_map(|s| s.copied_share).collect();
         let originality = Originality {
             ngram: index.n(),
             mean_copied_share: (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64),
-            mean_longest_copy: if samples.is_empty() { 0.0 } else { samples.iter().map(|s| s.longest_copy as f64).sum::<f64>() / samples.len() as f64 },
+            mean_longest_copy: if samples.is_empty() {
+                0.0
+            } else {
+                samples.iter().map(|s| s.longest_copy as f64).sum::<f64>() / samples.len() as f64
+            },
             max_longest_copy: samples.iter().map(|s| s.longest_copy).max().unwrap_or(0),
         };
         reports.push(ModelReport {
@@ -410,7 +460,8 @@ pub fn run(corpus: &Corpus, models: &[Contender<'_>], opts: &CompareOptions, mut
             generated_tokens: generated,
             generation_seconds: secs,
             tokens_per_second: generated as f64 / secs.max(1e-9),
-            mean_overlap: (!overlaps.is_empty()).then(|| overlaps.iter().sum::<f64>() / overlaps.len() as f64),
+            mean_overlap: (!overlaps.is_empty())
+                .then(|| overlaps.iter().sum::<f64>() / overlaps.len() as f64),
             scalars,
             histograms,
             originality,
@@ -458,12 +509,14 @@ pub fn write(outcome: &mut Outcome, out: &Path, soundfont: Option<&Path>) -> Res
             crate::atomic::write(&path, &bytes)?;
             if i < SHOWN_SAMPLES {
                 if let Some(font) = &font {
-                    s.wav = render_wav(&path, &bytes, font, &out.join(s.file.replace(".mid", ".wav")))?.then(|| s.file.replace(".mid", ".wav"));
+                    s.wav = render_wav(&path, &bytes, font, &out.join(s.file.replace(".mid", ".wav")))?
+                        .then(|| s.file.replace(".mid", ".wav"));
                 }
             }
         }
     }
-    let json = serde_json::to_vec_pretty(&outcome.report).map_err(|e| Error::Model(format!("cannot serialize the report: {e}")))?;
+    let json = serde_json::to_vec_pretty(&outcome.report)
+        .map_err(|e| Error::Model(format!("cannot serialize the report: {e}")))?;
     crate::atomic::write(&out.join("report.json"), &json)?;
     crate::atomic::write(&out.join("report.md"), report::markdown(&outcome.report).as_bytes())?;
     crate::atomic::write(&out.join("report.html"), html::page(&outcome.report, &outcome.pieces).as_bytes())?;
@@ -498,4 +551,34 @@ fn render_wav(mid: &Path, bytes: &[u8], font: &Font, wav: &Path) -> Result<bool>
 #[cfg(not(feature = "audio"))]
 fn render_wav(_: &Path, _: &[u8], _: &Font, _: &Path) -> Result<bool> {
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelKind;
+    use crate::tokens::TokenizerConfig;
+
+    #[test]
+    fn different_tokenizers_are_refused_naming_both_checkpoints() {
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        let u = Tokenizer::new(TokenizerConfig { velocity_bins: 8, ..TokenizerConfig::default() }).unwrap();
+        let a = Header::new(ModelKind::Markov, &t, serde_json::Value::Null, "x");
+        let b = Header::new(ModelKind::Hmm, &u, serde_json::Value::Null, "x");
+        assert_eq!(
+            common_tokenizer(&[(Path::new("a.markov"), &a), (Path::new("a2.markov"), &a)]).unwrap(),
+            t
+        );
+        let e = common_tokenizer(&[(Path::new("a.markov"), &a), (Path::new("b.hmm"), &b)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.markov") && e.contains("b.hmm") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn names_are_unique_and_folder_safe() {
+        let names = contender_names(&["x/m.markov".into(), "y/m.markov".into(), "a b/../c d".into()]);
+        assert_eq!(names, vec!["m.markov", "m.markov-2", "c_d"]);
+        assert_eq!(safe_name(".."), "m..");
+    }
 }

@@ -14,7 +14,16 @@ pub fn num(x: Option<f64>, digits: usize) -> String {
 
 /// The summary rows: one per model, as `[header, ...]` then cells.
 pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec!["model", "kind", "bits/token", "perplexity", "tokens/s", "mean OA", "copied n-grams", "longest copy"];
+    let header = vec![
+        "model",
+        "kind",
+        "bits/token",
+        "perplexity",
+        "tokens/s",
+        "mean OA",
+        "copied n-grams",
+        "longest copy",
+    ];
     let rows = r
         .models
         .iter()
@@ -37,11 +46,24 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
 /// The summary as an aligned text table for the terminal.
 pub fn terminal_table(r: &Report) -> String {
     let (header, rows) = summary_rows(r);
-    let widths: Vec<usize> =
-        (0..header.len()).map(|c| rows.iter().map(|row| row[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: Vec<String>| {
-        cells.iter().enumerate().map(|(c, s)| if c < 2 { format!("{s:<w$}", w = widths[c]) } else { format!("{s:>w$}", w = widths[c]) }).collect::<Vec<_>>().join("  ")
-    };
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|row| row[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .collect();
+    let line =
+        |cells: Vec<String>| {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(c, s)| {
+                    if c < 2 {
+                        format!("{s:<w$}", w = widths[c])
+                    } else {
+                        format!("{s:>w$}", w = widths[c])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
     let mut out = line(header.iter().map(|s| s.to_string()).collect());
     out.push('\n');
     out.push_str(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>().join("  "));
@@ -84,10 +106,19 @@ pub fn markdown(r: &Report) -> String {
     s.push_str(&md_row(&vec!["---".to_string(); head.len()]));
     for name in &r.scalar_features {
         let real = r.real.scalars.get(name);
-        let mut row = vec![name.clone(), real.map_or("–".into(), |m| format!("{} ± {}", num(m.mean, 3), num(m.std, 3)))];
+        let mut row = vec![
+            name.clone(),
+            real.map_or("–".into(), |m| format!("{} ± {}", num(m.mean, 3), num(m.std, 3))),
+        ];
         for m in &r.models {
             row.push(m.scalars.get(name).map_or("–".into(), |c| {
-                format!("{} ± {} (OA {}, KL {})", num(c.model.mean, 3), num(c.model.std, 3), num(c.overlap, 3), num(c.kl, 3))
+                format!(
+                    "{} ± {} (OA {}, KL {})",
+                    num(c.model.mean, 3),
+                    num(c.model.std, 3),
+                    num(c.overlap, 3),
+                    num(c.kl, 3)
+                )
             }));
         }
         s.push_str(&md_row(&row));
@@ -100,14 +131,20 @@ pub fn markdown(r: &Report) -> String {
     for name in &r.histogram_features {
         let mut row = vec![name.clone(), num(r.real.histograms.get(name).and_then(|h| h.mean_distance), 3)];
         for m in &r.models {
-            row.push(m.histograms.get(name).map_or("–".into(), |h| format!("{} (of means {})", num(h.mean_distance, 3), num(h.distance_of_means, 3))));
+            row.push(m.histograms.get(name).map_or("–".into(), |h| {
+                format!("{} (of means {})", num(h.mean_distance, 3), num(h.distance_of_means, 3))
+            }));
         }
         s.push_str(&md_row(&row));
     }
     let _ = writeln!(s, "\n## Samples\n");
     for m in &r.models {
         let _ = writeln!(s, "### {} ({}, `{}`)\n", m.name, m.kind, m.checkpoint);
-        let _ = writeln!(s, "{} tokens generated in {:.2} s ({:.0} tokens/s).\n", m.generated_tokens, m.generation_seconds, m.tokens_per_second);
+        let _ = writeln!(
+            s,
+            "{} tokens generated in {:.2} s ({:.0} tokens/s).\n",
+            m.generated_tokens, m.generation_seconds, m.tokens_per_second
+        );
         for smp in &m.samples {
             let _ = writeln!(
                 s,

@@ -48,31 +48,47 @@ const PAD_T: f64 = 22.0;
 
 /// KDE curves (Silverman bandwidth) of each series on a common axis.
 pub fn density_plot(title: &str, series: &[Series<'_>]) -> String {
-    let mut s = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img">"#);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img">"#
+    );
     let _ = write!(s, r#"<text x="{}" y="15" class="t">{}</text>"#, W / 2.0, escape(title));
-    let all: Vec<f64> = series.iter().flat_map(|x| x.values.iter().copied()).filter(|v| v.is_finite()).collect();
+    let all: Vec<f64> =
+        series.iter().flat_map(|x| x.values.iter().copied()).filter(|v| v.is_finite()).collect();
     if all.is_empty() {
         let _ = write!(s, r#"<text x="{}" y="{}" class="n">no data</text></svg>"#, W / 2.0, H / 2.0);
         return s;
     }
-    let hmax = series.iter().filter(|x| !x.values.is_empty()).map(|x| silverman_bandwidth(x.values)).fold(0.0, f64::max);
+    let hmax = series
+        .iter()
+        .filter(|x| !x.values.is_empty())
+        .map(|x| silverman_bandwidth(x.values))
+        .fold(0.0, f64::max);
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min) - 2.0 * hmax;
     let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 2.0 * hmax;
     let grid: Vec<f64> = (0..200).map(|i| lo + (hi - lo) * i as f64 / 199.0).collect();
-    let curves: Vec<Option<Vec<f64>>> =
-        series.iter().map(|x| (!x.values.is_empty()).then(|| kde(x.values, silverman_bandwidth(x.values), &grid))).collect();
+    let curves: Vec<Option<Vec<f64>>> = series
+        .iter()
+        .map(|x| (!x.values.is_empty()).then(|| kde(x.values, silverman_bandwidth(x.values), &grid)))
+        .collect();
     let ymax = curves.iter().flatten().flatten().copied().fold(0.0, f64::max).max(1e-12);
     let px = |x: f64| PAD_L + (x - lo) / (hi - lo) * (W - 2.0 * PAD_L);
     let py = |y: f64| H - PAD_B - y / ymax * (H - PAD_B - PAD_T);
     let _ = write!(s, r#"<line x1="{PAD_L}" y1="{0}" x2="{1}" y2="{0}" class="ax"/>"#, H - PAD_B, W - PAD_L);
     for k in 0..=4 {
         let x = lo + (hi - lo) * f64::from(k) / 4.0;
-        let _ = write!(s, r#"<text x="{:.1}" y="{}" class="l">{}</text>"#, px(x), H - PAD_B + 13.0, fmt_tick(x));
+        let _ =
+            write!(s, r#"<text x="{:.1}" y="{}" class="l">{}</text>"#, px(x), H - PAD_B + 13.0, fmt_tick(x));
     }
     for (x, c) in series.iter().zip(&curves) {
         if let Some(c) = c {
-            let pts: Vec<String> = grid.iter().zip(c).map(|(g, y)| format!("{:.1},{:.1}", px(*g), py(*y))).collect();
-            let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.8"/>"#, pts.join(" "), x.colour);
+            let pts: Vec<String> =
+                grid.iter().zip(c).map(|(g, y)| format!("{:.1},{:.1}", px(*g), py(*y))).collect();
+            let _ = write!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.8"/>"#,
+                pts.join(" "),
+                x.colour
+            );
         }
     }
     s.push_str("</svg>");
@@ -82,15 +98,28 @@ pub fn density_plot(title: &str, series: &[Series<'_>]) -> String {
 /// Grouped bars: for each label, one bar per series (`values[i]` is the bar of label `i`).
 pub fn bar_chart(title: &str, labels: &[String], series: &[Series<'_>]) -> String {
     let w = 640.0;
-    let mut s = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{H}" viewBox="0 0 {w} {H}" role="img">"#);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{H}" viewBox="0 0 {w} {H}" role="img">"#
+    );
     let _ = write!(s, r#"<text x="{}" y="15" class="t">{}</text>"#, w / 2.0, escape(title));
-    let ymax = series.iter().flat_map(|x| x.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0, f64::max).max(1e-12);
+    let ymax = series
+        .iter()
+        .flat_map(|x| x.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+        .max(1e-12);
     let group = (w - 2.0 * PAD_L) / labels.len().max(1) as f64;
     let bar = group * 0.8 / series.len().max(1) as f64;
     let _ = write!(s, r#"<line x1="{PAD_L}" y1="{0}" x2="{1}" y2="{0}" class="ax"/>"#, H - PAD_B, w - PAD_L);
     for (i, label) in labels.iter().enumerate() {
         let gx = PAD_L + group * i as f64;
-        let _ = write!(s, r#"<text x="{:.1}" y="{}" class="l">{}</text>"#, gx + group / 2.0, H - PAD_B + 13.0, escape(label));
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" class="l">{}</text>"#,
+            gx + group / 2.0,
+            H - PAD_B + 13.0,
+            escape(label)
+        );
         for (k, x) in series.iter().enumerate() {
             let v = x.values.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0);
             let h = v / ymax * (H - PAD_B - PAD_T);
@@ -117,7 +146,8 @@ pub fn bar_chart(title: &str, labels: &[String], series: &[Series<'_>]) -> Strin
 pub fn piano_roll(piece: &Piece, primer_end_tick: u64) -> String {
     let (w, h) = (900.0, 200.0);
     let tpb = f64::from(piece.ticks_per_beat.max(1));
-    let pitched: Vec<_> = piece.instruments.iter().filter(|i| !i.is_drum).flat_map(|i| i.notes.iter()).collect();
+    let pitched: Vec<_> =
+        piece.instruments.iter().filter(|i| !i.is_drum).flat_map(|i| i.notes.iter()).collect();
     let drums: Vec<_> = piece.instruments.iter().filter(|i| i.is_drum).flat_map(|i| i.notes.iter()).collect();
     let lo = pitched.iter().map(|n| n.pitch).min().unwrap_or(60).saturating_sub(1);
     let hi = pitched.iter().map(|n| n.pitch).max().unwrap_or(72).saturating_add(1);
@@ -127,7 +157,9 @@ pub fn piano_roll(piece: &Piece, primer_end_tick: u64) -> String {
     let rows = f64::from(hi - lo + 1);
     let row_h = (h - 4.0 - drum_lane) / rows;
     let py = |p: u8| 2.0 + f64::from(hi - p) * row_h;
-    let mut s = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" class="roll" role="img">"#);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" class="roll" role="img">"#
+    );
     let _ = write!(s, r##"<rect width="{w}" height="{h}" fill="#fafafa"/>"##);
     // Bar lines every 4 beats, octave lines at every C.
     let mut b = 0.0;
@@ -155,11 +187,20 @@ pub fn piano_roll(piece: &Piece, primer_end_tick: u64) -> String {
         );
     }
     for n in &drums {
-        let _ = write!(s, r#"<rect x="{:.1}" y="{:.1}" width="1.5" height="10" fill="{}"/>"#, px(n.start), h - 12.0, colour(n.start));
+        let _ = write!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="1.5" height="10" fill="{}"/>"#,
+            px(n.start),
+            h - 12.0,
+            colour(n.start)
+        );
     }
     if primer_end_tick > 0 {
         let x = px(primer_end_tick);
-        let _ = write!(s, r##"<line x1="{x:.1}" y1="0" x2="{x:.1}" y2="{h}" stroke="#555" stroke-dasharray="4 3"/>"##);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="0" x2="{x:.1}" y2="{h}" stroke="#555" stroke-dasharray="4 3"/>"##
+        );
     }
     s.push_str("</svg>");
     s

@@ -42,7 +42,9 @@ pub fn silverman_bandwidth(values: &[f64]) -> f64 {
 /// Gaussian KDE of `values` with bandwidth `h` at each point of `grid`.
 pub fn kde(values: &[f64], h: f64, grid: &[f64]) -> Vec<f64> {
     let norm = 1.0 / (values.len().max(1) as f64 * h * (2.0 * std::f64::consts::PI).sqrt());
-    grid.iter().map(|&x| values.iter().map(|&v| (-0.5 * ((x - v) / h).powi(2)).exp()).sum::<f64>() * norm).collect()
+    grid.iter()
+        .map(|&x| values.iter().map(|&v| (-0.5 * ((x - v) / h).powi(2)).exp()).sum::<f64>() * norm)
+        .collect()
 }
 
 /// Two densities on one grid, each normalized to integrate to 1 there.

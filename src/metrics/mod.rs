@@ -40,7 +40,8 @@ pub const SCALAR_NAMES: [&str; 11] = [
 ];
 
 /// Names of the histogram features (the transition matrix is flattened row by row).
-pub const HISTOGRAM_NAMES: [&str; 3] = ["pitch_class_histogram", "note_length_histogram", "pitch_class_transitions"];
+pub const HISTOGRAM_NAMES: [&str; 3] =
+    ["pitch_class_histogram", "note_length_histogram", "pitch_class_transitions"];
 
 /// Every statistic of one piece.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,7 +179,13 @@ mod tests {
 
     fn piece(notes: Vec<Note>, drums: bool) -> Piece {
         let mut p = Piece::new(TPB as u16);
-        p.instruments.push(Instrument { program: 0, channel: if drums { 9 } else { 0 }, is_drum: drums, name: String::new(), notes });
+        p.instruments.push(Instrument {
+            program: 0,
+            channel: if drums { 9 } else { 0 },
+            is_drum: drums,
+            name: String::new(),
+            notes,
+        });
         p.normalize();
         p
     }
@@ -247,7 +254,10 @@ mod tests {
         assert_eq!(f.note_length_histogram[5], 1.0);
         assert!(f.pitch_class_transitions.iter().flatten().all(|&x| x == 0.0));
         // A C# among them: best scale holds 3 of 4 notes.
-        let g = Features::of(&piece(vec![note(0.0, 1.0, 60), note(0.0, 1.0, 61), note(0.0, 1.0, 64), note(0.0, 1.0, 67)], false));
+        let g = Features::of(&piece(
+            vec![note(0.0, 1.0, 60), note(0.0, 1.0, 61), note(0.0, 1.0, 64), note(0.0, 1.0, 67)],
+            false,
+        ));
         assert!(close(g.scale_consistency, 0.75));
         // Overlapping notes: 0..2 and 1..3 beats sound together for one of three beats.
         let h = Features::of(&piece(vec![note(0.0, 2.0, 60), note(1.0, 2.0, 62)], false));
@@ -261,14 +271,23 @@ mod tests {
         let mut notes = Vec::new();
         for bar in 0..2 {
             let b = bar as f64 * 4.0;
-            notes.extend([note(b, 0.125, 36), note(b + 2.0, 0.125, 36), note(b + 1.0, 0.125, 38), note(b + 3.0, 0.125, 38)]);
-            let hats: Vec<f64> = if bar == 0 { (0..8).map(|i| i as f64 * 0.5).collect() } else { vec![0.0, 1.0, 2.0, 3.0] };
+            notes.extend([
+                note(b, 0.125, 36),
+                note(b + 2.0, 0.125, 36),
+                note(b + 1.0, 0.125, 38),
+                note(b + 3.0, 0.125, 38),
+            ]);
+            let hats: Vec<f64> =
+                if bar == 0 { (0..8).map(|i| i as f64 * 0.5).collect() } else { vec![0.0, 1.0, 2.0, 3.0] };
             notes.extend(hats.into_iter().map(|h| note(b + h, 0.125, 42)));
         }
         let f = Features::of(&piece(notes, true));
         // Pitch statistics ignore drums.
         assert_eq!(f.pitch_class_histogram, [0.0; 12]);
-        assert_eq!((f.pitch_class_entropy, f.pitch_range, f.polyphony, f.scale_consistency), (None, None, None, None));
+        assert_eq!(
+            (f.pitch_class_entropy, f.pitch_range, f.polyphony, f.scale_consistency),
+            (None, None, None, None)
+        );
         assert_eq!(f.pitches_used, 0.0);
         // 20 notes over 7.125 beats; 12 distinct onsets over 7 beats; every beat has an onset.
         assert!(close(f.note_density, 20.0 / 7.125));

@@ -167,7 +167,8 @@ mod tests {
 
     #[test]
     fn copied_sample_is_fully_found() {
-        let train: Vec<Vec<TokenId>> = vec![(0..40).map(|i| (i * 7 % 23) as TokenId).collect(), vec![5, 5, 5]];
+        let train: Vec<Vec<TokenId>> =
+            vec![(0..40).map(|i| (i * 7 % 23) as TokenId).collect(), vec![5, 5, 5]];
         let sample: Vec<TokenId> = train[0][10..30].to_vec();
         let idx = NgramIndex::new(8, &train);
         assert_eq!(idx.copied_share(&sample), Some(1.0));

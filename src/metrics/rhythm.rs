@@ -47,7 +47,8 @@ pub fn ioi_mean(notes: &[Note], tpb: f64) -> Option<f64> {
 
 /// Mean note length in beats.
 pub fn mean_note_length(notes: &[Note], tpb: f64) -> Option<f64> {
-    (!notes.is_empty()).then(|| notes.iter().map(|n| n.duration() as f64).sum::<f64>() / tpb / notes.len() as f64)
+    (!notes.is_empty())
+        .then(|| notes.iter().map(|n| n.duration() as f64).sum::<f64>() / tpb / notes.len() as f64)
 }
 
 /// Share of notes in each [`NOTE_LENGTH_BINS`] bin: the nearest centre on a log scale (lengths
@@ -88,7 +89,8 @@ pub fn empty_beat_rate(notes: &[Note], tpb: f64) -> Option<f64> {
 /// with fewer than two bars (up to the bar of the last onset).
 pub fn groove_consistency(notes: &[Note], tpb: f64, beats_per_bar: f64) -> Option<f64> {
     let per_bar = (beats_per_bar * GROOVE_STEPS_PER_BEAT).round().max(1.0) as usize;
-    let positions: Vec<usize> = notes.iter().map(|n| (n.start as f64 / tpb * GROOVE_STEPS_PER_BEAT).round() as usize).collect();
+    let positions: Vec<usize> =
+        notes.iter().map(|n| (n.start as f64 / tpb * GROOVE_STEPS_PER_BEAT).round() as usize).collect();
     let bars = positions.iter().max().map_or(0, |&p| p / per_bar + 1);
     if bars < 2 {
         return None;
