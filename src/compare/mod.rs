@@ -284,15 +284,11 @@ pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>>
         return Err(Error::Corpus { path: corpus.root.clone(), reason: "the test split is empty".into() });
     }
     let tokenizer = &corpus.tokenizer;
-    let read_opts = ReadOptions { apply_sustain: tokenizer.config().sustain };
     let per_piece: Vec<Primer> = tests
         .iter()
         .take(count)
         .map(|t| {
-            // The original file's tempo and time signature lay the primer out; the notes come
-            // from the corpus's tokens.
-            let decode = midi::read_file(&corpus.root.join(&t.path), &read_opts)
-                .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p));
+            let decode = decode_options(corpus, t);
             let piece = tokenizer.decode_with(&t.tokens, &decode);
             Primer {
                 source: t.path.clone(),
@@ -302,6 +298,14 @@ pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>>
         })
         .collect();
     Ok((0..count).map(|i| per_piece[i % per_piece.len()].clone()).collect())
+}
+
+/// How the tokens of a corpus piece are laid out: the original file's opening tempo and time
+/// signature (defaults when it cannot be read again).
+fn decode_options(corpus: &Corpus, piece: &crate::corpus::CorpusPiece) -> DecodeOptions {
+    let read_opts = ReadOptions { apply_sustain: corpus.tokenizer.config().sustain };
+    midi::read_file(&corpus.root.join(&piece.path), &read_opts)
+        .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p))
 }
 
 /// Steps of time the tokens advance.
@@ -364,7 +368,7 @@ pub fn run(
         .split(Split::Test)
         .map(|p| PieceFeatures {
             file: p.path.display().to_string(),
-            features: Features::of(&tokenizer.decode(&p.tokens)),
+            features: Features::of(&tokenizer.decode_with(&p.tokens, &decode_options(corpus, p))),
         })
         .collect();
     let real_refs: Vec<&Features> = real_pieces.iter().map(|p| &p.features).collect();
