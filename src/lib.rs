@@ -17,11 +17,13 @@
 //! See `docs/ARCHITECTURE.md` for the map of modules.
 
 pub mod atomic;
+pub mod compare;
 pub mod checkpoint;
 pub mod corpus;
 pub mod doctor;
 pub mod generate;
 pub mod error;
+pub mod metrics;
 pub mod midi;
 pub mod models;
 #[cfg(feature = "audio")]

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use cadenza::corpus::Split;
 use cadenza::models::saved;
-use cadenza::models::ModelKind;
-
-use super::train::corpus_bits;
+use cadenza::models::{corpus_bits, ModelKind};
 
 /// Score a trained model on a corpus split.
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and dispatch. Each subcommand lives in its own module and is a
 //! thin layer over the library; errors are reported as one line on stderr with exit code 1.
 
+mod compare;
 mod corpus;
 mod doctor;
 mod eval;
@@ -41,6 +42,9 @@ pub enum Command {
     Generate(generate::Args),
     /// Held-out bits/token and perplexity of a checkpoint on a corpus split.
     Eval(eval::Args),
+    /// Compare checkpoints side by side on a corpus's test split: bits/token, generation
+    /// speed, musical statistics against the real music, originality; writes an HTML report.
+    Compare(compare::Args),
     /// Play a MIDI file: through a MIDI port, the built-in SoundFont synth, or into a WAV file.
     Play(play::Args),
 }
@@ -66,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Play(a) => play::run(a),
+        Command::Compare(a) => compare::run(a),
     }
 }
 

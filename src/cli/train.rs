@@ -10,11 +10,9 @@ use cadenza::corpus::{Corpus, Split};
 use cadenza::models::hmm::{HmmConfig, HmmModel};
 use cadenza::models::markov::{MarkovConfig, MarkovModel};
 use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
-use cadenza::models::{bits_per_token, Generator, ModelKind};
-use cadenza::tokens::TokenId;
+use cadenza::models::{corpus_bits, Generator, ModelKind};
 use cadenza::Tokenizer;
 use indicatif::ProgressBar;
-use rayon::prelude::*;
 
 use super::options::TokenizerArgs;
 
@@ -73,13 +71,6 @@ struct HmmArgs {
     /// Dirichlet pseudo-count added to every expected count (keeps every probability above 0).
     #[arg(long, default_value_t = 1e-2)]
     pseudo_count: f64,
-}
-
-/// Mean bits/token of `model` over `seqs` (all tokens pooled), in parallel.
-pub fn corpus_bits(model: &dyn Generator, seqs: &[Vec<TokenId>]) -> (f64, usize) {
-    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s)).collect();
-    let all: Vec<f64> = lps.into_iter().flatten().collect();
-    (bits_per_token(&all), all.len())
 }
 
 /// The checkpoint's record of the corpus.

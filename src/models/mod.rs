@@ -87,6 +87,15 @@ pub trait TokenStream {
     fn push(&mut self, token: TokenId);
 }
 
+/// Mean bits/token of `model` over `seqs` (all scored tokens pooled) and how many tokens were
+/// scored, computed in parallel. `train`, `eval` and `compare` all report this number.
+pub fn corpus_bits(model: &dyn Generator, seqs: &[Vec<TokenId>]) -> (f64, usize) {
+    use rayon::prelude::*;
+    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s)).collect();
+    let all: Vec<f64> = lps.into_iter().flatten().collect();
+    (bits_per_token(&all), all.len())
+}
+
 /// Bits per token and perplexity from natural-log probabilities.
 pub fn bits_per_token(log_probs: &[f64]) -> f64 {
     if log_probs.is_empty() {

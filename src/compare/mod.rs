@@ -1,0 +1,588 @@
+//! `cadenza compare`: several trained models side by side on one corpus's test split, objective
+//! and reproducible.
+//!
+//! [`run`] scores every model on the same test tokens (bits/token, as `cadenza eval`), samples
+//! the same primed continuations from each (the opening beats of test pieces, one seed), measures
+//! the musical statistics of [`crate::metrics`] on every continuation and every test piece,
+//! compares their distributions (overlapped area, KL, histogram distances) and measures how much
+//! of each continuation is copied from the training split. [`write`] saves the samples and the
+//! reports ([`report`]: terminal table, JSON, Markdown; [`html`]: one self-contained page).
+
+pub mod html;
+pub mod report;
+pub mod svg;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::Header;
+use crate::corpus::{Corpus, Split};
+use crate::error::{Error, Result};
+use crate::generate::stripped;
+use crate::metrics::distance::{density_pair, mean_histogram, total_variation};
+use crate::metrics::originality::{longest_copied_span, NgramIndex};
+use crate::metrics::{Features, HISTOGRAM_NAMES, SCALAR_NAMES};
+use crate::midi::{self, Piece, ReadOptions};
+use crate::models::{corpus_bits, Generator};
+use crate::sampler::Sampler;
+use crate::tokens::{DecodeOptions, Event, TokenId, Tokenizer};
+
+/// What to compare and how.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Generated pieces per model.
+    pub samples: usize,
+    /// New tokens per piece (a sampled EOS ends one sooner).
+    pub length: usize,
+    /// Seed of the sampler (the same for every model).
+    pub rng_seed: u64,
+    /// Primer length: this many beats from the start of a test piece.
+    pub primer_beats: f64,
+    /// n of the n-grams of the originality share.
+    pub ngram: usize,
+    pub sampler: Sampler,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            samples: 20,
+            length: 512,
+            rng_seed: 0,
+            primer_beats: 4.0,
+            ngram: 8,
+            sampler: Sampler::default(),
+        }
+    }
+}
+
+/// One model to compare.
+pub struct Contender<'a> {
+    /// Short unique name (used for sample folders).
+    pub name: String,
+    pub checkpoint: PathBuf,
+    pub header: &'a Header,
+    pub model: &'a dyn Generator,
+}
+
+/// The tokenizer every checkpoint shares, or a one-line error naming the ones that differ.
+pub fn common_tokenizer(checkpoints: &[(&Path, &Header)]) -> Result<Tokenizer> {
+    let Some((first_path, first)) = checkpoints.first() else {
+        return Err(Error::Model("no checkpoints to compare".into()));
+    };
+    for (path, h) in &checkpoints[1..] {
+        if h.tokenizer != first.tokenizer {
+            return Err(Error::Tokenizer(format!(
+                "{} and {} use different tokenizer settings ({} vs {}); train the models to compare with the same tokenizer options",
+                first_path.display(),
+                path.display(),
+                first.tokenizer.digest(),
+                h.tokenizer.digest()
+            )));
+        }
+    }
+    first.tokenizer()
+}
+
+/// A primer and how its continuations are laid out.
+#[derive(Debug, Clone)]
+pub struct Primer {
+    /// The test piece it comes from (relative to the corpus root).
+    pub source: PathBuf,
+    pub tokens: Vec<TokenId>,
+    pub decode: DecodeOptions,
+}
+
+/// One generated piece, kept for the reports.
+#[derive(Debug, Clone)]
+pub struct SamplePiece {
+    /// Primer and continuation together.
+    pub piece: Piece,
+    /// Where the continuation starts in `piece`.
+    pub primer_end_tick: u64,
+}
+
+/// Everything a comparison produced: the numbers and the pieces.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub report: Report,
+    /// Per model, its samples in order.
+    pub pieces: Vec<Vec<SamplePiece>>,
+}
+
+/// All the numbers of a comparison (written as `report.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub corpus: String,
+    pub split: Split,
+    pub tokenizer_digest: String,
+    pub test_pieces: usize,
+    pub test_tokens: usize,
+    pub train_pieces: usize,
+    pub samples_per_model: usize,
+    pub length: usize,
+    pub rng_seed: u64,
+    pub primer_beats: f64,
+    pub temperature: f64,
+    pub ngram: usize,
+    pub scalar_features: Vec<String>,
+    pub histogram_features: Vec<String>,
+    /// Statistics of the test pieces.
+    pub real: RealSet,
+    pub models: Vec<ModelReport>,
+}
+
+/// The real music the models are measured against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RealSet {
+    /// Per scalar feature: mean and standard deviation over the test pieces where defined.
+    pub scalars: BTreeMap<String, Moments>,
+    /// Per histogram feature: the mean histogram and the mean total-variation distance of each
+    /// test piece's histogram to it (the spread real music has).
+    pub histograms: BTreeMap<String, HistogramSummary>,
+    /// Every test piece's features.
+    pub pieces: Vec<PieceFeatures>,
+}
+
+/// Mean, standard deviation and count of one feature over a set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    /// Pieces where the feature is defined.
+    pub n: usize,
+}
+
+impl Moments {
+    fn of(v: &[f64]) -> Moments {
+        if v.is_empty() {
+            return Moments { mean: None, std: None, n: 0 };
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        Moments { mean: Some(mean), std: Some(std), n: v.len() }
+    }
+}
+
+/// A histogram feature over a set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramSummary {
+    pub mean: Vec<f64>,
+    /// Mean total-variation distance of the set's histograms to the test set's mean histogram.
+    pub mean_distance: Option<f64>,
+    /// Total-variation distance of this set's mean histogram to the test set's.
+    pub distance_of_means: Option<f64>,
+}
+
+/// One piece's features and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PieceFeatures {
+    pub file: String,
+    pub features: Features,
+}
+
+/// One scalar feature of one model against the real music.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScalarComparison {
+    pub model: Moments,
+    pub real: Moments,
+    /// Overlapped area of the two KDEs (1: same distribution).
+    pub overlap: Option<f64>,
+    /// KL(real ‖ model) of the two KDEs, nats.
+    pub kl: Option<f64>,
+}
+
+/// One generated sample.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SampleReport {
+    /// `samples/<model>/NNN.mid`, relative to the report.
+    pub file: String,
+    /// `samples/<model>/NNN.wav` when rendered.
+    pub wav: Option<String>,
+    /// The test piece the primer came from.
+    pub primer_source: String,
+    pub primer_tokens: usize,
+    pub new_tokens: usize,
+    /// Notes of the continuation.
+    pub notes: usize,
+    /// Features of the continuation alone.
+    pub features: Features,
+    /// Share of the continuation's n-grams found in the training split.
+    pub copied_share: Option<f64>,
+    /// Longest run of the continuation found verbatim in a training sequence, in tokens.
+    pub longest_copy: usize,
+}
+
+/// How much the samples copy from the training split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Originality {
+    pub ngram: usize,
+    pub mean_copied_share: Option<f64>,
+    pub mean_longest_copy: f64,
+    pub max_longest_copy: usize,
+}
+
+/// Everything measured about one model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelReport {
+    pub name: String,
+    pub checkpoint: String,
+    pub kind: String,
+    /// Held-out bits/token on the test split (equal to `cadenza eval`'s).
+    pub bits_per_token: f64,
+    pub perplexity: f64,
+    pub scored_tokens: usize,
+    pub generated_tokens: usize,
+    pub generation_seconds: f64,
+    pub tokens_per_second: f64,
+    /// Mean overlapped area over the scalar features both sets define: the summary score.
+    pub mean_overlap: Option<f64>,
+    pub scalars: BTreeMap<String, ScalarComparison>,
+    pub histograms: BTreeMap<String, HistogramSummary>,
+    pub originality: Originality,
+    pub samples: Vec<SampleReport>,
+}
+
+/// A folder-safe version of `name`.
+pub fn safe_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("m{s}")
+    } else {
+        s
+    }
+}
+
+/// Names for checkpoints: their file names, made unique.
+pub fn contender_names(paths: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in paths {
+        let base =
+            safe_name(&p.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned()));
+        let mut name = base.clone();
+        let mut k = 2;
+        while names.contains(&name) {
+            name = format!("{base}-{k}");
+            k += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// The primers: the first `beats` beats of test pieces, cycling through them, `count` in all.
+pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>> {
+    let tests: Vec<_> = corpus.split(Split::Test).collect();
+    if tests.is_empty() {
+        return Err(Error::Corpus { path: corpus.root.clone(), reason: "the test split is empty".into() });
+    }
+    let tokenizer = &corpus.tokenizer;
+    let per_piece: Vec<Primer> = tests
+        .iter()
+        .take(count)
+        .map(|t| {
+            let decode = decode_options(corpus, t);
+            let piece = tokenizer.decode_with(&t.tokens, &decode);
+            Primer {
+                source: t.path.clone(),
+                tokens: tokenizer.encode_prefix(&piece, Some(beats), None),
+                decode,
+            }
+        })
+        .collect();
+    Ok((0..count).map(|i| per_piece[i % per_piece.len()].clone()).collect())
+}
+
+/// How the tokens of a corpus piece are laid out: the original file's opening tempo and time
+/// signature (defaults when it cannot be read again).
+fn decode_options(corpus: &Corpus, piece: &crate::corpus::CorpusPiece) -> DecodeOptions {
+    let read_opts = ReadOptions { apply_sustain: corpus.tokenizer.config().sustain };
+    midi::read_file(&corpus.root.join(&piece.path), &read_opts)
+        .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p))
+}
+
+/// Steps of time the tokens advance.
+fn steps_in(tokenizer: &Tokenizer, tokens: &[TokenId]) -> u64 {
+    tokens
+        .iter()
+        .map(|&t| match tokenizer.vocab().event(t) {
+            Event::TimeShift(s) => u64::from(s),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn histogram_summary(hists: &[Vec<f64>], real_mean: Option<&[f64]>) -> HistogramSummary {
+    let refs: Vec<&[f64]> = hists.iter().map(Vec::as_slice).collect();
+    let mean = mean_histogram(&refs);
+    let reference = real_mean.unwrap_or(&mean);
+    let mean_distance = (!refs.is_empty() && !reference.is_empty())
+        .then(|| refs.iter().map(|h| total_variation(h, reference)).sum::<f64>() / refs.len() as f64);
+    let distance_of_means =
+        (!mean.is_empty() && !reference.is_empty()).then(|| total_variation(&mean, reference));
+    HistogramSummary { mean, mean_distance, distance_of_means }
+}
+
+fn scalar_values(features: &[&Features], name: &str) -> Vec<f64> {
+    features
+        .iter()
+        .filter_map(|f| f.scalars().iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v))
+        .collect()
+}
+
+fn histogram_values(features: &[&Features], name: &str) -> Vec<Vec<f64>> {
+    features
+        .iter()
+        .filter_map(|f| f.histograms().into_iter().find(|(n, _)| *n == name).and_then(|(_, v)| v))
+        .collect()
+}
+
+/// Run the comparison of `models` on `corpus` (loaded with their common tokenizer).
+pub fn run(
+    corpus: &Corpus,
+    models: &[Contender<'_>],
+    opts: &CompareOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<Outcome> {
+    opts.sampler.validate()?;
+    let tokenizer = &corpus.tokenizer;
+    let test = corpus.require(Split::Test)?;
+    let train = corpus.sequences(Split::Train);
+    for m in models {
+        if &m.header.tokenizer != tokenizer.config() || m.model.vocab_size() != tokenizer.vocab_size() {
+            return Err(Error::Tokenizer(format!(
+                "{}: its tokenizer differs from the corpus's",
+                m.checkpoint.display()
+            )));
+        }
+    }
+    progress("measuring the test pieces");
+    let real_pieces: Vec<PieceFeatures> = corpus
+        .split(Split::Test)
+        .map(|p| PieceFeatures {
+            file: p.path.display().to_string(),
+            features: Features::of(&tokenizer.decode_with(&p.tokens, &decode_options(corpus, p))),
+        })
+        .collect();
+    let real_refs: Vec<&Features> = real_pieces.iter().map(|p| &p.features).collect();
+    let real_scalars: BTreeMap<String, Vec<f64>> =
+        SCALAR_NAMES.iter().map(|n| (n.to_string(), scalar_values(&real_refs, n))).collect();
+    let mut real_hist = BTreeMap::new();
+    for name in HISTOGRAM_NAMES {
+        real_hist.insert(name.to_string(), histogram_summary(&histogram_values(&real_refs, name), None));
+    }
+    let primers = primers(corpus, opts.samples, opts.primer_beats)?;
+    let primer_tokens: Vec<Vec<TokenId>> = primers.iter().map(|p| p.tokens.clone()).collect();
+    progress("indexing the training split");
+    let index = NgramIndex::new(opts.ngram, &train);
+
+    let mut reports = Vec::new();
+    let mut all_pieces = Vec::new();
+    for m in models {
+        progress(&format!("{}: scoring the test split", m.name));
+        let (bits, scored) = corpus_bits(m.model, &test);
+        progress(&format!("{}: generating {} pieces", m.name, primers.len()));
+        let t0 = Instant::now();
+        let outs = m.model.generate_batch(&primer_tokens, opts.length, &opts.sampler, opts.rng_seed);
+        let secs = t0.elapsed().as_secs_f64();
+        let generated: usize = outs.iter().map(Vec::len).sum();
+        progress(&format!("{}: measuring the samples", m.name));
+        let mut samples = Vec::new();
+        let mut pieces = Vec::new();
+        for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
+            let full: Vec<TokenId> = primer.tokens.iter().chain(cont).copied().collect();
+            let piece = tokenizer.decode_with(&full, &primer.decode);
+            let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
+            let primer_end_tick = steps_in(tokenizer, &primer.tokens) * ticks_per_step;
+            let alone = tokenizer.decode_with(&stripped(tokenizer, &primer.tokens, cont), &primer.decode);
+            samples.push(SampleReport {
+                file: format!("samples/{}/{i:03}.mid", m.name),
+                wav: None,
+                primer_source: primer.source.display().to_string(),
+                primer_tokens: primer.tokens.len(),
+                new_tokens: cont.len(),
+                notes: alone.note_count(),
+                features: Features::of(&alone),
+                copied_share: index.copied_share(cont),
+                longest_copy: longest_copied_span(cont, &train),
+            });
+            pieces.push(SamplePiece { piece, primer_end_tick });
+        }
+        let refs: Vec<&Features> = samples.iter().map(|s| &s.features).collect();
+        let mut scalars = BTreeMap::new();
+        for name in SCALAR_NAMES {
+            let mine = scalar_values(&refs, name);
+            let real = &real_scalars[name];
+            let pair = density_pair(real, &mine);
+            scalars.insert(
+                name.to_string(),
+                ScalarComparison {
+                    model: Moments::of(&mine),
+                    real: Moments::of(real),
+                    overlap: pair.as_ref().map(|d| d.overlap()),
+                    kl: pair.as_ref().map(|d| d.kl()),
+                },
+            );
+        }
+        let overlaps: Vec<f64> = scalars.values().filter_map(|s| s.overlap).collect();
+        let mut histograms = BTreeMap::new();
+        for name in HISTOGRAM_NAMES {
+            let real_mean = &real_hist[name].mean;
+            histograms.insert(
+                name.to_string(),
+                histogram_summary(
+                    &histogram_values(&refs, name),
+                    (!real_mean.is_empty()).then_some(real_mean.as_slice()),
+                ),
+            );
+        }
+        let shares: Vec<f64> = samples.iter().filter_map(|s| s.copied_share).collect();
+        let originality = Originality {
+            ngram: index.n(),
+            mean_copied_share: (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64),
+            mean_longest_copy: if samples.is_empty() {
+                0.0
+            } else {
+                samples.iter().map(|s| s.longest_copy as f64).sum::<f64>() / samples.len() as f64
+            },
+            max_longest_copy: samples.iter().map(|s| s.longest_copy).max().unwrap_or(0),
+        };
+        reports.push(ModelReport {
+            name: m.name.clone(),
+            checkpoint: m.checkpoint.display().to_string(),
+            kind: m.header.kind.to_string(),
+            bits_per_token: bits,
+            perplexity: bits.exp2(),
+            scored_tokens: scored,
+            generated_tokens: generated,
+            generation_seconds: secs,
+            tokens_per_second: generated as f64 / secs.max(1e-9),
+            mean_overlap: (!overlaps.is_empty())
+                .then(|| overlaps.iter().sum::<f64>() / overlaps.len() as f64),
+            scalars,
+            histograms,
+            originality,
+            samples,
+        });
+        all_pieces.push(pieces);
+    }
+    let report = Report {
+        corpus: corpus.root.display().to_string(),
+        split: Split::Test,
+        tokenizer_digest: tokenizer.config().digest(),
+        test_pieces: test.len(),
+        test_tokens: test.iter().map(Vec::len).sum(),
+        train_pieces: train.len(),
+        samples_per_model: opts.samples,
+        length: opts.length,
+        rng_seed: opts.rng_seed,
+        primer_beats: opts.primer_beats,
+        temperature: opts.sampler.temperature,
+        ngram: opts.ngram,
+        scalar_features: SCALAR_NAMES.iter().map(|s| s.to_string()).collect(),
+        histogram_features: HISTOGRAM_NAMES.iter().map(|s| s.to_string()).collect(),
+        real: RealSet {
+            scalars: real_scalars.iter().map(|(k, v)| (k.clone(), Moments::of(v))).collect(),
+            histograms: real_hist,
+            pieces: real_pieces,
+        },
+        models: reports,
+    };
+    Ok(Outcome { report, pieces: all_pieces })
+}
+
+/// How many samples per model get a piano roll (and a WAV) in the HTML page.
+pub const SHOWN_SAMPLES: usize = 3;
+
+/// Save every sample as `samples/<model>/NNN.mid` under `out`, render the first
+/// [`SHOWN_SAMPLES`] of each model to WAV when `soundfont` is given (feature `audio`), and write
+/// `report.json`, `report.md` and `report.html`. Every file is written atomically.
+pub fn write(outcome: &mut Outcome, out: &Path, soundfont: Option<&Path>) -> Result<()> {
+    let font = soundfont.map(load_font).transpose()?;
+    for (m, pieces) in outcome.report.models.iter_mut().zip(&outcome.pieces) {
+        for (i, (s, p)) in m.samples.iter_mut().zip(pieces).enumerate() {
+            let path = out.join(&s.file);
+            let bytes = midi::write_to_bytes(&p.piece);
+            crate::atomic::write(&path, &bytes)?;
+            if i < SHOWN_SAMPLES {
+                if let Some(font) = &font {
+                    s.wav = render_wav(&path, &bytes, font, &out.join(s.file.replace(".mid", ".wav")))?
+                        .then(|| s.file.replace(".mid", ".wav"));
+                }
+            }
+        }
+    }
+    let json = serde_json::to_vec_pretty(&outcome.report)
+        .map_err(|e| Error::Model(format!("cannot serialize the report: {e}")))?;
+    crate::atomic::write(&out.join("report.json"), &json)?;
+    crate::atomic::write(&out.join("report.md"), report::markdown(&outcome.report).as_bytes())?;
+    crate::atomic::write(&out.join("report.html"), html::page(&outcome.report, &outcome.pieces).as_bytes())?;
+    Ok(())
+}
+
+#[cfg(feature = "audio")]
+type Font = std::sync::Arc<rustysynth::SoundFont>;
+#[cfg(not(feature = "audio"))]
+type Font = ();
+
+#[cfg(feature = "audio")]
+fn load_font(path: &Path) -> Result<Font> {
+    crate::play::load_soundfont(path)
+}
+
+#[cfg(not(feature = "audio"))]
+fn load_font(_: &Path) -> Result<Font> {
+    Ok(())
+}
+
+/// Render one sample to a WAV file; `Ok(false)` when this build has no audio.
+#[cfg(feature = "audio")]
+fn render_wav(mid: &Path, bytes: &[u8], font: &Font, wav: &Path) -> Result<bool> {
+    use crate::play::{render::render_to_wav, RenderOptions, Song, Synth, WAV_SAMPLE_RATE};
+    let mut synth = Synth::new(font, WAV_SAMPLE_RATE)?;
+    let song = Song::from_bytes(mid, bytes)?;
+    render_to_wav(&song, &mut synth, wav, &RenderOptions::default())?;
+    Ok(true)
+}
+
+#[cfg(not(feature = "audio"))]
+fn render_wav(_: &Path, _: &[u8], _: &Font, _: &Path) -> Result<bool> {
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelKind;
+    use crate::tokens::TokenizerConfig;
+
+    #[test]
+    fn different_tokenizers_are_refused_naming_both_checkpoints() {
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        let u = Tokenizer::new(TokenizerConfig { velocity_bins: 8, ..TokenizerConfig::default() }).unwrap();
+        let a = Header::new(ModelKind::Markov, &t, serde_json::Value::Null, "x");
+        let b = Header::new(ModelKind::Hmm, &u, serde_json::Value::Null, "x");
+        assert_eq!(
+            common_tokenizer(&[(Path::new("a.markov"), &a), (Path::new("a2.markov"), &a)]).unwrap(),
+            t
+        );
+        let e = common_tokenizer(&[(Path::new("a.markov"), &a), (Path::new("b.hmm"), &b)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.markov") && e.contains("b.hmm") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn names_are_unique_and_folder_safe() {
+        let names = contender_names(&["x/m.markov".into(), "y/m.markov".into(), "a b/../c d".into()]);
+        assert_eq!(names, vec!["m.markov", "m.markov-2", "c_d"]);
+        assert_eq!(safe_name(".."), "m..");
+    }
+}

@@ -1,0 +1,166 @@
+//! The plain-text views of a [`Report`]: the terminal table and `report.md`.
+
+use std::fmt::Write;
+
+use super::Report;
+
+/// `x` with `digits` decimals, or `–` when undefined.
+pub fn num(x: Option<f64>, digits: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        _ => "–".into(),
+    }
+}
+
+/// The summary rows: one per model, as `[header, ...]` then cells.
+pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "model",
+        "kind",
+        "bits/token",
+        "perplexity",
+        "tokens/s",
+        "mean OA",
+        "copied n-grams",
+        "longest copy",
+    ];
+    let rows = r
+        .models
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.kind.clone(),
+                num(Some(m.bits_per_token), 4),
+                num(Some(m.perplexity), 3),
+                num(Some(m.tokens_per_second), 0),
+                num(m.mean_overlap, 3),
+                m.originality.mean_copied_share.map_or("–".into(), |s| format!("{:.1}%", 100.0 * s)),
+                format!("{:.1} (max {})", m.originality.mean_longest_copy, m.originality.max_longest_copy),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The summary as an aligned text table for the terminal.
+pub fn terminal_table(r: &Report) -> String {
+    let (header, rows) = summary_rows(r);
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|row| row[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .collect();
+    let line =
+        |cells: Vec<String>| {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(c, s)| {
+                    if c < 2 {
+                        format!("{s:<w$}", w = widths[c])
+                    } else {
+                        format!("{s:>w$}", w = widths[c])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+    let mut out = line(header.iter().map(|s| s.to_string()).collect());
+    out.push('\n');
+    out.push_str(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>().join("  "));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
+fn md_row(cells: &[String]) -> String {
+    format!("| {} |\n", cells.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "))
+}
+
+/// `report.md`.
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Model comparison\n");
+    let _ = writeln!(
+        s,
+        "Corpus `{}`, test split: {} pieces, {} tokens (tokenizer {}). {} samples per model, {} new tokens after a {}-beat primer, temperature {}, seed {}.\n",
+        r.corpus, r.test_pieces, r.test_tokens, r.tokenizer_digest, r.samples_per_model, r.length, r.primer_beats, r.temperature, r.rng_seed
+    );
+    let (header, rows) = summary_rows(r);
+    s.push_str(&md_row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>()));
+    s.push_str(&md_row(&vec!["---".to_string(); header.len()]));
+    for row in rows {
+        s.push_str(&md_row(&row));
+    }
+    let _ = writeln!(
+        s,
+        "\n*bits/token*: held-out, on the test split (as `cadenza eval`). *mean OA*: mean overlapped area of the feature distributions with the test pieces' (1 = indistinguishable). *copied n-grams*: share of the continuations' {}-grams found in the training split; *longest copy*: longest run of tokens copied verbatim from one training piece.\n",
+        r.ngram
+    );
+    let _ = writeln!(s, "## Features: mean ± sd (overlapped area, KL)\n");
+    let mut head = vec!["feature".to_string(), "test pieces".to_string()];
+    head.extend(r.models.iter().map(|m| m.name.clone()));
+    s.push_str(&md_row(&head));
+    s.push_str(&md_row(&vec!["---".to_string(); head.len()]));
+    for name in &r.scalar_features {
+        let real = r.real.scalars.get(name);
+        let mut row = vec![
+            name.clone(),
+            real.map_or("–".into(), |m| format!("{} ± {}", num(m.mean, 3), num(m.std, 3))),
+        ];
+        for m in &r.models {
+            row.push(m.scalars.get(name).map_or("–".into(), |c| {
+                format!(
+                    "{} ± {} (OA {}, KL {})",
+                    num(c.model.mean, 3),
+                    num(c.model.std, 3),
+                    num(c.overlap, 3),
+                    num(c.kl, 3)
+                )
+            }));
+        }
+        s.push_str(&md_row(&row));
+    }
+    let _ = writeln!(s, "\n## Histograms: mean total-variation distance to the test set's mean histogram\n");
+    let mut head = vec!["histogram".to_string(), "test pieces".to_string()];
+    head.extend(r.models.iter().map(|m| m.name.clone()));
+    s.push_str(&md_row(&head));
+    s.push_str(&md_row(&vec!["---".to_string(); head.len()]));
+    for name in &r.histogram_features {
+        let mut row = vec![name.clone(), num(r.real.histograms.get(name).and_then(|h| h.mean_distance), 3)];
+        for m in &r.models {
+            row.push(m.histograms.get(name).map_or("–".into(), |h| {
+                format!("{} (of means {})", num(h.mean_distance, 3), num(h.distance_of_means, 3))
+            }));
+        }
+        s.push_str(&md_row(&row));
+    }
+    let _ = writeln!(s, "\n## Samples\n");
+    for m in &r.models {
+        let _ = writeln!(s, "### {} ({}, `{}`)\n", m.name, m.kind, m.checkpoint);
+        let _ = writeln!(
+            s,
+            "{} tokens generated in {:.2} s ({:.0} tokens/s).\n",
+            m.generated_tokens, m.generation_seconds, m.tokens_per_second
+        );
+        for smp in &m.samples {
+            let _ = writeln!(
+                s,
+                "- [{}]({}){}: primer from `{}`, {} new tokens, {} notes, copied {}-grams {}, longest copy {}",
+                smp.file,
+                smp.file,
+                smp.wav.as_ref().map_or(String::new(), |w| format!(" ([wav]({w}))")),
+                smp.primer_source,
+                smp.new_tokens,
+                smp.notes,
+                r.ngram,
+                smp.copied_share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+                smp.longest_copy
+            );
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,164 @@
+//! End-to-end: `cadenza compare` on a tiny corpus with a Markov chain and an HMM.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{cadenza, melody};
+
+/// `n` distinct small MIDI files (the first note's velocity tells them apart, so their content
+/// hashes, and with them the splits, differ).
+fn tiny_corpus(dir: &Path, n: u8) -> PathBuf {
+    let root = dir.join("corpus");
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..n {
+        let mut p = melody(i % 8, 4 + u64::from(i % 4));
+        p.instruments[0].notes[0].velocity = 20 + i;
+        cadenza::midi::write_file(&p, &root.join(format!("piece{i:02}.mid"))).unwrap();
+    }
+    root
+}
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}
+
+fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> PathBuf {
+    let ckpt = tmp.join(format!("tiny.{model}"));
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        ckpt.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = cadenza(tmp).args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ckpt
+}
+
+#[test]
+fn compare_reports_eval_bits_and_writes_every_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(tmp.path(), 24);
+    let markov = train(tmp.path(), &corpus, "markov", &["--order", "3"]);
+    let hmm = train(tmp.path(), &corpus, "hmm", &["--states", "4", "--max-iters", "3"]);
+    let out_dir = tmp.path().join("report");
+    let out = cadenza(tmp.path())
+        .args([
+            "compare",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--models",
+            markov.to_str().unwrap(),
+            hmm.to_str().unwrap(),
+        ])
+        .args(["--samples", "3", "--length", "64", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("tiny.markov") && table.contains("tiny.hmm"), "{table}");
+    for f in ["report.json", "report.md", "report.html"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let report = json(&std::fs::read(out_dir.join("report.json")).unwrap());
+    let models = report["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    for (m, ckpt) in models.iter().zip([&markov, &hmm]) {
+        let eval = cadenza(tmp.path())
+            .args([
+                "eval",
+                ckpt.to_str().unwrap(),
+                "--corpus",
+                corpus.to_str().unwrap(),
+                "--split",
+                "test",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+        let e = json(&eval.stdout);
+        assert_eq!(
+            m["bits_per_token"].as_f64().unwrap(),
+            e["bits_per_token"].as_f64().unwrap(),
+            "{}",
+            m["name"]
+        );
+        assert_eq!(m["scored_tokens"], e["tokens"]);
+        let samples = m["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 3);
+        for s in samples {
+            let file = out_dir.join(s["file"].as_str().unwrap());
+            let piece = cadenza::midi::read_file(&file, &Default::default()).unwrap();
+            assert!(piece.note_count() > 0, "{}", file.display());
+            assert!(s["new_tokens"].as_u64().unwrap() <= 64);
+            if let Some(w) = s["wav"].as_str() {
+                assert!(out_dir.join(w).is_file());
+            }
+        }
+        let share = m["originality"]["mean_copied_share"].as_f64();
+        assert!(share.is_none_or(|x| (0.0..=1.0).contains(&x)));
+        let oa = m["mean_overlap"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&oa));
+    }
+    // The same primers for every model: the first sample of each starts from the same test piece.
+    assert_eq!(models[0]["samples"][0]["primer_source"], models[1]["samples"][0]["primer_source"]);
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("tiny.hmm") && !html.contains("<script"));
+    assert!(html.contains("samples/tiny.markov/000.mid"));
+}
+
+#[test]
+fn models_with_different_tokenizers_give_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(tmp.path(), 12);
+    let a = train(tmp.path(), &corpus, "markov", &["--order", "2"]);
+    let b = tmp.path().join("other.markov");
+    let out = cadenza(tmp.path())
+        .args([
+            "train",
+            "--model",
+            "markov",
+            "--order",
+            "2",
+            "--velocity-bins",
+            "8",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            b.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = cadenza(tmp.path())
+        .args([
+            "compare",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--models",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--out",
+            tmp.path().join("r").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("error: ")
+            && lines[0].contains("tiny.markov")
+            && lines[0].contains("other.markov")
+            && lines[0].contains("tokenizer"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("r").exists());
+}
