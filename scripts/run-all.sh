@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set everything up, build the corpora and cadenza (release),
-# report on the corpora, train the Markov chain and the HMM on the Bach chorales, score them on
-# the test split, and generate a few pieces from each, continuing a chorale's opening.
+# report on the corpora, train the Markov chain and the HMM on the Bach chorales, get an LSTM
+# (trained here on a GPU; on a CPU-only machine the committed checkpoints/bach.lstm is used, or a
+# small one is trained if it is missing), score each on the test split, generate a few pieces
+# from each continuing a chorale's opening, and finish with a compare report of all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --corpora all
@@ -14,12 +16,29 @@ for c in bach folk; do
     echo "=== corpus stats corpora/$c"
     $CADENZA corpus stats "corpora/$c"
 done
+
 echo "=== train"
 $CADENZA train --model markov --corpus corpora/bach --out checkpoints/bach.markov
 $CADENZA train --model hmm --corpus corpora/bach --out checkpoints/bach.hmm --states 64
-for m in markov hmm; do
+if $CADENZA doctor --json | grep -q '"cuda_available": true'; then
+    $CADENZA train --model lstm --corpus corpora/bach --out checkpoints/bach.lstm --device cuda \
+        --epochs 40 --patience 4 --rng-seed 1
+elif [ ! -f checkpoints/bach.lstm ]; then
+    echo "no GPU: training a small LSTM on the CPU (a GPU trains the default 3 x 512 model)"
+    $CADENZA train --model lstm --corpus corpora/bach --out checkpoints/bach.lstm \
+        --embed 128 --hidden 256 --layers 2 --dropout 0.3 --batch 16 --window 96 --steps 1500 --rng-seed 1
+else
+    echo "no GPU: using the committed checkpoints/bach.lstm"
+fi
+
+for m in markov hmm lstm; do
     echo "=== $m: held-out test split, then 3 pieces continuing the first 8 beats of $SEED"
     $CADENZA eval "checkpoints/bach.$m" --corpus corpora/bach
     $CADENZA generate "checkpoints/bach.$m" --seed "$SEED" --seed-beats 8 --count 3 --length 600 \
         --temperature 0.9 --rng-seed 1 --out "$OUT/$m"
 done
+
+echo "=== compare"
+$CADENZA compare --corpus corpora/bach --models checkpoints/bach.markov checkpoints/bach.hmm \
+    checkpoints/bach.lstm --samples 20 --out "$OUT/compare"
+echo "report: $OUT/compare/report.html"
