@@ -3,24 +3,12 @@
 //! Python comes from env `CADENZA_PYTHON`, else `<repo>/.pyenv/bin/python`; without one the
 //! test prints a skip message, unless env `CI` is set, where that is a failure.
 
-use std::path::PathBuf;
+mod common;
+
+use common::python;
 use std::process::Command;
 
 use cadenza::tokens::gm_names::GM_PROGRAM_NAMES;
-
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("CADENZA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".pyenv/bin/python"));
-    if candidate.exists() {
-        Some(candidate)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("no Python at {} (set CADENZA_PYTHON)", candidate.display());
-    } else {
-        eprintln!("skipping: no Python at {} (set CADENZA_PYTHON)", candidate.display());
-        None
-    }
-}
 
 #[test]
 fn gm_names_match_pretty_midi() {

@@ -4,7 +4,10 @@
 //! Python: `CADENZA_PYTHON`, else `<repo>/.pyenv/bin/python`; without either the test is skipped,
 //! unless `CI` is set, where that is a failure.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::python;
+
 use std::process::Command;
 
 use cadenza::models::hmm::{HmmConfig, HmmModel};
@@ -12,24 +15,6 @@ use cadenza::sampler::SampleRng;
 use cadenza::tokens::{TokenId, BOS};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-
-fn python() -> Option<PathBuf> {
-    let found = match std::env::var_os("CADENZA_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".pyenv/bin/python");
-            p.exists().then_some(p)
-        }
-    };
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no Python found (set CADENZA_PYTHON or run scripts/setup.sh)"
-        );
-        eprintln!("skipping: no Python (set CADENZA_PYTHON or run scripts/setup.sh)");
-    }
-    found
-}
 
 const SCRIPT: &str = r#"
 import json, sys

@@ -5,7 +5,10 @@
 //! Python: `CADENZA_PYTHON`, else `<repo>/.pyenv/bin/python`; without either the test is skipped,
 //! unless `CI` is set, where that is a failure.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::python;
+use std::path::Path;
 use std::process::Command;
 
 use cadenza::midi::{
@@ -13,24 +16,6 @@ use cadenza::midi::{
     TempoMap, TimeSignature,
 };
 use serde_json::Value;
-
-fn python() -> Option<PathBuf> {
-    let found = match std::env::var_os("CADENZA_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".pyenv/bin/python");
-            p.exists().then_some(p)
-        }
-    };
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no Python found (set CADENZA_PYTHON or run scripts/setup.sh)"
-        );
-        eprintln!("skipping: no Python (set CADENZA_PYTHON or run scripts/setup.sh)");
-    }
-    found
-}
 
 fn n(start: u64, end: u64, pitch: u8, velocity: u8) -> Note {
     Note { start, end, pitch, velocity }

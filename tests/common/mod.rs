@@ -45,3 +45,22 @@ pub fn cadenza(cache: &Path) -> assert_cmd::Command {
     c.env("CADENZA_CACHE", cache);
     c
 }
+
+/// The Python with the reference tools (mido, pretty_midi, hmmlearn...): `$CADENZA_PYTHON`, else
+/// the checkout's `.pyenv/bin/python` (made by `scripts/setup.sh`). Without one the caller skips,
+/// except under CI, where a missing Python is a failure.
+pub fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("CADENZA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".pyenv/bin/python"));
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but there is no Python at {} (set CADENZA_PYTHON or run scripts/setup.sh)",
+        candidate.display()
+    );
+    eprintln!("skipping: no Python at {} (set CADENZA_PYTHON or run scripts/setup.sh)", candidate.display());
+    None
+}
