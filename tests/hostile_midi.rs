@@ -572,3 +572,14 @@ fn a_corpus_of_good_and_hostile_files_loads() {
         }
     }
 }
+
+/// Writes every case as `<name>.mid` into the folder named by `CADENZA_HOSTILE_OUT` (the fuzz
+/// seeds: see docs/reliability.md). Ignored unless asked for.
+#[test]
+#[ignore = "writes the hostile files for seeding the fuzzer"]
+fn write_hostile_files() {
+    let dir = std::env::var_os("CADENZA_HOSTILE_OUT").expect("set CADENZA_HOSTILE_OUT to a folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    let written = write_cases(Path::new(&dir));
+    eprintln!("wrote {} files", written.len());
+}

@@ -89,6 +89,10 @@ fn read_with_limits(
     max_notes: usize,
 ) -> Result<Piece> {
     let fail = |reason: String| Error::invalid_midi(path, reason);
+    if header_division(bytes).is_some_and(|division| division[0] == 0x80) {
+        // midly negates this byte as an i8, which overflows (a panic with overflow checks on).
+        return Err(fail("invalid SMPTE frame rate -128".into()));
+    }
     let (header, tracks) = midly::parse(bytes).map_err(|e| fail(midly_reason(&e)))?;
     let (ticks_per_beat, smpte_tempo) = match header.timing {
         Timing::Metrical(t) => match t.as_int() {
@@ -156,6 +160,50 @@ fn check_length(piece: &Piece) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The two division bytes of the header `midly::parse` will read, found as it finds them: in a
+/// file starting with `MThd`, or in the `data` chunk of a RIFF `RMID` file; the first `MThd` or
+/// `MTrk` chunk decides, other chunks are skipped, a length past the end takes the rest.
+fn header_division(bytes: &[u8]) -> Option<[u8; 2]> {
+    let mut raw = match bytes.get(..4)? {
+        b"RIFF" => rmid_data(bytes)?,
+        b"MThd" => bytes,
+        _ => return None,
+    };
+    while raw.len() >= 8 {
+        let len = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
+        let rest = &raw[8..];
+        let data = &rest[..len.min(rest.len())];
+        match &raw[..4] {
+            b"MThd" => return data.get(4..6).map(|d| [d[0], d[1]]),
+            b"MTrk" => return None,
+            _ => raw = &rest[data.len()..],
+        }
+    }
+    None
+}
+
+/// The `data` chunk of a RIFF `RMID` file, found as midly finds it (little-endian lengths cut at
+/// the end of the file, odd lengths padded).
+fn rmid_data(bytes: &[u8]) -> Option<&[u8]> {
+    let riff_len = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?) as usize;
+    let riff = &bytes[8..];
+    let mut raw = riff[..riff_len.min(riff.len())].strip_prefix(b"RMID")?;
+    while raw.len() >= 8 {
+        let id = &raw[..4];
+        let len = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
+        let rest = &raw[8..];
+        let data = &rest[..len.min(rest.len())];
+        raw = &rest[data.len()..];
+        if len % 2 == 1 && !raw.is_empty() {
+            raw = &raw[1..];
+        }
+        if id == b"data" {
+            return Some(data);
+        }
+    }
+    None
 }
 
 /// midly's error and its causes on one line.
@@ -1146,6 +1194,32 @@ mod tests {
         let p = read_ok(&smf(0, 96, &[t]));
         assert_eq!(p.instruments.len(), 3);
         assert!(p.instruments.iter().all(|i| i.name == "n".repeat(256)));
+    }
+
+    #[test]
+    fn smpte_frame_rate_minus_128_is_an_error_not_a_panic() {
+        // Found by the fuzzer: midly negates the frame-rate byte as an i8.
+        let t = body(&[(0, &[0x90, 60, 100]), (10, &[0x80, 60, 0])], 0);
+        let file = smf_raw(0, 1, [0x80, 40], &[t.clone()]);
+        assert_invalid(read(&file), "SMPTE frame rate -128");
+        // The same header behind an unknown chunk, inside a RIFF RMID wrapper whose first
+        // sub-chunk has an odd length (padded).
+        let mut data = chunk(b"XXXX", 3, b"abc");
+        data.extend(smf_raw(0, 1, [0x80, 40], &[t.clone()]));
+        let mut riff = b"RMID".to_vec();
+        riff.extend(b"junk\x01\x00\x00\x00z\0");
+        riff.extend(b"data");
+        riff.extend((data.len() as u32).to_le_bytes());
+        riff.extend(&data);
+        let mut rmid = b"RIFF".to_vec();
+        rmid.extend((riff.len() as u32).to_le_bytes());
+        rmid.extend(&riff);
+        assert_invalid(read(&rmid), "SMPTE frame rate -128");
+        // With a valid frame rate the same wrapper reads.
+        let at = rmid.len() - data.len() + 11 + 12;
+        assert_eq!(rmid[at], 0x80);
+        rmid[at] = 0xE7;
+        assert_eq!(read_ok(&rmid).instruments[0].notes, vec![n(0, 10, 60, 100)]);
     }
 
     #[test]
