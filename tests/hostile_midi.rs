@@ -478,7 +478,6 @@ fn every_hostile_file_reads_or_fails_cleanly_within_bounds() {
     for case in cases() {
         let path = PathBuf::from(format!("hostile/{}.mid", case.name));
         let (outcome, peak, total) = measured(|| pipeline::check(&case.bytes, &path, &tokenizers));
-        eprintln!("{:<36} peak {:>7} kB, allocated {:>9} kB", case.name, peak >> 10, total >> 10);
         if peak > PEAK_LIMIT {
             failures.push(format!("{}: peak allocation {} MB", case.name, peak >> 20));
         }
@@ -489,6 +488,7 @@ fn every_hostile_file_reads_or_fails_cleanly_within_bounds() {
             Ok(p) => format!("piece with {} notes", p.note_count()),
             Err(e) => e.clone(),
         };
+        eprintln!("{} | {} kB | {} kB | {got}", case.name, peak >> 10, total >> 10);
         let ok = match (&case.expect, &outcome.plain) {
             (Expect::Notes(tpb, notes), Ok(p)) => {
                 let mut want = notes.clone();
