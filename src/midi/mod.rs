@@ -12,6 +12,8 @@ mod tempo;
 mod write;
 
 pub use piece::{Instrument, KeySignature, Note, Piece, TempoChange, TimeSignature, DRUM_CHANNEL};
-pub use read::{read_bytes, read_file, ReadOptions, MAX_CONTROL_EVENTS, MAX_NOTES};
+pub use read::{
+    read_bytes, read_file, ReadOptions, MAX_CONTROL_EVENTS, MAX_NOTES, MAX_START_BEATS, MAX_START_SECONDS,
+};
 pub use tempo::TempoMap;
 pub use write::{write_file, write_to_bytes};
