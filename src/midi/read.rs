@@ -38,7 +38,7 @@
 //!   [`MAX_START_BEATS`] beats or [`MAX_START_SECONDS`] (24 hours) into the piece, since token
 //!   sequences grow with a piece's length while one 4-byte delta time can stand for 2^28 ticks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 
 use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
@@ -124,8 +124,7 @@ fn read_with_limits(
         notes: 0,
         max_notes,
         control_events: 0,
-        open: vec![VecDeque::new(); 16 * 128],
-        touched: Vec::new(),
+        open: OpenNotes::default(),
     };
     reader.read_chunks(tracks.unread()).map_err(fail)?;
 
@@ -265,9 +264,82 @@ impl Sustainable for RawNote {
 /// A note-on still waiting for its note-off.
 #[derive(Debug, Clone, Copy)]
 struct OpenNote {
+    /// `channel * 128 + pitch`.
+    slot: u16,
     start: u64,
     velocity: u8,
     instrument: usize,
+}
+
+/// No arena entry.
+const NONE: u32 = u32::MAX;
+
+/// First-in-first-out queues of open notes for the 16 x 128 (channel, pitch) slots, as linked
+/// lists through one arena in striking order: push and pop are O(1). The slot tables are made at
+/// the first note-on of a file and reset slot by slot between tracks, so neither a file of many
+/// tiny tracks nor a corpus of many small files pays for setting up 2,048 queues each time.
+#[derive(Default)]
+struct OpenNotes {
+    /// Notes struck in the current track, with the arena index of the next open note of the
+    /// same slot.
+    arena: Vec<(OpenNote, u32)>,
+    /// Whether each arena entry has been closed.
+    closed: Vec<bool>,
+    /// Per slot: arena index of the oldest and of the newest open note.
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    /// Slots used in the current track.
+    touched: Vec<u16>,
+}
+
+impl OpenNotes {
+    fn push(&mut self, note: OpenNote) {
+        if self.head.is_empty() {
+            self.head = vec![NONE; 16 * 128];
+            self.tail = vec![NONE; 16 * 128];
+        }
+        let idx = self.arena.len() as u32;
+        let slot = usize::from(note.slot);
+        self.arena.push((note, NONE));
+        self.closed.push(false);
+        match self.tail[slot] {
+            NONE => {
+                self.head[slot] = idx;
+                self.touched.push(note.slot);
+            }
+            t => self.arena[t as usize].1 = idx,
+        }
+        self.tail[slot] = idx;
+    }
+
+    /// Close and return the oldest open note of `slot`.
+    fn pop(&mut self, slot: u16) -> Option<OpenNote> {
+        let slot = usize::from(slot);
+        let idx = *self.head.get(slot)?;
+        if idx == NONE {
+            return None;
+        }
+        let (note, next) = self.arena[idx as usize];
+        self.head[slot] = next;
+        if next == NONE {
+            self.tail[slot] = NONE;
+        }
+        self.closed[idx as usize] = true;
+        Some(note)
+    }
+
+    /// Empty every queue, returning the notes never closed in striking order.
+    fn drain_still_open(&mut self) -> Vec<OpenNote> {
+        for &slot in &self.touched {
+            self.head[usize::from(slot)] = NONE;
+            self.tail[usize::from(slot)] = NONE;
+        }
+        self.touched.clear();
+        let open = self.arena.iter().zip(&self.closed).filter(|(_, &c)| !c).map(|((n, _), _)| *n).collect();
+        self.arena.clear();
+        self.closed.clear();
+        open
+    }
 }
 
 /// What [`Reader::read_track`] found.
@@ -294,11 +366,9 @@ struct Reader {
     notes: usize,
     max_notes: usize,
     control_events: usize,
-    /// Note-ons waiting for their note-off, by `channel * 128 + pitch`. Empty between tracks;
-    /// kept across them so that a file of many tiny tracks does not allocate it for each.
-    open: Vec<VecDeque<OpenNote>>,
-    /// The slots of `open` that received a note-on in the current track (with repeats).
-    touched: Vec<usize>,
+    /// Note-ons waiting for their note-off. Empty between tracks; kept across them so that a
+    /// file of many tiny tracks does not set it up for each.
+    open: OpenNotes,
 }
 
 impl Reader {
@@ -376,6 +446,9 @@ impl Reader {
         let mut events = midly::EventIter::new(body);
         let mut tick = base;
         let mut programs = [0u8; 16];
+        // The instrument each channel's notes went to last, with the program it was for (saves
+        // a hash lookup per note).
+        let mut current: [Option<(u8, usize)>; 16] = [None; 16];
         let mut closed: Vec<RawNote> = Vec::new();
         let mut pedals: [Pedal; 16] = Default::default();
         let mut name: Option<String> = None;
@@ -446,21 +519,25 @@ impl Reader {
                                 let max = self.max_notes;
                                 return Err(format!("too many notes (more than {max})"));
                             }
-                            let instrument =
-                                self.instrument(track, channel, programs[usize::from(channel)]);
-                            let slot = usize::from(channel) * 128 + usize::from(key.as_int());
-                            if self.open[slot].is_empty() {
-                                self.touched.push(slot);
-                            }
-                            self.open[slot].push_back(OpenNote {
+                            let program = programs[usize::from(channel)];
+                            let instrument = match current[usize::from(channel)] {
+                                Some((p, i)) if p == program => i,
+                                _ => {
+                                    let i = self.instrument(track, channel, program);
+                                    current[usize::from(channel)] = Some((program, i));
+                                    i
+                                }
+                            };
+                            self.open.push(OpenNote {
+                                slot: u16::from(channel) * 128 + u16::from(key.as_int()),
                                 start: tick,
                                 velocity: vel.as_int(),
                                 instrument,
                             });
                         }
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                            let slot = usize::from(channel) * 128 + usize::from(key.as_int());
-                            if let Some(o) = self.open[slot].pop_front() {
+                            let slot = u16::from(channel) * 128 + u16::from(key.as_int());
+                            if let Some(o) = self.open.pop(slot) {
                                 closed.push(close(o, channel, key.as_int(), tick));
                             }
                         }
@@ -512,16 +589,10 @@ impl Reader {
             }
         }
 
-        // Close what was never turned off at the end of the track (in slot order, as a scan of
-        // all the slots would, but without one: files may hold millions of tiny tracks).
-        self.touched.sort_unstable();
-        self.touched.dedup();
-        for &slot in &self.touched {
-            for o in self.open[slot].drain(..) {
-                closed.push(close(o, (slot / 128) as u8, (slot % 128) as u8, tick));
-            }
+        // Close what was never turned off at the end of the track.
+        for o in self.open.drain_still_open() {
+            closed.push(close(o, (o.slot / 128) as u8, (o.slot % 128) as u8, tick));
         }
-        self.touched.clear();
         if self.opts.apply_sustain {
             closed.sort_by_key(|n| n.channel);
             for (channel, pedal) in pedals.iter_mut().enumerate() {

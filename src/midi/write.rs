@@ -456,7 +456,8 @@ mod tests {
             vec![n(0, 20_000, 60, 90), n(half, half + 4, 61, 90)]
         );
 
-        let mut p = Piece::new(480);
+        // A gap over 2^28 ticks that stays inside the reader's limits (beat 2^20, 24 hours).
+        let mut p = Piece::new(9600);
         p.instruments = vec![inst(0, 0, false, "", vec![n(far, 3 * far, 60, 90)])];
         assert_eq!(round_trip(&p), p);
     }
