@@ -130,17 +130,9 @@ mod tests {
     use crate::play::synth::Shared;
     use crate::play::test_midi;
     use midly::MidiMessage;
-    use nodi::MidiEvent;
     use std::path::Path;
 
-    #[derive(Default)]
-    struct Recorder(Vec<MidiEvent>);
-    impl Connection for Recorder {
-        fn play(&mut self, e: MidiEvent) -> bool {
-            self.0.push(e);
-            true
-        }
-    }
+    use crate::play::test_midi::Recorder;
 
     #[test]
     fn a_stop_ends_playback_with_all_sound_off() {

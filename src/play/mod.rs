@@ -289,15 +289,7 @@ pub(crate) mod tests {
         sf
     }
 
-    /// Records every event it is given.
-    #[derive(Default)]
-    struct Recorder(Vec<MidiEvent>);
-    impl Connection for Recorder {
-        fn play(&mut self, e: MidiEvent) -> bool {
-            self.0.push(e);
-            true
-        }
-    }
+    use crate::play::test_midi::Recorder;
 
     #[test]
     fn silence_sends_cc123_and_cc120_on_all_channels() {

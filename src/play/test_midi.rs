@@ -4,6 +4,17 @@
 use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
+/// A nodi connection that records every event it is given.
+#[derive(Default)]
+pub(crate) struct Recorder(pub(crate) Vec<nodi::MidiEvent>);
+
+impl nodi::Connection for Recorder {
+    fn play(&mut self, e: nodi::MidiEvent) -> bool {
+        self.0.push(e);
+        true
+    }
+}
+
 /// A note: `(start tick, channel, key, end tick)`.
 pub(crate) type N = (u32, u8, u8, u32);
 
