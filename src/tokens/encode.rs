@@ -58,7 +58,15 @@ fn emit(t: &Tokenizer, notes: &[GridNote], cut: f64) -> Vec<TokenId> {
         events.push(Timed { step: n.end, on: 0, part: n.part, pitch: n.pitch, end: 0, bin: 0 });
     }
     // Keys are unique but for identical NOTE_OFFs, so an unstable sort gives one order.
-    events.sort_unstable_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
+    if events.iter().all(|e| e.end < 1 << 48) {
+        // One packed integer: several times faster to sort than the tuple below.
+        events.sort_unstable_by_key(|e| {
+            let lo = u64::from(e.on) << 63 | u64::from(e.part.code()) << 55 | u64::from(e.pitch) << 48 | e.end;
+            (u128::from(e.step) << 64) | u128::from(lo)
+        });
+    } else {
+        events.sort_unstable_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
+    }
 
     let vocab = t.vocab();
     let programs = t.config().programs == super::ProgramMode::Programs;

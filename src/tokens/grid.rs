@@ -22,6 +22,16 @@ pub(super) enum Part {
     Drums,
 }
 
+impl Part {
+    /// A number that orders parts as `Ord` does (programs by number, drums last).
+    pub(super) fn code(self) -> u8 {
+        match self {
+            Part::Program(p) => p.min(127),
+            Part::Drums => 128,
+        }
+    }
+}
+
 /// A note on the grid: times in steps, velocity as a bin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct GridNote {
@@ -168,7 +178,16 @@ pub(super) fn quantize_notes(config: &TokenizerConfig, vocab: &Vocab, piece: &Pi
 /// Every input note must have `end > start`; so does every output note. Idempotent.
 pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec<GridNote> {
     let max_len = u64::from(max_note_steps.max(1));
-    notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end, n.bin));
+    // Sorting on one packed integer is several times faster than on the tuple; pieces whose
+    // times do not fit the packing (never real music) take the tuple.
+    if notes.iter().all(|n| n.start < 1 << 48 && n.end < 1 << 56) {
+        notes.sort_unstable_by_key(|n| {
+            let hi = u64::from(n.part.code()) << 56 | u64::from(n.pitch) << 48 | n.start;
+            (u128::from(hi) << 64) | u128::from(n.end << 8 | u64::from(n.bin))
+        });
+    } else {
+        notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end, n.bin));
+    }
     let mut i = 0;
     let mut ends = Vec::new();
     while i < notes.len() {
