@@ -2,7 +2,8 @@
 """Parse + tokenize throughput: cadenza vs miditok (MIDILike) vs symusic (parse only).
 
 Same files, same machine, one run. Every file is read into memory first; each tool is timed on
-one thread (best of --repeats), cadenza also on all threads. Prints a markdown table.
+one thread (best of --repeats; cadenza, being fast, best of 4x --repeats), cadenza also on
+all threads. Prints a markdown table.
 
     .pyenv/bin/python scripts/bench_parse.py corpora/bach corpora/folk
 """
@@ -65,14 +66,14 @@ def bench_python(files, repeats):
     return {
         "notes": notes,
         "symusic_s": best_of(repeats, sym),
-        "miditok_s": best_of(1 if len(blobs) > 2000 else max(1, repeats // 2), mtok),
+        "miditok_s": best_of(1 if len(blobs) > 2000 else repeats, mtok),
     }
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     subprocess.run(["cargo", "build", "--release", "--no-default-features", "--example", "parse_bench"], cwd=root, check=True,
@@ -84,7 +85,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for d in args.dirs:
         files = midi_files(d)
-        ours = json.loads(subprocess.run([exe, d, str(args.repeats)], check=True, capture_output=True, text=True).stdout)
+        ours = json.loads(subprocess.run([exe, d, str(args.repeats * 4)], check=True, capture_output=True, text=True).stdout)
         py = bench_python(files, args.repeats)
         n = len(files)
         name = os.path.basename(os.path.normpath(d))

@@ -181,10 +181,16 @@ pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec
     // Sorting on one packed integer is several times faster than on the tuple; pieces whose
     // times do not fit the packing (never real music) take the tuple.
     if notes.iter().all(|n| n.start < 1 << 48 && n.end < 1 << 56) {
-        notes.sort_unstable_by_key(|n| {
-            let hi = u64::from(n.part.code()) << 56 | u64::from(n.pitch) << 48 | n.start;
-            (u128::from(hi) << 64) | u128::from(n.end << 8 | u64::from(n.bin))
-        });
+        let mut keyed: Vec<(u128, GridNote)> = notes
+            .iter()
+            .map(|n| {
+                let hi = u64::from(n.part.code()) << 56 | u64::from(n.pitch) << 48 | n.start;
+                ((u128::from(hi) << 64) | u128::from(n.end << 8 | u64::from(n.bin)), *n)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|(k, _)| *k);
+        notes.clear();
+        notes.extend(keyed.into_iter().map(|(_, n)| n));
     } else {
         notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end, n.bin));
     }
