@@ -12,17 +12,19 @@
 //!          │
 //!          ▼
 //!   Vec<TokenId> ──Tokenizer::decode──▶ Piece ──midi::write──▶ .mid
+//!                                         │
+//!                   metrics / compare (reports), play (port, synth, WAV)
 //! ```
 //!
 //! See `docs/ARCHITECTURE.md` for the map of modules.
 
 pub mod atomic;
-pub mod compare;
 pub mod checkpoint;
+pub mod compare;
 pub mod corpus;
 pub mod doctor;
-pub mod generate;
 pub mod error;
+pub mod generate;
 pub mod metrics;
 pub mod midi;
 pub mod models;
