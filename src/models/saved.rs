@@ -34,7 +34,7 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
         #[cfg(feature = "lstm")]
         ModelKind::Lstm => {
             let device = super::lstm::parse_device(device).map_err(bad)?;
-            Box::new(super::lstm::LstmModel::load(path, device)?.0)
+            Box::new(super::lstm::LstmModel::from_checkpoint(path, &header, &payload, device)?)
         }
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => {

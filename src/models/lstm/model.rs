@@ -224,15 +224,22 @@ impl LstmModel {
     /// ignored.
     pub fn load(path: &Path, device: Device) -> Result<(LstmModel, Header)> {
         let (header, bytes) = checkpoint::load_kind(path, ModelKind::Lstm)?;
+        let model = Self::from_checkpoint(path, &header, &bytes, device)?;
+        Ok((model, header))
+    }
+
+    /// The model held by an already loaded and verified LSTM checkpoint (`path` only names it
+    /// in errors).
+    pub fn from_checkpoint(path: &Path, header: &Header, bytes: &[u8], device: Device) -> Result<LstmModel> {
         let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
         let (config, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
         if header.payload_format != PAYLOAD_FORMAT {
             return Err(bad(format!("payload format {:?}, expected {PAYLOAD_FORMAT}", header.payload_format)));
         }
-        let tensors = payload::decode(&bytes).map_err(bad)?;
+        let tensors = payload::decode(bytes).map_err(bad)?;
         let net = Net::new(config, header.vocab.len(), device).map_err(|e| bad(e.to_string()))?;
         net.load_named(&tensors).map_err(bad)?;
-        Ok((LstmModel::from_net(net), header))
+        Ok(LstmModel::from_net(net))
     }
 }
 
