@@ -19,8 +19,9 @@ fn main() {
         let version = std::fs::read_to_string(&version_py)
             .ok()
             .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("__version__ = ").map(|v| v.trim_matches(['\'', '"', ' ']).to_string()))
+                s.lines().find_map(|l| {
+                    l.strip_prefix("__version__ = ").map(|v| v.trim_matches(['\'', '"', ' ']).to_string())
+                })
             })
             .unwrap_or_else(|| "unknown".into());
         println!("cargo:rustc-env=CADENZA_LIBTORCH_VERSION={version}");

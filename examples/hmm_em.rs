@@ -33,19 +33,11 @@ struct Input {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: hmm_em INPUT.json")?;
     let input: Input = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    let init = HmmModel::from_params(
-        input.states,
-        input.vocab,
-        input.pi,
-        input.a.concat(),
-        input.b.concat(),
-    )?;
+    let init =
+        HmmModel::from_params(input.states, input.vocab, input.pi, input.a.concat(), input.b.concat())?;
     // The model treats the first token of each sequence as context (BOS): put one in front.
-    let seqs: Vec<Vec<TokenId>> = input
-        .sequences
-        .into_iter()
-        .map(|s| std::iter::once(BOS).chain(s).collect())
-        .collect();
+    let seqs: Vec<Vec<TokenId>> =
+        input.sequences.into_iter().map(|s| std::iter::once(BOS).chain(s).collect()).collect();
     let config = HmmConfig {
         states: input.states,
         max_iters: input.iters,

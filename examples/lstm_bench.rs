@@ -113,9 +113,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Random tokens: enough that one epoch is longer than the run (no mid-run validation).
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let n = (o.steps as usize + 8) * o.batch * o.window + 1;
-    let seq: Vec<TokenId> = std::iter::once(BOS).chain((1..n).map(|_| rng.random_range(3..vocab as TokenId))).collect();
+    let seq: Vec<TokenId> =
+        std::iter::once(BOS).chain((1..n).map(|_| rng.random_range(3..vocab as TokenId))).collect();
     let data = vec![seq];
-    let model_cfg = LstmConfig { embed: o.embed, hidden: o.hidden, layers: o.layers, dropout: 0.0, tie_weights: false };
+    let model_cfg =
+        LstmConfig { embed: o.embed, hidden: o.hidden, layers: o.layers, dropout: 0.0, tie_weights: false };
     let cfg = |steps| TrainConfig {
         batch: o.batch,
         window: o.window,
@@ -130,7 +132,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let dir = tempfile::tempdir()?;
     let stop = AtomicBool::new(false);
-    let run = RunOptions { stop: &stop, progress: false, resume: None, max_steps_this_run: None, corpus: None };
+    let run =
+        RunOptions { stop: &stop, progress: false, resume: None, max_steps_this_run: None, corpus: None };
     let train = |steps| {
         lstm::train(
             &model_cfg,

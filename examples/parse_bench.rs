@@ -16,8 +16,13 @@ fn main() {
     let dir = args.get(1).expect("usage: parse_bench DIR [REPEATS]");
     let repeats: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
     let files = cadenza::corpus::files::midi_files(Path::new(dir)).expect("readable folder");
-    let data: Vec<(std::path::PathBuf, Vec<u8>)> =
-        files.into_iter().map(|p| { let b = std::fs::read(&p).expect("readable file"); (p, b) }).collect();
+    let data: Vec<(std::path::PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).expect("readable file");
+            (p, b)
+        })
+        .collect();
     let tok = Tokenizer::new(TokenizerConfig::default()).expect("default config is valid");
     let opts = ReadOptions { apply_sustain: true };
 
@@ -38,12 +43,20 @@ fn main() {
             })
             .fold(f64::INFINITY, f64::min)
     };
-    let parse = best(&|| data.iter().filter_map(|(p, b)| read_bytes(b, p, &opts).ok()).map(|x| x.note_count() as u64).sum());
+    let parse = best(&|| {
+        data.iter().filter_map(|(p, b)| read_bytes(b, p, &opts).ok()).map(|x| x.note_count() as u64).sum()
+    });
     let parse_tok = best(&|| {
-        data.iter().filter_map(|(p, b)| read_bytes(b, p, &opts).ok()).map(|x| tok.encode(&x).len() as u64).sum()
+        data.iter()
+            .filter_map(|(p, b)| read_bytes(b, p, &opts).ok())
+            .map(|x| tok.encode(&x).len() as u64)
+            .sum()
     });
     let parallel = best(&|| {
-        data.par_iter().filter_map(|(p, b)| read_bytes(b, p, &opts).ok()).map(|x| tok.encode(&x).len() as u64).sum()
+        data.par_iter()
+            .filter_map(|(p, b)| read_bytes(b, p, &opts).ok())
+            .map(|x| tok.encode(&x).len() as u64)
+            .sum()
     });
     let n = data.len() as f64;
     println!(

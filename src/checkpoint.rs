@@ -61,7 +61,12 @@ pub struct Header {
 
 impl Header {
     /// A header for a `kind` model over `tokenizer`, created now.
-    pub fn new(kind: ModelKind, tokenizer: &Tokenizer, hyperparameters: serde_json::Value, payload_format: &str) -> Header {
+    pub fn new(
+        kind: ModelKind,
+        tokenizer: &Tokenizer,
+        hyperparameters: serde_json::Value,
+        payload_format: &str,
+    ) -> Header {
         Header {
             format_version: FORMAT_VERSION,
             kind,
@@ -85,7 +90,8 @@ impl Header {
 
 /// Write `header` and `payload` to `path` atomically.
 pub fn save(path: &Path, header: &Header, payload: &[u8]) -> Result<()> {
-    let json = serde_json::to_vec_pretty(header).map_err(|e| Error::Checkpoint { path: path.into(), reason: e.to_string() })?;
+    let json = serde_json::to_vec_pretty(header)
+        .map_err(|e| Error::Checkpoint { path: path.into(), reason: e.to_string() })?;
     let mut bytes = Vec::with_capacity(json.len() + payload.len() + 40);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -157,7 +163,8 @@ fn parse(bytes: &[u8]) -> std::result::Result<(Header, Vec<u8>), String> {
     if crc32fast::hash(&bytes[..pend]) != crc {
         return Err("corrupted (checksum mismatch)".into());
     }
-    let header: Header = serde_json::from_slice(&bytes[20..hend]).map_err(|e| format!("unreadable header: {e}"))?;
+    let header: Header =
+        serde_json::from_slice(&bytes[20..hend]).map_err(|e| format!("unreadable header: {e}"))?;
     Ok((header, bytes[pstart..pend].to_vec()))
 }
 

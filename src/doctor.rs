@@ -103,12 +103,20 @@ impl fmt::Display for Report {
             Some(v) => writeln!(f, "libtorch     {v}")?,
             None => writeln!(f, "libtorch     not built in (feature `lstm` off)")?,
         }
-        writeln!(f, "CUDA         {} ({} device{})", yes(self.cuda_available), self.cuda_devices, if self.cuda_devices == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "CUDA         {} ({} device{})",
+            yes(self.cuda_available),
+            self.cuda_devices,
+            if self.cuda_devices == 1 { "" } else { "s" }
+        )?;
         writeln!(f, "cuDNN        {}", yes(self.cudnn_available))?;
         writeln!(f, "CPU threads  {}", self.cpu_threads)?;
         match &self.soundfont {
             Some(p) => writeln!(f, "SoundFont    {}", p.display())?,
-            None => writeln!(f, "SoundFont    none found (install timgm6mb-soundfont or set CADENZA_SOUNDFONT)")?,
+            None => {
+                writeln!(f, "SoundFont    none found (install timgm6mb-soundfont or set CADENZA_SOUNDFONT)")?
+            }
         }
         writeln!(f, "audio out    {}", list(&self.audio_devices))?;
         writeln!(f, "MIDI devices {}", list(&self.midi_devices))?;

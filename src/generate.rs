@@ -34,7 +34,12 @@ pub struct Generated {
 }
 
 /// Sample `opts.count` continuations of `seed` (or of BOS alone) from `model`.
-pub fn generate(model: &dyn Generator, tokenizer: &Tokenizer, seed: Option<&Piece>, opts: &GenerateOptions) -> crate::Result<Vec<Generated>> {
+pub fn generate(
+    model: &dyn Generator,
+    tokenizer: &Tokenizer,
+    seed: Option<&Piece>,
+    opts: &GenerateOptions,
+) -> crate::Result<Vec<Generated>> {
     opts.sampler.validate()?;
     if model.vocab_size() != tokenizer.vocab_size() {
         return Err(crate::Error::Model(format!(
@@ -44,7 +49,9 @@ pub fn generate(model: &dyn Generator, tokenizer: &Tokenizer, seed: Option<&Piec
         )));
     }
     let (primer, decode_opts) = match seed {
-        Some(p) => (tokenizer.encode_prefix(p, opts.seed_beats, opts.seed_seconds), DecodeOptions::from_piece(p)),
+        Some(p) => {
+            (tokenizer.encode_prefix(p, opts.seed_beats, opts.seed_seconds), DecodeOptions::from_piece(p))
+        }
         None => (vec![BOS], DecodeOptions::default()),
     };
     let primers = vec![primer.clone(); opts.count];

@@ -191,9 +191,18 @@ mod tests {
     #[test]
     fn same_seed_same_draws() {
         let s = Sampler::default();
-        let a: Vec<_> = { let mut r = rng_for(3, 1); (0..50).map(|_| s.pick(&P, &mut r)).collect() };
-        let b: Vec<_> = { let mut r = rng_for(3, 1); (0..50).map(|_| s.pick(&P, &mut r)).collect() };
-        let c: Vec<_> = { let mut r = rng_for(3, 2); (0..50).map(|_| s.pick(&P, &mut r)).collect() };
+        let a: Vec<_> = {
+            let mut r = rng_for(3, 1);
+            (0..50).map(|_| s.pick(&P, &mut r)).collect()
+        };
+        let b: Vec<_> = {
+            let mut r = rng_for(3, 1);
+            (0..50).map(|_| s.pick(&P, &mut r)).collect()
+        };
+        let c: Vec<_> = {
+            let mut r = rng_for(3, 2);
+            (0..50).map(|_| s.pick(&P, &mut r)).collect()
+        };
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -13,7 +13,15 @@ fn json(out: &[u8]) -> serde_json::Value {
 
 fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> std::path::PathBuf {
     let ckpt = tmp.join(format!("tiny.{model}"));
-    let mut args = vec!["train", "--model", model, "--corpus", corpus.to_str().unwrap(), "--out", ckpt.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        ckpt.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     cadenza(tmp).args(&args).assert().success().stdout(predicate::str::contains("bits/token"));
     ckpt
@@ -26,7 +34,18 @@ fn markov_train_eval_generate_round_trip() {
     let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "4"]);
 
     // eval --json has the promised fields and agrees with itself on perplexity.
-    let out = cadenza(tmp.path()).args(["eval", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--json", "--split", "train"]).output().unwrap();
+    let out = cadenza(tmp.path())
+        .args([
+            "eval",
+            ckpt.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--json",
+            "--split",
+            "train",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v = json(&out.stdout);
     let bits = v["bits_per_token"].as_f64().unwrap();
@@ -39,7 +58,22 @@ fn markov_train_eval_generate_round_trip() {
     let gen = |dir: &str, rng: &str| {
         let out = tmp.path().join(dir);
         cadenza(tmp.path())
-            .args(["generate", ckpt.to_str().unwrap(), "--seed", seed.to_str().unwrap(), "--seed-beats", "4", "--count", "3", "--length", "200", "--rng-seed", rng, "--out", out.to_str().unwrap()])
+            .args([
+                "generate",
+                ckpt.to_str().unwrap(),
+                "--seed",
+                seed.to_str().unwrap(),
+                "--seed-beats",
+                "4",
+                "--count",
+                "3",
+                "--length",
+                "200",
+                "--rng-seed",
+                rng,
+                "--out",
+                out.to_str().unwrap(),
+            ])
             .assert()
             .success();
         let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
@@ -67,7 +101,20 @@ fn strip_primer_leaves_out_the_seed() {
     let seed = corpus.join("piece01.mid");
     let run = |dir: &str, strip: bool| {
         let out = tmp.path().join(dir);
-        let mut args = vec!["generate", ckpt.to_str().unwrap(), "--seed", seed.to_str().unwrap(), "--seed-beats", "8", "--length", "60", "--rng-seed", "1", "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "generate",
+            ckpt.to_str().unwrap(),
+            "--seed",
+            seed.to_str().unwrap(),
+            "--seed-beats",
+            "8",
+            "--length",
+            "60",
+            "--rng-seed",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
         if strip {
             args.push("--strip-primer");
         }
@@ -87,13 +134,23 @@ fn hmm_trains_and_prints_viterbi_paths() {
     let corpus = tiny_corpus(tmp.path(), 20, false);
     let ckpt = train(tmp.path(), &corpus, "hmm", &["--states", "4", "--max-iters", "5"]);
     let out = cadenza(tmp.path())
-        .args(["eval", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--split", "train", "--viterbi", "1"])
+        .args([
+            "eval",
+            ckpt.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--split",
+            "train",
+            "--viterbi",
+            "1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let path_line = text.lines().nth(1).expect("a Viterbi line");
-    let states: Vec<usize> = path_line.split(": ").nth(1).unwrap().split(' ').map(|s| s.parse().unwrap()).collect();
+    let states: Vec<usize> =
+        path_line.split(": ").nth(1).unwrap().split(' ').map(|s| s.parse().unwrap()).collect();
     assert!(states.len() > 10 && states.iter().all(|&s| s < 4), "{path_line}");
 }
 
@@ -101,7 +158,8 @@ fn hmm_trains_and_prints_viterbi_paths() {
 fn corpus_stats_reports_skipped_files_and_uses_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tiny_corpus(tmp.path(), 12, true);
-    let out = cadenza(tmp.path()).args(["corpus", "stats", corpus.to_str().unwrap(), "--json"]).output().unwrap();
+    let out =
+        cadenza(tmp.path()).args(["corpus", "stats", corpus.to_str().unwrap(), "--json"]).output().unwrap();
     assert!(out.status.success());
     let v = json(&out.stdout);
     assert_eq!(v["files_read"], 12);
@@ -109,7 +167,8 @@ fn corpus_stats_reports_skipped_files_and_uses_the_cache() {
     assert_eq!(v["cache_hits"], 0);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.lines().any(|l| l.starts_with("skipped ") && l.contains("broken.mid")), "{err}");
-    let again = cadenza(tmp.path()).args(["corpus", "stats", corpus.to_str().unwrap(), "--json"]).output().unwrap();
+    let again =
+        cadenza(tmp.path()).args(["corpus", "stats", corpus.to_str().unwrap(), "--json"]).output().unwrap();
     assert_eq!(json(&again.stdout)["cache_hits"], 13);
 }
 
@@ -127,7 +186,10 @@ fn bad_inputs_give_one_line_errors() {
         assert!(!err.contains("panicked"), "{err}");
     };
     one_line_error(&["corpus", "stats", "/no/such/dir"], "/no/such/dir");
-    one_line_error(&["train", "--model", "markov", "--corpus", empty.to_str().unwrap(), "--out", "x.markov"], "no MIDI files");
+    one_line_error(
+        &["train", "--model", "markov", "--corpus", empty.to_str().unwrap(), "--out", "x.markov"],
+        "no MIDI files",
+    );
     let junk = tmp.path().join("junk.markov");
     std::fs::write(&junk, b"CDZCKPT\0\x01\0\0\0").unwrap();
     one_line_error(&["generate", junk.to_str().unwrap()], "truncated");

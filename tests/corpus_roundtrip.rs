@@ -42,14 +42,23 @@ fn check(files: &[PathBuf], config: TokenizerConfig) -> usize {
             None
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} files failed:\n{}", failures.len(), files.len(), failures[..failures.len().min(10)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
     files.len()
 }
 
 #[test]
 fn bach_round_trips_exactly() {
     let Some(files) = corpus("bach") else {
-        assert!(std::env::var_os("CI").is_none(), "corpora/bach is missing under CI: scripts/setup.sh builds it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "corpora/bach is missing under CI: scripts/setup.sh builds it"
+        );
         eprintln!("skipping: corpora/bach not built (run scripts/setup.sh)");
         return;
     };

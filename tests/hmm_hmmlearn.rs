@@ -60,12 +60,7 @@ fn joint_log_prob(m: &HmmModel, path: &[usize], obs: &[TokenId]) -> f64 {
     let (k, v) = (m.states(), m.vocab());
     let mut lp = 0.0;
     for (t, (&s, &o)) in path.iter().zip(obs).enumerate() {
-        lp += if t == 0 {
-            m.initial()[s]
-        } else {
-            m.transitions()[path[t - 1] * k + s]
-        }
-        .ln();
+        lp += if t == 0 { m.initial()[s] } else { m.transitions()[path[t - 1] * k + s] }.ln();
         lp += m.emissions()[s * v + o as usize].ln();
     }
     lp
@@ -74,10 +69,7 @@ fn joint_log_prob(m: &HmmModel, path: &[usize], obs: &[TokenId]) -> f64 {
 fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * w.abs().max(1.0),
-            "{what}[{i}]: {g} vs hmmlearn {w}"
-        );
+        assert!((g - w).abs() <= tol * w.abs().max(1.0), "{what}[{i}]: {g} vs hmmlearn {w}");
     }
 }
 
@@ -107,47 +99,20 @@ fn em_matches_hmmlearn_from_the_same_start() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("in.json");
     std::fs::write(&path, input.to_string()).expect("write input");
-    let out = Command::new(&py)
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(&path)
-        .output()
-        .expect("run Python");
-    assert!(
-        out.status.success(),
-        "hmmlearn failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(&py).arg("-c").arg(SCRIPT).arg(&path).output().expect("run Python");
+    assert!(out.status.success(), "hmmlearn failed: {}", String::from_utf8_lossy(&out.stderr));
     let want: Value = serde_json::from_slice(&out.stdout).expect("hmmlearn JSON");
     let floats = |key: &str| -> Vec<f64> {
-        want[key]
-            .as_array()
-            .expect(key)
-            .iter()
-            .map(|x| x.as_f64().expect("number"))
-            .collect()
+        want[key].as_array().expect(key).iter().map(|x| x.as_f64().expect("number")).collect()
     };
 
     let with_bos = |s: &[Vec<TokenId>]| -> Vec<Vec<TokenId>> {
-        s.iter()
-            .map(|x| std::iter::once(BOS).chain(x.iter().copied()).collect())
-            .collect()
+        s.iter().map(|x| std::iter::once(BOS).chain(x.iter().copied()).collect()).collect()
     };
     let init = HmmModel::from_params(k, v, pi, a, b).expect("start");
-    let cfg = HmmConfig {
-        states: k,
-        max_iters: iters,
-        tol: f64::NEG_INFINITY,
-        seed: 0,
-        pseudo_count: 0.0,
-    };
+    let cfg = HmmConfig { states: k, max_iters: iters, tol: f64::NEG_INFINITY, seed: 0, pseudo_count: 0.0 };
     let (fit, rep) = HmmModel::fit_from(init, &cfg, &with_bos(&train), None).expect("fit");
-    close(
-        "log-likelihood history",
-        &rep.log_likelihood,
-        &floats("ll"),
-        1e-10,
-    );
+    close("log-likelihood history", &rep.log_likelihood, &floats("ll"), 1e-10);
     close("pi", fit.initial(), &floats("pi"), 1e-9);
     close("A", fit.transitions(), &floats("A"), 1e-9);
     close("B", fit.emissions(), &floats("B"), 1e-9);
@@ -167,10 +132,7 @@ fn em_matches_hmmlearn_from_the_same_start() {
             .collect();
         // Paths may differ only where two paths tie (equal products in a different order).
         let got = fit.viterbi(s);
-        let (lg, lw) = (
-            joint_log_prob(&fit, &got, &s[1..]),
-            joint_log_prob(&fit, &want, &s[1..]),
-        );
+        let (lg, lw) = (joint_log_prob(&fit, &got, &s[1..]), joint_log_prob(&fit, &want, &s[1..]));
         assert!(
             got == want || (lg - lw).abs() <= 1e-12 * lw.abs(),
             "Viterbi path {i}: {got:?} ({lg}) vs hmmlearn {want:?} ({lw})"

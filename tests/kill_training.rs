@@ -29,11 +29,34 @@ fn sigkill_never_leaves_a_broken_checkpoint_and_resume_finishes() {
     let out = tmp.path().join("m.lstm");
     let last = tmp.path().join("m.lstm.last");
     let args = |steps: u64, resume: bool| {
-        let mut a: Vec<String> = ["train", "--model", "lstm", "--corpus", corpus.to_str().unwrap(), "--out", out.to_str().unwrap()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for s in ["--embed", "8", "--hidden", "16", "--layers", "1", "--batch", "4", "--window", "16", "--checkpoint-every", "2", "--rng-seed", "3"] {
+        let mut a: Vec<String> = [
+            "train",
+            "--model",
+            "lstm",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for s in [
+            "--embed",
+            "8",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--batch",
+            "4",
+            "--window",
+            "16",
+            "--checkpoint-every",
+            "2",
+            "--rng-seed",
+            "3",
+        ] {
             a.push(s.into());
         }
         a.push("--steps".into());

@@ -21,7 +21,11 @@ fn corpus_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    assert!(std::env::var_os("CI").is_none(), "{} is missing (run scripts/setup.sh --corpora bach)", dir.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing (run scripts/setup.sh --corpora bach)",
+        dir.display()
+    );
     eprintln!("skipping: {} is missing", dir.display());
     None
 }
@@ -35,7 +39,8 @@ fn unigram_bits(train: &[Vec<TokenId>], seqs: &[Vec<TokenId>], vocab: usize) -> 
         }
     }
     let total: f64 = counts.iter().sum();
-    let lp: Vec<f64> = seqs.iter().flat_map(|s| s[1..].iter().map(|&t| (counts[t as usize] / total).ln())).collect();
+    let lp: Vec<f64> =
+        seqs.iter().flat_map(|s| s[1..].iter().map(|&t| (counts[t as usize] / total).ln())).collect();
     bits_per_token(&lp)
 }
 
@@ -48,7 +53,12 @@ fn lstm_beats_a_unigram_model_on_bach() {
     let corpus = Corpus::load(&dir, &tokenizer, &opts).unwrap();
     let train: Vec<Vec<TokenId>> = corpus.sequences(Split::Train).into_iter().take(20).collect();
     let valid: Vec<Vec<TokenId>> = corpus.sequences(Split::Valid).into_iter().take(4).collect();
-    assert!(train.len() >= 5 && !valid.is_empty(), "corpus too small: {} train, {} valid", train.len(), valid.len());
+    assert!(
+        train.len() >= 5 && !valid.is_empty(),
+        "corpus too small: {} train, {} valid",
+        train.len(),
+        valid.len()
+    );
 
     let model_cfg = LstmConfig { embed: 32, hidden: 64, layers: 1, dropout: 0.0, tie_weights: false };
     let cfg = TrainConfig {
@@ -67,7 +77,8 @@ fn lstm_beats_a_unigram_model_on_bach() {
     };
     let out = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(false);
-    let run = RunOptions { stop: &stop, progress: false, resume: None, max_steps_this_run: None, corpus: None };
+    let run =
+        RunOptions { stop: &stop, progress: false, resume: None, max_steps_this_run: None, corpus: None };
     let report = lstm::train(
         &model_cfg,
         &cfg,

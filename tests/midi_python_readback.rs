@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::Command;
 
 use cadenza::midi::{
-    read_file, write_file, Instrument, KeySignature, Note, Piece, ReadOptions, TempoChange,
-    TempoMap, TimeSignature,
+    read_file, write_file, Instrument, KeySignature, Note, Piece, ReadOptions, TempoChange, TempoMap,
+    TimeSignature,
 };
 use serde_json::Value;
 
@@ -67,20 +67,8 @@ fn pieces() -> Vec<(&'static str, Piece, bool)> {
     p.time_signatures = vec![TimeSignature { tick: 0, numerator: 3, denominator: 4 }];
     p.key_signatures = vec![KeySignature { tick: 0, sharps: 1, minor: false }];
     p.instruments = vec![
-        inst(
-            0,
-            0,
-            false,
-            "Piano",
-            vec![n(0, 480, 60, 100), n(0, 1000, 64, 90), n(900, 2100, 67, 80)],
-        ),
-        inst(
-            33,
-            1,
-            false,
-            "Bass",
-            vec![n(0, 1920, 36, 110), n(1920, 3840, 38, 64), n(3840, 3841, 40, 1)],
-        ),
+        inst(0, 0, false, "Piano", vec![n(0, 480, 60, 100), n(0, 1000, 64, 90), n(900, 2100, 67, 80)]),
+        inst(33, 1, false, "Bass", vec![n(0, 1920, 36, 110), n(1920, 3840, 38, 64), n(3840, 3841, 40, 1)]),
         inst(48, 2, false, "Strings", vec![n(100, 5000, 72, 127), n(2999, 3003, 74, 50)]),
         inst(
             0,
@@ -153,9 +141,7 @@ fn keys(piece: &Piece, notes_of: impl Fn(&Instrument) -> Vec<Note>) -> Vec<Key> 
         .iter()
         .flat_map(|i| {
             let program = if i.is_drum { 0 } else { i.program };
-            notes_of(i)
-                .into_iter()
-                .map(move |n| (i.is_drum, program, n.pitch, n.start, n.end, n.velocity))
+            notes_of(i).into_iter().map(move |n| (i.is_drum, program, n.pitch, n.start, n.end, n.velocity))
         })
         .collect();
     out.sort_unstable();

@@ -15,7 +15,10 @@ fn one_note(path: &std::path::Path) {
         ev(480, midi(MidiMessage::NoteOff { key: u7::new(69), vel: u7::new(0) })),
         ev(0, TrackEventKind::Meta(MetaMessage::EndOfTrack)),
     ];
-    let smf = Smf { header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(480))), tracks: vec![track] };
+    let smf = Smf {
+        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(480))),
+        tracks: vec![track],
+    };
     smf.save(path).unwrap();
 }
 
@@ -25,11 +28,9 @@ fn cadenza() -> Command {
 
 #[test]
 fn list_ports_prints_a_clear_message_and_exits_0() {
-    cadenza()
-        .args(["play", "--list-ports"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("MIDI output port").or(predicate::str::is_match(r"(?m)^0: ").unwrap()));
+    cadenza().args(["play", "--list-ports"]).assert().success().stdout(
+        predicate::str::contains("MIDI output port").or(predicate::str::is_match(r"(?m)^0: ").unwrap()),
+    );
 }
 
 #[test]

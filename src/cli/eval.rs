@@ -65,7 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(n) = args.viterbi {
-        anyhow::ensure!(loaded.header.kind == ModelKind::Hmm, "--viterbi needs an HMM checkpoint, this one is {}", loaded.header.kind);
+        anyhow::ensure!(
+            loaded.header.kind == ModelKind::Hmm,
+            "--viterbi needs an HMM checkpoint, this one is {}",
+            loaded.header.kind
+        );
         let (_, payload) = cadenza::checkpoint::load(&args.checkpoint)?;
         let hmm = cadenza::models::hmm::HmmModel::from_safetensors(&payload)?;
         for (piece, seq) in corpus.split(args.split).zip(&seqs).take(n) {

@@ -58,7 +58,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = saved::load(&args.checkpoint, &args.device)?;
     let seed = match &args.seed {
-        Some(p) => Some(midi::read_file(p, &ReadOptions { apply_sustain: loaded.tokenizer.config().sustain })?),
+        Some(p) => {
+            Some(midi::read_file(p, &ReadOptions { apply_sustain: loaded.tokenizer.config().sustain })?)
+        }
         None => None,
     };
     let opts = GenerateOptions {
@@ -74,7 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let pieces = generate(loaded.model.as_ref(), &loaded.tokenizer, seed.as_ref(), &opts)?;
     let secs = t0.elapsed().as_secs_f64();
     let new_tokens: usize = pieces.iter().map(|g| g.continuation.len()).sum();
-    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create folder", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create folder", args.out.display()))?;
     let stem = args.checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned());
     let mut written = Vec::new();
     for (i, g) in pieces.iter().enumerate() {

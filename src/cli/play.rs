@@ -63,8 +63,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(wav)) => Output::Wav(wav),
         (None, None) => Output::Auto,
     };
-    let opts =
-        PlayOptions { output, soundfont: args.soundfont, speed: args.speed, tail: args.tail, progress: !args.quiet };
+    let opts = PlayOptions {
+        output,
+        soundfont: args.soundfont,
+        speed: args.speed,
+        tail: args.tail,
+        progress: !args.quiet,
+    };
     match play_file(&file, &opts)? {
         PlayOutcome::Rendered { path, seconds, tail } => {
             eprintln!("wrote {} ({seconds:.1} s of music + {tail:.1} s tail)", path.display());
@@ -77,5 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(not(feature = "audio"))]
 pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this cadenza was built without the `audio` feature; rebuild with `--features audio` to play MIDI")
+    anyhow::bail!(
+        "this cadenza was built without the `audio` feature; rebuild with `--features audio` to play MIDI"
+    )
 }

@@ -81,7 +81,12 @@ pub fn corpus_summary(corpus: &Corpus) -> CorpusSummary {
         pieces.insert(s.to_string(), corpus.split(s).count());
         tokens.insert(s.to_string(), corpus.split(s).map(|p| p.tokens.len() as u64).sum());
     }
-    CorpusSummary { root: corpus.root.display().to_string(), content_hash: corpus.content_hash(), pieces, tokens }
+    CorpusSummary {
+        root: corpus.root.display().to_string(),
+        content_hash: corpus.content_hash(),
+        pieces,
+        tokens,
+    }
 }
 
 fn bar(len: u64, msg: &'static str) -> ProgressBar {
@@ -106,58 +111,75 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.tokens["train"],
         valid.len()
     );
-    let (model, hyper, payload, payload_format, extra): (Box<dyn Generator>, serde_json::Value, Vec<u8>, &str, serde_json::Value) =
-        match args.model {
-            ModelKind::Markov => {
-                let orders: Vec<usize> = if args.markov.order == "auto" {
-                    vec![2, 3, 4, 6, 8, 12, 16]
-                } else {
-                    vec![args.markov.order.parse().with_context(|| format!("--order: not a number or `auto`: {}", args.markov.order))?]
-                };
-                let mut best: Option<(f64, MarkovModel)> = None;
-                for order in orders {
-                    let config = MarkovConfig { order, ..MarkovConfig::default() };
-                    let b = bar(order as u64, "counting");
-                    let m = MarkovModel::fit(&config, vocab, &train, Some(&b))?;
-                    b.finish_and_clear();
-                    let (vb, _) = if valid.is_empty() { (f64::NAN, 0) } else { corpus_bits(&m, &valid) };
-                    if args.markov.order == "auto" {
-                        eprintln!("  order {order:>2}: valid {vb:.4} bits/token");
-                    }
-                    if best.as_ref().is_none_or(|(b, _)| vb < *b || b.is_nan()) {
-                        best = Some((vb, m));
-                    }
-                }
-                let (_, m) = best.expect("at least one order");
-                let hyper = serde_json::to_value(m.config())?;
-                let payload = m.to_bytes();
-                (Box::new(m), hyper, payload, MARKOV_PAYLOAD, serde_json::Value::Null)
-            }
-            ModelKind::Hmm => {
-                let config = HmmConfig {
-                    states: args.hmm.states,
-                    max_iters: args.hmm.max_iters,
-                    tol: args.hmm.tol,
-                    seed: args.rng_seed,
-                    pseudo_count: args.hmm.pseudo_count,
-                };
-                let b = bar(config.max_iters as u64, "Baum-Welch");
-                let (m, report) = HmmModel::fit(&config, vocab, &train, Some(&b))?;
+    let (model, hyper, payload, payload_format, extra): (
+        Box<dyn Generator>,
+        serde_json::Value,
+        Vec<u8>,
+        &str,
+        serde_json::Value,
+    ) = match args.model {
+        ModelKind::Markov => {
+            let orders: Vec<usize> = if args.markov.order == "auto" {
+                vec![2, 3, 4, 6, 8, 12, 16]
+            } else {
+                vec![args
+                    .markov
+                    .order
+                    .parse()
+                    .with_context(|| format!("--order: not a number or `auto`: {}", args.markov.order))?]
+            };
+            let mut best: Option<(f64, MarkovModel)> = None;
+            for order in orders {
+                let config = MarkovConfig { order, ..MarkovConfig::default() };
+                let b = bar(order as u64, "counting");
+                let m = MarkovModel::fit(&config, vocab, &train, Some(&b))?;
                 b.finish_and_clear();
-                eprintln!("  {} EM iterations", report.iterations());
-                let payload = m.to_safetensors();
-                let extra = serde_json::to_value(&report)?;
-                (Box::new(m), serde_json::to_value(&config)?, payload, HMM_PAYLOAD, extra)
-            }
-            ModelKind::Lstm => {
-                #[cfg(feature = "lstm")]
-                {
-                    return super::train_lstm::run(&args.lstm, &tokenizer, &train, &valid, summary, &out, args.rng_seed);
+                let (vb, _) = if valid.is_empty() { (f64::NAN, 0) } else { corpus_bits(&m, &valid) };
+                if args.markov.order == "auto" {
+                    eprintln!("  order {order:>2}: valid {vb:.4} bits/token");
                 }
-                #[cfg(not(feature = "lstm"))]
-                anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)");
+                if best.as_ref().is_none_or(|(b, _)| vb < *b || b.is_nan()) {
+                    best = Some((vb, m));
+                }
             }
-        };
+            let (_, m) = best.expect("at least one order");
+            let hyper = serde_json::to_value(m.config())?;
+            let payload = m.to_bytes();
+            (Box::new(m), hyper, payload, MARKOV_PAYLOAD, serde_json::Value::Null)
+        }
+        ModelKind::Hmm => {
+            let config = HmmConfig {
+                states: args.hmm.states,
+                max_iters: args.hmm.max_iters,
+                tol: args.hmm.tol,
+                seed: args.rng_seed,
+                pseudo_count: args.hmm.pseudo_count,
+            };
+            let b = bar(config.max_iters as u64, "Baum-Welch");
+            let (m, report) = HmmModel::fit(&config, vocab, &train, Some(&b))?;
+            b.finish_and_clear();
+            eprintln!("  {} EM iterations", report.iterations());
+            let payload = m.to_safetensors();
+            let extra = serde_json::to_value(&report)?;
+            (Box::new(m), serde_json::to_value(&config)?, payload, HMM_PAYLOAD, extra)
+        }
+        ModelKind::Lstm => {
+            #[cfg(feature = "lstm")]
+            {
+                return super::train_lstm::run(
+                    &args.lstm,
+                    &tokenizer,
+                    &train,
+                    &valid,
+                    summary,
+                    &out,
+                    args.rng_seed,
+                );
+            }
+            #[cfg(not(feature = "lstm"))]
+            anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)");
+        }
+    };
     let (train_bits, train_tokens) = corpus_bits(model.as_ref(), &train);
     let mut header = Header::new(args.model, &tokenizer, hyper, payload_format);
     header.corpus = Some(summary);

@@ -176,7 +176,9 @@ pub fn run(
             eprintln!("\nsecond interrupt: exiting without a checkpoint");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: finishing the step and writing a checkpoint (Ctrl-C again to quit at once)");
+        eprintln!(
+            "\ninterrupted: finishing the step and writing a checkpoint (Ctrl-C again to quit at once)"
+        );
     }) {
         eprintln!("warning: cannot install the Ctrl-C handler ({e}); Ctrl-C will not save a checkpoint");
     }
@@ -216,7 +218,11 @@ pub fn run(
         s.train_loss.map_or(f64::NAN, |l| l / std::f64::consts::LN_2),
         s.best_valid_bits.map_or(String::new(), |b| format!(", best valid {b:.4} bits/token")),
     );
-    eprintln!("best model: {}; resume with --resume {}", report.best_path.display(), report.last_path.display());
+    eprintln!(
+        "best model: {}; resume with --resume {}",
+        report.best_path.display(),
+        report.last_path.display()
+    );
     Ok(())
 }
 
@@ -250,8 +256,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.toml");
         std::fs::write(&file, "batch = 8\nlr = 0.01\nwindow = 32\n").unwrap();
-        let a =
-            parse(&["--config", file.to_str().unwrap(), "--lr", "0.5", "--steps", "7", "--bf16", "--device", "cpu"]);
+        let a = parse(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--lr",
+            "0.5",
+            "--steps",
+            "7",
+            "--bf16",
+            "--device",
+            "cpu",
+        ]);
         let c = a.apply_train_flags(TrainConfig::from_toml_file(a.config.as_deref().unwrap()).unwrap());
         assert_eq!((c.batch, c.window, c.lr, c.steps, c.bf16), (8, 32, 0.5, Some(7), true));
         assert_eq!(c.device, "cpu");

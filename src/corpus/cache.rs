@@ -35,7 +35,8 @@ impl TokenCache {
     pub fn open(dir: &Path, root: &Path, config: &TokenizerConfig) -> Self {
         let abs = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let key = blake3::hash(
-            format!("{}\0{}\0{}\0{}", abs.display(), config.digest(), env!("CARGO_PKG_VERSION"), FORMAT).as_bytes(),
+            format!("{}\0{}\0{}\0{}", abs.display(), config.digest(), env!("CARGO_PKG_VERSION"), FORMAT)
+                .as_bytes(),
         );
         let path = dir.join(format!("{}.bin", &key.to_hex()[..24]));
         let entries = std::fs::read(&path).ok().and_then(|b| decode(&b)).unwrap_or_default();
@@ -164,8 +165,10 @@ fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], Entry>> {
                 let (has, lo, hi) = (r.u8()?, r.u8()?, r.u8()?);
                 let nt = r.u32()? as usize;
                 let raw = r.take(nt.checked_mul(2)?)?;
-                let tokens: Vec<TokenId> = raw.chunks_exact(2).map(|c| TokenId::from_le_bytes([c[0], c[1]])).collect();
-                let info = PieceInfo { notes, seconds, instruments, pitch_range: (has == 1).then_some((lo, hi)) };
+                let tokens: Vec<TokenId> =
+                    raw.chunks_exact(2).map(|c| TokenId::from_le_bytes([c[0], c[1]])).collect();
+                let info =
+                    PieceInfo { notes, seconds, instruments, pitch_range: (has == 1).then_some((lo, hi)) };
                 Ok((info, tokens))
             }
             1 => {
@@ -185,7 +188,12 @@ mod tests {
 
     fn sample() -> HashMap<[u8; 32], Entry> {
         let mut m = HashMap::new();
-        let info = PieceInfo { notes: 3, seconds: 1.5, instruments: vec![(0, false), (0, true)], pitch_range: Some((60, 72)) };
+        let info = PieceInfo {
+            notes: 3,
+            seconds: 1.5,
+            instruments: vec![(0, false), (0, true)],
+            pitch_range: Some((60, 72)),
+        };
         m.insert([1; 32], Ok((info, vec![1, 40, 7, 2])));
         m.insert([2; 32], Err("truncated track".to_string()));
         m

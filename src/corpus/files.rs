@@ -54,7 +54,8 @@ mod tests {
         for f in ["x.mid", "a/y.MIDI", "a/b/z.MiD", "a/notes.txt", ".hidden/h.mid", "a/.dot.mid"] {
             std::fs::write(root.join(f), b"").unwrap();
         }
-        let found: Vec<_> = midi_files(root).unwrap().iter().map(|p| p.strip_prefix(root).unwrap().to_path_buf()).collect();
+        let found: Vec<_> =
+            midi_files(root).unwrap().iter().map(|p| p.strip_prefix(root).unwrap().to_path_buf()).collect();
         let want: Vec<PathBuf> = ["a/b/z.MiD", "a/y.MIDI", "x.mid"].iter().map(PathBuf::from).collect();
         assert_eq!(found, want);
     }

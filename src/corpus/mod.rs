@@ -153,7 +153,8 @@ impl Corpus {
                 }
                 Outcome::Cached(rel, hash) => {
                     cache_hits += 1;
-                    let entry = cache.get(&hash).cloned().unwrap_or_else(|| Err("cache entry vanished".into()));
+                    let entry =
+                        cache.get(&hash).cloned().unwrap_or_else(|| Err("cache entry vanished".into()));
                     (rel, hash, entry)
                 }
                 Outcome::Parsed(rel, hash, entry) => {
@@ -247,7 +248,8 @@ pub(crate) fn read_piece(bytes: &[u8], path: &Path, opts: &ReadOptions, tokenize
 impl PieceInfo {
     /// Summarize `piece`.
     pub fn of(piece: &crate::Piece) -> PieceInfo {
-        let pitched = piece.instruments.iter().filter(|i| !i.is_drum).flat_map(|i| i.notes.iter().map(|n| n.pitch));
+        let pitched =
+            piece.instruments.iter().filter(|i| !i.is_drum).flat_map(|i| i.notes.iter().map(|n| n.pitch));
         let pitch_range = pitched.fold(None, |acc: Option<(u8, u8)>, p| match acc {
             None => Some((p, p)),
             Some((lo, hi)) => Some((lo.min(p), hi.max(p))),

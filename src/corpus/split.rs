@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A part of the corpus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,
@@ -70,7 +72,10 @@ mod tests {
             n[r.assign(h.as_bytes()) as usize] += 1;
         }
         let f = |k: usize| n[k] as f64 / 20_000.0;
-        assert!((f(0) - 0.8).abs() < 0.015 && (f(1) - 0.1).abs() < 0.01 && (f(2) - 0.1).abs() < 0.01, "{n:?}");
+        assert!(
+            (f(0) - 0.8).abs() < 0.015 && (f(1) - 0.1).abs() < 0.01 && (f(2) - 0.1).abs() < 0.01,
+            "{n:?}"
+        );
     }
 
     #[test]

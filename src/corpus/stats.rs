@@ -38,7 +38,8 @@ pub struct CorpusStats {
 impl CorpusStats {
     /// Compute the statistics of `corpus`, listing `top` most common tokens.
     pub fn of(corpus: &Corpus, top: usize) -> CorpusStats {
-        let mut splits: BTreeMap<String, SplitStats> = Split::ALL.iter().map(|s| (s.to_string(), SplitStats::default())).collect();
+        let mut splits: BTreeMap<String, SplitStats> =
+            Split::ALL.iter().map(|s| (s.to_string(), SplitStats::default())).collect();
         let mut total = SplitStats::default();
         let mut instruments = BTreeMap::new();
         let mut pitch_range: Option<(u8, u8)> = None;
@@ -72,7 +73,8 @@ impl CorpusStats {
         }
         let mut order: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
         order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
-        let top_tokens = order.into_iter().take(top).map(|i| (corpus.tokenizer.name(i as u16), counts[i])).collect();
+        let top_tokens =
+            order.into_iter().take(top).map(|i| (corpus.tokenizer.name(i as u16), counts[i])).collect();
         CorpusStats {
             root: corpus.root.display().to_string(),
             files_read: corpus.pieces.len(),
@@ -96,11 +98,24 @@ fn hms(seconds: f64) -> String {
 impl fmt::Display for CorpusStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "corpus        {}", self.root)?;
-        writeln!(f, "files         {} read, {} skipped ({} from cache)", self.files_read, self.files_skipped, self.cache_hits)?;
+        writeln!(
+            f,
+            "files         {} read, {} skipped ({} from cache)",
+            self.files_read, self.files_skipped, self.cache_hits
+        )?;
         writeln!(f, "{:<8} {:>8} {:>11} {:>12} {:>12}", "split", "pieces", "notes", "tokens", "duration")?;
-        let rows = self.splits.iter().map(|(k, v)| (k.as_str(), v)).chain(std::iter::once(("total", &self.total)));
+        let rows =
+            self.splits.iter().map(|(k, v)| (k.as_str(), v)).chain(std::iter::once(("total", &self.total)));
         for (name, s) in rows {
-            writeln!(f, "{:<8} {:>8} {:>11} {:>12} {:>12}", name, s.pieces, s.notes, s.tokens, hms(s.seconds))?;
+            writeln!(
+                f,
+                "{:<8} {:>8} {:>11} {:>12} {:>12}",
+                name,
+                s.pieces,
+                s.notes,
+                s.tokens,
+                hms(s.seconds)
+            )?;
         }
         match self.pitch_range {
             Some((lo, hi)) => writeln!(f, "pitch range   {lo}..{hi}")?,

@@ -43,9 +43,7 @@ use std::path::Path;
 
 use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
 
-use super::piece::{
-    Instrument, KeySignature, Note, Piece, TempoChange, TimeSignature, DRUM_CHANNEL,
-};
+use super::piece::{Instrument, KeySignature, Note, Piece, TempoChange, TimeSignature, DRUM_CHANNEL};
 use super::sustain::{self, Pedal, Sustainable};
 use super::tempo::TempoMap;
 use crate::error::{Error, Result};
@@ -82,12 +80,7 @@ pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<Piece
 }
 
 /// [`read_bytes`] with a chosen note cap (tests use a small one).
-fn read_with_limits(
-    bytes: &[u8],
-    path: &Path,
-    opts: &ReadOptions,
-    max_notes: usize,
-) -> Result<Piece> {
+fn read_with_limits(bytes: &[u8], path: &Path, opts: &ReadOptions, max_notes: usize) -> Result<Piece> {
     let fail = |reason: String| Error::invalid_midi(path, reason);
     if header_division(bytes).is_some_and(|division| division[0] == 0x80) {
         // midly negates this byte as an i8, which overflows (a panic with overflow checks on).
@@ -133,8 +126,7 @@ fn read_with_limits(
         Some(micros) => vec![TempoChange { tick: 0, micros_per_beat: micros }],
         None => merge(reader.tempos, |t| t.tick, |t| t.micros_per_beat),
     };
-    piece.time_signatures =
-        merge(reader.time_signatures, |t| t.tick, |t| (t.numerator, t.denominator));
+    piece.time_signatures = merge(reader.time_signatures, |t| t.tick, |t| (t.numerator, t.denominator));
     piece.key_signatures = merge(reader.key_signatures, |k| k.tick, |k| (k.sharps, k.minor));
     piece.instruments = reader.instruments;
     piece.instruments.retain(|i| !i.notes.is_empty());
@@ -145,8 +137,7 @@ fn read_with_limits(
 
 /// Error unless every note starts within [`MAX_START_BEATS`] and [`MAX_START_SECONDS`].
 fn check_length(piece: &Piece) -> std::result::Result<(), String> {
-    let Some(start) = piece.instruments.iter().filter_map(|i| i.notes.last()).map(|n| n.start).max()
-    else {
+    let Some(start) = piece.instruments.iter().filter_map(|i| i.notes.last()).map(|n| n.start).max() else {
         return Ok(());
     };
     let beats = start / u64::from(piece.ticks_per_beat.max(1));
@@ -436,12 +427,7 @@ impl Reader {
     }
 
     /// Read one track chunk body whose first event is at absolute tick `base`.
-    fn read_track(
-        &mut self,
-        body: &[u8],
-        track: usize,
-        base: u64,
-    ) -> std::result::Result<TrackEnd, String> {
+    fn read_track(&mut self, body: &[u8], track: usize, base: u64) -> std::result::Result<TrackEnd, String> {
         let first_instrument = self.instruments.len();
         let mut events = midly::EventIter::new(body);
         let mut tick = base;
@@ -693,12 +679,7 @@ fn track_name(bytes: &[u8]) -> String {
 fn close(o: OpenNote, channel: u8, pitch: u8, tick: u64) -> RawNote {
     RawNote {
         channel,
-        note: Note {
-            start: o.start,
-            end: tick.max(o.start.saturating_add(1)),
-            pitch,
-            velocity: o.velocity,
-        },
+        note: Note { start: o.start, end: tick.max(o.start.saturating_add(1)), pitch, velocity: o.velocity },
         instrument: o.instrument,
     }
 }
@@ -875,11 +856,8 @@ mod tests {
             0,
         );
         let p = read_ok(&smf(0, 480, &[t]));
-        let summary: Vec<_> = p
-            .instruments
-            .iter()
-            .map(|i| (i.program, i.channel, i.is_drum, i.notes.clone()))
-            .collect();
+        let summary: Vec<_> =
+            p.instruments.iter().map(|i| (i.program, i.channel, i.is_drum, i.notes.clone())).collect();
         assert_eq!(
             summary,
             vec![
@@ -979,10 +957,7 @@ mod tests {
     #[test]
     fn smpte_timing_gives_one_beat_per_second() {
         // 25 fps, 40 ticks per frame: 1000 ticks per second. The tempo event is ignored.
-        let t = body(
-            &[(0, b"\xFF\x51\x03\x07\xA1\x20"), (1000, &[0x90, 60, 100]), (500, &[0x80, 60, 0])],
-            0,
-        );
+        let t = body(&[(0, b"\xFF\x51\x03\x07\xA1\x20"), (1000, &[0x90, 60, 100]), (500, &[0x80, 60, 0])], 0);
         let p = read_ok(&smf_raw(0, 1, [0xE7, 40], &[t]));
         assert_eq!(p.ticks_per_beat, 1000);
         assert_eq!(p.tempos, vec![TempoChange { tick: 0, micros_per_beat: 1_000_000 }]);
@@ -1074,12 +1049,7 @@ mod tests {
     fn sample_file() -> Vec<u8> {
         let conductor = body(&[(0, b"\xFF\x51\x03\x07\xA1\x20")], 0);
         let t = body(
-            &[
-                (0, b"\xFF\x03\x01A"),
-                (0, &[0x90, 60, 100]),
-                (96, &[0x80, 60, 0]),
-                (0, &[0x90, 62, 90]),
-            ],
+            &[(0, b"\xFF\x03\x01A"), (0, &[0x90, 60, 100]), (96, &[0x80, 60, 0]), (0, &[0x90, 62, 90])],
             96,
         );
         smf(1, 96, &[conductor, t])
@@ -1088,10 +1058,7 @@ mod tests {
     #[test]
     fn truncated_files_fail_cleanly() {
         let file = sample_file();
-        assert_eq!(
-            read_ok(&file).instruments[0].notes,
-            vec![n(0, 96, 60, 100), n(96, 192, 62, 90)]
-        );
+        assert_eq!(read_ok(&file).instruments[0].notes, vec![n(0, 96, 60, 100), n(96, 192, 62, 90)]);
         // Cut in the middle of the note track's events (the last chunk runs past the end of the
         // file and has lost its End of Track).
         for cut in 2..=5 {
@@ -1224,16 +1191,16 @@ mod tests {
         let t = body(
             &[
                 (0, &[0x91, 60, 100]),
-                (0, b"\xFF\x01\x01x"),  // midly cancels running status here, the spec too
-                (10, &[60, 0]),           // off 60 at 10 (note-on, velocity 0)
+                (0, b"\xFF\x01\x01x"), // midly cancels running status here, the spec too
+                (10, &[60, 0]),        // off 60 at 10 (note-on, velocity 0)
                 (0, &[0xF0, 0x01, 0xF7]), // a sysex event
-                (0, &[62, 90]),           // on 62 at 10
-                (5, &[0xC1, 7]),          // program 7 at 15
+                (0, &[62, 90]),        // on 62 at 10
+                (5, &[0xC1, 7]),       // program 7 at 15
                 (0, b"\xFF\x01\x00"),
-                (0, &[9]),             // running status program change: one data byte, program 9
-                (0, &[0x91, 64, 80]),  // on 64 at 15 under program 9
-                (5, &[64, 0]),         // ordinary running status: off 64 at 20
-                (0, &[62, 0]),         // off 62 at 20
+                (0, &[9]),            // running status program change: one data byte, program 9
+                (0, &[0x91, 64, 80]), // on 64 at 15 under program 9
+                (5, &[64, 0]),        // ordinary running status: off 64 at 20
+                (0, &[62, 0]),        // off 62 at 20
             ],
             0,
         );

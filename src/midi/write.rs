@@ -113,8 +113,7 @@ pub fn write_to_bytes(piece: &Piece) -> Vec<u8> {
         tracks.push(track);
     }
 
-    let smf =
-        Smf { header: Header::new(Format::Parallel, Timing::Metrical(u15::new(out_tpb))), tracks };
+    let smf = Smf { header: Header::new(Format::Parallel, Timing::Metrical(u15::new(out_tpb))), tracks };
     let mut bytes = Vec::new();
     // Writing to a Vec cannot fail; the only other failures are tracks of 4 GB or more.
     if smf.write_std(&mut bytes).is_err() {
@@ -156,12 +155,7 @@ fn conductor(piece: &Piece, at: &impl Fn(u64) -> u64) -> Vec<TrackEvent<'static>
 }
 
 /// Append `kind` at absolute `tick` (not before `now`), bridging gaps too long for one delta.
-fn push_at<'a>(
-    track: &mut Vec<TrackEvent<'a>>,
-    now: &mut u64,
-    tick: u64,
-    kind: TrackEventKind<'a>,
-) {
+fn push_at<'a>(track: &mut Vec<TrackEvent<'a>>, now: &mut u64, tick: u64, kind: TrackEventKind<'a>) {
     let mut delta = tick.saturating_sub(*now);
     while delta > MAX_DELTA {
         track.push(TrackEvent {
@@ -212,9 +206,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::midi::{
-        read_bytes, Instrument, KeySignature, Note, ReadOptions, TempoChange, TimeSignature,
-    };
+    use crate::midi::{read_bytes, Instrument, KeySignature, Note, ReadOptions, TempoChange, TimeSignature};
 
     fn n(start: u64, end: u64, pitch: u8, velocity: u8) -> Note {
         Note { start, end, pitch, velocity }
@@ -282,12 +274,7 @@ mod tests {
                 9,
                 true,
                 "Drums",
-                vec![
-                    n(0, 60, 36, 127),
-                    n(0, 60, 42, 100),
-                    n(240, 300, 42, 90),
-                    n(480, 540, 38, 120),
-                ],
+                vec![n(0, 60, 36, 127), n(0, 60, 42, 100), n(240, 300, 42, 90), n(480, 540, 38, 120)],
             ),
             inst(73, 2, false, "", vec![n(100, 200, 72, 50), n(100, 300, 72, 60)]), // same start
         ];
@@ -349,12 +336,8 @@ mod tests {
         let kinds: Vec<(u64, &str)> = tracks_of(&bytes)[1]
             .iter()
             .filter_map(|(t, k)| match k {
-                TrackEventKind::Midi { message: MidiMessage::NoteOn { .. }, .. } => {
-                    Some((*t, "on"))
-                }
-                TrackEventKind::Midi { message: MidiMessage::NoteOff { .. }, .. } => {
-                    Some((*t, "off"))
-                }
+                TrackEventKind::Midi { message: MidiMessage::NoteOn { .. }, .. } => Some((*t, "on")),
+                TrackEventKind::Midi { message: MidiMessage::NoteOff { .. }, .. } => Some((*t, "off")),
                 _ => None,
             })
             .collect();
@@ -375,10 +358,7 @@ mod tests {
         let back = round_trip(&p);
         assert_eq!(back.instruments.len(), 1);
         assert_eq!(back.instruments[0].program, 127);
-        assert_eq!(
-            back.instruments[0].notes,
-            vec![n(0, 10, 60, 1), n(0, 10, 61, 127), n(5, 6, 62, 50)]
-        );
+        assert_eq!(back.instruments[0].notes, vec![n(0, 10, 60, 1), n(0, 10, 61, 127), n(5, 6, 62, 50)]);
     }
 
     #[test]
@@ -406,9 +386,7 @@ mod tests {
             let midi: Vec<(u64, u8, MidiMessage)> = track
                 .iter()
                 .filter_map(|(t, k)| match k {
-                    TrackEventKind::Midi { channel, message } => {
-                        Some((*t, channel.as_int(), *message))
-                    }
+                    TrackEventKind::Midi { channel, message } => Some((*t, channel.as_int(), *message)),
                     _ => None,
                 })
                 .collect();
@@ -445,16 +423,12 @@ mod tests {
         let mut p = Piece::new(40_000);
         let far = (1u64 << 29) + 5;
         p.tempos = vec![TempoChange { tick: 80_000, micros_per_beat: 600_000 }];
-        p.instruments =
-            vec![inst(0, 0, false, "", vec![n(0, 40_000, 60, 90), n(far, far + 8, 61, 90)])];
+        p.instruments = vec![inst(0, 0, false, "", vec![n(0, 40_000, 60, 90), n(far, far + 8, 61, 90)])];
         let back = round_trip(&p);
         assert_eq!(back.ticks_per_beat, 20_000);
         assert_eq!(back.tempos, vec![TempoChange { tick: 40_000, micros_per_beat: 600_000 }]);
         let half = (far as f64 / 2.0).round() as u64;
-        assert_eq!(
-            back.instruments[0].notes,
-            vec![n(0, 20_000, 60, 90), n(half, half + 4, 61, 90)]
-        );
+        assert_eq!(back.instruments[0].notes, vec![n(0, 20_000, 60, 90), n(half, half + 4, 61, 90)]);
 
         // A gap over 2^28 ticks that stays inside the reader's limits (beat 2^20, 24 hours).
         let mut p = Piece::new(9600);
@@ -485,11 +459,7 @@ mod tests {
         let note = (0u64..2000, 1u64..500, 0u8..128, 1u8..128);
         let instrument = (0u8..128, any::<bool>(), proptest::collection::vec(note, 1..40));
         let tempo = (0u64..3000, 100_000u32..2_000_000);
-        (
-            1u16..2000,
-            proptest::collection::vec(instrument, 1..5),
-            proptest::collection::vec(tempo, 0..5),
-        )
+        (1u16..2000, proptest::collection::vec(instrument, 1..5), proptest::collection::vec(tempo, 0..5))
             .prop_map(|(tpb, instruments, tempos)| {
                 let mut p = Piece::new(tpb);
                 let mut pitched = 0u8;
@@ -504,11 +474,8 @@ mod tests {
                             notes[i].end = notes[i].end.max(notes[i - 1].end);
                         }
                     }
-                    let channel = if is_drum {
-                        9
-                    } else {
-                        [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11][usize::from(pitched)]
-                    };
+                    let channel =
+                        if is_drum { 9 } else { [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11][usize::from(pitched)] };
                     pitched += u8::from(!is_drum);
                     let program = if is_drum { 0 } else { program };
                     p.instruments.push(inst(program, channel, is_drum, "x", notes));

@@ -38,7 +38,10 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
         }
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => {
-            return Err(Error::Checkpoint { path: path.into(), reason: "LSTM models need a build with the `lstm` feature".into() })
+            return Err(Error::Checkpoint {
+                path: path.into(),
+                reason: "LSTM models need a build with the `lstm` feature".into(),
+            })
         }
     };
     if model.vocab_size() != tokenizer.vocab_size() || header.vocab.len() != tokenizer.vocab_size() {

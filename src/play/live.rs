@@ -93,8 +93,10 @@ pub(crate) fn play<C: Connection>(
 ) -> Result<PlayOutcome> {
     stop.store(false, Ordering::SeqCst);
     let total = song.duration_secs(opts.speed);
-    let name =
-        song.path().file_name().map_or_else(|| song.path().display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = song
+        .path()
+        .file_name()
+        .map_or_else(|| song.path().display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut timer = LiveTimer {
         clock: song.clock(opts.speed),
         start: None,
@@ -154,7 +156,9 @@ mod tests {
         let cc = |n: u8| {
             rec.0
                 .iter()
-                .filter(|e| matches!(e.message, MidiMessage::Controller { controller, .. } if controller == n))
+                .filter(
+                    |e| matches!(e.message, MidiMessage::Controller { controller, .. } if controller == n),
+                )
                 .count()
         };
         assert_eq!((cc(123), cc(120)), (16, 16));

@@ -97,8 +97,12 @@ pub fn play_file(path: &Path, opts: &PlayOptions) -> Result<PlayOutcome> {
         Output::Wav(out) => {
             let sf = load_soundfont(&soundfont_path(opts)?)?;
             let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE)?;
-            let ropts =
-                RenderOptions { speed: opts.speed, tail: opts.tail, progress: opts.progress, stop: Some(stop_flag()) };
+            let ropts = RenderOptions {
+                speed: opts.speed,
+                tail: opts.tail,
+                progress: opts.progress,
+                stop: Some(stop_flag()),
+            };
             if let Some(stop) = &ropts.stop {
                 stop.store(false, Ordering::SeqCst);
             }
@@ -279,11 +283,15 @@ pub(crate) mod tests {
         static SF: OnceLock<Option<Arc<rustysynth::SoundFont>>> = OnceLock::new();
         let sf = SF
             .get_or_init(|| {
-                crate::doctor::find_soundfont().map(|p| load_soundfont(&p).expect("installed SoundFont loads"))
+                crate::doctor::find_soundfont()
+                    .map(|p| load_soundfont(&p).expect("installed SoundFont loads"))
             })
             .clone();
         if sf.is_none() {
-            assert!(std::env::var_os("CI").is_none(), "no SoundFont installed (scripts/setup.sh installs one)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no SoundFont installed (scripts/setup.sh installs one)"
+            );
             eprintln!("skipped: no SoundFont installed");
         }
         sf
@@ -317,7 +325,8 @@ pub(crate) mod tests {
     fn stoppable_refuses_events_once_stopped() {
         let flag = Arc::new(AtomicBool::new(false));
         let mut s = Stoppable::new(Recorder::default(), Arc::clone(&flag));
-        let ev = MidiEvent { channel: u4::new(0), message: MidiMessage::ProgramChange { program: u7::new(1) } };
+        let ev =
+            MidiEvent { channel: u4::new(0), message: MidiMessage::ProgramChange { program: u7::new(1) } };
         assert!(s.play(ev));
         flag.store(true, Ordering::SeqCst);
         assert!(!s.play(ev));

@@ -221,7 +221,12 @@ pub fn write_wav(path: &Path, audio: &Rendered) -> Result<()> {
 }
 
 /// Render `song` and write it to `out` (nothing is written if stopped).
-pub fn render_to_wav(song: &Song, synth: &mut Synth, out: &Path, opts: &RenderOptions) -> Result<PlayOutcome> {
+pub fn render_to_wav(
+    song: &Song,
+    synth: &mut Synth,
+    out: &Path,
+    opts: &RenderOptions,
+) -> Result<PlayOutcome> {
     // A WAV file holds at most 4 GiB of samples (4 bytes per stereo frame).
     let secs = song.duration_secs(opts.speed) + opts.tail.max(0.0);
     let max_secs = f64::from(u32::MAX - 1024) / 4.0 / f64::from(synth.sample_rate());
@@ -234,7 +239,11 @@ pub fn render_to_wav(song: &Song, synth: &mut Synth, out: &Path, opts: &RenderOp
     match render(song, synth, opts) {
         Some(audio) => {
             write_wav(out, &audio)?;
-            Ok(PlayOutcome::Rendered { path: out.to_path_buf(), seconds: audio.music_secs, tail: audio.tail_secs })
+            Ok(PlayOutcome::Rendered {
+                path: out.to_path_buf(),
+                seconds: audio.music_secs,
+                tail: audio.tail_secs,
+            })
         }
         None => Ok(PlayOutcome::Stopped { seconds: 0.0 }),
     }
@@ -383,7 +392,8 @@ mod tests {
     fn instruments_use_their_programs() {
         // The same A major triad (A3 C#4 E4, 1 s) as piano (program 0), as flute (program 73),
         // and as both at once on two channels.
-        let chord = |ch: u8| -> Vec<test_midi::N> { [57u8, 61, 64].iter().map(|&k| (0, ch, k, 960)).collect() };
+        let chord =
+            |ch: u8| -> Vec<test_midi::N> { [57u8, 61, 64].iter().map(|&k| (0, ch, k, 960)).collect() };
         let (piano_notes, flute_notes) = (chord(0), chord(1));
         let piano = test_midi::multi_track(480, &[], &[(0, &piano_notes)]);
         let flute = test_midi::multi_track(480, &[], &[(73, &flute_notes)]);
@@ -428,8 +438,12 @@ mod tests {
             return;
         };
         let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
-        let opts =
-            RenderOptions { speed: 1.0, tail: 0.1, progress: false, stop: Some(Arc::new(AtomicBool::new(true))) };
+        let opts = RenderOptions {
+            speed: 1.0,
+            tail: 0.1,
+            progress: false,
+            stop: Some(Arc::new(AtomicBool::new(true))),
+        };
         assert!(render(&song(&a4()), &mut synth, &opts).is_none());
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x.wav");
@@ -447,7 +461,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("long.wav");
         let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
-        let e = render_to_wav(&song(&bytes), &mut synth, &out, &RenderOptions::default()).unwrap_err().to_string();
+        let e = render_to_wav(&song(&bytes), &mut synth, &out, &RenderOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("long.wav") && e.contains("too long"), "{e}");
         assert!(!out.exists());
     }

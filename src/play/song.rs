@@ -47,7 +47,10 @@ impl Song {
             _ => smf.tracks.iter().map(track_ticks).max().unwrap_or(0),
         };
         if ticks > MAX_TICKS {
-            return Err(Error::invalid_midi(path, format!("too long to play ({ticks} ticks; at most {MAX_TICKS})")));
+            return Err(Error::invalid_midi(
+                path,
+                format!("too long to play ({ticks} ticks; at most {MAX_TICKS})"),
+            ));
         }
         let sheet = match smf.header.format {
             Format::Sequential => Sheet::sequential(&smf.tracks),

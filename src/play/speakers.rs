@@ -33,10 +33,13 @@ impl Device {
 
     fn probe() -> Result<Device> {
         let host = cpal::default_host();
-        let device = host.default_output_device().ok_or_else(|| failure("audio output", "no default output device"))?;
+        let device = host
+            .default_output_device()
+            .ok_or_else(|| failure("audio output", "no default output device"))?;
         let name = device.name().unwrap_or_else(|_| "default".to_string());
-        let config =
-            device.default_output_config().map_err(|e| failure(format!("audio output {name}"), e.to_string()))?;
+        let config = device
+            .default_output_config()
+            .map_err(|e| failure(format!("audio output {name}"), e.to_string()))?;
         Ok(Device { device, config, name })
     }
 

@@ -15,7 +15,8 @@ use crate::error::Result;
 
 /// Read and parse a SoundFont (`.sf2`). Errors name the path in one line.
 pub fn load_soundfont(path: &Path) -> Result<Arc<SoundFont>> {
-    let file = std::fs::File::open(path).map_err(|e| failure(path.display(), format!("cannot open SoundFont: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| failure(path.display(), format!("cannot open SoundFont: {e}")))?;
     let mut reader = std::io::BufReader::new(file);
     SoundFont::new(&mut reader)
         .map(Arc::new)
@@ -31,7 +32,10 @@ pub struct Synth {
 
 impl std::fmt::Debug for Synth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Synth").field("sample_rate", &self.sample_rate).field("programs", &self.programs).finish()
+        f.debug_struct("Synth")
+            .field("sample_rate", &self.sample_rate)
+            .field("programs", &self.programs)
+            .finish()
     }
 }
 
@@ -41,8 +45,8 @@ impl Synth {
         let rate = i32::try_from(sample_rate).unwrap_or(i32::MAX);
         let mut settings = SynthesizerSettings::new(rate);
         settings.maximum_polyphony = 128;
-        let inner =
-            Synthesizer::new(soundfont, &settings).map_err(|e| failure("synthesizer", format!("cannot start: {e}")))?;
+        let inner = Synthesizer::new(soundfont, &settings)
+            .map_err(|e| failure("synthesizer", format!("cannot start: {e}")))?;
         Ok(Synth { inner, sample_rate, programs: [0; 16] })
     }
 
@@ -62,7 +66,9 @@ impl Synth {
         let (command, d1, d2): (i32, i32, i32) = match event.message {
             MidiMessage::NoteOff { key, vel } => (0x80, key.as_int().into(), vel.as_int().into()),
             MidiMessage::NoteOn { key, vel } => (0x90, key.as_int().into(), vel.as_int().into()),
-            MidiMessage::Controller { controller, value } => (0xB0, controller.as_int().into(), value.as_int().into()),
+            MidiMessage::Controller { controller, value } => {
+                (0xB0, controller.as_int().into(), value.as_int().into())
+            }
             MidiMessage::ProgramChange { program } => {
                 self.programs[usize::from(u8::from(event.channel))] = program.as_int();
                 (0xC0, program.as_int().into(), 0)
@@ -157,7 +163,10 @@ pub(crate) mod tests {
             return;
         };
         let mut s = Synth::new(&sf, 44_100).unwrap();
-        s.send(MidiEvent { channel: u4::new(3), message: MidiMessage::ProgramChange { program: u7::new(73) } });
+        s.send(MidiEvent {
+            channel: u4::new(3),
+            message: MidiMessage::ProgramChange { program: u7::new(73) },
+        });
         let mut p = [0u8; 16];
         p[3] = 73;
         assert_eq!(s.programs(), p);

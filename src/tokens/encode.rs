@@ -64,7 +64,8 @@ fn emit(t: &Tokenizer, notes: &[GridNote], cut: f64) -> Vec<TokenId> {
         let mut keyed: Vec<(u128, Timed)> = events
             .iter()
             .map(|e| {
-                let lo = u64::from(e.on) << 63 | u64::from(e.part.code()) << 55 | u64::from(e.pitch) << 48 | e.end;
+                let lo =
+                    u64::from(e.on) << 63 | u64::from(e.part.code()) << 55 | u64::from(e.pitch) << 48 | e.end;
                 ((u128::from(e.step) << 64) | u128::from(lo), *e)
             })
             .collect();

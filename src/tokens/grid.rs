@@ -6,7 +6,6 @@
 //! ends (so a FIFO decoder pairs each NOTE_OFF with the right NOTE_ON), no note is longer than
 //! `max_note_steps`, and no two notes are identical.
 
-
 use super::config::{ProgramMode, TimeMode, TokenizerConfig};
 use super::decode::DecodeOptions;
 use super::gm_names;
@@ -222,7 +221,9 @@ pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec
     let mut out: Vec<GridNote> = Vec::with_capacity(notes.len());
     for n in notes {
         match out.last_mut() {
-            Some(last) if (last.part, last.pitch, last.start, last.end) == (n.part, n.pitch, n.start, n.end) => {
+            Some(last)
+                if (last.part, last.pitch, last.start, last.end) == (n.part, n.pitch, n.start, n.end) =>
+            {
                 last.bin = last.bin.max(n.bin);
             }
             _ => out.push(n),

@@ -41,13 +41,7 @@ pub struct HmmConfig {
 
 impl Default for HmmConfig {
     fn default() -> Self {
-        HmmConfig {
-            states: 64,
-            max_iters: 100,
-            tol: 1e-4,
-            seed: 0,
-            pseudo_count: 1e-2,
-        }
+        HmmConfig { states: 64, max_iters: 100, tol: 1e-4, seed: 0, pseudo_count: 1e-2 }
     }
 }
 
@@ -124,23 +118,14 @@ impl HmmModel {
         train: &[Vec<TokenId>],
         progress: Option<&ProgressBar>,
     ) -> Result<(HmmModel, FitReport)> {
-        HmmConfig {
-            states: init.k,
-            ..config.clone()
-        }
-        .validate()?;
+        HmmConfig { states: init.k, ..config.clone() }.validate()?;
         let data = Data::new(train, init.v)?;
         run_em(init, config, &data, progress)
     }
 
     /// One EM iteration: the re-estimated model and the training log-likelihood of `self`.
     pub fn em_step(&self, train: &[Vec<TokenId>], pseudo_count: f64) -> Result<(HmmModel, f64)> {
-        HmmConfig {
-            states: self.k,
-            pseudo_count,
-            ..HmmConfig::default()
-        }
-        .validate()?;
+        HmmConfig { states: self.k, pseudo_count, ..HmmConfig::default() }.validate()?;
         let data = Data::new(train, self.v)?;
         let stats = e_step(self, &data);
         check_ll(stats.ll)?;
@@ -150,12 +135,7 @@ impl HmmModel {
     /// `sum ln pi + sum ln A + sum ln B`: the log of the Dirichlet prior density, up to its
     /// constant, per unit of pseudo-count.
     fn log_prior_unit(&self) -> f64 {
-        self.pi
-            .iter()
-            .chain(&self.a)
-            .chain(&self.b)
-            .map(|p| p.ln())
-            .sum()
+        self.pi.iter().chain(&self.a).chain(&self.b).map(|p| p.ln()).sum()
     }
 }
 
@@ -186,9 +166,7 @@ impl<'a> Data<'a> {
         }
         let tokens: usize = seqs.iter().map(|s| s.len()).sum();
         if tokens == 0 {
-            return Err(Error::Model(
-                "no training tokens (every sequence is empty or only BOS)".into(),
-            ));
+            return Err(Error::Model("no training tokens (every sequence is empty or only BOS)".into()));
         }
         // Contiguous chunks of about equal token counts.
         let target = tokens.div_ceil(CHUNKS).max(1);
@@ -205,11 +183,7 @@ impl<'a> Data<'a> {
         if start < seqs.len() {
             chunks.push(start..seqs.len());
         }
-        Ok(Data {
-            seqs,
-            chunks,
-            tokens,
-        })
+        Ok(Data { seqs, chunks, tokens })
     }
 }
 
@@ -234,11 +208,7 @@ fn run_em(
         let stats = e_step(&model, data);
         let ll = stats.ll;
         check_ll(ll)?;
-        let prior = if p > 0.0 {
-            p * model.log_prior_unit()
-        } else {
-            0.0
-        };
+        let prior = if p > 0.0 { p * model.log_prior_unit() } else { 0.0 };
         report.log_likelihood.push(ll);
         report.objective.push(ll + prior);
         model = m_step(&model, &stats, p)?;
@@ -282,21 +252,12 @@ struct Stats {
 
 impl Stats {
     fn zeros(k: usize, v: usize) -> Self {
-        Stats {
-            ll: 0.0,
-            pi: vec![0.0; k],
-            m: vec![0.0; k * k],
-            bt: vec![0.0; v * k],
-        }
+        Stats { ll: 0.0, pi: vec![0.0; k], m: vec![0.0; k * k], bt: vec![0.0; v * k] }
     }
 
     fn add(&mut self, o: &Stats) {
         self.ll += o.ll;
-        for (a, b) in [
-            (&mut self.pi, &o.pi),
-            (&mut self.m, &o.m),
-            (&mut self.bt, &o.bt),
-        ] {
+        for (a, b) in [(&mut self.pi, &o.pi), (&mut self.m, &o.m), (&mut self.bt, &o.bt)] {
             a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         }
     }
@@ -316,11 +277,8 @@ struct Scratch {
 }
 
 fn e_step(model: &HmmModel, data: &Data<'_>) -> Stats {
-    let parts: Vec<Stats> = data
-        .chunks
-        .par_iter()
-        .map(|r| chunk_stats(model, &data.seqs[r.clone()]))
-        .collect();
+    let parts: Vec<Stats> =
+        data.chunks.par_iter().map(|r| chunk_stats(model, &data.seqs[r.clone()])).collect();
     let mut total = Stats::zeros(model.k, model.v);
     for p in &parts {
         total.add(p);
@@ -411,12 +369,7 @@ fn accumulate<const FMA: bool>(m: &HmmModel, obs: &[TokenId], st: &mut Stats, sc
 
     // Transitions: M += sum_{t < T-1} alpha_t w_{t+1}^T.
     if t_len > 1 {
-        outer_sum::<FMA>(
-            &sc.alpha[..(t_len - 1) * k],
-            &sc.w[k..t_len * k],
-            k,
-            &mut st.m,
-        );
+        outer_sum::<FMA>(&sc.alpha[..(t_len - 1) * k], &sc.w[k..t_len * k], k, &mut st.m);
     }
 }
 

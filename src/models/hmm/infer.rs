@@ -30,10 +30,7 @@ impl HmmModel {
 
     /// Total log-likelihood of `sequences` (each starting with BOS), in parallel.
     pub fn log_likelihood(&self, sequences: &[Vec<TokenId>]) -> f64 {
-        sequences
-            .par_iter()
-            .map(|s| self.token_log_probs(s).iter().sum::<f64>())
-            .sum()
+        sequences.par_iter().map(|s| self.token_log_probs(s).iter().sum::<f64>()).sum()
     }
 
     /// The most likely state of each token after the first (BOS) under the model, by Viterbi in
@@ -154,11 +151,7 @@ pub struct HmmStream<'a> {
 impl<'a> HmmStream<'a> {
     /// A stream that has consumed `primer` (its first token, BOS, is context only).
     pub fn new(model: &'a HmmModel, primer: &[TokenId]) -> Self {
-        let mut s = HmmStream {
-            model,
-            pred: model.pi.clone(),
-            alpha: vec![0.0; model.k],
-        };
+        let mut s = HmmStream { model, pred: model.pi.clone(), alpha: vec![0.0; model.k] };
         for &t in primer.iter().skip(1) {
             s.push(t);
         }

@@ -13,8 +13,7 @@ impl HmmModel {
     pub fn to_safetensors(&self) -> Vec<u8> {
         let bytes = |x: &[f64]| -> Vec<u8> { x.iter().flat_map(|v| v.to_le_bytes()).collect() };
         let (pi, a, b) = (bytes(&self.pi), bytes(&self.a), bytes(&self.b));
-        let view =
-            |shape: Vec<usize>, data| safetensors::tensor::TensorView::new(Dtype::F64, shape, data);
+        let view = |shape: Vec<usize>, data| safetensors::tensor::TensorView::new(Dtype::F64, shape, data);
         let tensors = [
             ("pi", view(vec![self.k], &pi)),
             ("A", view(vec![self.k, self.k], &a)),
@@ -22,22 +21,19 @@ impl HmmModel {
         ];
         let metadata = HashMap::from([("format".to_string(), "cadenza-hmm".to_string())]);
         // The views are built from buffers of exactly their shapes, so neither step can fail.
-        let tensors: Vec<_> = tensors
-            .into_iter()
-            .map(|(n, v)| (n, v.expect("buffer matches its shape")))
-            .collect();
+        let tensors: Vec<_> =
+            tensors.into_iter().map(|(n, v)| (n, v.expect("buffer matches its shape"))).collect();
         safetensors::serialize(tensors, Some(metadata)).expect("three F64 tensors serialize")
     }
 
     /// Parameters from [`HmmModel::to_safetensors`] bytes. Checks dtypes and shapes, and that every
     /// row is finite, non-negative and sums to 1.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::Model(format!("HMM safetensors: {e}")))?;
+        let st =
+            SafeTensors::deserialize(bytes).map_err(|e| Error::Model(format!("HMM safetensors: {e}")))?;
         let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>)> {
-            let t = st
-                .tensor(name)
-                .map_err(|e| Error::Model(format!("HMM safetensors: tensor {name}: {e}")))?;
+            let t =
+                st.tensor(name).map_err(|e| Error::Model(format!("HMM safetensors: tensor {name}: {e}")))?;
             if t.dtype() != Dtype::F64 {
                 return Err(Error::Model(format!(
                     "HMM safetensors: tensor {name} is {:?}, expected F64",
@@ -62,7 +58,6 @@ impl HmmModel {
                 )))
             }
         };
-        HmmModel::from_params(k, v, pi, a, b)
-            .map_err(|e| super::model::context(e, "HMM safetensors"))
+        HmmModel::from_params(k, v, pi, a, b).map_err(|e| super::model::context(e, "HMM safetensors"))
     }
 }

@@ -43,9 +43,7 @@ pub(crate) fn matvec_t<const FMA: bool>(m: &[f64], x: &[f64], y: &mut [f64]) {
 fn block<const FMA: bool, const W: usize>(m: &[f64], x: &[f64], cols: usize, j: usize) -> [f64; W] {
     let mut acc = [0.0f64; W];
     for (i, &xi) in x.iter().enumerate() {
-        let row: &[f64; W] = m[i * cols + j..i * cols + j + W]
-            .try_into()
-            .expect("W columns");
+        let row: &[f64; W] = m[i * cols + j..i * cols + j + W].try_into().expect("W columns");
         for l in 0..W {
             acc[l] = madd::<FMA>(xi, row[l], acc[l]);
         }
@@ -129,8 +127,7 @@ pub(crate) mod simd {
     pub(crate) fn fma_available() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
+            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -151,21 +148,10 @@ mod tests {
     #[test]
     fn kernels_match_naive_loops() {
         let mut rng = crate::sampler::SampleRng::seed_from_u64(1);
-        for &(rows, n) in &[
-            (1, 1),
-            (3, 5),
-            (4, 8),
-            (7, 9),
-            (13, 17),
-            (64, 64),
-            (75, 33),
-            (5, 0),
-        ] {
+        for &(rows, n) in &[(1, 1), (3, 5), (4, 8), (7, 9), (13, 17), (64, 64), (75, 33), (5, 0)] {
             let m = rand_vec(&mut rng, rows * n);
             let x = rand_vec(&mut rng, n);
-            let naive: Vec<f64> = (0..rows)
-                .map(|r| (0..n).map(|c| m[r * n + c] * x[c]).sum())
-                .collect();
+            let naive: Vec<f64> = (0..rows).map(|r| (0..n).map(|c| m[r * n + c] * x[c]).sum()).collect();
             let mt = super::super::model::transpose(&m, rows, n);
             for fma in [false, true] {
                 let mut y = vec![f64::NAN; rows];
@@ -191,8 +177,7 @@ mod tests {
             outer_sum::<false>(&a, &b, k, &mut out);
             for i in 0..k {
                 for j in 0..k {
-                    let want =
-                        init[i * k + j] + (0..t).map(|s| a[s * k + i] * b[s * k + j]).sum::<f64>();
+                    let want = init[i * k + j] + (0..t).map(|s| a[s * k + i] * b[s * k + j]).sum::<f64>();
                     assert!((out[i * k + j] - want).abs() < 1e-12);
                 }
             }

@@ -50,24 +50,14 @@ impl HmmModel {
             return Err(Error::Model("an HMM needs a non-empty vocabulary".into()));
         }
         if vocab_size > TokenId::MAX as usize + 1 {
-            return Err(Error::Model(format!(
-                "vocabulary of {vocab_size} tokens is too large"
-            )));
+            return Err(Error::Model(format!("vocabulary of {vocab_size} tokens is too large")));
         }
         check_rows("pi", &pi, 1, states)?;
         check_rows("A", &a, states, states)?;
         check_rows("B", &b, states, vocab_size)?;
         let at = transpose(&a, states, states);
         let bt = transpose(&b, states, vocab_size);
-        Ok(HmmModel {
-            k: states,
-            v: vocab_size,
-            pi,
-            a,
-            at,
-            b,
-            bt,
-        })
+        Ok(HmmModel { k: states, v: vocab_size, pi, a, at, b, bt })
     }
 
     /// A random model: Dirichlet(1) rows for `pi` and `A`; emission rows are the smoothed
@@ -154,16 +144,11 @@ pub(crate) fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 /// Check that `m` is `rows x cols` of finite non-negative numbers whose rows sum to ~1.
 pub(crate) fn check_rows(name: &str, m: &[f64], rows: usize, cols: usize) -> Result<()> {
     if m.len() != rows * cols {
-        return Err(Error::Model(format!(
-            "{name} has {} entries, expected {rows} x {cols}",
-            m.len()
-        )));
+        return Err(Error::Model(format!("{name} has {} entries, expected {rows} x {cols}", m.len())));
     }
     for (r, row) in m.chunks_exact(cols).enumerate() {
         if let Some(x) = row.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
-            return Err(Error::Model(format!(
-                "{name} row {r} holds {x}, not a probability"
-            )));
+            return Err(Error::Model(format!("{name} row {r} holds {x}, not a probability")));
         }
         let s: f64 = row.iter().sum();
         if (s - 1.0).abs() > ROW_SUM_TOL {
@@ -180,44 +165,20 @@ mod tests {
 
     #[test]
     fn from_params_rejects_bad_rows() {
-        let ok = HmmModel::from_params(
-            2,
-            2,
-            vec![0.5, 0.5],
-            vec![1.0, 0.0, 0.3, 0.7],
-            vec![0.2, 0.8, 1.0, 0.0],
-        );
+        let ok =
+            HmmModel::from_params(2, 2, vec![0.5, 0.5], vec![1.0, 0.0, 0.3, 0.7], vec![0.2, 0.8, 1.0, 0.0]);
         let m = ok.expect("valid model");
         assert_eq!(m.at, vec![1.0, 0.3, 0.0, 0.7]);
         assert_eq!(m.emission_column(1), Some(&[0.8, 0.0][..]));
         assert_eq!(m.emission_column(2), None);
         let bad = [
-            (
-                vec![0.5, 0.6],
-                vec![1.0, 0.0, 0.3, 0.7],
-                vec![0.2, 0.8, 1.0, 0.0],
-            ),
-            (
-                vec![0.5, 0.5],
-                vec![1.0, 0.0, 0.3],
-                vec![0.2, 0.8, 1.0, 0.0],
-            ),
-            (
-                vec![0.5, 0.5],
-                vec![1.0, 0.0, 1.3, -0.3],
-                vec![0.2, 0.8, 1.0, 0.0],
-            ),
-            (
-                vec![0.5, 0.5],
-                vec![1.0, 0.0, 0.3, 0.7],
-                vec![f64::NAN, 0.8, 1.0, 0.0],
-            ),
+            (vec![0.5, 0.6], vec![1.0, 0.0, 0.3, 0.7], vec![0.2, 0.8, 1.0, 0.0]),
+            (vec![0.5, 0.5], vec![1.0, 0.0, 0.3], vec![0.2, 0.8, 1.0, 0.0]),
+            (vec![0.5, 0.5], vec![1.0, 0.0, 1.3, -0.3], vec![0.2, 0.8, 1.0, 0.0]),
+            (vec![0.5, 0.5], vec![1.0, 0.0, 0.3, 0.7], vec![f64::NAN, 0.8, 1.0, 0.0]),
         ];
         for (pi, a, b) in bad {
-            assert!(matches!(
-                HmmModel::from_params(2, 2, pi, a, b),
-                Err(Error::Model(_))
-            ));
+            assert!(matches!(HmmModel::from_params(2, 2, pi, a, b), Err(Error::Model(_))));
         }
         assert!(HmmModel::from_params(0, 2, vec![], vec![], vec![]).is_err());
     }

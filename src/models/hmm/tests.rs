@@ -15,9 +15,7 @@ fn rng(seed: u64) -> SampleRng {
 
 /// Rows of `width` uniform(0.05, 1) numbers, normalized.
 fn random_rows(r: &mut SampleRng, rows: usize, width: usize) -> Vec<f64> {
-    let mut m: Vec<f64> = (0..rows * width)
-        .map(|_| 0.05 + r.random::<f64>())
-        .collect();
+    let mut m: Vec<f64> = (0..rows * width).map(|_| 0.05 + r.random::<f64>()).collect();
     for row in m.chunks_exact_mut(width) {
         let s: f64 = row.iter().sum();
         row.iter_mut().for_each(|x| *x /= s);
@@ -26,11 +24,7 @@ fn random_rows(r: &mut SampleRng, rows: usize, width: usize) -> Vec<f64> {
 }
 
 fn random_model(r: &mut SampleRng, k: usize, v: usize) -> HmmModel {
-    let (pi, a, b) = (
-        random_rows(r, 1, k),
-        random_rows(r, k, k),
-        random_rows(r, k, v),
-    );
+    let (pi, a, b) = (random_rows(r, 1, k), random_rows(r, k, k), random_rows(r, k, v));
     HmmModel::from_params(k, v, pi, a, b).expect("valid random model")
 }
 
@@ -64,10 +58,7 @@ fn sample_seq(m: &HmmModel, r: &mut SampleRng, t: usize) -> Vec<TokenId> {
 fn all_paths(k: usize, t: usize) -> Vec<Vec<usize>> {
     let mut paths = vec![Vec::new()];
     for _ in 0..t {
-        paths = paths
-            .into_iter()
-            .flat_map(|p| (0..k).map(move |s| [p.clone(), vec![s]].concat()))
-            .collect();
+        paths = paths.into_iter().flat_map(|p| (0..k).map(move |s| [p.clone(), vec![s]].concat())).collect();
     }
     paths
 }
@@ -77,21 +68,14 @@ fn joint(m: &HmmModel, path: &[usize], obs: &[TokenId]) -> f64 {
     let (k, v) = (m.states(), m.vocab());
     let mut p = 1.0;
     for (t, (&s, &o)) in path.iter().zip(obs).enumerate() {
-        p *= if t == 0 {
-            m.initial()[s]
-        } else {
-            m.transitions()[path[t - 1] * k + s]
-        };
+        p *= if t == 0 { m.initial()[s] } else { m.transitions()[path[t - 1] * k + s] };
         p *= m.emissions()[s * v + o as usize];
     }
     p
 }
 
 fn brute_likelihood(m: &HmmModel, obs: &[TokenId]) -> f64 {
-    all_paths(m.states(), obs.len())
-        .iter()
-        .map(|p| joint(m, p, obs))
-        .sum()
+    all_paths(m.states(), obs.len()).iter().map(|p| joint(m, p, obs)).sum()
 }
 
 #[test]
@@ -101,9 +85,8 @@ fn forward_matches_brute_force_enumeration() {
         let (k, v) = (2 + case % 2, 3 + (case / 2) % 2);
         let m = random_model(&mut r, k, v);
         let t = 1 + case % 6;
-        let seq: Vec<TokenId> = std::iter::once(BOS)
-            .chain((0..t).map(|_| r.random_range(0..v) as TokenId))
-            .collect();
+        let seq: Vec<TokenId> =
+            std::iter::once(BOS).chain((0..t).map(|_| r.random_range(0..v) as TokenId)).collect();
         let lp = m.log_probs(&seq);
         assert_eq!(lp.len(), t);
         // Each token's log-probability is the log-ratio of consecutive prefix likelihoods.
@@ -128,29 +111,21 @@ fn viterbi_matches_brute_force_argmax() {
         let (k, v) = (2 + case % 2, 3 + (case / 3) % 2);
         let m = random_model(&mut r, k, v);
         let t = 1 + case % 6;
-        let seq: Vec<TokenId> = std::iter::once(BOS)
-            .chain((0..t).map(|_| r.random_range(0..v) as TokenId))
-            .collect();
+        let seq: Vec<TokenId> =
+            std::iter::once(BOS).chain((0..t).map(|_| r.random_range(0..v) as TokenId)).collect();
         let best = all_paths(k, t)
             .into_iter()
             .max_by(|a, b| joint(&m, a, &seq[1..]).total_cmp(&joint(&m, b, &seq[1..])))
             .expect("paths");
         let got = m.viterbi(&seq);
         let (jg, jb) = (joint(&m, &got, &seq[1..]), joint(&m, &best, &seq[1..]));
-        assert!(
-            got == best || (jg - jb).abs() <= 1e-15 * jb,
-            "case {case}: {got:?} vs {best:?}"
-        );
+        assert!(got == best || (jg - jb).abs() <= 1e-15 * jb, "case {case}: {got:?} vs {best:?}");
     }
     assert!(random_model(&mut r, 2, 3).viterbi(&[BOS]).is_empty());
 }
 
 /// One EM step computed from posteriors enumerated over every path.
-fn brute_em_step(
-    m: &HmmModel,
-    seqs: &[Vec<TokenId>],
-    p: f64,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>, f64) {
+fn brute_em_step(m: &HmmModel, seqs: &[Vec<TokenId>], p: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>, f64) {
     let (k, v) = (m.states(), m.vocab());
     let (mut pi, mut a, mut b, mut ll) = (vec![p; k], vec![p; k * k], vec![p; k * v], 0.0);
     for seq in seqs {
@@ -184,17 +159,11 @@ fn em_step_matches_brute_force_posteriors() {
     for (case, p) in [0.0, 0.3, 0.0, 1.0].into_iter().enumerate() {
         let (k, v) = (2 + case % 2, 4);
         let m = random_model(&mut r, k, v);
-        let seqs: Vec<Vec<TokenId>> = (0..4)
-            .map(|i| sample_seq(&m, &mut r, 1 + (i + case) % 6))
-            .collect();
+        let seqs: Vec<Vec<TokenId>> = (0..4).map(|i| sample_seq(&m, &mut r, 1 + (i + case) % 6)).collect();
         let (next, ll) = m.em_step(&seqs, p).expect("em step");
         let (pi, a, b, bll) = brute_em_step(&m, &seqs, p);
         assert!((ll - bll).abs() < 1e-10 * bll.abs(), "{ll} vs {bll}");
-        for (got, want) in [
-            (next.initial(), &pi),
-            (next.transitions(), &a),
-            (next.emissions(), &b),
-        ] {
+        for (got, want) in [(next.initial(), &pi), (next.transitions(), &a), (next.emissions(), &b)] {
             for (g, w) in got.iter().zip(want.iter()) {
                 assert!((g - w).abs() < 1e-10, "case {case}: {got:?} vs {want:?}");
             }
@@ -206,31 +175,16 @@ fn em_step_matches_brute_force_posteriors() {
 fn em_never_decreases_log_likelihood() {
     let mut r = rng(14);
     let truth = random_model(&mut r, 4, 6);
-    let seqs: Vec<Vec<TokenId>> = (0..20)
-        .map(|i| sample_seq(&truth, &mut r, 5 + 3 * i))
-        .collect();
+    let seqs: Vec<Vec<TokenId>> = (0..20).map(|i| sample_seq(&truth, &mut r, 5 + 3 * i)).collect();
     for pseudo_count in [0.0, 0.5] {
-        let cfg = HmmConfig {
-            states: 4,
-            max_iters: 40,
-            tol: -1.0,
-            seed: 3,
-            pseudo_count,
-        };
+        let cfg = HmmConfig { states: 4, max_iters: 40, tol: -1.0, seed: 3, pseudo_count };
         let (_, rep) = HmmModel::fit(&cfg, 6, &seqs, None).expect("fit");
         assert_eq!(rep.iterations(), 40);
         assert!(!rep.converged);
         // Maximum likelihood never lowers the likelihood; MAP-EM never lowers likelihood + prior.
-        let series = if pseudo_count == 0.0 {
-            &rep.log_likelihood
-        } else {
-            &rep.objective
-        };
+        let series = if pseudo_count == 0.0 { &rep.log_likelihood } else { &rep.objective };
         for w in series.windows(2) {
-            assert!(
-                w[1] >= w[0] - 1e-9 * w[0].abs(),
-                "p {pseudo_count}: {series:?}"
-            );
+            assert!(w[1] >= w[0] - 1e-9 * w[0].abs(), "p {pseudo_count}: {series:?}");
         }
         assert!(series[39] > series[0]);
     }
@@ -254,9 +208,7 @@ fn best_permutation(truth: &HmmModel, fit: &HmmModel) -> Vec<usize> {
             })
             .sum()
     };
-    perms
-        .min_by(|a, b| cost(a).total_cmp(&cost(b)))
-        .expect("permutations")
+    perms.min_by(|a, b| cost(a).total_cmp(&cost(b))).expect("permutations")
 }
 
 #[test]
@@ -264,10 +216,7 @@ fn em_recovers_a_planted_hmm() {
     // Three states with disjoint emission supports over tokens 3..12 (0..2 are PAD/BOS/EOS).
     let (k, v) = (3, 12);
     let mut b = vec![0.0; k * v];
-    for (s, probs) in [[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.3, 0.2, 0.5]]
-        .iter()
-        .enumerate()
-    {
+    for (s, probs) in [[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.3, 0.2, 0.5]].iter().enumerate() {
         for (j, p) in probs.iter().enumerate() {
             b[s * v + 3 + 3 * s + j] = *p;
         }
@@ -281,41 +230,27 @@ fn em_recovers_a_planted_hmm() {
     // training likelihood (some starts do end in a poor optimum, which this selection must skip).
     let fits: Vec<(HmmModel, FitReport)> = (0..3)
         .map(|seed| {
-            let cfg = HmmConfig {
-                states: 3,
-                max_iters: 300,
-                tol: 1e-6,
-                seed,
-                pseudo_count: 1e-3,
-            };
+            let cfg = HmmConfig { states: 3, max_iters: 300, tol: 1e-6, seed, pseudo_count: 1e-3 };
             HmmModel::fit(&cfg, v, &train, None).expect("fit")
         })
         .collect();
     assert!(fits.iter().all(|(_, rep)| rep.converged));
     let final_ll = |m: &HmmModel| m.log_likelihood(&train);
-    let (fit, _) = fits
-        .iter()
-        .max_by(|a, b| final_ll(&a.0).total_cmp(&final_ll(&b.0)))
-        .expect("fits");
+    let (fit, _) = fits.iter().max_by(|a, b| final_ll(&a.0).total_cmp(&final_ll(&b.0))).expect("fits");
     let perm = best_permutation(&truth, fit);
     let mut worst: f64 = 0.0;
     for i in 0..k {
         for j in 0..k {
-            worst = worst.max(
-                (truth.transitions()[i * k + j] - fit.transitions()[perm[i] * k + perm[j]]).abs(),
-            );
+            worst =
+                worst.max((truth.transitions()[i * k + j] - fit.transitions()[perm[i] * k + perm[j]]).abs());
         }
         for o in 0..v {
-            worst =
-                worst.max((truth.emissions()[i * v + o] - fit.emissions()[perm[i] * v + o]).abs());
+            worst = worst.max((truth.emissions()[i * v + o] - fit.emissions()[perm[i] * v + o]).abs());
         }
     }
     assert!(worst < 0.05, "largest parameter error {worst}");
     let (lt, lf) = (truth.log_likelihood(&test), fit.log_likelihood(&test));
-    assert!(
-        (lf - lt).abs() < 0.01 * lt.abs(),
-        "held-out log-likelihood {lf} vs true {lt}"
-    );
+    assert!((lf - lt).abs() < 0.01 * lt.abs(), "held-out log-likelihood {lf} vs true {lt}");
 }
 
 #[test]
@@ -360,10 +295,7 @@ fn stream_matches_log_probs() {
     // The shared sampler drives it.
     let out = crate::sampler::generate(&m, &seq[..10], 20, &Default::default(), &mut rng(1));
     assert!(!out.is_empty() && out.iter().all(|&t| (t as usize) < 9));
-    assert_eq!(
-        (m.kind(), m.vocab_size()),
-        (crate::models::ModelKind::Hmm, 9)
-    );
+    assert_eq!((m.kind(), m.vocab_size()), (crate::models::ModelKind::Hmm, 9));
 }
 
 #[test]
@@ -388,13 +320,7 @@ fn safetensors_round_trip_and_corruption() {
     let bytes = m.to_safetensors();
     assert_eq!(HmmModel::from_safetensors(&bytes).expect("round trip"), m);
     for cut in [0, 4, 8, 20, bytes.len() / 2, bytes.len() - 1] {
-        assert!(
-            matches!(
-                HmmModel::from_safetensors(&bytes[..cut]),
-                Err(Error::Model(_))
-            ),
-            "cut {cut}"
-        );
+        assert!(matches!(HmmModel::from_safetensors(&bytes[..cut]), Err(Error::Model(_))), "cut {cut}");
     }
     // Corrupt the exponent byte of each value of the last tensor written: a row stops summing to 1.
     for back in [1, 9, 57] {
@@ -414,39 +340,16 @@ fn safetensors_round_trip_and_corruption() {
     }
     // Well-formed files with the wrong shapes or non-probabilities.
     let f64s = |x: &[f64]| -> Vec<u8> { x.iter().flat_map(|v| v.to_le_bytes()).collect() };
-    let write =
-        |pi: &[f64], pis: Vec<usize>, a: &[f64], a_s: Vec<usize>, b: &[f64], bs: Vec<usize>| {
-            let (pi, a, b) = (f64s(pi), f64s(a), f64s(b));
-            let view = |s, d| {
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F64, s, d).expect("view")
-            };
-            safetensors::serialize(
-                [
-                    ("pi", view(pis, &pi)),
-                    ("A", view(a_s, &a)),
-                    ("B", view(bs, &b)),
-                ],
-                None,
-            )
+    let write = |pi: &[f64], pis: Vec<usize>, a: &[f64], a_s: Vec<usize>, b: &[f64], bs: Vec<usize>| {
+        let (pi, a, b) = (f64s(pi), f64s(a), f64s(b));
+        let view = |s, d| safetensors::tensor::TensorView::new(safetensors::Dtype::F64, s, d).expect("view");
+        safetensors::serialize([("pi", view(pis, &pi)), ("A", view(a_s, &a)), ("B", view(bs, &b))], None)
             .expect("serialize")
-        };
-    let good = write(
-        &[0.5, 0.5],
-        vec![2],
-        &[0.5, 0.5, 0.5, 0.5],
-        vec![2, 2],
-        &[1.0, 0.0, 0.0, 1.0],
-        vec![2, 2],
-    );
+    };
+    let good =
+        write(&[0.5, 0.5], vec![2], &[0.5, 0.5, 0.5, 0.5], vec![2, 2], &[1.0, 0.0, 0.0, 1.0], vec![2, 2]);
     assert!(HmmModel::from_safetensors(&good).is_ok());
-    let wrong_shape = write(
-        &[0.5, 0.5],
-        vec![2],
-        &[1.0, 1.0],
-        vec![2, 1],
-        &[1.0, 0.0, 0.0, 1.0],
-        vec![2, 2],
-    );
+    let wrong_shape = write(&[0.5, 0.5], vec![2], &[1.0, 1.0], vec![2, 1], &[1.0, 0.0, 0.0, 1.0], vec![2, 2]);
     let nan = write(
         &[0.5, 0.5],
         vec![2],
@@ -455,83 +358,37 @@ fn safetensors_round_trip_and_corruption() {
         &[1.0, 0.0, 0.0, 1.0],
         vec![2, 2],
     );
-    let negative = write(
-        &[1.5, -0.5],
-        vec![2],
-        &[0.5, 0.5, 0.5, 0.5],
-        vec![2, 2],
-        &[1.0, 0.0, 0.0, 1.0],
-        vec![2, 2],
-    );
+    let negative =
+        write(&[1.5, -0.5], vec![2], &[0.5, 0.5, 0.5, 0.5], vec![2, 2], &[1.0, 0.0, 0.0, 1.0], vec![2, 2]);
     for bad in [wrong_shape, nan, negative] {
-        assert!(matches!(
-            HmmModel::from_safetensors(&bad),
-            Err(Error::Model(_))
-        ));
+        assert!(matches!(HmmModel::from_safetensors(&bad), Err(Error::Model(_))));
     }
 }
 
 #[test]
 fn fit_rejects_bad_input() {
-    let cfg = HmmConfig {
-        states: 2,
-        max_iters: 3,
-        ..HmmConfig::default()
-    };
+    let cfg = HmmConfig { states: 2, max_iters: 3, ..HmmConfig::default() };
     assert!(HmmModel::fit(&cfg, 4, &[vec![BOS, 3, 4]], None).is_err());
     assert!(HmmModel::fit(&cfg, 4, &[vec![BOS], vec![]], None).is_err());
-    assert!(HmmModel::fit(
-        &HmmConfig {
-            states: 0,
-            ..cfg.clone()
-        },
-        4,
-        &[vec![BOS, 3]],
-        None
-    )
-    .is_err());
-    assert!(HmmModel::fit(
-        &HmmConfig {
-            pseudo_count: -1.0,
-            ..cfg.clone()
-        },
-        4,
-        &[vec![BOS, 3]],
-        None
-    )
-    .is_err());
+    assert!(HmmModel::fit(&HmmConfig { states: 0, ..cfg.clone() }, 4, &[vec![BOS, 3]], None).is_err());
+    assert!(
+        HmmModel::fit(&HmmConfig { pseudo_count: -1.0, ..cfg.clone() }, 4, &[vec![BOS, 3]], None).is_err()
+    );
     let (m, rep) = HmmModel::fit(&cfg, 4, &[vec![BOS, 3, 2, 3], vec![BOS]], None).expect("fit");
     assert_eq!((m.states(), m.vocab(), rep.tokens), (2, 4, 3));
-    assert!(m
-        .emissions()
-        .iter()
-        .chain(m.transitions())
-        .all(|&p| p > 0.0));
+    assert!(m.emissions().iter().chain(m.transitions()).all(|&p| p > 0.0));
     let json = serde_json::to_string(&cfg).expect("config serializes");
-    assert_eq!(
-        serde_json::from_str::<HmmConfig>(&json).expect("config parses"),
-        cfg
-    );
+    assert_eq!(serde_json::from_str::<HmmConfig>(&json).expect("config parses"), cfg);
 }
 
 #[test]
 fn fit_is_the_same_on_any_number_of_threads() {
     let mut r = rng(19);
     let truth = random_model(&mut r, 3, 8);
-    let seqs: Vec<Vec<TokenId>> = (0..150)
-        .map(|i| sample_seq(&truth, &mut r, 1 + i % 17))
-        .collect();
-    let cfg = HmmConfig {
-        states: 4,
-        max_iters: 5,
-        seed: 9,
-        ..HmmConfig::default()
-    };
+    let seqs: Vec<Vec<TokenId>> = (0..150).map(|i| sample_seq(&truth, &mut r, 1 + i % 17)).collect();
+    let cfg = HmmConfig { states: 4, max_iters: 5, seed: 9, ..HmmConfig::default() };
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("pool");
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         pool.install(|| HmmModel::fit(&cfg, 8, &seqs, None).expect("fit"))
     };
     assert_eq!(run(1), run(3));

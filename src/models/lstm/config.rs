@@ -141,7 +141,8 @@ impl TrainConfig {
 
     /// Parse TOML text of `TrainConfig` fields.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let cfg: TrainConfig = toml::from_str(text).map_err(|e| Error::Model(format!("training config: {e}")))?;
+        let cfg: TrainConfig =
+            toml::from_str(text).map_err(|e| Error::Model(format!("training config: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -229,7 +230,8 @@ mod tests {
 
     #[test]
     fn toml_overrides_only_the_given_fields() {
-        let cfg = TrainConfig::from_toml_str("batch = 8\nlr = 0.01\nsteps = 100\ndevice = \"cpu\"\n").unwrap();
+        let cfg =
+            TrainConfig::from_toml_str("batch = 8\nlr = 0.01\nsteps = 100\ndevice = \"cpu\"\n").unwrap();
         assert_eq!(cfg.batch, 8);
         assert_eq!(cfg.steps, Some(100));
         assert_eq!(cfg.window, TrainConfig::default().window);

@@ -49,7 +49,9 @@ impl Net {
         }
         let (v, e, h) = (vocab as i64, cfg.embed as i64, cfg.hidden as i64);
         let uniform = |dims: &[i64], bound: f64| -> Result<Tensor> {
-            let t = tch::no_grad(|| Tensor::f_empty(dims, (Kind::Float, Device::Cpu))?.f_uniform_(-bound, bound))?;
+            let t = tch::no_grad(|| {
+                Tensor::f_empty(dims, (Kind::Float, Device::Cpu))?.f_uniform_(-bound, bound)
+            })?;
             Ok(t.f_to_device(device)?.set_requires_grad(true))
         };
         let embed = uniform(&[v, e], 0.1)?;
@@ -71,7 +73,17 @@ impl Net {
             // As `tch::nn::lstm` and PyTorch's `flatten_parameters` do: make the LSTM weights views
             // into one buffer so cuDNN need not copy them on every call. A failure only costs speed.
             let _ = tch::no_grad(|| {
-                Tensor::f_internal_cudnn_rnn_flatten_weight(&lstm, 4, e, 2, h, 0, cfg.layers as i64, true, false)
+                Tensor::f_internal_cudnn_rnn_flatten_weight(
+                    &lstm,
+                    4,
+                    e,
+                    2,
+                    h,
+                    0,
+                    cfg.layers as i64,
+                    true,
+                    false,
+                )
             });
         }
         Ok(Net { cfg, vocab: v, device, embed, lstm, proj, out_w, out_b })
@@ -127,8 +139,16 @@ impl Net {
         let x = cast(&Tensor::embedding(&self.embed, input, -1, false, false));
         let weights: Vec<Tensor> = self.lstm.iter().map(&cast).collect();
         let inner_dropout = if self.cfg.layers > 1 { self.cfg.dropout } else { 0.0 };
-        let (out, h, c) =
-            x.lstm(&[cast(h0), cast(c0)], &weights, true, self.cfg.layers as i64, inner_dropout, train, false, true);
+        let (out, h, c) = x.lstm(
+            &[cast(h0), cast(c0)],
+            &weights,
+            true,
+            self.cfg.layers as i64,
+            inner_dropout,
+            train,
+            false,
+            true,
+        );
         let mut y = out.dropout(self.cfg.dropout, train);
         if let Some(p) = &self.proj {
             y = y.linear::<Tensor>(&cast(p), None);
@@ -163,7 +183,12 @@ impl LstmModel {
     }
 
     pub(crate) fn from_net(net: Net) -> LstmModel {
-        LstmModel { config: net.cfg, vocab_size: net.vocab as usize, device: net.device, net: Mutex::new(net) }
+        LstmModel {
+            config: net.cfg,
+            vocab_size: net.vocab as usize,
+            device: net.device,
+            net: Mutex::new(net),
+        }
     }
 
     /// The network's shape.
@@ -234,7 +259,10 @@ impl LstmModel {
         let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
         let (config, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
         if header.payload_format != PAYLOAD_FORMAT {
-            return Err(bad(format!("payload format {:?}, expected {PAYLOAD_FORMAT}", header.payload_format)));
+            return Err(bad(format!(
+                "payload format {:?}, expected {PAYLOAD_FORMAT}",
+                header.payload_format
+            )));
         }
         let tensors = payload::decode(bytes).map_err(bad)?;
         let net = Net::new(config, header.vocab.len(), device).map_err(|e| bad(e.to_string()))?;
@@ -249,13 +277,18 @@ pub fn hyperparameters(model: &LstmConfig, train: Option<&TrainConfig>) -> serde
 }
 
 /// Read back [`hyperparameters`].
-pub fn parse_hyperparameters(v: &serde_json::Value) -> std::result::Result<(LstmConfig, Option<TrainConfig>), String> {
+pub fn parse_hyperparameters(
+    v: &serde_json::Value,
+) -> std::result::Result<(LstmConfig, Option<TrainConfig>), String> {
     let model = v.get("model").ok_or("hyperparameters lack the model configuration")?;
-    let model: LstmConfig = serde_json::from_value(model.clone()).map_err(|e| format!("model configuration: {e}"))?;
+    let model: LstmConfig =
+        serde_json::from_value(model.clone()).map_err(|e| format!("model configuration: {e}"))?;
     model.validate().map_err(|e| e.to_string())?;
     let train = match v.get("train") {
         None | Some(serde_json::Value::Null) => None,
-        Some(t) => Some(serde_json::from_value(t.clone()).map_err(|e| format!("training configuration: {e}"))?),
+        Some(t) => {
+            Some(serde_json::from_value(t.clone()).map_err(|e| format!("training configuration: {e}"))?)
+        }
     };
     Ok((model, train))
 }

@@ -172,7 +172,8 @@ mod tests {
         let mut opt = AdamW::new(&params, 0.9, 0.999, 1e-8, 0.0);
         set_grad(&p, &[1.0, -1.0]);
         opt.update(&params, 0.1);
-        let saved: HashMap<String, Tensor> = opt.named_state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+        let saved: HashMap<String, Tensor> =
+            opt.named_state().into_iter().map(|(n, t)| (n, t.copy())).collect();
         let mut fresh = AdamW::new(&params, 0.9, 0.999, 1e-8, 0.0);
         fresh.load_state(&saved, opt.step).unwrap();
         assert_eq!(fresh.step, 1);

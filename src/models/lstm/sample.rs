@@ -37,7 +37,8 @@ fn prime(net: &Net, tokens: &Tensor, mut state: Option<State>) -> (Tensor, State
         start += n;
     }
     let state = state.unwrap_or_else(|| net.zero_state(tokens.size()[0], Kind::Float));
-    let probs = last.unwrap_or_else(|| Tensor::zeros([tokens.size()[0], net.vocab], (Kind::Float, net.device)));
+    let probs =
+        last.unwrap_or_else(|| Tensor::zeros([tokens.size()[0], net.vocab], (Kind::Float, net.device)));
     (probs, state)
 }
 
@@ -103,8 +104,10 @@ impl LstmModel {
                 state = Some(s);
                 let logp = logits.squeeze_dim(0).log_softmax(-1, Kind::Float);
                 let targets = &tokens[1 + start as usize..1 + (start + n) as usize];
-                let in_vocab: Vec<i64> =
-                    targets.iter().map(|&t| if i64::from(t) < net.vocab { i64::from(t) } else { 0 }).collect();
+                let in_vocab: Vec<i64> = targets
+                    .iter()
+                    .map(|&t| if i64::from(t) < net.vocab { i64::from(t) } else { 0 })
+                    .collect();
                 let idx = Tensor::from_slice(&in_vocab).to_device(net.device).unsqueeze(1);
                 let picked = to_f32_vec(&logp.gather(1, &idx, false)).unwrap_or_default();
                 for (&t, &lp) in targets.iter().zip(&picked) {
@@ -145,8 +148,10 @@ impl LstmModel {
             let mut c_rows: Vec<Option<Tensor>> = (0..primers.len()).map(|_| None).collect();
             let mut p_rows: Vec<Option<Tensor>> = (0..primers.len()).map(|_| None).collect();
             for rows in by_len.values() {
-                let ids: Vec<Tensor> =
-                    rows.iter().map(|&i| token_tensor(primer_or_bos(&primers[i]), net.vocab, device)).collect();
+                let ids: Vec<Tensor> = rows
+                    .iter()
+                    .map(|&i| token_tensor(primer_or_bos(&primers[i]), net.vocab, device))
+                    .collect();
                 let (probs, (h, c)) = prime(&net, &Tensor::stack(&ids, 0), None);
                 for (k, &i) in rows.iter().enumerate() {
                     let k = k as i64;
@@ -155,8 +160,9 @@ impl LstmModel {
                     p_rows[i] = Some(probs.narrow(0, k, 1));
                 }
             }
-            let cat =
-                |rows: Vec<Option<Tensor>>, dim: i64| Tensor::cat(&rows.into_iter().flatten().collect::<Vec<_>>(), dim);
+            let cat = |rows: Vec<Option<Tensor>>, dim: i64| {
+                Tensor::cat(&rows.into_iter().flatten().collect::<Vec<_>>(), dim)
+            };
             let mut state = (cat(h_rows, 1), cat(c_rows, 1));
             let mut probs = cat(p_rows, 0);
             // `active[k]` is the primer index of batch row `k`.

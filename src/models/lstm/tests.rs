@@ -136,8 +136,12 @@ fn save_then_load_gives_identical_logits_and_bad_files_are_refused() {
     }
     // Wrong kind.
     let wrong = dir.path().join("markov.ckpt");
-    checkpoint::save(&wrong, &Header::new(ModelKind::Markov, &tok, serde_json::Value::Null, "markov-v1"), b"x")
-        .unwrap();
+    checkpoint::save(
+        &wrong,
+        &Header::new(ModelKind::Markov, &tok, serde_json::Value::Null, "markov-v1"),
+        b"x",
+    )
+    .unwrap();
     let e = LstmModel::load(&wrong, Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("expected lstm"), "{e}");
     // Corrupted.
@@ -150,7 +154,8 @@ fn save_then_load_gives_identical_logits_and_bad_files_are_refused() {
     assert!(e.contains("bad checkpoint"), "{e}");
     // A valid container whose payload is not safetensors.
     let junk = dir.path().join("junk.ckpt");
-    let header = Header::new(ModelKind::Lstm, &tok, model::hyperparameters(&tiny(), None), model::PAYLOAD_FORMAT);
+    let header =
+        Header::new(ModelKind::Lstm, &tok, model::hyperparameters(&tiny(), None), model::PAYLOAD_FORMAT);
     checkpoint::save(&junk, &header, b"nope").unwrap();
     let e = LstmModel::load(&junk, Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("bad checkpoint") && e.contains("payload"), "{e}");
@@ -188,7 +193,8 @@ fn resume_continues_exactly_where_training_stopped() {
     assert!(at_stop.keys().any(|k| k.starts_with("adamw.v.")));
 
     // Resuming and stopping at once writes back the very same weights and moments.
-    let b0 = train(&model_cfg, &cfg, &tok, data, &split, &run_opts(&stop, Some(&last_path(&split)), Some(0))).unwrap();
+    let b0 = train(&model_cfg, &cfg, &tok, data, &split, &run_opts(&stop, Some(&last_path(&split)), Some(0)))
+        .unwrap();
     assert_eq!(b0.state.step, 13);
     assert_eq!(payload_values(&last_path(&split)), at_stop);
 
@@ -203,7 +209,8 @@ fn resume_continues_exactly_where_training_stopped() {
 
     // A resume with another model shape is refused.
     let other = LstmConfig { hidden: 8, ..model_cfg };
-    let e = train(&other, &cfg, &tok, data, &split, &run_opts(&stop, Some(&copy), None)).unwrap_err().to_string();
+    let e =
+        train(&other, &cfg, &tok, data, &split, &run_opts(&stop, Some(&copy), None)).unwrap_err().to_string();
     assert!(e.contains("differs"), "{e}");
 }
 

@@ -219,7 +219,8 @@ pub fn train(
         // One optimizer step.
         tch::manual_seed(mix(cfg.seed ^ mix(state.step)) as i64);
         let rows = windows.batch(cfg.seed, state.step, cfg.batch, cfg.window, cfg.transpose);
-        let batch = Tensor::from_slice(&rows).view([cfg.batch as i64, cfg.window as i64 + 1]).to_device(device);
+        let batch =
+            Tensor::from_slice(&rows).view([cfg.batch as i64, cfg.window as i64 + 1]).to_device(device);
         let input = batch.narrow(1, 0, cfg.window as i64);
         let target = batch.narrow(1, 1, cfg.window as i64).reshape([-1]);
         let (logits, _) = net.forward(&input, None, true, bf16);
@@ -314,7 +315,13 @@ pub fn train(
         // Stopped before the first epoch ended: the latest model is the best there is.
         saver.save(out, &net, &opt, &state)?;
     }
-    Ok(TrainReport { model: LstmModel::from_net(net), state, stopped, best_path: out.to_path_buf(), last_path: last })
+    Ok(TrainReport {
+        model: LstmModel::from_net(net),
+        state,
+        stopped,
+        best_path: out.to_path_buf(),
+        last_path: last,
+    })
 }
 
 /// Restore weights, moments and state from the checkpoint at `path`.
@@ -332,8 +339,8 @@ fn resume(
     if &saved_cfg != model_cfg {
         return Err(bad(format!("its model ({saved_cfg:?}) differs from the one asked for ({model_cfg:?})")));
     }
-    let state: TrainState =
-        serde_json::from_value(header.extra.clone()).map_err(|e| bad(format!("no training state to resume: {e}")))?;
+    let state: TrainState = serde_json::from_value(header.extra.clone())
+        .map_err(|e| bad(format!("no training state to resume: {e}")))?;
     let tensors = payload::decode(&bytes).map_err(bad)?;
     net.load_named(&tensors).map_err(bad)?;
     opt.load_state(&tensors, state.step).map_err(bad)?;
@@ -393,10 +400,12 @@ pub(crate) fn evaluate(net: &Net, seqs: &[Vec<TokenId>], batch: usize, max_token
             let len = group[0].len();
             let mut ids = Vec::with_capacity(group.len() * len);
             for s in group {
-                let row = s.iter().map(|&t| if i64::from(t) < net.vocab { i64::from(t) } else { i64::from(PAD) });
+                let row =
+                    s.iter().map(|&t| if i64::from(t) < net.vocab { i64::from(t) } else { i64::from(PAD) });
                 ids.extend(row);
                 // Targets that read as PAD are ignored by the loss, so they are not counted.
-                count += ids[ids.len() - s.len() + 1..].iter().filter(|&&t| t != i64::from(PAD)).count() as u64;
+                count +=
+                    ids[ids.len() - s.len() + 1..].iter().filter(|&&t| t != i64::from(PAD)).count() as u64;
                 ids.extend(std::iter::repeat_n(i64::from(PAD), len - s.len()));
             }
             let all = Tensor::from_slice(&ids).view([group.len() as i64, len as i64]).to_device(net.device);

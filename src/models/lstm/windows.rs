@@ -68,7 +68,11 @@ impl<'a> Windows<'a> {
             let seq = self.seqs[i];
             let start = if seq.len() > window + 1 { rng.random_range(0..=seq.len() - window - 1) } else { 0 };
             let end = (start + window + 1).min(seq.len());
-            let shift = if transpose > 0 { rng.random_range(-i16::from(transpose)..=i16::from(transpose)) } else { 0 };
+            let shift = if transpose > 0 {
+                rng.random_range(-i16::from(transpose)..=i16::from(transpose))
+            } else {
+                0
+            };
             let cut = &seq[start..end];
             let moved = if shift != 0 { self.transposed(i, start, cut, shift as i8) } else { None };
             let w = moved.as_deref().unwrap_or(cut);
@@ -133,7 +137,8 @@ mod tests {
         let on = |p| v.id(Event::NoteOn(p)).unwrap() as i64;
         let drums = v.id(Event::Drums).unwrap();
         // A drum part: a window starting after DRUMS must leave its notes alone.
-        let seq: Vec<TokenId> = std::iter::once(drums).chain(std::iter::repeat_n(on(40) as TokenId, 30)).collect();
+        let seq: Vec<TokenId> =
+            std::iter::once(drums).chain(std::iter::repeat_n(on(40) as TokenId, 30)).collect();
         let w = Windows::new(std::slice::from_ref(&seq), &v).unwrap();
         for step in 0..20 {
             let b = w.batch(1, step, 4, 8, 6);
