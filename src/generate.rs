@@ -33,7 +33,9 @@ pub struct Generated {
     pub piece: Piece,
 }
 
-/// Sample `opts.count` continuations of `seed` (or of BOS alone) from `model`.
+/// Sample `opts.count` continuations of `seed` (or of BOS alone) from `model`. With
+/// `opts.sampler.notes` set (the command line's default), every continuation stays well formed
+/// and ends with its sounding notes closed (see [`crate::tokens::NoteGuard`]).
 pub fn generate(
     model: &dyn Generator,
     tokenizer: &Tokenizer,

@@ -1,12 +1,15 @@
 //! One sampler for every model: temperature, top-k and top-p (nucleus) over a next-token
 //! distribution, driven by a seeded, portable RNG (ChaCha8) so equal seeds give equal music.
+//! With [`NoteRules`] set, each sequence's [`NoteGuard`] first removes the tokens that would
+//! leave it ill-formed (stray NOTE_OFFs, notes past the length cap) and closes the notes still
+//! sounding when it ends.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::models::{Generator, TokenStream};
-use crate::tokens::{TokenId, BOS, EOS, PAD};
+use crate::tokens::{NoteGuard, NoteRules, TokenId, BOS, EOS, PAD};
 
 /// The RNG every sampler uses.
 pub type SampleRng = ChaCha8Rng;
@@ -28,11 +31,16 @@ pub struct Sampler {
     pub top_k: usize,
     /// Keep the smallest set of most likely tokens whose mass reaches `p` (1 = off).
     pub top_p: f64,
+    /// Keep every sequence well formed under these rules (see [`NoteGuard`]); `None` samples
+    /// whatever the model proposes. [`crate::generate`] and [`crate::compare`] set it from the
+    /// model's tokenizer unless asked not to.
+    #[serde(skip)]
+    pub notes: Option<NoteRules>,
 }
 
 impl Default for Sampler {
     fn default() -> Self {
-        Sampler { temperature: 1.0, top_k: 0, top_p: 1.0 }
+        Sampler { temperature: 1.0, top_k: 0, top_p: 1.0, notes: None }
     }
 }
 
@@ -46,6 +54,35 @@ impl Sampler {
             return Err(crate::Error::Model(format!("top-p must be in (0, 1], got {}", self.top_p)));
         }
         Ok(())
+    }
+
+    /// These options with note rules on (`Some`) or off (`None`).
+    pub fn with_notes(self, notes: Option<NoteRules>) -> Self {
+        Sampler { notes, ..self }
+    }
+
+    /// The guard of a sequence that starts with `primer`, when note rules are on.
+    pub fn guard(&self, primer: &[TokenId]) -> Option<NoteGuard> {
+        self.notes.map(|rules| rules.guard(primer))
+    }
+
+    /// Pick the next token of a sequence: `probs` is first masked by its `guard` (if any), which
+    /// then reads the picked token.
+    pub fn pick_guarded<R: Rng + ?Sized>(
+        &self,
+        probs: &mut [f64],
+        guard: Option<&mut NoteGuard>,
+        rng: &mut R,
+    ) -> TokenId {
+        match guard {
+            Some(g) => {
+                g.mask(probs);
+                let t = self.pick(probs, rng);
+                g.push(t);
+                t
+            }
+            None => self.pick(probs, rng),
+        }
     }
 
     /// Pick a token from `probs` (non-negative, need not be normalized). PAD and BOS are never
@@ -101,7 +138,8 @@ impl Sampler {
 }
 
 /// Continue `primer` with up to `max_new_tokens` sampled tokens (fewer if EOS is drawn; the EOS
-/// is included). Returns only the new tokens.
+/// is included). With note rules, the NOTE_OFFs that close the notes still sounding at the end
+/// follow (before the EOS), beyond `max_new_tokens`. Returns only the new tokens.
 pub fn generate<G: Generator + ?Sized>(
     model: &G,
     primer: &[TokenId],
@@ -110,12 +148,14 @@ pub fn generate<G: Generator + ?Sized>(
     rng: &mut SampleRng,
 ) -> Vec<TokenId> {
     let mut stream = model.stream(primer);
-    continue_stream(stream.as_mut(), max_new_tokens, sampler, rng)
+    continue_stream(stream.as_mut(), sampler.guard(primer), max_new_tokens, sampler, rng)
 }
 
-/// Draw up to `max_new_tokens` tokens from an already primed stream.
+/// Draw up to `max_new_tokens` tokens from an already primed stream whose primer `guard` (if
+/// any) has read, as [`generate`] does.
 pub fn continue_stream(
     stream: &mut dyn TokenStream,
+    mut guard: Option<NoteGuard>,
     max_new_tokens: usize,
     sampler: &Sampler,
     rng: &mut SampleRng,
@@ -124,12 +164,15 @@ pub fn continue_stream(
     let mut probs = Vec::new();
     for _ in 0..max_new_tokens {
         stream.next_probs(&mut probs);
-        let t = sampler.pick(&probs, rng);
+        let t = sampler.pick_guarded(&mut probs, guard.as_mut(), rng);
         out.push(t);
         if t == EOS {
             break;
         }
         stream.push(t);
+    }
+    if let Some(g) = &guard {
+        g.close(&mut out);
     }
     out
 }

@@ -196,3 +196,67 @@ fn bad_inputs_give_one_line_errors() {
     one_line_error(&["tokens", "Cargo.toml"], "Cargo.toml");
     assert!(!Path::new("x.markov").exists());
 }
+
+#[test]
+fn the_note_guard_closes_notes_that_unguarded_sampling_leaves_ringing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(tmp.path(), 20, false);
+    // Order 2 cannot remember which notes are sounding, so free sampling strays.
+    let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "2"]);
+    let run = |dir: &str, extra: &[&str]| {
+        let out = tmp.path().join(dir);
+        let mut args = vec![
+            "generate",
+            ckpt.to_str().unwrap(),
+            "--count",
+            "4",
+            "--length",
+            "300",
+            "--rng-seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        cadenza(tmp.path()).args(&args).assert().success();
+        let mut beats = Vec::new();
+        for f in std::fs::read_dir(&out).unwrap() {
+            let p = cadenza::midi::read_file(&f.unwrap().path(), &Default::default()).unwrap();
+            let tpb = f64::from(p.ticks_per_beat);
+            beats.extend(p.instruments.iter().flat_map(|i| &i.notes).map(|n| n.duration() as f64 / tpb));
+        }
+        beats
+    };
+    let guarded = run("guarded", &[]);
+    let free = run("free", &["--unguarded"]);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let longest = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    // The tokenizer's cap is 16 beats; free sampling leaves notes ringing up to it.
+    assert!(longest(&guarded) <= 16.0 + 1e-9);
+    assert!((longest(&free) - 16.0).abs() < 1e-9, "free sampling: longest note {} beats", longest(&free));
+    assert!(
+        mean(&guarded) < mean(&free) / 2.0,
+        "mean note: guarded {} vs free {} beats",
+        mean(&guarded),
+        mean(&free)
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_program_without_a_panic() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    // A token listing far longer than a pipe's buffer, into a pipe nobody reads.
+    let file = tmp.path().join("long.mid");
+    cadenza::midi::write_file(&common::melody(0, 2000), &file).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cadenza"))
+        .args(["tokens", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use cadenza::compare::{self, CompareOptions, Contender};
 use cadenza::models::saved;
 use cadenza::sampler::Sampler;
+use cadenza::tokens::NoteRules;
 
 /// Compare trained models on a corpus's test split.
 #[derive(Debug, clap::Args)]
@@ -48,6 +49,10 @@ pub struct Args {
     /// Do not read or write the corpus token cache.
     #[arg(long)]
     no_cache: bool,
+    /// Sample every token as the model proposes it, as `generate --unguarded` does (by default
+    /// stray NOTE_OFFs and notes past the length cap are ruled out and hanging notes closed).
+    #[arg(long)]
+    unguarded: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -77,7 +82,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rng_seed: args.rng_seed,
         primer_beats: args.primer_beats,
         ngram: args.ngram.max(1),
-        sampler: Sampler { temperature: args.temperature, ..Sampler::default() },
+        sampler: Sampler { temperature: args.temperature, ..Sampler::default() }
+            .with_notes((!args.unguarded).then(|| NoteRules::new(&corpus.tokenizer))),
     };
     let mut outcome = compare::run(&corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
     let soundfont =

@@ -7,6 +7,7 @@ use cadenza::generate::{generate, GenerateOptions};
 use cadenza::midi::{self, ReadOptions};
 use cadenza::models::saved;
 use cadenza::sampler::Sampler;
+use cadenza::tokens::NoteRules;
 
 /// Write new MIDI files sampled from a trained model.
 #[derive(Debug, clap::Args)]
@@ -49,6 +50,11 @@ pub struct Args {
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Sample every token as the model proposes it. By default NOTE_OFFs of pitches that are not
+    /// sounding and time shifts that would hold a note past the tokenizer's length cap are ruled
+    /// out, and the notes still sounding at the end are closed there.
+    #[arg(long)]
+    unguarded: bool,
     /// Play the first generated piece when done (speakers or the MIDI port chosen as `play`
     /// would choose).
     #[arg(long)]
@@ -66,7 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = GenerateOptions {
         count: args.count,
         length: args.length,
-        sampler: Sampler { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p },
+        sampler: Sampler { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, notes: None }
+            .with_notes((!args.unguarded).then(|| NoteRules::new(&loaded.tokenizer))),
         rng_seed: args.rng_seed,
         seed_beats: args.seed_beats,
         seed_seconds: args.seed_seconds,

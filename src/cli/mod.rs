@@ -51,6 +51,7 @@ pub enum Command {
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
+    restore_sigpipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,
@@ -58,6 +59,16 @@ pub fn main() -> i32 {
             eprintln!("error: {}", one_line(&e));
             1
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, which turns a closed pipe (`cadenza tokens f.mid | head`) into a panic
+/// at the next `println!`. Like other Unix tools, end quietly instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

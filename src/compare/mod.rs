@@ -127,6 +127,9 @@ pub struct Report {
     pub rng_seed: u64,
     pub primer_beats: f64,
     pub temperature: f64,
+    /// Whether samples were drawn with the note guard ([`crate::tokens::NoteGuard`]).
+    #[serde(default)]
+    pub note_guard: bool,
     pub ngram: usize,
     pub scalar_features: Vec<String>,
     pub histogram_features: Vec<String>,
@@ -485,6 +488,7 @@ pub fn run(
         rng_seed: opts.rng_seed,
         primer_beats: opts.primer_beats,
         temperature: opts.sampler.temperature,
+        note_guard: opts.sampler.notes.is_some(),
         ngram: opts.ngram,
         scalar_features: SCALAR_NAMES.iter().map(|s| s.to_string()).collect(),
         histogram_features: HISTOGRAM_NAMES.iter().map(|s| s.to_string()).collect(),

@@ -1140,7 +1140,7 @@ mod tests {
     #[test]
     fn zero_ticks_per_beat_is_an_error() {
         let t = body(&[(0, &[0x90, 60, 100]), (10, &[0x80, 60, 0])], 0);
-        assert_invalid(read(&smf(0, 0, &[t.clone()])), "ticks per beat is 0");
+        assert_invalid(read(&smf(0, 0, std::slice::from_ref(&t))), "ticks per beat is 0");
         assert_invalid(read(&smf_raw(0, 1, [0xE7, 0], &[t])), "ticks per frame is 0");
     }
 
@@ -1238,12 +1238,12 @@ mod tests {
     fn smpte_frame_rate_minus_128_is_an_error_not_a_panic() {
         // Found by the fuzzer: midly negates the frame-rate byte as an i8.
         let t = body(&[(0, &[0x90, 60, 100]), (10, &[0x80, 60, 0])], 0);
-        let file = smf_raw(0, 1, [0x80, 40], &[t.clone()]);
+        let file = smf_raw(0, 1, [0x80, 40], std::slice::from_ref(&t));
         assert_invalid(read(&file), "SMPTE frame rate -128");
         // The same header behind an unknown chunk, inside a RIFF RMID wrapper whose first
         // sub-chunk has an odd length (padded).
         let mut data = chunk(b"XXXX", 3, b"abc");
-        data.extend(smf_raw(0, 1, [0x80, 40], &[t.clone()]));
+        data.extend(smf_raw(0, 1, [0x80, 40], std::slice::from_ref(&t)));
         let mut riff = b"RMID".to_vec();
         riff.extend(b"junk\x01\x00\x00\x00z\0");
         riff.extend(b"data");

@@ -6,6 +6,8 @@
 //! - [`Tokenizer`] encodes a [`crate::Piece`] and decodes any token sequence back into one.
 //! - [`transpose`] shifts pitched notes for data augmentation.
 //! - [`gm_names`] names the General MIDI programs.
+//! - [`NoteGuard`] keeps sampled sequences well formed (no stray NOTE_OFFs, no note past the
+//!   length cap, every note closed at the end).
 //!
 //! # What "lossless" means
 //!
@@ -42,11 +44,13 @@ mod decode;
 mod encode;
 pub mod gm_names;
 mod grid;
+mod guard;
 pub mod transpose;
 mod vocab;
 
 pub use config::{ProgramMode, TimeMode, TokenizerConfig};
 pub use decode::DecodeOptions;
+pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};
 
 use crate::error::Result;

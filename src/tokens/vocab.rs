@@ -26,7 +26,7 @@ pub enum Event {
 }
 
 /// Dense numbering of [`Event`]s for one configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vocab {
     pitch_min: u8,
     pitches: u16,

@@ -4,7 +4,8 @@
 //! incremental: the LSTM state is kept and one token per sequence is fed per step.
 //! [`Generator::generate_batch`] runs all primers as one batch on the device and draws each
 //! row's token with [`crate::sampler::Sampler::pick`] and that row's own RNG
-//! ([`crate::sampler::rng_for`]), so row `i` is the same sample alone or in a batch.
+//! ([`crate::sampler::rng_for`]) and note guard, so row `i` is the same sample alone or in a
+//! batch.
 
 use tch::{Kind, Tensor};
 
@@ -167,13 +168,14 @@ impl LstmModel {
             let mut probs = cat(p_rows, 0);
             // `active[k]` is the primer index of batch row `k`.
             let mut active: Vec<usize> = (0..primers.len()).collect();
+            let mut guards: Vec<_> = primers.iter().map(|p| sampler.guard(primer_or_bos(p))).collect();
             let mut rngs: Vec<_> = (0..primers.len()).map(|i| rng_for(seed, i as u64)).collect();
             for _ in 0..max_new {
-                let rows = rows_f64(&probs);
+                let mut rows = rows_f64(&probs);
                 let mut keep = Vec::with_capacity(active.len());
                 let mut next = Vec::with_capacity(active.len());
                 for (k, &i) in active.iter().enumerate() {
-                    let t = sampler.pick(&rows[k], &mut rngs[i]);
+                    let t = sampler.pick_guarded(&mut rows[k], guards[i].as_mut(), &mut rngs[i]);
                     outs[i].push(t);
                     if t != EOS && outs[i].len() < max_new {
                         keep.push(k as i64);
@@ -192,6 +194,11 @@ impl LstmModel {
                 let (p, s) = prime(&net, &input, Some(state));
                 probs = p;
                 state = s;
+            }
+            for (out, guard) in outs.iter_mut().zip(&guards) {
+                if let Some(g) = guard {
+                    g.close(out);
+                }
             }
         });
         outs

@@ -282,7 +282,7 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
     let _g = torch_lock();
     let model = random_model(LstmConfig { layers: 2, ..tiny() }, 13);
     let primers = vec![vec![BOS], vec![BOS, 60, 62, 64], vec![BOS, 70], vec![BOS], vec![]];
-    for sampler in [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9 }] {
+    for sampler in [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9, notes: None }] {
         let a = model.generate_batch(&primers, 60, &sampler, 21);
         assert_eq!(a, model.generate_batch(&primers, 60, &sampler, 21));
         assert_ne!(a, model.generate_batch(&primers, 60, &sampler, 22));
