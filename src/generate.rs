@@ -28,7 +28,8 @@ pub struct GenerateOptions {
 pub struct Generated {
     /// The primer tokens (starting with BOS).
     pub primer: Vec<TokenId>,
-    /// The sampled tokens (possibly ending with EOS).
+    /// The sampled tokens (possibly ending with EOS); the piece also has the NOTE_OFFs that
+    /// [`Sampler::finished`] adds.
     pub continuation: Vec<TokenId>,
     pub piece: Piece,
 }
@@ -61,11 +62,10 @@ pub fn generate(
     Ok(outs
         .into_iter()
         .map(|continuation| {
-            let tokens = if opts.strip_primer {
-                stripped(tokenizer, &primer, &continuation)
-            } else {
-                primer.iter().chain(&continuation).copied().collect()
-            };
+            let full: Vec<TokenId> = primer.iter().chain(&continuation).copied().collect();
+            let full = opts.sampler.finished(&full);
+            let tokens =
+                if opts.strip_primer { stripped(tokenizer, &primer, &full[primer.len()..]) } else { full };
             let piece = tokenizer.decode_with(&tokens, &decode_opts);
             Generated { primer: primer.clone(), continuation, piece }
         })

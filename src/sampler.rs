@@ -1,8 +1,8 @@
 //! One sampler for every model: temperature, top-k and top-p (nucleus) over a next-token
 //! distribution, driven by a seeded, portable RNG (ChaCha8) so equal seeds give equal music.
 //! With [`NoteRules`] set, each sequence's [`NoteGuard`] first removes the tokens that would
-//! leave it ill-formed (stray NOTE_OFFs, notes past the length cap) and closes the notes still
-//! sounding when it ends.
+//! leave it ill-formed (stray NOTE_OFFs, notes past the length cap), and [`Sampler::finished`]
+//! closes the notes still sounding when it ends.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -85,6 +85,17 @@ impl Sampler {
         }
     }
 
+    /// A whole sampled sequence (primer and continuation) made ready to decode: with note rules,
+    /// the NOTE_OFFs (and instrument switches) that close the notes still sounding at its end
+    /// are added, before its EOS if it has one. Without, `tokens` unchanged.
+    pub fn finished(&self, tokens: &[TokenId]) -> Vec<TokenId> {
+        let mut out = tokens.to_vec();
+        if let Some(rules) = &self.notes {
+            rules.guard(tokens).close(&mut out);
+        }
+        out
+    }
+
     /// Pick a token from `probs` (non-negative, need not be normalized). PAD and BOS are never
     /// picked. Returns EOS if nothing has positive probability.
     pub fn pick<R: Rng + ?Sized>(&self, probs: &[f64], rng: &mut R) -> TokenId {
@@ -138,8 +149,8 @@ impl Sampler {
 }
 
 /// Continue `primer` with up to `max_new_tokens` sampled tokens (fewer if EOS is drawn; the EOS
-/// is included). With note rules, the NOTE_OFFs that close the notes still sounding at the end
-/// follow (before the EOS), beyond `max_new_tokens`. Returns only the new tokens.
+/// is included). Returns only the new tokens; see [`Sampler::finished`] for closing the notes
+/// they leave sounding.
 pub fn generate<G: Generator + ?Sized>(
     model: &G,
     primer: &[TokenId],
@@ -170,9 +181,6 @@ pub fn continue_stream(
             break;
         }
         stream.push(t);
-    }
-    if let Some(g) = &guard {
-        g.close(&mut out);
     }
     out
 }

@@ -2,29 +2,21 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use common::{cadenza, tiny_corpus};
-use predicates::prelude::*;
+use common::{cadenza, eval_json, json, tiny_corpus, train};
 
-fn json(out: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
-}
-
-fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> std::path::PathBuf {
-    let ckpt = tmp.join(format!("tiny.{model}"));
-    let mut args = vec![
-        "train",
-        "--model",
-        model,
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--out",
-        ckpt.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    cadenza(tmp).args(&args).assert().success().stdout(predicate::str::contains("bits/token"));
-    ckpt
+/// `cadenza generate CKPT --out tmp/DIR ARGS...`; the written files, sorted.
+fn generate(tmp: &Path, ckpt: &Path, dir: &str, args: &[&str]) -> Vec<PathBuf> {
+    let out = tmp.join(dir);
+    cadenza(tmp)
+        .args(["generate", ckpt.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(args)
+        .assert()
+        .success();
+    let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
 }
 
 #[test]
@@ -34,20 +26,7 @@ fn markov_train_eval_generate_round_trip() {
     let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "4"]);
 
     // eval --json has the promised fields and agrees with itself on perplexity.
-    let out = cadenza(tmp.path())
-        .args([
-            "eval",
-            ckpt.to_str().unwrap(),
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--json",
-            "--split",
-            "train",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v = json(&out.stdout);
+    let v = eval_json(tmp.path(), &ckpt, &corpus, "train");
     let bits = v["bits_per_token"].as_f64().unwrap();
     assert!(bits > 0.0 && bits < 9.0, "{v}");
     assert!((v["perplexity"].as_f64().unwrap() - bits.exp2()).abs() < 1e-9);
@@ -55,29 +34,11 @@ fn markov_train_eval_generate_round_trip() {
 
     // Same --rng-seed: byte-identical files; another seed: different music.
     let seed = corpus.join("piece01.mid");
+    let seed = seed.to_str().unwrap();
     let gen = |dir: &str, rng: &str| {
-        let out = tmp.path().join(dir);
-        cadenza(tmp.path())
-            .args([
-                "generate",
-                ckpt.to_str().unwrap(),
-                "--seed",
-                seed.to_str().unwrap(),
-                "--seed-beats",
-                "4",
-                "--count",
-                "3",
-                "--length",
-                "200",
-                "--rng-seed",
-                rng,
-                "--out",
-                out.to_str().unwrap(),
-            ])
-            .assert()
-            .success();
-        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
+        let args =
+            ["--seed", seed, "--seed-beats", "4", "--count", "3", "--length", "200", "--rng-seed", rng];
+        let files = generate(tmp.path(), &ckpt, dir, &args);
         files.iter().map(|f| std::fs::read(f).unwrap()).collect::<Vec<_>>()
     };
     let a = gen("a", "7");
@@ -99,28 +60,14 @@ fn strip_primer_leaves_out_the_seed() {
     let corpus = tiny_corpus(tmp.path(), 20, false);
     let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "3"]);
     let seed = corpus.join("piece01.mid");
+    let seed = seed.to_str().unwrap();
     let run = |dir: &str, strip: bool| {
-        let out = tmp.path().join(dir);
-        let mut args = vec![
-            "generate",
-            ckpt.to_str().unwrap(),
-            "--seed",
-            seed.to_str().unwrap(),
-            "--seed-beats",
-            "8",
-            "--length",
-            "60",
-            "--rng-seed",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        let mut args = vec!["--seed", seed, "--seed-beats", "8", "--length", "60", "--rng-seed", "1"];
         if strip {
             args.push("--strip-primer");
         }
-        cadenza(tmp.path()).args(&args).assert().success();
-        let f = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
-        cadenza::midi::read_file(&f, &Default::default()).unwrap()
+        let files = generate(tmp.path(), &ckpt, dir, &args);
+        cadenza::midi::read_file(&files[0], &Default::default()).unwrap()
     };
     let full = run("full", false);
     let stripped = run("stripped", true);
@@ -204,24 +151,11 @@ fn the_note_guard_closes_notes_that_unguarded_sampling_leaves_ringing() {
     // Order 2 cannot remember which notes are sounding, so free sampling strays.
     let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "2"]);
     let run = |dir: &str, extra: &[&str]| {
-        let out = tmp.path().join(dir);
-        let mut args = vec![
-            "generate",
-            ckpt.to_str().unwrap(),
-            "--count",
-            "4",
-            "--length",
-            "300",
-            "--rng-seed",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        let mut args = vec!["--count", "4", "--length", "300", "--rng-seed", "3"];
         args.extend_from_slice(extra);
-        cadenza(tmp.path()).args(&args).assert().success();
         let mut beats = Vec::new();
-        for f in std::fs::read_dir(&out).unwrap() {
-            let p = cadenza::midi::read_file(&f.unwrap().path(), &Default::default()).unwrap();
+        for f in generate(tmp.path(), &ckpt, dir, &args) {
+            let p = cadenza::midi::read_file(&f, &Default::default()).unwrap();
             let tpb = f64::from(p.ticks_per_beat);
             beats.extend(p.instruments.iter().flat_map(|i| &i.notes).map(|n| n.duration() as f64 / tpb));
         }

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{cadenza, melody};
+use common::{cadenza, eval_json, json, melody, train};
 
 /// `n` distinct small MIDI files (the first note's velocity tells them apart, so their content
 /// hashes, and with them the splits, differ).
@@ -17,27 +17,6 @@ fn tiny_corpus(dir: &Path, n: u8) -> PathBuf {
         cadenza::midi::write_file(&p, &root.join(format!("piece{i:02}.mid"))).unwrap();
     }
     root
-}
-
-fn json(out: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
-}
-
-fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> PathBuf {
-    let ckpt = tmp.join(format!("tiny.{model}"));
-    let mut args = vec![
-        "train",
-        "--model",
-        model,
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--out",
-        ckpt.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let out = cadenza(tmp).args(&args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    ckpt
 }
 
 #[test]
@@ -69,20 +48,7 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     let models = report["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     for (m, ckpt) in models.iter().zip([&markov, &hmm]) {
-        let eval = cadenza(tmp.path())
-            .args([
-                "eval",
-                ckpt.to_str().unwrap(),
-                "--corpus",
-                corpus.to_str().unwrap(),
-                "--split",
-                "test",
-                "--json",
-            ])
-            .output()
-            .unwrap();
-        assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
-        let e = json(&eval.stdout);
+        let e = eval_json(tmp.path(), ckpt, &corpus, "test");
         assert_eq!(
             m["bits_per_token"].as_f64().unwrap(),
             e["bits_per_token"].as_f64().unwrap(),

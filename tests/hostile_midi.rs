@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use cadenza::corpus::{Corpus, LoadOptions};
+use cadenza::midi::smf_bytes::{self, chunk, eot, events, header, mtrk, smf, vlq};
 use cadenza::midi::{write_file, ReadOptions};
 use cadenza::{Tokenizer, TokenizerConfig};
 
@@ -88,65 +89,9 @@ fn measured<T>(f: impl FnOnce() -> T) -> (T, usize, u64) {
 
 // ---- a tiny SMF assembler ------------------------------------------------------------------
 
-/// Variable-length quantity (up to 28 bits, as SMF allows).
-fn vlq(mut n: u32) -> Vec<u8> {
-    let mut out = vec![(n & 0x7F) as u8];
-    n >>= 7;
-    while n > 0 {
-        out.insert(0, 0x80 | (n & 0x7F) as u8);
-        n >>= 7;
-    }
-    out
-}
-
-/// A chunk: 4-byte id, the given (possibly lying) big-endian length, then `data`.
-fn chunk(id: &[u8; 4], len: u32, data: &[u8]) -> Vec<u8> {
-    let mut out = id.to_vec();
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
-/// An `MThd` chunk: `format`, the track count it claims, raw division bytes.
-fn header(format: u16, ntracks: u16, division: [u8; 2]) -> Vec<u8> {
-    let mut data = format.to_be_bytes().to_vec();
-    data.extend_from_slice(&ntracks.to_be_bytes());
-    data.extend_from_slice(&division);
-    chunk(b"MThd", 6, &data)
-}
-
-/// Track events from `(delta, raw bytes)` pairs, no End of Track.
-fn events(evs: &[(u32, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (delta, bytes) in evs {
-        out.extend(vlq(*delta));
-        out.extend_from_slice(bytes);
-    }
-    out
-}
-
-/// End of Track after `delta` ticks.
-fn eot(delta: u32) -> Vec<u8> {
-    [vlq(delta), vec![0xFF, 0x2F, 0x00]].concat()
-}
-
 /// A track body: events, then End of Track at delta 0.
 fn body(evs: &[(u32, &[u8])]) -> Vec<u8> {
-    [events(evs), eot(0)].concat()
-}
-
-/// An `MTrk` chunk with its true length.
-fn mtrk(body: &[u8]) -> Vec<u8> {
-    chunk(b"MTrk", body.len() as u32, body)
-}
-
-/// A whole file: header (with the true track count) and honest track chunks.
-fn smf(format: u16, tpb: u16, bodies: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = header(format, bodies.len() as u16, tpb.to_be_bytes());
-    for b in bodies {
-        out.extend(mtrk(b));
-    }
-    out
+    smf_bytes::body(evs, 0)
 }
 
 /// A simple track: C4 for a beat (96 ticks), then E4 for a beat.

@@ -401,10 +401,14 @@ pub fn run(
         let mut pieces = Vec::new();
         for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
             let full: Vec<TokenId> = primer.tokens.iter().chain(cont).copied().collect();
+            let full = opts.sampler.finished(&full);
             let piece = tokenizer.decode_with(&full, &primer.decode);
             let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
             let primer_end_tick = steps_in(tokenizer, &primer.tokens) * ticks_per_step;
-            let alone = tokenizer.decode_with(&stripped(tokenizer, &primer.tokens, cont), &primer.decode);
+            let alone = tokenizer.decode_with(
+                &stripped(tokenizer, &primer.tokens, &full[primer.tokens.len()..]),
+                &primer.decode,
+            );
             samples.push(SampleReport {
                 file: format!("samples/{}/{i:03}.mid", m.name),
                 wav: None,

@@ -4,9 +4,11 @@
 //! - [`write`] renders a [`Piece`] as a format-1 file: a conductor track, then one track per
 //!   instrument.
 //! - [`Piece`] itself is plain data; [`TempoMap`] turns its ticks into seconds.
+//! - [`smf_bytes`] assembles raw file bytes by hand, for tests and fuzzing seeds.
 
 mod piece;
 mod read;
+pub mod smf_bytes;
 mod sustain;
 mod tempo;
 mod write;

@@ -689,59 +689,7 @@ mod tests {
     use super::*;
     use crate::midi::TempoMap;
 
-    // ---- a tiny SMF assembler ------------------------------------------------------------------
-
-    /// Variable-length quantity.
-    fn vlq(mut n: u32) -> Vec<u8> {
-        let mut out = vec![(n & 0x7F) as u8];
-        n >>= 7;
-        while n > 0 {
-            out.insert(0, 0x80 | (n & 0x7F) as u8);
-            n >>= 7;
-        }
-        out
-    }
-
-    /// Track body from `(delta, raw event bytes)`, without End of Track.
-    fn events(evs: &[(u32, &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (delta, bytes) in evs {
-            out.extend(vlq(*delta));
-            out.extend_from_slice(bytes);
-        }
-        out
-    }
-
-    /// Track body from `(delta, raw event bytes)`, plus End of Track at delta `eot_delta`.
-    fn body(evs: &[(u32, &[u8])], eot_delta: u32) -> Vec<u8> {
-        let mut out = events(evs);
-        out.extend(vlq(eot_delta));
-        out.extend_from_slice(&[0xFF, 0x2F, 0x00]);
-        out
-    }
-
-    fn chunk(id: &[u8; 4], len: u32, data: &[u8]) -> Vec<u8> {
-        let mut out = id.to_vec();
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(data);
-        out
-    }
-
-    /// A file with a header (`format`, raw `division`, `ntracks` claimed) and track bodies.
-    fn smf_raw(format: u16, ntracks: u16, division: [u8; 2], bodies: &[Vec<u8>]) -> Vec<u8> {
-        let mut header = format.to_be_bytes().to_vec();
-        header.extend_from_slice(&ntracks.to_be_bytes());
-        header.extend_from_slice(&division);
-        let mut out = chunk(b"MThd", 6, &header);
-        for b in bodies {
-            out.extend(chunk(b"MTrk", b.len() as u32, b));
-        }
-        out
-    }
-
-    fn smf(format: u16, tpb: u16, bodies: &[Vec<u8>]) -> Vec<u8> {
-        smf_raw(format, bodies.len() as u16, tpb.to_be_bytes(), bodies)
-    }
+    use crate::midi::smf_bytes::{body, chunk, events, smf, smf_raw, vlq};
 
     fn read(bytes: &[u8]) -> Result<Piece> {
         read_bytes(bytes, Path::new("test.mid"), &ReadOptions::default())

@@ -17,7 +17,8 @@
 //!
 //! The sampler renormalises what is left, so within the allowed tokens the model's preferences
 //! are kept. When the sequence ends (EOS or the length limit) [`NoteGuard::closing`] gives the
-//! NOTE_OFFs (and instrument switches) that end every note still sounding at that moment. The
+//! NOTE_OFFs (and instrument switches) that end every note still sounding at that moment
+//! (`crate::sampler::Sampler::finished` adds them before the sequence is decoded). The
 //! guard mirrors the decoder's state machine (see [`super::decode`]): the same default
 //! instrument, FIFO pairing and length cap, so what it allows is what the decoder reads.
 

@@ -46,6 +46,49 @@ pub fn cadenza(cache: &Path) -> assert_cmd::Command {
     c
 }
 
+/// Parse a command's JSON output, showing it on failure.
+pub fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}
+
+/// `cadenza train --model MODEL` on `corpus` plus `extra` options; the checkpoint is
+/// `tmp/tiny.MODEL`.
+pub fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> PathBuf {
+    let ckpt = tmp.join(format!("tiny.{model}"));
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        ckpt.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = cadenza(tmp).args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bits/token"), "train reports bits/token");
+    ckpt
+}
+
+/// `cadenza eval CKPT --corpus CORPUS --split SPLIT --json`, parsed.
+pub fn eval_json(tmp: &Path, ckpt: &Path, corpus: &Path, split: &str) -> serde_json::Value {
+    let out = cadenza(tmp)
+        .args([
+            "eval",
+            ckpt.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--split",
+            split,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    json(&out.stdout)
+}
+
 /// The Python with the reference tools (mido, pretty_midi, hmmlearn...): `$CADENZA_PYTHON`, else
 /// the checkout's `.pyenv/bin/python` (made by `scripts/setup.sh`). Without one the caller skips,
 /// except under CI, where a missing Python is a failure.

@@ -195,11 +195,6 @@ impl LstmModel {
                 probs = p;
                 state = s;
             }
-            for (out, guard) in outs.iter_mut().zip(&guards) {
-                if let Some(g) = guard {
-                    g.close(out);
-                }
-            }
         });
         outs
     }
