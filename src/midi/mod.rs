@@ -4,7 +4,7 @@
 //! - [`write`] renders a [`Piece`] as a format-1 file: a conductor track, then one track per
 //!   instrument.
 //! - [`Piece`] itself is plain data; [`TempoMap`] turns its ticks into seconds.
-//! - [`smf_bytes`] assembles raw file bytes by hand, for tests and fuzzing seeds.
+//! - [`smf_bytes`] assembles raw file bytes by hand, for tests.
 
 mod piece;
 mod read;

@@ -1,6 +1,6 @@
 //! Raw Standard MIDI File bytes assembled by hand, chunk by chunk and event by event.
 //!
-//! For tests and fuzzing seeds that must state exactly which bytes a file holds, including files
+//! For tests that must state exactly which bytes a file holds, including files
 //! that lie (a chunk length that is wrong, a header that claims more tracks than follow, events
 //! cut in half). [`super::write_file`] is the way to write real pieces; nothing here checks
 //! that the result is valid MIDI.

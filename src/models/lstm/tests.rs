@@ -13,7 +13,7 @@ use super::*;
 use crate::checkpoint::{self, Header};
 use crate::models::{Generator, ModelKind};
 use crate::sampler::{self, rng_for, Sampler};
-use crate::tokens::{TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
+use crate::tokens::{Event, NoteRules, TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
 
 static TORCH: Mutex<()> = Mutex::new(());
 
@@ -282,7 +282,10 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
     let _g = torch_lock();
     let model = random_model(LstmConfig { layers: 2, ..tiny() }, 13);
     let primers = vec![vec![BOS], vec![BOS, 60, 62, 64], vec![BOS, 70], vec![BOS], vec![]];
-    for sampler in [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9, notes: None }] {
+    let guarded = Sampler::default().with_notes(Some(NoteRules::new(&tokenizer())));
+    for sampler in
+        [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9, notes: None }, guarded]
+    {
         let a = model.generate_batch(&primers, 60, &sampler, 21);
         assert_eq!(a, model.generate_batch(&primers, 60, &sampler, 21));
         assert_ne!(a, model.generate_batch(&primers, 60, &sampler, 22));
@@ -297,6 +300,28 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
         }
         // Rows 0 and 3 share a primer but not an RNG stream.
         assert_ne!(a[0], a[3]);
+        // Under the note guard every sampled NOTE_OFF closes a sounding note of its instrument.
+        // (The random model's 60 tokens hold a few stray ones without the guard.)
+        if sampler.notes.is_some() {
+            let vocab = *tokenizer().vocab();
+            for (p, row) in primers.iter().zip(&a) {
+                let mut open: std::collections::HashMap<(Option<u8>, u8), usize> = Default::default();
+                let mut part = Some(0u8);
+                for (k, &t) in p.iter().chain(row).enumerate() {
+                    match vocab.event(t) {
+                        Event::NoteOn(n) => *open.entry((part, n)).or_default() += 1,
+                        Event::NoteOff(n) => {
+                            let c = open.entry((part, n)).or_default();
+                            assert!(k < p.len() || *c > 0, "a sampled NOTE_OFF_{n} closes nothing");
+                            *c = c.saturating_sub(1);
+                        }
+                        Event::Program(q) => part = Some(q),
+                        Event::Drums => part = None,
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
     assert!(model.generate_batch(&primers, 0, &Sampler::default(), 1).iter().all(Vec::is_empty));
 }
