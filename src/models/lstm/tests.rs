@@ -212,6 +212,17 @@ fn resume_continues_exactly_where_training_stopped() {
     let e =
         train(&other, &cfg, &tok, data, &split, &run_opts(&stop, Some(&copy), None)).unwrap_err().to_string();
     assert!(e.contains("differs"), "{e}");
+
+    // The best-model checkpoint holds the weights only (a third of the latest-state one), and
+    // resuming from it says where the optimizer state is.
+    let best = payload_values(&straight);
+    assert!(!best.is_empty() && !best.keys().any(|k| k.starts_with("adamw.")), "{:?}", best.keys());
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len() as f64;
+    assert!(size(&straight) < 0.4 * size(&last_path(&straight)));
+    let e = train(&model_cfg, &cfg, &tok, data, &split, &run_opts(&stop, Some(&straight), None))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("optimizer state") && e.contains("a.ckpt.last"), "{e}");
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! and on-stop checkpoints, and exact resume.
 //!
 //! Two checkpoints are written: `out` holds the model with the best validation score (the one
-//! to generate with) and [`last_path`]`(out)` the latest state (the one to resume from). Both
-//! carry weights, AdamW moments and the training state, so either can be resumed.
+//! to generate with: weights and the training state in its header) and [`last_path`]`(out)`
+//! the latest state (the one to resume from: weights, AdamW moments and training state). The
+//! moments are twice the size of the weights, so leaving them out of `out` makes the file to
+//! keep and share a third as large.
 //!
 //! Everything random in a step (windows, transpositions, dropout masks) is derived from the
 //! seed and the step number, so resuming from a checkpoint continues exactly as the
@@ -120,7 +122,8 @@ struct Saver<'a> {
 }
 
 impl Saver<'_> {
-    fn save(&self, path: &Path, net: &Net, opt: &AdamW, state: &TrainState) -> Result<()> {
+    /// Write a checkpoint: the weights, and the optimizer moments when `opt` is given.
+    fn save(&self, path: &Path, net: &Net, opt: Option<&AdamW>, state: &TrainState) -> Result<()> {
         let mut header = Header::new(
             ModelKind::Lstm,
             self.tokenizer,
@@ -131,7 +134,9 @@ impl Saver<'_> {
         header.metrics = metrics(state);
         header.extra = serde_json::to_value(state).map_err(|e| Error::Model(e.to_string()))?;
         let mut tensors = net.named();
-        tensors.extend(opt.named_state());
+        if let Some(opt) = opt {
+            tensors.extend(opt.named_state());
+        }
         let bytes = payload::encode(&tensors).map_err(Error::Model)?;
         checkpoint::save(path, &header, &bytes)
     }
@@ -208,11 +213,11 @@ pub fn train(
             break StopReason::Finished;
         }
         if opts.stop.load(Ordering::Relaxed) {
-            saver.save(&last, &net, &opt, &state)?;
+            saver.save(&last, &net, Some(&opt), &state)?;
             break StopReason::Interrupted;
         }
         if opts.max_steps_this_run.is_some_and(|m| run_steps >= m) {
-            saver.save(&last, &net, &opt, &state)?;
+            saver.save(&last, &net, Some(&opt), &state)?;
             break StopReason::StepLimit;
         }
 
@@ -295,11 +300,11 @@ pub fn train(
             };
             if improved {
                 state.bad_epochs = 0;
-                saver.save(out, &net, &opt, &state)?;
+                saver.save(out, &net, None, &state)?;
             } else {
                 state.bad_epochs += 1;
             }
-            saver.save(&last, &net, &opt, &state)?;
+            saver.save(&last, &net, Some(&opt), &state)?;
             // Reset the clock so validation time does not count against throughput.
             clock = Instant::now();
             tokens_since = 0;
@@ -307,13 +312,13 @@ pub fn train(
                 break StopReason::EarlyStopped;
             }
         } else if cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 {
-            saver.save(&last, &net, &opt, &state)?;
+            saver.save(&last, &net, Some(&opt), &state)?;
         }
     };
     bar.finish_and_clear();
     if !out.exists() {
         // Stopped before the first epoch ended: the latest model is the best there is.
-        saver.save(out, &net, &opt, &state)?;
+        saver.save(out, &net, None, &state)?;
     }
     Ok(TrainReport {
         model: LstmModel::from_net(net),
@@ -342,6 +347,12 @@ fn resume(
     let state: TrainState = serde_json::from_value(header.extra.clone())
         .map_err(|e| bad(format!("no training state to resume: {e}")))?;
     let tensors = payload::decode(&bytes).map_err(bad)?;
+    if !tensors.keys().any(|k| k.starts_with("adamw.")) {
+        return Err(bad(format!(
+            "it holds the model but not the optimizer state (only a run's latest-state checkpoint does); resume from {}",
+            last_path(path).display()
+        )));
+    }
     net.load_named(&tensors).map_err(bad)?;
     opt.load_state(&tensors, state.step).map_err(bad)?;
     Ok(state)
