@@ -23,7 +23,8 @@ pub struct Args {
     /// Use the first S seconds of the seed as the primer.
     #[arg(long, requires = "seed")]
     seed_seconds: Option<f64>,
-    /// Most new tokens per piece (a sampled EOS ends a piece sooner).
+    /// Most new tokens sampled per piece (a sampled EOS ends a piece sooner; the NOTE_OFFs that
+    /// close the notes still sounding at the end come on top).
     #[arg(long, default_value_t = 512)]
     length: usize,
     /// Number of pieces.
