@@ -19,6 +19,20 @@ fn tiny_corpus(dir: &Path, n: u8) -> PathBuf {
     root
 }
 
+/// How many notes starting at or after tick `from` start while another note sounds (a note
+/// ending at a tick no longer sounds there).
+fn crowded_starts(piece: &cadenza::midi::Piece, from: u64) -> usize {
+    let notes: Vec<_> = piece.instruments.iter().flat_map(|i| &i.notes).collect();
+    notes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.start >= from)
+        .filter(|&(i, n)| {
+            notes.iter().enumerate().any(|(j, m)| j != i && m.start <= n.start && n.start < m.end)
+        })
+        .count()
+}
+
 #[test]
 fn compare_reports_eval_bits_and_writes_every_output() {
     let tmp = tempfile::tempdir().unwrap();
@@ -35,7 +49,16 @@ fn compare_reports_eval_bits_and_writes_every_output() {
             markov.to_str().unwrap(),
             hmm.to_str().unwrap(),
         ])
-        .args(["--samples", "3", "--length", "64", "--out", out_dir.to_str().unwrap()])
+        .args([
+            "--samples",
+            "3",
+            "--length",
+            "64",
+            "--max-polyphony",
+            "1",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -45,6 +68,8 @@ fn compare_reports_eval_bits_and_writes_every_output() {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
     let report = json(&std::fs::read(out_dir.join("report.json")).unwrap());
+    assert_eq!(report["note_guard"], true);
+    assert_eq!(report["max_polyphony"], 1);
     let models = report["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     for (m, ckpt) in models.iter().zip([&markov, &hmm]) {
@@ -62,6 +87,10 @@ fn compare_reports_eval_bits_and_writes_every_output() {
             let file = out_dir.join(s["file"].as_str().unwrap());
             let piece = cadenza::midi::read_file(&file, &Default::default()).unwrap();
             assert!(piece.note_count() > 0, "{}", file.display());
+            // With at most one note sounding, no new note starts over another (the 4-beat primer
+            // is the test piece's own, two voices).
+            let crowded = crowded_starts(&piece, 4 * u64::from(piece.ticks_per_beat));
+            assert_eq!(crowded, 0, "{}", file.display());
             assert!(s["new_tokens"].as_u64().unwrap() <= 64);
             if let Some(w) = s["wav"].as_str() {
                 assert!(out_dir.join(w).is_file());

@@ -53,6 +53,9 @@ pub struct Args {
     /// stray NOTE_OFFs and notes past the length cap are ruled out and hanging notes closed).
     #[arg(long)]
     unguarded: bool,
+    /// Start no note while N notes already sound, as `generate --max-polyphony` does.
+    #[arg(long, value_name = "N", conflicts_with = "unguarded")]
+    max_polyphony: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -82,8 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rng_seed: args.rng_seed,
         primer_beats: args.primer_beats,
         ngram: args.ngram.max(1),
-        sampler: Sampler { temperature: args.temperature, ..Sampler::default() }
-            .with_notes((!args.unguarded).then(|| NoteRules::new(&corpus.tokenizer))),
+        sampler: Sampler { temperature: args.temperature, ..Sampler::default() }.with_notes(
+            (!args.unguarded)
+                .then(|| NoteRules::new(&corpus.tokenizer).with_max_polyphony(args.max_polyphony)),
+        ),
     };
     let mut outcome = compare::run(&corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
     let soundfont =

@@ -56,6 +56,11 @@ pub struct Args {
     /// out, and the notes still sounding at the end are closed there.
     #[arg(long)]
     unguarded: bool,
+    /// Start no note while N notes already sound (part of the note guard; default: no limit).
+    /// The chorales never have more than a handful: 5 or 6 keeps samples of weaker models
+    /// from piling up notes.
+    #[arg(long, value_name = "N", conflicts_with = "unguarded")]
+    max_polyphony: Option<usize>,
     /// Play the first generated piece when done (speakers or the MIDI port chosen as `play`
     /// would choose).
     #[arg(long)]
@@ -74,7 +79,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         count: args.count,
         length: args.length,
         sampler: Sampler { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, notes: None }
-            .with_notes((!args.unguarded).then(|| NoteRules::new(&loaded.tokenizer))),
+            .with_notes(
+                (!args.unguarded)
+                    .then(|| NoteRules::new(&loaded.tokenizer).with_max_polyphony(args.max_polyphony)),
+            ),
         rng_seed: args.rng_seed,
         seed_beats: args.seed_beats,
         seed_seconds: args.seed_seconds,

@@ -39,7 +39,7 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cadenza compare</title><style>{CSS}</style></head><body>");
     let _ = writeln!(s, "<h1>Model comparison</h1>\n<p>Corpus <code>{}</code>, test split: {} pieces, {} tokens (tokenizer {}). {} samples per model, {} new tokens after a {}-beat primer from a test piece, temperature {}, seed {}, note guard {}.</p>",
-        escape(&r.corpus), r.test_pieces, r.test_tokens, escape(&r.tokenizer_digest), r.samples_per_model, r.length, r.primer_beats, r.temperature, r.rng_seed, if r.note_guard { "on" } else { "off" });
+        escape(&r.corpus), r.test_pieces, r.test_tokens, escape(&r.tokenizer_digest), r.samples_per_model, r.length, r.primer_beats, r.temperature, r.rng_seed, r.guard_description());
 
     // Summary.
     let (header, rows) = summary_rows(r);

@@ -130,12 +130,26 @@ pub struct Report {
     /// Whether samples were drawn with the note guard ([`crate::tokens::NoteGuard`]).
     #[serde(default)]
     pub note_guard: bool,
+    /// The guard's polyphony limit, if any.
+    #[serde(default)]
+    pub max_polyphony: Option<usize>,
     pub ngram: usize,
     pub scalar_features: Vec<String>,
     pub histogram_features: Vec<String>,
     /// Statistics of the test pieces.
     pub real: RealSet,
     pub models: Vec<ModelReport>,
+}
+
+impl Report {
+    /// How the samples were guarded, for the reports: `on`, `on (max polyphony N)` or `off`.
+    pub fn guard_description(&self) -> String {
+        match (self.note_guard, self.max_polyphony) {
+            (false, _) => "off".into(),
+            (true, None) => "on".into(),
+            (true, Some(n)) => format!("on (max polyphony {n})"),
+        }
+    }
 }
 
 /// The real music the models are measured against.
@@ -493,6 +507,7 @@ pub fn run(
         primer_beats: opts.primer_beats,
         temperature: opts.sampler.temperature,
         note_guard: opts.sampler.notes.is_some(),
+        max_polyphony: opts.sampler.notes.and_then(|r| r.max_polyphony()),
         ngram: opts.ngram,
         scalar_features: SCALAR_NAMES.iter().map(|s| s.to_string()).collect(),
         histogram_features: HISTOGRAM_NAMES.iter().map(|s| s.to_string()).collect(),

@@ -86,7 +86,7 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(
         s,
         "Corpus `{}`, test split: {} pieces, {} tokens (tokenizer {}). {} samples per model, {} new tokens after a {}-beat primer, temperature {}, seed {}, note guard {}.\n",
-        r.corpus, r.test_pieces, r.test_tokens, r.tokenizer_digest, r.samples_per_model, r.length, r.primer_beats, r.temperature, r.rng_seed, if r.note_guard { "on" } else { "off" }
+        r.corpus, r.test_pieces, r.test_tokens, r.tokenizer_digest, r.samples_per_model, r.length, r.primer_beats, r.temperature, r.rng_seed, r.guard_description()
     );
     let (header, rows) = summary_rows(r);
     s.push_str(&md_row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>()));

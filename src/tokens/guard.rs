@@ -13,7 +13,8 @@
 //! - every TIME_SHIFT that would carry a sounding note past `max_note_steps` (the note's
 //!   NOTE_OFF, or a PROGRAM/DRUMS token that reaches its instrument, must come first);
 //! - while a note is due, everything but what closes it: the NOTE_OFFs of due notes of the
-//!   current instrument, else the instrument tokens of instruments with due notes.
+//!   current instrument, else the instrument tokens of instruments with due notes;
+//! - optionally ([`NoteRules::with_max_polyphony`]), every NOTE_ON while that many notes sound.
 //!
 //! The sampler renormalises what is left, so within the allowed tokens the model's preferences
 //! are kept. When the sequence ends (EOS or the length limit) [`NoteGuard::closing`] gives the
@@ -28,11 +29,13 @@ use super::grid::Part;
 use super::vocab::{Event, Vocab};
 use super::{TokenId, Tokenizer, EOS};
 
-/// What a [`NoteGuard`] needs to know about the vocabulary: its layout and the note-length cap.
+/// What a [`NoteGuard`] needs to know about the vocabulary (its layout and the note-length
+/// cap), and an optional limit on simultaneous notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoteRules {
     vocab: Vocab,
     max_note_steps: u64,
+    max_polyphony: Option<usize>,
 }
 
 impl NoteRules {
@@ -41,7 +44,19 @@ impl NoteRules {
         NoteRules {
             vocab: *tokenizer.vocab(),
             max_note_steps: u64::from(tokenizer.config().max_note_steps.max(1)),
+            max_polyphony: None,
         }
+    }
+
+    /// These rules, also allowing no NOTE_ON while `max` notes (of all instruments) sound;
+    /// `None` (the default) sets no limit. A limit of 0 is read as 1.
+    pub fn with_max_polyphony(self, max: Option<usize>) -> Self {
+        NoteRules { max_polyphony: max.map(|m| m.max(1)), ..self }
+    }
+
+    /// The polyphony limit, if any.
+    pub fn max_polyphony(&self) -> Option<usize> {
+        self.max_polyphony
     }
 
     /// A guard that has read `primer`.
@@ -128,13 +143,14 @@ impl NoteGuard {
             return;
         }
         let room = self.shift_room();
+        let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
         let v = &self.rules.vocab;
         let n = probs.len().min(v.len());
         let mut first_allowed = None;
         let mut any = false;
         for (id, p) in probs[..n].iter_mut().enumerate() {
             let t = id as TokenId;
-            let ok = if room == 0 { self.closes_due(t) } else { self.allowed(v.event(t), room) };
+            let ok = if room == 0 { self.closes_due(t) } else { self.allowed(v.event(t), room, full) };
             if ok {
                 first_allowed.get_or_insert(id);
                 any |= *p > 0.0;
@@ -149,10 +165,12 @@ impl NoteGuard {
         }
     }
 
-    /// Whether `event` may come next when no note is due (`room` > 0 steps of shift left).
-    fn allowed(&self, event: Event, room: u64) -> bool {
+    /// Whether `event` may come next when no note is due (`room` > 0 steps of shift left;
+    /// `full`: the polyphony limit is reached).
+    fn allowed(&self, event: Event, room: u64, full: bool) -> bool {
         match event {
             Event::NoteOff(p) => self.open.contains_key(&(self.part, p)),
+            Event::NoteOn(_) => !full,
             Event::TimeShift(s) => u64::from(s) <= room,
             Event::Pad | Event::Bos => false,
             _ => true,
@@ -276,6 +294,29 @@ mod tests {
         assert_eq!(allowed(&t, &g), ["PROGRAM_0"]);
         let g = rules.guard(&ids(&t, "BOS DRUMS NOTE_ON_36 PROGRAM_5 SHIFT_24"));
         assert_eq!(allowed(&t, &g), ["DRUMS"]);
+    }
+
+    #[test]
+    fn a_polyphony_limit_holds_back_note_ons_until_a_note_ends() {
+        let t = tok();
+        let rules = NoteRules::new(&t).with_max_polyphony(Some(2));
+        let ons = |g: &NoteGuard| allowed(&t, g).into_iter().filter(|n| n.starts_with("NOTE_ON")).count();
+        let pitches = t.vocab().pitch_range().1 - t.vocab().pitch_range().0 + 1;
+        assert_eq!(ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60"))), usize::from(pitches));
+        // Two sounding (in two instruments): no NOTE_ON, but shifts and the NOTE_OFF remain.
+        let g = rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64"));
+        assert_eq!(ons(&g), 0);
+        let rest = allowed(&t, &g);
+        assert!(rest.iter().any(|n| n == "NOTE_OFF_64") && rest.iter().any(|n| n == "SHIFT_1"));
+        // One ends: NOTE_ONs are back. Without a limit there never was one.
+        assert_eq!(
+            ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64 NOTE_OFF_64"))),
+            usize::from(pitches)
+        );
+        assert_eq!(
+            ons(&NoteRules::new(&t).guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64"))),
+            usize::from(pitches)
+        );
     }
 
     #[test]
