@@ -40,6 +40,10 @@ for m in markov hmm lstm; do
         --temperature 0.9 --rng-seed 1 --out "$OUT/$m"
 done
 
+echo "=== folk: the committed checkpoints/folk.lstm on the folk test split, and 3 tunes"
+$CADENZA eval checkpoints/folk.lstm --corpus corpora/folk
+$CADENZA generate checkpoints/folk.lstm --count 3 --length 400 --rng-seed 1 --out "$OUT/folk-lstm"
+
 echo "=== compare"
 $CADENZA compare --corpus corpora/bach --models checkpoints/bach.markov checkpoints/bach.hmm \
     checkpoints/bach.lstm --samples 20 --out "$OUT/compare"
