@@ -50,32 +50,39 @@ pub(super) fn encode_prefix(t: &Tokenizer, piece: &Piece, cut: f64) -> Vec<Token
     emit(t, &canonical_notes(t, piece), cut)
 }
 
+/// The NOTE_ON and NOTE_OFF events of canonical `notes` in stream order: by step, offs first,
+/// then instrument, pitch and (for NOTE_ONs) end.
+fn ordered_events(notes: &[GridNote]) -> Vec<Timed> {
+    let timed = |n: &GridNote, on: bool| {
+        if on {
+            Timed { step: n.start, on: 1, part: n.part, pitch: n.pitch, end: n.end, bin: n.bin }
+        } else {
+            Timed { step: n.end, on: 0, part: n.part, pitch: n.pitch, end: 0, bin: 0 }
+        }
+    };
+    // Fast path (every real piece): one u64 per event holding step, on/off, instrument, pitch
+    // and the note's index. Canonical notes are sorted by (instrument, pitch, start, end), so
+    // among NOTE_ONs equal in step, instrument and pitch the index orders them by end, as the
+    // full key does; NOTE_OFFs equal in those are the same token whatever their order.
+    if notes.len() < 1 << 16 && notes.iter().all(|n| n.end < 1 << 32) {
+        let mut keys: Vec<u64> = Vec::with_capacity(notes.len() * 2);
+        for (i, n) in notes.iter().enumerate() {
+            let low = u64::from(n.part.code()) << 23 | u64::from(n.pitch & 0x7F) << 16 | i as u64;
+            keys.push(n.start << 32 | 1 << 31 | low);
+            keys.push(n.end << 32 | low);
+        }
+        keys.sort_unstable();
+        return keys.iter().map(|&k| timed(&notes[(k & 0xFFFF) as usize], k >> 31 & 1 == 1)).collect();
+    }
+    let mut events: Vec<Timed> = notes.iter().flat_map(|n| [timed(n, true), timed(n, false)]).collect();
+    // Keys are unique but for identical NOTE_OFFs, so an unstable sort gives one order.
+    events.sort_unstable_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
+    events
+}
+
 /// `BOS` followed by the events of canonical `notes` that lie strictly before step `cut`.
 fn emit(t: &Tokenizer, notes: &[GridNote], cut: f64) -> Vec<TokenId> {
-    let mut events: Vec<Timed> = Vec::with_capacity(notes.len() * 2);
-    for n in notes {
-        events.push(Timed { step: n.start, on: 1, part: n.part, pitch: n.pitch, end: n.end, bin: n.bin });
-        events.push(Timed { step: n.end, on: 0, part: n.part, pitch: n.pitch, end: 0, bin: 0 });
-    }
-    // Keys are unique but for identical NOTE_OFFs, so an unstable sort gives one order.
-    if events.iter().all(|e| e.end < 1 << 48) {
-        // One packed integer, computed once per event: several times faster to sort than the
-        // tuple below.
-        let mut keyed: Vec<(u128, Timed)> = events
-            .iter()
-            .map(|e| {
-                let lo =
-                    u64::from(e.on) << 63 | u64::from(e.part.code()) << 55 | u64::from(e.pitch) << 48 | e.end;
-                ((u128::from(e.step) << 64) | u128::from(lo), *e)
-            })
-            .collect();
-        keyed.sort_unstable_by_key(|(k, _)| *k);
-        events.clear();
-        events.extend(keyed.into_iter().map(|(_, e)| e));
-    } else {
-        events.sort_unstable_by_key(|e| (e.step, e.on, e.part, e.pitch, e.end));
-    }
-
+    let events = ordered_events(notes);
     let vocab = t.vocab();
     let programs = t.config().programs == super::ProgramMode::Programs;
     let max_shift = u64::from(t.config().max_shift_steps.max(1));
