@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{cadenza, eval_json, json, tiny_corpus, train};
+use common::{cadenza, eval, eval_json, json, tiny_corpus, train};
 
 /// `cadenza generate CKPT --out tmp/DIR ARGS...`; the written files, sorted.
 fn generate(tmp: &Path, ckpt: &Path, dir: &str, args: &[&str]) -> Vec<PathBuf> {
@@ -80,21 +80,8 @@ fn hmm_trains_and_prints_viterbi_paths() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tiny_corpus(tmp.path(), 20, false);
     let ckpt = train(tmp.path(), &corpus, "hmm", &["--states", "4", "--max-iters", "5"]);
-    let out = cadenza(tmp.path())
-        .args([
-            "eval",
-            ckpt.to_str().unwrap(),
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--split",
-            "train",
-            "--viterbi",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let out = eval(tmp.path(), &ckpt, &corpus, "train", &["--viterbi", "1"]);
+    let text = String::from_utf8(out).unwrap();
     let path_line = text.lines().nth(1).expect("a Viterbi line");
     let states: Vec<usize> =
         path_line.split(": ").nth(1).unwrap().split(' ').map(|s| s.parse().unwrap()).collect();

@@ -71,22 +71,21 @@ pub fn train(tmp: &Path, corpus: &Path, model: &str, extra: &[&str]) -> PathBuf 
     ckpt
 }
 
-/// `cadenza eval CKPT --corpus CORPUS --split SPLIT --json`, parsed.
-pub fn eval_json(tmp: &Path, ckpt: &Path, corpus: &Path, split: &str) -> serde_json::Value {
+/// `cadenza eval CKPT --corpus CORPUS --split SPLIT EXTRA...`; its standard output, after
+/// checking that it succeeded.
+pub fn eval(tmp: &Path, ckpt: &Path, corpus: &Path, split: &str, extra: &[&str]) -> Vec<u8> {
     let out = cadenza(tmp)
-        .args([
-            "eval",
-            ckpt.to_str().unwrap(),
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--split",
-            split,
-            "--json",
-        ])
+        .args(["eval", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--split", split])
+        .args(extra)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    json(&out.stdout)
+    out.stdout
+}
+
+/// `cadenza eval CKPT --corpus CORPUS --split SPLIT --json`, parsed.
+pub fn eval_json(tmp: &Path, ckpt: &Path, corpus: &Path, split: &str) -> serde_json::Value {
+    json(&eval(tmp, ckpt, corpus, split, &["--json"]))
 }
 
 /// The Python with the reference tools (mido, pretty_midi, hmmlearn...): `$CADENZA_PYTHON`, else
