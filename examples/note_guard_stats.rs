@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut c = Counts::default();
             for o in &outs {
                 let full: Vec<TokenId> = std::iter::once(BOS).chain(o.iter().copied()).collect();
-                replay(&m.tokenizer, &sampler.finished(&full)[1..], &mut c);
+                replay(&m.tokenizer, &sampler.finished(full)[1..], &mut c);
             }
             c.lengths.sort_unstable();
             let cap = u64::from(m.tokenizer.config().max_note_steps);

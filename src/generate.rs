@@ -62,8 +62,7 @@ pub fn generate(
     Ok(outs
         .into_iter()
         .map(|continuation| {
-            let full: Vec<TokenId> = primer.iter().chain(&continuation).copied().collect();
-            let full = opts.sampler.finished(&full);
+            let full = opts.sampler.finished(primer.iter().chain(&continuation).copied().collect());
             let tokens =
                 if opts.strip_primer { stripped(tokenizer, &primer, &full[primer.len()..]) } else { full };
             let piece = tokenizer.decode_with(&tokens, &decode_opts);

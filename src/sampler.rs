@@ -88,12 +88,11 @@ impl Sampler {
     /// A whole sampled sequence (primer and continuation) made ready to decode: with note rules,
     /// the NOTE_OFFs (and instrument switches) that close the notes still sounding at its end
     /// are added, before its EOS if it has one. Without, `tokens` unchanged.
-    pub fn finished(&self, tokens: &[TokenId]) -> Vec<TokenId> {
-        let mut out = tokens.to_vec();
+    pub fn finished(&self, mut tokens: Vec<TokenId>) -> Vec<TokenId> {
         if let Some(rules) = &self.notes {
-            rules.guard(tokens).close(&mut out);
+            rules.guard(&tokens).close(&mut tokens);
         }
-        out
+        tokens
     }
 
     /// Pick a token from `probs` (non-negative, need not be normalized). PAD and BOS are never

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use cadenza::compare::{self, CompareOptions, Contender};
 use cadenza::models::saved;
 use cadenza::sampler::Sampler;
-use cadenza::tokens::NoteRules;
+
+use super::options::GuardArgs;
 
 /// Compare trained models on a corpus's test split.
 #[derive(Debug, clap::Args)]
@@ -49,13 +50,8 @@ pub struct Args {
     /// Do not read or write the corpus token cache.
     #[arg(long)]
     no_cache: bool,
-    /// Sample every token as the model proposes it, as `generate --unguarded` does (by default
-    /// stray NOTE_OFFs and notes past the length cap are ruled out and hanging notes closed).
-    #[arg(long)]
-    unguarded: bool,
-    /// Start no note while N notes already sound, as `generate --max-polyphony` does.
-    #[arg(long, value_name = "N", conflicts_with = "unguarded")]
-    max_polyphony: Option<usize>,
+    #[command(flatten)]
+    guard: GuardArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -85,10 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rng_seed: args.rng_seed,
         primer_beats: args.primer_beats,
         ngram: args.ngram.max(1),
-        sampler: Sampler { temperature: args.temperature, ..Sampler::default() }.with_notes(
-            (!args.unguarded)
-                .then(|| NoteRules::new(&corpus.tokenizer).with_max_polyphony(args.max_polyphony)),
-        ),
+        sampler: Sampler {
+            temperature: args.temperature,
+            notes: args.guard.rules(&corpus.tokenizer),
+            ..Sampler::default()
+        },
     };
     let mut outcome = compare::run(&corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
     let soundfont =

@@ -7,7 +7,8 @@ use cadenza::generate::{generate, GenerateOptions};
 use cadenza::midi::{self, ReadOptions};
 use cadenza::models::saved;
 use cadenza::sampler::Sampler;
-use cadenza::tokens::NoteRules;
+
+use super::options::GuardArgs;
 
 /// Write new MIDI files sampled from a trained model.
 #[derive(Debug, clap::Args)]
@@ -51,20 +52,12 @@ pub struct Args {
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Sample every token as the model proposes it. By default NOTE_OFFs of pitches that are not
-    /// sounding and time shifts that would hold a note past the tokenizer's length cap are ruled
-    /// out, and the notes still sounding at the end are closed there.
-    #[arg(long)]
-    unguarded: bool,
-    /// Start no note while N notes already sound (part of the note guard; default: no limit).
-    /// The chorales never have more than a handful: 5 or 6 keeps samples of weaker models
-    /// from piling up notes.
-    #[arg(long, value_name = "N", conflicts_with = "unguarded")]
-    max_polyphony: Option<usize>,
     /// Play the first generated piece when done (speakers or the MIDI port chosen as `play`
     /// would choose).
     #[arg(long)]
     play: bool,
+    #[command(flatten)]
+    guard: GuardArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -78,11 +71,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = GenerateOptions {
         count: args.count,
         length: args.length,
-        sampler: Sampler { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, notes: None }
-            .with_notes(
-                (!args.unguarded)
-                    .then(|| NoteRules::new(&loaded.tokenizer).with_max_polyphony(args.max_polyphony)),
-            ),
+        sampler: Sampler {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            notes: args.guard.rules(&loaded.tokenizer),
+        },
         rng_seed: args.rng_seed,
         seed_beats: args.seed_beats,
         seed_seconds: args.seed_seconds,

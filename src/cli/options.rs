@@ -1,6 +1,6 @@
-//! Options shared by several subcommands: the tokenizer settings.
+//! Options shared by several subcommands: the tokenizer settings and the note guard.
 
-use cadenza::tokens::{ProgramMode, TimeMode, TokenizerConfig};
+use cadenza::tokens::{NoteRules, ProgramMode, TimeMode, Tokenizer, TokenizerConfig};
 
 /// How MIDI is turned into tokens (the defaults suit most corpora).
 #[derive(Debug, Clone, clap::Args)]
@@ -59,5 +59,27 @@ impl TokenizerArgs {
             sustain: !self.no_sustain,
             ..base
         }
+    }
+}
+
+/// How sampling is kept well formed (`generate` and `compare`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Note guard")]
+pub struct GuardArgs {
+    /// Sample every token as the model proposes it. By default NOTE_OFFs of pitches that are not
+    /// sounding and time shifts that would hold a note past the tokenizer's length cap are ruled
+    /// out, and the notes still sounding at the end are closed there.
+    #[arg(long)]
+    pub unguarded: bool,
+    /// Start no note while N notes already sound (default: no limit). The chorales never have
+    /// more than a handful: 5 or 6 keeps samples of weaker models from piling up notes.
+    #[arg(long, value_name = "N", conflicts_with = "unguarded")]
+    pub max_polyphony: Option<usize>,
+}
+
+impl GuardArgs {
+    /// The rules these options ask for on sequences of `tokenizer` (`None`: unguarded).
+    pub fn rules(&self, tokenizer: &Tokenizer) -> Option<NoteRules> {
+        (!self.unguarded).then(|| NoteRules::new(tokenizer).with_max_polyphony(self.max_polyphony))
     }
 }

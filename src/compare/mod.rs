@@ -414,8 +414,7 @@ pub fn run(
         let mut samples = Vec::new();
         let mut pieces = Vec::new();
         for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
-            let full: Vec<TokenId> = primer.tokens.iter().chain(cont).copied().collect();
-            let full = opts.sampler.finished(&full);
+            let full = opts.sampler.finished(primer.tokens.iter().chain(cont).copied().collect());
             let piece = tokenizer.decode_with(&full, &primer.decode);
             let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
             let primer_end_tick = steps_in(tokenizer, &primer.tokens) * ticks_per_step;

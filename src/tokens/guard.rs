@@ -145,13 +145,16 @@ impl NoteGuard {
         }
         let room = self.shift_room();
         let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
+        let due_here =
+            room == 0 && self.open.keys().any(|&(part, pitch)| part == self.part && self.due(part, pitch));
         let v = &self.rules.vocab;
         let n = probs.len().min(v.len());
         let mut first_allowed = None;
         let mut any = false;
         for (id, p) in probs[..n].iter_mut().enumerate() {
             let t = id as TokenId;
-            let ok = if room == 0 { self.closes_due(t) } else { self.allowed(v.event(t), room, full) };
+            let ok =
+                if room == 0 { self.closes_due(t, due_here) } else { self.allowed(v.event(t), room, full) };
             if ok {
                 first_allowed.get_or_insert(id);
                 any |= *p > 0.0;
@@ -178,23 +181,21 @@ impl NoteGuard {
         }
     }
 
-    /// Whether `token` helps close a due note (one at its cap now).
-    fn closes_due(&self, token: TokenId) -> bool {
-        let due = |part: Part, pitch: u8| {
-            self.open
-                .get(&(part, pitch))
-                .and_then(|q| q.front())
-                .is_some_and(|&s| s + self.rules.max_note_steps <= self.now)
-        };
-        let due_here = self.open.keys().any(|&(part, pitch)| part == self.part && due(part, pitch));
+    /// Whether the oldest sounding note of (`part`, `pitch`) is at its cap now.
+    fn due(&self, part: Part, pitch: u8) -> bool {
+        self.open
+            .get(&(part, pitch))
+            .and_then(|q| q.front())
+            .is_some_and(|&s| s + self.rules.max_note_steps <= self.now)
+    }
+
+    /// Whether `token` helps close a due note; `due_here`: the current instrument has one.
+    fn closes_due(&self, token: TokenId, due_here: bool) -> bool {
+        let due_in = |p: Part| self.open.keys().any(|&(part, pitch)| part == p && self.due(part, pitch));
         match self.rules.vocab.event(token) {
-            Event::NoteOff(p) => due(self.part, p),
-            Event::Program(p) if !due_here => {
-                self.open.keys().any(|&(part, pitch)| part == Part::Program(p) && due(part, pitch))
-            }
-            Event::Drums if !due_here => {
-                self.open.keys().any(|&(part, pitch)| part == Part::Drums && due(part, pitch))
-            }
+            Event::NoteOff(p) => self.due(self.part, p),
+            Event::Program(p) if !due_here => due_in(Part::Program(p)),
+            Event::Drums if !due_here => due_in(Part::Drums),
             _ => false,
         }
     }

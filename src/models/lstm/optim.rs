@@ -65,6 +65,11 @@ impl AdamW {
         out
     }
 
+    /// Whether `src` (a checkpoint's tensors) holds moments written by [`AdamW::named_state`].
+    pub fn has_state(src: &HashMap<String, Tensor>) -> bool {
+        src.keys().any(|k| k.starts_with("adamw."))
+    }
+
     /// Restore the moments written by [`AdamW::named_state`] and the update count.
     pub fn load_state(&mut self, src: &HashMap<String, Tensor>, step: u64) -> Result<(), String> {
         for (name, m, v) in &self.moments {

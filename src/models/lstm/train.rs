@@ -347,7 +347,7 @@ fn resume(
     let state: TrainState = serde_json::from_value(header.extra.clone())
         .map_err(|e| bad(format!("no training state to resume: {e}")))?;
     let tensors = payload::decode(&bytes).map_err(bad)?;
-    if !tensors.keys().any(|k| k.starts_with("adamw.")) {
+    if !AdamW::has_state(&tensors) {
         return Err(bad(format!(
             "it holds the model but not the optimizer state (only a run's latest-state checkpoint does); resume from {}",
             last_path(path).display()
