@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::report::{num, summary_rows};
+use super::report::{feature_rows, num, summary_rows};
 use super::svg::{self, escape, model_colour, Series, REAL_COLOUR};
 use super::{Report, SamplePiece, SHOWN_SAMPLES};
 use crate::metrics::NOTE_LENGTH_BINS;
@@ -63,23 +63,11 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
         let _ = write!(s, "<th>{}</th>", escape(&m.name));
     }
     s.push_str("</tr>\n");
-    for name in &r.scalar_features {
-        let real = r.real.scalars.get(name);
-        let _ = write!(
-            s,
-            "<tr><td>{}</td><td>{}</td>",
-            escape(name),
-            real.map_or("–".into(), |m| format!("{} ± {}", num(m.mean, 3), num(m.std, 3)))
-        );
-        for m in &r.models {
-            let cell = m.scalars.get(name).map_or("–".into(), |c| {
-                format!(
-                    "{} ± {}<br><small>OA {} · KL {}</small>",
-                    num(c.model.mean, 3),
-                    num(c.model.std, 3),
-                    num(c.overlap, 3),
-                    num(c.kl, 3)
-                )
+    for f in feature_rows(r) {
+        let _ = write!(s, "<tr><td>{}</td><td>{}</td>", escape(f.name), f.real);
+        for cell in f.models {
+            let cell = cell.map_or("–".into(), |[mean_sd, oa, kl]| {
+                format!("{mean_sd}<br><small>OA {oa} · KL {kl}</small>")
             });
             let _ = write!(s, "<td>{cell}</td>");
         }

@@ -43,6 +43,35 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// One scalar feature's row of the feature table: the test pieces' `mean ± sd`, then per model
+/// its `mean ± sd`, overlapped area and KL divergence (`None` where the model has no value).
+pub struct FeatureRow<'a> {
+    pub name: &'a str,
+    pub real: String,
+    pub models: Vec<Option<[String; 3]>>,
+}
+
+/// The feature table's rows, one per scalar feature, formatted to 3 decimals.
+pub fn feature_rows(r: &Report) -> Vec<FeatureRow<'_>> {
+    let mean_sd = |mean: Option<f64>, std: Option<f64>| format!("{} ± {}", num(mean, 3), num(std, 3));
+    r.scalar_features
+        .iter()
+        .map(|name| FeatureRow {
+            name,
+            real: r.real.scalars.get(name).map_or("–".into(), |m| mean_sd(m.mean, m.std)),
+            models: r
+                .models
+                .iter()
+                .map(|m| {
+                    m.scalars
+                        .get(name)
+                        .map(|c| [mean_sd(c.model.mean, c.model.std), num(c.overlap, 3), num(c.kl, 3)])
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The summary as an aligned text table for the terminal.
 pub fn terminal_table(r: &Report) -> String {
     let (header, rows) = summary_rows(r);
@@ -104,22 +133,10 @@ pub fn markdown(r: &Report) -> String {
     head.extend(r.models.iter().map(|m| m.name.clone()));
     s.push_str(&md_row(&head));
     s.push_str(&md_row(&vec!["---".to_string(); head.len()]));
-    for name in &r.scalar_features {
-        let real = r.real.scalars.get(name);
-        let mut row = vec![
-            name.clone(),
-            real.map_or("–".into(), |m| format!("{} ± {}", num(m.mean, 3), num(m.std, 3))),
-        ];
-        for m in &r.models {
-            row.push(m.scalars.get(name).map_or("–".into(), |c| {
-                format!(
-                    "{} ± {} (OA {}, KL {})",
-                    num(c.model.mean, 3),
-                    num(c.model.std, 3),
-                    num(c.overlap, 3),
-                    num(c.kl, 3)
-                )
-            }));
+    for f in feature_rows(r) {
+        let mut row = vec![f.name.to_string(), f.real];
+        for cell in f.models {
+            row.push(cell.map_or("–".into(), |[mean_sd, oa, kl]| format!("{mean_sd} (OA {oa}, KL {kl})")));
         }
         s.push_str(&md_row(&row));
     }
