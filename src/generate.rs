@@ -4,7 +4,7 @@
 use crate::midi::Piece;
 use crate::models::Generator;
 use crate::sampler::Sampler;
-use crate::tokens::{DecodeOptions, Event, TokenId, Tokenizer, BOS};
+use crate::tokens::{DecodeOptions, TokenId, Tokenizer, BOS};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -63,23 +63,13 @@ pub fn generate(
         .into_iter()
         .map(|continuation| {
             let full = opts.sampler.finished(primer.iter().chain(&continuation).copied().collect());
-            let tokens =
-                if opts.strip_primer { stripped(tokenizer, &primer, &full[primer.len()..]) } else { full };
+            let tokens = if opts.strip_primer {
+                tokenizer.strip_primer(&primer, &full[primer.len()..])
+            } else {
+                full
+            };
             let piece = tokenizer.decode_with(&tokens, &decode_opts);
             Generated { primer: primer.clone(), continuation, piece }
         })
         .collect())
-}
-
-/// The continuation alone, preceded by BOS and the program and velocity in force at the end of
-/// the primer (so its first notes keep their instrument and loudness). NOTE_OFFs of notes the
-/// primer left open find no open note and are ignored by the decoder.
-pub fn stripped(tokenizer: &Tokenizer, primer: &[TokenId], continuation: &[TokenId]) -> Vec<TokenId> {
-    let vocab = tokenizer.vocab();
-    let last = |pred: &dyn Fn(Event) -> bool| primer.iter().rev().copied().find(|&t| pred(vocab.event(t)));
-    let mut out = vec![BOS];
-    out.extend(last(&|e| matches!(e, Event::Program(_) | Event::Drums)));
-    out.extend(last(&|e| matches!(e, Event::Velocity(_))));
-    out.extend_from_slice(continuation);
-    out
 }

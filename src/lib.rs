@@ -31,6 +31,7 @@ pub mod models;
 #[cfg(feature = "audio")]
 pub mod play;
 pub mod sampler;
+pub mod score;
 pub mod tokens;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Property tests of the tokenizer on arbitrary pieces and arbitrary token sequences:
-//! round trips, totality of the decoder, idempotence, transposition, primers.
+//! round trips, totality of the decoder, idempotence, transposition, primers, under every
+//! tokenization scheme (midi-like, TSD, REMI).
 //!
 //! `quantize` itself is checked against `reference_quantize`, a direct, independent
 //! transcription of the "lossless" definition in the `tokens` module doc (FIFO simulated with
@@ -7,9 +8,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use cadenza::midi::{Instrument, Note, Piece, TempoChange, TempoMap};
+use cadenza::midi::{Instrument, Note, Piece, TempoChange, TempoMap, TimeSignature};
 use cadenza::tokens::transpose::{fold_pitch, transpose_piece, transpose_tokens};
-use cadenza::tokens::{ProgramMode, TimeMode, TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
+use cadenza::tokens::{ProgramMode, Scheme, TimeMode, TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -51,13 +52,19 @@ fn arb_piece() -> impl Strategy<Value = Piece> {
         .prop_flat_map(|tpb| {
             let t = u64::from(tpb);
             let tempos = prop::collection::vec((0..t * 24, 200_000u32..2_000_000), 0..3);
-            (Just(tpb), tempos, prop::collection::vec(arb_instrument(t), 0..5))
+            let dens = prop::sample::select(vec![1u8, 2, 4, 4, 8, 8, 16, 32]);
+            let sigs = prop::collection::vec((0..t * 24, 1u8..16, dens), 0..3);
+            (Just(tpb), tempos, sigs, prop::collection::vec(arb_instrument(t), 0..5))
         })
-        .prop_map(|(tpb, tempos, instruments)| {
+        .prop_map(|(tpb, tempos, sigs, instruments)| {
             let mut p = Piece::new(tpb);
             p.tempos = tempos
                 .into_iter()
                 .map(|(tick, micros_per_beat)| TempoChange { tick, micros_per_beat })
+                .collect();
+            p.time_signatures = sigs
+                .into_iter()
+                .map(|(tick, numerator, denominator)| TimeSignature { tick, numerator, denominator })
                 .collect();
             p.instruments = instruments;
             p.normalize();
@@ -65,7 +72,21 @@ fn arb_piece() -> impl Strategy<Value = Piece> {
         })
 }
 
+/// The configurations the properties run over: five grids under `midi-like`, then TSD and
+/// REMI on the default and the tight grid, and TSD on the seconds grid.
 fn configs() -> Vec<TokenizerConfig> {
+    let base = base_configs();
+    let tsd = |c: TokenizerConfig| TokenizerConfig { scheme: Scheme::Tsd, ..c };
+    let remi = |c: TokenizerConfig| TokenizerConfig { scheme: Scheme::Remi, ..c };
+    let mut out = base.clone();
+    out.extend([tsd(base[0]), remi(base[0]), tsd(base[4]), remi(base[4]), tsd(base[2]), remi(base[3])]);
+    out
+}
+
+/// Number of configurations of [`configs`].
+const CONFIGS: usize = 11;
+
+fn base_configs() -> Vec<TokenizerConfig> {
     vec![
         TokenizerConfig::default(),
         TokenizerConfig {
@@ -77,6 +98,7 @@ fn configs() -> Vec<TokenizerConfig> {
         TokenizerConfig { programs: ProgramMode::MergePiano, ..Default::default() },
         // A tight grid: short shifts, few bins, narrow range, short maximum note length.
         TokenizerConfig {
+            scheme: Scheme::MidiLike,
             time: TimeMode::Beats { steps_per_beat: 4 },
             max_shift_steps: 7,
             velocity_bins: 5,
@@ -225,6 +247,45 @@ fn reference_quantize(t: &Tokenizer, p: &Piece) -> NoteSet {
     out
 }
 
+/// An independent transcription of rule 8 (REMI's bars): the time signatures `quantize` keeps,
+/// as `(step, numerator, denominator)`.
+fn reference_meters(t: &Tokenizer, p: &Piece, q: &Piece) -> Vec<(u64, u8, u8)> {
+    let TimeMode::Beats { steps_per_beat } = t.config().time else { return Vec::new() };
+    let spb = f64::from(steps_per_beat);
+    let supported = |n: u8, d: u8| [2, 4, 8, 16].contains(&d) && n >= 1 && u32::from(n) <= 3 * u32::from(d);
+    let bar_len = |(n, d): (u8, u8)| ((f64::from(n) * 4.0 * spb / f64::from(d)).round() as u64).max(1);
+    let mut sigs: Vec<(u64, (u8, u8))> = p
+        .time_signatures
+        .iter()
+        .map(|s| {
+            let step = (s.tick as f64 * spb / f64::from(p.ticks_per_beat) + 0.5).floor() as u64;
+            (step, if supported(s.numerator, s.denominator) { (s.numerator, s.denominator) } else { (4, 4) })
+        })
+        .collect();
+    sigs.sort_by_key(|s| s.0); // stable: the last signature at a step wins below
+    let (_, ticks_per_step) = t.decoded_resolution(&Default::default());
+    let Some(last_onset) = q.instruments.iter().flat_map(|i| &i.notes).map(|n| n.start / ticks_per_step).max()
+    else {
+        return Vec::new();
+    };
+    let meter_at = |bar_start: u64| sigs.iter().filter(|s| s.0 <= bar_start).last().map_or((4, 4), |s| s.1);
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    let mut current = None;
+    loop {
+        let m = meter_at(start);
+        if current != Some(m) {
+            out.push((start, m.0, m.1));
+            current = Some(m);
+        }
+        start += bar_len(m);
+        if start > last_onset {
+            break;
+        }
+    }
+    out
+}
+
 fn pitched_in_range(p: &Piece, lo: u8, hi: u8) -> impl Iterator<Item = u8> + '_ {
     p.instruments
         .iter()
@@ -252,6 +313,18 @@ proptest! {
             prop_assert_eq!(&decoded, &q, "config {:?}", t.config());
             assert_valid(&t, &q);
             prop_assert_eq!(note_set(&q), reference_quantize(&t, &p), "config {:?}", t.config());
+            prop_assert_eq!(t.dropped_tokens(&tokens), 0);
+            if t.scheme() == Scheme::Remi {
+                let (_, ticks_per_step) = t.decoded_resolution(&Default::default());
+                let sigs: Vec<_> = q
+                    .time_signatures
+                    .iter()
+                    .map(|s| (s.tick / ticks_per_step, s.numerator, s.denominator))
+                    .collect();
+                prop_assert_eq!(sigs, reference_meters(&t, &p, &q));
+            } else {
+                prop_assert!(q.time_signatures.is_empty());
+            }
             // quantize is idempotent and encoding sees through it.
             prop_assert_eq!(&t.quantize(&q), &q);
             prop_assert_eq!(t.encode(&q), tokens);
@@ -261,7 +334,7 @@ proptest! {
     /// The decoder is total: any ids, any order, always a valid piece that is its own
     /// quantization, and encode∘decode is a fixed point after one round.
     #[test]
-    fn decode_is_total_and_idempotent(seed in 0usize..5, raw in arb_tokens(600)) {
+    fn decode_is_total_and_idempotent(seed in 0usize..CONFIGS, raw in arb_tokens(600)) {
         let t = &tokenizers()[seed];
         let n = t.vocab_size() as TokenId;
         // Fold the raw ids onto this vocabulary, keeping some past its end.
@@ -273,11 +346,32 @@ proptest! {
         let d2 = t.decode(&once);
         prop_assert_eq!(&d2, &d);
         prop_assert_eq!(t.encode(&d2), once);
+        // What the decoder keeps re-encodes with nothing dropped.
+        prop_assert_eq!(t.dropped_tokens(&t.encode(&d)), 0);
+    }
+
+    /// One piece has the same notes under every scheme of one grid, so bits per note compare
+    /// across schemes.
+    #[test]
+    fn every_scheme_keeps_the_same_notes(p in arb_piece()) {
+        for base in base_configs() {
+            let counts: Vec<usize> = Scheme::ALL
+                .into_iter()
+                .filter(|&scheme| scheme != Scheme::Remi || matches!(base.time, TimeMode::Beats { .. }))
+                .map(|scheme| {
+                    let t = Tokenizer::new(TokenizerConfig { scheme, ..base }).expect("valid config");
+                    t.note_count(&t.encode(&p))
+                })
+                .collect();
+            let midi = Tokenizer::new(base).expect("valid config");
+            prop_assert!(counts.iter().all(|&c| c == counts[0]), "{:?}", counts);
+            prop_assert_eq!(counts[0], midi.quantize(&p).note_count());
+        }
     }
 
     /// Transposing within range commutes with encoding, exactly, and undoes itself.
     #[test]
-    fn transpose_in_range_commutes_with_encoding(p in arb_piece(), raw_k in -24i8..=24, seed in 0usize..5) {
+    fn transpose_in_range_commutes_with_encoding(p in arb_piece(), raw_k in -24i8..=24, seed in 0usize..CONFIGS) {
         let t = &tokenizers()[seed];
         let cfg = t.config();
         let (lo, hi) = (cfg.pitch_min, cfg.pitch_max);
@@ -322,7 +416,7 @@ proptest! {
     /// A primer is a prefix of the full encoding and holds exactly the notes starting before
     /// the cut (given in beats for beats grids, in seconds for seconds grids).
     #[test]
-    fn prefix_is_a_prefix(p in arb_piece(), amount in 0.0f64..30.0, seed in 0usize..5) {
+    fn prefix_is_a_prefix(p in arb_piece(), amount in 0.0f64..30.0, seed in 0usize..CONFIGS) {
         let t = &tokenizers()[seed];
         let (cut_steps, prefix) = match t.config().time {
             TimeMode::Beats { steps_per_beat } => {

@@ -17,7 +17,8 @@ pub struct Args {
     /// the reference for originality).
     #[arg(long)]
     corpus: PathBuf,
-    /// The checkpoints to compare (all with the same tokenizer settings).
+    /// The checkpoints to compare (any tokenizers: they are ranked by bits per note, and
+    /// bits/token is comparable only between models of one tokenizer).
     #[arg(long, num_args = 1.., required = true, value_name = "CHECKPOINT")]
     models: Vec<PathBuf>,
     /// Generated pieces per model.
@@ -60,19 +61,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let headers =
         args.models.iter().map(|p| cadenza::checkpoint::load_header(p)).collect::<Result<Vec<_>, _>>()?;
     let pairs: Vec<_> = args.models.iter().map(PathBuf::as_path).zip(&headers).collect();
-    let tokenizer = compare::common_tokenizer(&pairs)?;
+    let (tokenizers, which) = compare::tokenizers(&pairs)?;
     let loaded = args.models.iter().map(|p| saved::load(p, &args.device)).collect::<Result<Vec<_>, _>>()?;
-    let corpus = super::corpus::load(&args.corpus, &tokenizer, args.no_cache)?;
+    let corpora = tokenizers
+        .iter()
+        .map(|t| super::corpus::load(&args.corpus, t, args.no_cache))
+        .collect::<Result<Vec<_>, _>>()?;
+    let corpus = &corpora[0];
     let names = compare::contender_names(&args.models);
     let contenders: Vec<Contender<'_>> = loaded
         .iter()
         .zip(&args.models)
         .zip(names)
-        .map(|((l, path), name)| Contender {
+        .zip(&which)
+        .map(|(((l, path), name), &k)| Contender {
             name,
             checkpoint: path.clone(),
             header: &l.header,
             model: l.model.as_ref(),
+            corpus: &corpora[k],
         })
         .collect();
     let opts = CompareOptions {
@@ -87,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ..Sampler::default()
         },
     };
-    let mut outcome = compare::run(&corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
+    let mut outcome = compare::run(corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
     let soundfont =
         if args.no_audio || !cfg!(feature = "audio") { None } else { cadenza::doctor::find_soundfont() };
     if soundfont.is_some() {

@@ -1,10 +1,12 @@
-//! `cadenza eval`: held-out bits per token and perplexity of a checkpoint on a corpus split.
+//! `cadenza eval`: held-out bits per token, perplexity, bits per note and per second of a
+//! checkpoint on a corpus split.
 
 use std::path::PathBuf;
 
 use cadenza::corpus::Split;
 use cadenza::models::saved;
-use cadenza::models::{corpus_bits, ModelKind};
+use cadenza::models::ModelKind;
+use cadenza::score::Score;
 
 /// Score a trained model on a corpus split.
 #[derive(Debug, clap::Args)]
@@ -36,32 +38,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let corpus = super::corpus::load(&args.corpus, &loaded.tokenizer, args.no_cache)?;
     cadenza::checkpoint::check_tokenizer(&args.checkpoint, &loaded.header, corpus.tokenizer.config())?;
     let seqs = corpus.require(args.split)?;
-    let (bits, tokens) = corpus_bits(loaded.model.as_ref(), &seqs);
-    let perplexity = bits.exp2();
+    let score = Score::of_split(loaded.model.as_ref(), &corpus, args.split)?;
     if args.json {
         println!(
             "{}",
             serde_json::json!({
                 "checkpoint": args.checkpoint.display().to_string(),
                 "model": loaded.header.kind,
+                "tokenizer": loaded.tokenizer.scheme(),
                 "corpus": args.corpus.display().to_string(),
                 "split": args.split,
-                "pieces": seqs.len(),
-                "tokens": tokens,
-                "bits_per_token": bits,
-                "perplexity": perplexity,
+                "pieces": score.pieces,
+                "tokens": score.tokens,
+                "notes": score.notes,
+                "seconds": score.seconds,
+                "bits_per_token": score.bits_per_token(),
+                "perplexity": score.perplexity(),
+                "bits_per_note": score.bits_per_note(),
+                "bits_per_second": score.bits_per_second(),
             })
         );
     } else {
         println!(
-            "{} on {} ({}: {} pieces, {} tokens): {:.4} bits/token, perplexity {:.3}",
+            "{} ({}) on {} ({}: {} pieces, {} tokens, {} notes): {:.4} bits/token, perplexity {:.3}, \
+             {:.4} bits/note, {:.3} bits/second",
             loaded.header.kind,
+            loaded.tokenizer.scheme(),
             args.corpus.display(),
             args.split,
-            seqs.len(),
-            tokens,
-            bits,
-            perplexity
+            score.pieces,
+            score.tokens,
+            score.notes,
+            score.bits_per_token(),
+            score.perplexity(),
+            score.bits_per_note(),
+            score.bits_per_second(),
         );
     }
     if let Some(n) = args.viterbi {

@@ -1,11 +1,16 @@
 //! Options shared by several subcommands: the tokenizer settings and the note guard.
 
-use cadenza::tokens::{NoteRules, ProgramMode, TimeMode, Tokenizer, TokenizerConfig};
+use cadenza::tokens::{NoteRules, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
 
 /// How MIDI is turned into tokens (the defaults suit most corpora).
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Tokenizer")]
 pub struct TokenizerArgs {
+    /// Tokenization scheme: `midi-like` (NOTE_ON / NOTE_OFF / SHIFT events), `tsd` (SHIFT, then
+    /// PITCH VELOCITY DURATION per note) or `remi` (BAR, POSITION in the bar, then PITCH
+    /// VELOCITY DURATION; beats grid only). TSD and REMI decide a note's end when it starts.
+    #[arg(long = "tokenizer", value_name = "SCHEME", default_value = "midi-like", value_parser = parse_scheme)]
+    pub scheme: Scheme,
     /// Time grid: `beats` (steps per quarter note, follows the score) or `seconds` (10 ms steps,
     /// the Performance RNN layout).
     #[arg(long, value_enum, default_value_t = GridKind::Beats)]
@@ -28,6 +33,10 @@ pub struct TokenizerArgs {
     /// Do not apply the sustain pedal to note lengths.
     #[arg(long)]
     pub no_sustain: bool,
+}
+
+fn parse_scheme(s: &str) -> Result<Scheme, String> {
+    s.parse::<Scheme>().map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,6 +63,7 @@ impl TokenizerArgs {
             },
         };
         TokenizerConfig {
+            scheme: self.scheme,
             velocity_bins: self.velocity_bins,
             programs: if self.merge_piano { ProgramMode::MergePiano } else { base.programs },
             sustain: !self.no_sustain,

@@ -11,6 +11,7 @@ use cadenza::models::hmm::{HmmConfig, HmmModel};
 use cadenza::models::markov::{MarkovConfig, MarkovModel};
 use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
 use cadenza::models::{corpus_bits, Generator, ModelKind};
+use cadenza::score::Score;
 use cadenza::Tokenizer;
 use indicatif::ProgressBar;
 
@@ -188,10 +189,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     header.metrics.insert("train_tokens".into(), train_tokens as f64);
     println!("train  {train_bits:.4} bits/token  perplexity {:.3}", train_bits.exp2());
     if !valid.is_empty() {
-        let (valid_bits, valid_tokens) = corpus_bits(model.as_ref(), &valid);
+        let score = Score::of_split(model.as_ref(), &corpus, Split::Valid)?;
+        let valid_bits = score.bits_per_token();
         header.metrics.insert("valid_bits_per_token".into(), valid_bits);
-        header.metrics.insert("valid_tokens".into(), valid_tokens as f64);
-        println!("valid  {valid_bits:.4} bits/token  perplexity {:.3}", valid_bits.exp2());
+        header.metrics.insert("valid_tokens".into(), score.tokens as f64);
+        header.metrics.insert("valid_bits_per_note".into(), score.bits_per_note());
+        header.metrics.insert("valid_notes".into(), score.notes as f64);
+        println!(
+            "valid  {valid_bits:.4} bits/token  perplexity {:.3}  {:.4} bits/note",
+            valid_bits.exp2(),
+            score.bits_per_note()
+        );
     }
     checkpoint::save(&out, &header, &payload)?;
     println!("wrote {}", out.display());

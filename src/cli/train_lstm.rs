@@ -210,13 +210,23 @@ pub fn run(
         StopReason::Interrupted => "interrupted",
         StopReason::StepLimit => "step limit reached",
     };
+    // Valid bits/token over every token after BOS, so total bits over the notes is bits/note.
+    let valid_tokens: usize = valid.iter().map(|v| v.len().saturating_sub(1)).sum();
+    let valid_notes: usize = valid.iter().map(|v| tokenizer.note_count(v)).sum();
+    let per_note = |b: f64| {
+        if valid_notes > 0 {
+            format!(" = {:.4} bits/note", b * valid_tokens as f64 / valid_notes as f64)
+        } else {
+            String::new()
+        }
+    };
     eprintln!(
         "{why} at step {}/{} (epoch {}): train {:.4} bits/token{}",
         s.step,
         s.total_steps,
         s.epoch,
         s.train_loss.map_or(f64::NAN, |l| l / std::f64::consts::LN_2),
-        s.best_valid_bits.map_or(String::new(), |b| format!(", best valid {b:.4} bits/token")),
+        s.best_valid_bits.map_or(String::new(), |b| format!(", best valid {b:.4} bits/token{}", per_note(b))),
     );
     eprintln!(
         "best model: {}; resume with --resume {}",

@@ -1,7 +1,9 @@
 //! `cadenza compare`: several trained models side by side on one corpus's test split, objective
 //! and reproducible.
 //!
-//! [`run`] scores every model on the same test tokens (bits/token, as `cadenza eval`), samples
+//! [`run`] scores every model on the same test pieces (bits/token, bits/note and bits/second, as
+//! `cadenza eval`; models may use different tokenizers, each scored on the corpus in its own
+//! tokens, and are ranked by bits/note, the figure comparable across tokenizations), samples
 //! the same primed continuations from each (the opening beats of test pieces, one seed), measures
 //! the musical statistics of [`crate::metrics`] on every continuation and every test piece,
 //! compares their distributions (overlapped area, KL, histogram distances) and measures how much
@@ -21,14 +23,14 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::Header;
 use crate::corpus::{Corpus, Split};
 use crate::error::{Error, Result};
-use crate::generate::stripped;
 use crate::metrics::distance::{density_pair, mean_histogram, total_variation};
 use crate::metrics::originality::{longest_copied_span, NgramIndex};
 use crate::metrics::{Features, HISTOGRAM_NAMES, SCALAR_NAMES};
 use crate::midi::{self, Piece, ReadOptions};
-use crate::models::{corpus_bits, Generator};
+use crate::models::Generator;
 use crate::sampler::Sampler;
-use crate::tokens::{DecodeOptions, Event, TokenId, Tokenizer};
+use crate::score::Score;
+use crate::tokens::{DecodeOptions, NoteRules, TokenId, Tokenizer, TokenizerConfig};
 
 /// What to compare and how.
 #[derive(Debug, Clone)]
@@ -66,25 +68,29 @@ pub struct Contender<'a> {
     pub checkpoint: PathBuf,
     pub header: &'a Header,
     pub model: &'a dyn Generator,
+    /// The corpus tokenized with this model's tokenizer.
+    pub corpus: &'a Corpus,
 }
 
-/// The tokenizer every checkpoint shares, or a one-line error naming the ones that differ.
-pub fn common_tokenizer(checkpoints: &[(&Path, &Header)]) -> Result<Tokenizer> {
-    let Some((first_path, first)) = checkpoints.first() else {
+/// The distinct tokenizers of `checkpoints`, in order of first use, and for each checkpoint the
+/// index of its tokenizer in that list.
+pub fn tokenizers(checkpoints: &[(&Path, &Header)]) -> Result<(Vec<Tokenizer>, Vec<usize>)> {
+    if checkpoints.is_empty() {
         return Err(Error::Model("no checkpoints to compare".into()));
-    };
-    for (path, h) in &checkpoints[1..] {
-        if h.tokenizer != first.tokenizer {
-            return Err(Error::Tokenizer(format!(
-                "{} and {} use different tokenizer settings ({} vs {}); train the models to compare with the same tokenizer options",
-                first_path.display(),
-                path.display(),
-                first.tokenizer.digest(),
-                h.tokenizer.digest()
-            )));
+    }
+    let mut distinct: Vec<Tokenizer> = Vec::new();
+    let mut which = Vec::with_capacity(checkpoints.len());
+    for (path, h) in checkpoints {
+        let t = h.tokenizer().map_err(|e| Error::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
+        match distinct.iter().position(|d| d.config() == t.config()) {
+            Some(i) => which.push(i),
+            None => {
+                which.push(distinct.len());
+                distinct.push(t);
+            }
         }
     }
-    first.tokenizer()
+    Ok((distinct, which))
 }
 
 /// A primer and how its continuations are laid out.
@@ -232,6 +238,9 @@ pub struct SampleReport {
     pub copied_share: Option<f64>,
     /// Longest run of the continuation found verbatim in a training sequence, in tokens.
     pub longest_copy: usize,
+    /// Tokens of primer and continuation the decoder dropped (0 under the note guard).
+    #[serde(default)]
+    pub dropped_tokens: usize,
 }
 
 /// How much the samples copy from the training split.
@@ -249,10 +258,25 @@ pub struct ModelReport {
     pub name: String,
     pub checkpoint: String,
     pub kind: String,
-    /// Held-out bits/token on the test split (equal to `cadenza eval`'s).
+    /// Its tokenization scheme (`midi-like`, `tsd`, `remi`) and configuration digest.
+    #[serde(default)]
+    pub tokenizer: String,
+    #[serde(default)]
+    pub tokenizer_digest: String,
+    /// Held-out bits/token on the test split (equal to `cadenza eval`'s); comparable only
+    /// between models of one tokenizer.
     pub bits_per_token: f64,
     pub perplexity: f64,
     pub scored_tokens: usize,
+    /// Held-out bits per note (total bits over the test pieces' notes): comparable across
+    /// tokenizers, the figure models are ranked by.
+    #[serde(default)]
+    pub bits_per_note: Option<f64>,
+    /// Held-out bits per second of music.
+    #[serde(default)]
+    pub bits_per_second: Option<f64>,
+    #[serde(default)]
+    pub scored_notes: usize,
     pub generated_tokens: usize,
     pub generation_seconds: f64,
     pub tokens_per_second: f64,
@@ -325,17 +349,6 @@ fn decode_options(corpus: &Corpus, piece: &crate::corpus::CorpusPiece) -> Decode
         .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p))
 }
 
-/// Steps of time the tokens advance.
-fn steps_in(tokenizer: &Tokenizer, tokens: &[TokenId]) -> u64 {
-    tokens
-        .iter()
-        .map(|&t| match tokenizer.vocab().event(t) {
-            Event::TimeShift(s) => u64::from(s),
-            _ => 0,
-        })
-        .sum()
-}
-
 fn histogram_summary(hists: &[Vec<f64>], real_mean: Option<&[f64]>) -> HistogramSummary {
     let refs: Vec<&[f64]> = hists.iter().map(Vec::as_slice).collect();
     let mean = mean_histogram(&refs);
@@ -361,7 +374,10 @@ fn histogram_values(features: &[&Features], name: &str) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Run the comparison of `models` on `corpus` (loaded with their common tokenizer).
+/// Run the comparison of `models`, each on its own tokenization of one corpus; `corpus` (any
+/// of them) gives the test pieces the samples are measured against. With note rules in
+/// `opts.sampler`, each model samples under the rules of its own tokenizer (same polyphony
+/// limit).
 pub fn run(
     corpus: &Corpus,
     models: &[Contender<'_>],
@@ -372,12 +388,25 @@ pub fn run(
     let tokenizer = &corpus.tokenizer;
     let test = corpus.require(Split::Test)?;
     let train = corpus.sequences(Split::Train);
+    let test_hashes = |c: &Corpus| -> Vec<[u8; 32]> {
+        let mut h: Vec<[u8; 32]> = c.split(Split::Test).map(|p| p.hash).collect();
+        h.sort_unstable();
+        h
+    };
+    let reference_hashes = test_hashes(corpus);
     for m in models {
-        if &m.header.tokenizer != tokenizer.config() || m.model.vocab_size() != tokenizer.vocab_size() {
+        let t = &m.corpus.tokenizer;
+        if &m.header.tokenizer != t.config() || m.model.vocab_size() != t.vocab_size() {
             return Err(Error::Tokenizer(format!(
                 "{}: its tokenizer differs from the corpus's",
                 m.checkpoint.display()
             )));
+        }
+        if m.corpus.root != corpus.root || test_hashes(m.corpus) != reference_hashes {
+            return Err(Error::Corpus {
+                path: m.corpus.root.clone(),
+                reason: format!("not the test split {} was compared on", corpus.root.display()),
+            });
         }
     }
     progress("measuring the test pieces");
@@ -395,31 +424,47 @@ pub fn run(
     for name in HISTOGRAM_NAMES {
         real_hist.insert(name.to_string(), histogram_summary(&histogram_values(&real_refs, name), None));
     }
-    let primers = primers(corpus, opts.samples, opts.primer_beats)?;
-    let primer_tokens: Vec<Vec<TokenId>> = primers.iter().map(|p| p.tokens.clone()).collect();
-    progress("indexing the training split");
-    let index = NgramIndex::new(opts.ngram, &train);
+    // Per tokenizer: its primers, training sequences and n-gram index.
+    let mut per_tokenizer: Vec<(TokenizerConfig, Vec<Primer>, Vec<Vec<TokenId>>, NgramIndex)> = Vec::new();
 
     let mut reports = Vec::new();
     let mut all_pieces = Vec::new();
     for m in models {
+        let tokenizer = &m.corpus.tokenizer;
+        let k = match per_tokenizer.iter().position(|(c, ..)| c == tokenizer.config()) {
+            Some(k) => k,
+            None => {
+                progress(&format!("indexing the training split ({})", tokenizer.scheme()));
+                let train = m.corpus.sequences(Split::Train);
+                let index = NgramIndex::new(opts.ngram, &train);
+                let primers = primers(m.corpus, opts.samples, opts.primer_beats)?;
+                per_tokenizer.push((*tokenizer.config(), primers, train, index));
+                per_tokenizer.len() - 1
+            }
+        };
+        let (_, primers, train, index) = &per_tokenizer[k];
+        let primer_tokens: Vec<Vec<TokenId>> = primers.iter().map(|p| p.tokens.clone()).collect();
+        let sampler = opts
+            .sampler
+            .with_notes(opts.sampler.notes.map(|r| NoteRules::new(tokenizer).with_max_polyphony(r.max_polyphony())));
         progress(&format!("{}: scoring the test split", m.name));
-        let (bits, scored) = corpus_bits(m.model, &test);
+        let score = Score::of_split(m.model, m.corpus, Split::Test)?;
+        let bits = score.bits_per_token();
         progress(&format!("{}: generating {} pieces", m.name, primers.len()));
         let t0 = Instant::now();
-        let outs = m.model.generate_batch(&primer_tokens, opts.length, &opts.sampler, opts.rng_seed);
+        let outs = m.model.generate_batch(&primer_tokens, opts.length, &sampler, opts.rng_seed);
         let secs = t0.elapsed().as_secs_f64();
         let generated: usize = outs.iter().map(Vec::len).sum();
         progress(&format!("{}: measuring the samples", m.name));
         let mut samples = Vec::new();
         let mut pieces = Vec::new();
         for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
-            let full = opts.sampler.finished(primer.tokens.iter().chain(cont).copied().collect());
+            let full = sampler.finished(primer.tokens.iter().chain(cont).copied().collect());
             let piece = tokenizer.decode_with(&full, &primer.decode);
             let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
-            let primer_end_tick = steps_in(tokenizer, &primer.tokens) * ticks_per_step;
+            let primer_end_tick = tokenizer.end_step(&primer.tokens) * ticks_per_step;
             let alone = tokenizer.decode_with(
-                &stripped(tokenizer, &primer.tokens, &full[primer.tokens.len()..]),
+                &tokenizer.strip_primer(&primer.tokens, &full[primer.tokens.len()..]),
                 &primer.decode,
             );
             samples.push(SampleReport {
@@ -431,7 +476,8 @@ pub fn run(
                 notes: alone.note_count(),
                 features: Features::of(&alone),
                 copied_share: index.copied_share(cont),
-                longest_copy: longest_copied_span(cont, &train),
+                longest_copy: longest_copied_span(cont, train),
+                dropped_tokens: tokenizer.dropped_tokens(&full),
             });
             pieces.push(SamplePiece { piece, primer_end_tick });
         }
@@ -478,9 +524,14 @@ pub fn run(
             name: m.name.clone(),
             checkpoint: m.checkpoint.display().to_string(),
             kind: m.header.kind.to_string(),
+            tokenizer: tokenizer.scheme().to_string(),
+            tokenizer_digest: tokenizer.config().digest(),
             bits_per_token: bits,
             perplexity: bits.exp2(),
-            scored_tokens: scored,
+            scored_tokens: score.tokens,
+            bits_per_note: Some(score.bits_per_note()),
+            bits_per_second: Some(score.bits_per_second()),
+            scored_notes: score.notes,
             generated_tokens: generated,
             generation_seconds: secs,
             tokens_per_second: generated as f64 / secs.max(1e-9),
@@ -583,22 +634,19 @@ fn render_wav(_: &Path, _: &[u8], _: &Font, _: &Path) -> Result<bool> {
 mod tests {
     use super::*;
     use crate::models::ModelKind;
-    use crate::tokens::TokenizerConfig;
 
     #[test]
-    fn different_tokenizers_are_refused_naming_both_checkpoints() {
+    fn checkpoints_are_grouped_by_tokenizer() {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
-        let u = Tokenizer::new(TokenizerConfig { velocity_bins: 8, ..TokenizerConfig::default() }).unwrap();
+        let u = Tokenizer::new(TokenizerConfig { scheme: crate::tokens::Scheme::Tsd, ..TokenizerConfig::default() })
+            .unwrap();
         let a = Header::new(ModelKind::Markov, &t, serde_json::Value::Null, "x");
         let b = Header::new(ModelKind::Hmm, &u, serde_json::Value::Null, "x");
-        assert_eq!(
-            common_tokenizer(&[(Path::new("a.markov"), &a), (Path::new("a2.markov"), &a)]).unwrap(),
-            t
-        );
-        let e = common_tokenizer(&[(Path::new("a.markov"), &a), (Path::new("b.hmm"), &b)])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("a.markov") && e.contains("b.hmm") && !e.contains('\n'), "{e}");
+        let (distinct, which) =
+            tokenizers(&[(Path::new("a.markov"), &a), (Path::new("b.hmm"), &b), (Path::new("c"), &a)]).unwrap();
+        assert_eq!(distinct, vec![t, u]);
+        assert_eq!(which, vec![0, 1, 0]);
+        assert!(tokenizers(&[]).is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let header = vec![
         "model",
         "kind",
+        "tokenizer",
+        "bits/note",
+        "rank",
         "bits/token",
         "perplexity",
         "tokens/s",
@@ -24,14 +27,28 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "copied n-grams",
         "longest copy",
     ];
+    // Ranks by bits/note (1 = best); bits/token compares only within one tokenizer, so with
+    // several it names the tokenizer it belongs to.
+    let mut order: Vec<usize> = (0..r.models.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |i: usize| r.models[i].bits_per_note.unwrap_or(f64::INFINITY);
+        key(a).total_cmp(&key(b))
+    });
+    let mixed = r.models.iter().any(|m| m.tokenizer_digest != r.models[0].tokenizer_digest);
     let rows = r
         .models
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(i, m)| {
+            let rank = order.iter().position(|&k| k == i).map_or(0, |p| p + 1);
+            let bpt = num(Some(m.bits_per_token), 4);
             vec![
                 m.name.clone(),
                 m.kind.clone(),
-                num(Some(m.bits_per_token), 4),
+                if m.tokenizer.is_empty() { "midi-like".into() } else { m.tokenizer.clone() },
+                num(m.bits_per_note, 4),
+                rank.to_string(),
+                if mixed { format!("{bpt} ({})", m.tokenizer) } else { bpt },
                 num(Some(m.perplexity), 3),
                 num(Some(m.tokens_per_second), 0),
                 num(m.mean_overlap, 3),

@@ -30,6 +30,8 @@ pub struct CorpusStats {
     /// Instrument name → number of pieces using it.
     pub instruments: BTreeMap<String, usize>,
     pub pitch_range: Option<(u8, u8)>,
+    /// The tokenization scheme (`midi-like`, `tsd`, `remi`).
+    pub tokenizer: String,
     pub vocab_size: usize,
     /// Most common tokens (name, count), most common first.
     pub top_tokens: Vec<(String, u64)>,
@@ -84,6 +86,7 @@ impl CorpusStats {
             total,
             instruments,
             pitch_range,
+            tokenizer: corpus.tokenizer.scheme().to_string(),
             vocab_size: corpus.tokenizer.vocab_size(),
             top_tokens,
         }
@@ -121,7 +124,11 @@ impl fmt::Display for CorpusStats {
             Some((lo, hi)) => writeln!(f, "pitch range   {lo}..{hi}")?,
             None => writeln!(f, "pitch range   (no pitched notes)")?,
         }
+        writeln!(f, "tokenizer     {}", self.tokenizer)?;
         writeln!(f, "vocabulary    {} tokens", self.vocab_size)?;
+        if self.total.notes > 0 {
+            writeln!(f, "tokens/note   {:.2}", self.total.tokens as f64 / self.total.notes as f64)?;
+        }
         let mut inst: Vec<_> = self.instruments.iter().collect();
         inst.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let inst: Vec<String> = inst.iter().take(8).map(|(n, c)| format!("{n} ({c})")).collect();

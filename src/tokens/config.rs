@@ -26,9 +26,73 @@ pub enum ProgramMode {
     Programs,
 }
 
+/// How notes are written as tokens (see the `tokens` module doc for each scheme's grammar).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Performance events: `NOTE_ON`, `NOTE_OFF`, `SHIFT`, `VELOCITY` (on change), instrument
+    /// tokens (on change). A note's end is a separate event, chosen when it ends.
+    #[default]
+    MidiLike,
+    /// Time shift, duration: `SHIFT` between onsets, then per note (`PROGRAM` on change)
+    /// `PITCH VELOCITY DURATION`. A note's end is decided when it starts.
+    Tsd,
+    /// REMI: `BAR` at every bar line (`TIMESIG` after it where the meter changes),
+    /// `POSITION` within the bar at each onset, then per note (`PROGRAM` on change)
+    /// `PITCH VELOCITY DURATION`. Beats grid only.
+    Remi,
+}
+
+impl Scheme {
+    /// Every scheme, in the order the command line lists them.
+    pub const ALL: [Scheme; 3] = [Scheme::MidiLike, Scheme::Tsd, Scheme::Remi];
+
+    /// The scheme's name on the command line and in checkpoints (`midi-like`, `tsd`, `remi`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::MidiLike => "midi-like",
+            Scheme::Tsd => "tsd",
+            Scheme::Remi => "remi",
+        }
+    }
+
+    /// Whether notes carry their length as a DURATION token (TSD, REMI).
+    pub fn has_durations(self) -> bool {
+        self != Scheme::MidiLike
+    }
+
+    fn is_midi_like(&self) -> bool {
+        *self == Scheme::MidiLike
+    }
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Scheme::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            Error::Tokenizer(format!("unknown tokenization scheme `{s}` (expected midi-like, tsd or remi)"))
+        })
+    }
+}
+
+/// Longest note, in grid steps, that a DURATION token can hold (and so the largest
+/// `max_note_steps` of the TSD and REMI schemes): keeps the vocabulary well inside `u16`.
+pub const MAX_DURATION_STEPS: u32 = 8192;
+
 /// Tokenizer settings. `Default` is the beats grid at 12 steps per quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TokenizerConfig {
+    /// How notes become tokens. Absent from configurations written before schemes existed,
+    /// which read as `midi-like`, and left out when serializing `midi-like`, so those
+    /// configurations keep their digest (cache keys, checkpoint compatibility).
+    #[serde(default, skip_serializing_if = "Scheme::is_midi_like")]
+    pub scheme: Scheme,
     pub time: TimeMode,
     /// Longest single TIME_SHIFT in steps; longer gaps use several.
     pub max_shift_steps: u16,
@@ -47,6 +111,7 @@ pub struct TokenizerConfig {
 impl Default for TokenizerConfig {
     fn default() -> Self {
         TokenizerConfig {
+            scheme: Scheme::MidiLike,
             time: TimeMode::Beats { steps_per_beat: 12 },
             max_shift_steps: 48,
             velocity_bins: 32,
@@ -64,6 +129,7 @@ impl TokenizerConfig {
     /// (10 ms to 1 s) + 32 VELOCITY = 388 events (plus PAD/BOS/EOS), one merged piano part.
     pub fn performance_rnn() -> Self {
         TokenizerConfig {
+            scheme: Scheme::MidiLike,
             time: TimeMode::Seconds { step_ms: 10 },
             max_shift_steps: 100,
             velocity_bins: 32,
@@ -94,6 +160,26 @@ impl TokenizerConfig {
         }
         if self.max_note_steps == 0 {
             return bad("max_note_steps must be > 0".into());
+        }
+        if self.scheme.has_durations() && self.max_note_steps > MAX_DURATION_STEPS {
+            return bad(format!(
+                "the {} scheme holds notes of at most {MAX_DURATION_STEPS} steps, max_note_steps is {}",
+                self.scheme, self.max_note_steps
+            ));
+        }
+        if self.scheme == Scheme::Remi {
+            match self.time {
+                TimeMode::Seconds { .. } => {
+                    return bad("the remi scheme needs the beats grid (bars are counted in beats)".into())
+                }
+                TimeMode::Beats { steps_per_beat } if steps_per_beat > super::bars::MAX_REMI_STEPS_PER_BEAT => {
+                    return bad(format!(
+                        "the remi scheme allows at most {} steps per beat, got {steps_per_beat}",
+                        super::bars::MAX_REMI_STEPS_PER_BEAT
+                    ))
+                }
+                TimeMode::Beats { .. } => {}
+            }
         }
         Ok(())
     }

@@ -1,30 +1,17 @@
 //! Tokens → piece: reads any token sequence and always yields a valid [`Piece`].
 //!
-//! The decoder is a small state machine over (time in steps, current instrument, current
-//! velocity bin, open notes). Its rules, which make it total:
-//!
-//! - `PAD` and `BOS` are skipped; everything after the first `EOS` is ignored. Ids past the end
-//!   of the vocabulary are skipped.
-//! - `SHIFT_n` advances time by `n` steps. `VELOCITY_b` sets the bin of the NOTE_ONs that follow
-//!   (before any: the middle bin, `velocity_bins / 2`). `PROGRAM_p` / `DRUMS` set the instrument
-//!   of the note events that follow (before any: program 0).
-//! - `NOTE_ON_p` opens a note of the current instrument at the current time. `NOTE_OFF_p` closes
-//!   the oldest open note of (current instrument, `p`) — FIFO — and is ignored when there is
-//!   none. A note closed at the step it was opened is made one step long.
-//! - A note still open `max_note_steps` steps after its start is closed there: as soon as time
-//!   moves past `start + max_note_steps` (a NOTE_OFF exactly at that step still closes it
-//!   normally), and likewise for every note still open at the end of the sequence.
-//!
-//! The notes are then put in canonical form (see [`super::grid`]: FIFO-consistent pairing,
-//! identical notes merged) and laid out as a piece: see [`Tokenizer::decode_with`] for its
-//! resolution, tempo, channels and names. Decoded pieces are therefore fixed points of
-//! [`Tokenizer::quantize`].
+//! Each scheme's decoder ([`super::midi_like`], [`super::durations`]) turns tokens into grid
+//! notes by its own rules, which make it total: it never fails, and a token it cannot use is
+//! skipped and counted as *dropped* ([`Tokenizer::dropped_tokens`]). The notes are then put in
+//! canonical form (see [`super::grid`]: FIFO-consistent pairing, identical notes merged, each
+//! merge counted as a dropped token too) and laid out as a piece: see
+//! [`Tokenizer::decode_with`] for its resolution, tempo, channels and names. Decoded pieces are
+//! therefore fixed points of [`Tokenizer::quantize`].
 
-use std::collections::{BTreeMap, VecDeque};
-
-use super::grid::{self, GridNote, Part};
-use super::vocab::Event;
-use super::{TokenId, Tokenizer};
+use super::config::Scheme;
+use super::grid::{self, GridNote};
+use super::vocab::Vocab;
+use super::{durations, midi_like, TokenId, Tokenizer};
 use crate::midi::Piece;
 
 /// MIDI's default tempo, 120 bpm.
@@ -61,71 +48,54 @@ impl DecodeOptions {
     }
 }
 
-/// The canonical grid notes that `tokens` describe.
-pub(super) fn decode_notes(t: &Tokenizer, tokens: &[TokenId]) -> Vec<GridNote> {
-    let vocab = t.vocab();
-    let config = t.config();
-    let max_len = u64::from(config.max_note_steps.max(1));
-    // Bins are stored as the bin their velocity re-encodes to, so decoded pieces re-encode to
-    // the same bins even for a bin no velocity maps to (bin 127 of 128).
-    let canonical_bin = |b: u8| vocab.velocity_bin(vocab.bin_velocity(b));
+/// What a scheme's decoder read from a token sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Decoded {
+    /// The notes, in canonical form.
+    pub notes: Vec<GridNote>,
+    /// Tokens the decoder could not use (see the scheme's rules), plus notes merged away as
+    /// duplicates.
+    pub dropped: usize,
+    /// REMI: the meter of the first bar and each change, as `(step, (numerator, denominator))`.
+    pub meters: Vec<(u64, (u8, u8))>,
+    /// The time, in steps, after the last token read.
+    pub end: u64,
+}
 
-    let mut now = 0u64;
-    let mut part = Part::Program(0);
-    let mut bin = canonical_bin(config.velocity_bins / 2);
-    let mut open: BTreeMap<(Part, u8), VecDeque<(u64, u8)>> = BTreeMap::new();
-    let mut notes = Vec::new();
+impl Decoded {
+    /// Canonicalize `notes` (cut at `max_note_steps`), counting merged duplicates as dropped.
+    pub fn new(
+        notes: Vec<GridNote>,
+        max_note_steps: u32,
+        dropped: usize,
+        meters: Vec<(u64, (u8, u8))>,
+        end: u64,
+    ) -> Self {
+        let read = notes.len();
+        let notes = grid::canonicalize(notes, max_note_steps);
+        Decoded { dropped: dropped + (read - notes.len()), notes, meters, end }
+    }
+}
 
-    for &token in tokens {
-        match vocab.event(token) {
-            Event::Pad | Event::Bos => {}
-            Event::Eos => break,
-            Event::TimeShift(s) => {
-                now = now.saturating_add(u64::from(s));
-                if !open.is_empty() {
-                    // Close overdue notes; drop emptied queues so this scan stays short.
-                    open.retain(|&(p, pitch), queue| {
-                        while let Some(&(start, b)) = queue.front() {
-                            let limit = start.saturating_add(max_len);
-                            if limit >= now {
-                                break;
-                            }
-                            queue.pop_front();
-                            notes.push(GridNote { part: p, pitch, start, end: limit, bin: b });
-                        }
-                        !queue.is_empty()
-                    });
-                }
-            }
-            Event::Velocity(b) => bin = canonical_bin(b),
-            Event::Program(p) => part = Part::Program(p),
-            Event::Drums => part = Part::Drums,
-            Event::NoteOn(pitch) => open.entry((part, pitch)).or_default().push_back((now, bin)),
-            Event::NoteOff(pitch) => {
-                if let Some(queue) = open.get_mut(&(part, pitch)) {
-                    if let Some((start, b)) = queue.pop_front() {
-                        let end = now.max(start.saturating_add(1));
-                        notes.push(GridNote { part, pitch, start, end, bin: b });
-                    }
-                    if queue.is_empty() {
-                        open.remove(&(part, pitch));
-                    }
-                }
-            }
-        }
+/// The bin a decoded note stores for bin `b`: the bin its velocity re-encodes to, so decoded
+/// pieces re-encode to the same bins even for a bin no velocity maps to (bin 127 of 128).
+pub(super) fn canonical_bin(vocab: &Vocab, b: u8) -> u8 {
+    vocab.velocity_bin(vocab.bin_velocity(b))
+}
+
+/// What the decoder of `t`'s scheme reads from `tokens`.
+pub(super) fn decode_notes(t: &Tokenizer, tokens: &[TokenId]) -> Decoded {
+    let (config, vocab) = (t.config(), t.vocab());
+    match config.scheme {
+        Scheme::MidiLike => midi_like::decode(config, vocab, tokens),
+        Scheme::Tsd | Scheme::Remi => durations::decode(config, vocab, tokens),
     }
-    for (&(p, pitch), queue) in &open {
-        for &(start, b) in queue {
-            notes.push(GridNote { part: p, pitch, start, end: start.saturating_add(max_len), bin: b });
-        }
-    }
-    grid::canonicalize(notes, config.max_note_steps)
 }
 
 /// A piece from any token sequence, laid out by `options`.
 pub(super) fn decode(t: &Tokenizer, tokens: &[TokenId], options: &DecodeOptions) -> Piece {
-    let notes = decode_notes(t, tokens);
-    grid::to_piece(t.config(), t.vocab(), &notes, options)
+    let decoded = decode_notes(t, tokens);
+    grid::to_piece(t.config(), t.vocab(), &decoded.notes, &decoded.meters, options)
 }
 
 #[cfg(test)]

@@ -42,13 +42,13 @@ pub(super) struct GridNote {
 }
 
 /// Maps a piece's ticks to grid steps.
-enum StepClock {
+pub(super) enum StepClock {
     Beats { steps_per_beat: u128, ticks_per_beat: u128 },
     Seconds { map: TempoMap, step_ms: f64 },
 }
 
 impl StepClock {
-    fn new(config: &TokenizerConfig, piece: &Piece) -> Self {
+    pub(super) fn new(config: &TokenizerConfig, piece: &Piece) -> Self {
         match config.time {
             TimeMode::Beats { steps_per_beat } => StepClock::Beats {
                 steps_per_beat: u128::from(steps_per_beat),
@@ -61,7 +61,7 @@ impl StepClock {
     }
 
     /// The grid step nearest to `tick` (halves round up).
-    fn step(&self, tick: u64) -> u64 {
+    pub(super) fn step(&self, tick: u64) -> u64 {
         match self {
             StepClock::Beats { steps_per_beat, ticks_per_beat } => {
                 // u64 arithmetic whenever it cannot overflow (any real file: ticks below 2^40),
@@ -270,19 +270,27 @@ const PITCHED_CHANNELS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 1
 /// One instrument per part, ordered by its first note (ties: programs in number order, then
 /// drums); pitched instruments take channels 0, 1, ... skipping 9 (wrapping after 15), drums
 /// channel 9; names are the General MIDI program names or "Drums"; drums have program 0.
-/// Velocities are the centres of their bins. One tempo event at tick 0 and the time signature
-/// of `options`, no key signature.
+/// Velocities are the centres of their bins. One tempo event at tick 0; the time signatures
+/// `meters` (`(step, (numerator, denominator))`, REMI's bars) or, when there are none, the one
+/// of `options`; no key signature.
 pub(super) fn to_piece(
     config: &TokenizerConfig,
     vocab: &Vocab,
     notes: &[GridNote],
+    meters: &[(u64, (u8, u8))],
     options: &DecodeOptions,
 ) -> Piece {
     let (tpb, ticks_per_step, micros_per_beat) = output_resolution(config, options);
     let mut piece = Piece::new(tpb);
     piece.tempos.push(TempoChange { tick: 0, micros_per_beat });
-    if let Some((numerator, denominator)) = options.time_signature {
-        piece.time_signatures.push(TimeSignature { tick: 0, numerator, denominator });
+    if meters.is_empty() {
+        if let Some((numerator, denominator)) = options.time_signature {
+            piece.time_signatures.push(TimeSignature { tick: 0, numerator, denominator });
+        }
+    }
+    for &(step, (numerator, denominator)) in meters {
+        let tick = step.saturating_mul(ticks_per_step);
+        piece.time_signatures.push(TimeSignature { tick, numerator, denominator });
     }
 
     let mut parts: Vec<(u64, Part)> = Vec::new();

@@ -1,5 +1,10 @@
 //! Keeping sampled token sequences well formed: a [`NoteGuard`] follows a sequence as it is
-//! sampled and rules out the tokens that would be wasted or would leave notes hanging.
+//! sampled and rules out the tokens that would be wasted or would leave notes hanging. Each
+//! scheme has its grammar ([`super::midi_like::Guard`], [`super::durations::Guard`]); this
+//! module is the one face they share. Under every scheme a guarded sequence decodes with no
+//! dropped token ([`super::Tokenizer::dropped_tokens`]).
+//!
+//! # `midi-like`
 //!
 //! A model trained on performance events puts some probability on events that make no sense
 //! where they land, and the decoder quietly repairs them: a NOTE_OFF of a pitch that is not
@@ -10,46 +15,57 @@
 //! the chorales; see `examples/note_guard_stats.rs`).
 //! The guard, given the distribution of the next token, sets to zero:
 //!
-//! - every NOTE_OFF of a (current instrument, pitch) with no sounding note;
+//! - every NOTE_OFF of a (current instrument, pitch) with no sounding note, or whose oldest
+//!   sounding note started at this step (the decoder would stretch it to one step);
 //! - every TIME_SHIFT that would carry a sounding note past `max_note_steps` (the note's
 //!   NOTE_OFF, or a PROGRAM/DRUMS token that reaches its instrument, must come first);
 //! - while a note is due, everything but what closes it: the NOTE_OFFs of due notes of the
 //!   current instrument, else the instrument tokens of instruments with due notes;
+//! - every NOTE_ON of a (current instrument, pitch) that already started at this step (a
+//!   duplicate the decoder would merge);
 //! - optionally ([`NoteRules::with_max_polyphony`]), every NOTE_ON while that many notes sound.
 //!
 //! The sampler renormalises what is left, so within the allowed tokens the model's preferences
 //! are kept. When the sequence ends (EOS or the length limit) [`NoteGuard::closing`] gives the
 //! NOTE_OFFs (and instrument switches) that end every note still sounding at that moment
 //! (`crate::sampler::Sampler::finished` adds them before the sequence is decoded). The
-//! guard mirrors the decoder's state machine (see [`super::decode`]): the same default
+//! guard mirrors the decoder's state machine (see [`super::midi_like`]): the same default
 //! instrument, FIFO pairing and length cap, so what it allows is what the decoder reads.
+//!
+//! # `tsd` and `remi`
+//!
+//! Notes carry their duration (at most `max_note_steps`, so the length cap holds by
+//! construction) and nothing is left hanging. The guard allows only what the decoder reads in
+//! full: see [`super::durations`]. The polyphony limit holds back PITCH tokens (and REMI
+//! positions) while that many notes sound; [`NoteGuard::close`] removes a note left incomplete
+//! at the end.
 
-use std::collections::{BTreeMap, VecDeque};
+use super::config::Scheme;
+use super::vocab::Vocab;
+use super::{durations, midi_like, TokenId, Tokenizer, TokenizerConfig};
 
-use super::grid::Part;
-use super::vocab::{Event, Vocab};
-use super::{TokenId, Tokenizer, EOS};
-
-/// What a [`NoteGuard`] needs to know about the vocabulary (its layout and the note-length
-/// cap), and an optional limit on simultaneous notes.
+/// What a [`NoteGuard`] needs to know about the tokenizer (its configuration, vocabulary and
+/// note-length cap), and an optional limit on simultaneous notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoteRules {
-    vocab: Vocab,
-    max_note_steps: u64,
-    max_polyphony: Option<usize>,
+    pub(super) config: TokenizerConfig,
+    pub(super) vocab: Vocab,
+    pub(super) max_note_steps: u64,
+    pub(super) max_polyphony: Option<usize>,
 }
 
 impl NoteRules {
     /// The rules for sequences of `tokenizer`.
     pub fn new(tokenizer: &Tokenizer) -> Self {
         NoteRules {
+            config: *tokenizer.config(),
             vocab: *tokenizer.vocab(),
             max_note_steps: u64::from(tokenizer.config().max_note_steps.max(1)),
             max_polyphony: None,
         }
     }
 
-    /// These rules, also allowing no NOTE_ON while `max` notes (of all instruments) sound;
+    /// These rules, also allowing no new note while `max` notes (of all instruments) sound;
     /// `None` (the default) sets no limit. A limit of 0 is read as 1.
     pub fn with_max_polyphony(self, max: Option<usize>) -> Self {
         NoteRules { max_polyphony: max.map(|m| m.max(1)), ..self }
@@ -62,8 +78,12 @@ impl NoteRules {
 
     /// A guard that has read `primer`.
     pub fn guard(&self, primer: &[TokenId]) -> NoteGuard {
-        let mut g =
-            NoteGuard { rules: *self, now: 0, part: Part::Program(0), open: BTreeMap::new(), ended: false };
+        let mut g = NoteGuard {
+            state: match self.config.scheme {
+                Scheme::MidiLike => State::MidiLike(midi_like::Guard::new(*self)),
+                Scheme::Tsd | Scheme::Remi => State::Durations(durations::Guard::new(*self)),
+            },
+        };
         for &t in primer {
             g.push(t);
         }
@@ -71,68 +91,33 @@ impl NoteRules {
     }
 }
 
-/// The state of one sequence as the decoder will read it: time, current instrument and the
-/// start times of the sounding notes.
+/// The grammar state of one sequence, as its scheme's decoder will read it.
 #[derive(Debug, Clone)]
 pub struct NoteGuard {
-    rules: NoteRules,
-    now: u64,
-    part: Part,
-    /// Start steps of the sounding notes of each (instrument, pitch), oldest first.
-    open: BTreeMap<(Part, u8), VecDeque<u64>>,
-    /// An EOS was read: nothing after it counts.
-    ended: bool,
+    state: State,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    MidiLike(midi_like::Guard),
+    Durations(durations::Guard),
 }
 
 impl NoteGuard {
     /// Read one token (as the decoder would).
     pub fn push(&mut self, token: TokenId) {
-        if self.ended {
-            return;
-        }
-        let max = self.rules.max_note_steps;
-        match self.rules.vocab.event(token) {
-            Event::Pad | Event::Bos | Event::Velocity(_) => {}
-            Event::Eos => self.ended = true,
-            Event::Program(p) => self.part = Part::Program(p),
-            Event::Drums => self.part = Part::Drums,
-            Event::NoteOn(p) => self.open.entry((self.part, p)).or_default().push_back(self.now),
-            Event::NoteOff(p) => {
-                if let Some(q) = self.open.get_mut(&(self.part, p)) {
-                    q.pop_front();
-                    if q.is_empty() {
-                        self.open.remove(&(self.part, p));
-                    }
-                }
-            }
-            Event::TimeShift(s) => {
-                self.now += u64::from(s);
-                let now = self.now;
-                // The decoder closes overdue notes at their cap; forget them likewise.
-                self.open.retain(|_, q| {
-                    while q.front().is_some_and(|&start| start + max < now) {
-                        q.pop_front();
-                    }
-                    !q.is_empty()
-                });
-            }
+        match &mut self.state {
+            State::MidiLike(g) => g.push(token),
+            State::Durations(g) => g.push(token),
         }
     }
 
     /// Number of sounding notes.
     pub fn sounding(&self) -> usize {
-        self.open.values().map(VecDeque::len).sum()
-    }
-
-    /// The longest TIME_SHIFT (in steps) that keeps every sounding note within the cap.
-    fn shift_room(&self) -> u64 {
-        let max = self.rules.max_note_steps;
-        self.open
-            .values()
-            .filter_map(|q| q.front())
-            .map(|&start| (start + max).saturating_sub(self.now))
-            .min()
-            .unwrap_or(u64::MAX)
+        match &self.state {
+            State::MidiLike(g) => g.sounding(),
+            State::Durations(g) => g.sounding(),
+        }
     }
 
     /// Set to zero the probability of every token the rules forbid next (see the module doc).
@@ -140,105 +125,50 @@ impl NoteGuard {
     /// model gives no weight to any allowed token, the first allowed one gets weight 1, so a
     /// sampler always finds one.
     pub fn mask(&self, probs: &mut [f64]) {
-        if self.ended {
-            return;
-        }
-        let room = self.shift_room();
-        let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
-        let due_here =
-            room == 0 && self.open.keys().any(|&(part, pitch)| part == self.part && self.due(part, pitch));
-        let v = &self.rules.vocab;
-        let n = probs.len().min(v.len());
-        let mut first_allowed = None;
-        let mut any = false;
-        for (id, p) in probs[..n].iter_mut().enumerate() {
-            let t = id as TokenId;
-            let ok =
-                if room == 0 { self.closes_due(t, due_here) } else { self.allowed(v.event(t), room, full) };
-            if ok {
-                first_allowed.get_or_insert(id);
-                any |= *p > 0.0;
-            } else {
-                *p = 0.0;
-            }
-        }
-        if !any {
-            if let Some(id) = first_allowed {
-                probs[id] = 1.0;
-            }
+        match &self.state {
+            State::MidiLike(g) => g.mask(probs),
+            State::Durations(g) => g.mask(probs),
         }
     }
 
-    /// Whether `event` may come next when no note is due (`room` > 0 steps of shift left;
-    /// `full`: the polyphony limit is reached).
-    fn allowed(&self, event: Event, room: u64, full: bool) -> bool {
-        match event {
-            Event::NoteOff(p) => self.open.contains_key(&(self.part, p)),
-            Event::NoteOn(_) => !full,
-            Event::TimeShift(s) => u64::from(s) <= room,
-            Event::Pad | Event::Bos => false,
-            _ => true,
-        }
-    }
-
-    /// Whether the oldest sounding note of (`part`, `pitch`) is at its cap now.
-    fn due(&self, part: Part, pitch: u8) -> bool {
-        self.open
-            .get(&(part, pitch))
-            .and_then(|q| q.front())
-            .is_some_and(|&s| s + self.rules.max_note_steps <= self.now)
-    }
-
-    /// Whether `token` helps close a due note; `due_here`: the current instrument has one.
-    fn closes_due(&self, token: TokenId, due_here: bool) -> bool {
-        let due_in = |p: Part| self.open.keys().any(|&(part, pitch)| part == p && self.due(part, pitch));
-        match self.rules.vocab.event(token) {
-            Event::NoteOff(p) => self.due(self.part, p),
-            Event::Program(p) if !due_here => due_in(Part::Program(p)),
-            Event::Drums if !due_here => due_in(Part::Drums),
-            _ => false,
-        }
-    }
-
-    /// The tokens that end every sounding note now: for each instrument with sounding notes
-    /// (in order), its PROGRAM/DRUMS token when it is not the current one, then one NOTE_OFF per
-    /// sounding note. Empty when nothing sounds. After an EOS these are the notes sounding when
-    /// it came, which [`NoteGuard::close`] puts before it.
+    /// `midi-like`: the tokens that end every sounding note now (see
+    /// [`super::midi_like::Guard::closing`]); empty under the duration schemes, whose notes
+    /// end by themselves.
     pub fn closing(&self) -> Vec<TokenId> {
-        let v = &self.rules.vocab;
-        let mut out = Vec::new();
-        let mut part = self.part;
-        // The current instrument first, so the common one-instrument case needs no switch.
-        let order = self
-            .open
-            .iter()
-            .filter(|((p, _), _)| *p == self.part)
-            .chain(self.open.iter().filter(|((p, _), _)| *p != self.part));
-        for (&(p, pitch), q) in order {
-            if p != part {
-                let switch = match p {
-                    Part::Program(n) => v.id(Event::Program(n)),
-                    Part::Drums => v.id(Event::Drums),
-                };
-                out.extend(switch);
-                part = p;
-            }
-            if let Some(off) = v.id(Event::NoteOff(pitch)) {
-                out.extend(std::iter::repeat_n(off, q.len()));
-            }
+        match &self.state {
+            State::MidiLike(g) => g.closing(),
+            State::Durations(_) => Vec::new(),
         }
-        out
     }
 
-    /// Append [`NoteGuard::closing`] to a finished continuation, before its EOS if it has one.
-    pub fn close(&self, continuation: &mut Vec<TokenId>) {
-        let eos = continuation.last() == Some(&EOS);
-        if eos {
-            continuation.pop();
+    /// Make a finished sequence (that this guard has read) decode with nothing dropped or left
+    /// sounding: `midi-like` adds [`NoteGuard::closing`] before its EOS (if any); TSD and REMI
+    /// remove the tokens of a note left incomplete at its end.
+    pub fn close(&self, sequence: &mut Vec<TokenId>) {
+        match &self.state {
+            State::MidiLike(g) => g.close(sequence),
+            State::Durations(g) => g.close(sequence),
         }
-        continuation.extend(self.closing());
-        if eos {
-            continuation.push(EOS);
+    }
+}
+
+/// Zero every entry of `probs` (below `vocab_len`) whose token `allowed` rejects; if no allowed
+/// token keeps any weight, give the first allowed one weight 1.
+pub(super) fn keep_allowed(probs: &mut [f64], vocab_len: usize, allowed: impl Fn(TokenId) -> bool) {
+    let n = probs.len().min(vocab_len);
+    let mut first_allowed = None;
+    let mut any = false;
+    for (id, p) in probs[..n].iter_mut().enumerate() {
+        if allowed(id as TokenId) {
+            first_allowed.get_or_insert(id);
+            any |= *p > 0.0;
+        } else {
+            *p = 0.0;
+        }
+    }
+    if !any {
+        if let Some(id) = first_allowed {
+            probs[id] = 1.0;
         }
     }
 }
@@ -246,7 +176,8 @@ impl NoteGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::{TokenizerConfig, BOS};
+    use crate::tokens::grid::Part;
+    use crate::tokens::{Event, Scheme, TokenizerConfig, BOS, EOS};
 
     fn tok() -> Tokenizer {
         Tokenizer::new(TokenizerConfig { max_note_steps: 24, ..TokenizerConfig::default() }).unwrap()
@@ -304,19 +235,24 @@ mod tests {
         let rules = NoteRules::new(&t).with_max_polyphony(Some(2));
         let ons = |g: &NoteGuard| allowed(&t, g).into_iter().filter(|n| n.starts_with("NOTE_ON")).count();
         let pitches = t.vocab().pitch_range().1 - t.vocab().pitch_range().0 + 1;
-        assert_eq!(ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60"))), usize::from(pitches));
+        assert_eq!(ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60 SHIFT_1"))), usize::from(pitches));
+        // At the step it started, a pitch cannot start again (the decoder would merge the two).
+        assert_eq!(ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60"))), usize::from(pitches) - 1);
         // Two sounding (in two instruments): no NOTE_ON, but shifts and the NOTE_OFF remain.
-        let g = rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64"));
+        let g = rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64 SHIFT_1"));
         assert_eq!(ons(&g), 0);
         let rest = allowed(&t, &g);
         assert!(rest.iter().any(|n| n == "NOTE_OFF_64") && rest.iter().any(|n| n == "SHIFT_1"));
+        // A note cannot end at the step it started (the decoder would stretch it to one step).
+        let g = rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64"));
+        assert!(!allowed(&t, &g).iter().any(|n| n == "NOTE_OFF_64"));
         // One ends: NOTE_ONs are back. Without a limit there never was one.
         assert_eq!(
-            ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64 NOTE_OFF_64"))),
+            ons(&rules.guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64 SHIFT_1 NOTE_OFF_64"))),
             usize::from(pitches)
         );
         assert_eq!(
-            ons(&NoteRules::new(&t).guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64"))),
+            ons(&NoteRules::new(&t).guard(&ids(&t, "BOS NOTE_ON_60 PROGRAM_40 NOTE_ON_64 SHIFT_1"))),
             usize::from(pitches)
         );
     }
@@ -411,6 +347,102 @@ mod tests {
             }
             assert!(open.is_empty(), "{} notes left sounding", open.len());
         }
+    }
+
+    /// Draw a token from `p` (unnormalized) with `rng`.
+    fn draw(p: &[f64], rng: &mut impl rand::Rng) -> TokenId {
+        let total: f64 = p.iter().sum();
+        let mut r = rng.random::<f64>() * total;
+        p.iter()
+            .position(|&x| {
+                r -= x;
+                r < 0.0
+            })
+            .unwrap_or(p.len() - 1) as TokenId
+    }
+
+    /// Uniform random sampling under each scheme's guard (with and without a polyphony limit)
+    /// always decodes with no dropped token, no note past the cap and, with a limit, never more
+    /// notes sounding at once than it allows.
+    #[test]
+    fn guarded_random_sequences_of_every_scheme_decode_with_nothing_dropped() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for scheme in Scheme::ALL {
+            for programs in [crate::tokens::ProgramMode::Programs, crate::tokens::ProgramMode::MergePiano] {
+                let cfg = TokenizerConfig { scheme, programs, max_note_steps: 24, ..TokenizerConfig::default() };
+                let t = Tokenizer::new(cfg).unwrap();
+                for limit in [None, Some(3)] {
+                    let rules = NoteRules::new(&t).with_max_polyphony(limit);
+                    let mut notes = 0;
+                    for _ in 0..25 {
+                        let mut seq = vec![BOS];
+                        let mut g = rules.guard(&seq);
+                        for _ in 0..300 {
+                            let mut p: Vec<f64> = (0..t.vocab_size()).map(|_| rng.random::<f64>()).collect();
+                            p[usize::from(EOS)] = 0.0;
+                            g.mask(&mut p);
+                            let tok = draw(&p, &mut rng);
+                            g.push(tok);
+                            seq.push(tok);
+                        }
+                        g.close(&mut seq);
+                        assert_eq!(t.dropped_tokens(&seq), 0, "{scheme} {programs:?} {limit:?}");
+                        let piece = t.decode(&seq);
+                        let all: Vec<_> = piece.instruments.iter().flat_map(|i| &i.notes).collect();
+                        notes += all.len();
+                        assert!(all.iter().all(|n| n.duration() <= 24 * 40), "{scheme}: a note past the cap");
+                        if let Some(m) = limit {
+                            for n in &all {
+                                let at = all.iter().filter(|o| o.start <= n.start && o.end > n.start).count();
+                                assert!(at <= m, "{scheme}: {at} notes sound at once, limit {m}");
+                            }
+                        }
+                    }
+                    assert!(notes > 100, "{scheme} {programs:?}: only {notes} notes sampled");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn duration_schemes_allow_only_whole_notes_in_order() {
+        let tsd = Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
+        let rules = NoteRules::new(&tsd);
+        let kinds = |t: &Tokenizer, g: &NoteGuard| {
+            let mut names: Vec<String> = allowed(t, g)
+                .into_iter()
+                .map(|n| n.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_').to_string())
+                .collect();
+            names.dedup();
+            names
+        };
+        assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS"))), ["EOS", "PITCH", "SHIFT", "PROGRAM", "DRUMS"]);
+        assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS PITCH_60"))), ["VELOCITY"]);
+        assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS PITCH_60 VELOCITY_3"))), ["DURATION"]);
+        assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS PROGRAM_5"))), ["PITCH"]);
+        // No second note of a pitch at one onset, and no switch to the current instrument.
+        let g = rules.guard(&ids(&tsd, "BOS PROGRAM_5 PITCH_60 VELOCITY_3 DURATION_4"));
+        let a = allowed(&tsd, &g);
+        assert!(!a.contains(&"PITCH_60".to_string()) && a.contains(&"PITCH_61".to_string()));
+        assert!(!a.contains(&"PROGRAM_5".to_string()) && a.contains(&"PROGRAM_6".to_string()));
+        // A note left incomplete is removed at the end; a finished one stays.
+        let mut seq = ids(&tsd, "BOS PITCH_60 VELOCITY_3 DURATION_4 PITCH_62 VELOCITY_3");
+        rules.guard(&seq).close(&mut seq);
+        assert_eq!(seq, ids(&tsd, "BOS PITCH_60 VELOCITY_3 DURATION_4"));
+
+        let remi = Tokenizer::new(TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() }).unwrap();
+        let rules = NoteRules::new(&remi).with_max_polyphony(Some(1));
+        assert_eq!(kinds(&remi, &rules.guard(&ids(&remi, "BOS"))), ["EOS", "BAR"]);
+        assert_eq!(kinds(&remi, &rules.guard(&ids(&remi, "BOS BAR"))), ["EOS", "BAR", "TIMESIG", "POSITION"]);
+        let g = rules.guard(&ids(&remi, "BOS BAR TIMESIG_3_4 POSITION_5 PITCH_60 VELOCITY_1 DURATION_12"));
+        // One note sounds until step 17 (limit 1): no new pitch, positions only from 17 to 35.
+        let a = allowed(&remi, &g);
+        let positions: Vec<_> = a.iter().filter(|n| n.starts_with("POSITION")).collect();
+        assert_eq!(positions.first().map(|s| s.as_str()), Some("POSITION_17"));
+        assert_eq!(positions.last().map(|s| s.as_str()), Some("POSITION_35"));
+        assert!(!a.iter().any(|n| n.starts_with("PITCH") || n.starts_with("TIMESIG")));
+        assert!(a.contains(&"BAR".to_string()));
     }
 
     #[test]

@@ -1,13 +1,21 @@
-//! Pieces as token sequences: a performance-event vocabulary (NOTE_ON, NOTE_OFF, TIME_SHIFT,
-//! VELOCITY, PROGRAM, plus PAD/BOS/EOS) and a lossless-up-to-the-grid encoder and decoder.
+//! Pieces as token sequences, in one of three schemes ([`Scheme`]), each with a
+//! lossless-up-to-the-grid encoder and decoder:
 //!
-//! - [`TokenizerConfig`] decides the grid, the vocabulary and what is encoded.
+//! - `midi-like` ([`midi_like`]): NOTE_ON, NOTE_OFF, SHIFT, VELOCITY, PROGRAM (Performance RNN);
+//! - `tsd` and `remi` ([`durations`]): per note PITCH, VELOCITY, DURATION, with time as SHIFTs
+//!   (TSD) or as BAR, TIMESIG and POSITION tokens (REMI, bars from the piece's time signatures;
+//!   [`bars`]).
+//!
+//! The parts:
+//!
+//! - [`TokenizerConfig`] decides the scheme, the grid, the vocabulary and what is encoded.
 //! - [`Vocab`] maps [`Event`]s to dense [`TokenId`]s and readable names (`NOTE_ON_60`).
-//! - [`Tokenizer`] encodes a [`crate::Piece`] and decodes any token sequence back into one.
+//! - [`Tokenizer`] encodes a [`crate::Piece`] and decodes any token sequence back into one; it
+//!   is the one face of the schemes: nothing outside this module matches on their events.
 //! - [`transpose`] shifts pitched notes for data augmentation.
 //! - [`gm_names`] names the General MIDI programs.
-//! - [`NoteGuard`] keeps sampled sequences well formed (no stray NOTE_OFFs, no note past the
-//!   length cap, every note closed at the end).
+//! - [`NoteGuard`] keeps sampled sequences well formed under each scheme's grammar (no stray
+//!   NOTE_OFFs, no note past the length cap, nothing the decoder would drop).
 //!
 //! # What "lossless" means
 //!
@@ -28,27 +36,38 @@
 //!    k-th earliest end, which is how a FIFO decoder reads overlapping notes of one pitch (it
 //!    changes only a note nested inside a longer note of the same pitch: `0..36` and `12..24`
 //!    become `0..24` and `12..36`). Each note keeps the velocity of its start.
-//! 5. **Length.** Notes longer than `max_note_steps` are cut to it.
+//! 5. **Length.** Notes longer than `max_note_steps` are cut to it (so every note fits one
+//!    DURATION token under TSD and REMI).
 //! 6. **Duplicates.** Notes equal in instrument, pitch, start and end are merged into one (the
 //!    loudest).
 //! 7. **Layout.** The result has the decoder's resolution, one tempo event (120 bpm), no time or
 //!    key signatures, instruments ordered by first note with fresh channels and GM names (see
-//!    [`Tokenizer::decode_with`]). Tempo, signatures, channels and names of `p` are not encoded.
+//!    [`Tokenizer::decode_with`]). Tempo, signatures, channels and names of `p` are not encoded,
+//!    except under REMI:
+//! 8. **Bars (REMI only).** The time signatures become bar lines on the grid as [`bars`]
+//!    describes; the result has a time signature at step 0 (the first bar's meter) and one at
+//!    each bar line where the meter changes, up to the bar of the last note.
+//!
+//! Rules 1-6 are the same for every scheme, so one piece has the same notes under all three:
+//! that is what makes bits per note comparable across schemes.
 //!
 //! Consequences, all tested: `quantize` is idempotent, `encode(&quantize(p)) == encode(p)`,
 //! every decoded piece `d` has `quantize(&d) == d`, so `encode(decode(tokens))` is a fixed
 //! point after one round trip.
 
+pub mod bars;
 mod config;
 mod decode;
+pub mod durations;
 mod encode;
 pub mod gm_names;
 mod grid;
 mod guard;
+pub mod midi_like;
 pub mod transpose;
 mod vocab;
 
-pub use config::{ProgramMode, TimeMode, TokenizerConfig};
+pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
 pub use decode::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};
@@ -101,7 +120,12 @@ impl Tokenizer {
         self.vocab.name(token)
     }
 
-    /// `BOS, events..., EOS` for `piece` (event order: see `encode.rs`).
+    /// The scheme of this tokenizer.
+    pub fn scheme(&self) -> Scheme {
+        self.config.scheme
+    }
+
+    /// `BOS, events..., EOS` for `piece` (event order: see the scheme's module).
     pub fn encode(&self, piece: &Piece) -> Vec<TokenId> {
         encode::encode(self, piece)
     }
@@ -111,9 +135,11 @@ impl Tokenizer {
     /// The cut is `beats` quarter notes and/or `seconds` seconds into the piece (through its
     /// tempo map); with both, the earlier one; with neither, the whole piece. Negative or NaN
     /// cuts count as 0. Events exactly at the cut are excluded and no TIME_SHIFT up to the cut
-    /// is written. Notes that start before the cut and end at or after it are left open (their
-    /// NOTE_OFFs are not emitted): the model that continues the primer closes them. The result
-    /// is always a prefix of [`Tokenizer::encode`]'s output.
+    /// is written. Under `midi-like`, notes that start before the cut and end at or after it
+    /// are left open (their NOTE_OFFs are not emitted): the model that continues the primer
+    /// closes them; under TSD and REMI they are complete (their DURATION holds their end), and
+    /// REMI writes the bar lines before the cut. The result is always a prefix of
+    /// [`Tokenizer::encode`]'s output.
     pub fn encode_prefix(&self, piece: &Piece, beats: Option<f64>, seconds: Option<f64>) -> Vec<TokenId> {
         let cut = grid::cut_position(&self.config, piece, beats, seconds);
         encode::encode_prefix(self, piece, cut)
@@ -147,7 +173,79 @@ impl Tokenizer {
     /// What `decode_with(encode(piece), options)` gives.
     pub fn quantize_with(&self, piece: &Piece, options: &DecodeOptions) -> Piece {
         let notes = encode::canonical_notes(self, piece);
-        grid::to_piece(&self.config, &self.vocab, &notes, options)
+        let meters = match self.config.scheme {
+            Scheme::Remi => durations::bar_meters(bars::BarLines::for_piece(&self.config, piece), &notes),
+            Scheme::MidiLike | Scheme::Tsd => Vec::new(),
+        };
+        grid::to_piece(&self.config, &self.vocab, &notes, &meters, options)
+    }
+
+    /// How many tokens of `tokens` the decoder cannot use and skips (by the scheme's rules: a
+    /// NOTE_OFF with no sounding note, a PITCH with no DURATION, a POSITION going back, an
+    /// unknown id...), counting each note merged away as a duplicate as one. Zero for every
+    /// encoded piece and for every sequence sampled under the note guard.
+    pub fn dropped_tokens(&self, tokens: &[TokenId]) -> usize {
+        decode::decode_notes(self, tokens).dropped
+    }
+
+    /// The number of notes `tokens` decode to. The same for a piece under every scheme of one
+    /// grid (see the module doc), so it is the denominator of bits per note.
+    pub fn note_count(&self, tokens: &[TokenId]) -> usize {
+        decode::decode_notes(self, tokens).notes.len()
+    }
+
+    /// The decoder's time, in grid steps, after reading `tokens` (up to an EOS): how far the
+    /// time tokens (SHIFTs; REMI's bars and positions) have moved.
+    pub fn end_step(&self, tokens: &[TokenId]) -> u64 {
+        decode::decode_notes(self, tokens).end
+    }
+
+    /// A continuation decodable on its own: `BOS`, the tokens that restore the state in force
+    /// at the end of `primer`, then `continuation`. `midi-like`: the primer's last instrument
+    /// and velocity tokens (NOTE_OFFs of notes the primer left open then find no open note and
+    /// are dropped by the decoder). TSD: its last instrument. REMI: a bar line in the primer's
+    /// last meter (the continuation's own first bar line, if it starts with one), the primer's
+    /// last position when the continuation goes on at it, and its last instrument; the
+    /// continuation's bar then starts at step 0.
+    pub fn strip_primer(&self, primer: &[TokenId], continuation: &[TokenId]) -> Vec<TokenId> {
+        let v = &self.vocab;
+        let last = |pred: &dyn Fn(Event) -> bool| primer.iter().rev().copied().find(|&t| pred(v.event(t)));
+        let instrument = last(&|e| matches!(e, Event::Program(_) | Event::Drums));
+        let mut out = vec![BOS];
+        let mut rest = continuation;
+        match self.config.scheme {
+            Scheme::MidiLike => {
+                out.extend(instrument);
+                out.extend(last(&|e| matches!(e, Event::Velocity(_))));
+            }
+            Scheme::Tsd => out.extend(instrument),
+            Scheme::Remi => {
+                let bar = v.id(Event::Bar).unwrap_or(PAD);
+                let starts_bar = rest.first() == Some(&bar);
+                if starts_bar {
+                    rest = &rest[1..];
+                }
+                out.push(bar);
+                match rest.first() {
+                    Some(&t) if matches!(v.event(t), Event::TimeSig(..)) => {
+                        out.push(t);
+                        rest = &rest[1..];
+                    }
+                    _ => out.extend(last(&|e| matches!(e, Event::TimeSig(..)))),
+                }
+                // Notes at the primer's last position need it (there is none after a bar line).
+                let since_bar = primer.iter().rposition(|&t| t == bar).map_or(primer, |i| &primer[i..]);
+                let position = since_bar.iter().rev().copied().find(|&t| matches!(v.event(t), Event::Position(_)));
+                let first_time =
+                    rest.iter().map(|&t| v.event(t)).find(|e| !matches!(e, Event::Program(_) | Event::Drums));
+                if !starts_bar && matches!(first_time, Some(Event::Pitch(_))) {
+                    out.extend(position);
+                }
+                out.extend(instrument);
+            }
+        }
+        out.extend_from_slice(rest);
+        out
     }
 
     /// `ticks_per_beat` of decoded pieces and how many of their ticks one grid step lasts, for

@@ -55,7 +55,7 @@ pub fn transpose_piece(piece: &Piece, semitones: i8, lo: u8, hi: u8) -> Piece {
     out
 }
 
-/// `tokens` with the NOTE_ON/NOTE_OFF tokens of pitched instruments shifted by `semitones`,
+/// `tokens` with the NOTE_ON/NOTE_OFF (or PITCH) tokens of pitched instruments shifted by `semitones`,
 /// folded into the vocabulary's pitch range. The instrument is tracked through the stream as
 /// the decoder does: notes after `DRUMS` are drums and stay put until a `PROGRAM_p`; notes
 /// before any instrument token are pitched. Every other token, including ids outside the
@@ -77,6 +77,7 @@ pub fn transpose_tokens(vocab: &Vocab, tokens: &[TokenId], semitones: i8) -> Vec
                 }
                 Event::NoteOn(p) if !drums => vocab.id(Event::NoteOn(fold_pitch(p, semitones, lo, hi))),
                 Event::NoteOff(p) if !drums => vocab.id(Event::NoteOff(fold_pitch(p, semitones, lo, hi))),
+                Event::Pitch(p) if !drums => vocab.id(Event::Pitch(fold_pitch(p, semitones, lo, hi))),
                 _ => None,
             };
             moved.unwrap_or(token)

@@ -1,10 +1,19 @@
 //! The event vocabulary: a dense, ordered layout of token ids and their readable names.
 //!
-//! Layout: `PAD, BOS, EOS`, then NOTE_ON for each pitch in range, NOTE_OFF likewise,
-//! TIME_SHIFT 1..=max, VELOCITY bins, and (with [`ProgramMode::Programs`]) 128 PROGRAM tokens and
-//! one DRUMS token.
+//! Every layout starts with `PAD, BOS, EOS`; then come segments of one kind of event each, in an
+//! order fixed per scheme:
+//!
+//! - `midi-like`: NOTE_ON and NOTE_OFF for each pitch in range, SHIFT 1..=max, VELOCITY bins;
+//! - `tsd`: PITCH for each pitch in range, VELOCITY bins, DURATION 1..=max_note_steps, SHIFT
+//!   1..=max;
+//! - `remi`: BAR, TIMESIG for each meter of [`super::bars::TIME_SIGNATURES`], POSITION
+//!   0..bar steps, PITCH, VELOCITY, DURATION;
+//!
+//! and, with [`ProgramMode::Programs`], 128 PROGRAM tokens and one DRUMS token last. The
+//! `midi-like` layout is the one every checkpoint written before schemes existed uses.
 
-use super::config::{ProgramMode, TokenizerConfig};
+use super::bars;
+use super::config::{ProgramMode, Scheme, TimeMode, TokenizerConfig};
 use super::TokenId;
 
 /// What a token means.
@@ -13,31 +22,64 @@ pub enum Event {
     Pad,
     Bos,
     Eos,
+    /// `midi-like`: a note of this pitch starts now.
     NoteOn(u8),
+    /// `midi-like`: the oldest sounding note of this pitch ends now.
     NoteOff(u8),
     /// Advance time by this many steps (>= 1).
     TimeShift(u16),
-    /// Velocity bin for the notes that follow.
+    /// Velocity bin: of the NOTE_ONs that follow (`midi-like`), of this note (`tsd`, `remi`).
     Velocity(u8),
     /// General MIDI program of the notes that follow.
     Program(u8),
     /// The notes that follow are drums.
     Drums,
+    /// `tsd`, `remi`: a note of this pitch starts now (its VELOCITY and DURATION follow).
+    Pitch(u8),
+    /// `tsd`, `remi`: the length in steps (>= 1) of the note whose PITCH came before.
+    Duration(u16),
+    /// `remi`: a bar line.
+    Bar,
+    /// `remi`: the onset, in steps from the start of the current bar, of the notes that follow.
+    Position(u16),
+    /// `remi`: the meter (numerator, denominator) from this bar on.
+    TimeSig(u8, u8),
 }
+
+/// The kinds of events, one per segment of a layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    NoteOn,
+    NoteOff,
+    Shift,
+    Velocity,
+    Program,
+    Pitch,
+    Duration,
+    Bar,
+    Position,
+    TimeSig,
+}
+
+/// One segment of a layout: `count` tokens of `kind` from id `start` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    kind: Kind,
+    start: u16,
+    count: u16,
+}
+
+const MAX_SEGMENTS: usize = 8;
 
 /// Dense numbering of [`Event`]s for one configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vocab {
+    scheme: Scheme,
     pitch_min: u8,
     pitches: u16,
-    shifts: u16,
     velocity_bins: u16,
-    programs: bool,
-    note_on: u16,
-    note_off: u16,
-    shift: u16,
-    velocity: u16,
-    program: u16,
+    segments: [Segment; MAX_SEGMENTS],
+    used: usize,
     len: u16,
 }
 
@@ -47,26 +89,49 @@ impl Vocab {
         let pitches = u16::from(config.pitch_max) - u16::from(config.pitch_min) + 1;
         let shifts = config.max_shift_steps;
         let velocity_bins = u16::from(config.velocity_bins);
-        let programs = config.programs == ProgramMode::Programs;
-        let note_on = 3;
-        let note_off = note_on + pitches;
-        let shift = note_off + pitches;
-        let velocity = shift + shifts;
-        let program = velocity + velocity_bins;
-        let len = program + if programs { 129 } else { 0 };
-        Vocab {
-            pitch_min: config.pitch_min,
-            pitches,
-            shifts,
-            velocity_bins,
-            programs,
-            note_on,
-            note_off,
-            shift,
-            velocity,
-            program,
-            len,
+        let durations = config.max_note_steps.min(super::config::MAX_DURATION_STEPS) as u16;
+        let positions = match config.time {
+            TimeMode::Beats { steps_per_beat } => bars::max_bar_steps(steps_per_beat),
+            TimeMode::Seconds { .. } => 0,
+        };
+        let layout: &[(Kind, u16)] = match config.scheme {
+            Scheme::MidiLike => &[
+                (Kind::NoteOn, pitches),
+                (Kind::NoteOff, pitches),
+                (Kind::Shift, shifts),
+                (Kind::Velocity, velocity_bins),
+            ],
+            Scheme::Tsd => &[
+                (Kind::Pitch, pitches),
+                (Kind::Velocity, velocity_bins),
+                (Kind::Duration, durations),
+                (Kind::Shift, shifts),
+            ],
+            Scheme::Remi => &[
+                (Kind::Bar, 1),
+                (Kind::TimeSig, bars::TIME_SIGNATURES.len() as u16),
+                (Kind::Position, positions),
+                (Kind::Pitch, pitches),
+                (Kind::Velocity, velocity_bins),
+                (Kind::Duration, durations),
+            ],
+        };
+        let empty = Segment { kind: Kind::Bar, start: 0, count: 0 };
+        let mut segments = [empty; MAX_SEGMENTS];
+        let mut used = 0;
+        let mut next = 3u16;
+        let programs = (config.programs == ProgramMode::Programs).then_some((Kind::Program, 129));
+        for &(kind, count) in layout.iter().chain(programs.iter()) {
+            segments[used] = Segment { kind, start: next, count };
+            used += 1;
+            next += count;
         }
+        Vocab { scheme: config.scheme, pitch_min: config.pitch_min, pitches, velocity_bins, segments, used, len: next }
+    }
+
+    /// The scheme this vocabulary belongs to.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 
     /// Number of tokens.
@@ -74,7 +139,7 @@ impl Vocab {
         usize::from(self.len)
     }
 
-    /// Lowest and highest pitch with NOTE_ON/NOTE_OFF tokens.
+    /// Lowest and highest pitch with note tokens.
     pub fn pitch_range(&self) -> (u8, u8) {
         (self.pitch_min, (u16::from(self.pitch_min) + self.pitches - 1) as u8)
     }
@@ -84,41 +149,71 @@ impl Vocab {
         false
     }
 
+    fn segment(&self, kind: Kind) -> Option<Segment> {
+        self.segments[..self.used].iter().copied().find(|s| s.kind == kind)
+    }
+
     /// The token for `event`, or `None` if this vocabulary cannot express it.
     pub fn id(&self, event: Event) -> Option<TokenId> {
-        let pitch = |p: u8| {
-            let i = u16::from(p).checked_sub(u16::from(self.pitch_min))?;
-            (i < self.pitches).then_some(i)
+        let at = |kind: Kind, index: u16| {
+            let seg = self.segment(kind)?;
+            (index < seg.count).then_some(seg.start + index)
         };
-        Some(match event {
-            Event::Pad => super::PAD,
-            Event::Bos => super::BOS,
-            Event::Eos => super::EOS,
-            Event::NoteOn(p) => self.note_on + pitch(p)?,
-            Event::NoteOff(p) => self.note_off + pitch(p)?,
-            Event::TimeShift(s) if s >= 1 && s <= self.shifts => self.shift + s - 1,
-            Event::Velocity(b) if u16::from(b) < self.velocity_bins => self.velocity + u16::from(b),
-            Event::Program(p) if self.programs && p < 128 => self.program + u16::from(p),
-            Event::Drums if self.programs => self.program + 128,
-            _ => return None,
-        })
+        let pitch = |p: u8| u16::from(p).checked_sub(u16::from(self.pitch_min));
+        match event {
+            Event::Pad => Some(super::PAD),
+            Event::Bos => Some(super::BOS),
+            Event::Eos => Some(super::EOS),
+            Event::NoteOn(p) => at(Kind::NoteOn, pitch(p)?),
+            Event::NoteOff(p) => at(Kind::NoteOff, pitch(p)?),
+            Event::Pitch(p) => at(Kind::Pitch, pitch(p)?),
+            Event::TimeShift(s) => at(Kind::Shift, s.checked_sub(1)?),
+            Event::Duration(d) => at(Kind::Duration, d.checked_sub(1)?),
+            Event::Velocity(b) => at(Kind::Velocity, u16::from(b)),
+            Event::Program(p) if p < 128 => at(Kind::Program, u16::from(p)),
+            Event::Program(_) => None,
+            Event::Drums => at(Kind::Program, 128),
+            Event::Bar => at(Kind::Bar, 0),
+            Event::Position(k) => at(Kind::Position, k),
+            Event::TimeSig(n, d) => at(Kind::TimeSig, bars::time_signature_index(n, d)? as u16),
+        }
     }
 
     /// What `token` means; ids past the end read as PAD.
     pub fn event(&self, token: TokenId) -> Event {
-        let t = token;
-        match t {
-            0 => Event::Pad,
-            1 => Event::Bos,
-            2 => Event::Eos,
-            _ if t < self.note_off => Event::NoteOn(self.pitch_min + (t - self.note_on) as u8),
-            _ if t < self.shift => Event::NoteOff(self.pitch_min + (t - self.note_off) as u8),
-            _ if t < self.velocity => Event::TimeShift(t - self.shift + 1),
-            _ if t < self.program => Event::Velocity((t - self.velocity) as u8),
-            _ if t < self.len && t == self.program + 128 => Event::Drums,
-            _ if t < self.len => Event::Program((t - self.program) as u8),
-            _ => Event::Pad,
+        match token {
+            0 => return Event::Pad,
+            1 => return Event::Bos,
+            2 => return Event::Eos,
+            _ => {}
         }
+        let Some(seg) = self.segments[..self.used].iter().find(|s| token >= s.start && token - s.start < s.count)
+        else {
+            return Event::Pad;
+        };
+        let i = token - seg.start;
+        let pitch = self.pitch_min.wrapping_add(i as u8);
+        match seg.kind {
+            Kind::NoteOn => Event::NoteOn(pitch),
+            Kind::NoteOff => Event::NoteOff(pitch),
+            Kind::Pitch => Event::Pitch(pitch),
+            Kind::Shift => Event::TimeShift(i + 1),
+            Kind::Duration => Event::Duration(i + 1),
+            Kind::Velocity => Event::Velocity(i as u8),
+            Kind::Program if i == 128 => Event::Drums,
+            Kind::Program => Event::Program(i as u8),
+            Kind::Bar => Event::Bar,
+            Kind::Position => Event::Position(i),
+            Kind::TimeSig => {
+                let (n, d) = bars::TIME_SIGNATURES[usize::from(i)];
+                Event::TimeSig(n, d)
+            }
+        }
+    }
+
+    /// Whether `token` selects an instrument (PROGRAM or DRUMS), in every scheme.
+    pub fn is_instrument(&self, token: TokenId) -> bool {
+        matches!(self.event(token), Event::Program(_) | Event::Drums)
     }
 
     /// Readable name of `token`.
@@ -133,28 +228,44 @@ impl Vocab {
             Event::Velocity(b) => format!("VELOCITY_{b}"),
             Event::Program(p) => format!("PROGRAM_{p}"),
             Event::Drums => "DRUMS".into(),
+            Event::Pitch(p) => format!("PITCH_{p}"),
+            Event::Duration(d) => format!("DURATION_{d}"),
+            Event::Bar => "BAR".into(),
+            Event::Position(k) => format!("POSITION_{k}"),
+            Event::TimeSig(n, d) => format!("TIMESIG_{n}_{d}"),
         }
     }
 
     /// The token named `name` (inverse of [`Vocab::name`]).
     pub fn parse(&self, name: &str) -> Option<TokenId> {
         let num = |prefix: &str| name.strip_prefix(prefix).and_then(|s| s.parse::<u16>().ok());
+        let byte = |prefix: &str| num(prefix).and_then(|v| u8::try_from(v).ok());
         let event = match name {
             "PAD" => Event::Pad,
             "BOS" => Event::Bos,
             "EOS" => Event::Eos,
             "DRUMS" => Event::Drums,
+            "BAR" => Event::Bar,
             _ => {
-                if let Some(p) = num("NOTE_ON_") {
-                    Event::NoteOn(u8::try_from(p).ok()?)
-                } else if let Some(p) = num("NOTE_OFF_") {
-                    Event::NoteOff(u8::try_from(p).ok()?)
+                if let Some(p) = byte("NOTE_ON_") {
+                    Event::NoteOn(p)
+                } else if let Some(p) = byte("NOTE_OFF_") {
+                    Event::NoteOff(p)
                 } else if let Some(s) = num("SHIFT_") {
                     Event::TimeShift(s)
-                } else if let Some(b) = num("VELOCITY_") {
-                    Event::Velocity(u8::try_from(b).ok()?)
-                } else if let Some(p) = num("PROGRAM_") {
-                    Event::Program(u8::try_from(p).ok()?)
+                } else if let Some(b) = byte("VELOCITY_") {
+                    Event::Velocity(b)
+                } else if let Some(p) = byte("PROGRAM_") {
+                    Event::Program(p)
+                } else if let Some(p) = byte("PITCH_") {
+                    Event::Pitch(p)
+                } else if let Some(d) = num("DURATION_") {
+                    Event::Duration(d)
+                } else if let Some(k) = num("POSITION_") {
+                    Event::Position(k)
+                } else if let Some(rest) = name.strip_prefix("TIMESIG_") {
+                    let (n, d) = rest.split_once('_')?;
+                    Event::TimeSig(n.parse().ok()?, d.parse().ok()?)
                 } else {
                     return None;
                 }
@@ -189,8 +300,28 @@ mod tests {
     }
 
     #[test]
+    fn layouts_of_the_duration_schemes() {
+        // 88 pitches, 32 velocity bins, 192 durations, 48 shifts, 129 instrument tokens.
+        let tsd = Vocab::new(&TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() });
+        assert_eq!(tsd.len(), 3 + 88 + 32 + 192 + 48 + 129);
+        assert_eq!(tsd.name(3), "PITCH_21");
+        // BAR, 90 meters, 144 positions (12 beats of 12 steps), pitches, bins, durations.
+        let remi = Vocab::new(&TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() });
+        assert_eq!(remi.len(), 3 + 1 + 90 + 144 + 88 + 32 + 192 + 129);
+        assert_eq!(remi.name(3), "BAR");
+        assert_eq!(remi.parse("TIMESIG_3_4").map(|t| remi.event(t)), Some(Event::TimeSig(3, 4)));
+        assert_eq!(remi.parse("TIMESIG_5_3"), None);
+        assert_eq!(remi.parse("NOTE_ON_60"), None, "no NOTE_ON in remi");
+        let midi = Vocab::new(&TokenizerConfig::default());
+        assert_eq!(midi.parse("PITCH_60"), None, "no PITCH in midi-like");
+    }
+
+    #[test]
     fn every_id_round_trips_through_event_and_name() {
-        for cfg in [TokenizerConfig::default(), TokenizerConfig::performance_rnn()] {
+        let tsd = TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() };
+        let remi = TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() };
+        let piano = TokenizerConfig { programs: ProgramMode::MergePiano, ..remi };
+        for cfg in [TokenizerConfig::default(), TokenizerConfig::performance_rnn(), tsd, remi, piano] {
             let v = Vocab::new(&cfg);
             for id in 0..v.len() as TokenId {
                 assert_eq!(v.id(v.event(id)), Some(id), "{}", v.name(id));

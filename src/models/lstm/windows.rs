@@ -7,7 +7,7 @@ use rand::Rng;
 
 use crate::sampler::rng_for;
 use crate::tokens::transpose::transpose_tokens;
-use crate::tokens::{Event, TokenId, Vocab, PAD};
+use crate::tokens::{TokenId, Vocab, PAD};
 
 /// Mixed into the seed so the windows' RNG differs from other users of the same seed.
 const WINDOW_STREAM: u64 = 0x5749_4e44_4f57_5331; // "WINDOWS1"
@@ -42,7 +42,7 @@ impl<'a> Windows<'a> {
             .map(|s| {
                 s.iter()
                     .enumerate()
-                    .filter(|(_, &t)| matches!(vocab.event(t), Event::Program(_) | Event::Drums))
+                    .filter(|(_, &t)| vocab.is_instrument(t))
                     .map(|(i, _)| i as u32)
                     .collect()
             })
@@ -105,6 +105,7 @@ impl<'a> Windows<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::Event;
     use crate::tokens::TokenizerConfig;
 
     #[test]
