@@ -1,7 +1,8 @@
 //! Parse + tokenize throughput over a folder of MIDI files, for `scripts/bench_parse.py`.
 //!
-//! `cargo run --release --example parse_bench -- DIR [REPEATS]` reads every file into memory
-//! first, then times (a) parsing alone and (b) parsing + tokenizing, on one thread, and (c)
+//! `cargo run --release --example parse_bench -- DIR [REPEATS] [SCHEME]` reads every file into
+//! memory first, then times (a) parsing alone and (b) parsing + tokenizing with the default
+//! grid in SCHEME (`midi-like`, `tsd`, `remi`; default `midi-like`), on one thread, and (c)
 //! parsing + tokenizing on all threads with rayon. Prints one JSON object.
 
 use std::path::Path;
@@ -23,7 +24,8 @@ fn main() {
             (p, b)
         })
         .collect();
-    let tok = Tokenizer::new(TokenizerConfig::default()).expect("default config is valid");
+    let scheme = args.get(3).map_or(Ok(Default::default()), |s| s.parse()).expect("a scheme name");
+    let tok = Tokenizer::new(TokenizerConfig { scheme, ..TokenizerConfig::default() }).expect("valid config");
     let opts = ReadOptions { apply_sustain: true };
 
     let mut notes = 0u64;
@@ -62,7 +64,7 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({
-            "files": data.len(), "readable": ok, "notes": notes, "threads": rayon::current_num_threads(),
+            "scheme": scheme.name(), "files": data.len(), "readable": ok, "notes": notes, "threads": rayon::current_num_threads(),
             "parse_s": parse, "parse_tokenize_s": parse_tok, "parallel_parse_tokenize_s": parallel,
             "parse_files_per_s": n / parse, "parse_notes_per_s": notes as f64 / parse,
             "tokenize_files_per_s": n / parse_tok, "tokenize_notes_per_s": notes as f64 / parse_tok,

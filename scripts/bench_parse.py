@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Parse + tokenize throughput: cadenza vs miditok (MIDILike) vs symusic (parse only).
+"""Parse + tokenize throughput: cadenza vs miditok (MIDILike, TSD, REMI) vs symusic (parse only).
 
 Same files, same machine, one run. Every file is read into memory first; each tool is timed on
 one thread (best of --repeats; cadenza, being fast, best of 4x --repeats), cadenza also on
-all threads. Prints a markdown table.
+all threads. Each cadenza scheme is set against miditok's tokenizer of the same name, with the
+same grid (12 steps per quarter note over the first 4 beats, programs on). Prints a markdown
+table.
 
     .pyenv/bin/python scripts/bench_parse.py corpora/bach corpora/folk
 """
@@ -33,9 +35,13 @@ def best_of(n, f):
     return best
 
 
+SCHEMES = [("midi-like", "MIDILike"), ("tsd", "TSD"), ("remi", "REMI")]
+
+
 def bench_python(files, repeats):
+    import miditok
     import symusic
-    from miditok import MIDILike, TokenizerConfig
+    from miditok import TokenizerConfig
 
     blobs = [open(f, "rb").read() for f in files]
     scores = []
@@ -53,21 +59,22 @@ def bench_python(files, repeats):
             except Exception:  # noqa: BLE001
                 pass
 
-    tok = MIDILike(TokenizerConfig(use_programs=True, beat_res={(0, 4): 12, (4, 12): 4}))
+    out = {"notes": notes, "symusic_s": best_of(repeats, sym)}
+    for scheme, cls in SCHEMES:
+        config = TokenizerConfig(use_programs=True, use_time_signatures=cls == "REMI",
+                                 beat_res={(0, 4): 12, (4, 12): 4})
+        tok = getattr(miditok, cls)(config)
 
-    def mtok():
-        for b in blobs:
-            try:
-                tok(symusic.Score.from_midi(b))
-            except Exception:  # noqa: BLE001
-                pass
+        def mtok(tok=tok):
+            for b in blobs:
+                try:
+                    tok(symusic.Score.from_midi(b))
+                except Exception:  # noqa: BLE001
+                    pass
 
-    # miditok is slow: time it on one pass only when the corpus is large.
-    return {
-        "notes": notes,
-        "symusic_s": best_of(repeats, sym),
-        "miditok_s": best_of(1 if len(blobs) > 2000 else repeats, mtok),
-    }
+        # miditok is slow: time it on one pass only when the corpus is large.
+        out[f"miditok_{scheme}_s"] = best_of(1 if len(blobs) > 2000 else repeats, mtok)
+    return out
 
 
 def main():
@@ -85,24 +92,26 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for d in args.dirs:
         files = midi_files(d)
-        ours = json.loads(subprocess.run([exe, d, str(args.repeats * 4)], check=True, capture_output=True, text=True).stdout)
+        run = lambda scheme: json.loads(subprocess.run(  # noqa: E731
+            [exe, d, str(args.repeats * 4), scheme], check=True, capture_output=True, text=True).stdout)
+        ours = {scheme: run(scheme) for scheme, _ in SCHEMES}
         py = bench_python(files, args.repeats)
         n = len(files)
         name = os.path.basename(os.path.normpath(d))
-        rows = [
-            ("cadenza parse+tokenize, 1 thread", ours["parse_tokenize_s"]),
-            (f"cadenza parse+tokenize, {ours['threads']} threads", ours["parallel_parse_tokenize_s"]),
-            ("cadenza parse only, 1 thread", ours["parse_s"]),
-            ("symusic parse only", py["symusic_s"]),
-            ("miditok MIDILike (symusic parse + tokenize)", py["miditok_s"]),
-        ]
-        for tool, s in rows:
-            ratio = ""
-            if tool.startswith("symusic"):
-                ratio = f"{s / ours['parse_s']:.1f}x (parse vs parse)"
-            elif tool.startswith("miditok"):
-                ratio = f"{s / ours['parse_tokenize_s']:.0f}x"
-            print(f"| {name} | {n} | {ours['notes']} | {tool} | {n / s:,.0f} | {ours['notes'] / s:,.0f} | {ratio} |")
+        base = ours["midi-like"]
+        notes = base["notes"]
+        rows = [("cadenza parse only, 1 thread", base["parse_s"], ""),
+                ("symusic parse only", py["symusic_s"], f"{py['symusic_s'] / base['parse_s']:.1f}x (parse vs parse)")]
+        for scheme, cls in SCHEMES:
+            o = ours[scheme]
+            m = py[f"miditok_{scheme}_s"]
+            rows += [
+                (f"cadenza {scheme} parse+tokenize, 1 thread", o["parse_tokenize_s"], ""),
+                (f"cadenza {scheme} parse+tokenize, {o['threads']} threads", o["parallel_parse_tokenize_s"], ""),
+                (f"miditok {cls} (symusic parse + tokenize)", m, f"{m / o['parse_tokenize_s']:.0f}x"),
+            ]
+        for tool, s, ratio in rows:
+            print(f"| {name} | {n} | {notes} | {tool} | {n / s:,.0f} | {notes / s:,.0f} | {ratio} |")
     sys.stdout.flush()
 
 

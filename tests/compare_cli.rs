@@ -2,22 +2,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 
-use common::{cadenza, eval_json, json, melody, train};
-
-/// `n` distinct small MIDI files (the first note's velocity tells them apart, so their content
-/// hashes, and with them the splits, differ).
-fn tiny_corpus(dir: &Path, n: u8) -> PathBuf {
-    let root = dir.join("corpus");
-    std::fs::create_dir_all(&root).unwrap();
-    for i in 0..n {
-        let mut p = melody(i % 8, 4 + u64::from(i % 4));
-        p.instruments[0].notes[0].velocity = 20 + i;
-        cadenza::midi::write_file(&p, &root.join(format!("piece{i:02}.mid"))).unwrap();
-    }
-    root
-}
+use common::{cadenza, distinct_corpus as tiny_corpus, eval_json, json, train};
 
 /// How many notes starting at or after tick `from` start while another note sounds (a note
 /// ending at a tick no longer sounds there).
@@ -106,54 +92,4 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("tiny.hmm") && !html.contains("<script"));
     assert!(html.contains("samples/tiny.markov/000.mid"));
-}
-
-#[test]
-fn models_with_different_tokenizers_give_a_one_line_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let corpus = tiny_corpus(tmp.path(), 12);
-    let a = train(tmp.path(), &corpus, "markov", &["--order", "2"]);
-    let b = tmp.path().join("other.markov");
-    let out = cadenza(tmp.path())
-        .args([
-            "train",
-            "--model",
-            "markov",
-            "--order",
-            "2",
-            "--velocity-bins",
-            "8",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--out",
-            b.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let out = cadenza(tmp.path())
-        .args([
-            "compare",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--models",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--out",
-            tmp.path().join("r").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8(out.stderr).unwrap();
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(
-        lines[0].starts_with("error: ")
-            && lines[0].contains("tiny.markov")
-            && lines[0].contains("other.markov")
-            && lines[0].contains("tokenizer"),
-        "{err}"
-    );
-    assert!(!tmp.path().join("r").exists());
 }

@@ -33,3 +33,18 @@ fn every_fuzzer_finding_goes_through_the_pipeline() {
         assert_eq!(outcome.plain.is_ok(), outcome.sustained.is_ok(), "{}", path.display());
     }
 }
+
+/// The token-stream fuzz target's check, on a fixed spread of streams (the fuzzer runs it on
+/// arbitrary ones): every decoder is total and re-encodes what it keeps with nothing dropped.
+#[test]
+fn token_streams_decode_under_every_scheme() {
+    use rand::{Rng, SeedableRng};
+    let tokenizers = pipeline::tokenizers();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    for len in [0usize, 1, 2, 7, 64, 1000, 4000] {
+        for _ in 0..8 {
+            let bytes: Vec<u8> = (0..len * 2).map(|_| rng.random()).collect();
+            pipeline::check_tokens(&bytes, &tokenizers);
+        }
+    }
+}

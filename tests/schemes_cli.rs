@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use cadenza::tokens::{Scheme, Tokenizer, TokenizerConfig};
-use common::{cadenza, eval_json, json, tiny_corpus, train};
+use common::{cadenza, distinct_corpus, eval_json, json, tiny_corpus, train};
 
 #[test]
 fn every_scheme_trains_scores_and_generates_with_nothing_dropped() {
@@ -82,7 +82,7 @@ fn tokens_and_corpus_stats_take_the_scheme() {
 #[test]
 fn compare_ranks_models_of_different_tokenizers_by_bits_per_note() {
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = tiny_corpus(tmp.path(), 30, false);
+    let corpus = distinct_corpus(tmp.path(), 30);
     let a = train(tmp.path(), &corpus, "markov", &["--order", "4", "--tokenizer", "tsd"]);
     let tsd = tmp.path().join("a-tsd.markov");
     std::fs::rename(&a, &tsd).unwrap();

@@ -39,6 +39,19 @@ pub fn tiny_corpus(dir: &Path, n: u8, bad: bool) -> PathBuf {
     root
 }
 
+/// `n` distinct small MIDI files (the first note's velocity tells them apart, so their content
+/// hashes, and with them the splits, differ).
+pub fn distinct_corpus(dir: &Path, n: u8) -> PathBuf {
+    let root = dir.join("corpus");
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..n {
+        let mut p = melody(i % 8, 4 + u64::from(i % 4));
+        p.instruments[0].notes[0].velocity = 20 + i;
+        write_file(&p, &root.join(format!("piece{i:02}.mid"))).unwrap();
+    }
+    root
+}
+
 /// The `cadenza` binary under test, with the token cache pointed into `cache`.
 pub fn cadenza(cache: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("cadenza").unwrap();
