@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::models::ModelKind;
-use crate::tokens::{Tokenizer, TokenizerConfig};
+use crate::tokens::{Bpe, BpeSpec, Tokenizer, TokenizerConfig};
 
 const MAGIC: &[u8; 8] = b"CDZCKPT\0";
 /// The checkpoint format this build writes and the newest it reads.
@@ -46,6 +46,9 @@ pub struct Header {
     /// UTC, RFC 3339.
     pub created: String,
     pub tokenizer: TokenizerConfig,
+    /// BPE merges over `tokenizer`, when the model speaks merged tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpe: Option<BpeSpec>,
     /// Token names, index = token id.
     pub vocab: Vec<String>,
     pub hyperparameters: serde_json::Value,
@@ -73,6 +76,7 @@ impl Header {
             cadenza_version: env!("CARGO_PKG_VERSION").to_string(),
             created: rfc3339_now(),
             tokenizer: *tokenizer.config(),
+            bpe: tokenizer.bpe().map(|b| b.spec()),
             vocab: (0..tokenizer.vocab_size()).map(|i| tokenizer.name(i as u16)).collect(),
             hyperparameters,
             corpus: None,
@@ -84,7 +88,11 @@ impl Header {
 
     /// The tokenizer this checkpoint's model speaks.
     pub fn tokenizer(&self) -> Result<Tokenizer> {
-        Tokenizer::new(self.tokenizer)
+        let t = Tokenizer::new(self.tokenizer)?;
+        match &self.bpe {
+            None => Ok(t),
+            Some(spec) => t.with_bpe(Bpe::from_spec(spec)?),
+        }
     }
 }
 
@@ -168,17 +176,18 @@ fn parse(bytes: &[u8]) -> std::result::Result<(Header, Vec<u8>), String> {
     Ok((header, bytes[pstart..pend].to_vec()))
 }
 
-/// Refuse to use a model on a corpus tokenized differently.
-pub fn check_tokenizer(path: &Path, header: &Header, corpus: &TokenizerConfig) -> Result<()> {
-    if &header.tokenizer != corpus {
-        return Err(Error::Checkpoint {
-            path: path.into(),
-            reason: format!(
-                "its tokenizer ({}) differs from the corpus's ({}); re-tokenize the corpus with the checkpoint's settings",
-                header.tokenizer.digest(),
-                corpus.digest()
-            ),
-        });
+/// Refuse to use a model on a corpus tokenized differently (settings or BPE merges).
+pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Result<()> {
+    let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
+    let ours = header.tokenizer().map_err(|e| bad(e.to_string()))?;
+    if ours.digest() != corpus.digest() {
+        return Err(bad(format!(
+            "its tokenizer ({} {}) differs from the corpus's ({} {}); re-tokenize the corpus with the checkpoint's settings",
+            ours.scheme(),
+            ours.digest(),
+            corpus.scheme(),
+            corpus.digest()
+        )));
     }
     Ok(())
 }
@@ -278,9 +287,16 @@ mod tests {
     #[test]
     fn tokenizer_mismatch_is_refused() {
         let h = header();
-        let other = TokenizerConfig { velocity_bins: 8, ..h.tokenizer };
-        assert!(check_tokenizer(Path::new("x"), &h, &h.tokenizer).is_ok());
+        let same = h.tokenizer().unwrap();
+        let other = Tokenizer::new(TokenizerConfig { velocity_bins: 8, ..h.tokenizer }).unwrap();
+        assert!(check_tokenizer(Path::new("x"), &h, &same).is_ok());
         assert!(check_tokenizer(Path::new("x"), &h, &other).unwrap_err().to_string().contains("differs"));
+        // The same settings with BPE merges on top are another tokenizer.
+        let merged = same.clone().with_bpe(Bpe::new(h.tokenizer, vec![[10, 11]]).unwrap()).unwrap();
+        assert!(check_tokenizer(Path::new("x"), &h, &merged).is_err());
+        let hb = Header::new(ModelKind::Markov, &merged, serde_json::Value::Null, "x");
+        assert_eq!(hb.tokenizer().unwrap(), merged, "the merges travel in the header");
+        assert!(check_tokenizer(Path::new("x"), &hb, &merged).is_ok());
     }
 
     #[test]

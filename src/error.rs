@@ -22,6 +22,9 @@ pub enum Error {
     /// A checkpoint that cannot be loaded (truncated, corrupted, wrong kind, future version...).
     #[error("{}: bad checkpoint: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },
+    /// A BPE file that cannot be used (unreadable, malformed, or for another tokenizer).
+    #[error("{}: bad BPE file: {reason}", path.display())]
+    BpeFile { path: PathBuf, reason: String },
     /// A corpus that cannot be used (no files, nothing readable, empty split...).
     #[error("{}: {reason}", path.display())]
     Corpus { path: PathBuf, reason: String },

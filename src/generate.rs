@@ -63,11 +63,8 @@ pub fn generate(
         .into_iter()
         .map(|continuation| {
             let full = opts.sampler.finished(primer.iter().chain(&continuation).copied().collect());
-            let tokens = if opts.strip_primer {
-                tokenizer.strip_primer(&primer, &full[primer.len()..])
-            } else {
-                full
-            };
+            let tokens =
+                if opts.strip_primer { tokenizer.strip_primer(&primer, &full[primer.len()..]) } else { full };
             let piece = tokenizer.decode_with(&tokens, &decode_opts);
             Generated { primer: primer.clone(), continuation, piece }
         })

@@ -23,7 +23,7 @@ pub fn rng_for(seed: u64, index: u64) -> SampleRng {
 }
 
 /// How to pick the next token from a distribution.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sampler {
     /// Sharpens (< 1) or flattens (> 1) the distribution; 0 picks the most likely token.
     pub temperature: f64,
@@ -63,7 +63,7 @@ impl Sampler {
 
     /// The guard of a sequence that starts with `primer`, when note rules are on.
     pub fn guard(&self, primer: &[TokenId]) -> Option<NoteGuard> {
-        self.notes.map(|rules| rules.guard(primer))
+        self.notes.as_ref().map(|rules| rules.guard(primer))
     }
 
     /// Pick the next token of a sequence: `probs` is first masked by its `guard` (if any), which

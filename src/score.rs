@@ -111,8 +111,10 @@ mod tests {
 
     #[test]
     fn bits_per_note_by_hand() {
-        let t = Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
-        let ids = |s: &str| -> Vec<TokenId> { s.split_whitespace().map(|n| t.vocab().parse(n).unwrap()).collect() };
+        let t =
+            Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
+        let ids =
+            |s: &str| -> Vec<TokenId> { s.split_whitespace().map(|n| t.vocab().parse(n).unwrap()).collect() };
         // Two notes in 9 scored tokens, and one note in 4: 13 tokens x 2 bits = 26 bits for
         // 3 notes, lasting 1.5 s in all.
         let seqs = vec![

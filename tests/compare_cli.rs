@@ -2,7 +2,6 @@
 
 mod common;
 
-
 use common::{cadenza, distinct_corpus as tiny_corpus, eval_json, json, train};
 
 /// How many notes starting at or after tick `from` start while another note sounds (a note

@@ -18,7 +18,8 @@ fn every_scheme_trains_scores_and_generates_with_nothing_dropped() {
     let mut notes = Vec::new();
     for scheme in ["midi-like", "tsd", "remi"] {
         for model in ["markov", "hmm"] {
-            let extra: &[&str] = if model == "hmm" { &["--states", "8", "--max-iters", "5"] } else { &["--order", "6"] };
+            let extra: &[&str] =
+                if model == "hmm" { &["--states", "8", "--max-iters", "5"] } else { &["--order", "6"] };
             let ckpt = train(tmp.path(), &corpus, model, &[&["--tokenizer", scheme][..], extra].concat());
             let renamed = tmp.path().join(format!("{scheme}.{model}"));
             std::fs::rename(&ckpt, &renamed).unwrap();
@@ -37,11 +38,21 @@ fn every_scheme_trains_scores_and_generates_with_nothing_dropped() {
             let seed = corpus.join("piece01.mid");
             cadenza(tmp.path())
                 .args(["generate", renamed.to_str().unwrap(), "--out", out.to_str().unwrap()])
-                .args(["--seed", seed.to_str().unwrap(), "--seed-beats", "4", "--count", "2", "--length", "150"])
+                .args([
+                    "--seed",
+                    seed.to_str().unwrap(),
+                    "--seed-beats",
+                    "4",
+                    "--count",
+                    "2",
+                    "--length",
+                    "150",
+                ])
                 .args(["--temperature", "1.5", "--max-polyphony", "3"])
                 .assert()
                 .success();
-            let t = Tokenizer::new(TokenizerConfig { scheme: scheme.parse().unwrap(), ..Default::default() }).unwrap();
+            let t = Tokenizer::new(TokenizerConfig { scheme: scheme.parse().unwrap(), ..Default::default() })
+                .unwrap();
             for f in std::fs::read_dir(&out).unwrap() {
                 let bytes = std::fs::read(f.unwrap().path()).unwrap();
                 let p = cadenza::midi::read_bytes(&bytes, Path::new("gen.mid"), &Default::default()).unwrap();
@@ -60,13 +71,23 @@ fn tokens_and_corpus_stats_take_the_scheme() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tiny_corpus(tmp.path(), 6, false);
     let piece = corpus.join("piece01.mid");
-    let out = cadenza(tmp.path()).args(["tokens", piece.to_str().unwrap(), "--tokenizer", "remi"]).output().unwrap();
+    let out = cadenza(tmp.path())
+        .args(["tokens", piece.to_str().unwrap(), "--tokenizer", "remi"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("BOS BAR TIMESIG_4_4 POSITION_0 PROGRAM_0 PITCH_"), "{text}");
     let back = tmp.path().join("back.mid");
     cadenza(tmp.path())
-        .args(["tokens", piece.to_str().unwrap(), "--tokenizer", "tsd", "--roundtrip", back.to_str().unwrap()])
+        .args([
+            "tokens",
+            piece.to_str().unwrap(),
+            "--tokenizer",
+            "tsd",
+            "--roundtrip",
+            back.to_str().unwrap(),
+        ])
         .assert()
         .success();
     assert!(back.exists());
@@ -126,7 +147,14 @@ fn bad_scheme_input_gives_one_line() {
     assert!(err.contains("unknown tokenization scheme `abc`"), "{err}");
     // REMI needs bars: the seconds grid is refused in one line.
     let out = cadenza(tmp.path())
-        .args(["tokens", corpus.join("piece01.mid").to_str().unwrap(), "--tokenizer", "remi", "--grid", "seconds"])
+        .args([
+            "tokens",
+            corpus.join("piece01.mid").to_str().unwrap(),
+            "--tokenizer",
+            "remi",
+            "--grid",
+            "seconds",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -144,7 +172,8 @@ fn bad_scheme_input_gives_one_line() {
     assert!(text.contains("\"abc\""), "{text}");
     let bad = tmp.path().join("bad.markov");
     std::fs::write(&bad, checkpoint_bytes(text.as_bytes(), &payload)).unwrap();
-    let out = cadenza(tmp.path()).args(["eval", bad.to_str().unwrap(), "--corpus"]).arg(&corpus).output().unwrap();
+    let out =
+        cadenza(tmp.path()).args(["eval", bad.to_str().unwrap(), "--corpus"]).arg(&corpus).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.markov") && err.contains("abc") && err.trim().lines().count() == 1, "{err}");
@@ -186,4 +215,123 @@ fn committed_checkpoints_load_as_midi_like_and_score_as_before() {
     let now = v["bits_per_token"].as_f64().unwrap();
     // Training scored in float32 batches, eval one piece at a time: equal to float precision.
     assert!((now - then).abs() < 1e-6, "valid bits/token {now} now, {then} when trained");
+}
+
+#[test]
+fn bpe_is_learned_applied_carried_in_checkpoints_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = distinct_corpus(tmp.path(), 24);
+    let bpe = tmp.path().join("tsd.bpe");
+    let out = cadenza(tmp.path())
+        .args(["tokens", "learn-bpe", "--corpus", corpus.to_str().unwrap(), "--tokenizer", "tsd"])
+        .args(["--vocab", "560", "--out", bpe.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("shorter"));
+    // corpus stats reports the reduction.
+    let stats = cadenza(tmp.path())
+        .args([
+            "corpus",
+            "stats",
+            corpus.to_str().unwrap(),
+            "--tokenizer",
+            "tsd",
+            "--bpe",
+            bpe.to_str().unwrap(),
+        ])
+        .args(["--json"])
+        .output()
+        .unwrap();
+    let v = json(&stats.stdout);
+    let (tokens, base) = (v["total"]["tokens"].as_u64().unwrap(), v["base_tokens"].as_u64().unwrap());
+    assert!(base > tokens * 3 / 2, "{tokens} BPE tokens, {base} base tokens");
+
+    // Train with the merges: the checkpoint carries them; eval and generate need no --bpe.
+    let ckpt = train(
+        tmp.path(),
+        &corpus,
+        "markov",
+        &["--order", "4", "--tokenizer", "tsd", "--bpe", bpe.to_str().unwrap()],
+    );
+    let header = cadenza::checkpoint::load_header(&ckpt).unwrap();
+    let merges = header.bpe.as_ref().map(|b| b.merges.len()).unwrap();
+    let base_len =
+        Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..Default::default() }).unwrap().vocab_size();
+    assert_eq!(header.vocab.len(), base_len + merges);
+    assert!(header.vocab.iter().any(|n| n.contains('+')), "merged tokens are named by their parts");
+    let v = eval_json(tmp.path(), &ckpt, &corpus, "train");
+    let base_ckpt = train(tmp.path(), &corpus, "markov", &["--order", "4", "--tokenizer", "tsd"]);
+    let w = eval_json(tmp.path(), &base_ckpt, &corpus, "train");
+    assert_eq!(v["notes"], w["notes"], "BPE keeps every note");
+    assert!(v["tokens"].as_u64().unwrap() < w["tokens"].as_u64().unwrap());
+    let gen = tmp.path().join("gen");
+    cadenza(tmp.path())
+        .args([
+            "generate",
+            ckpt.to_str().unwrap(),
+            "--out",
+            gen.to_str().unwrap(),
+            "--count",
+            "2",
+            "--length",
+            "80",
+        ])
+        .args(["--seed", corpus.join("piece03.mid").to_str().unwrap(), "--seed-beats", "4"])
+        .assert()
+        .success();
+    let t = header.tokenizer().unwrap();
+    for f in std::fs::read_dir(&gen).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        let p = cadenza::midi::read_bytes(&bytes, Path::new("gen.mid"), &Default::default()).unwrap();
+        assert!(p.note_count() > 0);
+        assert_eq!(t.dropped_tokens(&t.encode(&p)), 0);
+    }
+
+    // Merges learned for TSD are refused for midi-like, in one line naming the file.
+    let out = cadenza(tmp.path())
+        .args(["tokens", corpus.join("piece01.mid").to_str().unwrap(), "--bpe", bpe.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tsd.bpe") && err.contains("learned for the tsd") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    std::fs::write(&bpe, b"{\"format\": 3}").unwrap();
+    let out = cadenza(tmp.path())
+        .args(["tokens", corpus.join("piece01.mid").to_str().unwrap(), "--tokenizer", "tsd", "--bpe"])
+        .arg(&bpe)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not a cadenza BPE file"), "{err}");
+}
+
+/// BPE is the identity on the Bach training split: every sequence expands back to its base
+/// tokens and decodes to the same piece.
+#[test]
+fn bpe_round_trips_the_bach_training_split() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora/bach");
+    if !root.exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must have corpora/bach (scripts/setup.sh)");
+        eprintln!("skipping: no corpora/bach (run scripts/setup.sh)");
+        return;
+    }
+    let base = Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
+    let opts = cadenza::corpus::LoadOptions { cache_dir: None, progress: false, ..Default::default() };
+    let corpus = cadenza::corpus::Corpus::load(&root, &base, &opts).unwrap();
+    let train = corpus.sequences(cadenza::corpus::Split::Train);
+    let bpe = cadenza::tokens::Bpe::learn(&base, &train, 900, |_| {}).unwrap();
+    let merged = base.clone().with_bpe(bpe.clone()).unwrap();
+    let (mut before, mut after) = (0, 0);
+    for s in &train {
+        let enc = bpe.encode(s);
+        assert_eq!(&bpe.expand(&enc), s);
+        assert_eq!(merged.decode(&enc), base.decode(s));
+        before += s.len();
+        after += enc.len();
+    }
+    assert!(before > 3 * after, "{before} base tokens, {after} with BPE");
 }

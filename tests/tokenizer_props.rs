@@ -264,7 +264,8 @@ fn reference_meters(t: &Tokenizer, p: &Piece, q: &Piece) -> Vec<(u64, u8, u8)> {
         .collect();
     sigs.sort_by_key(|s| s.0); // stable: the last signature at a step wins below
     let (_, ticks_per_step) = t.decoded_resolution(&Default::default());
-    let Some(last_onset) = q.instruments.iter().flat_map(|i| &i.notes).map(|n| n.start / ticks_per_step).max()
+    let Some(last_onset) =
+        q.instruments.iter().flat_map(|i| &i.notes).map(|n| n.start / ticks_per_step).max()
     else {
         return Vec::new();
     };

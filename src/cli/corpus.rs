@@ -55,7 +55,7 @@ pub fn load(dir: &std::path::Path, tokenizer: &Tokenizer, no_cache: bool) -> any
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Stats(a) => {
-            let tokenizer = Tokenizer::new(a.tokenizer.config())?;
+            let tokenizer = a.tokenizer.tokenizer()?;
             let corpus = load(&a.dir, &tokenizer, a.no_cache)?;
             let stats = CorpusStats::of(&corpus, a.top);
             if a.json {

@@ -36,7 +36,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = saved::load(&args.checkpoint, &args.device)?;
     let corpus = super::corpus::load(&args.corpus, &loaded.tokenizer, args.no_cache)?;
-    cadenza::checkpoint::check_tokenizer(&args.checkpoint, &loaded.header, corpus.tokenizer.config())?;
+    cadenza::checkpoint::check_tokenizer(&args.checkpoint, &loaded.header, &corpus.tokenizer)?;
     let seqs = corpus.require(args.split)?;
     let score = Score::of_split(loaded.model.as_ref(), &corpus, args.split)?;
     if args.json {

@@ -8,6 +8,7 @@ mod eval;
 mod generate;
 mod options;
 mod play;
+mod progress;
 mod tokens;
 mod train;
 #[cfg(feature = "lstm")]
@@ -34,7 +35,8 @@ pub enum Command {
     /// Work with a corpus (a folder of MIDI files).
     #[command(subcommand)]
     Corpus(corpus::Command),
-    /// Print a MIDI file's token sequence, or write its decoded round trip.
+    /// Print a MIDI file's token sequence or write its decoded round trip; `learn-bpe` learns
+    /// BPE merges on a corpus.
     Tokens(tokens::Args),
     /// Train a generator (markov, hmm, lstm) on a corpus and write its checkpoint.
     Train(Box<train::Args>),

@@ -1,6 +1,9 @@
 //! Options shared by several subcommands: the tokenizer settings and the note guard.
 
-use cadenza::tokens::{NoteRules, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
+use std::path::PathBuf;
+
+use cadenza::tokens::{Bpe, NoteRules, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
+use cadenza::Error;
 
 /// How MIDI is turned into tokens (the defaults suit most corpora).
 #[derive(Debug, Clone, clap::Args)]
@@ -33,6 +36,10 @@ pub struct TokenizerArgs {
     /// Do not apply the sustain pedal to note lengths.
     #[arg(long)]
     pub no_sustain: bool,
+    /// BPE merges to apply on top of the scheme's tokens (a file from `cadenza tokens
+    /// learn-bpe`, learned with the same tokenizer options).
+    #[arg(long, value_name = "FILE")]
+    pub bpe: Option<PathBuf>,
 }
 
 fn parse_scheme(s: &str) -> Result<Scheme, String> {
@@ -46,6 +53,15 @@ pub enum GridKind {
 }
 
 impl TokenizerArgs {
+    /// The tokenizer these options describe, with the `--bpe` merges if given (an error naming
+    /// the file when they were learned for other options).
+    pub fn tokenizer(&self) -> anyhow::Result<Tokenizer> {
+        let base = Tokenizer::new(self.config())?;
+        let Some(path) = &self.bpe else { return Ok(base) };
+        let bpe = Bpe::load(path)?;
+        Ok(base.with_bpe(bpe).map_err(|e| Error::BpeFile { path: path.clone(), reason: e.to_string() })?)
+    }
+
     /// The tokenizer configuration these options describe.
     pub fn config(&self) -> TokenizerConfig {
         let base = match self.grid {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::progress::bar;
 use anyhow::Context;
 use cadenza::checkpoint::{self, CorpusSummary, Header};
 use cadenza::corpus::{Corpus, Split};
@@ -12,8 +13,6 @@ use cadenza::models::markov::{MarkovConfig, MarkovModel};
 use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
 use cadenza::models::{corpus_bits, Generator, ModelKind};
 use cadenza::score::Score;
-use cadenza::Tokenizer;
-use indicatif::ProgressBar;
 
 use super::options::TokenizerArgs;
 
@@ -90,15 +89,8 @@ pub fn corpus_summary(corpus: &Corpus) -> CorpusSummary {
     }
 }
 
-fn bar(len: u64, msg: &'static str) -> ProgressBar {
-    let b = ProgressBar::new(len);
-    b.set_style(cadenza::corpus::progress_style());
-    b.set_message(msg);
-    b
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let tokenizer = Tokenizer::new(args.tokenizer.config())?;
+    let tokenizer = args.tokenizer.tokenizer()?;
     let corpus = super::corpus::load(&args.corpus, &tokenizer, args.no_cache)?;
     let train = corpus.require(Split::Train)?;
     let valid = corpus.sequences(Split::Valid);

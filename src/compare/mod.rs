@@ -81,7 +81,9 @@ pub fn tokenizers(checkpoints: &[(&Path, &Header)]) -> Result<(Vec<Tokenizer>, V
     let mut distinct: Vec<Tokenizer> = Vec::new();
     let mut which = Vec::with_capacity(checkpoints.len());
     for (path, h) in checkpoints {
-        let t = h.tokenizer().map_err(|e| Error::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
+        let t = h
+            .tokenizer()
+            .map_err(|e| Error::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
         match distinct.iter().position(|d| d.config() == t.config()) {
             Some(i) => which.push(i),
             None => {
@@ -444,9 +446,12 @@ pub fn run(
         };
         let (_, primers, train, index) = &per_tokenizer[k];
         let primer_tokens: Vec<Vec<TokenId>> = primers.iter().map(|p| p.tokens.clone()).collect();
-        let sampler = opts
+        let rules = opts
             .sampler
-            .with_notes(opts.sampler.notes.map(|r| NoteRules::new(tokenizer).with_max_polyphony(r.max_polyphony())));
+            .notes
+            .as_ref()
+            .map(|r| NoteRules::new(tokenizer).with_max_polyphony(r.max_polyphony()));
+        let sampler = opts.sampler.clone().with_notes(rules);
         progress(&format!("{}: scoring the test split", m.name));
         let score = Score::of_split(m.model, m.corpus, Split::Test)?;
         let bits = score.bits_per_token();
@@ -557,7 +562,7 @@ pub fn run(
         primer_beats: opts.primer_beats,
         temperature: opts.sampler.temperature,
         note_guard: opts.sampler.notes.is_some(),
-        max_polyphony: opts.sampler.notes.and_then(|r| r.max_polyphony()),
+        max_polyphony: opts.sampler.notes.as_ref().and_then(|r| r.max_polyphony()),
         ngram: opts.ngram,
         scalar_features: SCALAR_NAMES.iter().map(|s| s.to_string()).collect(),
         histogram_features: HISTOGRAM_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -638,12 +643,16 @@ mod tests {
     #[test]
     fn checkpoints_are_grouped_by_tokenizer() {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
-        let u = Tokenizer::new(TokenizerConfig { scheme: crate::tokens::Scheme::Tsd, ..TokenizerConfig::default() })
-            .unwrap();
+        let u = Tokenizer::new(TokenizerConfig {
+            scheme: crate::tokens::Scheme::Tsd,
+            ..TokenizerConfig::default()
+        })
+        .unwrap();
         let a = Header::new(ModelKind::Markov, &t, serde_json::Value::Null, "x");
         let b = Header::new(ModelKind::Hmm, &u, serde_json::Value::Null, "x");
         let (distinct, which) =
-            tokenizers(&[(Path::new("a.markov"), &a), (Path::new("b.hmm"), &b), (Path::new("c"), &a)]).unwrap();
+            tokenizers(&[(Path::new("a.markov"), &a), (Path::new("b.hmm"), &b), (Path::new("c"), &a)])
+                .unwrap();
         assert_eq!(distinct, vec![t, u]);
         assert_eq!(which, vec![0, 1, 0]);
         assert!(tokenizers(&[]).is_err());

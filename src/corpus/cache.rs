@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, PieceInfo};
-use crate::tokens::{TokenId, TokenizerConfig};
+use crate::tokens::TokenId;
 
 const MAGIC: &[u8; 8] = b"CDZTOKC\0";
 /// Bump when the reader or the encoder changes what they produce.
@@ -31,11 +31,12 @@ impl TokenCache {
         TokenCache { path: None, entries: HashMap::new(), used: HashSet::new(), dirty: false }
     }
 
-    /// Open (or start) the cache of corpus `root` under tokenizer `config` in folder `dir`.
-    pub fn open(dir: &Path, root: &Path, config: &TokenizerConfig) -> Self {
+    /// Open (or start) the cache of corpus `root` under the tokenizer of digest
+    /// `tokenizer_digest` ([`crate::tokens::Tokenizer::digest`]) in folder `dir`.
+    pub fn open(dir: &Path, root: &Path, tokenizer_digest: &str) -> Self {
         let abs = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let key = blake3::hash(
-            format!("{}\0{}\0{}\0{}", abs.display(), config.digest(), env!("CARGO_PKG_VERSION"), FORMAT)
+            format!("{}\0{}\0{}\0{}", abs.display(), tokenizer_digest, env!("CARGO_PKG_VERSION"), FORMAT)
                 .as_bytes(),
         );
         let path = dir.join(format!("{}.bin", &key.to_hex()[..24]));
@@ -185,6 +186,7 @@ fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::TokenizerConfig;
 
     fn sample() -> HashMap<[u8; 32], Entry> {
         let mut m = HashMap::new();
@@ -222,20 +224,20 @@ mod tests {
     fn persists_used_entries_between_opens() {
         let d = tempfile::tempdir().unwrap();
         let cfg = TokenizerConfig::default();
-        let mut c = TokenCache::open(d.path(), Path::new("/corpus"), &cfg);
+        let mut c = TokenCache::open(d.path(), Path::new("/corpus"), &cfg.digest());
         for (k, v) in sample() {
             c.insert(k, v);
         }
         c.save();
-        let mut c2 = TokenCache::open(d.path(), Path::new("/corpus"), &cfg);
+        let mut c2 = TokenCache::open(d.path(), Path::new("/corpus"), &cfg.digest());
         assert!(c2.contains(&[1; 32]) && c2.contains(&[2; 32]));
         // Only [1] is used this time: [2] is dropped on save.
         assert!(c2.get(&[1; 32]).is_some());
         c2.save();
-        let c3 = TokenCache::open(d.path(), Path::new("/corpus"), &cfg);
+        let c3 = TokenCache::open(d.path(), Path::new("/corpus"), &cfg.digest());
         assert!(c3.contains(&[1; 32]) && !c3.contains(&[2; 32]));
         // Another configuration is another cache.
         let other = TokenizerConfig { velocity_bins: 8, ..cfg };
-        assert!(!TokenCache::open(d.path(), Path::new("/corpus"), &other).contains(&[1; 32]));
+        assert!(!TokenCache::open(d.path(), Path::new("/corpus"), &other.digest()).contains(&[1; 32]));
     }
 }

@@ -117,7 +117,7 @@ impl Corpus {
             });
         }
         let mut cache = match &opts.cache_dir {
-            Some(dir) => cache::TokenCache::open(dir, root, tokenizer.config()),
+            Some(dir) => cache::TokenCache::open(dir, root, &tokenizer.digest()),
             None => cache::TokenCache::disabled(),
         };
         let bar = if opts.progress { ProgressBar::new(paths.len() as u64) } else { ProgressBar::hidden() };

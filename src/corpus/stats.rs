@@ -32,6 +32,9 @@ pub struct CorpusStats {
     pub pitch_range: Option<(u8, u8)>,
     /// The tokenization scheme (`midi-like`, `tsd`, `remi`).
     pub tokenizer: String,
+    /// With BPE: the number of merges and the tokens the corpus would have without them.
+    pub bpe_merges: Option<usize>,
+    pub base_tokens: Option<u64>,
     pub vocab_size: usize,
     /// Most common tokens (name, count), most common first.
     pub top_tokens: Vec<(String, u64)>,
@@ -87,6 +90,11 @@ impl CorpusStats {
             instruments,
             pitch_range,
             tokenizer: corpus.tokenizer.scheme().to_string(),
+            bpe_merges: corpus.tokenizer.bpe().map(|b| b.merges().len()),
+            base_tokens: corpus
+                .tokenizer
+                .bpe()
+                .map(|b| corpus.pieces.iter().map(|p| b.expand(&p.tokens).len() as u64).sum()),
             vocab_size: corpus.tokenizer.vocab_size(),
             top_tokens,
         }
@@ -128,6 +136,14 @@ impl fmt::Display for CorpusStats {
         writeln!(f, "vocabulary    {} tokens", self.vocab_size)?;
         if self.total.notes > 0 {
             writeln!(f, "tokens/note   {:.2}", self.total.tokens as f64 / self.total.notes as f64)?;
+        }
+        if let (Some(merges), Some(base)) = (self.bpe_merges, self.base_tokens) {
+            writeln!(
+                f,
+                "BPE           {merges} merges: {} tokens instead of {base} ({:.2}x shorter)",
+                self.total.tokens,
+                base as f64 / self.total.tokens.max(1) as f64
+            )?;
         }
         let mut inst: Vec<_> = self.instruments.iter().collect();
         inst.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

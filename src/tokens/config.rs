@@ -172,7 +172,9 @@ impl TokenizerConfig {
                 TimeMode::Seconds { .. } => {
                     return bad("the remi scheme needs the beats grid (bars are counted in beats)".into())
                 }
-                TimeMode::Beats { steps_per_beat } if steps_per_beat > super::bars::MAX_REMI_STEPS_PER_BEAT => {
+                TimeMode::Beats { steps_per_beat }
+                    if steps_per_beat > super::bars::MAX_REMI_STEPS_PER_BEAT =>
+                {
                     return bad(format!(
                         "the remi scheme allows at most {} steps per beat, got {steps_per_beat}",
                         super::bars::MAX_REMI_STEPS_PER_BEAT

@@ -41,7 +41,7 @@ use super::decode::{canonical_bin, Decoded};
 use super::grid::{GridNote, Part};
 use super::guard::{keep_allowed, NoteRules};
 use super::vocab::{Event, Vocab};
-use super::{TokenId, BOS, EOS};
+use super::{TokenId, BOS};
 
 /// How an encoder moves time to the next onset.
 enum Clock {
@@ -442,18 +442,17 @@ impl Guard {
         !full && !(self.onset == now && self.here.contains(&(self.reader.part, pitch)))
     }
 
-    /// Set to zero the probability of every token the grammar forbids next.
-    pub fn mask(&self, probs: &mut [f64]) {
+    /// Whether the grammar allows `token` next; a base token.
+    pub fn allows(&self, token: TokenId) -> bool {
         if self.ended {
-            return;
+            return true;
         }
-        let v = self.rules.vocab;
         let r = &self.reader;
         let full = self.full_at(r.now);
         // REMI: notes need a position in the current bar; TSD: always placed.
         let placed = !r.remi || r.position.is_some();
         let switch_ok = |part: Part| self.programs && part != r.part && placed && !full;
-        keep_allowed(probs, v.len(), |t| match (self.phase, v.event(t)) {
+        match (self.phase, self.rules.vocab.event(token)) {
             (Phase::Pitch, Event::Velocity(_)) => true,
             (Phase::Velocity, Event::Duration(_)) => true,
             (Phase::Instrument, Event::Pitch(p)) => self.pitch_ok(p, full),
@@ -475,17 +474,21 @@ impl Guard {
                 _ => false,
             },
             _ => false,
-        });
+        }
     }
 
-    /// Remove from the end of a finished sequence the tokens of a note it left incomplete
-    /// (which the decoder would drop); the notes themselves need no closing.
-    pub fn close(&self, sequence: &mut Vec<TokenId>) {
-        if sequence.last() == Some(&EOS) {
+    /// Set to zero the probability of every token the grammar forbids next.
+    pub fn mask(&self, probs: &mut [f64]) {
+        if self.ended {
             return;
         }
-        let incomplete = self.reader.pending.map_or(0, Pending::tokens);
-        sequence.truncate(sequence.len().saturating_sub(incomplete));
+        keep_allowed(probs, self.rules.vocab.len(), |t| self.allows(t));
+    }
+
+    /// Base tokens to remove from the end of a finished sequence: those of a note it left
+    /// incomplete (which the decoder would drop); the notes themselves need no closing.
+    pub fn incomplete_tail(&self) -> usize {
+        self.reader.pending.map_or(0, Pending::tokens)
     }
 }
 
@@ -507,7 +510,10 @@ mod tests {
     }
 
     fn ids(t: &Tokenizer, names: &str) -> Vec<u16> {
-        names.split_whitespace().map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}"))).collect()
+        names
+            .split_whitespace()
+            .map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}")))
+            .collect()
     }
 
     /// A chord C-E-G of a half note (24 steps) with G held a whole note, then a rest, then D for
@@ -579,10 +585,14 @@ mod tests {
         assert!(names.starts_with("BOS BAR TIMESIG_4_4 POSITION_0"), "{names}");
         // Bar 1 (2/4, steps 48..72) holds D at 60; bars 2 and 3 start at 72 and 96.
         assert!(names.contains("BAR TIMESIG_2_4 POSITION_12 PITCH_62"), "{names}");
-        assert!(names.contains("DURATION_6 BAR POSITION_0 PITCH_72 VELOCITY_24 DURATION_6 BAR POSITION_0"), "{names}");
+        assert!(
+            names.contains("DURATION_6 BAR POSITION_0 PITCH_72 VELOCITY_24 DURATION_6 BAR POSITION_0"),
+            "{names}"
+        );
         let d = t.decode(&tokens);
         assert_eq!(d, t.quantize(&p));
-        let sigs: Vec<_> = d.time_signatures.iter().map(|s| (s.tick / 40, s.numerator, s.denominator)).collect();
+        let sigs: Vec<_> =
+            d.time_signatures.iter().map(|s| (s.tick / 40, s.numerator, s.denominator)).collect();
         assert_eq!(sigs, [(0, 4, 4), (48, 2, 4)]);
     }
 
@@ -595,7 +605,13 @@ mod tests {
                 let pre = t.encode_prefix(&piece(), Some(beats), None);
                 assert_eq!(pre[..], full[..pre.len()], "{scheme} at {beats} beats");
                 let notes = t.note_count(&pre);
-                let expected = if beats == 0.0 { 0 } else if beats <= 5.0 { 3 } else { 4 };
+                let expected = if beats == 0.0 {
+                    0
+                } else if beats <= 5.0 {
+                    3
+                } else {
+                    4
+                };
                 assert_eq!(notes, expected, "{scheme} at {beats} beats");
             }
             // REMI: the bar line at beat 4 is in a primer cut after it.
@@ -634,7 +650,8 @@ mod tests {
 
     #[test]
     fn merge_piano_writes_no_instrument_tokens() {
-        let cfg = TokenizerConfig { scheme: Scheme::Tsd, programs: ProgramMode::MergePiano, ..Default::default() };
+        let cfg =
+            TokenizerConfig { scheme: Scheme::Tsd, programs: ProgramMode::MergePiano, ..Default::default() };
         let t = Tokenizer::new(cfg).expect("valid config");
         let names = names(&t, &t.encode(&piece()));
         assert!(!names.iter().any(|n| n.starts_with("PROGRAM")), "{names:?}");

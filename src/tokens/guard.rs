@@ -40,18 +40,22 @@
 //! positions) while that many notes sound; [`NoteGuard::close`] removes a note left incomplete
 //! at the end.
 
+use std::sync::Arc;
+
 use super::config::Scheme;
 use super::vocab::Vocab;
-use super::{durations, midi_like, TokenId, Tokenizer, TokenizerConfig};
+use super::{durations, midi_like, Bpe, TokenId, Tokenizer, TokenizerConfig, EOS};
 
-/// What a [`NoteGuard`] needs to know about the tokenizer (its configuration, vocabulary and
-/// note-length cap), and an optional limit on simultaneous notes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a [`NoteGuard`] needs to know about the tokenizer (its configuration, vocabulary,
+/// note-length cap and BPE merges), and an optional limit on simultaneous notes.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NoteRules {
     pub(super) config: TokenizerConfig,
     pub(super) vocab: Vocab,
     pub(super) max_note_steps: u64,
     pub(super) max_polyphony: Option<usize>,
+    /// With BPE, a merged token is allowed when each of its base tokens is, in turn.
+    bpe: Option<Arc<Bpe>>,
 }
 
 impl NoteRules {
@@ -62,6 +66,7 @@ impl NoteRules {
             vocab: *tokenizer.vocab(),
             max_note_steps: u64::from(tokenizer.config().max_note_steps.max(1)),
             max_polyphony: None,
+            bpe: tokenizer.bpe().map(|b| Arc::new(b.clone())),
         }
     }
 
@@ -78,11 +83,13 @@ impl NoteRules {
 
     /// A guard that has read `primer`.
     pub fn guard(&self, primer: &[TokenId]) -> NoteGuard {
+        let base = NoteRules { bpe: None, ..self.clone() };
         let mut g = NoteGuard {
             state: match self.config.scheme {
-                Scheme::MidiLike => State::MidiLike(midi_like::Guard::new(*self)),
-                Scheme::Tsd | Scheme::Remi => State::Durations(durations::Guard::new(*self)),
+                Scheme::MidiLike => State::MidiLike(midi_like::Guard::new(base)),
+                Scheme::Tsd | Scheme::Remi => State::Durations(durations::Guard::new(base)),
             },
+            bpe: self.bpe.clone(),
         };
         for &t in primer {
             g.push(t);
@@ -95,6 +102,7 @@ impl NoteRules {
 #[derive(Debug, Clone)]
 pub struct NoteGuard {
     state: State,
+    bpe: Option<Arc<Bpe>>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,12 +111,28 @@ enum State {
     Durations(durations::Guard),
 }
 
-impl NoteGuard {
-    /// Read one token (as the decoder would).
-    pub fn push(&mut self, token: TokenId) {
-        match &mut self.state {
+impl State {
+    fn push(&mut self, token: TokenId) {
+        match self {
             State::MidiLike(g) => g.push(token),
             State::Durations(g) => g.push(token),
+        }
+    }
+
+    fn allows(&self, token: TokenId) -> bool {
+        match self {
+            State::MidiLike(g) => g.allows(token),
+            State::Durations(g) => g.allows(token),
+        }
+    }
+}
+
+impl NoteGuard {
+    /// Read one token (as the decoder would; a merged token as its base tokens).
+    pub fn push(&mut self, token: TokenId) {
+        match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
+            Some(e) => e.iter().for_each(|&t| self.state.push(t)),
+            None => self.state.push(token),
         }
     }
 
@@ -123,11 +147,28 @@ impl NoteGuard {
     /// Set to zero the probability of every token the rules forbid next (see the module doc).
     /// `probs` is indexed by token id; entries past the vocabulary are left alone. If the
     /// model gives no weight to any allowed token, the first allowed one gets weight 1, so a
-    /// sampler always finds one.
+    /// sampler always finds one. With BPE, a merged token is allowed when the rules allow each
+    /// of its base tokens in turn.
     pub fn mask(&self, probs: &mut [f64]) {
-        match &self.state {
-            State::MidiLike(g) => g.mask(probs),
-            State::Durations(g) => g.mask(probs),
+        match &self.bpe {
+            None => match &self.state {
+                State::MidiLike(g) => g.mask(probs),
+                State::Durations(g) => g.mask(probs),
+            },
+            Some(bpe) => {
+                let base_len = bpe.base_len();
+                keep_allowed(probs, bpe.len(), |t| match bpe.expansion(t) {
+                    None => usize::from(t) < base_len && self.state.allows(t),
+                    Some(e) => {
+                        let mut s = self.state.clone();
+                        e.iter().all(|&b| {
+                            let ok = s.allows(b);
+                            s.push(b);
+                            ok
+                        })
+                    }
+                });
+            }
         }
     }
 
@@ -143,11 +184,28 @@ impl NoteGuard {
 
     /// Make a finished sequence (that this guard has read) decode with nothing dropped or left
     /// sounding: `midi-like` adds [`NoteGuard::closing`] before its EOS (if any); TSD and REMI
-    /// remove the tokens of a note left incomplete at its end.
+    /// remove the tokens of a note left incomplete at its end (expanding a merged last token
+    /// when only part of it goes).
     pub fn close(&self, sequence: &mut Vec<TokenId>) {
         match &self.state {
             State::MidiLike(g) => g.close(sequence),
-            State::Durations(g) => g.close(sequence),
+            State::Durations(g) => {
+                if sequence.last() == Some(&EOS) {
+                    return;
+                }
+                let mut drop = g.incomplete_tail();
+                while drop > 0 {
+                    let Some(last) = sequence.pop() else { break };
+                    match self.bpe.as_ref().and_then(|b| b.expansion(last)) {
+                        Some(e) if e.len() > drop => {
+                            sequence.extend_from_slice(&e[..e.len() - drop]);
+                            drop = 0;
+                        }
+                        Some(e) => drop -= e.len(),
+                        None => drop -= 1,
+                    }
+                }
+            }
         }
     }
 }
@@ -370,7 +428,8 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         for scheme in Scheme::ALL {
             for programs in [crate::tokens::ProgramMode::Programs, crate::tokens::ProgramMode::MergePiano] {
-                let cfg = TokenizerConfig { scheme, programs, max_note_steps: 24, ..TokenizerConfig::default() };
+                let cfg =
+                    TokenizerConfig { scheme, programs, max_note_steps: 24, ..TokenizerConfig::default() };
                 let t = Tokenizer::new(cfg).unwrap();
                 for limit in [None, Some(3)] {
                     let rules = NoteRules::new(&t).with_max_polyphony(limit);
@@ -405,9 +464,61 @@ mod tests {
         }
     }
 
+    /// Under BPE a merged token is allowed only when its base tokens are, in turn: uniform
+    /// sampling over base and merged tokens still decodes with nothing dropped.
+    #[test]
+    fn guarded_sampling_with_bpe_drops_nothing() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        for scheme in Scheme::ALL {
+            let cfg = TokenizerConfig { scheme, max_note_steps: 24, ..TokenizerConfig::default() };
+            let base = Tokenizer::new(cfg).unwrap();
+            // Merges learned on guarded random sequences of the base tokens.
+            let rules = NoteRules::new(&base);
+            let mut corpus = Vec::new();
+            for _ in 0..20 {
+                let mut seq = vec![BOS];
+                let mut g = rules.guard(&seq);
+                for _ in 0..200 {
+                    let mut p: Vec<f64> =
+                        (0..base.vocab_size()).map(|_| rng.random::<f64>().powi(8)).collect();
+                    p[usize::from(EOS)] = 0.0;
+                    g.mask(&mut p);
+                    let t = draw(&p, &mut rng);
+                    g.push(t);
+                    seq.push(t);
+                }
+                corpus.push(seq);
+            }
+            let bpe = crate::tokens::Bpe::learn(&base, &corpus, base.vocab_size() + 200, |_| {}).unwrap();
+            assert!(bpe.merges().len() > 50, "{scheme}: {} merges", bpe.merges().len());
+            let t = base.clone().with_bpe(bpe).unwrap();
+            let rules = NoteRules::new(&t).with_max_polyphony(Some(4));
+            let mut merged_drawn = 0;
+            for _ in 0..20 {
+                let mut seq = vec![BOS];
+                let mut g = rules.guard(&seq);
+                for _ in 0..150 {
+                    let mut p: Vec<f64> = (0..t.vocab_size()).map(|_| rng.random::<f64>()).collect();
+                    p[usize::from(EOS)] = 0.0;
+                    g.mask(&mut p);
+                    let tok = draw(&p, &mut rng);
+                    merged_drawn += usize::from(usize::from(tok) >= base.vocab_size());
+                    g.push(tok);
+                    seq.push(tok);
+                }
+                g.close(&mut seq);
+                assert_eq!(t.dropped_tokens(&seq), 0, "{scheme} with BPE");
+                assert_eq!(t.note_count(&seq), base.note_count(&t.base_tokens(&seq)));
+            }
+            assert!(merged_drawn > 100, "{scheme}: only {merged_drawn} merged tokens drawn");
+        }
+    }
+
     #[test]
     fn duration_schemes_allow_only_whole_notes_in_order() {
-        let tsd = Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
+        let tsd =
+            Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
         let rules = NoteRules::new(&tsd);
         let kinds = |t: &Tokenizer, g: &NoteGuard| {
             let mut names: Vec<String> = allowed(t, g)
@@ -417,7 +528,10 @@ mod tests {
             names.dedup();
             names
         };
-        assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS"))), ["EOS", "PITCH", "SHIFT", "PROGRAM", "DRUMS"]);
+        assert_eq!(
+            kinds(&tsd, &rules.guard(&ids(&tsd, "BOS"))),
+            ["EOS", "PITCH", "SHIFT", "PROGRAM", "DRUMS"]
+        );
         assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS PITCH_60"))), ["VELOCITY"]);
         assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS PITCH_60 VELOCITY_3"))), ["DURATION"]);
         assert_eq!(kinds(&tsd, &rules.guard(&ids(&tsd, "BOS PROGRAM_5"))), ["PITCH"]);
@@ -431,7 +545,8 @@ mod tests {
         rules.guard(&seq).close(&mut seq);
         assert_eq!(seq, ids(&tsd, "BOS PITCH_60 VELOCITY_3 DURATION_4"));
 
-        let remi = Tokenizer::new(TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() }).unwrap();
+        let remi =
+            Tokenizer::new(TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() }).unwrap();
         let rules = NoteRules::new(&remi).with_max_polyphony(Some(1));
         assert_eq!(kinds(&remi, &rules.guard(&ids(&remi, "BOS"))), ["EOS", "BAR"]);
         assert_eq!(kinds(&remi, &rules.guard(&ids(&remi, "BOS BAR"))), ["EOS", "BAR", "TIMESIG", "POSITION"]);

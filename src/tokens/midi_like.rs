@@ -278,6 +278,21 @@ impl Guard {
             .unwrap_or(u64::MAX)
     }
 
+    /// Whether the rules allow `token` next (see [`super::guard`]); a base token.
+    pub fn allows(&self, token: TokenId) -> bool {
+        if self.ended {
+            return true;
+        }
+        let room = self.shift_room();
+        if room == 0 {
+            let due_here = self.open.keys().any(|&(part, pitch)| part == self.part && self.due(part, pitch));
+            self.closes_due(token, due_here)
+        } else {
+            let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
+            self.allowed(self.rules.vocab.event(token), room, full)
+        }
+    }
+
     /// Set to zero the probability of every token the rules forbid next (see
     /// [`super::guard`]).
     pub fn mask(&self, probs: &mut [f64]) {
@@ -337,7 +352,7 @@ impl Guard {
     /// sounding note. Empty when nothing sounds. After an EOS these are the notes sounding when
     /// it came, which [`Guard::close`] puts before it.
     pub fn closing(&self) -> Vec<TokenId> {
-        let v = &self.rules.vocab;
+        let v = self.rules.vocab;
         let mut out = Vec::new();
         let mut part = self.part;
         // The current instrument first, so the common one-instrument case needs no switch.

@@ -56,6 +56,7 @@
 //! point after one round trip.
 
 pub mod bars;
+pub mod bpe;
 mod config;
 mod decode;
 pub mod durations;
@@ -67,12 +68,13 @@ pub mod midi_like;
 pub mod transpose;
 mod vocab;
 
+pub use bpe::{Bpe, BpeSpec};
 pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
 pub use decode::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::midi::Piece;
 
 /// A token: an index into the vocabulary.
@@ -85,11 +87,13 @@ pub const BOS: TokenId = 1;
 /// End of a sequence.
 pub const EOS: TokenId = 2;
 
-/// Encodes pieces into tokens and decodes tokens into pieces under one configuration.
+/// Encodes pieces into tokens and decodes tokens into pieces under one configuration, with
+/// optional BPE merges on top ([`bpe`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tokenizer {
     config: TokenizerConfig,
     vocab: Vocab,
+    bpe: Option<std::sync::Arc<Bpe>>,
 }
 
 impl Tokenizer {
@@ -97,7 +101,55 @@ impl Tokenizer {
     pub fn new(config: TokenizerConfig) -> Result<Self> {
         config.validate()?;
         let vocab = Vocab::new(&config);
-        Ok(Tokenizer { config, vocab })
+        Ok(Tokenizer { config, vocab, bpe: None })
+    }
+
+    /// This tokenizer with BPE merges on top; an error when they were learned on another base
+    /// configuration.
+    pub fn with_bpe(self, bpe: Bpe) -> Result<Self> {
+        if bpe.base() != &self.config {
+            return Err(Error::Tokenizer(format!(
+                "the BPE merges were learned for the {} tokenizer with settings {}, not {} with {}",
+                bpe.base().scheme,
+                bpe.base().digest(),
+                self.config.scheme,
+                self.config.digest()
+            )));
+        }
+        Ok(Tokenizer { bpe: Some(std::sync::Arc::new(bpe)), ..self })
+    }
+
+    /// The BPE merges, if any.
+    pub fn bpe(&self) -> Option<&Bpe> {
+        self.bpe.as_deref()
+    }
+
+    /// A digest of everything that decides the tokens (configuration and merges): the key of
+    /// token caches. Equal to [`TokenizerConfig::digest`] without BPE.
+    pub fn digest(&self) -> String {
+        match &self.bpe {
+            None => self.config.digest(),
+            Some(b) => {
+                let json = serde_json::to_vec(&b.spec()).expect("a BPE spec serializes");
+                blake3::hash(&json).to_hex()[..16].to_string()
+            }
+        }
+    }
+
+    /// `tokens` as base tokens of the scheme (merged tokens expanded; unchanged without BPE).
+    pub fn base_tokens<'a>(&self, tokens: &'a [TokenId]) -> std::borrow::Cow<'a, [TokenId]> {
+        match &self.bpe {
+            None => std::borrow::Cow::Borrowed(tokens),
+            Some(b) => std::borrow::Cow::Owned(b.expand(tokens)),
+        }
+    }
+
+    /// Base tokens with the BPE merges applied (unchanged without BPE).
+    fn merged(&self, tokens: Vec<TokenId>) -> Vec<TokenId> {
+        match &self.bpe {
+            None => tokens,
+            Some(b) => b.encode(&tokens),
+        }
     }
 
     /// The configuration this tokenizer was made from.
@@ -105,19 +157,42 @@ impl Tokenizer {
         &self.config
     }
 
-    /// The vocabulary.
+    /// The vocabulary of the scheme's base tokens (without BPE merges).
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
     }
 
-    /// Number of distinct tokens.
+    /// Number of distinct tokens, BPE merges included.
     pub fn vocab_size(&self) -> usize {
-        self.vocab.len()
+        self.bpe.as_ref().map_or(self.vocab.len(), |b| b.len())
     }
 
-    /// The readable name of `token` (`NOTE_ON_60`, `SHIFT_3`, ...).
+    /// The readable name of `token` (`NOTE_ON_60`, `SHIFT_3`, ...; a merged token joins its
+    /// base tokens' names with `+`: `PITCH_60+VELOCITY_22`).
     pub fn name(&self, token: TokenId) -> String {
-        self.vocab.name(token)
+        match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
+            Some(e) => e.iter().map(|&t| self.vocab.name(t)).collect::<Vec<_>>().join("+"),
+            None => self.vocab.name(token),
+        }
+    }
+
+    /// `tokens` transposed by `semitones` (see [`transpose`]), merged tokens included (expanded,
+    /// transposed, merged again: the result may be shorter or longer). `context` holds the
+    /// tokens before `tokens` in their sequence: the last instrument token among them decides
+    /// whether the first notes are drums.
+    pub fn transpose(&self, context: &[TokenId], tokens: &[TokenId], semitones: i8) -> Vec<TokenId> {
+        let before = self.base_tokens(context);
+        let instrument = before.iter().rev().copied().find(|&t| self.vocab.is_instrument(t));
+        let mut input: Vec<TokenId> = instrument.into_iter().collect();
+        input.extend_from_slice(&self.base_tokens(tokens));
+        let mut moved = transpose::transpose_tokens(&self.vocab, &input, semitones);
+        if instrument.is_some() {
+            moved.remove(0);
+        }
+        match &self.bpe {
+            None => moved,
+            Some(b) => b.encode(&moved),
+        }
     }
 
     /// The scheme of this tokenizer.
@@ -127,7 +202,7 @@ impl Tokenizer {
 
     /// `BOS, events..., EOS` for `piece` (event order: see the scheme's module).
     pub fn encode(&self, piece: &Piece) -> Vec<TokenId> {
-        encode::encode(self, piece)
+        self.merged(encode::encode(self, piece))
     }
 
     /// A primer: `BOS` and the events of `piece` that happen before the cut, without `EOS`.
@@ -138,16 +213,17 @@ impl Tokenizer {
     /// is written. Under `midi-like`, notes that start before the cut and end at or after it
     /// are left open (their NOTE_OFFs are not emitted): the model that continues the primer
     /// closes them; under TSD and REMI they are complete (their DURATION holds their end), and
-    /// REMI writes the bar lines before the cut. The result is always a prefix of
-    /// [`Tokenizer::encode`]'s output.
+    /// REMI writes the bar lines before the cut. Without BPE the result is always a prefix of
+    /// [`Tokenizer::encode`]'s output; with BPE its base tokens are a prefix of the full
+    /// encoding's base tokens, merged on their own.
     pub fn encode_prefix(&self, piece: &Piece, beats: Option<f64>, seconds: Option<f64>) -> Vec<TokenId> {
         let cut = grid::cut_position(&self.config, piece, beats, seconds);
-        encode::encode_prefix(self, piece, cut)
+        self.merged(encode::encode_prefix(self, piece, cut))
     }
 
     /// A piece from any token sequence, at 120 bpm (see [`Tokenizer::decode_with`]).
     pub fn decode(&self, tokens: &[TokenId]) -> Piece {
-        decode::decode(self, tokens, &DecodeOptions::default())
+        self.decode_with(tokens, &DecodeOptions::default())
     }
 
     /// A piece from any token sequence (the decoder's rules are in `decode.rs`); never fails,
@@ -161,7 +237,7 @@ impl Tokenizer {
     /// (ties: by program, drums last); pitched instruments take channels 0, 1, ... skipping 9,
     /// drums channel 9; names are the General MIDI program names or "Drums".
     pub fn decode_with(&self, tokens: &[TokenId], options: &DecodeOptions) -> Piece {
-        decode::decode(self, tokens, options)
+        decode::decode(self, &self.base_tokens(tokens), options)
     }
 
     /// What `decode(encode(piece))` gives: `piece` on the grid, as the module doc's definition
@@ -185,19 +261,19 @@ impl Tokenizer {
     /// unknown id...), counting each note merged away as a duplicate as one. Zero for every
     /// encoded piece and for every sequence sampled under the note guard.
     pub fn dropped_tokens(&self, tokens: &[TokenId]) -> usize {
-        decode::decode_notes(self, tokens).dropped
+        decode::decode_notes(self, &self.base_tokens(tokens)).dropped
     }
 
     /// The number of notes `tokens` decode to. The same for a piece under every scheme of one
     /// grid (see the module doc), so it is the denominator of bits per note.
     pub fn note_count(&self, tokens: &[TokenId]) -> usize {
-        decode::decode_notes(self, tokens).notes.len()
+        decode::decode_notes(self, &self.base_tokens(tokens)).notes.len()
     }
 
     /// The decoder's time, in grid steps, after reading `tokens` (up to an EOS): how far the
     /// time tokens (SHIFTs; REMI's bars and positions) have moved.
     pub fn end_step(&self, tokens: &[TokenId]) -> u64 {
-        decode::decode_notes(self, tokens).end
+        decode::decode_notes(self, &self.base_tokens(tokens)).end
     }
 
     /// A continuation decodable on its own: `BOS`, the tokens that restore the state in force
@@ -208,6 +284,7 @@ impl Tokenizer {
     /// last position when the continuation goes on at it, and its last instrument; the
     /// continuation's bar then starts at step 0.
     pub fn strip_primer(&self, primer: &[TokenId], continuation: &[TokenId]) -> Vec<TokenId> {
+        let (primer, continuation) = (&*self.base_tokens(primer), &*self.base_tokens(continuation));
         let v = &self.vocab;
         let last = |pred: &dyn Fn(Event) -> bool| primer.iter().rev().copied().find(|&t| pred(v.event(t)));
         let instrument = last(&|e| matches!(e, Event::Program(_) | Event::Drums));
@@ -235,7 +312,8 @@ impl Tokenizer {
                 }
                 // Notes at the primer's last position need it (there is none after a bar line).
                 let since_bar = primer.iter().rposition(|&t| t == bar).map_or(primer, |i| &primer[i..]);
-                let position = since_bar.iter().rev().copied().find(|&t| matches!(v.event(t), Event::Position(_)));
+                let position =
+                    since_bar.iter().rev().copied().find(|&t| matches!(v.event(t), Event::Position(_)));
                 let first_time =
                     rest.iter().map(|&t| v.event(t)).find(|e| !matches!(e, Event::Program(_) | Event::Drums));
                 if !starts_bar && matches!(first_time, Some(Event::Pitch(_))) {

@@ -126,7 +126,15 @@ impl Vocab {
             used += 1;
             next += count;
         }
-        Vocab { scheme: config.scheme, pitch_min: config.pitch_min, pitches, velocity_bins, segments, used, len: next }
+        Vocab {
+            scheme: config.scheme,
+            pitch_min: config.pitch_min,
+            pitches,
+            velocity_bins,
+            segments,
+            used,
+            len: next,
+        }
     }
 
     /// The scheme this vocabulary belongs to.
@@ -187,7 +195,8 @@ impl Vocab {
             2 => return Event::Eos,
             _ => {}
         }
-        let Some(seg) = self.segments[..self.used].iter().find(|s| token >= s.start && token - s.start < s.count)
+        let Some(seg) =
+            self.segments[..self.used].iter().find(|s| token >= s.start && token - s.start < s.count)
         else {
             return Event::Pad;
         };

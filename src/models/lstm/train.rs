@@ -172,14 +172,13 @@ pub fn train(
     cfg.validate()?;
     let device = parse_device(&cfg.device)?;
     let bf16 = cfg.bf16 && device.is_cuda();
-    let vocab = tokenizer.vocab();
-    let windows = Windows::new(data.train, vocab)
+    let windows = Windows::new(data.train, tokenizer)
         .ok_or_else(|| Error::Model("no training sequence has two or more tokens".into()))?;
     let steps_per_epoch = windows.targets().div_ceil((cfg.batch * cfg.window) as u64).max(1);
     let total_steps = cfg.steps.unwrap_or(cfg.epochs.saturating_mul(steps_per_epoch));
 
     tch::manual_seed(mix(cfg.seed) as i64);
-    let net = Net::new(*model_cfg, vocab.len(), device)?;
+    let net = Net::new(*model_cfg, tokenizer.vocab_size(), device)?;
     let params = net.named();
     let mut opt = AdamW::new(&params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay);
     let mut state = TrainState {
@@ -339,7 +338,7 @@ fn resume(
 ) -> Result<TrainState> {
     let (header, bytes) = checkpoint::load_kind(path, ModelKind::Lstm)?;
     let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
-    checkpoint::check_tokenizer(path, &header, tokenizer.config())?;
+    checkpoint::check_tokenizer(path, &header, tokenizer)?;
     let (saved_cfg, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
     if &saved_cfg != model_cfg {
         return Err(bad(format!("its model ({saved_cfg:?}) differs from the one asked for ({model_cfg:?})")));

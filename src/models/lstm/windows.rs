@@ -6,8 +6,7 @@
 use rand::Rng;
 
 use crate::sampler::rng_for;
-use crate::tokens::transpose::transpose_tokens;
-use crate::tokens::{TokenId, Vocab, PAD};
+use crate::tokens::{TokenId, Tokenizer, PAD};
 
 /// Mixed into the seed so the windows' RNG differs from other users of the same seed.
 const WINDOW_STREAM: u64 = 0x5749_4e44_4f57_5331; // "WINDOWS1"
@@ -17,16 +16,15 @@ pub struct Windows<'a> {
     seqs: Vec<&'a [TokenId]>,
     /// `cum[i]` = total length of `seqs[..=i]`.
     cum: Vec<u64>,
-    /// Positions of PROGRAM/DRUMS tokens per sequence (the instrument in force at a window's
-    /// start decides whether its notes are drums).
-    instruments: Vec<Vec<u32>>,
-    vocab: &'a Vocab,
+    /// Transposes windows (the instrument in force at a window's start decides whether its
+    /// notes are drums).
+    tokenizer: &'a Tokenizer,
 }
 
 impl<'a> Windows<'a> {
-    /// Windows over the sequences of `seqs` that hold at least two tokens; `None` if there are
-    /// none.
-    pub fn new(seqs: &'a [Vec<TokenId>], vocab: &'a Vocab) -> Option<Windows<'a>> {
+    /// Windows over the sequences of `seqs` (tokens of `tokenizer`) that hold at least two
+    /// tokens; `None` if there are none.
+    pub fn new(seqs: &'a [Vec<TokenId>], tokenizer: &'a Tokenizer) -> Option<Windows<'a>> {
         let seqs: Vec<&[TokenId]> = seqs.iter().filter(|s| s.len() >= 2).map(Vec::as_slice).collect();
         if seqs.is_empty() {
             return None;
@@ -37,17 +35,7 @@ impl<'a> Windows<'a> {
             total += s.len() as u64;
             cum.push(total);
         }
-        let instruments = seqs
-            .iter()
-            .map(|s| {
-                s.iter()
-                    .enumerate()
-                    .filter(|(_, &t)| vocab.is_instrument(t))
-                    .map(|(i, _)| i as u32)
-                    .collect()
-            })
-            .collect();
-        Some(Windows { seqs, cum, instruments, vocab })
+        Some(Windows { seqs, cum, tokenizer })
     }
 
     /// Number of next-token targets in the sequences (tokens minus one per sequence).
@@ -82,22 +70,15 @@ impl<'a> Windows<'a> {
         out
     }
 
-    /// `cut` (starting at `start` of sequence `i`) transposed, with the instrument token in
-    /// force at `start` as context; `None` if the transposition changed the length.
+    /// `cut` (starting at `start` of sequence `i`) transposed, with the tokens before it as
+    /// context. Base tokens keep their number; with BPE the re-merged window is cut to the
+    /// length of `cut` (or padded, PAD targets being ignored by the loss).
     fn transposed(&self, i: usize, start: usize, cut: &[TokenId], semitones: i8) -> Option<Vec<TokenId>> {
-        let pos = &self.instruments[i];
-        let k = pos.partition_point(|&p| (p as usize) < start);
-        let context = k.checked_sub(1).map(|k| self.seqs[i][pos[k] as usize]);
-        let mut input = Vec::with_capacity(cut.len() + 1);
-        input.extend(context);
-        input.extend_from_slice(cut);
-        let mut moved = transpose_tokens(self.vocab, &input, semitones);
-        if moved.len() != input.len() {
+        let mut moved = self.tokenizer.transpose(&self.seqs[i][..start], cut, semitones);
+        if self.tokenizer.bpe().is_none() && moved.len() != cut.len() {
             return None;
         }
-        if context.is_some() {
-            moved.remove(0);
-        }
+        moved.resize(cut.len(), PAD);
         Some(moved)
     }
 }
@@ -105,14 +86,13 @@ impl<'a> Windows<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::Event;
-    use crate::tokens::TokenizerConfig;
+    use crate::tokens::{Event, TokenizerConfig};
 
     #[test]
     fn windows_are_real_slices_padded_at_the_end() {
-        let v = Vocab::new(&TokenizerConfig::default());
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
         let seqs = vec![(1..=50).collect::<Vec<TokenId>>(), vec![1, 2], vec![7]];
-        let w = Windows::new(&seqs, &v).unwrap();
+        let w = Windows::new(&seqs, &t).unwrap();
         assert_eq!(w.targets(), 49 + 1);
         let b = w.batch(3, 0, 64, 9, 0);
         assert_eq!(b.len(), 64 * 10);
@@ -134,20 +114,21 @@ mod tests {
 
     #[test]
     fn transposition_moves_pitched_notes_and_respects_drum_context() {
-        let v = Vocab::new(&TokenizerConfig::default());
+        let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
+        let v = *t.vocab();
         let on = |p| v.id(Event::NoteOn(p)).unwrap() as i64;
         let drums = v.id(Event::Drums).unwrap();
         // A drum part: a window starting after DRUMS must leave its notes alone.
         let seq: Vec<TokenId> =
             std::iter::once(drums).chain(std::iter::repeat_n(on(40) as TokenId, 30)).collect();
-        let w = Windows::new(std::slice::from_ref(&seq), &v).unwrap();
+        let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap();
         for step in 0..20 {
             let b = w.batch(1, step, 4, 8, 6);
             assert!(b.iter().all(|&t| t == on(40) || t == i64::from(drums)), "{b:?}");
         }
         // A piano part: shifts stay within ±6 and every token of a window moves together.
         let seq: Vec<TokenId> = std::iter::repeat_n(on(60) as TokenId, 30).collect();
-        let w = Windows::new(std::slice::from_ref(&seq), &v).unwrap();
+        let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap();
         let mut shifts = std::collections::BTreeSet::new();
         for step in 0..50 {
             for row in w.batch(1, step, 4, 8, 6).chunks(9) {
