@@ -107,7 +107,7 @@ fn compare_ranks_models_of_different_tokenizers_by_bits_per_note() {
     let a = train(tmp.path(), &corpus, "markov", &["--order", "4", "--tokenizer", "tsd"]);
     let tsd = tmp.path().join("a-tsd.markov");
     std::fs::rename(&a, &tsd).unwrap();
-    let b = train(tmp.path(), &corpus, "markov", &["--order", "4"]);
+    let b = train(tmp.path(), &corpus, "markov", &["--order", "4", "--tokenizer", "midi-like"]);
     let out = tmp.path().join("cmp");
     let run = cadenza(tmp.path())
         .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", tsd.to_str().unwrap()])
@@ -290,7 +290,8 @@ fn bpe_is_learned_applied_carried_in_checkpoints_and_checked() {
 
     // Merges learned for TSD are refused for midi-like, in one line naming the file.
     let out = cadenza(tmp.path())
-        .args(["tokens", corpus.join("piece01.mid").to_str().unwrap(), "--bpe", bpe.to_str().unwrap()])
+        .args(["tokens", corpus.join("piece01.mid").to_str().unwrap(), "--tokenizer", "midi-like", "--bpe"])
+        .arg(&bpe)
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -9,11 +9,13 @@ use cadenza::Error;
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Tokenizer")]
 pub struct TokenizerArgs {
-    /// Tokenization scheme: `midi-like` (NOTE_ON / NOTE_OFF / SHIFT events), `tsd` (SHIFT, then
-    /// PITCH VELOCITY DURATION per note) or `remi` (BAR, POSITION in the bar, then PITCH
-    /// VELOCITY DURATION; beats grid only). TSD and REMI decide a note's end when it starts.
-    #[arg(long = "tokenizer", value_name = "SCHEME", default_value = "midi-like", value_parser = parse_scheme)]
-    pub scheme: Scheme,
+    /// Tokenization scheme: `tsd` (SHIFT between onsets, then PITCH VELOCITY DURATION per
+    /// note), `midi-like` (NOTE_ON / NOTE_OFF / SHIFT events, as checkpoints made before
+    /// schemes existed) or `remi` (BAR, POSITION in the bar, then PITCH VELOCITY DURATION;
+    /// beats grid only). Default: `tsd`, except `midi-like` for `train --model lstm` (the
+    /// best measured for each model; see the README's results).
+    #[arg(long = "tokenizer", value_name = "SCHEME", value_parser = parse_scheme)]
+    pub scheme: Option<Scheme>,
     /// Time grid: `beats` (steps per quarter note, follows the score) or `seconds` (10 ms steps,
     /// the Performance RNN layout).
     #[arg(long, value_enum, default_value_t = GridKind::Beats)]
@@ -42,6 +44,9 @@ pub struct TokenizerArgs {
     pub bpe: Option<PathBuf>,
 }
 
+/// The scheme when `--tokenizer` is not given (and the model does not call for another).
+pub const DEFAULT_SCHEME: Scheme = Scheme::Tsd;
+
 fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse::<Scheme>().map_err(|e| e.to_string())
 }
@@ -56,14 +61,20 @@ impl TokenizerArgs {
     /// The tokenizer these options describe, with the `--bpe` merges if given (an error naming
     /// the file when they were learned for other options).
     pub fn tokenizer(&self) -> anyhow::Result<Tokenizer> {
-        let base = Tokenizer::new(self.config())?;
+        self.tokenizer_or(DEFAULT_SCHEME)
+    }
+
+    /// As [`TokenizerArgs::tokenizer`], with `default` when `--tokenizer` is not given.
+    pub fn tokenizer_or(&self, default: Scheme) -> anyhow::Result<Tokenizer> {
+        let base = Tokenizer::new(self.config_or(default))?;
         let Some(path) = &self.bpe else { return Ok(base) };
         let bpe = Bpe::load(path)?;
         Ok(base.with_bpe(bpe).map_err(|e| Error::BpeFile { path: path.clone(), reason: e.to_string() })?)
     }
 
-    /// The tokenizer configuration these options describe.
-    pub fn config(&self) -> TokenizerConfig {
+    /// The tokenizer configuration these options describe, with `default` when `--tokenizer`
+    /// is not given.
+    pub fn config_or(&self, default: Scheme) -> TokenizerConfig {
         let base = match self.grid {
             GridKind::Beats => TokenizerConfig {
                 time: TimeMode::Beats { steps_per_beat: self.steps_per_beat },
@@ -79,7 +90,7 @@ impl TokenizerArgs {
             },
         };
         TokenizerConfig {
-            scheme: self.scheme,
+            scheme: self.scheme.unwrap_or(default),
             velocity_bins: self.velocity_bins,
             programs: if self.merge_piano { ProgramMode::MergePiano } else { base.programs },
             sustain: !self.no_sustain,

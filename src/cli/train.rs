@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::options::DEFAULT_SCHEME;
 use super::progress::bar;
 use anyhow::Context;
 use cadenza::checkpoint::{self, CorpusSummary, Header};
@@ -13,6 +14,7 @@ use cadenza::models::markov::{MarkovConfig, MarkovModel};
 use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
 use cadenza::models::{corpus_bits, Generator, ModelKind};
 use cadenza::score::Score;
+use cadenza::tokens::Scheme;
 
 use super::options::TokenizerArgs;
 
@@ -90,7 +92,9 @@ pub fn corpus_summary(corpus: &Corpus) -> CorpusSummary {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let tokenizer = args.tokenizer.tokenizer()?;
+    // The best measured scheme per model when none is asked for (README: results).
+    let default = if args.model == ModelKind::Lstm { Scheme::MidiLike } else { DEFAULT_SCHEME };
+    let tokenizer = args.tokenizer.tokenizer_or(default)?;
     let corpus = super::corpus::load(&args.corpus, &tokenizer, args.no_cache)?;
     let train = corpus.require(Split::Train)?;
     let valid = corpus.sequences(Split::Valid);

@@ -140,4 +140,58 @@ mod tests {
         }
         assert!(shifts.len() > 8, "{shifts:?}");
     }
+
+    #[test]
+    fn tsd_windows_move_pitches_together_and_keep_the_rest() {
+        let t = Tokenizer::new(TokenizerConfig {
+            scheme: crate::tokens::Scheme::Tsd,
+            ..TokenizerConfig::default()
+        })
+        .unwrap();
+        let v = *t.vocab();
+        let id = |e| v.id(e).unwrap();
+        // Notes 40, 41, 42, ...: in any window, consecutive pitches differ by exactly 1, moved
+        // or not.
+        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0))];
+        for k in 0..40u8 {
+            seq.extend([
+                id(Event::Pitch(40 + k)),
+                id(Event::Velocity(22)),
+                id(Event::Duration(6)),
+                id(Event::TimeShift(6)),
+            ]);
+        }
+        let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap();
+        let mut moved = std::collections::BTreeSet::new();
+        for step in 0..30 {
+            for row in w.batch(2, step, 4, 16, 5).chunks(17) {
+                let pitches: Vec<i32> = row
+                    .iter()
+                    .filter_map(|&x| {
+                        if let Event::Pitch(p) = v.event(x as TokenId) {
+                            Some(i32::from(p))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                assert!(pitches.windows(2).all(|p| p[1] == p[0] + 1), "{pitches:?}");
+                for &x in row {
+                    let e = v.event(x as TokenId);
+                    assert!(
+                        matches!(
+                            e,
+                            Event::Pitch(_) | Event::Velocity(22) | Event::Duration(6) | Event::TimeShift(6)
+                        ) || matches!(e, Event::Program(0) | Event::Bos),
+                        "{e:?}"
+                    );
+                }
+                // Which window it was: the position of its first pitch after the last shift.
+                let first =
+                    row.iter().position(|&x| matches!(v.event(x as TokenId), Event::Pitch(_))).unwrap();
+                moved.insert((first, pitches[0]));
+            }
+        }
+        assert!(moved.len() > 20, "windows and shifts vary: {moved:?}");
+    }
 }
