@@ -256,6 +256,40 @@ fn python_readers_agree_with_written_files() {
     }
 }
 
+/// Pieces decoded from each scheme's tokens, written and read by pretty_midi and mido: the
+/// files hold exactly the quantized notes (`Tokenizer::quantize`), in ticks and in seconds.
+#[test]
+fn python_readers_see_the_quantized_notes_of_every_scheme() {
+    use cadenza::tokens::{Scheme, Tokenizer, TokenizerConfig};
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cases = Vec::new();
+    for (name, piece, _) in pieces() {
+        for scheme in Scheme::ALL {
+            let t = Tokenizer::new(TokenizerConfig { scheme, ..TokenizerConfig::default() }).unwrap();
+            let decoded = t.decode(&t.encode(&piece));
+            assert_eq!(decoded, t.quantize(&piece), "{scheme} on {name}");
+            let path = dir.path().join(format!("{name}-{scheme}.mid"));
+            write_file(&decoded, &path).expect("write");
+            cases.push((format!("{name} ({scheme})"), decoded, path));
+        }
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/midi_readback.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .args(cases.iter().map(|c| &c.2))
+        .output()
+        .expect("run Python");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    let files = json["files"].as_array().expect("files");
+    assert_eq!(files.len(), cases.len());
+    for ((name, piece, _), file) in cases.iter().zip(files) {
+        check("mido", name, piece, &keys(piece, |i| i.notes.clone()), &file["mido"]);
+        check("pretty_midi", name, piece, &keys(piece, pretty_midi_pairing), &file["pretty_midi"]);
+    }
+}
+
 /// A format-0 file written by mido: several channels, program changes while notes sound,
 /// velocity-0 note-offs, overlapping same-pitch notes, a zero-length note, an unterminated note,
 /// drums and tempo changes mid-track.
