@@ -275,11 +275,8 @@ fn python_readers_see_the_quantized_notes_of_every_scheme() {
         }
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/midi_readback.py");
-    let output = Command::new(&python)
-        .arg(&script)
-        .args(cases.iter().map(|c| &c.2))
-        .output()
-        .expect("run Python");
+    let output =
+        Command::new(&python).arg(&script).args(cases.iter().map(|c| &c.2)).output().expect("run Python");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let json: Value = serde_json::from_slice(&output.stdout).expect("JSON from the script");
     let files = json["files"].as_array().expect("files");

@@ -70,6 +70,7 @@ struct Segment {
 }
 
 const MAX_SEGMENTS: usize = 8;
+const KINDS: usize = 10;
 
 /// Dense numbering of [`Event`]s for one configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,8 @@ pub struct Vocab {
     velocity_bins: u16,
     segments: [Segment; MAX_SEGMENTS],
     used: usize,
+    /// The segment of each kind (count 0 when the layout has none), indexed by `Kind as usize`.
+    by_kind: [Segment; KINDS],
     len: u16,
 }
 
@@ -126,6 +129,10 @@ impl Vocab {
             used += 1;
             next += count;
         }
+        let mut by_kind = [empty; KINDS];
+        for seg in &segments[..used] {
+            by_kind[seg.kind as usize] = *seg;
+        }
         Vocab {
             scheme: config.scheme,
             pitch_min: config.pitch_min,
@@ -133,6 +140,7 @@ impl Vocab {
             velocity_bins,
             segments,
             used,
+            by_kind,
             len: next,
         }
     }
@@ -158,7 +166,8 @@ impl Vocab {
     }
 
     fn segment(&self, kind: Kind) -> Option<Segment> {
-        self.segments[..self.used].iter().copied().find(|s| s.kind == kind)
+        let s = self.by_kind[kind as usize];
+        (s.count > 0).then_some(s)
     }
 
     /// The token for `event`, or `None` if this vocabulary cannot express it.
