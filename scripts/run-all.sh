@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set everything up, build the corpora and cadenza (release),
-# report on the corpora, train the Markov chain and the HMM on the Bach chorales, get an LSTM
+# report on the corpora, train the Markov chain and the HMM on the Bach chorales (default TSD
+# tokens), get an LSTM (default midi-like tokens: the best measured for each model)
 # (trained here on a GPU; on a CPU-only machine the committed checkpoints/bach.lstm is used, or a
-# small one is trained if it is missing), score each on the test split, generate a few pieces
-# from each continuing a chorale's opening, and finish with a compare report of all three.
+# small one is trained if it is missing), score each on the test split (bits/token, bits/note),
+# generate a few pieces from each continuing a chorale's opening, and finish with a compare
+# report of all three, ranked by bits/note.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --corpora all
@@ -24,7 +26,7 @@ if $CADENZA doctor --json | grep -q '"cuda_available": true'; then
     $CADENZA train --model lstm --corpus corpora/bach --out checkpoints/bach.lstm --device cuda \
         --epochs 40 --patience 4 --rng-seed 1
 elif [ ! -f checkpoints/bach.lstm ]; then
-    # The recipe of the committed checkpoint: about 45 minutes on one CPU core.
+    # The recipe of the committed checkpoint: 20-45 minutes on one CPU core.
     echo "no GPU: training a small LSTM on the CPU (a GPU trains the default 3 x 512 model)"
     OMP_NUM_THREADS=1 $CADENZA train --model lstm --corpus corpora/bach --out checkpoints/bach.lstm \
         --embed 128 --hidden 256 --layers 2 --dropout 0.3 --batch 16 --window 96 --lr 0.002 \
