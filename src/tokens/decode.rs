@@ -108,12 +108,7 @@ mod tests {
         Tokenizer::new(TokenizerConfig::default()).expect("valid config")
     }
 
-    fn ids(t: &Tokenizer, names: &str) -> Vec<TokenId> {
-        names
-            .split_whitespace()
-            .map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}")))
-            .collect()
-    }
+    use crate::tokens::testing::ids;
 
     /// `(program or 255 for drums, channel, notes as (start, end, pitch, velocity))`.
     type Summary = Vec<(u8, u8, Vec<(u64, u64, u8, u8)>)>;

@@ -518,24 +518,13 @@ mod tests {
     use crate::midi::{Instrument, Note, Piece, TimeSignature};
     use crate::tokens::{ProgramMode, Scheme, Tokenizer, TokenizerConfig};
 
-    fn names(t: &Tokenizer, tokens: &[u16]) -> Vec<String> {
-        tokens.iter().map(|&id| t.name(id)).collect()
-    }
-
-    fn split(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
+    use crate::tokens::testing::{names, split};
 
     fn tok(scheme: Scheme) -> Tokenizer {
         Tokenizer::new(TokenizerConfig { scheme, ..TokenizerConfig::default() }).expect("valid config")
     }
 
-    fn ids(t: &Tokenizer, names: &str) -> Vec<u16> {
-        names
-            .split_whitespace()
-            .map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("no token {n}")))
-            .collect()
-    }
+    use crate::tokens::testing::ids;
 
     /// A chord C-E-G of a half note (24 steps) with G held a whole note, then a rest, then D for
     /// an eighth (6 steps) at 5 beats; velocity 100 (bin 24) and 1 (bin 0); 480 ticks per beat.

@@ -241,9 +241,7 @@ mod tests {
         Tokenizer::new(TokenizerConfig { max_note_steps: 24, ..TokenizerConfig::default() }).unwrap()
     }
 
-    fn ids(t: &Tokenizer, names: &str) -> Vec<TokenId> {
-        names.split_whitespace().map(|n| t.vocab().parse(n).unwrap_or_else(|| panic!("{n}"))).collect()
-    }
+    use crate::tokens::testing::ids;
 
     fn allowed(t: &Tokenizer, g: &NoteGuard) -> Vec<String> {
         let mut p = vec![1.0; t.vocab_size()];

@@ -395,13 +395,7 @@ mod tests {
     use crate::midi::{Instrument, Note, Piece, TempoChange};
     use crate::tokens::{ProgramMode, TimeMode, Tokenizer, TokenizerConfig};
 
-    fn names(t: &Tokenizer, tokens: &[u16]) -> Vec<String> {
-        tokens.iter().map(|&id| t.name(id)).collect()
-    }
-
-    fn split(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
+    use crate::tokens::testing::{names, split};
 
     fn inst(program: u8, is_drum: bool, notes: Vec<Note>) -> Instrument {
         Instrument { program, channel: if is_drum { 9 } else { 0 }, is_drum, name: String::new(), notes }

@@ -65,6 +65,8 @@ pub mod gm_names;
 mod grid;
 mod guard;
 pub mod midi_like;
+#[cfg(test)]
+mod testing;
 pub mod transpose;
 mod vocab;
 
