@@ -269,7 +269,7 @@ fn reference_meters(t: &Tokenizer, p: &Piece, q: &Piece) -> Vec<(u64, u8, u8)> {
     else {
         return Vec::new();
     };
-    let meter_at = |bar_start: u64| sigs.iter().filter(|s| s.0 <= bar_start).last().map_or((4, 4), |s| s.1);
+    let meter_at = |bar_start: u64| sigs.iter().rev().find(|s| s.0 <= bar_start).map_or((4, 4), |s| s.1);
     let mut out = Vec::new();
     let mut start = 0u64;
     let mut current = None;

@@ -376,6 +376,10 @@ fn histogram_values(features: &[&Features], name: &str) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// What `run` prepares once per tokenizer: its configuration, primers, training sequences and
+/// n-gram index.
+type PerTokenizer = (TokenizerConfig, Vec<Primer>, Vec<Vec<TokenId>>, NgramIndex);
+
 /// Run the comparison of `models`, each on its own tokenization of one corpus; `corpus` (any
 /// of them) gives the test pieces the samples are measured against. With note rules in
 /// `opts.sampler`, each model samples under the rules of its own tokenizer (same polyphony
@@ -427,7 +431,7 @@ pub fn run(
         real_hist.insert(name.to_string(), histogram_summary(&histogram_values(&real_refs, name), None));
     }
     // Per tokenizer: its primers, training sequences and n-gram index.
-    let mut per_tokenizer: Vec<(TokenizerConfig, Vec<Primer>, Vec<Vec<TokenId>>, NgramIndex)> = Vec::new();
+    let mut per_tokenizer: Vec<PerTokenizer> = Vec::new();
 
     let mut reports = Vec::new();
     let mut all_pieces = Vec::new();

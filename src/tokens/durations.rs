@@ -460,7 +460,8 @@ impl Guard {
     /// Whether a note of `pitch` may start now in the current instrument.
     fn pitch_ok(&self, pitch: u8, full: bool) -> bool {
         let now = self.reader.now;
-        !full && !(self.onset == now && self.here.contains(&(self.reader.part, pitch)))
+        let repeated = self.onset == now && self.here.contains(&(self.reader.part, pitch));
+        !full && !repeated
     }
 
     /// Whether the grammar allows `token` next; a base token.
