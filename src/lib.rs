@@ -30,6 +30,7 @@ pub mod midi;
 pub mod models;
 #[cfg(feature = "audio")]
 pub mod play;
+pub mod progress;
 pub mod sampler;
 pub mod score;
 pub mod tokens;

@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long)]
     corpus: PathBuf,
     /// Which split to score.
-    #[arg(long, value_enum, default_value_t = Split::Test)]
+    #[arg(long, default_value = "test", value_parser = super::options::split())]
     split: Split,
     /// Print one JSON object instead of text.
     #[arg(long)]

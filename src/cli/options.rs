@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use cadenza::corpus::Split;
+use cadenza::models::ModelKind;
 use cadenza::tokens::{Bpe, NoteRules, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
 use cadenza::Error;
+use clap::builder::TypedValueParser as _;
 
 /// How MIDI is turned into tokens (the defaults suit most corpora).
 #[derive(Debug, Clone, clap::Args)]
@@ -42,6 +45,18 @@ pub struct TokenizerArgs {
     /// learn-bpe`, learned with the same tokenizer options).
     #[arg(long, value_name = "FILE")]
     pub bpe: Option<PathBuf>,
+}
+
+/// `--model`: one of the library's model kinds, listed in `--help`.
+pub fn model_kind() -> impl clap::builder::TypedValueParser<Value = ModelKind> {
+    let names: Vec<&'static str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+    clap::builder::PossibleValuesParser::new(names).map(|s| s.parse::<ModelKind>().expect("a listed kind"))
+}
+
+/// `--split`: train, valid or test, listed in `--help`.
+pub fn split() -> impl clap::builder::TypedValueParser<Value = Split> {
+    clap::builder::PossibleValuesParser::new(["train", "valid", "test"])
+        .map(|s| s.parse::<Split>().expect("a listed split"))
 }
 
 /// The scheme when `--tokenizer` is not given (and the model does not call for another).

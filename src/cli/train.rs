@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::options::DEFAULT_SCHEME;
-use super::progress::bar;
+use super::options::{self, DEFAULT_SCHEME};
+use super::progress::{bar, Bar};
 use anyhow::Context;
 use cadenza::checkpoint::{self, CorpusSummary, Header};
 use cadenza::corpus::{Corpus, Split};
@@ -22,7 +22,7 @@ use super::options::TokenizerArgs;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Which generator to train.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = options::model_kind())]
     model: ModelKind,
     /// The corpus folder (its train split is learned, its valid split reported).
     #[arg(long)]
@@ -128,9 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut best: Option<(f64, MarkovModel)> = None;
             for order in orders {
                 let config = MarkovConfig { order, ..MarkovConfig::default() };
-                let b = bar(order as u64, "counting");
+                let b = Bar(bar(order as u64, "counting"));
                 let m = MarkovModel::fit(&config, vocab, &train, Some(&b))?;
-                b.finish_and_clear();
+                b.0.finish_and_clear();
                 let (vb, _) = if valid.is_empty() { (f64::NAN, 0) } else { corpus_bits(&m, &valid) };
                 if args.markov.order == "auto" {
                     eprintln!("  order {order:>2}: valid {vb:.4} bits/token");
@@ -152,9 +152,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 seed: args.rng_seed,
                 pseudo_count: args.hmm.pseudo_count,
             };
-            let b = bar(config.max_iters as u64, "Baum-Welch");
+            let b = Bar(bar(config.max_iters as u64, "Baum-Welch"));
             let (m, report) = HmmModel::fit(&config, vocab, &train, Some(&b))?;
-            b.finish_and_clear();
+            b.0.finish_and_clear();
             eprintln!("  {} EM iterations", report.iterations());
             let payload = m.to_safetensors();
             let extra = serde_json::to_value(&report)?;

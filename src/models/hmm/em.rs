@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use indicatif::ProgressBar;
+use crate::progress::{report as report_progress, Progress};
 use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -95,7 +95,7 @@ impl HmmModel {
         config: &HmmConfig,
         vocab_size: usize,
         train: &[Vec<TokenId>],
-        progress: Option<&ProgressBar>,
+        progress: Option<&dyn Progress>,
     ) -> Result<(HmmModel, FitReport)> {
         config.validate()?;
         let data = Data::new(train, vocab_size)?;
@@ -116,7 +116,7 @@ impl HmmModel {
         init: HmmModel,
         config: &HmmConfig,
         train: &[Vec<TokenId>],
-        progress: Option<&ProgressBar>,
+        progress: Option<&dyn Progress>,
     ) -> Result<(HmmModel, FitReport)> {
         HmmConfig { states: init.k, ..config.clone() }.validate()?;
         let data = Data::new(train, init.v)?;
@@ -191,7 +191,7 @@ fn run_em(
     mut model: HmmModel,
     config: &HmmConfig,
     data: &Data<'_>,
-    progress: Option<&ProgressBar>,
+    progress: Option<&dyn Progress>,
 ) -> Result<(HmmModel, FitReport)> {
     let p = config.pseudo_count;
     let mut report = FitReport {
@@ -200,10 +200,7 @@ fn run_em(
         tokens: data.tokens,
         converged: false,
     };
-    if let Some(pb) = progress {
-        pb.set_length(config.max_iters as u64);
-        pb.set_position(0);
-    }
+    report_progress(progress, 0, config.max_iters as u64, "Baum-Welch");
     for it in 0..config.max_iters {
         let stats = e_step(&model, data);
         let ll = stats.ll;
@@ -212,10 +209,8 @@ fn run_em(
         report.log_likelihood.push(ll);
         report.objective.push(ll + prior);
         model = m_step(&model, &stats, p)?;
-        if let Some(pb) = progress {
-            pb.set_position(it as u64 + 1);
-            pb.set_message(format!("log-lik/token {:.4}", ll / data.tokens as f64));
-        }
+        let note = format!("log-lik/token {:.4}", ll / data.tokens as f64);
+        report_progress(progress, it as u64 + 1, config.max_iters as u64, &note);
         if it > 0 {
             let prev = report.log_likelihood[it - 1];
             if (ll - prev).abs() <= config.tol * prev.abs() {

@@ -16,7 +16,7 @@
 //! item buffers hold one order at a time (2 x 16 bytes per token for the highest order, per
 //! distinct n-gram below it), never order x tokens.
 
-use indicatif::ProgressBar;
+use crate::progress::{report, Progress};
 use rayon::prelude::*;
 
 use super::hash::{context_hash, retract};
@@ -41,7 +41,7 @@ pub(crate) fn count_levels(
     order: usize,
     vocab_size: usize,
     train: &[Vec<TokenId>],
-    progress: Option<&ProgressBar>,
+    progress: Option<&dyn Progress>,
 ) -> Result<Vec<Level>> {
     // Flatten: positions become u32 offsets into one token array.
     let total_len: usize = train.iter().map(Vec::len).sum();
@@ -63,10 +63,7 @@ pub(crate) fn count_levels(
     if targets == 0 {
         return Err(Error::Model("markov: no training tokens (every sequence is empty or BOS only)".into()));
     }
-    if let Some(pb) = progress {
-        pb.set_length(order as u64);
-        pb.set_position(0);
-    }
+    report(progress, 0, order as u64, "counting");
 
     // Highest order: every target with a full context of `order - 1` tokens.
     let first = (order - 1).max(1);
@@ -85,9 +82,8 @@ pub(crate) fn count_levels(
     let mut scratch = Vec::new();
     let mut levels = Vec::with_capacity(order);
     for k in (1..=order).rev() {
-        if let Some(pb) = progress {
-            pb.set_message(format!("counting {k}-grams"));
-        }
+        let done = (order - k) as u64;
+        report(progress, done, order as u64, &format!("counting {k}-grams"));
         if k < order && k >= 2 {
             // n-grams of length k that open a sequence: raw counts.
             let opening = train
@@ -101,9 +97,7 @@ pub(crate) fn count_levels(
         let (level, derived) = count_level(k, &flat, std::mem::take(&mut parts), &mut scratch);
         levels.push(level);
         parts = derived;
-        if let Some(pb) = progress {
-            pb.inc(1);
-        }
+        report(progress, done + 1, order as u64, &format!("counted {k}-grams"));
     }
     levels.reverse();
     Ok(levels)

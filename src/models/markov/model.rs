@@ -15,7 +15,7 @@
 //! context, and the distribution sums to 1. PAD and BOS never occur as targets and get exactly 0.
 //! At the start of a sequence the context is simply shorter (BOS plus what follows).
 
-use indicatif::ProgressBar;
+use crate::progress::Progress;
 
 use super::config::{estimate_discounts, Discounts, MarkovConfig, MAX_ORDER};
 use super::count::{count_levels, is_target};
@@ -56,7 +56,7 @@ impl MarkovModel {
         config: &MarkovConfig,
         vocab_size: usize,
         train: &[Vec<TokenId>],
-        progress: Option<&ProgressBar>,
+        progress: Option<&dyn Progress>,
     ) -> Result<MarkovModel> {
         config.validate()?;
         check_vocab_size(vocab_size)?;
