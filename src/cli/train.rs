@@ -10,7 +10,7 @@ use anyhow::Context;
 use cadenza::checkpoint::{self, CorpusSummary, Header};
 use cadenza::corpus::{Corpus, Split};
 use cadenza::models::hmm::{HmmConfig, HmmModel};
-use cadenza::models::markov::{MarkovConfig, MarkovModel};
+use cadenza::models::markov::{MarkovConfig, MarkovModel, AUTO_ORDERS};
 use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
 use cadenza::models::{corpus_bits, Generator, ModelKind};
 use cadenza::score::Score;
@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ) = match args.model {
         ModelKind::Markov => {
             let orders: Vec<usize> = if args.markov.order == "auto" {
-                vec![2, 3, 4, 6, 8, 12, 16]
+                AUTO_ORDERS.to_vec()
             } else {
                 vec![args
                     .markov
@@ -125,21 +125,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .parse()
                     .with_context(|| format!("--order: not a number or `auto`: {}", args.markov.order))?]
             };
-            let mut best: Option<(f64, MarkovModel)> = None;
-            for order in orders {
-                let config = MarkovConfig { order, ..MarkovConfig::default() };
-                let b = Bar(bar(order as u64, "counting"));
-                let m = MarkovModel::fit(&config, vocab, &train, Some(&b))?;
-                b.0.finish_and_clear();
-                let (vb, _) = if valid.is_empty() { (f64::NAN, 0) } else { corpus_bits(&m, &valid) };
-                if args.markov.order == "auto" {
-                    eprintln!("  order {order:>2}: valid {vb:.4} bits/token");
-                }
-                if best.as_ref().is_none_or(|(b, _)| vb < *b || b.is_nan()) {
-                    best = Some((vb, m));
-                }
-            }
-            let (_, m) = best.expect("at least one order");
+            let auto = args.markov.order == "auto";
+            let b = Bar(bar(0, "counting"));
+            let m = MarkovModel::fit_best_order(
+                &MarkovConfig::default(),
+                &orders,
+                vocab,
+                &train,
+                &valid,
+                Some(&b),
+                |order, bits| {
+                    if auto {
+                        b.0.suspend(|| eprintln!("  order {order:>2}: valid {bits:.4} bits/token"));
+                    }
+                },
+            )?;
+            b.0.finish_and_clear();
             let hyper = serde_json::to_value(m.config())?;
             let payload = m.to_bytes();
             (Box::new(m), hyper, payload, MARKOV_PAYLOAD, serde_json::Value::Null)

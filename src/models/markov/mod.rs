@@ -35,4 +35,4 @@ pub mod synth;
 mod tests;
 
 pub use config::{Discounts, MarkovConfig, MAX_ORDER};
-pub use model::{MarkovModel, MarkovStream, IMPOSSIBLE_LOG_PROB};
+pub use model::{MarkovModel, MarkovStream, AUTO_ORDERS, IMPOSSIBLE_LOG_PROB};

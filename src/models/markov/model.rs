@@ -47,7 +47,35 @@ pub(crate) fn check_vocab_size(vocab_size: usize) -> Result<()> {
     Ok(())
 }
 
+/// The orders `--order auto` tries.
+pub const AUTO_ORDERS: [usize; 7] = [2, 3, 4, 6, 8, 12, 16];
+
 impl MarkovModel {
+    /// Fit one model per order of `orders` (each with `base`'s other settings) and keep the
+    /// one with the lowest bits/token on `valid` (the first when `valid` is empty). `on_order`
+    /// hears each order's validation bits/token (NaN without `valid`); `progress` each fit's.
+    pub fn fit_best_order(
+        base: &MarkovConfig,
+        orders: &[usize],
+        vocab_size: usize,
+        train: &[Vec<TokenId>],
+        valid: &[Vec<TokenId>],
+        progress: Option<&dyn Progress>,
+        mut on_order: impl FnMut(usize, f64),
+    ) -> Result<MarkovModel> {
+        let mut best: Option<(f64, MarkovModel)> = None;
+        for &order in orders {
+            let config = MarkovConfig { order, ..base.clone() };
+            let m = MarkovModel::fit(&config, vocab_size, train, progress)?;
+            let bits = if valid.is_empty() { f64::NAN } else { crate::models::corpus_bits(&m, valid).0 };
+            on_order(order, bits);
+            if best.as_ref().is_none_or(|(b, _)| bits < *b || b.is_nan()) {
+                best = Some((bits, m));
+            }
+        }
+        best.map(|(_, m)| m).ok_or_else(|| Error::Model("markov: no order to try".into()))
+    }
+
     /// Count `train` (sequences starting with BOS) and estimate the discounts.
     ///
     /// Fails on an invalid config or vocabulary size, a token outside the vocabulary, no

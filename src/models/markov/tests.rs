@@ -498,3 +498,34 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_best_order_is_the_one_with_the_lowest_validation_bits() {
+    // A source of order 3: a higher order than 1 must win on held-out data.
+    let mut rng = rng_for(9, 0);
+    let make = |rng: &mut crate::sampler::SampleRng| {
+        let mut s = vec![BOS, 3, 4];
+        for _ in 0..300 {
+            let n = s.len();
+            let next =
+                if rng.random_bool(0.9) { 3 + (s[n - 1] + s[n - 2]) % 5 } else { rng.random_range(3..8) };
+            s.push(next);
+        }
+        s.push(EOS);
+        s
+    };
+    let train: Vec<Vec<TokenId>> = (0..20).map(|_| make(&mut rng)).collect();
+    let valid: Vec<Vec<TokenId>> = (0..5).map(|_| make(&mut rng)).collect();
+    let mut heard = Vec::new();
+    let best =
+        MarkovModel::fit_best_order(&MarkovConfig::default(), &[1, 3], 8, &train, &valid, None, |o, b| {
+            heard.push((o, b))
+        })
+        .unwrap();
+    assert_eq!(heard.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 3]);
+    let lowest = heard.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+    assert_eq!(best.config().order, lowest);
+    assert_eq!(lowest, 3, "{heard:?}");
+    assert!(MarkovModel::fit_best_order(&MarkovConfig::default(), &[], 8, &train, &valid, None, |_, _| {})
+        .is_err());
+}
