@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use cadenza::corpus::{Corpus, LoadOptions};
 use cadenza::midi::smf_bytes::{self, chunk, eot, events, header, mtrk, smf, vlq};
-use cadenza::midi::{write_file, ReadOptions};
+use cadenza::midi::write_file;
 use cadenza::{Tokenizer, TokenizerConfig};
 
 // ---- allocation accounting -----------------------------------------------------------------
@@ -485,7 +485,7 @@ fn a_corpus_of_good_and_hostile_files_loads() {
     for g in &good {
         assert!(loaded(g), "good file {} missing; skipped as {:?}", g.display(), skipped(g));
     }
-    let read_opts = ReadOptions { apply_sustain: tok.config().sustain };
+    let read_opts = tok.read_options();
     let (lo, hi) = (tok.config().pitch_min, tok.config().pitch_max);
     for (path, expect) in &hostile {
         let name = rel(path).display().to_string();

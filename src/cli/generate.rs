@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cadenza::generate::{generate, GenerateOptions};
-use cadenza::midi::{self, ReadOptions};
+use cadenza::midi;
 use cadenza::models::saved;
 use cadenza::sampler::Sampler;
 
@@ -63,9 +63,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = saved::load(&args.checkpoint, &args.device)?;
     let seed = match &args.seed {
-        Some(p) => {
-            Some(midi::read_file(p, &ReadOptions { apply_sustain: loaded.tokenizer.config().sustain })?)
-        }
+        Some(p) => Some(midi::read_file(p, &loaded.tokenizer.read_options())?),
         None => None,
     };
     let opts = GenerateOptions {

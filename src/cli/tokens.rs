@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cadenza::corpus::Split;
-use cadenza::midi::{self, ReadOptions};
+use cadenza::midi;
 use cadenza::tokens::Bpe;
 
 use super::options::TokenizerArgs;
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let file = args.file.context("a MIDI file is needed")?;
     let tokenizer = args.tokenizer.tokenizer()?;
-    let piece = midi::read_file(&file, &ReadOptions { apply_sustain: tokenizer.config().sustain })?;
+    let piece = midi::read_file(&file, &tokenizer.read_options())?;
     let tokens = tokenizer.encode(&piece);
     let words: Vec<String> =
         tokens.iter().map(|&t| if args.ids { t.to_string() } else { tokenizer.name(t) }).collect();

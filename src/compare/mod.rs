@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::metrics::distance::{density_pair, mean_histogram, total_variation};
 use crate::metrics::originality::{longest_copied_span, NgramIndex};
 use crate::metrics::{Features, HISTOGRAM_NAMES, SCALAR_NAMES};
-use crate::midi::{self, Piece, ReadOptions};
+use crate::midi::{self, Piece};
 use crate::models::Generator;
 use crate::sampler::Sampler;
 use crate::score::Score;
@@ -346,7 +346,7 @@ pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>>
 /// How the tokens of a corpus piece are laid out: the original file's opening tempo and time
 /// signature (defaults when it cannot be read again).
 fn decode_options(corpus: &Corpus, piece: &crate::corpus::CorpusPiece) -> DecodeOptions {
-    let read_opts = ReadOptions { apply_sustain: corpus.tokenizer.config().sustain };
+    let read_opts = corpus.tokenizer.read_options();
     midi::read_file(&corpus.root.join(&piece.path), &read_opts)
         .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p))
 }

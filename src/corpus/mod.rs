@@ -123,7 +123,7 @@ impl Corpus {
         let bar = if opts.progress { ProgressBar::new(paths.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(progress_style());
         bar.set_message("reading MIDI");
-        let read_opts = ReadOptions { apply_sustain: tokenizer.config().sustain };
+        let read_opts = tokenizer.read_options();
         let outcomes: Vec<Outcome> = paths
             .par_iter()
             .progress_with(bar.clone())

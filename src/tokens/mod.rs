@@ -154,6 +154,11 @@ impl Tokenizer {
         }
     }
 
+    /// How MIDI files are read for this tokenizer (the sustain pedal applied or not).
+    pub fn read_options(&self) -> crate::midi::ReadOptions {
+        crate::midi::ReadOptions { apply_sustain: self.config.sustain }
+    }
+
     /// The configuration this tokenizer was made from.
     pub fn config(&self) -> &TokenizerConfig {
         &self.config
