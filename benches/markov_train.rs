@@ -2,7 +2,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use cadenza::models::markov::synth::Order2Source;
+use cadenza::models::markov::sources::Order2Source;
 use cadenza::models::markov::{MarkovConfig, MarkovModel};
 
 fn train(c: &mut Criterion) {

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use cadenza::models::markov::synth::Order2Source;
+use cadenza::models::markov::sources::Order2Source;
 use cadenza::models::markov::{MarkovConfig, MarkovModel};
 
 fn main() -> cadenza::Result<()> {

@@ -170,7 +170,7 @@ pub(crate) fn token_tensor(tokens: &[TokenId], vocab: i64, device: Device) -> Te
 #[derive(Debug)]
 pub struct LstmModel {
     config: LstmConfig,
-    vocab_size: usize,
+    pub(super) vocab_size: usize,
     device: Device,
     /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
     net: Mutex<Net>,
@@ -194,11 +194,6 @@ impl LstmModel {
     /// The network's shape.
     pub fn config(&self) -> &LstmConfig {
         &self.config
-    }
-
-    /// Number of tokens in the vocabulary.
-    pub fn vocab_len(&self) -> usize {
-        self.vocab_size
     }
 
     /// Where the weights live.

@@ -206,7 +206,7 @@ impl Generator for LstmModel {
     }
 
     fn vocab_size(&self) -> usize {
-        self.vocab_len()
+        self.vocab_size
     }
 
     fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use rand::Rng;
 
-use super::synth::{Order2Source, FIRST_SYMBOL};
+use super::sources::{Order2Source, FIRST_SYMBOL};
 use super::*;
 use crate::models::{bits_per_token, Generator};
 use crate::sampler::{rng_for, Sampler};
