@@ -62,11 +62,42 @@ pub fn generate(
     Ok(outs
         .into_iter()
         .map(|continuation| {
-            let full = opts.sampler.finished(primer.iter().chain(&continuation).copied().collect());
-            let tokens =
-                if opts.strip_primer { tokenizer.strip_primer(&primer, &full[primer.len()..]) } else { full };
-            let piece = tokenizer.decode_with(&tokens, &decode_opts);
+            let sample = Sample::new(&opts.sampler, &primer, &continuation);
+            let piece = if opts.strip_primer {
+                sample.continuation_piece(tokenizer, &decode_opts)
+            } else {
+                sample.piece(tokenizer, &decode_opts)
+            };
             Generated { primer: primer.clone(), continuation, piece }
         })
         .collect())
+}
+
+/// A primer and its sampled continuation, made ready to decode: the one way from sampled tokens
+/// to pieces, for `generate` and `compare`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Primer and continuation, finished by the sampler's guard ([`Sampler::finished`]).
+    pub tokens: Vec<TokenId>,
+    /// How many of `tokens` are the primer's.
+    pub primer_len: usize,
+}
+
+impl Sample {
+    /// `primer` followed by `continuation`, finished under `sampler`'s note rules.
+    pub fn new(sampler: &Sampler, primer: &[TokenId], continuation: &[TokenId]) -> Sample {
+        let tokens = sampler.finished(primer.iter().chain(continuation).copied().collect());
+        Sample { tokens, primer_len: primer.len() }
+    }
+
+    /// Primer and continuation as one piece.
+    pub fn piece(&self, tokenizer: &Tokenizer, options: &DecodeOptions) -> Piece {
+        tokenizer.decode_with(&self.tokens, options)
+    }
+
+    /// The continuation alone, in the state the primer left (see [`Tokenizer::strip_primer`]).
+    pub fn continuation_piece(&self, tokenizer: &Tokenizer, options: &DecodeOptions) -> Piece {
+        let (primer, rest) = self.tokens.split_at(self.primer_len.min(self.tokens.len()));
+        tokenizer.decode_with(&tokenizer.strip_primer(primer, rest), options)
+    }
 }

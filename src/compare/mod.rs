@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::Header;
 use crate::corpus::{Corpus, Split};
 use crate::error::{Error, Result};
+use crate::generate::Sample;
 use crate::metrics::distance::{density_pair, mean_histogram, total_variation};
 use crate::metrics::originality::{longest_copied_span, NgramIndex};
 use crate::metrics::{Features, HISTOGRAM_NAMES, SCALAR_NAMES};
@@ -468,14 +469,12 @@ pub fn run(
         let mut samples = Vec::new();
         let mut pieces = Vec::new();
         for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
-            let full = sampler.finished(primer.tokens.iter().chain(cont).copied().collect());
-            let piece = tokenizer.decode_with(&full, &primer.decode);
+            let sample = Sample::new(&sampler, &primer.tokens, cont);
+            let full = &sample.tokens;
+            let piece = sample.piece(tokenizer, &primer.decode);
             let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
             let primer_end_tick = tokenizer.end_step(&primer.tokens) * ticks_per_step;
-            let alone = tokenizer.decode_with(
-                &tokenizer.strip_primer(&primer.tokens, &full[primer.tokens.len()..]),
-                &primer.decode,
-            );
+            let alone = sample.continuation_piece(tokenizer, &primer.decode);
             samples.push(SampleReport {
                 file: format!("samples/{}/{i:03}.mid", m.name),
                 wav: None,
@@ -486,7 +485,7 @@ pub fn run(
                 features: Features::of(&alone),
                 copied_share: index.copied_share(cont),
                 longest_copy: longest_copied_span(cont, train),
-                dropped_tokens: tokenizer.dropped_tokens(&full),
+                dropped_tokens: tokenizer.dropped_tokens(full),
             });
             pieces.push(SamplePiece { piece, primer_end_tick });
         }
