@@ -65,7 +65,7 @@ impl MarkovModel {
     ) -> Result<MarkovModel> {
         let mut best: Option<(f64, MarkovModel)> = None;
         for &order in orders {
-            let config = MarkovConfig { order, ..base.clone() };
+            let config = MarkovConfig { order, ..*base };
             let m = MarkovModel::fit(&config, vocab_size, train, progress)?;
             let bits = if valid.is_empty() { f64::NAN } else { crate::models::corpus_bits(&m, valid).0 };
             on_order(order, bits);
