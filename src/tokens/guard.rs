@@ -66,7 +66,7 @@ impl NoteRules {
             vocab: *tokenizer.vocab(),
             max_note_steps: u64::from(tokenizer.config().max_note_steps.max(1)),
             max_polyphony: None,
-            bpe: tokenizer.bpe().map(|b| Arc::new(b.clone())),
+            bpe: tokenizer.bpe.clone(),
         }
     }
 
