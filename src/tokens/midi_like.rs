@@ -202,6 +202,13 @@ pub(super) fn decode(config: &TokenizerConfig, vocab: &Vocab, tokens: &[TokenId]
     Decoded::new(notes, config.max_note_steps, dropped, Vec::new(), now)
 }
 
+/// What the guard's rules depend on at one step (computed once per draw, not per token).
+struct Step {
+    room: u64,
+    full: bool,
+    due_here: bool,
+}
+
 /// The `midi-like` grammar guard: the state of one sequence as the decoder will read it (time,
 /// current instrument and the start times of the sounding notes).
 #[derive(Debug, Clone)]
@@ -278,19 +285,28 @@ impl Guard {
             .unwrap_or(u64::MAX)
     }
 
+    /// What the rules depend on at this step: shift room left, whether the polyphony limit is
+    /// reached, whether the current instrument has a due note.
+    fn step(&self) -> Step {
+        let room = self.shift_room();
+        let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
+        let due_here =
+            room == 0 && self.open.keys().any(|&(part, pitch)| part == self.part && self.due(part, pitch));
+        Step { room, full, due_here }
+    }
+
+    /// Whether `token` may come next at `step` (see [`super::guard`]).
+    fn allowed_at(&self, step: &Step, token: TokenId) -> bool {
+        if step.room == 0 {
+            self.closes_due(token, step.due_here)
+        } else {
+            self.allowed(self.rules.vocab.event(token), step.room, step.full)
+        }
+    }
+
     /// Whether the rules allow `token` next (see [`super::guard`]); a base token.
     pub fn allows(&self, token: TokenId) -> bool {
-        if self.ended {
-            return true;
-        }
-        let room = self.shift_room();
-        if room == 0 {
-            let due_here = self.open.keys().any(|&(part, pitch)| part == self.part && self.due(part, pitch));
-            self.closes_due(token, due_here)
-        } else {
-            let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
-            self.allowed(self.rules.vocab.event(token), room, full)
-        }
+        self.ended || self.allowed_at(&self.step(), token)
     }
 
     /// Set to zero the probability of every token the rules forbid next (see
@@ -299,18 +315,8 @@ impl Guard {
         if self.ended {
             return;
         }
-        let room = self.shift_room();
-        let full = self.rules.max_polyphony.is_some_and(|m| self.sounding() >= m);
-        let due_here =
-            room == 0 && self.open.keys().any(|&(part, pitch)| part == self.part && self.due(part, pitch));
-        let v = &self.rules.vocab;
-        keep_allowed(probs, v.len(), |t| {
-            if room == 0 {
-                self.closes_due(t, due_here)
-            } else {
-                self.allowed(v.event(t), room, full)
-            }
-        });
+        let step = self.step();
+        keep_allowed(probs, self.rules.vocab.len(), |t| self.allowed_at(&step, t));
     }
 
     /// Whether `event` may come next when no note is due (`room` > 0 steps of shift left;
