@@ -47,8 +47,7 @@ impl Score {
     /// Score `model` on one split of `corpus` (an error naming the corpus if it is empty).
     pub fn of_split(model: &dyn Generator, corpus: &Corpus, split: Split) -> Result<Score> {
         let seqs = corpus.require(split)?;
-        let seconds = corpus.split(split).map(|p| p.info.seconds).sum();
-        Ok(Score::of(model, &corpus.tokenizer, &seqs, seconds))
+        Ok(Score::of(model, &corpus.tokenizer, &seqs, corpus.seconds(split)))
     }
 
     /// Mean bits per scored token (equal to [`crate::models::corpus_bits`]).

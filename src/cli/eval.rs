@@ -38,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let corpus = super::corpus::load(&args.corpus, &loaded.tokenizer, args.no_cache)?;
     cadenza::checkpoint::check_tokenizer(&args.checkpoint, &loaded.header, &corpus.tokenizer)?;
     let seqs = corpus.require(args.split)?;
-    let score = Score::of_split(loaded.model.as_ref(), &corpus, args.split)?;
+    let score = Score::of(loaded.model.as_ref(), &corpus.tokenizer, &seqs, corpus.seconds(args.split));
     if args.json {
         println!(
             "{}",

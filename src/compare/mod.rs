@@ -394,7 +394,6 @@ pub fn run(
     opts.sampler.validate()?;
     let tokenizer = &corpus.tokenizer;
     let test = corpus.require(Split::Test)?;
-    let train = corpus.sequences(Split::Train);
     let test_hashes = |c: &Corpus| -> Vec<[u8; 32]> {
         let mut h: Vec<[u8; 32]> = c.split(Split::Test).map(|p| p.hash).collect();
         h.sort_unstable();
@@ -558,7 +557,7 @@ pub fn run(
         tokenizer_digest: tokenizer.config().digest(),
         test_pieces: test.len(),
         test_tokens: test.iter().map(Vec::len).sum(),
-        train_pieces: train.len(),
+        train_pieces: corpus.split(Split::Train).count(),
         samples_per_model: opts.samples,
         length: opts.length,
         rng_seed: opts.rng_seed,

@@ -176,6 +176,11 @@ impl Corpus {
         Ok(Corpus { root: root.to_path_buf(), tokenizer: tokenizer.clone(), pieces, skipped, cache_hits })
     }
 
+    /// Total duration of one split's pieces, seconds.
+    pub fn seconds(&self, split: Split) -> f64 {
+        self.split(split).map(|p| p.info.seconds).sum()
+    }
+
     /// The pieces of one split.
     pub fn split(&self, split: Split) -> impl Iterator<Item = &CorpusPiece> {
         self.pieces.iter().filter(move |p| p.split == split)
