@@ -133,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let stop = AtomicBool::new(false);
     let run =
-        RunOptions { stop: &stop, progress: false, resume: None, max_steps_this_run: None, corpus: None };
+        RunOptions { stop: &stop, progress: None, resume: None, max_steps_this_run: None, corpus: None };
     let train = |steps| {
         lstm::train(
             &model_cfg,

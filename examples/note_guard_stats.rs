@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 
-use cadenza::models::saved;
+use cadenza::models::{saved, Generator};
 use cadenza::sampler::Sampler;
 use cadenza::tokens::{Event, NoteRules, TokenId, Tokenizer, BOS};
 

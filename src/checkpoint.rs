@@ -1,6 +1,6 @@
 //! Checkpoints: one file per model, a JSON header followed by the model's weights.
 //!
-//! Layout (little-endian):
+//! Layout (little-endian, in the framing of [`crate::binio`]):
 //!
 //! ```text
 //! "CDZCKPT\0" | u32 format version | u64 header length | header (JSON)
@@ -18,23 +18,54 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::models::ModelKind;
+use crate::binio::{Format, Reader, Writer};
+pub use crate::corpus::CorpusSummary;
+use crate::error::{CheckpointError, Error, Result};
 use crate::tokens::{Bpe, BpeSpec, Tokenizer, TokenizerConfig};
 
-const MAGIC: &[u8; 8] = b"CDZCKPT\0";
 /// The checkpoint format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
+const FORMAT: Format = Format { name: "checkpoint", magic: b"CDZCKPT\0", version: FORMAT_VERSION };
 /// Headers larger than this are refused (a corrupted length must not allocate gigabytes).
 const MAX_HEADER: u64 = 64 << 20;
 
-/// What a checkpoint says about the corpus its model was trained on.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CorpusSummary {
-    pub root: String,
-    pub content_hash: String,
-    pub pieces: BTreeMap<String, usize>,
-    pub tokens: BTreeMap<String, u64>,
+/// Which generator a model or checkpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Markov,
+    Hmm,
+    Lstm,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::setting("model", format!("`{s}`"), "markov, hmm or lstm"))
+    }
+}
+
+impl ModelKind {
+    /// Every kind, in the order the command line lists them.
+    pub const ALL: [ModelKind; 3] = [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm];
+
+    /// Lower-case name, as on the command line and in checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Markov => "markov",
+            ModelKind::Hmm => "hmm",
+            ModelKind::Lstm => "lstm",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The JSON header of a checkpoint.
@@ -98,20 +129,12 @@ impl Header {
 
 /// Write `header` and `payload` to `path` atomically.
 pub fn save(path: &Path, header: &Header, payload: &[u8]) -> Result<()> {
-    let json = serde_json::to_vec_pretty(header)
-        .map_err(|e| Error::Checkpoint { path: path.into(), reason: e.to_string() })?;
-    let mut bytes = Vec::with_capacity(json.len() + payload.len() + 40);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&json);
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(payload);
-    let crc = crc32fast::hash(&bytes);
-    crate::atomic::write_with(path, |w| {
-        w.write_all(&bytes)?;
-        w.write_all(&crc.to_le_bytes())
-    })
+    let json = serde_json::to_vec_pretty(header).map_err(|source| Error::Json { what: "checkpoint header", source })?;
+    let mut w = Writer::with_capacity(&FORMAT, json.len() + payload.len() + 24);
+    w.section(&json);
+    w.section(payload);
+    let bytes = w.finish();
+    crate::atomic::write(path, &bytes)
 }
 
 /// Read only the header of the checkpoint at `path` (the whole file is still checksummed).
@@ -122,74 +145,49 @@ pub fn load_header(path: &Path) -> Result<Header> {
 /// Read and verify the checkpoint at `path`.
 pub fn load(path: &Path) -> Result<(Header, Vec<u8>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse(&bytes).map_err(|reason| Error::Checkpoint { path: path.into(), reason })
+    let format = |source| Error::Format { path: path.into(), source };
+    let mut r = Reader::open(&FORMAT, &bytes).map_err(format)?;
+    let json = r.section(MAX_HEADER).map_err(format)?;
+    let payload = r.section(u64::MAX).map_err(format)?;
+    r.finish().map_err(format)?;
+    let header: Header =
+        serde_json::from_slice(json).map_err(|e| Error::checkpoint(path, CheckpointError::Header(e)))?;
+    Ok((header, payload.to_vec()))
 }
 
 /// Read the checkpoint at `path` and check that it holds a `kind` model.
 pub fn load_kind(path: &Path, kind: ModelKind) -> Result<(Header, Vec<u8>)> {
     let (h, p) = load(path)?;
     if h.kind != kind {
-        return Err(Error::Checkpoint {
-            path: path.into(),
-            reason: format!("holds a {} model, expected {}", h.kind, kind),
-        });
+        return Err(Error::checkpoint(path, CheckpointError::WrongKind { found: h.kind.name(), expected: kind.name() }));
     }
     Ok((h, p))
 }
 
-fn parse(bytes: &[u8]) -> std::result::Result<(Header, Vec<u8>), String> {
-    if bytes.len() < 8 || &bytes[..8] != MAGIC {
-        return Err("not a cadenza checkpoint (bad magic)".into());
-    }
-    let truncated = || "truncated (file is shorter than its header says)".to_string();
-    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4")));
-    let u64_at = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8")));
-    let version = u32_at(8).ok_or_else(truncated)?;
-    if version > FORMAT_VERSION {
-        return Err(format!(
-            "format version {version} was written by a newer cadenza; this one reads up to version {FORMAT_VERSION}"
+/// The one compatibility check between a model and the tokens it is given: refuse to use the
+/// checkpoint at `path` on a corpus tokenized differently (settings or BPE merges).
+pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Result<()> {
+    let ours = header.tokenizer().map_err(|e| Error::checkpoint(path, tokenizer_problem(e)))?;
+    if ours.digest() != corpus.digest() {
+        return Err(Error::checkpoint(
+            path,
+            CheckpointError::TokenizerDiffers {
+                ours_scheme: ours.scheme().to_string(),
+                ours_digest: ours.digest(),
+                theirs_scheme: corpus.scheme().to_string(),
+                theirs_digest: corpus.digest(),
+            },
         ));
     }
-    if version == 0 {
-        return Err("format version 0 is invalid".into());
-    }
-    let hlen = u64_at(12).ok_or_else(truncated)?;
-    if hlen > MAX_HEADER || hlen > bytes.len() as u64 {
-        return Err(truncated());
-    }
-    let hend = 20 + hlen as usize;
-    let plen = u64_at(hend).ok_or_else(truncated)?;
-    if plen > bytes.len() as u64 {
-        return Err(truncated());
-    }
-    let pstart = hend + 8;
-    let pend = pstart + plen as usize;
-    let crc = u32_at(pend).ok_or_else(truncated)?;
-    if bytes.len() != pend + 4 {
-        return Err(format!("{} unexpected bytes after the end", bytes.len() - pend - 4));
-    }
-    if crc32fast::hash(&bytes[..pend]) != crc {
-        return Err("corrupted (checksum mismatch)".into());
-    }
-    let header: Header =
-        serde_json::from_slice(&bytes[20..hend]).map_err(|e| format!("unreadable header: {e}"))?;
-    Ok((header, bytes[pstart..pend].to_vec()))
+    Ok(())
 }
 
-/// Refuse to use a model on a corpus tokenized differently (settings or BPE merges).
-pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Result<()> {
-    let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
-    let ours = header.tokenizer().map_err(|e| bad(e.to_string()))?;
-    if ours.digest() != corpus.digest() {
-        return Err(bad(format!(
-            "its tokenizer ({} {}) differs from the corpus's ({} {}); re-tokenize the corpus with the checkpoint's settings",
-            ours.scheme(),
-            ours.digest(),
-            corpus.scheme(),
-            corpus.digest()
-        )));
+/// A header's tokenizer that cannot be built, as a checkpoint problem.
+pub(crate) fn tokenizer_problem(e: Error) -> CheckpointError {
+    match e {
+        Error::Tokenizer(t) => CheckpointError::Tokenizer(t),
+        other => CheckpointError::Payload { format: "tokenizer", source: Box::new(other) },
     }
-    Ok(())
 }
 
 /// The current time as RFC 3339 UTC (`2026-11-22T19:50:00Z`).

@@ -1,6 +1,21 @@
 //! The library's error type: every failure names what it was working on and why it failed.
+//!
+//! [`Error`] is the one type every public function returns. Its variants say *where* (a path,
+//! a setting, a tensor operation) and carry a typed *what* ([`FormatError`],
+//! [`CheckpointError`], [`CorpusError`], [`TokenizerError`], [`ModelError`]), so callers can
+//! match on the cause while the command line prints each error as one line.
+//!
+//! This module is the root of the crate's dependency graph: it uses no other module of the
+//! crate, so every module can use it.
 
 use std::path::PathBuf;
+
+/// A token id (the same type as [`crate::tokens::TokenId`]; spelled out so that this module
+/// depends on no other module of the crate).
+type TokenId = u16;
+
+/// A model kind's name (`markov`, `hmm`, `lstm`: [`crate::models::ModelKind::name`]).
+type KindName = &'static str;
 
 /// Result alias used throughout the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -19,28 +34,60 @@ pub enum Error {
     /// A file that is not a valid (or not a usable) Standard MIDI File.
     #[error("{}: invalid MIDI file: {reason}", path.display())]
     InvalidMidi { path: PathBuf, reason: String },
-    /// A checkpoint that cannot be loaded (truncated, corrupted, wrong kind, future version...).
-    #[error("{}: bad checkpoint: {reason}", path.display())]
-    Checkpoint { path: PathBuf, reason: String },
+    /// A file in one of cadenza's binary formats (checkpoint, token cache) whose bytes cannot
+    /// be read.
+    #[error("{}: {source}", path.display())]
+    Format {
+        path: PathBuf,
+        #[source]
+        source: FormatError,
+    },
+    /// Bytes in one of cadenza's binary formats that did not come from a file (a checkpoint's
+    /// payload, say) and cannot be read.
+    #[error(transparent)]
+    Bytes(#[from] FormatError),
+    /// A checkpoint that reads fine but cannot be used (wrong kind, another tokenizer...).
+    #[error("{}: bad checkpoint: {problem}", path.display())]
+    Checkpoint { path: PathBuf, problem: CheckpointError },
     /// A BPE file that cannot be used (unreadable, malformed, or for another tokenizer).
-    #[error("{}: bad BPE file: {reason}", path.display())]
-    BpeFile { path: PathBuf, reason: String },
-    /// A corpus that cannot be used (no files, nothing readable, empty split...).
-    #[error("{}: {reason}", path.display())]
-    Corpus { path: PathBuf, reason: String },
-    /// A tokenizer configuration that makes no sense, or two configurations that disagree.
+    #[error("{}: bad BPE file: {problem}", path.display())]
+    BpeFile { path: PathBuf, problem: BpeFileError },
+    /// A corpus folder that cannot be used.
+    #[error("{}: {problem}", path.display())]
+    Corpus { path: PathBuf, problem: CorpusError },
+    /// A setting (command-line option, config field) outside what it can be.
+    #[error("{name} must be {expected}, got {value}")]
+    Setting { name: &'static str, value: String, expected: String },
+    /// A TOML file of settings that cannot be read.
+    #[error("{}: bad settings file: {problem}", path.display())]
+    SettingsFile { path: PathBuf, problem: String },
+    /// A tokenizer configuration that makes no sense, or BPE merges that do not fit it.
     #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    /// A model given inputs or options it cannot work with.
-    #[error("model: {0}")]
-    Model(String),
+    Tokenizer(#[from] TokenizerError),
+    /// A model given inputs it cannot work with, or parameters that are not a model.
+    #[error("{0}")]
+    Model(#[from] ModelError),
+    /// `compare` was given no checkpoints.
+    #[error("no checkpoints to compare")]
+    NothingToCompare,
     /// A playback failure (audio device, MIDI port, SoundFont, bad option), about `subject`.
     #[error("{subject}: {reason}")]
     Play { subject: String, reason: String },
-    /// A failure inside libtorch.
+    /// A value that cannot be written as JSON (a report, a checkpoint header).
+    #[error("cannot write the {what} as JSON: {source}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A failure inside libtorch, with the operation that failed.
     #[cfg(feature = "lstm")]
-    #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
+    #[error("libtorch ({op}): {source}")]
+    Torch {
+        op: &'static str,
+        #[source]
+        source: tch::TchError,
+    },
 }
 
 impl Error {
@@ -53,4 +100,178 @@ impl Error {
     pub fn invalid_midi(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::InvalidMidi { path: path.into(), reason: reason.into() }
     }
+
+    /// A setting outside its range: `name` must be `expected`, got `value`.
+    pub fn setting(name: &'static str, value: impl std::fmt::Display, expected: impl Into<String>) -> Self {
+        Error::Setting { name, value: value.to_string(), expected: expected.into() }
+    }
+
+    /// A checkpoint at `path` that cannot be used because of `problem`.
+    pub fn checkpoint(path: impl Into<PathBuf>, problem: CheckpointError) -> Self {
+        Error::Checkpoint { path: path.into(), problem }
+    }
+}
+
+#[cfg(feature = "lstm")]
+impl From<tch::TchError> for Error {
+    fn from(source: tch::TchError) -> Self {
+        Error::Torch { op: "tensor operation", source }
+    }
+}
+
+/// Why the bytes of a cadenza binary file (see [`crate::binio`]) cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("bad {format}: {problem}")]
+pub struct FormatError {
+    /// Which format: `checkpoint`, `token cache`, `markov model`.
+    pub format: &'static str,
+    pub problem: FormatProblem,
+}
+
+/// What is wrong with the bytes of a cadenza binary file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FormatProblem {
+    #[error("not a cadenza {0} (bad magic)")]
+    BadMagic(&'static str),
+    #[error("truncated (file is shorter than its header says)")]
+    Truncated,
+    #[error("format version {found} was written by a newer cadenza; this one reads up to version {newest}")]
+    NewerVersion { found: u32, newest: u32 },
+    #[error("format version {0} is invalid")]
+    InvalidVersion(u32),
+    #[error("{0} unexpected bytes after the end")]
+    TrailingBytes(usize),
+    #[error("corrupted (checksum mismatch)")]
+    Checksum,
+    #[error("{field}: {problem}")]
+    Invalid { field: &'static str, problem: String },
+}
+
+/// Why a readable checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("unreadable header: {0}")]
+    Header(#[source] serde_json::Error),
+    #[error("holds a {found} model, expected {expected}")]
+    WrongKind { found: KindName, expected: KindName },
+    #[error("its tokenizer settings are invalid: {0}")]
+    Tokenizer(#[source] TokenizerError),
+    #[error(
+        "its tokenizer ({ours_scheme} {ours_digest}) differs from the corpus's ({theirs_scheme} {theirs_digest}); \
+         re-tokenize the corpus with the checkpoint's settings"
+    )]
+    TokenizerDiffers { ours_scheme: String, ours_digest: String, theirs_scheme: String, theirs_digest: String },
+    #[error("vocabulary mismatch: model {model} tokens, tokenizer {tokenizer}, header {header}")]
+    VocabMismatch { model: usize, tokenizer: usize, header: usize },
+    #[error("payload format {found:?}, expected {expected}")]
+    PayloadFormat { found: String, expected: &'static str },
+    #[error("its {format} payload: {source}")]
+    Payload {
+        format: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("hyperparameters: {0}")]
+    Hyperparameters(String),
+    #[error("its model ({saved}) differs from the one asked for ({asked})")]
+    ShapeDiffers { saved: String, asked: String },
+    #[error("no training state to resume: {0}")]
+    NoTrainingState(#[source] serde_json::Error),
+    #[error(
+        "it holds the model but not the optimizer state (only a run's latest-state checkpoint does); resume from {}",
+        last.display()
+    )]
+    NoOptimizerState { last: PathBuf },
+    #[error("{0} models need a build with the `lstm` feature")]
+    NeedsFeature(KindName),
+}
+
+/// Why a BPE file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BpeFileError {
+    #[error("not a cadenza BPE file: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("{0}")]
+    Merges(#[source] TokenizerError),
+}
+
+/// Why a corpus folder cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CorpusError {
+    #[error("no MIDI files (.mid, .midi) found")]
+    NoMidiFiles,
+    #[error("the {split} split is empty ({pieces} readable pieces, {skipped} skipped)")]
+    EmptySplit { split: &'static str, pieces: usize, skipped: usize },
+    #[error("not the corpus whose test split {compared} was compared on")]
+    NotCompared { compared: PathBuf },
+}
+
+/// A tokenizer configuration that makes no sense, or BPE merges that do not fit it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TokenizerError {
+    #[error("unknown tokenization scheme `{0}` (expected midi-like, tsd or remi)")]
+    UnknownScheme(String),
+    #[error("{name} must be {expected}, got {value}")]
+    Setting { name: &'static str, value: String, expected: String },
+    #[error("the {scheme} scheme {needs}")]
+    Scheme { scheme: String, needs: String },
+    #[error("{merges} merges over {base} base tokens do not fit {max}-token ids")]
+    TooManyMerges { merges: usize, base: usize, max: usize },
+    #[error("BPE merge {merge} uses token {token}, which it cannot merge")]
+    Unmergeable { merge: usize, token: TokenId },
+    #[error("BPE merge {merge} repeats an earlier pair ({a}, {b})")]
+    RepeatedMerge { merge: usize, a: TokenId, b: TokenId },
+    #[error("the BPE vocabulary must be larger than the base vocabulary ({base} tokens) and at most {max}, got {asked}")]
+    BpeVocab { asked: usize, base: usize, max: usize },
+    #[error("not a cadenza BPE file (format {format:?} version {version}, expected {expected_format:?} version {expected_version})")]
+    BpeFormat { format: String, version: u32, expected_format: &'static str, expected_version: u32 },
+    #[error("the BPE merges were learned for the {learned_scheme} tokenizer with settings {learned}, not {scheme} with {ours}")]
+    BpeBase { learned_scheme: String, learned: String, scheme: String, ours: String },
+}
+
+impl TokenizerError {
+    /// A setting outside its range.
+    pub fn setting(name: &'static str, value: impl std::fmt::Display, expected: impl Into<String>) -> Self {
+        TokenizerError::Setting { name, value: value.to_string(), expected: expected.into() }
+    }
+}
+
+/// A model given inputs it cannot work with, or parameters that are not a model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("{model}: training sequence {sequence} holds token {token} at {index}, outside the vocabulary of {vocab} tokens")]
+    TokenOutOfVocab { model: KindName, sequence: usize, index: usize, token: TokenId, vocab: usize },
+    #[error("{0}: no training tokens (every sequence is empty or BOS only)")]
+    NoTrainingTokens(KindName),
+    #[error("{model}: training set too large ({tokens} tokens)")]
+    TooManyTokens { model: KindName, tokens: usize },
+    #[error("{model}: vocabulary of {size} tokens, expected {expected}")]
+    VocabSize { model: KindName, size: usize, expected: String },
+    #[error("the model has {model} tokens but its tokenizer {tokenizer}")]
+    VocabMismatch { model: usize, tokenizer: usize },
+    #[error("markov: no order to try")]
+    NoOrders,
+    #[error("training diverged at step {step} (loss is {loss}); try a lower learning rate")]
+    Diverged { step: u64, loss: f64 },
+    #[error(
+        "training log-likelihood is {0}: some training token has zero probability under the model \
+         (use a positive pseudo-count)"
+    )]
+    ZeroLikelihood(f64),
+    #[error("{matrix} has {entries} entries, expected {rows} x {cols}")]
+    MatrixSize { matrix: &'static str, entries: usize, rows: usize, cols: usize },
+    #[error("{matrix} row {row} holds {value}, not a probability")]
+    NotProbability { matrix: &'static str, row: usize, value: f64 },
+    #[error("{matrix} row {row} sums to {sum}, not 1")]
+    RowSum { matrix: &'static str, row: usize, sum: f64 },
+    #[error("tensor {name}: {problem}")]
+    Tensor { name: String, problem: String },
+    #[error("tensor {name} is missing")]
+    MissingTensor { name: String },
+    #[error("tensor {name} has shape {found:?}, the model needs {expected:?}")]
+    TensorShape { name: String, found: Vec<i64>, expected: Vec<i64> },
+    #[error("--resume keeps the checkpoint's model shape; drop the model options")]
+    ResumeChangesShape,
+    #[error("--viterbi needs an HMM checkpoint, this one is {0}")]
+    NotAnHmm(KindName),
 }

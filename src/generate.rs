@@ -1,9 +1,18 @@
 //! Turning a trained model and an optional seed piece into new pieces: priming, sampling in a
 //! batch, and decoding (with the seed's tempo and time signature), optionally without the primer.
+//!
+//! [`run`] is the whole job behind `cadenza generate` (checkpoint and seed file in, MIDI files
+//! out); [`generate`] is its core, on a model already in memory; [`Sample`] is the one way from
+//! sampled tokens to pieces, shared with `compare`.
 
-use crate::midi::Piece;
-use crate::models::Generator;
-use crate::sampler::Sampler;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{Error, ModelError, Result};
+use crate::midi::{self, Piece};
+use crate::models::{saved, Generator};
+use crate::progress::Progress;
+use crate::sampler::{Guard, Sampler};
 use crate::tokens::{DecodeOptions, TokenId, Tokenizer, BOS};
 
 /// What to generate.
@@ -42,14 +51,10 @@ pub fn generate(
     tokenizer: &Tokenizer,
     seed: Option<&Piece>,
     opts: &GenerateOptions,
-) -> crate::Result<Vec<Generated>> {
+) -> Result<Vec<Generated>> {
     opts.sampler.validate()?;
     if model.vocab_size() != tokenizer.vocab_size() {
-        return Err(crate::Error::Model(format!(
-            "the model has {} tokens but its tokenizer {}",
-            model.vocab_size(),
-            tokenizer.vocab_size()
-        )));
+        return Err(ModelError::VocabMismatch { model: model.vocab_size(), tokenizer: tokenizer.vocab_size() }.into());
     }
     let (primer, decode_opts) = match seed {
         Some(p) => {
@@ -100,4 +105,86 @@ impl Sample {
         let (primer, rest) = self.tokens.split_at(self.primer_len.min(self.tokens.len()));
         tokenizer.decode_with(&tokenizer.strip_primer(primer, rest), options)
     }
+}
+
+/// A generation job: sample from a checkpoint and write the pieces as MIDI files.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    pub checkpoint: PathBuf,
+    /// Device for libtorch models: `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// A MIDI file whose opening primes the model.
+    pub seed_file: Option<PathBuf>,
+    /// What to sample (the note rules of `options.sampler` are made from `guard`).
+    pub options: GenerateOptions,
+    pub guard: Guard,
+    /// The folder for the files, named `<checkpoint stem>-NNN.mid`.
+    pub out: PathBuf,
+}
+
+/// What a generation job wrote.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    /// Each file written, with its piece and tokens.
+    pub pieces: Vec<(PathBuf, Generated)>,
+    /// Sampling time (loading and writing left out), and the tokens sampled in it.
+    pub seconds: f64,
+    pub new_tokens: usize,
+}
+
+/// Sample `request.options.count` pieces from `request.checkpoint` and write them.
+///
+/// ```no_run
+/// use cadenza::generate::{run, GenerateOptions, GenerateRequest};
+/// use cadenza::progress::Silent;
+/// use cadenza::sampler::{Guard, Sampler};
+///
+/// let request = GenerateRequest {
+///     checkpoint: "checkpoints/bach.lstm".into(),
+///     device: "auto".into(),
+///     seed_file: None,
+///     options: GenerateOptions {
+///         count: 2,
+///         length: 512,
+///         sampler: Sampler::default(),
+///         rng_seed: 7,
+///         seed_beats: None,
+///         seed_seconds: None,
+///         strip_primer: false,
+///     },
+///     guard: Guard::default(),
+///     out: "out".into(),
+/// };
+/// for (path, g) in run(&request, &Silent)?.pieces {
+///     println!("{}: {} notes", path.display(), g.piece.note_count());
+/// }
+/// # Ok::<(), cadenza::Error>(())
+/// ```
+pub fn run(request: &GenerateRequest, progress: &dyn Progress) -> Result<Generation> {
+    let loaded = saved::load(&request.checkpoint, &request.device)?;
+    let seed = match &request.seed_file {
+        Some(p) => Some(midi::read_file(p, &loaded.tokenizer.read_options())?),
+        None => None,
+    };
+    let mut options = request.options.clone();
+    options.sampler.notes = request.guard.rules(&loaded.tokenizer);
+    progress.update(0, options.count as u64, "sampling");
+    let t0 = Instant::now();
+    let pieces = generate(&loaded.model, &loaded.tokenizer, seed.as_ref(), &options)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    progress.update(options.count as u64, options.count as u64, "sampling");
+    let new_tokens = pieces.iter().map(|g| g.continuation.len()).sum();
+    std::fs::create_dir_all(&request.out).map_err(|e| Error::io(&request.out, e))?;
+    let stem = stem(&request.checkpoint);
+    let mut written = Vec::with_capacity(pieces.len());
+    for (i, g) in pieces.into_iter().enumerate() {
+        let path = request.out.join(format!("{stem}-{i:03}.mid"));
+        midi::write_file(&g.piece, &path)?;
+        written.push((path, g));
+    }
+    Ok(Generation { pieces: written, seconds, new_tokens })
+}
+
+fn stem(checkpoint: &Path) -> String {
+    checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned())
 }

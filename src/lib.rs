@@ -19,10 +19,12 @@
 //! See `docs/ARCHITECTURE.md` for the map of modules.
 
 pub mod atomic;
+pub mod binio;
 pub mod checkpoint;
 pub mod compare;
 pub mod corpus;
 pub mod doctor;
+pub mod eval;
 pub mod error;
 pub mod generate;
 pub mod metrics;
@@ -34,6 +36,7 @@ pub mod progress;
 pub mod sampler;
 pub mod score;
 pub mod tokens;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use midi::{Instrument, Note, Piece};

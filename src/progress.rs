@@ -4,12 +4,36 @@
 /// Receives progress reports: `done` of `total` steps, and what the work is doing now.
 pub trait Progress: Sync {
     fn update(&self, done: u64, total: u64, note: &str);
+
+    /// A line worth keeping once the bar moves on (a finished epoch, a measured figure).
+    /// Ignored unless the receiver shows it.
+    fn message(&self, _line: &str) {}
+
+    /// Polled by work that can stop early and cleanly (LSTM training checkpoints its state and
+    /// returns): `true` asks it to stop.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// A receiver that ignores every report.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn update(&self, _done: u64, _total: u64, _note: &str) {}
 }
 
 /// Any `Fn(done, total, note)` closure reports progress.
 impl<F: Fn(u64, u64, &str) + Sync> Progress for F {
     fn update(&self, done: u64, total: u64, note: &str) {
         self(done, total, note)
+    }
+}
+
+/// Pass a message to `progress`, if any.
+pub(crate) fn message(progress: Option<&dyn Progress>, line: &str) {
+    if let Some(p) = progress {
+        p.message(line);
     }
 }
 

@@ -38,6 +38,23 @@ pub struct Sampler {
     pub notes: Option<NoteRules>,
 }
 
+/// How sampling is kept well formed, said before the tokenizer is known (the note rules of
+/// [`Sampler::notes`] are made from it once it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Guard {
+    /// Sample every token as the model proposes it.
+    pub unguarded: bool,
+    /// Start no note while this many notes already sound.
+    pub max_polyphony: Option<usize>,
+}
+
+impl Guard {
+    /// The rules this asks for on sequences of `tokenizer` (`None`: unguarded).
+    pub fn rules(&self, tokenizer: &crate::tokens::Tokenizer) -> Option<NoteRules> {
+        (!self.unguarded).then(|| NoteRules::new(tokenizer).with_max_polyphony(self.max_polyphony))
+    }
+}
+
 impl Default for Sampler {
     fn default() -> Self {
         Sampler { temperature: 1.0, top_k: 0, top_p: 1.0, notes: None }
@@ -48,10 +65,10 @@ impl Sampler {
     /// Check the options: finite non-negative temperature, `0 < top_p <= 1`.
     pub fn validate(&self) -> crate::Result<()> {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return Err(crate::Error::Model(format!("temperature must be >= 0, got {}", self.temperature)));
+            return Err(crate::Error::setting("temperature", self.temperature, ">= 0"));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(crate::Error::Model(format!("top-p must be in (0, 1], got {}", self.top_p)));
+            return Err(crate::Error::setting("top-p", self.top_p, "in (0, 1]"));
         }
         Ok(())
     }

@@ -321,7 +321,7 @@ fn bpe_round_trips_the_bach_training_split() {
         return;
     }
     let base = Tokenizer::new(TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() }).unwrap();
-    let opts = cadenza::corpus::LoadOptions { cache_dir: None, progress: false, ..Default::default() };
+    let opts = cadenza::corpus::LoadOptions { cache_dir: None, ..Default::default() };
     let corpus = cadenza::corpus::Corpus::load(&root, &base, &opts).unwrap();
     let train = corpus.sequences(cadenza::corpus::Split::Train);
     let bpe = cadenza::tokens::Bpe::learn(&base, &train, 900, |_| {}).unwrap();

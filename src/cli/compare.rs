@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use cadenza::compare::{self, CompareOptions, Contender};
-use cadenza::models::saved;
+use super::progress::Reporter;
+use cadenza::compare::{self, CompareOptions, CompareRequest};
+use cadenza::corpus::LoadOptions;
 use cadenza::sampler::Sampler;
 
 use super::options::GuardArgs;
@@ -56,45 +57,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
-    // Check the tokenizers from the headers before loading any model.
-    let headers =
-        args.models.iter().map(|p| cadenza::checkpoint::load_header(p)).collect::<Result<Vec<_>, _>>()?;
-    let pairs: Vec<_> = args.models.iter().map(PathBuf::as_path).zip(&headers).collect();
-    let (tokenizers, which) = compare::tokenizers(&pairs)?;
-    let loaded = args.models.iter().map(|p| saved::load(p, &args.device)).collect::<Result<Vec<_>, _>>()?;
-    let corpora = tokenizers
-        .iter()
-        .map(|t| super::corpus::load(&args.corpus, t, args.no_cache))
-        .collect::<Result<Vec<_>, _>>()?;
-    let corpus = &corpora[0];
-    let names = compare::contender_names(&args.models);
-    let contenders: Vec<Contender<'_>> = loaded
-        .iter()
-        .zip(&args.models)
-        .zip(names)
-        .zip(&which)
-        .map(|(((l, path), name), &k)| Contender {
-            name,
-            checkpoint: path.clone(),
-            header: &l.header,
-            model: l.model.as_ref(),
-            corpus: &corpora[k],
-        })
-        .collect();
-    let opts = CompareOptions {
-        samples: args.samples,
-        length: args.length,
-        rng_seed: args.rng_seed,
-        primer_beats: args.primer_beats,
-        ngram: args.ngram.max(1),
-        sampler: Sampler {
-            temperature: args.temperature,
-            notes: args.guard.rules(&corpus.tokenizer),
-            ..Sampler::default()
+    let request = CompareRequest {
+        corpus: args.corpus,
+        models: args.models,
+        load: LoadOptions::cached(args.no_cache),
+        device: args.device,
+        options: CompareOptions {
+            samples: args.samples,
+            length: args.length,
+            rng_seed: args.rng_seed,
+            primer_beats: args.primer_beats,
+            ngram: args.ngram.max(1),
+            sampler: Sampler { temperature: args.temperature, ..Sampler::default() },
         },
+        guard: args.guard.guard(),
     };
-    let mut outcome = compare::run(corpus, &contenders, &opts, |msg| eprintln!("{msg}"))?;
+    let reporter = Reporter::new();
+    let mut outcome = compare::run(&request, &reporter)?;
+    reporter.finish();
     let soundfont =
         if args.no_audio || !cfg!(feature = "audio") { None } else { cadenza::doctor::find_soundfont() };
     if soundfont.is_some() {

@@ -33,12 +33,16 @@ pub struct StatsArgs {
 
 /// Load `dir`, printing one line per skipped file and a final count on stderr.
 pub fn load(dir: &std::path::Path, tokenizer: &Tokenizer, no_cache: bool) -> anyhow::Result<Corpus> {
-    let opts = LoadOptions {
-        cache_dir: if no_cache { None } else { cadenza::corpus::default_cache_dir() },
-        progress: true,
-        ..LoadOptions::default()
-    };
-    let corpus = Corpus::load(dir, tokenizer, &opts)?;
+    let reporter = super::progress::Reporter::new();
+    let corpus = Corpus::load_with(dir, tokenizer, &LoadOptions::cached(no_cache), Some(&reporter))?;
+    reporter.finish();
+    report_load(&corpus);
+    Ok(corpus)
+}
+
+/// What loading `corpus` skipped, and how many pieces it read.
+pub fn report_load(corpus: &Corpus) {
+    let dir = &corpus.root;
     for s in &corpus.skipped {
         eprintln!("skipped {}: {}", corpus.root.join(&s.path).display(), s.reason);
     }
@@ -49,7 +53,6 @@ pub fn load(dir: &std::path::Path, tokenizer: &Tokenizer, no_cache: bool) -> any
         corpus.skipped.len(),
         if corpus.cache_hits > 0 { format!(" ({} from cache)", corpus.cache_hits) } else { String::new() }
     );
-    Ok(corpus)
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {

@@ -1,12 +1,11 @@
 //! `cadenza eval`: held-out bits per token, perplexity, bits per note and per second of a
-//! checkpoint on a corpus split.
+//! checkpoint on a corpus split (the work is [`cadenza::eval`]'s).
 
 use std::path::PathBuf;
 
-use cadenza::corpus::Split;
-use cadenza::models::saved;
-use cadenza::models::ModelKind;
-use cadenza::score::Score;
+use super::progress::Reporter;
+use cadenza::corpus::{LoadOptions, Split};
+use cadenza::eval::{self, EvalRequest};
 
 /// Score a trained model on a corpus split.
 #[derive(Debug, clap::Args)]
@@ -34,20 +33,27 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let loaded = saved::load(&args.checkpoint, &args.device)?;
-    let corpus = super::corpus::load(&args.corpus, &loaded.tokenizer, args.no_cache)?;
-    cadenza::checkpoint::check_tokenizer(&args.checkpoint, &loaded.header, &corpus.tokenizer)?;
-    let seqs = corpus.require(args.split)?;
-    let score = Score::of(loaded.model.as_ref(), &corpus.tokenizer, &seqs, corpus.seconds(args.split));
+    let request = EvalRequest {
+        checkpoint: args.checkpoint,
+        corpus: args.corpus,
+        split: args.split,
+        load: LoadOptions::cached(args.no_cache),
+        device: args.device,
+        viterbi: args.viterbi,
+    };
+    let reporter = Reporter::new();
+    let e = eval::run(&request, &reporter)?;
+    reporter.finish();
+    let score = &e.score;
     if args.json {
         println!(
             "{}",
             serde_json::json!({
-                "checkpoint": args.checkpoint.display().to_string(),
-                "model": loaded.header.kind,
-                "tokenizer": loaded.tokenizer.scheme(),
-                "corpus": args.corpus.display().to_string(),
-                "split": args.split,
+                "checkpoint": request.checkpoint.display().to_string(),
+                "model": e.header.kind,
+                "tokenizer": e.scheme,
+                "corpus": request.corpus.display().to_string(),
+                "split": request.split,
                 "pieces": score.pieces,
                 "tokens": score.tokens,
                 "notes": score.notes,
@@ -62,10 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!(
             "{} ({}) on {} ({}: {} pieces, {} tokens, {} notes): {:.4} bits/token, perplexity {:.3}, \
              {:.4} bits/note, {:.3} bits/second",
-            loaded.header.kind,
-            loaded.tokenizer.scheme(),
-            args.corpus.display(),
-            args.split,
+            e.header.kind,
+            e.scheme,
+            request.corpus.display(),
+            request.split,
             score.pieces,
             score.tokens,
             score.notes,
@@ -75,19 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             score.bits_per_second(),
         );
     }
-    if let Some(n) = args.viterbi {
-        anyhow::ensure!(
-            loaded.header.kind == ModelKind::Hmm,
-            "--viterbi needs an HMM checkpoint, this one is {}",
-            loaded.header.kind
-        );
-        let (_, payload) = cadenza::checkpoint::load(&args.checkpoint)?;
-        let hmm = cadenza::models::hmm::HmmModel::from_safetensors(&payload)?;
-        for (piece, seq) in corpus.split(args.split).zip(&seqs).take(n) {
-            let path = hmm.viterbi(seq);
-            let states: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-            println!("{}: {}", piece.path.display(), states.join(" "));
-        }
+    for (piece, states) in &e.viterbi {
+        let states: Vec<String> = states.iter().map(|s| s.to_string()).collect();
+        println!("{}: {}", piece.display(), states.join(" "));
     }
     Ok(())
 }

@@ -2,10 +2,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use cadenza::generate::{generate, GenerateOptions};
-use cadenza::midi;
-use cadenza::models::saved;
+use super::progress::Reporter;
+use cadenza::generate::{self, GenerateOptions, GenerateRequest};
 use cadenza::sampler::Sampler;
 
 use super::options::GuardArgs;
@@ -61,37 +59,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let loaded = saved::load(&args.checkpoint, &args.device)?;
-    let seed = match &args.seed {
-        Some(p) => Some(midi::read_file(p, &loaded.tokenizer.read_options())?),
-        None => None,
-    };
-    let opts = GenerateOptions {
-        count: args.count,
-        length: args.length,
-        sampler: Sampler {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            notes: args.guard.rules(&loaded.tokenizer),
+    let request = GenerateRequest {
+        checkpoint: args.checkpoint,
+        device: args.device,
+        seed_file: args.seed,
+        options: GenerateOptions {
+            count: args.count,
+            length: args.length,
+            sampler: Sampler { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, notes: None },
+            rng_seed: args.rng_seed,
+            seed_beats: args.seed_beats,
+            seed_seconds: args.seed_seconds,
+            strip_primer: args.strip_primer,
         },
-        rng_seed: args.rng_seed,
-        seed_beats: args.seed_beats,
-        seed_seconds: args.seed_seconds,
-        strip_primer: args.strip_primer,
+        guard: args.guard.guard(),
+        out: args.out,
     };
-    let t0 = std::time::Instant::now();
-    let pieces = generate(loaded.model.as_ref(), &loaded.tokenizer, seed.as_ref(), &opts)?;
-    let secs = t0.elapsed().as_secs_f64();
-    let new_tokens: usize = pieces.iter().map(|g| g.continuation.len()).sum();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create folder", args.out.display()))?;
-    let stem = args.checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned());
-    let mut written = Vec::new();
-    for (i, g) in pieces.iter().enumerate() {
-        let path = args.out.join(format!("{stem}-{i:03}.mid"));
-        midi::write_file(&g.piece, &path)?;
-        written.push(path.clone());
+    let reporter = Reporter::new();
+    let done = generate::run(&request, &reporter)?;
+    reporter.finish();
+    for (path, g) in &done.pieces {
         println!(
             "{}  {} notes, {:.1} s, {} primer + {} new tokens",
             path.display(),
@@ -101,9 +88,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             g.continuation.len()
         );
     }
-    eprintln!("{} tokens in {:.2} s ({:.0} tokens/s)", new_tokens, secs, new_tokens as f64 / secs.max(1e-9));
+    eprintln!(
+        "{} tokens in {:.2} s ({:.0} tokens/s)",
+        done.new_tokens,
+        done.seconds,
+        done.new_tokens as f64 / done.seconds.max(1e-9)
+    );
     if args.play {
-        if let Some(first) = written.first() {
+        if let Some((first, _)) = done.pieces.first() {
             play_first(first)?;
         }
     }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use cadenza::corpus::Split;
 use cadenza::models::ModelKind;
-use cadenza::tokens::{Bpe, NoteRules, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
+use cadenza::sampler::Guard;
+use cadenza::tokens::{Bpe, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
+use cadenza::error::BpeFileError;
 use cadenza::Error;
 use clap::builder::TypedValueParser as _;
 
@@ -84,7 +86,10 @@ impl TokenizerArgs {
         let base = Tokenizer::new(self.config_or(default))?;
         let Some(path) = &self.bpe else { return Ok(base) };
         let bpe = Bpe::load(path)?;
-        Ok(base.with_bpe(bpe).map_err(|e| Error::BpeFile { path: path.clone(), reason: e.to_string() })?)
+        Ok(base.with_bpe(bpe).map_err(|e| match e {
+            Error::Tokenizer(t) => Error::BpeFile { path: path.clone(), problem: BpeFileError::Merges(t) },
+            other => other,
+        })?)
     }
 
     /// The tokenizer configuration these options describe, with `default` when `--tokenizer`
@@ -130,8 +135,8 @@ pub struct GuardArgs {
 }
 
 impl GuardArgs {
-    /// The rules these options ask for on sequences of `tokenizer` (`None`: unguarded).
-    pub fn rules(&self, tokenizer: &Tokenizer) -> Option<NoteRules> {
-        (!self.unguarded).then(|| NoteRules::new(tokenizer).with_max_polyphony(self.max_polyphony))
+    /// The guard these options ask for.
+    pub fn guard(&self) -> Guard {
+        Guard { unguarded: self.unguarded, max_polyphony: self.max_polyphony }
     }
 }

@@ -1,22 +1,68 @@
 //! Progress bars for long work, in one style, drawing the library's progress reports.
 
-use indicatif::ProgressBar;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A bar of `len` steps labelled `msg`.
-pub fn bar(len: u64, msg: &'static str) -> ProgressBar {
-    let b = ProgressBar::new(len);
-    b.set_style(cadenza::corpus::progress_style());
-    b.set_message(msg);
-    b
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The progress-bar look shared by every long job.
+pub fn style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+        .expect("valid template")
+        .progress_chars("=> ")
 }
 
-/// A bar that draws the library's progress reports ([`cadenza::progress::Progress`]).
-pub struct Bar(pub ProgressBar);
+/// Draws the library's progress reports ([`cadenza::progress::Progress`]) as one bar on stderr
+/// (hidden when stderr is not a terminal), prints its messages above the bar, and asks work to
+/// stop once `stop` is set.
+pub struct Reporter {
+    bar: ProgressBar,
+    stop: Option<&'static AtomicBool>,
+}
 
-impl cadenza::progress::Progress for Bar {
+impl Reporter {
+    pub fn new() -> Self {
+        Reporter::stopping_on(None)
+    }
+
+    /// A reporter that asks work to stop when `flag` is set (by a Ctrl-C handler).
+    pub fn with_stop(flag: &'static AtomicBool) -> Self {
+        Reporter::stopping_on(Some(flag))
+    }
+
+    fn stopping_on(stop: Option<&'static AtomicBool>) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(style());
+        Reporter { bar, stop }
+    }
+
+    /// Remove the bar (before printing results).
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl cadenza::progress::Progress for Reporter {
     fn update(&self, done: u64, total: u64, note: &str) {
-        self.0.set_length(total);
-        self.0.set_position(done);
-        self.0.set_message(note.to_string());
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+        self.bar.set_message(note.to_string());
+    }
+
+    fn message(&self, line: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.suspend(|| eprintln!("{line}"));
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
     }
 }

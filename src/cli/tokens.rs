@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use cadenza::progress::Progress;
 use cadenza::corpus::Split;
 use cadenza::midi;
 use cadenza::tokens::Bpe;
@@ -82,9 +83,9 @@ fn learn_bpe(a: LearnBpeArgs) -> anyhow::Result<()> {
     let corpus = super::corpus::load(&a.corpus, &tokenizer, a.no_cache)?;
     let train = corpus.require(Split::Train)?;
     let goal = a.vocab.saturating_sub(tokenizer.vocab_size()) as u64;
-    let bar = super::progress::bar(goal, "merging");
-    let bpe = Bpe::learn(&tokenizer, &train, a.vocab, |n| bar.set_position(n as u64))?;
-    bar.finish_and_clear();
+    let reporter = super::progress::Reporter::new();
+    let bpe = Bpe::learn(&tokenizer, &train, a.vocab, |n| reporter.update(n as u64, goal, "merging"))?;
+    reporter.finish();
     bpe.save(&a.out)?;
     let before: usize = train.iter().map(Vec::len).sum();
     let after: usize = train.iter().map(|s| bpe.encode(s).len()).sum();

@@ -1,20 +1,17 @@
 //! `cadenza train`: fit a model on a corpus's train split, report train/valid bits per token,
-//! write the checkpoint.
+//! write the checkpoint (the work is [`cadenza::train`]'s).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::options::{self, DEFAULT_SCHEME};
-use super::progress::{bar, Bar};
+use super::progress::Reporter;
 use anyhow::Context;
-use cadenza::checkpoint::{self, CorpusSummary, Header};
-use cadenza::corpus::{Corpus, Split};
-use cadenza::models::hmm::{HmmConfig, HmmModel};
-use cadenza::models::markov::{MarkovConfig, MarkovModel, AUTO_ORDERS};
-use cadenza::models::saved::{HMM_PAYLOAD, MARKOV_PAYLOAD};
-use cadenza::models::{corpus_bits, Generator, ModelKind};
-use cadenza::score::Score;
+use cadenza::corpus::LoadOptions;
+use cadenza::models::hmm::HmmConfig;
+use cadenza::models::markov::AUTO_ORDERS;
+use cadenza::models::ModelKind;
 use cadenza::tokens::Scheme;
+use cadenza::train::{default_out, train_on, ModelSpec, TrainRequest};
 
 use super::options::TokenizerArgs;
 
@@ -75,48 +72,13 @@ struct HmmArgs {
     pseudo_count: f64,
 }
 
-/// The checkpoint's record of the corpus.
-pub fn corpus_summary(corpus: &Corpus) -> CorpusSummary {
-    let mut pieces = BTreeMap::new();
-    let mut tokens = BTreeMap::new();
-    for s in Split::ALL {
-        pieces.insert(s.to_string(), corpus.split(s).count());
-        tokens.insert(s.to_string(), corpus.split(s).map(|p| p.tokens.len() as u64).sum());
-    }
-    CorpusSummary {
-        root: corpus.root.display().to_string(),
-        content_hash: corpus.content_hash(),
-        pieces,
-        tokens,
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     // The best measured scheme per model when none is asked for (README: results).
     let default = if args.model == ModelKind::Lstm { Scheme::MidiLike } else { DEFAULT_SCHEME };
     let tokenizer = args.tokenizer.tokenizer_or(default)?;
-    let corpus = super::corpus::load(&args.corpus, &tokenizer, args.no_cache)?;
-    let train = corpus.require(Split::Train)?;
-    let valid = corpus.sequences(Split::Valid);
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.corpus, args.model));
-    let summary = corpus_summary(&corpus);
-    let vocab = tokenizer.vocab_size();
-    eprintln!(
-        "training {} on {} pieces ({} tokens), validating on {} pieces",
-        args.model,
-        train.len(),
-        summary.tokens["train"],
-        valid.len()
-    );
-    let (model, hyper, payload, payload_format, extra): (
-        Box<dyn Generator>,
-        serde_json::Value,
-        Vec<u8>,
-        &str,
-        serde_json::Value,
-    ) = match args.model {
+    let model = match args.model {
         ModelKind::Markov => {
-            let orders: Vec<usize> = if args.markov.order == "auto" {
+            let orders = if args.markov.order == "auto" {
                 AUTO_ORDERS.to_vec()
             } else {
                 vec![args
@@ -125,85 +87,52 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .parse()
                     .with_context(|| format!("--order: not a number or `auto`: {}", args.markov.order))?]
             };
-            let auto = args.markov.order == "auto";
-            let b = Bar(bar(0, "counting"));
-            let m = MarkovModel::fit_best_order(
-                &MarkovConfig::default(),
-                &orders,
-                vocab,
-                &train,
-                &valid,
-                Some(&b),
-                |order, bits| {
-                    if auto {
-                        b.0.suspend(|| eprintln!("  order {order:>2}: valid {bits:.4} bits/token"));
-                    }
-                },
-            )?;
-            b.0.finish_and_clear();
-            let hyper = serde_json::to_value(m.config())?;
-            let payload = m.to_bytes();
-            (Box::new(m), hyper, payload, MARKOV_PAYLOAD, serde_json::Value::Null)
+            ModelSpec::Markov { orders }
         }
-        ModelKind::Hmm => {
-            let config = HmmConfig {
-                states: args.hmm.states,
-                max_iters: args.hmm.max_iters,
-                tol: args.hmm.tol,
-                seed: args.rng_seed,
-                pseudo_count: args.hmm.pseudo_count,
-            };
-            let b = Bar(bar(config.max_iters as u64, "Baum-Welch"));
-            let (m, report) = HmmModel::fit(&config, vocab, &train, Some(&b))?;
-            b.0.finish_and_clear();
-            eprintln!("  {} EM iterations", report.iterations());
-            let payload = m.to_safetensors();
-            let extra = serde_json::to_value(&report)?;
-            (Box::new(m), serde_json::to_value(&config)?, payload, HMM_PAYLOAD, extra)
-        }
-        ModelKind::Lstm => {
-            #[cfg(feature = "lstm")]
-            {
-                return super::train_lstm::run(
-                    &args.lstm,
-                    &tokenizer,
-                    &train,
-                    &valid,
-                    summary,
-                    &out,
-                    args.rng_seed,
-                );
-            }
-            #[cfg(not(feature = "lstm"))]
-            anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)");
-        }
+        ModelKind::Hmm => ModelSpec::Hmm(HmmConfig {
+            states: args.hmm.states,
+            max_iters: args.hmm.max_iters,
+            tol: args.hmm.tol,
+            seed: args.rng_seed,
+            pseudo_count: args.hmm.pseudo_count,
+        }),
+        #[cfg(feature = "lstm")]
+        ModelKind::Lstm => ModelSpec::Lstm(args.lstm.request()),
+        #[cfg(not(feature = "lstm"))]
+        ModelKind::Lstm => anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)"),
     };
-    let (train_bits, train_tokens) = corpus_bits(model.as_ref(), &train);
-    let mut header = Header::new(args.model, &tokenizer, hyper, payload_format);
-    header.corpus = Some(summary);
-    header.extra = extra;
-    header.metrics.insert("train_bits_per_token".into(), train_bits);
-    header.metrics.insert("train_tokens".into(), train_tokens as f64);
-    println!("train  {train_bits:.4} bits/token  perplexity {:.3}", train_bits.exp2());
-    if !valid.is_empty() {
-        let score = Score::of_split(model.as_ref(), &corpus, Split::Valid)?;
-        let valid_bits = score.bits_per_token();
-        header.metrics.insert("valid_bits_per_token".into(), valid_bits);
-        header.metrics.insert("valid_tokens".into(), score.tokens as f64);
-        header.metrics.insert("valid_bits_per_note".into(), score.bits_per_note());
-        header.metrics.insert("valid_notes".into(), score.notes as f64);
-        println!(
-            "valid  {valid_bits:.4} bits/token  perplexity {:.3}  {:.4} bits/note",
-            valid_bits.exp2(),
-            score.bits_per_note()
-        );
+    let request = TrainRequest {
+        out: args.out.clone().unwrap_or_else(|| default_out(&args.corpus, args.model)),
+        corpus: args.corpus,
+        load: LoadOptions::cached(args.no_cache),
+        model,
+        seed: args.rng_seed,
+        tokenizer,
+    };
+    let corpus = super::corpus::load(&request.corpus, &request.tokenizer, args.no_cache)?;
+    #[cfg(feature = "lstm")]
+    let reporter = if args.model == ModelKind::Lstm {
+        super::train_lstm::install_ctrlc();
+        Reporter::with_stop(&super::train_lstm::STOP)
+    } else {
+        Reporter::new()
+    };
+    #[cfg(not(feature = "lstm"))]
+    let reporter = Reporter::new();
+    let trained = train_on(&corpus, &request, &reporter)
+        .with_context(|| format!("training the {} into {}", args.model, request.out.display()))?;
+    reporter.finish();
+    #[cfg(feature = "lstm")]
+    if let Some(run) = &trained.lstm {
+        super::train_lstm::print_outcome(&trained, run);
+        return Ok(());
     }
-    checkpoint::save(&out, &header, &payload)?;
-    println!("wrote {}", out.display());
+    if let Some(b) = trained.train_bits_per_token {
+        println!("train  {b:.4} bits/token  perplexity {:.3}", b.exp2());
+    }
+    if let (Some(b), Some(n)) = (trained.valid_bits_per_token, trained.valid_bits_per_note) {
+        println!("valid  {b:.4} bits/token  perplexity {:.3}  {n:.4} bits/note", b.exp2());
+    }
+    println!("wrote {}", trained.path.display());
     Ok(())
-}
-
-fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
-    let name = corpus.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
-    PathBuf::from("checkpoints").join(format!("{name}.{kind}"))
 }

@@ -1,20 +1,15 @@
-//! `cadenza train --model lstm ...`: the LSTM's options and the training run (Ctrl-C stops
-//! cleanly after writing a checkpoint).
+//! `cadenza train --model lstm ...`: the LSTM's options, the Ctrl-C handler (training stops
+//! cleanly after writing a checkpoint) and the closing lines.
 #![cfg(feature = "lstm")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Context;
-use cadenza::checkpoint::{self, CorpusSummary};
-use cadenza::models::lstm::{
-    self, model::parse_hyperparameters, LstmConfig, RunOptions, StopReason, TrainConfig, TrainData,
-};
-use cadenza::models::ModelKind;
-use cadenza::tokens::TokenId;
+use cadenza::models::lstm::{LstmConfig, LstmRequest, StopReason, TrainOverrides};
+use cadenza::train::{LstmRun, Trained};
 
 /// Set by the Ctrl-C handler, read by the training loop every step.
-static STOP: AtomicBool = AtomicBool::new(false);
+pub static STOP: AtomicBool = AtomicBool::new(false);
 
 /// A named model shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -115,61 +110,33 @@ impl LstmArgs {
         }
     }
 
-    /// `base` with the flags given on the command line applied.
-    fn apply_train_flags(&self, mut c: TrainConfig) -> TrainConfig {
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
+    /// The run these flags ask for (the library applies the precedence rules).
+    pub fn request(&self) -> LstmRequest {
+        LstmRequest {
+            model: self.model_overrides().then(|| self.model_config()),
+            settings_file: self.config.clone(),
+            overrides: TrainOverrides {
+                batch: self.batch,
+                window: self.window,
+                lr: self.lr,
+                steps: self.steps,
+                epochs: self.epochs,
+                warmup: self.warmup,
+                clip: self.clip,
+                patience: self.patience,
+                transpose: self.transpose,
+                device: self.device.clone(),
+                bf16: self.bf16,
+                checkpoint_every: self.checkpoint_every,
+            },
+            resume: self.resume.clone(),
         }
-        set!(batch, window, lr, epochs, warmup, clip, patience, transpose, device, checkpoint_every);
-        if self.steps.is_some() {
-            c.steps = self.steps;
-        }
-        if self.bf16 {
-            c.bf16 = true;
-        }
-        c
     }
 }
 
-/// Train an LSTM on `train` (validating on `valid`) and write it to `out` (best model) and
-/// `out.last` (latest state, for `--resume`).
-pub fn run(
-    args: &LstmArgs,
-    tokenizer: &cadenza::Tokenizer,
-    train: &[Vec<TokenId>],
-    valid: &[Vec<TokenId>],
-    corpus_summary: CorpusSummary,
-    out: &Path,
-    rng_seed: u64,
-) -> anyhow::Result<()> {
-    let (model_cfg, train_cfg) = match &args.resume {
-        Some(path) => {
-            let (header, _) = checkpoint::load_kind(path, ModelKind::Lstm)?;
-            let (model, train) = parse_hyperparameters(&header.hyperparameters)
-                .map_err(|reason| cadenza::Error::Checkpoint { path: path.clone(), reason })?;
-            if args.model_overrides() && args.model_config() != model {
-                anyhow::bail!("--resume keeps the checkpoint's model shape; drop the model options");
-            }
-            // The run's seed stays the checkpoint's: windows and dropout continue as before.
-            let seed = train.as_ref().map_or(rng_seed, |t| t.seed);
-            let base = match &args.config {
-                Some(file) => TrainConfig::from_toml_file(file)?,
-                None => train.unwrap_or_default(),
-            };
-            (model, TrainConfig { seed, ..args.apply_train_flags(base) })
-        }
-        None => {
-            let base = match &args.config {
-                Some(file) => TrainConfig::from_toml_file(file)?,
-                None => TrainConfig::default(),
-            };
-            (args.model_config(), TrainConfig { seed: rng_seed, ..args.apply_train_flags(base) })
-        }
-    };
-    model_cfg.validate()?;
-    train_cfg.validate()?;
-    let device = lstm::parse_device(&train_cfg.device)?;
-
+/// Ask training to stop on Ctrl-C (it checkpoints its state and returns); a second Ctrl-C
+/// exits at once.
+pub fn install_ctrlc() {
     STOP.store(false, Ordering::SeqCst);
     if let Err(e) = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
@@ -182,58 +149,30 @@ pub fn run(
     }) {
         eprintln!("warning: cannot install the Ctrl-C handler ({e}); Ctrl-C will not save a checkpoint");
     }
+}
 
-    eprintln!(
-        "lstm: {} layer(s) × {}, embedding {}, {} parameters, on {device:?}{}; batch {} × {} tokens, lr {}",
-        model_cfg.layers,
-        model_cfg.hidden,
-        model_cfg.embed,
-        model_cfg.parameters(tokenizer.vocab_size()),
-        if train_cfg.bf16 && device.is_cuda() { " (bf16)" } else { "" },
-        train_cfg.batch,
-        train_cfg.window,
-        train_cfg.lr,
-    );
-    let opts = RunOptions {
-        stop: &STOP,
-        progress: true,
-        resume: args.resume.as_deref(),
-        max_steps_this_run: None,
-        corpus: Some(&corpus_summary),
-    };
-    let report = lstm::train(&model_cfg, &train_cfg, tokenizer, TrainData { train, valid }, out, &opts)
-        .with_context(|| format!("training the lstm into {}", out.display()))?;
-    let s = &report.state;
-    let why = match report.stopped {
+/// How the run ended, and where its checkpoints are.
+pub fn print_outcome(trained: &Trained, run: &LstmRun) {
+    let s = &run.state;
+    let why = match run.stopped {
         StopReason::Finished => "finished",
         StopReason::EarlyStopped => "stopped early (no validation improvement)",
         StopReason::Interrupted => "interrupted",
         StopReason::StepLimit => "step limit reached",
     };
-    // Valid bits/token over every token after BOS, so total bits over the notes is bits/note.
-    let valid_tokens: usize = valid.iter().map(|v| v.len().saturating_sub(1)).sum();
-    let valid_notes: usize = valid.iter().map(|v| tokenizer.note_count(v)).sum();
-    let per_note = |b: f64| {
-        if valid_notes > 0 {
-            format!(" = {:.4} bits/note", b * valid_tokens as f64 / valid_notes as f64)
-        } else {
-            String::new()
-        }
+    let best = match (trained.valid_bits_per_token, trained.valid_bits_per_note) {
+        (Some(b), Some(n)) => format!(", best valid {b:.4} bits/token = {n:.4} bits/note"),
+        (Some(b), None) => format!(", best valid {b:.4} bits/token"),
+        _ => String::new(),
     };
     eprintln!(
-        "{why} at step {}/{} (epoch {}): train {:.4} bits/token{}",
+        "{why} at step {}/{} (epoch {}): train {:.4} bits/token{best}",
         s.step,
         s.total_steps,
         s.epoch,
-        s.train_loss.map_or(f64::NAN, |l| l / std::f64::consts::LN_2),
-        s.best_valid_bits.map_or(String::new(), |b| format!(", best valid {b:.4} bits/token{}", per_note(b))),
+        trained.train_bits_per_token.unwrap_or(f64::NAN),
     );
-    eprintln!(
-        "best model: {}; resume with --resume {}",
-        report.best_path.display(),
-        report.last_path.display()
-    );
-    Ok(())
+    eprintln!("best model: {}; resume with --resume {}", trained.path.display(), run.last_path.display());
 }
 
 #[cfg(test)]
@@ -262,51 +201,13 @@ mod tests {
     }
 
     #[test]
-    fn flags_override_the_toml_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.toml");
-        std::fs::write(&file, "batch = 8\nlr = 0.01\nwindow = 32\n").unwrap();
-        let a = parse(&[
-            "--config",
-            file.to_str().unwrap(),
-            "--lr",
-            "0.5",
-            "--steps",
-            "7",
-            "--bf16",
-            "--device",
-            "cpu",
-        ]);
-        let c = a.apply_train_flags(TrainConfig::from_toml_file(a.config.as_deref().unwrap()).unwrap());
-        assert_eq!((c.batch, c.window, c.lr, c.steps, c.bf16), (8, 32, 0.5, Some(7), true));
-        assert_eq!(c.device, "cpu");
-        assert_eq!(c.patience, TrainConfig::default().patience);
-    }
-
-    #[test]
-    fn run_trains_then_resumes_with_more_steps() {
-        let tok = cadenza::Tokenizer::new(cadenza::TokenizerConfig::default()).unwrap();
-        let seq: Vec<TokenId> =
-            std::iter::once(1).chain((0..200).map(|i| 40 + (i % 5) as TokenId)).chain([2]).collect();
-        let data = vec![seq];
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("m.lstm");
-        let first = ["--embed", "8", "--hidden", "16", "--layers", "1", "--batch", "4", "--window", "16"];
-        let a = parse(&[&first[..], &["--steps", "12", "--device", "cpu", "--transpose", "0"]].concat());
-        run(&a, &tok, &data, &data, CorpusSummary::default(), &out, 3).unwrap();
-        let last = lstm::last_path(&out);
-        let h = checkpoint::load_header(&last).unwrap();
-        assert_eq!(lstm::train::checkpoint_state(&h).unwrap().step, 12);
-        assert!(h.corpus.is_some());
-        // Resuming keeps the model and the seed; --steps extends the run.
-        let b = parse(&["--resume", last.to_str().unwrap(), "--steps", "20"]);
-        run(&b, &tok, &data, &data, CorpusSummary::default(), &out, 99).unwrap();
-        let h = checkpoint::load_header(&last).unwrap();
-        assert_eq!(lstm::train::checkpoint_state(&h).unwrap().step, 20);
-        let (_, train) = parse_hyperparameters(&h.hyperparameters).unwrap();
-        assert_eq!(train.unwrap().seed, 3);
-        // A different shape on resume is refused.
-        let c = parse(&["--resume", last.to_str().unwrap(), "--hidden", "32"]);
-        assert!(run(&c, &tok, &data, &data, CorpusSummary::default(), &out, 3).is_err());
+    fn flags_make_the_request() {
+        let a = parse(&["--lr", "0.5", "--steps", "7", "--bf16", "--device", "cpu", "--resume", "m.lstm.last"]);
+        let r = a.request();
+        assert_eq!(r.model, None, "no model flag: the default or the checkpoint's shape");
+        assert_eq!(r.resume.as_deref(), Some(std::path::Path::new("m.lstm.last")));
+        let o = &r.overrides;
+        assert_eq!((o.lr, o.steps, o.bf16, o.device.as_deref(), o.batch), (Some(0.5), Some(7), true, Some("cpu"), None));
+        assert_eq!(parse(&["--hidden", "32"]).request().model.map(|m| m.hidden), Some(32));
     }
 }

@@ -20,16 +20,17 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Header;
-use crate::corpus::{Corpus, Split};
-use crate::error::{Error, Result};
+use crate::checkpoint::{self, Header};
+use crate::corpus::{Corpus, LoadOptions, Split};
+use crate::error::{CorpusError, Error, Result};
 use crate::generate::Sample;
 use crate::metrics::distance::{density_pair, mean_histogram, total_variation};
 use crate::metrics::originality::{longest_copied_span, NgramIndex};
 use crate::metrics::{Features, HISTOGRAM_NAMES, SCALAR_NAMES};
 use crate::midi::{self, Piece};
-use crate::models::Generator;
-use crate::sampler::Sampler;
+use crate::models::{saved, Generator};
+use crate::progress::Progress;
+use crate::sampler::{Guard, Sampler};
 use crate::score::Score;
 use crate::tokens::{DecodeOptions, NoteRules, TokenId, Tokenizer, TokenizerConfig};
 
@@ -77,14 +78,14 @@ pub struct Contender<'a> {
 /// index of its tokenizer in that list.
 pub fn tokenizers(checkpoints: &[(&Path, &Header)]) -> Result<(Vec<Tokenizer>, Vec<usize>)> {
     if checkpoints.is_empty() {
-        return Err(Error::Model("no checkpoints to compare".into()));
+        return Err(Error::NothingToCompare);
     }
     let mut distinct: Vec<Tokenizer> = Vec::new();
     let mut which = Vec::with_capacity(checkpoints.len());
     for (path, h) in checkpoints {
         let t = h
             .tokenizer()
-            .map_err(|e| Error::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
+            .map_err(|e| Error::checkpoint(*path, crate::checkpoint::tokenizer_problem(e)))?;
         match distinct.iter().position(|d| d.config() == t.config()) {
             Some(i) => which.push(i),
             None => {
@@ -325,7 +326,9 @@ pub fn contender_names(paths: &[PathBuf]) -> Vec<String> {
 pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>> {
     let tests: Vec<_> = corpus.split(Split::Test).collect();
     if tests.is_empty() {
-        return Err(Error::Corpus { path: corpus.root.clone(), reason: "the test split is empty".into() });
+        let problem =
+            CorpusError::EmptySplit { split: Split::Test.name(), pieces: corpus.pieces.len(), skipped: corpus.skipped.len() };
+        return Err(Error::Corpus { path: corpus.root.clone(), problem });
     }
     let tokenizer = &corpus.tokenizer;
     let per_piece: Vec<Primer> = tests
@@ -381,17 +384,87 @@ fn histogram_values(features: &[&Features], name: &str) -> Vec<Vec<f64>> {
 /// n-gram index.
 type PerTokenizer = (TokenizerConfig, Vec<Primer>, Vec<Vec<TokenId>>, NgramIndex);
 
+/// A comparison job: checkpoints (any kinds and tokenizers) on one corpus folder.
+#[derive(Debug, Clone)]
+pub struct CompareRequest {
+    /// The corpus folder: its test split is scored and primes the samples, its train split is
+    /// the reference for originality.
+    pub corpus: PathBuf,
+    pub models: Vec<PathBuf>,
+    pub load: LoadOptions,
+    /// Device for libtorch models: `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// What to sample and measure (the note rules of `options.sampler` are made from `guard`,
+    /// for each model under its own tokenizer).
+    pub options: CompareOptions,
+    pub guard: Guard,
+}
+
+/// Load every checkpoint of `request` and the corpus in each of their tokenizations, then
+/// compare them ([`compare_loaded`]); [`write`] saves the outcome.
+///
+/// ```no_run
+/// use cadenza::compare::{run, write, CompareOptions, CompareRequest};
+/// use cadenza::corpus::LoadOptions;
+/// use cadenza::progress::Silent;
+/// use cadenza::sampler::Guard;
+///
+/// let request = CompareRequest {
+///     corpus: "corpora/bach".into(),
+///     models: vec!["checkpoints/bach.markov".into(), "checkpoints/bach.lstm".into()],
+///     load: LoadOptions::default(),
+///     device: "auto".into(),
+///     options: CompareOptions::default(),
+///     guard: Guard::default(),
+/// };
+/// let mut outcome = run(&request, &Silent)?;
+/// write(&mut outcome, "out/compare".as_ref(), None)?;
+/// # Ok::<(), cadenza::Error>(())
+/// ```
+pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome> {
+    // Check the tokenizers from the headers before loading any model.
+    let headers = request.models.iter().map(|p| checkpoint::load_header(p)).collect::<Result<Vec<_>>>()?;
+    let pairs: Vec<_> = request.models.iter().map(PathBuf::as_path).zip(&headers).collect();
+    let (tokenizers, which) = tokenizers(&pairs)?;
+    let loaded = request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
+    let corpora = tokenizers
+        .iter()
+        .map(|t| Corpus::load_with(&request.corpus, t, &request.load, Some(progress)))
+        .collect::<Result<Vec<_>>>()?;
+    let corpus = &corpora[0];
+    let names = contender_names(&request.models);
+    let contenders: Vec<Contender<'_>> = loaded
+        .iter()
+        .zip(&request.models)
+        .zip(names)
+        .zip(&which)
+        .map(|(((l, path), name), &k)| Contender {
+            name,
+            checkpoint: path.clone(),
+            header: &l.header,
+            model: &l.model,
+            corpus: &corpora[k],
+        })
+        .collect();
+    let mut options = request.options.clone();
+    options.sampler.notes = request.guard.rules(&corpus.tokenizer);
+    compare_loaded(corpus, &contenders, &options, progress)
+}
+
 /// Run the comparison of `models`, each on its own tokenization of one corpus; `corpus` (any
 /// of them) gives the test pieces the samples are measured against. With note rules in
 /// `opts.sampler`, each model samples under the rules of its own tokenizer (same polyphony
 /// limit).
-pub fn run(
+pub fn compare_loaded(
     corpus: &Corpus,
     models: &[Contender<'_>],
     opts: &CompareOptions,
-    mut progress: impl FnMut(&str),
+    progress: &dyn Progress,
 ) -> Result<Outcome> {
     opts.sampler.validate()?;
+    if opts.samples == 0 {
+        return Err(Error::setting("samples", 0, "at least 1"));
+    }
     let tokenizer = &corpus.tokenizer;
     let test = corpus.require(Split::Test)?;
     let test_hashes = |c: &Corpus| -> Vec<[u8; 32]> {
@@ -402,20 +475,15 @@ pub fn run(
     let reference_hashes = test_hashes(corpus);
     for m in models {
         let t = &m.corpus.tokenizer;
-        if &m.header.tokenizer != t.config() || m.model.vocab_size() != t.vocab_size() {
-            return Err(Error::Tokenizer(format!(
-                "{}: its tokenizer differs from the corpus's",
-                m.checkpoint.display()
-            )));
-        }
+        crate::checkpoint::check_tokenizer(&m.checkpoint, &m.header, t)?;
         if m.corpus.root != corpus.root || test_hashes(m.corpus) != reference_hashes {
             return Err(Error::Corpus {
                 path: m.corpus.root.clone(),
-                reason: format!("not the test split {} was compared on", corpus.root.display()),
+                problem: CorpusError::NotCompared { compared: corpus.root.clone() },
             });
         }
     }
-    progress("measuring the test pieces");
+    progress.message("measuring the test pieces");
     let real_pieces: Vec<PieceFeatures> = corpus
         .split(Split::Test)
         .map(|p| PieceFeatures {
@@ -440,7 +508,7 @@ pub fn run(
         let k = match per_tokenizer.iter().position(|(c, ..)| c == tokenizer.config()) {
             Some(k) => k,
             None => {
-                progress(&format!("indexing the training split ({})", tokenizer.scheme()));
+                progress.message(&format!("indexing the training split ({})", tokenizer.scheme()));
                 let train = m.corpus.sequences(Split::Train);
                 let index = NgramIndex::new(opts.ngram, &train);
                 let primers = primers(m.corpus, opts.samples, opts.primer_beats)?;
@@ -456,15 +524,15 @@ pub fn run(
             .as_ref()
             .map(|r| NoteRules::new(tokenizer).with_max_polyphony(r.max_polyphony()));
         let sampler = opts.sampler.clone().with_notes(rules);
-        progress(&format!("{}: scoring the test split", m.name));
+        progress.message(&format!("{}: scoring the test split", m.name));
         let score = Score::of_split(m.model, m.corpus, Split::Test)?;
         let bits = score.bits_per_token();
-        progress(&format!("{}: generating {} pieces", m.name, primers.len()));
+        progress.message(&format!("{}: generating {} pieces", m.name, primers.len()));
         let t0 = Instant::now();
         let outs = m.model.generate_batch(&primer_tokens, opts.length, &sampler, opts.rng_seed);
         let secs = t0.elapsed().as_secs_f64();
         let generated: usize = outs.iter().map(Vec::len).sum();
-        progress(&format!("{}: measuring the samples", m.name));
+        progress.message(&format!("{}: measuring the samples", m.name));
         let mut samples = Vec::new();
         let mut pieces = Vec::new();
         for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
@@ -600,7 +668,7 @@ pub fn write(outcome: &mut Outcome, out: &Path, soundfont: Option<&Path>) -> Res
         }
     }
     let json = serde_json::to_vec_pretty(&outcome.report)
-        .map_err(|e| Error::Model(format!("cannot serialize the report: {e}")))?;
+        .map_err(|source| Error::Json { what: "report", source })?;
     crate::atomic::write(&out.join("report.json"), &json)?;
     crate::atomic::write(&out.join("report.md"), report::markdown(&outcome.report).as_bytes())?;
     crate::atomic::write(&out.join("report.html"), html::page(&outcome.report, &outcome.pieces).as_bytes())?;

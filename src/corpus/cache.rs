@@ -10,11 +10,12 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, PieceInfo};
+use crate::binio::{Format, Reader, Writer};
+use crate::error::FormatError;
 use crate::tokens::TokenId;
 
-const MAGIC: &[u8; 8] = b"CDZTOKC\0";
-/// Bump when the reader or the encoder changes what they produce.
-const FORMAT: u32 = 1;
+/// Bump the version when the reader or the encoder changes what they produce.
+const FORMAT: Format = Format { name: "token cache", magic: b"CDZTOKC\0", version: 1 };
 
 /// Tokenized entries by file-content hash.
 #[derive(Debug)]
@@ -36,11 +37,11 @@ impl TokenCache {
     pub fn open(dir: &Path, root: &Path, tokenizer_digest: &str) -> Self {
         let abs = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let key = blake3::hash(
-            format!("{}\0{}\0{}\0{}", abs.display(), tokenizer_digest, env!("CARGO_PKG_VERSION"), FORMAT)
+            format!("{}\0{}\0{}\0{}", abs.display(), tokenizer_digest, env!("CARGO_PKG_VERSION"), FORMAT.version)
                 .as_bytes(),
         );
         let path = dir.join(format!("{}.bin", &key.to_hex()[..24]));
-        let entries = std::fs::read(&path).ok().and_then(|b| decode(&b)).unwrap_or_default();
+        let entries = std::fs::read(&path).ok().and_then(|b| decode(&b).ok()).unwrap_or_default();
         TokenCache { path: Some(path), entries, used: HashSet::new(), dirty: false }
     }
 
@@ -85,87 +86,56 @@ impl TokenCache {
 fn encode(entries: &HashMap<[u8; 32], Entry>) -> Vec<u8> {
     let mut keys: Vec<_> = entries.keys().collect();
     keys.sort();
-    let mut w = Vec::new();
-    w.extend_from_slice(MAGIC);
-    w.extend_from_slice(&FORMAT.to_le_bytes());
-    w.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+    let mut w = Writer::new(&FORMAT);
+    w.u64(keys.len() as u64);
     for k in keys {
-        w.extend_from_slice(k);
+        w.bytes(k);
         match &entries[k] {
             Ok((info, tokens)) => {
-                w.push(0);
-                w.extend_from_slice(&info.notes.to_le_bytes());
-                w.extend_from_slice(&info.seconds.to_le_bytes());
-                w.extend_from_slice(&(info.instruments.len() as u32).to_le_bytes());
+                w.u8(0);
+                w.u64(info.notes);
+                w.f64(info.seconds);
+                w.u32(info.instruments.len() as u32);
                 for &(p, d) in &info.instruments {
-                    w.push(p);
-                    w.push(d as u8);
+                    w.u8(p);
+                    w.u8(d as u8);
                 }
                 let (has, lo, hi) = info.pitch_range.map_or((0, 0, 0), |(lo, hi)| (1, lo, hi));
-                w.extend_from_slice(&[has, lo, hi]);
-                w.extend_from_slice(&(tokens.len() as u32).to_le_bytes());
-                for t in tokens {
-                    w.extend_from_slice(&t.to_le_bytes());
+                w.bytes(&[has, lo, hi]);
+                w.u32(tokens.len() as u32);
+                for &t in tokens {
+                    w.u16(t);
                 }
             }
             Err(reason) => {
-                w.push(1);
-                w.extend_from_slice(&(reason.len() as u32).to_le_bytes());
-                w.extend_from_slice(reason.as_bytes());
+                w.u8(1);
+                w.u32(reason.len() as u32);
+                w.bytes(reason.as_bytes());
             }
         }
     }
-    let crc = crc32fast::hash(&w);
-    w.extend_from_slice(&crc.to_le_bytes());
-    w
+    w.finish()
 }
 
-/// A bounds-checked little-endian reader.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    }
-}
-
-fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], Entry>> {
-    let (body, crc) = bytes.split_at(bytes.len().checked_sub(4)?);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return None;
-    }
-    let mut r = Reader(body);
-    if r.take(8)? != MAGIC || r.u32()? != FORMAT {
-        return None;
+fn decode(bytes: &[u8]) -> Result<HashMap<[u8; 32], Entry>, FormatError> {
+    let mut r = Reader::open(&FORMAT, bytes)?;
+    if r.version() != FORMAT.version {
+        return Err(r.invalid("version", format!("{} is not {}", r.version(), FORMAT.version)));
     }
     let n = r.u64()?;
     let mut out = HashMap::new();
     for _ in 0..n {
-        let key: [u8; 32] = r.take(32)?.try_into().ok()?;
+        let key: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
         let entry = match r.u8()? {
             0 => {
                 let notes = r.u64()?;
-                let seconds = f64::from_bits(r.u64()?);
+                let seconds = r.f64()?;
                 let ni = r.u32()? as usize;
-                let raw = r.take(ni.checked_mul(2)?)?;
+                let raw = r.take(ni.saturating_mul(2))?;
                 let instruments = raw.chunks_exact(2).map(|c| (c[0], c[1] != 0)).collect();
                 let (has, lo, hi) = (r.u8()?, r.u8()?, r.u8()?);
                 let nt = r.u32()? as usize;
-                let raw = r.take(nt.checked_mul(2)?)?;
+                let raw = r.take(nt.saturating_mul(2))?;
                 let tokens: Vec<TokenId> =
                     raw.chunks_exact(2).map(|c| TokenId::from_le_bytes([c[0], c[1]])).collect();
                 let info =
@@ -176,11 +146,12 @@ fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], Entry>> {
                 let len = r.u32()? as usize;
                 Err(String::from_utf8_lossy(r.take(len)?).into_owned())
             }
-            _ => return None,
+            other => return Err(r.invalid("entry tag", format!("{other} is neither 0 nor 1"))),
         };
         out.insert(key, entry);
     }
-    r.0.is_empty().then_some(out)
+    r.finish()?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -211,12 +182,12 @@ mod tests {
     fn any_damage_empties_the_cache() {
         let bytes = encode(&sample());
         for cut in [0, 3, 8, bytes.len() / 2, bytes.len() - 1] {
-            assert!(decode(&bytes[..cut]).is_none(), "cut {cut}");
+            assert!(decode(&bytes[..cut]).is_err(), "cut {cut}");
         }
         for i in (0..bytes.len()).step_by(7) {
             let mut b = bytes.clone();
             b[i] ^= 0x10;
-            assert!(decode(&b).is_none(), "flip {i}");
+            assert!(decode(&b).is_err(), "flip {i}");
         }
     }
 

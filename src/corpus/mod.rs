@@ -13,13 +13,17 @@ pub mod stats;
 
 use std::path::{Path, PathBuf};
 
-use indicatif::{ParallelProgressIterator, ProgressBar};
-use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
+
+use crate::progress::{report, Progress};
+use rayon::prelude::*;
 
 pub use split::{Split, SplitRatios};
 
-use crate::error::{Error, Result};
+use crate::error::{CorpusError, Error, Result};
 use crate::midi::{self, ReadOptions};
 use crate::tokens::{TokenId, Tokenizer};
 
@@ -63,15 +67,31 @@ pub struct LoadOptions {
     pub split: SplitRatios,
     /// Folder for the token cache; `None` disables caching.
     pub cache_dir: Option<PathBuf>,
-    /// Show a progress bar on stderr (hidden when stderr is not a terminal).
-    pub progress: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { split: SplitRatios::default(), cache_dir: default_cache_dir(), progress: false }
+        LoadOptions { split: SplitRatios::default(), cache_dir: default_cache_dir() }
     }
 }
+
+impl LoadOptions {
+    /// The default options, without the token cache when `no_cache`.
+    pub fn cached(no_cache: bool) -> Self {
+        LoadOptions { cache_dir: if no_cache { None } else { default_cache_dir() }, ..LoadOptions::default() }
+    }
+}
+
+/// What a checkpoint says about the corpus its model was trained on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorpusSummary {
+    pub root: String,
+    pub content_hash: String,
+    pub pieces: BTreeMap<String, usize>,
+    pub tokens: BTreeMap<String, u64>,
+}
+
+
 
 /// `$CADENZA_CACHE/corpus`, else `~/.cache/cadenza/corpus`.
 pub fn default_cache_dir() -> Option<PathBuf> {
@@ -109,24 +129,31 @@ impl Corpus {
     /// Unreadable files are listed in [`Corpus::skipped`]; a folder without any MIDI file is an
     /// error.
     pub fn load(root: &Path, tokenizer: &Tokenizer, opts: &LoadOptions) -> Result<Corpus> {
+        Corpus::load_with(root, tokenizer, opts, None)
+    }
+
+    /// As [`Corpus::load`], telling `progress` how many files have been read.
+    pub fn load_with(
+        root: &Path,
+        tokenizer: &Tokenizer,
+        opts: &LoadOptions,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Corpus> {
         let paths = files::midi_files(root)?;
         if paths.is_empty() {
-            return Err(Error::Corpus {
-                path: root.to_path_buf(),
-                reason: "no MIDI files (.mid, .midi) found".into(),
-            });
+            return Err(Error::Corpus { path: root.to_path_buf(), problem: CorpusError::NoMidiFiles });
         }
         let mut cache = match &opts.cache_dir {
             Some(dir) => cache::TokenCache::open(dir, root, &tokenizer.digest()),
             None => cache::TokenCache::disabled(),
         };
-        let bar = if opts.progress { ProgressBar::new(paths.len() as u64) } else { ProgressBar::hidden() };
-        bar.set_style(progress_style());
-        bar.set_message("reading MIDI");
+        let total = paths.len() as u64;
+        let done = AtomicU64::new(0);
+        report(progress, 0, total, "reading MIDI");
         let read_opts = tokenizer.read_options();
         let outcomes: Vec<Outcome> = paths
             .par_iter()
-            .progress_with(bar.clone())
+            .inspect(|_| report(progress, done.fetch_add(1, Ordering::Relaxed) + 1, total, "reading MIDI"))
             .map(|path| {
                 let rel = path.strip_prefix(root).unwrap_or(path).to_path_buf();
                 let bytes = match read_limited(path) {
@@ -140,7 +167,6 @@ impl Corpus {
                 Outcome::Parsed(rel, hash, read_piece(&bytes, path, &read_opts, tokenizer))
             })
             .collect();
-        bar.finish_and_clear();
 
         let mut pieces = Vec::new();
         let mut skipped = Vec::new();
@@ -176,6 +202,23 @@ impl Corpus {
         Ok(Corpus { root: root.to_path_buf(), tokenizer: tokenizer.clone(), pieces, skipped, cache_hits })
     }
 
+    /// What a checkpoint records about this corpus: its folder, content hash, and pieces and
+    /// tokens per split.
+    pub fn summary(&self) -> CorpusSummary {
+        let mut pieces = BTreeMap::new();
+        let mut tokens = BTreeMap::new();
+        for s in Split::ALL {
+            pieces.insert(s.to_string(), self.split(s).count());
+            tokens.insert(s.to_string(), self.split(s).map(|p| p.tokens.len() as u64).sum());
+        }
+        CorpusSummary {
+            root: self.root.display().to_string(),
+            content_hash: self.content_hash(),
+            pieces,
+            tokens,
+        }
+    }
+
     /// Total duration of one split's pieces, seconds.
     pub fn seconds(&self, split: Split) -> f64 {
         self.split(split).map(|p| p.info.seconds).sum()
@@ -208,24 +251,11 @@ impl Corpus {
     pub fn require(&self, split: Split) -> Result<Vec<Vec<TokenId>>> {
         let seqs = self.sequences(split);
         if seqs.is_empty() {
-            return Err(Error::Corpus {
-                path: self.root.clone(),
-                reason: format!(
-                    "the {split} split is empty ({} readable pieces, {} skipped)",
-                    self.pieces.len(),
-                    self.skipped.len()
-                ),
-            });
+            let problem = CorpusError::EmptySplit { split: split.name(), pieces: self.pieces.len(), skipped: self.skipped.len() };
+            return Err(Error::Corpus { path: self.root.clone(), problem });
         }
         Ok(seqs)
     }
-}
-
-/// The progress-bar look shared by corpus loading and training.
-pub fn progress_style() -> indicatif::ProgressStyle {
-    indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-        .expect("valid template")
-        .progress_chars("=> ")
 }
 
 fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {

@@ -15,25 +15,30 @@ pub enum Split {
 
 impl Split {
     pub const ALL: [Split; 3] = [Split::Train, Split::Valid, Split::Test];
+
+    /// Lower-case name, as on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Valid => "valid",
+            Split::Test => "test",
+        }
+    }
 }
 
 impl std::str::FromStr for Split {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
         Split::ALL
             .into_iter()
-            .find(|k| k.to_string() == s)
-            .ok_or_else(|| format!("unknown split `{s}` (expected train, valid or test)"))
+            .find(|k| k.name() == s)
+            .ok_or_else(|| crate::Error::setting("split", format!("`{s}`"), "train, valid or test"))
     }
 }
 
 impl std::fmt::Display for Split {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Split::Train => "train",
-            Split::Valid => "valid",
-            Split::Test => "test",
-        })
+        f.write_str(self.name())
     }
 }
 

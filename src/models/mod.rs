@@ -11,48 +11,8 @@ pub mod lstm;
 pub mod markov;
 pub mod saved;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::checkpoint::ModelKind;
 use crate::tokens::TokenId;
-
-/// Which generator a model or checkpoint is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Markov,
-    Hmm,
-    Lstm,
-}
-
-impl std::str::FromStr for ModelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ModelKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown model `{s}` (expected markov, hmm or lstm)"))
-    }
-}
-
-impl ModelKind {
-    /// Every kind, in the order the command line lists them.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm];
-
-    /// Lower-case name, as on the command line and in checkpoints.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Markov => "markov",
-            ModelKind::Hmm => "hmm",
-            ModelKind::Lstm => "lstm",
-        }
-    }
-}
-
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A trained sequence model over a fixed vocabulary.
 ///

@@ -22,7 +22,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{TokenId, Tokenizer, TokenizerConfig, BOS, EOS, PAD};
-use crate::error::{Error, Result};
+use crate::error::{BpeFileError, Error, Result, TokenizerError};
 
 const FORMAT: &str = "cadenza-bpe";
 const VERSION: u32 = 1;
@@ -55,11 +55,12 @@ impl Bpe {
     pub fn new(base: TokenizerConfig, merges: Vec<[TokenId; 2]>) -> Result<Bpe> {
         let base_len = Tokenizer::new(base)?.vocab().len();
         if base_len + merges.len() > usize::from(TokenId::MAX) {
-            return Err(Error::Tokenizer(format!(
-                "{} merges over {base_len} base tokens do not fit {}-token ids",
-                merges.len(),
-                TokenId::MAX
-            )));
+            return Err(TokenizerError::TooManyMerges {
+                merges: merges.len(),
+                base: base_len,
+                max: TokenId::MAX.into(),
+            }
+            .into());
         }
         let mut expansions: Vec<Vec<TokenId>> = Vec::with_capacity(merges.len());
         let mut ranks = HashMap::with_capacity(merges.len());
@@ -67,9 +68,7 @@ impl Bpe {
             let known = base_len + i;
             for t in [a, b] {
                 if usize::from(t) >= known || [PAD, BOS, EOS].contains(&t) {
-                    return Err(Error::Tokenizer(format!(
-                        "BPE merge {i} uses token {t}, which it cannot merge"
-                    )));
+                    return Err(TokenizerError::Unmergeable { merge: i, token: t }.into());
                 }
             }
             let id = known as TokenId;
@@ -82,7 +81,7 @@ impl Bpe {
             }
             expansions.push(e);
             if ranks.insert((a, b), (i, id)).is_some() {
-                return Err(Error::Tokenizer(format!("BPE merge {i} repeats an earlier pair ({a}, {b})")));
+                return Err(TokenizerError::RepeatedMerge { merge: i, a, b }.into());
             }
         }
         Ok(Bpe { base, base_len, merges, expansions, ranks })
@@ -98,10 +97,8 @@ impl Bpe {
     ) -> Result<Bpe> {
         let base_len = base.vocab().len();
         if vocab_size <= base_len || vocab_size > usize::from(TokenId::MAX) {
-            return Err(Error::Tokenizer(format!(
-                "the BPE vocabulary must be larger than the base vocabulary ({base_len} tokens) and at most {}, got {vocab_size}",
-                TokenId::MAX
-            )));
+            return Err(TokenizerError::BpeVocab { asked: vocab_size, base: base_len, max: TokenId::MAX.into() }
+                .into());
         }
         let mut seqs: Vec<Vec<TokenId>> = sequences.to_vec();
         let mut merges: Vec<[TokenId; 2]> = Vec::new();
@@ -195,10 +192,13 @@ impl Bpe {
     /// Merges from their serialized form (checked as [`Bpe::new`] does).
     pub fn from_spec(spec: &BpeSpec) -> Result<Bpe> {
         if spec.format != FORMAT || spec.version != VERSION {
-            return Err(Error::Tokenizer(format!(
-                "not a cadenza BPE file (format {:?} version {}, expected {FORMAT:?} version {VERSION})",
-                spec.format, spec.version
-            )));
+            return Err(TokenizerError::BpeFormat {
+                format: spec.format.clone(),
+                version: spec.version,
+                expected_format: FORMAT,
+                expected_version: VERSION,
+            }
+            .into());
         }
         Bpe::new(spec.tokenizer, spec.merges.clone())
     }
@@ -206,10 +206,12 @@ impl Bpe {
     /// Read merges from a BPE file (one error naming the file on failure).
     pub fn load(path: &Path) -> Result<Bpe> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let bad = |reason: String| Error::BpeFile { path: path.to_path_buf(), reason };
-        let spec: BpeSpec =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a cadenza BPE file: {e}")))?;
-        Bpe::from_spec(&spec).map_err(|e| bad(e.to_string()))
+        let bad = |problem| Error::BpeFile { path: path.to_path_buf(), problem };
+        let spec: BpeSpec = serde_json::from_slice(&bytes).map_err(|e| bad(BpeFileError::Json(e)))?;
+        Bpe::from_spec(&spec).map_err(|e| match e {
+            Error::Tokenizer(t) => bad(BpeFileError::Merges(t)),
+            other => other,
+        })
     }
 
     /// Write the merges to `path` atomically.

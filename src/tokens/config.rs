@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenizerError};
 
 /// How time is quantized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ impl std::str::FromStr for Scheme {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         Scheme::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            Error::Tokenizer(format!("unknown tokenization scheme `{s}` (expected midi-like, tsd or remi)"))
+            Error::Tokenizer(TokenizerError::UnknownScheme(s.to_string()))
         })
     }
 }
@@ -143,42 +143,51 @@ impl TokenizerConfig {
 
     /// Reject settings that cannot work.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Tokenizer(m));
+        let bad = |name, value: u32, expected: &str| Err(TokenizerError::setting(name, value, expected).into());
         match self.time {
-            TimeMode::Beats { steps_per_beat: 0 } => return bad("steps per beat must be > 0".into()),
-            TimeMode::Seconds { step_ms: 0 } => return bad("step_ms must be > 0".into()),
+            TimeMode::Beats { steps_per_beat: 0 } => return bad("steps_per_beat", 0, "> 0"),
+            TimeMode::Seconds { step_ms: 0 } => return bad("step_ms", 0, "> 0"),
             _ => {}
         }
         if self.max_shift_steps == 0 {
-            return bad("max_shift_steps must be > 0".into());
+            return bad("max_shift_steps", 0, "> 0");
         }
         if self.velocity_bins == 0 || self.velocity_bins > 128 {
-            return bad(format!("velocity_bins must be in 1..=128, got {}", self.velocity_bins));
+            return bad("velocity_bins", self.velocity_bins.into(), "in 1..=128");
         }
-        if self.pitch_min > self.pitch_max || self.pitch_max > 127 {
-            return bad(format!("bad pitch range {}..={}", self.pitch_min, self.pitch_max));
+        if self.pitch_max > 127 {
+            return bad("pitch_max", self.pitch_max.into(), "at most 127");
+        }
+        if self.pitch_min > self.pitch_max {
+            return bad("pitch_min", self.pitch_min.into(), &format!("at most pitch_max ({})", self.pitch_max));
         }
         if self.max_note_steps == 0 {
-            return bad("max_note_steps must be > 0".into());
+            return bad("max_note_steps", 0, "> 0");
         }
         if self.scheme.has_durations() && self.max_note_steps > MAX_DURATION_STEPS {
-            return bad(format!(
-                "the {} scheme holds notes of at most {MAX_DURATION_STEPS} steps, max_note_steps is {}",
-                self.scheme, self.max_note_steps
-            ));
+            return bad(
+                "max_note_steps",
+                self.max_note_steps,
+                &format!("at most {MAX_DURATION_STEPS} steps under the {} scheme", self.scheme),
+            );
         }
         if self.scheme == Scheme::Remi {
             match self.time {
                 TimeMode::Seconds { .. } => {
-                    return bad("the remi scheme needs the beats grid (bars are counted in beats)".into())
+                    return Err(TokenizerError::Scheme {
+                        scheme: self.scheme.to_string(),
+                        needs: "needs the beats grid (bars are counted in beats)".into(),
+                    }
+                    .into())
                 }
                 TimeMode::Beats { steps_per_beat }
                     if steps_per_beat > super::bars::MAX_REMI_STEPS_PER_BEAT =>
                 {
-                    return bad(format!(
-                        "the remi scheme allows at most {} steps per beat, got {steps_per_beat}",
-                        super::bars::MAX_REMI_STEPS_PER_BEAT
-                    ))
+                    return bad(
+                        "steps_per_beat",
+                        steps_per_beat.into(),
+                        &format!("at most {} under the remi scheme", super::bars::MAX_REMI_STEPS_PER_BEAT),
+                    )
                 }
                 TimeMode::Beats { .. } => {}
             }

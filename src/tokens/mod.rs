@@ -76,7 +76,7 @@ pub use decode::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TokenizerError};
 use crate::midi::Piece;
 
 /// A token: an index into the vocabulary.
@@ -110,13 +110,13 @@ impl Tokenizer {
     /// configuration.
     pub fn with_bpe(self, bpe: Bpe) -> Result<Self> {
         if bpe.base() != &self.config {
-            return Err(Error::Tokenizer(format!(
-                "the BPE merges were learned for the {} tokenizer with settings {}, not {} with {}",
-                bpe.base().scheme,
-                bpe.base().digest(),
-                self.config.scheme,
-                self.config.digest()
-            )));
+            return Err(TokenizerError::BpeBase {
+                learned_scheme: bpe.base().scheme.to_string(),
+                learned: bpe.base().digest(),
+                scheme: self.config.scheme.to_string(),
+                ours: self.config.digest(),
+            }
+            .into());
         }
         Ok(Tokenizer { bpe: Some(std::sync::Arc::new(bpe)), ..self })
     }

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::kernels::{matvec_t, outer_sum, simd, sum};
 use super::model::HmmModel;
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
+use crate::models::ModelKind;
 use crate::sampler::SampleRng;
 use crate::tokens::TokenId;
 
@@ -49,16 +50,13 @@ impl HmmConfig {
     /// Check the options.
     pub fn validate(&self) -> Result<()> {
         if self.states == 0 {
-            return Err(Error::Model("an HMM needs at least one state".into()));
+            return Err(Error::setting("HMM states", 0, "at least 1"));
         }
         if !(self.pseudo_count.is_finite() && self.pseudo_count >= 0.0) {
-            return Err(Error::Model(format!(
-                "pseudo-count must be finite and >= 0, got {}",
-                self.pseudo_count
-            )));
+            return Err(Error::setting("pseudo-count", self.pseudo_count, "finite and >= 0"));
         }
         if self.tol.is_nan() {
-            return Err(Error::Model("tolerance is NaN".into()));
+            return Err(Error::setting("tolerance", self.tol, "a number"));
         }
         Ok(())
     }
@@ -155,10 +153,15 @@ impl<'a> Data<'a> {
         let mut seqs = Vec::with_capacity(train.len());
         for (i, s) in train.iter().enumerate() {
             let obs = s.get(1..).unwrap_or(&[]);
-            if let Some(&t) = obs.iter().find(|&&t| t as usize >= vocab_size) {
-                return Err(Error::Model(format!(
-                    "training sequence {i} holds token {t}, outside the vocabulary of {vocab_size}"
-                )));
+            if let Some(j) = obs.iter().position(|&t| t as usize >= vocab_size) {
+                return Err(ModelError::TokenOutOfVocab {
+                    model: ModelKind::Hmm.name(),
+                    sequence: i,
+                    index: j + 1,
+                    token: obs[j],
+                    vocab: vocab_size,
+                }
+                .into());
             }
             if !obs.is_empty() {
                 seqs.push(obs);
@@ -166,7 +169,7 @@ impl<'a> Data<'a> {
         }
         let tokens: usize = seqs.iter().map(|s| s.len()).sum();
         if tokens == 0 {
-            return Err(Error::Model("no training tokens (every sequence is empty or only BOS)".into()));
+            return Err(ModelError::NoTrainingTokens(ModelKind::Hmm.name()).into());
         }
         // Contiguous chunks of about equal token counts.
         let target = tokens.div_ceil(CHUNKS).max(1);
@@ -226,10 +229,7 @@ fn check_ll(ll: f64) -> Result<()> {
     if ll.is_finite() {
         Ok(())
     } else {
-        Err(Error::Model(format!(
-            "training log-likelihood is {ll}: some training token has zero probability under the \
-             model (use a positive pseudo-count)"
-        )))
+        Err(ModelError::ZeroLikelihood(ll).into())
     }
 }
 
@@ -392,5 +392,4 @@ fn m_step(old: &HmmModel, st: &Stats, p: f64) -> Result<HmmModel> {
         smooth(row, old_row);
     }
     HmmModel::from_params(k, v, pi, a, b)
-        .map_err(|e| super::model::context(e, "EM step produced invalid parameters"))
 }

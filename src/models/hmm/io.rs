@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use safetensors::{Dtype, SafeTensors};
 
 use super::model::HmmModel;
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
 
 impl HmmModel {
     /// The parameters as a safetensors file: F64 tensors `pi` `[K]`, `A` `[K, K]`, `B` `[K, V]`.
@@ -29,16 +29,12 @@ impl HmmModel {
     /// Parameters from [`HmmModel::to_safetensors`] bytes. Checks dtypes and shapes, and that every
     /// row is finite, non-negative and sums to 1.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let st =
-            SafeTensors::deserialize(bytes).map_err(|e| Error::Model(format!("HMM safetensors: {e}")))?;
+        let tensor = |name: &str, problem: String| Error::Model(ModelError::Tensor { name: name.into(), problem });
+        let st = SafeTensors::deserialize(bytes).map_err(|e| tensor("(all)", e.to_string()))?;
         let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>)> {
-            let t =
-                st.tensor(name).map_err(|e| Error::Model(format!("HMM safetensors: tensor {name}: {e}")))?;
+            let t = st.tensor(name).map_err(|e| tensor(name, e.to_string()))?;
             if t.dtype() != Dtype::F64 {
-                return Err(Error::Model(format!(
-                    "HMM safetensors: tensor {name} is {:?}, expected F64",
-                    t.dtype()
-                )));
+                return Err(tensor(name, format!("is {:?}, expected F64", t.dtype())));
             }
             let data: Vec<f64> = t
                 .data()
@@ -53,11 +49,9 @@ impl HmmModel {
         let (k, v) = match (pi_shape.as_slice(), a_shape.as_slice(), b_shape.as_slice()) {
             (&[k], &[k1, k2], &[k3, v]) if k == k1 && k == k2 && k == k3 => (k, v),
             _ => {
-                return Err(Error::Model(format!(
-                    "HMM safetensors: inconsistent shapes pi {pi_shape:?}, A {a_shape:?}, B {b_shape:?}"
-                )))
+                return Err(tensor("pi, A, B", format!("inconsistent shapes {pi_shape:?}, {a_shape:?}, {b_shape:?}")))
             }
         };
-        HmmModel::from_params(k, v, pi, a, b).map_err(|e| super::model::context(e, "HMM safetensors"))
+        HmmModel::from_params(k, v, pi, a, b)
     }
 }

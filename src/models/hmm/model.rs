@@ -3,7 +3,8 @@
 
 use rand::Rng;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
+use crate::models::ModelKind;
 use crate::sampler::SampleRng;
 use crate::tokens::TokenId;
 
@@ -44,13 +45,11 @@ impl HmmModel {
         b: Vec<f64>,
     ) -> Result<Self> {
         if states == 0 {
-            return Err(Error::Model("an HMM needs at least one state".into()));
+            return Err(Error::setting("HMM states", 0, "at least 1"));
         }
-        if vocab_size == 0 {
-            return Err(Error::Model("an HMM needs a non-empty vocabulary".into()));
-        }
-        if vocab_size > TokenId::MAX as usize + 1 {
-            return Err(Error::Model(format!("vocabulary of {vocab_size} tokens is too large")));
+        if vocab_size == 0 || vocab_size > TokenId::MAX as usize + 1 {
+            let expected = format!("1..={}", TokenId::MAX as usize + 1);
+            return Err(ModelError::VocabSize { model: ModelKind::Hmm.name(), size: vocab_size, expected }.into());
         }
         check_rows("pi", &pi, 1, states)?;
         check_rows("A", &a, states, states)?;
@@ -108,14 +107,6 @@ impl HmmModel {
     }
 }
 
-/// Prefix a model error's message with `ctx`.
-pub(crate) fn context(e: Error, ctx: &str) -> Error {
-    match e {
-        Error::Model(s) => Error::Model(format!("{ctx}: {s}")),
-        other => other,
-    }
-}
-
 /// Divide each `width`-long row of `m` by its sum (rows summing to 0 are left alone).
 pub(crate) fn normalize_rows(m: &mut [f64], width: usize) {
     if width == 0 {
@@ -142,17 +133,17 @@ pub(crate) fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 }
 
 /// Check that `m` is `rows x cols` of finite non-negative numbers whose rows sum to ~1.
-pub(crate) fn check_rows(name: &str, m: &[f64], rows: usize, cols: usize) -> Result<()> {
+pub(crate) fn check_rows(name: &'static str, m: &[f64], rows: usize, cols: usize) -> Result<()> {
     if m.len() != rows * cols {
-        return Err(Error::Model(format!("{name} has {} entries, expected {rows} x {cols}", m.len())));
+        return Err(ModelError::MatrixSize { matrix: name, entries: m.len(), rows, cols }.into());
     }
     for (r, row) in m.chunks_exact(cols).enumerate() {
         if let Some(x) = row.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
-            return Err(Error::Model(format!("{name} row {r} holds {x}, not a probability")));
+            return Err(ModelError::NotProbability { matrix: name, row: r, value: *x }.into());
         }
         let s: f64 = row.iter().sum();
         if (s - 1.0).abs() > ROW_SUM_TOL {
-            return Err(Error::Model(format!("{name} row {r} sums to {s}, not 1")));
+            return Err(ModelError::RowSum { matrix: name, row: r, sum: s }.into());
         }
     }
     Ok(())

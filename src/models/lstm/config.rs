@@ -41,13 +41,11 @@ impl LstmConfig {
     /// Check that the sizes make a network.
     pub fn validate(&self) -> Result<()> {
         if self.embed == 0 || self.hidden == 0 || self.layers == 0 {
-            return Err(Error::Model(format!(
-                "lstm sizes must be positive (embed {}, hidden {}, layers {})",
-                self.embed, self.hidden, self.layers
-            )));
+            let sizes = format!("embed {}, hidden {}, layers {}", self.embed, self.hidden, self.layers);
+            return Err(Error::setting("lstm sizes", sizes, "positive"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::Model(format!("dropout must be in [0, 1), got {}", self.dropout)));
+            return Err(Error::setting("dropout", self.dropout, "in [0, 1)"));
         }
         Ok(())
     }
@@ -136,40 +134,55 @@ impl TrainConfig {
     /// Read a TOML file of `TrainConfig` fields (missing fields keep their defaults).
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&text).map_err(|e| Error::Model(format!("{}: {e}", path.display())))
+        Self::from_toml_str(&text).map_err(|e| match e {
+            Error::SettingsFile { problem, .. } => Error::SettingsFile { path: path.into(), problem },
+            other => other,
+        })
     }
 
     /// Parse TOML text of `TrainConfig` fields.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let cfg: TrainConfig =
-            toml::from_str(text).map_err(|e| Error::Model(format!("training config: {e}")))?;
+        let cfg: TrainConfig = toml::from_str(text)
+            .map_err(|e| Error::SettingsFile { path: "(training settings)".into(), problem: e.message().to_string() })?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// Check the options.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Model(m));
-        if self.batch == 0 || self.window == 0 {
-            return bad(format!("batch ({}) and window ({}) must be positive", self.batch, self.window));
+        let bad = |name, value: &dyn std::fmt::Display, expected: &str| Err(Error::setting(name, value, expected));
+        if self.batch == 0 {
+            return bad("batch", &0, "positive");
+        }
+        if self.window == 0 {
+            return bad("window", &0, "positive");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("learning rate must be positive, got {}", self.lr));
+            return bad("learning rate", &self.lr, "positive");
         }
-        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
-            return bad(format!("betas must be in [0, 1), got {} and {}", self.beta1, self.beta2));
+        if !(0.0..1.0).contains(&self.beta1) {
+            return bad("beta1", &self.beta1, "in [0, 1)");
         }
-        if !(self.eps > 0.0 && self.weight_decay >= 0.0 && self.clip >= 0.0) {
-            return bad("eps must be positive, weight decay and clip non-negative".into());
+        if !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta2", &self.beta2, "in [0, 1)");
+        }
+        if !(self.eps > 0.0) {
+            return bad("eps", &self.eps, "positive");
+        }
+        if !(self.weight_decay >= 0.0) {
+            return bad("weight decay", &self.weight_decay, "non-negative");
+        }
+        if !(self.clip >= 0.0) {
+            return bad("clip", &self.clip, "non-negative");
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) {
-            return bad(format!("min_lr_ratio must be in [0, 1], got {}", self.min_lr_ratio));
+            return bad("min_lr_ratio", &self.min_lr_ratio, "in [0, 1]");
         }
         if self.steps == Some(0) || (self.steps.is_none() && self.epochs == 0) {
-            return bad("nothing to train: steps and epochs are 0".into());
+            return bad("steps or epochs", &0, "positive (there is nothing to train)");
         }
         if self.transpose > 24 {
-            return bad(format!("transpose must be at most 24 semitones, got {}", self.transpose));
+            return bad("transpose", &self.transpose, "at most 24 semitones");
         }
         parse_device_name(&self.device)?;
         Ok(())
@@ -197,7 +210,7 @@ enum DeviceName {
 }
 
 fn parse_device_name(name: &str) -> Result<DeviceName> {
-    let bad = || Error::Model(format!("unknown device {name:?} (expected auto, cpu, cuda or cuda:N)"));
+    let bad = || Error::setting("device", format!("{name:?}"), "auto, cpu, cuda or cuda:N");
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "auto" => DeviceName::Auto,
         "cpu" => DeviceName::Cpu,
@@ -215,9 +228,11 @@ pub fn parse_device(name: &str) -> Result<Device> {
         DeviceName::Cuda(n) => {
             let count = if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
             if n >= count {
-                return Err(Error::Model(format!(
-                    "device cuda:{n} asked for, but this machine has {count} CUDA device(s) visible to libtorch"
-                )));
+                return Err(Error::setting(
+                    "device",
+                    format!("cuda:{n}"),
+                    format!("one of the {count} CUDA device(s) libtorch sees on this machine"),
+                ));
             }
             Ok(Device::Cuda(n))
         }

@@ -14,12 +14,14 @@ pub mod config;
 pub mod model;
 pub mod optim;
 pub mod payload;
+pub mod request;
 pub mod sample;
 pub mod train;
 pub mod windows;
 
 pub use config::{parse_device, LstmConfig, TrainConfig};
-pub use model::LstmModel;
+pub use model::{LstmModel, PAYLOAD_FORMAT};
+pub use request::{LstmRequest, TrainOverrides};
 pub use sample::LstmStream;
 pub use train::{last_path, train, RunOptions, StopReason, TrainData, TrainReport, TrainState};
 

@@ -15,7 +15,7 @@ use tch::{Device, Kind, Tensor};
 use super::config::{LstmConfig, TrainConfig};
 use super::payload;
 use crate::checkpoint::{self, Header};
-use crate::error::{Error, Result};
+use crate::error::{CheckpointError, Error, ModelError, Result};
 use crate::models::ModelKind;
 use crate::tokens::{TokenId, PAD};
 
@@ -45,7 +45,7 @@ impl Net {
     pub fn new(cfg: LstmConfig, vocab: usize, device: Device) -> Result<Net> {
         cfg.validate()?;
         if vocab < 4 {
-            return Err(Error::Model(format!("vocabulary of {vocab} tokens is too small")));
+            return Err(ModelError::VocabSize { model: ModelKind::Lstm.name(), size: vocab, expected: "at least 4".into() }.into());
         }
         let (v, e, h) = (vocab as i64, cfg.embed as i64, cfg.hidden as i64);
         let uniform = |dims: &[i64], bound: f64| -> Result<Tensor> {
@@ -107,7 +107,7 @@ impl Net {
     }
 
     /// Copy every weight from `src` (by name).
-    pub fn load_named(&self, src: &HashMap<String, Tensor>) -> std::result::Result<(), String> {
+    pub fn load_named(&self, src: &HashMap<String, Tensor>) -> Result<()> {
         for (name, t) in self.named() {
             payload::copy_into(&t, src, &name)?;
         }
@@ -226,7 +226,7 @@ impl LstmModel {
 
     /// The weights as safetensors bytes.
     pub fn weights_bytes(&self) -> Result<Vec<u8>> {
-        payload::encode(&self.net().named()).map_err(Error::Model)
+        payload::encode(&self.net().named())
     }
 
     /// Write the model (weights only) to `path` with `header` (its kind, payload format and
@@ -251,17 +251,16 @@ impl LstmModel {
     /// The model held by an already loaded and verified LSTM checkpoint (`path` only names it
     /// in errors).
     pub fn from_checkpoint(path: &Path, header: &Header, bytes: &[u8], device: Device) -> Result<LstmModel> {
-        let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
+        let bad = |problem| Error::checkpoint(path, problem);
+        let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
         let (config, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
         if header.payload_format != PAYLOAD_FORMAT {
-            return Err(bad(format!(
-                "payload format {:?}, expected {PAYLOAD_FORMAT}",
-                header.payload_format
-            )));
+            let found = header.payload_format.clone();
+            return Err(bad(CheckpointError::PayloadFormat { found, expected: PAYLOAD_FORMAT }));
         }
-        let tensors = payload::decode(bytes).map_err(bad)?;
-        let net = Net::new(config, header.vocab.len(), device).map_err(|e| bad(e.to_string()))?;
-        net.load_named(&tensors).map_err(bad)?;
+        let tensors = payload::decode(bytes).map_err(payload)?;
+        let net = Net::new(config, header.vocab.len(), device).map_err(payload)?;
+        net.load_named(&tensors).map_err(payload)?;
         Ok(LstmModel::from_net(net))
     }
 }
@@ -274,16 +273,17 @@ pub fn hyperparameters(model: &LstmConfig, train: Option<&TrainConfig>) -> serde
 /// Read back [`hyperparameters`].
 pub fn parse_hyperparameters(
     v: &serde_json::Value,
-) -> std::result::Result<(LstmConfig, Option<TrainConfig>), String> {
-    let model = v.get("model").ok_or("hyperparameters lack the model configuration")?;
+) -> std::result::Result<(LstmConfig, Option<TrainConfig>), CheckpointError> {
+    let bad = CheckpointError::Hyperparameters;
+    let model = v.get("model").ok_or_else(|| bad("they lack the model configuration".into()))?;
     let model: LstmConfig =
-        serde_json::from_value(model.clone()).map_err(|e| format!("model configuration: {e}"))?;
-    model.validate().map_err(|e| e.to_string())?;
+        serde_json::from_value(model.clone()).map_err(|e| bad(format!("model configuration: {e}")))?;
+    model.validate().map_err(|e| bad(e.to_string()))?;
     let train = match v.get("train") {
         None | Some(serde_json::Value::Null) => None,
-        Some(t) => {
-            Some(serde_json::from_value(t.clone()).map_err(|e| format!("training configuration: {e}"))?)
-        }
+        Some(t) => Some(
+            serde_json::from_value(t.clone()).map_err(|e| bad(format!("training configuration: {e}")))?,
+        ),
     };
     Ok((model, train))
 }

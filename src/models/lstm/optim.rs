@@ -71,7 +71,7 @@ impl AdamW {
     }
 
     /// Restore the moments written by [`AdamW::named_state`] and the update count.
-    pub fn load_state(&mut self, src: &HashMap<String, Tensor>, step: u64) -> Result<(), String> {
+    pub fn load_state(&mut self, src: &HashMap<String, Tensor>, step: u64) -> crate::Result<()> {
         for (name, m, v) in &self.moments {
             payload::copy_into(m, src, &format!("adamw.m.{name}"))?;
             payload::copy_into(v, src, &format!("adamw.v.{name}"))?;

@@ -9,6 +9,12 @@ use std::collections::HashMap;
 use safetensors_tch::tensor::{Dtype, SafeTensors, View};
 use tch::{Device, Kind, Tensor};
 
+use crate::error::{Error, ModelError, Result};
+
+fn tensor_error(name: &str, problem: impl std::fmt::Display) -> Error {
+    ModelError::Tensor { name: name.into(), problem: problem.to_string() }.into()
+}
+
 /// One tensor's bytes as the safetensors writer sees them.
 struct F32View {
     shape: Vec<usize>,
@@ -31,42 +37,42 @@ impl View for F32View {
 }
 
 /// The f32 values of `t` (any device, any float kind), row-major.
-pub fn to_f32_vec(t: &Tensor) -> Result<Vec<f32>, tch::TchError> {
+pub fn to_f32_vec(t: &Tensor) -> std::result::Result<Vec<f32>, tch::TchError> {
     let flat = t.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_reshape([-1])?;
     Vec::<f32>::try_from(&flat)
 }
 
 /// Serialize `tensors` (name, tensor) to safetensors bytes.
-pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>, String> {
+pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
     let mut views = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
-        let values = to_f32_vec(t).map_err(|e| format!("{name}: {e}"))?;
+        let values = to_f32_vec(t).map_err(|e| tensor_error(name, e))?;
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let shape = t.size().iter().map(|&d| d as usize).collect();
         views.push((name.clone(), F32View { shape, bytes }));
     }
-    safetensors_tch::tensor::serialize(views, &None).map_err(|e| format!("cannot encode tensors: {e:?}"))
+    safetensors_tch::tensor::serialize(views, &None).map_err(|e| tensor_error("(all)", format!("{e:?}")))
 }
 
 /// Parse safetensors bytes into CPU tensors by name.
-pub fn decode(bytes: &[u8]) -> Result<HashMap<String, Tensor>, String> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("unreadable tensor payload: {e:?}"))?;
+pub fn decode(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| tensor_error("(all)", format!("unreadable: {e:?}")))?;
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
-        let t = Tensor::try_from(view).map_err(|e| format!("tensor {name}: {e}"))?;
+        let t = Tensor::try_from(view).map_err(|e| tensor_error(&name, e))?;
         out.insert(name, t);
     }
     Ok(out)
 }
 
 /// Copy `src[name]` into `dst` (same shape required), without recording gradients.
-pub fn copy_into(dst: &Tensor, src: &HashMap<String, Tensor>, name: &str) -> Result<(), String> {
-    let s = src.get(name).ok_or_else(|| format!("tensor {name} is missing"))?;
+pub fn copy_into(dst: &Tensor, src: &HashMap<String, Tensor>, name: &str) -> Result<()> {
+    let s = src.get(name).ok_or_else(|| ModelError::MissingTensor { name: name.into() })?;
     if s.size() != dst.size() {
-        return Err(format!("tensor {name} has shape {:?}, the model needs {:?}", s.size(), dst.size()));
+        return Err(ModelError::TensorShape { name: name.into(), found: s.size(), expected: dst.size() }.into());
     }
     let mut d = dst.shallow_clone();
-    tch::no_grad(|| d.f_copy_(s)).map_err(|e| format!("tensor {name}: {e}"))
+    tch::no_grad(|| d.f_copy_(s)).map(|_| ()).map_err(|e| tensor_error(name, e))
 }
 
 #[cfg(test)]
@@ -95,7 +101,7 @@ mod tests {
         let bytes = encode(&[("w".into(), Tensor::zeros([3], (Kind::Float, Device::Cpu)))]).unwrap();
         let src = decode(&bytes).unwrap();
         let dst = Tensor::zeros([4], (Kind::Float, Device::Cpu));
-        assert!(copy_into(&dst, &src, "w").unwrap_err().contains("shape"));
-        assert!(copy_into(&dst, &src, "x").unwrap_err().contains("missing"));
+        assert!(copy_into(&dst, &src, "w").unwrap_err().to_string().contains("shape"));
+        assert!(copy_into(&dst, &src, "x").unwrap_err().to_string().contains("missing"));
     }
 }

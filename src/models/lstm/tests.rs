@@ -70,7 +70,7 @@ fn quick_train(steps: u64) -> TrainConfig {
 }
 
 fn run_opts<'a>(stop: &'a AtomicBool, resume: Option<&'a Path>, max: Option<u64>) -> RunOptions<'a> {
-    RunOptions { stop, progress: false, resume, max_steps_this_run: max, corpus: None }
+    RunOptions { stop, progress: None, resume, max_steps_this_run: max, corpus: None }
 }
 
 #[test]

@@ -26,7 +26,9 @@ use super::optim::{clip_grad_norm, zero_grad, AdamW};
 use super::payload;
 use super::windows::Windows;
 use crate::checkpoint::{self, CorpusSummary, Header};
-use crate::error::{Error, Result};
+use crate::error::{CheckpointError, Error, ModelError, Result};
+use crate::progress::{self, Progress};
+use crate::models::saved::{self, Record};
 use crate::models::ModelKind;
 use crate::tokens::{TokenId, Tokenizer, PAD};
 
@@ -42,12 +44,12 @@ pub struct TrainData<'a> {
 }
 
 /// How one call of [`train`] runs (not saved in checkpoints).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RunOptions<'a> {
     /// Checked every step: when set, the state is checkpointed and training returns.
     pub stop: &'a AtomicBool,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// Told the step after every step, and each validation as a message.
+    pub progress: Option<&'a dyn Progress>,
     /// Continue from this checkpoint (weights, optimizer moments, step, best score).
     pub resume: Option<&'a Path>,
     /// Return (after checkpointing) once this call has run this many steps.
@@ -124,20 +126,18 @@ struct Saver<'a> {
 impl Saver<'_> {
     /// Write a checkpoint: the weights, and the optimizer moments when `opt` is given.
     fn save(&self, path: &Path, net: &Net, opt: Option<&AdamW>, state: &TrainState) -> Result<()> {
-        let mut header = Header::new(
-            ModelKind::Lstm,
-            self.tokenizer,
-            hyperparameters(self.model_cfg, Some(self.cfg)),
-            PAYLOAD_FORMAT,
-        );
-        header.corpus = self.corpus.cloned();
-        header.metrics = metrics(state);
-        header.extra = serde_json::to_value(state).map_err(|e| Error::Model(e.to_string()))?;
+        let record = Record {
+            hyperparameters: hyperparameters(self.model_cfg, Some(self.cfg)),
+            corpus: self.corpus.cloned(),
+            metrics: metrics(state),
+            extra: serde_json::to_value(state).map_err(|source| Error::Json { what: "training state", source })?,
+        };
+        let header = saved::header(ModelKind::Lstm, self.tokenizer, PAYLOAD_FORMAT, record);
         let mut tensors = net.named();
         if let Some(opt) = opt {
             tensors.extend(opt.named_state());
         }
-        let bytes = payload::encode(&tensors).map_err(Error::Model)?;
+        let bytes = payload::encode(&tensors)?;
         checkpoint::save(path, &header, &bytes)
     }
 }
@@ -173,7 +173,7 @@ pub fn train(
     let device = parse_device(&cfg.device)?;
     let bf16 = cfg.bf16 && device.is_cuda();
     let windows = Windows::new(data.train, tokenizer)
-        .ok_or_else(|| Error::Model("no training sequence has two or more tokens".into()))?;
+        .ok_or(Error::Model(ModelError::NoTrainingTokens(ModelKind::Lstm.name())))?;
     let steps_per_epoch = windows.targets().div_ceil((cfg.batch * cfg.window) as u64).max(1);
     let total_steps = cfg.steps.unwrap_or(cfg.epochs.saturating_mul(steps_per_epoch));
 
@@ -199,7 +199,7 @@ pub fn train(
     let saver = Saver { model_cfg, cfg, tokenizer, corpus: opts.corpus };
     let last = last_path(out);
 
-    let bar = progress_bar(opts.progress, total_steps, state.step);
+    progress::report(opts.progress, state.step, total_steps, "starting");
     let mut loss_sum = Tensor::zeros(Vec::<i64>::new(), (Kind::Float, device));
     let mut loss_steps = 0u64;
     let mut clock = Instant::now();
@@ -211,7 +211,7 @@ pub fn train(
         if state.step >= total_steps {
             break StopReason::Finished;
         }
-        if opts.stop.load(Ordering::Relaxed) {
+        if opts.stop.load(Ordering::Relaxed) || opts.progress.is_some_and(|p| p.should_stop()) {
             saver.save(&last, &net, Some(&opt), &state)?;
             break StopReason::Interrupted;
         }
@@ -249,10 +249,7 @@ pub fn train(
         if loss_steps >= LOG_EVERY || epoch_end {
             let mean = loss_sum.double_value(&[]) / loss_steps as f64;
             if !mean.is_finite() {
-                return Err(Error::Model(format!(
-                    "training diverged at step {} (loss is {mean}); try a lower learning rate",
-                    state.step
-                )));
+                return Err(ModelError::Diverged { step: state.step, loss: mean }.into());
             }
             state.train_loss = Some(mean);
             let secs = clock.elapsed().as_secs_f64();
@@ -264,13 +261,15 @@ pub fn train(
             tokens_since = 0;
             clock = Instant::now();
         }
-        bar.set_position(state.step);
-        bar.set_message(format!(
-            "epoch {} loss {:.3} {:.0} tok/s",
-            state.epoch + 1,
-            state.train_loss.unwrap_or(f64::NAN),
-            tokens_per_sec
-        ));
+        if let Some(p) = opts.progress {
+            let note = format!(
+                "epoch {} loss {:.3} {:.0} tok/s",
+                state.epoch + 1,
+                state.train_loss.unwrap_or(f64::NAN),
+                tokens_per_sec
+            );
+            p.update(state.step, total_steps, &note);
+        }
 
         if epoch_end {
             state.epoch += 1;
@@ -283,10 +282,9 @@ pub fn train(
                 if better {
                     state.best_valid_bits = Some(bits);
                 }
-                say(
-                    &bar,
+                progress::message(
                     opts.progress,
-                    format!(
+                    &format!(
                         "epoch {} step {}: train {:.4} bits/token, valid {:.4} bits/token{}",
                         state.epoch,
                         state.step,
@@ -314,7 +312,6 @@ pub fn train(
             saver.save(&last, &net, Some(&opt), &state)?;
         }
     };
-    bar.finish_and_clear();
     if !out.exists() {
         // Stopped before the first epoch ended: the latest model is the best there is.
         saver.save(out, &net, None, &state)?;
@@ -337,56 +334,30 @@ fn resume(
     opt: &mut AdamW,
 ) -> Result<TrainState> {
     let (header, bytes) = checkpoint::load_kind(path, ModelKind::Lstm)?;
-    let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
+    let bad = |problem| Error::checkpoint(path, problem);
+    let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
     checkpoint::check_tokenizer(path, &header, tokenizer)?;
     let (saved_cfg, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
     if &saved_cfg != model_cfg {
-        return Err(bad(format!("its model ({saved_cfg:?}) differs from the one asked for ({model_cfg:?})")));
+        return Err(bad(CheckpointError::ShapeDiffers {
+            saved: format!("{saved_cfg:?}"),
+            asked: format!("{model_cfg:?}"),
+        }));
     }
-    let state: TrainState = serde_json::from_value(header.extra.clone())
-        .map_err(|e| bad(format!("no training state to resume: {e}")))?;
-    let tensors = payload::decode(&bytes).map_err(bad)?;
+    let state: TrainState =
+        serde_json::from_value(header.extra.clone()).map_err(|e| bad(CheckpointError::NoTrainingState(e)))?;
+    let tensors = payload::decode(&bytes).map_err(payload)?;
     if !AdamW::has_state(&tensors) {
-        return Err(bad(format!(
-            "it holds the model but not the optimizer state (only a run's latest-state checkpoint does); resume from {}",
-            last_path(path).display()
-        )));
+        return Err(bad(CheckpointError::NoOptimizerState { last: last_path(path) }));
     }
-    net.load_named(&tensors).map_err(bad)?;
-    opt.load_state(&tensors, state.step).map_err(bad)?;
+    net.load_named(&tensors).map_err(payload)?;
+    opt.load_state(&tensors, state.step).map_err(payload)?;
     Ok(state)
 }
 
 /// The training state stored in the checkpoint at `path`, if any.
 pub fn checkpoint_state(header: &Header) -> Option<TrainState> {
     serde_json::from_value(header.extra.clone()).ok()
-}
-
-/// A line for the user: above the progress bar, or plainly on stderr when the bar is hidden
-/// (stderr is not a terminal).
-fn say(bar: &indicatif::ProgressBar, show: bool, line: String) {
-    if !show {
-        return;
-    }
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line);
-    }
-}
-
-fn progress_bar(show: bool, total: u64, pos: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] step {pos}/{len} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_position(pos);
-    bar
 }
 
 /// Mean bits per token of `seqs` (each from BOS with a zero state), batched `batch` sequences

@@ -49,7 +49,7 @@ impl MarkovConfig {
     /// Check the options.
     pub fn validate(&self) -> Result<()> {
         if self.order == 0 || self.order > MAX_ORDER {
-            return Err(Error::Model(format!("markov order must be in 1..={MAX_ORDER}, got {}", self.order)));
+            return Err(Error::setting("markov order", self.order, format!("in 1..={MAX_ORDER}")));
         }
         if let Discounts::Fixed { d1, d2, d3 } = self.discounts {
             check_discounts([d1, d2, d3])?;
@@ -63,7 +63,7 @@ impl MarkovConfig {
 pub(crate) fn check_discounts(d: [f64; 3]) -> Result<()> {
     for (j, &dj) in d.iter().enumerate() {
         if !(dj > 0.0 && dj <= (j + 1) as f64) {
-            return Err(Error::Model(format!("discount D{} must be in (0, {}], got {dj}", j + 1, j + 1)));
+            return Err(Error::setting(["discount D1", "discount D2", "discount D3"][j], dj, format!("in (0, {}]", j + 1)));
         }
     }
     Ok(())

@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use super::hash::{context_hash, retract};
 use super::level::Level;
-use crate::error::{Error, Result};
+use crate::error::{ModelError, Result};
+use crate::models::ModelKind;
 use crate::tokens::{TokenId, BOS, PAD};
 
 /// Whether `t` can be a target (PAD and BOS never are).
@@ -46,12 +47,19 @@ pub(crate) fn count_levels(
     // Flatten: positions become u32 offsets into one token array.
     let total_len: usize = train.iter().map(Vec::len).sum();
     if total_len >= u32::MAX as usize {
-        return Err(Error::Model(format!("markov: training set too large ({total_len} tokens)")));
+        return Err(ModelError::TooManyTokens { model: ModelKind::Markov.name(), tokens: total_len }.into());
     }
-    if let Some(bad) = train.par_iter().flatten().find_any(|&&t| usize::from(t) >= vocab_size) {
-        return Err(Error::Model(format!(
-            "markov: token {bad} outside the vocabulary of {vocab_size} tokens"
-        )));
+    if let Some(bad) = train.par_iter().enumerate().find_map_first(|(s, seq)| {
+        seq.iter().position(|&t| usize::from(t) >= vocab_size).map(|i| (s, i, seq[i]))
+    }) {
+        return Err(ModelError::TokenOutOfVocab {
+            model: ModelKind::Markov.name(),
+            sequence: bad.0,
+            index: bad.1,
+            token: bad.2,
+            vocab: vocab_size,
+        }
+        .into());
     }
     let mut flat = Vec::with_capacity(total_len);
     let mut starts = Vec::with_capacity(train.len());
@@ -61,7 +69,7 @@ pub(crate) fn count_levels(
     }
     let targets: usize = train.par_iter().map(|s| s.iter().skip(1).filter(|&&t| is_target(t)).count()).sum();
     if targets == 0 {
-        return Err(Error::Model("markov: no training tokens (every sequence is empty or BOS only)".into()));
+        return Err(ModelError::NoTrainingTokens(ModelKind::Markov.name()).into());
     }
     report(progress, 0, order as u64, "counting");
 

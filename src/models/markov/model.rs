@@ -21,7 +21,7 @@ use super::config::{estimate_discounts, Discounts, MarkovConfig, MAX_ORDER};
 use super::count::{count_levels, is_target};
 use super::hash::{extend, SEED};
 use super::level::Level;
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
 use crate::models::{Generator, ModelKind, TokenStream};
 use crate::tokens::{TokenId, BOS, PAD};
 
@@ -42,7 +42,8 @@ pub struct MarkovModel {
 /// Check a vocabulary size: PAD, BOS, EOS and at most `u16` ids.
 pub(crate) fn check_vocab_size(vocab_size: usize) -> Result<()> {
     if !(3..=usize::from(u16::MAX) + 1).contains(&vocab_size) {
-        return Err(Error::Model(format!("markov: vocabulary size must be in 3..=65536, got {vocab_size}")));
+        return Err(ModelError::VocabSize { model: ModelKind::Markov.name(), size: vocab_size, expected: "3..=65536".into() }
+            .into());
     }
     Ok(())
 }
@@ -73,7 +74,7 @@ impl MarkovModel {
                 best = Some((bits, m));
             }
         }
-        best.map(|(_, m)| m).ok_or_else(|| Error::Model("markov: no order to try".into()))
+        best.map(|(_, m)| m).ok_or(Error::Model(ModelError::NoOrders))
     }
 
     /// Count `train` (sequences starting with BOS) and estimate the discounts.

@@ -346,12 +346,12 @@ fn damaged_bytes_are_errors() {
     let model = fit(3, 10, &random_corpus(61, 8, 5, 12));
     let bytes = model.to_bytes();
     for len in 0..bytes.len() {
-        assert!(matches!(MarkovModel::from_bytes(&bytes[..len]), Err(crate::Error::Model(_))), "len {len}");
+        assert!(matches!(MarkovModel::from_bytes(&bytes[..len]), Err(crate::error::FormatError { .. })), "len {len}");
     }
     for bit in 0..bytes.len() * 8 {
         let mut b = bytes.clone();
         b[bit / 8] ^= 1 << (bit % 8);
-        assert!(matches!(MarkovModel::from_bytes(&b), Err(crate::Error::Model(_))), "bit {bit}");
+        assert!(matches!(MarkovModel::from_bytes(&b), Err(crate::error::FormatError { .. })), "bit {bit}");
     }
     let mut longer = bytes.clone();
     longer.push(0);
@@ -389,17 +389,17 @@ fn forged_bytes_with_valid_checksum_are_errors() {
     ];
     for (at, new) in cases {
         let r = MarkovModel::from_bytes(&forge(&bytes, at, &new));
-        assert!(matches!(r, Err(crate::Error::Model(_))), "at {at}: {r:?}");
+        assert!(matches!(r, Err(crate::error::FormatError { .. })), "at {at}: {r:?}");
     }
     // A follower token of level 1 changed to PAD (level 1: one context, hash and length first).
     let tok_at = 85 + 8 + 4;
     let r = MarkovModel::from_bytes(&forge(&bytes, tok_at, &PAD.to_le_bytes()));
-    assert!(matches!(r, Err(crate::Error::Model(_))), "{r:?}");
+    assert!(matches!(r, Err(crate::error::FormatError { .. })), "{r:?}");
     // Follower count 0.
     let n_fol = model.ngram_counts()[0];
     let count_at = tok_at + 2 * n_fol;
     let r = MarkovModel::from_bytes(&forge(&bytes, count_at, &0u32.to_le_bytes()));
-    assert!(matches!(r, Err(crate::Error::Model(_))), "{r:?}");
+    assert!(matches!(r, Err(crate::error::FormatError { .. })), "{r:?}");
 }
 
 #[test]

@@ -1,0 +1,133 @@
+//! What an LSTM training run asks for, and the precedence rules that turn it into the model and
+//! training configurations: explicit settings override a settings file, which overrides the
+//! defaults; when resuming, the checkpoint's settings are the base instead, its model shape
+//! cannot change and its seed is kept (so windows and dropout continue as before).
+
+use std::path::PathBuf;
+
+use super::config::{LstmConfig, TrainConfig};
+use super::model::parse_hyperparameters;
+use crate::checkpoint::{self, ModelKind};
+use crate::error::{Error, ModelError, Result};
+
+/// Training settings given explicitly (on the command line, in a form), each overriding the
+/// value it would otherwise have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainOverrides {
+    pub batch: Option<usize>,
+    pub window: Option<usize>,
+    pub lr: Option<f64>,
+    pub steps: Option<u64>,
+    pub epochs: Option<u64>,
+    pub warmup: Option<u64>,
+    pub clip: Option<f64>,
+    pub patience: Option<u64>,
+    pub transpose: Option<u8>,
+    pub device: Option<String>,
+    /// `true` turns bf16 on; `false` leaves the base's choice.
+    pub bf16: bool,
+    pub checkpoint_every: Option<u64>,
+}
+
+impl TrainOverrides {
+    /// `base` with these settings applied.
+    pub fn apply(&self, mut c: TrainConfig) -> TrainConfig {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
+        }
+        set!(batch, window, lr, epochs, warmup, clip, patience, transpose, device, checkpoint_every);
+        if self.steps.is_some() {
+            c.steps = self.steps;
+        }
+        if self.bf16 {
+            c.bf16 = true;
+        }
+        c
+    }
+}
+
+/// An LSTM training run as asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LstmRequest {
+    /// The model shape; `None`: the default shape, or the resumed checkpoint's.
+    pub model: Option<LstmConfig>,
+    /// A TOML file of [`TrainConfig`] fields, the base of the training settings.
+    pub settings_file: Option<PathBuf>,
+    pub overrides: TrainOverrides,
+    /// Continue from this checkpoint (usually `OUT.last`).
+    pub resume: Option<PathBuf>,
+}
+
+impl LstmRequest {
+    /// The model and training configurations of this run, with `seed` as the run's seed
+    /// (a resumed run keeps its checkpoint's); both are validated.
+    pub fn resolve(&self, seed: u64) -> Result<(LstmConfig, TrainConfig)> {
+        let file = || self.settings_file.as_deref().map(TrainConfig::from_toml_file).transpose();
+        let (model, train) = match &self.resume {
+            Some(path) => {
+                let (header, _) = checkpoint::load_kind(path, ModelKind::Lstm)?;
+                let (saved, train) = parse_hyperparameters(&header.hyperparameters)
+                    .map_err(|problem| Error::checkpoint(path, problem))?;
+                if self.model.is_some_and(|m| m != saved) {
+                    return Err(ModelError::ResumeChangesShape.into());
+                }
+                let seed = train.as_ref().map_or(seed, |t| t.seed);
+                let base = match file()? {
+                    Some(c) => c,
+                    None => train.unwrap_or_default(),
+                };
+                (saved, TrainConfig { seed, ..self.overrides.apply(base) })
+            }
+            None => {
+                let base = file()?.unwrap_or_default();
+                (self.model.unwrap_or_default(), TrainConfig { seed, ..self.overrides.apply(base) })
+            }
+        };
+        model.validate()?;
+        train.validate()?;
+        Ok((model, train))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_beat_the_settings_file_which_beats_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "batch = 8\nlr = 0.01\nwindow = 32\n").unwrap();
+        let req = LstmRequest {
+            settings_file: Some(file),
+            overrides: TrainOverrides {
+                lr: Some(0.5),
+                steps: Some(7),
+                bf16: true,
+                device: Some("cpu".into()),
+                ..TrainOverrides::default()
+            },
+            ..LstmRequest::default()
+        };
+        let (m, c) = req.resolve(11).unwrap();
+        assert_eq!(m, LstmConfig::default());
+        assert_eq!((c.batch, c.window, c.lr, c.steps, c.bf16, c.seed), (8, 32, 0.5, Some(7), true, 11));
+        assert_eq!(c.device, "cpu");
+        assert_eq!(c.patience, TrainConfig::default().patience);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let req = LstmRequest {
+            overrides: TrainOverrides { batch: Some(0), ..TrainOverrides::default() },
+            ..LstmRequest::default()
+        };
+        assert!(req.resolve(0).unwrap_err().to_string().contains("batch must be positive"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "batchh = 8\n").unwrap();
+        let req = LstmRequest { settings_file: Some(file), ..LstmRequest::default() };
+        let e = req.resolve(0).unwrap_err().to_string();
+        assert!(e.contains("bad.toml") && e.contains("bad settings file"), "{e}");
+    }
+}

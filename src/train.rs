@@ -1,0 +1,253 @@
+//! Training a model of any kind on a corpus folder: the one entry point behind `cadenza train`
+//! (and anything else that trains, such as a web page).
+//!
+//! [`run`] loads the corpus with the request's tokenizer, fits the model on its train split,
+//! scores it on the valid split, writes the checkpoint (every kind through
+//! [`crate::models::saved`]) and returns what happened. It reports progress, and lines worth
+//! keeping (the Markov order search, finished epochs), through [`Progress`]; LSTM training
+//! stops cleanly, writing its state, when [`Progress::should_stop`] says so.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use crate::checkpoint::{self, Header};
+use crate::corpus::{Corpus, LoadOptions, Split};
+use crate::error::Result;
+use crate::models::hmm::{HmmConfig, HmmModel};
+use crate::models::markov::{MarkovConfig, MarkovModel};
+use crate::models::saved::{self, Model, Record};
+use crate::models::{corpus_bits, ModelKind};
+use crate::progress::Progress;
+use crate::score::Score;
+use crate::tokens::Tokenizer;
+
+/// Which model to train, with its settings.
+#[derive(Debug, Clone)]
+pub enum ModelSpec {
+    /// A Markov chain: one order, or several to try ([`crate::models::markov::AUTO_ORDERS`]),
+    /// keeping the one with the lowest validation bits/token.
+    Markov { orders: Vec<usize> },
+    /// An HMM fitted by Baum-Welch (its `seed` is replaced by the request's).
+    Hmm(HmmConfig),
+    /// An LSTM on libtorch.
+    #[cfg(feature = "lstm")]
+    Lstm(crate::models::lstm::LstmRequest),
+}
+
+impl ModelSpec {
+    /// The kind of model this trains.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            ModelSpec::Markov { .. } => ModelKind::Markov,
+            ModelSpec::Hmm(_) => ModelKind::Hmm,
+            #[cfg(feature = "lstm")]
+            ModelSpec::Lstm(_) => ModelKind::Lstm,
+        }
+    }
+}
+
+/// A training job.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// The corpus folder: its train split is learned, its valid split scored.
+    pub corpus: PathBuf,
+    pub tokenizer: Tokenizer,
+    pub load: LoadOptions,
+    pub model: ModelSpec,
+    /// The checkpoint to write ([`default_out`] is the command line's default).
+    pub out: PathBuf,
+    /// Seed of every random choice (HMM start, LSTM initialisation and batches).
+    pub seed: u64,
+}
+
+/// How an LSTM run ended.
+#[cfg(feature = "lstm")]
+#[derive(Debug, Clone)]
+pub struct LstmRun {
+    pub stopped: crate::models::lstm::StopReason,
+    pub state: crate::models::lstm::TrainState,
+    /// The latest-state checkpoint, to resume from.
+    pub last_path: PathBuf,
+}
+
+/// What a training job did.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    pub kind: ModelKind,
+    /// The checkpoint written, and its header.
+    pub path: PathBuf,
+    pub header: Header,
+    pub train_pieces: usize,
+    pub train_tokens: u64,
+    pub valid_pieces: usize,
+    /// Bits per token on the train split (the LSTM's: its latest training loss).
+    pub train_bits_per_token: Option<f64>,
+    /// Bits per token and per note on the valid split (the LSTM's: its best validation).
+    pub valid_bits_per_token: Option<f64>,
+    pub valid_bits_per_note: Option<f64>,
+    #[cfg(feature = "lstm")]
+    pub lstm: Option<LstmRun>,
+}
+
+/// `checkpoints/<corpus folder name>.<kind>`.
+pub fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
+    let name = corpus.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
+    PathBuf::from("checkpoints").join(format!("{name}.{kind}"))
+}
+
+/// Train the model `request` asks for and write its checkpoint.
+///
+/// ```no_run
+/// use cadenza::corpus::LoadOptions;
+/// use cadenza::progress::Silent;
+/// use cadenza::train::{run, ModelSpec, TrainRequest};
+/// use cadenza::{Tokenizer, TokenizerConfig};
+///
+/// let request = TrainRequest {
+///     corpus: "corpora/bach".into(),
+///     tokenizer: Tokenizer::new(TokenizerConfig::default())?,
+///     load: LoadOptions::default(),
+///     model: ModelSpec::Markov { orders: vec![4] },
+///     out: "checkpoints/bach.markov".into(),
+///     seed: 0,
+/// };
+/// let trained = run(&request, &Silent)?;
+/// println!("valid {:?} bits/note", trained.valid_bits_per_note);
+/// # Ok::<(), cadenza::Error>(())
+/// ```
+pub fn run(request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
+    let corpus = Corpus::load_with(&request.corpus, &request.tokenizer, &request.load, Some(progress))?;
+    train_on(&corpus, request, progress)
+}
+
+/// As [`run`], on a corpus already loaded (with `request.tokenizer`; `request.corpus` and
+/// `request.load` are not used).
+pub fn train_on(corpus: &Corpus, request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
+    let train = corpus.require(Split::Train)?;
+    let valid = corpus.sequences(Split::Valid);
+    let summary = corpus.summary();
+    let kind = request.model.kind();
+    let tokenizer = &corpus.tokenizer;
+    let vocab = tokenizer.vocab_size();
+    let train_tokens = summary.tokens[Split::Train.name()];
+    progress.message(&format!(
+        "training {kind} on {} pieces ({train_tokens} tokens), validating on {} pieces",
+        train.len(),
+        valid.len()
+    ));
+    let (model, hyperparameters, extra) = match &request.model {
+        ModelSpec::Markov { orders } => {
+            let several = orders.len() > 1;
+            let m = MarkovModel::fit_best_order(
+                &MarkovConfig::default(),
+                orders,
+                vocab,
+                &train,
+                &valid,
+                Some(progress),
+                |order, bits| {
+                    if several {
+                        progress.message(&format!("  order {order:>2}: valid {bits:.4} bits/token"));
+                    }
+                },
+            )?;
+            let hyper = json(m.config(), "Markov configuration")?;
+            (Model::Markov(m), hyper, serde_json::Value::Null)
+        }
+        ModelSpec::Hmm(config) => {
+            let config = HmmConfig { seed: request.seed, ..config.clone() };
+            let (m, report) = HmmModel::fit(&config, vocab, &train, Some(progress))?;
+            progress.message(&format!("  {} EM iterations", report.iterations()));
+            (Model::Hmm(m), json(&config, "HMM configuration")?, json(&report, "EM report")?)
+        }
+        #[cfg(feature = "lstm")]
+        ModelSpec::Lstm(lstm) => return train_lstm(corpus, request, lstm, progress),
+    };
+    let (train_bits, scored) = corpus_bits(&model, &train);
+    let mut record = Record { hyperparameters, corpus: Some(summary), extra, ..Record::default() };
+    record.metrics.insert("train_bits_per_token".into(), train_bits);
+    record.metrics.insert("train_tokens".into(), scored as f64);
+    let valid_score = if valid.is_empty() { None } else { Some(Score::of_split(&model, corpus, Split::Valid)?) };
+    if let Some(s) = &valid_score {
+        record.metrics.insert("valid_bits_per_token".into(), s.bits_per_token());
+        record.metrics.insert("valid_tokens".into(), s.tokens as f64);
+        record.metrics.insert("valid_bits_per_note".into(), s.bits_per_note());
+        record.metrics.insert("valid_notes".into(), s.notes as f64);
+    }
+    let header = saved::save(&request.out, &model, tokenizer, record)?;
+    Ok(Trained {
+        kind,
+        path: request.out.clone(),
+        header,
+        train_pieces: train.len(),
+        train_tokens,
+        valid_pieces: valid.len(),
+        train_bits_per_token: Some(train_bits),
+        valid_bits_per_token: valid_score.as_ref().map(Score::bits_per_token),
+        valid_bits_per_note: valid_score.as_ref().map(Score::bits_per_note),
+        #[cfg(feature = "lstm")]
+        lstm: None,
+    })
+}
+
+fn json(value: &impl serde::Serialize, what: &'static str) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|source| crate::Error::Json { what, source })
+}
+
+#[cfg(feature = "lstm")]
+fn train_lstm(
+    corpus: &Corpus,
+    request: &TrainRequest,
+    lstm: &crate::models::lstm::LstmRequest,
+    progress: &dyn Progress,
+) -> Result<Trained> {
+    use crate::models::lstm::{self, RunOptions, TrainData};
+
+    let tokenizer = &corpus.tokenizer;
+    let train = corpus.require(Split::Train)?;
+    let valid = corpus.sequences(Split::Valid);
+    let summary = corpus.summary();
+    let train_tokens = summary.tokens[Split::Train.name()];
+    let (model_cfg, train_cfg) = lstm.resolve(request.seed)?;
+    let device = lstm::parse_device(&train_cfg.device)?;
+    progress.message(&format!(
+        "lstm: {} layer(s) × {}, embedding {}, {} parameters, on {device:?}{}; batch {} × {} tokens, lr {}",
+        model_cfg.layers,
+        model_cfg.hidden,
+        model_cfg.embed,
+        model_cfg.parameters(tokenizer.vocab_size()),
+        if train_cfg.bf16 && device.is_cuda() { " (bf16)" } else { "" },
+        train_cfg.batch,
+        train_cfg.window,
+        train_cfg.lr,
+    ));
+    let never = AtomicBool::new(false);
+    let opts = RunOptions {
+        stop: &never,
+        progress: Some(progress),
+        resume: lstm.resume.as_deref(),
+        max_steps_this_run: None,
+        corpus: Some(&summary),
+    };
+    let report =
+        lstm::train(&model_cfg, &train_cfg, tokenizer, TrainData { train: &train, valid: &valid }, &request.out, &opts)?;
+    // Valid bits/token over every token after BOS, so total bits over the notes is bits/note.
+    let valid_tokens: usize = valid.iter().map(|v| v.len().saturating_sub(1)).sum();
+    let valid_notes: usize = valid.iter().map(|v| tokenizer.note_count(v)).sum();
+    let best = report.state.best_valid_bits;
+    let header = checkpoint::load_header(&report.best_path)?;
+    Ok(Trained {
+        kind: ModelKind::Lstm,
+        path: report.best_path.clone(),
+        header,
+        train_pieces: train.len(),
+        train_tokens,
+        valid_pieces: valid.len(),
+        train_bits_per_token: report.state.train_loss.map(|l| l / std::f64::consts::LN_2),
+        valid_bits_per_token: best,
+        valid_bits_per_note: best
+            .filter(|_| valid_notes > 0)
+            .map(|b| b * valid_tokens as f64 / valid_notes as f64),
+        lstm: Some(LstmRun { stopped: report.stopped, state: report.state, last_path: report.last_path }),
+    })
+}
