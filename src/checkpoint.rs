@@ -129,7 +129,8 @@ impl Header {
 
 /// Write `header` and `payload` to `path` atomically.
 pub fn save(path: &Path, header: &Header, payload: &[u8]) -> Result<()> {
-    let json = serde_json::to_vec_pretty(header).map_err(|source| Error::Json { what: "checkpoint header", source })?;
+    let json = serde_json::to_vec_pretty(header)
+        .map_err(|source| Error::Json { what: "checkpoint header", source })?;
     let mut w = Writer::with_capacity(&FORMAT, json.len() + payload.len() + 24);
     w.section(&json);
     w.section(payload);
@@ -159,7 +160,10 @@ pub fn load(path: &Path) -> Result<(Header, Vec<u8>)> {
 pub fn load_kind(path: &Path, kind: ModelKind) -> Result<(Header, Vec<u8>)> {
     let (h, p) = load(path)?;
     if h.kind != kind {
-        return Err(Error::checkpoint(path, CheckpointError::WrongKind { found: h.kind.name(), expected: kind.name() }));
+        return Err(Error::checkpoint(
+            path,
+            CheckpointError::WrongKind { found: h.kind.name(), expected: kind.name() },
+        ));
     }
     Ok((h, p))
 }
@@ -172,10 +176,8 @@ pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Resu
         return Err(Error::checkpoint(
             path,
             CheckpointError::TokenizerDiffers {
-                ours_scheme: ours.scheme().to_string(),
-                ours_digest: ours.digest(),
-                theirs_scheme: corpus.scheme().to_string(),
-                theirs_digest: corpus.digest(),
+                ours: format!("{} {}", ours.scheme(), ours.digest()),
+                theirs: format!("{} {}", corpus.scheme(), corpus.digest()),
             },
         ));
     }

@@ -32,8 +32,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file that is not a valid (or not a usable) Standard MIDI File.
-    #[error("{}: invalid MIDI file: {reason}", path.display())]
-    InvalidMidi { path: PathBuf, reason: String },
+    #[error("{}: invalid MIDI file: {problem}", path.display())]
+    InvalidMidi { path: PathBuf, problem: MidiProblem },
     /// A file in one of cadenza's binary formats (checkpoint, token cache) whose bytes cannot
     /// be read.
     #[error("{}: {source}", path.display())]
@@ -97,8 +97,8 @@ impl Error {
     }
 
     /// An invalid-MIDI error for `path`.
-    pub fn invalid_midi(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::InvalidMidi { path: path.into(), reason: reason.into() }
+    pub fn invalid_midi(path: impl Into<PathBuf>, problem: MidiProblem) -> Self {
+        Error::InvalidMidi { path: path.into(), problem }
     }
 
     /// A setting outside its range: `name` must be `expected`, got `value`.
@@ -117,6 +117,58 @@ impl From<tch::TchError> for Error {
     fn from(source: tch::TchError) -> Self {
         Error::Torch { op: "tensor operation", source }
     }
+}
+
+/// Why a file is not a usable Standard MIDI File.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MidiProblem {
+    /// midly's own reason (not a MIDI file, a bad header, an unknown format...).
+    #[error("{0}")]
+    Parse(String),
+    #[error("invalid SMPTE frame rate -128")]
+    SmpteFrameRate,
+    #[error("ticks per beat is 0")]
+    ZeroTicksPerBeat,
+    #[error("SMPTE ticks per frame is 0")]
+    ZeroTicksPerFrame,
+    #[error(
+        "track {track}: chunk length {len} runs past the end of the file ({available} bytes left) and the \
+         track has no End of Track event"
+    )]
+    ChunkOverrun { track: usize, len: u32, available: usize },
+    #[error("track {track}: byte {offset}: {problem}")]
+    Event { track: usize, offset: usize, problem: EventProblem },
+    #[error("too many notes (more than {0})")]
+    TooManyNotes(usize),
+    #[error("too many tempo, signature and pedal events (more than {0})")]
+    TooManyControlEvents(usize),
+    #[error(
+        "a note starts too far into the piece (tick {tick}: beat {beat}, {hours:.1} hours in; the limits \
+         are beat {max_beats} and 24 hours)"
+    )]
+    TooLong { tick: u64, beat: u64, hours: f64, max_beats: u64 },
+    #[error("too long to play ({ticks} ticks; at most {max})")]
+    TooLongToPlay { ticks: usize, max: usize },
+}
+
+/// What is wrong with one event of a MIDI track.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EventProblem {
+    #[error("{field}: truncated variable-length number")]
+    TruncatedNumber { field: &'static str },
+    #[error("{field}: variable-length number longer than 4 bytes")]
+    LongNumber { field: &'static str },
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    #[error("{what} length {len} runs past the end of the track ({left} bytes left)")]
+    LengthOverrun { what: &'static str, len: u32, left: usize },
+    #[error("malformed midi message")]
+    MalformedMessage,
+    #[error("malformed or truncated event")]
+    Unreadable,
+    /// midly's own reason.
+    #[error("{0}")]
+    Parse(String),
 }
 
 /// Why the bytes of a cadenza binary file (see [`crate::binio`]) cannot be read.
@@ -156,11 +208,12 @@ pub enum CheckpointError {
     WrongKind { found: KindName, expected: KindName },
     #[error("its tokenizer settings are invalid: {0}")]
     Tokenizer(#[source] TokenizerError),
+    /// `ours` and `theirs` are `scheme digest` ([`crate::tokens::Tokenizer::digest`]).
     #[error(
-        "its tokenizer ({ours_scheme} {ours_digest}) differs from the corpus's ({theirs_scheme} {theirs_digest}); \
-         re-tokenize the corpus with the checkpoint's settings"
+        "its tokenizer ({ours}) differs from the corpus's ({theirs}); re-tokenize the corpus with the \
+         checkpoint's settings"
     )]
-    TokenizerDiffers { ours_scheme: String, ours_digest: String, theirs_scheme: String, theirs_digest: String },
+    TokenizerDiffers { ours: String, theirs: String },
     #[error("vocabulary mismatch: model {model} tokens, tokenizer {tokenizer}, header {header}")]
     VocabMismatch { model: usize, tokenizer: usize, header: usize },
     #[error("payload format {found:?}, expected {expected}")]
@@ -225,8 +278,9 @@ pub enum TokenizerError {
     BpeVocab { asked: usize, base: usize, max: usize },
     #[error("not a cadenza BPE file (format {format:?} version {version}, expected {expected_format:?} version {expected_version})")]
     BpeFormat { format: String, version: u32, expected_format: &'static str, expected_version: u32 },
-    #[error("the BPE merges were learned for the {learned_scheme} tokenizer with settings {learned}, not {scheme} with {ours}")]
-    BpeBase { learned_scheme: String, learned: String, scheme: String, ours: String },
+    /// `learned` and `ours` are `scheme digest`.
+    #[error("the BPE merges were learned for the tokenizer {learned}, not {ours}")]
+    BpeBase { learned: String, ours: String },
 }
 
 impl TokenizerError {

@@ -54,7 +54,11 @@ pub fn generate(
 ) -> Result<Vec<Generated>> {
     opts.sampler.validate()?;
     if model.vocab_size() != tokenizer.vocab_size() {
-        return Err(ModelError::VocabMismatch { model: model.vocab_size(), tokenizer: tokenizer.vocab_size() }.into());
+        return Err(ModelError::VocabMismatch {
+            model: model.vocab_size(),
+            tokenizer: tokenizer.vocab_size(),
+        }
+        .into());
     }
     let (primer, decode_opts) = match seed {
         Some(p) => {

@@ -16,6 +16,24 @@ pub trait Progress: Sync {
     }
 }
 
+/// A receiver shared by reference counting, for options that are cloned and printed (playback
+/// and rendering options).
+#[derive(Clone)]
+pub struct SharedProgress(pub std::sync::Arc<dyn Progress + Send>);
+
+/// Two handles are equal when they share one receiver.
+impl PartialEq for SharedProgress {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for SharedProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedProgress(..)")
+    }
+}
+
 /// A receiver that ignores every report.
 pub struct Silent;
 

@@ -8,7 +8,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::models::{Generator, TokenStream};
 use crate::tokens::{NoteGuard, NoteRules, TokenId, BOS, EOS, PAD};
 
 /// The RNG every sampler uses.
@@ -162,43 +161,6 @@ impl Sampler {
         }
         cand[cand.len() - 1].0 as TokenId
     }
-}
-
-/// Continue `primer` with up to `max_new_tokens` sampled tokens (fewer if EOS is drawn; the EOS
-/// is included). Returns only the new tokens; see [`Sampler::finished`] for closing the notes
-/// they leave sounding.
-pub fn generate<G: Generator + ?Sized>(
-    model: &G,
-    primer: &[TokenId],
-    max_new_tokens: usize,
-    sampler: &Sampler,
-    rng: &mut SampleRng,
-) -> Vec<TokenId> {
-    let mut stream = model.stream(primer);
-    continue_stream(stream.as_mut(), sampler.guard(primer), max_new_tokens, sampler, rng)
-}
-
-/// Draw up to `max_new_tokens` tokens from an already primed stream whose primer `guard` (if
-/// any) has read, as [`generate`] does.
-pub fn continue_stream(
-    stream: &mut dyn TokenStream,
-    mut guard: Option<NoteGuard>,
-    max_new_tokens: usize,
-    sampler: &Sampler,
-    rng: &mut SampleRng,
-) -> Vec<TokenId> {
-    let mut out = Vec::with_capacity(max_new_tokens);
-    let mut probs = Vec::new();
-    for _ in 0..max_new_tokens {
-        stream.next_probs(&mut probs);
-        let t = sampler.pick_guarded(&mut probs, guard.as_mut(), rng);
-        out.push(t);
-        if t == EOS {
-            break;
-        }
-        stream.push(t);
-    }
-    out
 }
 
 #[cfg(test)]

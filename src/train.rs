@@ -31,7 +31,7 @@ pub enum ModelSpec {
     Hmm(HmmConfig),
     /// An LSTM on libtorch.
     #[cfg(feature = "lstm")]
-    Lstm(crate::models::lstm::LstmRequest),
+    Lstm(Box<crate::models::lstm::LstmRequest>),
 }
 
 impl ModelSpec {
@@ -167,7 +167,8 @@ pub fn train_on(corpus: &Corpus, request: &TrainRequest, progress: &dyn Progress
     let mut record = Record { hyperparameters, corpus: Some(summary), extra, ..Record::default() };
     record.metrics.insert("train_bits_per_token".into(), train_bits);
     record.metrics.insert("train_tokens".into(), scored as f64);
-    let valid_score = if valid.is_empty() { None } else { Some(Score::of_split(&model, corpus, Split::Valid)?) };
+    let valid_score =
+        if valid.is_empty() { None } else { Some(Score::of_split(&model, corpus, Split::Valid)?) };
     if let Some(s) = &valid_score {
         record.metrics.insert("valid_bits_per_token".into(), s.bits_per_token());
         record.metrics.insert("valid_tokens".into(), s.tokens as f64);
@@ -229,8 +230,14 @@ fn train_lstm(
         max_steps_this_run: None,
         corpus: Some(&summary),
     };
-    let report =
-        lstm::train(&model_cfg, &train_cfg, tokenizer, TrainData { train: &train, valid: &valid }, &request.out, &opts)?;
+    let report = lstm::train(
+        &model_cfg,
+        &train_cfg,
+        tokenizer,
+        TrainData { train: &train, valid: &valid },
+        &request.out,
+        &opts,
+    )?;
     // Valid bits/token over every token after BOS, so total bits over the notes is bits/note.
     let valid_tokens: usize = valid.iter().map(|v| v.len().saturating_sub(1)).sum();
     let valid_notes: usize = valid.iter().map(|v| tokenizer.note_count(v)).sum();

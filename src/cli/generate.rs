@@ -66,7 +66,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         options: GenerateOptions {
             count: args.count,
             length: args.length,
-            sampler: Sampler { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, notes: None },
+            sampler: Sampler {
+                temperature: args.temperature,
+                top_k: args.top_k,
+                top_p: args.top_p,
+                notes: None,
+            },
             rng_seed: args.rng_seed,
             seed_beats: args.seed_beats,
             seed_seconds: args.seed_seconds,

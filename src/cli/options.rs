@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use cadenza::corpus::Split;
+use cadenza::error::BpeFileError;
 use cadenza::models::ModelKind;
 use cadenza::sampler::Guard;
 use cadenza::tokens::{Bpe, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
-use cadenza::error::BpeFileError;
 use cadenza::Error;
 use clap::builder::TypedValueParser as _;
 

@@ -2,6 +2,10 @@
 //! or render it to a WAV file. A thin layer over [`cadenza::play`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::progress::Reporter;
+use cadenza::progress::SharedProgress;
 
 /// Play a MIDI file: through a MIDI output port (--port), the built-in SoundFont synth on the
 /// speakers (the default), or rendered offline into a WAV file (--wav).
@@ -68,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         soundfont: args.soundfont,
         speed: args.speed,
         tail: args.tail,
-        progress: !args.quiet,
+        progress: (!args.quiet).then(|| SharedProgress(Arc::new(Reporter::clock()))),
     };
     match play_file(&file, &opts)? {
         PlayOutcome::Rendered { path, seconds, tail } => {

@@ -29,6 +29,15 @@ impl Reporter {
         Reporter::stopping_on(Some(flag))
     }
 
+    /// A bar for playback: the library's note (`name m:ss / m:ss`) beside the bar.
+    pub fn clock() -> Self {
+        let r = Reporter::new();
+        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}]") {
+            r.bar.set_style(style.progress_chars("=> "));
+        }
+        r
+    }
+
     fn stopping_on(stop: Option<&'static AtomicBool>) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(style());

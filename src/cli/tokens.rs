@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cadenza::progress::Progress;
 use cadenza::corpus::Split;
 use cadenza::midi;
+use cadenza::progress::Progress;
 use cadenza::tokens::Bpe;
 
 use super::options::TokenizerArgs;

@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             pseudo_count: args.hmm.pseudo_count,
         }),
         #[cfg(feature = "lstm")]
-        ModelKind::Lstm => ModelSpec::Lstm(args.lstm.request()),
+        ModelKind::Lstm => ModelSpec::Lstm(Box::new(args.lstm.request())),
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)"),
     };

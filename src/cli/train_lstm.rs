@@ -202,12 +202,16 @@ mod tests {
 
     #[test]
     fn flags_make_the_request() {
-        let a = parse(&["--lr", "0.5", "--steps", "7", "--bf16", "--device", "cpu", "--resume", "m.lstm.last"]);
+        let a =
+            parse(&["--lr", "0.5", "--steps", "7", "--bf16", "--device", "cpu", "--resume", "m.lstm.last"]);
         let r = a.request();
         assert_eq!(r.model, None, "no model flag: the default or the checkpoint's shape");
         assert_eq!(r.resume.as_deref(), Some(std::path::Path::new("m.lstm.last")));
         let o = &r.overrides;
-        assert_eq!((o.lr, o.steps, o.bf16, o.device.as_deref(), o.batch), (Some(0.5), Some(7), true, Some("cpu"), None));
+        assert_eq!(
+            (o.lr, o.steps, o.bf16, o.device.as_deref(), o.batch),
+            (Some(0.5), Some(7), true, Some("cpu"), None)
+        );
         assert_eq!(parse(&["--hidden", "32"]).request().model.map(|m| m.hidden), Some(32));
     }
 }

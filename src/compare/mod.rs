@@ -83,9 +83,8 @@ pub fn tokenizers(checkpoints: &[(&Path, &Header)]) -> Result<(Vec<Tokenizer>, V
     let mut distinct: Vec<Tokenizer> = Vec::new();
     let mut which = Vec::with_capacity(checkpoints.len());
     for (path, h) in checkpoints {
-        let t = h
-            .tokenizer()
-            .map_err(|e| Error::checkpoint(*path, crate::checkpoint::tokenizer_problem(e)))?;
+        let t =
+            h.tokenizer().map_err(|e| Error::checkpoint(*path, crate::checkpoint::tokenizer_problem(e)))?;
         match distinct.iter().position(|d| d.config() == t.config()) {
             Some(i) => which.push(i),
             None => {
@@ -326,8 +325,11 @@ pub fn contender_names(paths: &[PathBuf]) -> Vec<String> {
 pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>> {
     let tests: Vec<_> = corpus.split(Split::Test).collect();
     if tests.is_empty() {
-        let problem =
-            CorpusError::EmptySplit { split: Split::Test.name(), pieces: corpus.pieces.len(), skipped: corpus.skipped.len() };
+        let problem = CorpusError::EmptySplit {
+            split: Split::Test.name(),
+            pieces: corpus.pieces.len(),
+            skipped: corpus.skipped.len(),
+        };
         return Err(Error::Corpus { path: corpus.root.clone(), problem });
     }
     let tokenizer = &corpus.tokenizer;
@@ -426,7 +428,8 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
     let headers = request.models.iter().map(|p| checkpoint::load_header(p)).collect::<Result<Vec<_>>>()?;
     let pairs: Vec<_> = request.models.iter().map(PathBuf::as_path).zip(&headers).collect();
     let (tokenizers, which) = tokenizers(&pairs)?;
-    let loaded = request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
+    let loaded =
+        request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
     let corpora = tokenizers
         .iter()
         .map(|t| Corpus::load_with(&request.corpus, t, &request.load, Some(progress)))
@@ -475,7 +478,7 @@ pub fn compare_loaded(
     let reference_hashes = test_hashes(corpus);
     for m in models {
         let t = &m.corpus.tokenizer;
-        crate::checkpoint::check_tokenizer(&m.checkpoint, &m.header, t)?;
+        crate::checkpoint::check_tokenizer(&m.checkpoint, m.header, t)?;
         if m.corpus.root != corpus.root || test_hashes(m.corpus) != reference_hashes {
             return Err(Error::Corpus {
                 path: m.corpus.root.clone(),

@@ -37,8 +37,14 @@ impl TokenCache {
     pub fn open(dir: &Path, root: &Path, tokenizer_digest: &str) -> Self {
         let abs = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let key = blake3::hash(
-            format!("{}\0{}\0{}\0{}", abs.display(), tokenizer_digest, env!("CARGO_PKG_VERSION"), FORMAT.version)
-                .as_bytes(),
+            format!(
+                "{}\0{}\0{}\0{}",
+                abs.display(),
+                tokenizer_digest,
+                env!("CARGO_PKG_VERSION"),
+                FORMAT.version
+            )
+            .as_bytes(),
         );
         let path = dir.join(format!("{}.bin", &key.to_hex()[..24]));
         let entries = std::fs::read(&path).ok().and_then(|b| decode(&b).ok()).unwrap_or_default();

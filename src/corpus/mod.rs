@@ -91,8 +91,6 @@ pub struct CorpusSummary {
     pub tokens: BTreeMap<String, u64>,
 }
 
-
-
 /// `$CADENZA_CACHE/corpus`, else `~/.cache/cadenza/corpus`.
 pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("CADENZA_CACHE") {
@@ -251,7 +249,11 @@ impl Corpus {
     pub fn require(&self, split: Split) -> Result<Vec<Vec<TokenId>>> {
         let seqs = self.sequences(split);
         if seqs.is_empty() {
-            let problem = CorpusError::EmptySplit { split: split.name(), pieces: self.pieces.len(), skipped: self.skipped.len() };
+            let problem = CorpusError::EmptySplit {
+                split: split.name(),
+                pieces: self.pieces.len(),
+                skipped: self.skipped.len(),
+            };
             return Err(Error::Corpus { path: self.root.clone(), problem });
         }
         Ok(seqs)
@@ -270,7 +272,7 @@ fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
 pub(crate) fn read_piece(bytes: &[u8], path: &Path, opts: &ReadOptions, tokenizer: &Tokenizer) -> Entry {
     let piece = match midi::read_bytes(bytes, path, opts) {
         Ok(p) => p,
-        Err(Error::InvalidMidi { reason, .. }) => return Err(reason),
+        Err(Error::InvalidMidi { problem, .. }) => return Err(problem.to_string()),
         Err(e) => return Err(e.to_string()),
     };
     let tokens = tokenizer.encode(&piece);

@@ -4,10 +4,11 @@
 //! - [`write`] renders a [`Piece`] as a format-1 file: a conductor track, then one track per
 //!   instrument.
 //! - [`Piece`] itself is plain data; [`TempoMap`] turns its ticks into seconds.
-//! - [`smf_bytes`] assembles raw file bytes by hand, for tests.
+//! - `smf_bytes` assembles raw file bytes by hand, for tests (feature `testing`).
 
 mod piece;
 mod read;
+#[cfg(any(test, feature = "testing"))]
 pub mod smf_bytes;
 mod sustain;
 mod tempo;

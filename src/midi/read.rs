@@ -46,7 +46,7 @@ use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
 use super::piece::{Instrument, KeySignature, Note, Piece, TempoChange, TimeSignature, DRUM_CHANNEL};
 use super::sustain::{self, Pedal, Sustainable};
 use super::tempo::TempoMap;
-use crate::error::{Error, Result};
+use crate::error::{Error, EventProblem, MidiProblem, Result};
 
 /// Most notes one file may hold; more is an error ("too many notes").
 pub const MAX_NOTES: usize = 5_000_000;
@@ -81,20 +81,20 @@ pub fn read_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<Piece
 
 /// [`read_bytes`] with a chosen note cap (tests use a small one).
 fn read_with_limits(bytes: &[u8], path: &Path, opts: &ReadOptions, max_notes: usize) -> Result<Piece> {
-    let fail = |reason: String| Error::invalid_midi(path, reason);
+    let fail = |problem: MidiProblem| Error::invalid_midi(path, problem);
     if header_division(bytes).is_some_and(|division| division[0] == 0x80) {
         // midly negates this byte as an i8, which overflows (a panic with overflow checks on).
-        return Err(fail("invalid SMPTE frame rate -128".into()));
+        return Err(fail(MidiProblem::SmpteFrameRate));
     }
-    let (header, tracks) = midly::parse(bytes).map_err(|e| fail(midly_reason(&e)))?;
+    let (header, tracks) = midly::parse(bytes).map_err(|e| fail(MidiProblem::Parse(midly_reason(&e))))?;
     let (ticks_per_beat, smpte_tempo) = match header.timing {
         Timing::Metrical(t) => match t.as_int() {
-            0 => return Err(fail("ticks per beat is 0".into())),
+            0 => return Err(fail(MidiProblem::ZeroTicksPerBeat)),
             t => (t, None),
         },
         Timing::Timecode(fps, ticks_per_frame) => {
             if ticks_per_frame == 0 {
-                return Err(fail("SMPTE ticks per frame is 0".into()));
+                return Err(fail(MidiProblem::ZeroTicksPerFrame));
             }
             // 29.97 fps counts 30 frames per 1.001 s.
             let (frames, micros) = match fps {
@@ -136,18 +136,19 @@ fn read_with_limits(bytes: &[u8], path: &Path, opts: &ReadOptions, max_notes: us
 }
 
 /// Error unless every note starts within [`MAX_START_BEATS`] and [`MAX_START_SECONDS`].
-fn check_length(piece: &Piece) -> std::result::Result<(), String> {
+fn check_length(piece: &Piece) -> std::result::Result<(), MidiProblem> {
     let Some(start) = piece.instruments.iter().filter_map(|i| i.notes.last()).map(|n| n.start).max() else {
         return Ok(());
     };
     let beats = start / u64::from(piece.ticks_per_beat.max(1));
     let seconds = TempoMap::new(piece).seconds_at(start);
     if beats > MAX_START_BEATS || seconds > MAX_START_SECONDS {
-        return Err(format!(
-            "a note starts too far into the piece (tick {start}: beat {beats}, {:.1} hours in; \
-             the limits are beat {MAX_START_BEATS} and 24 hours)",
-            seconds / 3600.0
-        ));
+        return Err(MidiProblem::TooLong {
+            tick: start,
+            beat: beats,
+            hours: seconds / 3600.0,
+            max_beats: MAX_START_BEATS,
+        });
     }
     Ok(())
 }
@@ -364,7 +365,7 @@ struct Reader {
 
 impl Reader {
     /// Walk the chunks after the header, reading every track chunk.
-    fn read_chunks(&mut self, raw: &[u8]) -> std::result::Result<(), String> {
+    fn read_chunks(&mut self, raw: &[u8]) -> std::result::Result<(), MidiProblem> {
         let mut pos = 0usize;
         let mut track = 0usize;
         let mut base = 0u64;
@@ -378,10 +379,7 @@ impl Reader {
             if id == b"MTrk" {
                 let end = self.read_track(body, track, base)?;
                 if overrun && !end.terminated {
-                    return Err(format!(
-                        "track {track}: chunk length {len} runs past the end of the file \
-                         ({available} bytes left) and the track has no End of Track event"
-                    ));
+                    return Err(MidiProblem::ChunkOverrun { track, len, available });
                 }
                 if self.sequential {
                     base = end.tick;
@@ -416,18 +414,21 @@ impl Reader {
         index
     }
 
-    fn count_control_event(&mut self) -> std::result::Result<(), String> {
+    fn count_control_event(&mut self) -> std::result::Result<(), MidiProblem> {
         self.control_events += 1;
         if self.control_events > MAX_CONTROL_EVENTS {
-            return Err(format!(
-                "too many tempo, signature and pedal events (more than {MAX_CONTROL_EVENTS})"
-            ));
+            return Err(MidiProblem::TooManyControlEvents(MAX_CONTROL_EVENTS));
         }
         Ok(())
     }
 
     /// Read one track chunk body whose first event is at absolute tick `base`.
-    fn read_track(&mut self, body: &[u8], track: usize, base: u64) -> std::result::Result<TrackEnd, String> {
+    fn read_track(
+        &mut self,
+        body: &[u8],
+        track: usize,
+        base: u64,
+    ) -> std::result::Result<TrackEnd, MidiProblem> {
         let first_instrument = self.instruments.len();
         let mut events = midly::EventIter::new(body);
         let mut tick = base;
@@ -451,9 +452,9 @@ impl Reader {
             }
             let status = match check_framing(events.unread()) {
                 Ok(status) => status,
-                Err(why) => {
+                Err(problem) => {
                     let offset = body.len() - left;
-                    return Err(format!("track {track}: byte {offset}: {why}"));
+                    return Err(MidiProblem::Event { track, offset, problem });
                 }
             };
             match status {
@@ -473,9 +474,9 @@ impl Reader {
                             events = midly::EventIter::new(rest);
                             Some(Ok(event))
                         }
-                        Err(why) => {
+                        Err(problem) => {
                             let offset = body.len() - left;
-                            return Err(format!("track {track}: byte {offset}: {why}"));
+                            return Err(MidiProblem::Event { track, offset, problem });
                         }
                     }
                 }
@@ -485,13 +486,12 @@ impl Reader {
                 Some(Ok(event)) => event,
                 Some(Err(e)) => {
                     let offset = body.len() - left;
-                    return Err(format!("track {track}: byte {offset}: {}", midly_reason(&e)));
+                    let problem = EventProblem::Parse(midly_reason(&e));
+                    return Err(MidiProblem::Event { track, offset, problem });
                 }
                 None => {
                     let offset = body.len() - left;
-                    return Err(format!(
-                        "track {track}: malformed or truncated event at byte {offset} of the track"
-                    ));
+                    return Err(MidiProblem::Event { track, offset, problem: EventProblem::Unreadable });
                 }
             };
             tick = tick.saturating_add(u64::from(event.delta.as_int()));
@@ -503,7 +503,7 @@ impl Reader {
                             self.notes += 1;
                             if self.notes > self.max_notes {
                                 let max = self.max_notes;
-                                return Err(format!("too many notes (more than {max})"));
+                                return Err(MidiProblem::TooManyNotes(max));
                             }
                             let program = programs[usize::from(channel)];
                             let instrument = match current[usize::from(channel)] {
@@ -601,40 +601,37 @@ impl Reader {
 }
 
 /// A variable-length quantity read strictly: at most 4 bytes, all present.
-fn strict_varlen(raw: &mut &[u8]) -> std::result::Result<u32, &'static str> {
+fn strict_varlen(raw: &mut &[u8], field: &'static str) -> std::result::Result<u32, EventProblem> {
     let mut value = 0u32;
     for _ in 0..4 {
-        let (&byte, rest) = raw.split_first().ok_or("truncated variable-length number")?;
+        let (&byte, rest) = raw.split_first().ok_or(EventProblem::TruncatedNumber { field })?;
         *raw = rest;
         value = (value << 7) | u32::from(byte & 0x7F);
         if byte & 0x80 == 0 {
             return Ok(value);
         }
     }
-    Err("variable-length number longer than 4 bytes")
+    Err(EventProblem::LongNumber { field })
 }
 
 /// Check the framing midly is lenient about for the event at the start of `raw`: a complete
 /// delta time, and meta/sysex lengths that stay inside the track (midly would silently take
 /// the rest of the track as the event's data).
-fn check_framing(mut raw: &[u8]) -> std::result::Result<u8, String> {
-    strict_varlen(&mut raw).map_err(|e| format!("delta time: {e}"))?;
-    let (&status, mut rest) = raw.split_first().ok_or("truncated event")?;
-    let what = match status {
+fn check_framing(mut raw: &[u8]) -> std::result::Result<u8, EventProblem> {
+    strict_varlen(&mut raw, "delta time")?;
+    let (&status, mut rest) = raw.split_first().ok_or(EventProblem::Truncated("event"))?;
+    let (what, field) = match status {
         0xFF => {
-            let (_, after_type) = rest.split_first().ok_or("truncated meta event")?;
+            let (_, after_type) = rest.split_first().ok_or(EventProblem::Truncated("meta event"))?;
             rest = after_type;
-            "meta event"
+            ("meta event", "meta event length")
         }
-        0xF0 | 0xF7 => "sysex event",
+        0xF0 | 0xF7 => ("sysex event", "sysex event length"),
         _ => return Ok(status),
     };
-    let len = strict_varlen(&mut rest).map_err(|e| format!("{what} length: {e}"))?;
+    let len = strict_varlen(&mut rest, field)?;
     if len as usize > rest.len() {
-        return Err(format!(
-            "{what} length {len} runs past the end of the track ({} bytes left)",
-            rest.len()
-        ));
+        return Err(EventProblem::LengthOverrun { what, len, left: rest.len() });
     }
     Ok(status)
 }
@@ -644,18 +641,18 @@ fn check_framing(mut raw: &[u8]) -> std::result::Result<u8, String> {
 fn running_status_event(
     mut raw: &[u8],
     status: u8,
-) -> std::result::Result<(midly::TrackEvent<'_>, &[u8]), String> {
-    let delta = strict_varlen(&mut raw).map_err(|e| format!("delta time: {e}"))?;
+) -> std::result::Result<(midly::TrackEvent<'_>, &[u8]), EventProblem> {
+    let delta = strict_varlen(&mut raw, "delta time")?;
     let len = if matches!(status & 0xF0, 0xC0 | 0xD0) { 1 } else { 2 };
-    let data = raw.get(..len).ok_or("truncated midi message")?;
+    let data = raw.get(..len).ok_or(EventProblem::Truncated("midi message"))?;
     let message = [&[status][..], data].concat();
     match midly::live::LiveEvent::parse(&message) {
         Ok(midly::live::LiveEvent::Midi { channel, message }) => {
             let kind = TrackEventKind::Midi { channel, message };
             Ok((midly::TrackEvent { delta: delta.into(), kind }, &raw[len..]))
         }
-        Ok(_) => Err("malformed midi message".into()),
-        Err(e) => Err(midly_reason(&e)),
+        Ok(_) => Err(EventProblem::MalformedMessage),
+        Err(e) => Err(EventProblem::Parse(midly_reason(&e))),
     }
 }
 
@@ -710,7 +707,8 @@ mod tests {
     /// A single-line InvalidMidi error whose reason contains `needle`.
     fn assert_invalid(result: Result<Piece>, needle: &str) {
         match result {
-            Err(Error::InvalidMidi { path, reason }) => {
+            Err(Error::InvalidMidi { path, problem }) => {
+                let reason = problem.to_string();
                 assert_eq!(path, Path::new("test.mid"));
                 assert!(reason.contains(needle), "reason {reason:?} lacks {needle:?}");
                 assert!(!reason.contains('\n'));

@@ -12,7 +12,8 @@ pub mod markov;
 pub mod saved;
 
 pub use crate::checkpoint::ModelKind;
-use crate::tokens::TokenId;
+use crate::sampler::{SampleRng, Sampler};
+use crate::tokens::{NoteGuard, TokenId, EOS};
 
 /// A trained sequence model over a fixed vocabulary.
 ///
@@ -44,7 +45,7 @@ pub trait Generator: Send + Sync {
             .enumerate()
             .map(|(i, primer)| {
                 let mut rng = crate::sampler::rng_for(rng_seed, i as u64);
-                crate::sampler::generate(self, primer, max_new_tokens, sampler, &mut rng)
+                sample(self, primer, max_new_tokens, sampler, &mut rng)
             })
             .collect()
     }
@@ -58,6 +59,43 @@ pub trait TokenStream {
 
     /// Consume one token.
     fn push(&mut self, token: TokenId);
+}
+
+/// Continue `primer` with up to `max_new_tokens` sampled tokens (fewer if EOS is drawn; the EOS
+/// is included). Returns only the new tokens; see [`crate::sampler::Sampler::finished`] for closing the notes
+/// they leave sounding.
+pub fn sample<G: Generator + ?Sized>(
+    model: &G,
+    primer: &[TokenId],
+    max_new_tokens: usize,
+    sampler: &Sampler,
+    rng: &mut SampleRng,
+) -> Vec<TokenId> {
+    let mut stream = model.stream(primer);
+    continue_stream(stream.as_mut(), sampler.guard(primer), max_new_tokens, sampler, rng)
+}
+
+/// Draw up to `max_new_tokens` tokens from an already primed stream whose primer `guard` (if
+/// any) has read, as [`sample`] does.
+pub fn continue_stream(
+    stream: &mut dyn TokenStream,
+    mut guard: Option<NoteGuard>,
+    max_new_tokens: usize,
+    sampler: &Sampler,
+    rng: &mut SampleRng,
+) -> Vec<TokenId> {
+    let mut out = Vec::with_capacity(max_new_tokens);
+    let mut probs = Vec::new();
+    for _ in 0..max_new_tokens {
+        stream.next_probs(&mut probs);
+        let t = sampler.pick_guarded(&mut probs, guard.as_mut(), rng);
+        out.push(t);
+        if t == EOS {
+            break;
+        }
+        stream.push(t);
+    }
+    out
 }
 
 /// Mean bits/token of `model` over `seqs` (all scored tokens pooled) and how many tokens were

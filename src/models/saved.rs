@@ -128,14 +128,13 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
     let (header, payload) = checkpoint::load(path)?;
     let bad = |problem| Error::checkpoint(path, problem);
     let tokenizer = header.tokenizer().map_err(|e| bad(checkpoint::tokenizer_problem(e)))?;
-    let in_payload = |format: &'static str| {
-        move |e: Error| bad(CheckpointError::Payload { format, source: Box::new(e) })
-    };
+    let in_payload =
+        |format: &'static str| move |e: Error| bad(CheckpointError::Payload { format, source: Box::new(e) });
     let _ = device;
     let model = match header.kind {
-        ModelKind::Markov => {
-            Model::Markov(MarkovModel::from_bytes(&payload).map_err(|e| in_payload(MARKOV_PAYLOAD)(e.into()))?)
-        }
+        ModelKind::Markov => Model::Markov(
+            MarkovModel::from_bytes(&payload).map_err(|e| in_payload(MARKOV_PAYLOAD)(e.into()))?,
+        ),
         ModelKind::Hmm => Model::Hmm(HmmModel::from_safetensors(&payload).map_err(in_payload(HMM_PAYLOAD))?),
         #[cfg(feature = "lstm")]
         ModelKind::Lstm => {
@@ -165,8 +164,9 @@ mod tests {
     fn a_saved_model_loads_back_and_scores_the_same() {
         let tok = Tokenizer::new(TokenizerConfig::default()).unwrap();
         let seqs = vec![vec![1, 40, 41, 42, 40, 41, 2], vec![1, 41, 42, 40, 2]];
-        let m = MarkovModel::fit(&MarkovConfig { order: 2, ..Default::default() }, tok.vocab_size(), &seqs, None)
-            .unwrap();
+        let m =
+            MarkovModel::fit(&MarkovConfig { order: 2, ..Default::default() }, tok.vocab_size(), &seqs, None)
+                .unwrap();
         let model = Model::Markov(m);
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("m.markov");
@@ -189,6 +189,9 @@ mod tests {
         let h = header(ModelKind::Markov, &tok, MARKOV_PAYLOAD, Record::default());
         checkpoint::save(&p, &h, b"not a markov model").unwrap();
         let e = load(&p, "cpu").err().expect("refused").to_string();
-        assert!(e.contains("bad.markov") && e.contains("markov-binary-v1 payload") && e.contains("bad magic"), "{e}");
+        assert!(
+            e.contains("bad.markov") && e.contains("markov-binary-v1 payload") && e.contains("bad magic"),
+            "{e}"
+        );
     }
 }

@@ -103,7 +103,7 @@ pub(crate) fn play<C: Connection>(
         pos: 0.0,
         total,
         stop: Arc::clone(&stop),
-        progress: Progress::new(opts.progress, &name, total),
+        progress: Progress::new(opts.progress.clone(), &name, total),
     };
     let mut player = Player::new(&mut timer, Stoppable::new(con, Arc::clone(&stop)));
     let played_through = player.play(song.sheet());
@@ -148,7 +148,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             s.store(true, Ordering::SeqCst);
         });
-        let opts = PlayOptions { progress: false, ..PlayOptions::default() };
+        let opts = PlayOptions { progress: None, ..PlayOptions::default() };
         let out = play(&song, rec.clone(), &opts, stop, |_| {}).unwrap();
         raiser.join().unwrap();
         assert!(matches!(out, PlayOutcome::Stopped { seconds } if seconds < 100.0), "{out:?}");
@@ -180,7 +180,7 @@ mod tests {
         let bytes = test_midi::single_track(480, &[], &notes, 0);
         let song = Song::from_bytes(Path::new("t.mid"), &bytes).unwrap();
         let rec = Shared::<Recorder>::default();
-        let opts = PlayOptions { speed: 4.0, progress: false, ..PlayOptions::default() };
+        let opts = PlayOptions { speed: 4.0, progress: None, ..PlayOptions::default() };
         let out = play(&song, rec.clone(), &opts, Arc::default(), |_| {}).unwrap();
         assert!(matches!(out, PlayOutcome::Finished { .. }), "{out:?}");
         let rec = rec.0.borrow();

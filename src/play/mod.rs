@@ -29,6 +29,7 @@ use midly::MidiMessage;
 use nodi::{Connection, MidiEvent};
 
 use crate::error::{Error, Result};
+use crate::progress::SharedProgress;
 
 pub use render::{render, write_wav, RenderOptions, Rendered, WAV_SAMPLE_RATE};
 pub use song::{Clock, Song};
@@ -60,13 +61,13 @@ pub struct PlayOptions {
     pub speed: f64,
     /// Seconds of release tail after the last event (notes and reverb ring out).
     pub tail: f64,
-    /// Show a progress line on stderr (only drawn when stderr is a terminal).
-    pub progress: bool,
+    /// Told the playback (or rendering) position; `None`: nothing is reported.
+    pub progress: Option<SharedProgress>,
 }
 
 impl Default for PlayOptions {
     fn default() -> Self {
-        PlayOptions { output: Output::Auto, soundfont: None, speed: 1.0, tail: 1.5, progress: true }
+        PlayOptions { output: Output::Auto, soundfont: None, speed: 1.0, tail: 1.5, progress: None }
     }
 }
 
@@ -100,7 +101,7 @@ pub fn play_file(path: &Path, opts: &PlayOptions) -> Result<PlayOutcome> {
             let ropts = RenderOptions {
                 speed: opts.speed,
                 tail: opts.tail,
-                progress: opts.progress,
+                progress: opts.progress.clone(),
                 stop: Some(stop_flag()),
             };
             if let Some(stop) = &ropts.stop {
@@ -225,41 +226,29 @@ impl<C: Connection> Connection for Stoppable<C> {
     }
 }
 
-/// A progress line on stderr: elapsed / total time (hidden when stderr is not a terminal).
+/// Playback position reported as milliseconds done of the total, with `label m:ss / m:ss` as
+/// the note.
 pub(crate) struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+    to: Option<SharedProgress>,
+    label: String,
 }
 
 impl Progress {
-    pub(crate) fn new(show: bool, label: &str, total_secs: f64) -> Progress {
-        if !show {
-            return Progress { bar: None };
-        }
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some((total_secs * 1000.0).max(1.0) as u64),
-            indicatif::ProgressDrawTarget::stderr_with_hz(5),
-        );
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {msg}") {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(label.to_string());
-        let p = Progress { bar: Some(bar) };
+    pub(crate) fn new(to: Option<SharedProgress>, label: &str, total_secs: f64) -> Progress {
+        let p = Progress { to, label: label.to_string() };
         p.set(0.0, total_secs);
         p
     }
 
     pub(crate) fn set(&self, secs: f64, total_secs: f64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position((secs.min(total_secs) * 1000.0) as u64);
-            bar.set_message(format!("{} / {}", clock_time(secs.min(total_secs)), clock_time(total_secs)));
+        if let Some(to) = &self.to {
+            let secs = secs.min(total_secs);
+            let note = format!("{} {} / {}", self.label, clock_time(secs), clock_time(total_secs));
+            to.0.update((secs * 1000.0) as u64, (total_secs * 1000.0).max(1.0) as u64, &note);
         }
     }
 
-    pub(crate) fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
+    pub(crate) fn finish(&self) {}
 }
 
 /// `m:ss` (or `h:mm:ss`).
@@ -362,7 +351,7 @@ pub(crate) mod tests {
         let opts = PlayOptions {
             output: Output::Wav(out.clone()),
             soundfont: Some(dir.path().join("missing.sf2")),
-            progress: false,
+            progress: None,
             ..PlayOptions::default()
         };
         let e = play_file(&mid, &opts).unwrap_err().to_string();

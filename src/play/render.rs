@@ -13,6 +13,7 @@ use nodi::{Connection, MidiEvent, Player, Timer};
 
 use super::{silence, Clock, PlayOutcome, Progress, Song, Synth};
 use crate::error::Result;
+use crate::progress::SharedProgress;
 
 /// Sample rate of rendered WAV files.
 pub const WAV_SAMPLE_RATE: u32 = 44_100;
@@ -30,15 +31,15 @@ pub struct RenderOptions {
     pub speed: f64,
     /// Seconds rendered after the last event, for notes and reverb to ring out.
     pub tail: f64,
-    /// Show a progress line on stderr.
-    pub progress: bool,
+    /// Told the rendering position; `None`: nothing is reported.
+    pub progress: Option<SharedProgress>,
     /// Rendering stops (and [`render`] returns `None`) once this is set (Ctrl-C).
     pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { speed: 1.0, tail: 1.5, progress: false, stop: None }
+        RenderOptions { speed: 1.0, tail: 1.5, progress: None, stop: None }
     }
 }
 
@@ -159,7 +160,7 @@ pub fn render(song: &Song, synth: &mut Synth, opts: &RenderOptions) -> Option<Re
         samples: Vec::with_capacity(2 * ((music_secs + tail).min(3600.0) * rate) as usize + 2 * CHUNK),
         left: vec![0.0; CHUNK],
         right: vec![0.0; CHUNK],
-        progress: Progress::new(opts.progress, &format!("rendering {name}"), music_secs + tail),
+        progress: Progress::new(opts.progress.clone(), &format!("rendering {name}"), music_secs + tail),
         total: music_secs + tail,
     };
     let shared = Rc::new(RefCell::new(offline));
@@ -262,7 +263,7 @@ mod tests {
     fn render_song(bytes: &[u8], tail: f64) -> Option<(Rendered, Synth)> {
         let sf = crate::play::tests::soundfont()?;
         let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
-        let opts = RenderOptions { speed: 1.0, tail, progress: false, stop: None };
+        let opts = RenderOptions { speed: 1.0, tail, progress: None, stop: None };
         let audio = render(&song(bytes), &mut synth, &opts).unwrap();
         Some((audio, synth))
     }
@@ -369,7 +370,7 @@ mod tests {
         let mut synth = Synth::new(&sf, WAV_SAMPLE_RATE).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.wav");
-        let opts = RenderOptions { speed: 1.0, tail: 0.5, progress: false, stop: None };
+        let opts = RenderOptions { speed: 1.0, tail: 0.5, progress: None, stop: None };
         let outcome = render_to_wav(&song(&bytes), &mut synth, &out, &opts).unwrap();
         assert!(matches!(outcome, PlayOutcome::Rendered { .. }), "{outcome:?}");
         let expected = 1.0 + 0.5 + 1.0 + 3.0 * 0.666_667 + 0.5;
@@ -441,7 +442,7 @@ mod tests {
         let opts = RenderOptions {
             speed: 1.0,
             tail: 0.1,
-            progress: false,
+            progress: None,
             stop: Some(Arc::new(AtomicBool::new(true))),
         };
         assert!(render(&song(&a4()), &mut synth, &opts).is_none());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use midly::{Format, Smf, Timing};
 use nodi::{Event, Sheet};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MidiProblem, Result};
 
 /// Tempo before a file's first tempo event: 120 bpm, as the MIDI standard says.
 pub const DEFAULT_MICROS_PER_BEAT: u32 = 500_000;
@@ -32,12 +32,13 @@ impl Song {
 
     /// Parse `bytes`; `path` only names the file in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Song> {
-        let smf = Smf::parse(bytes).map_err(|e| Error::invalid_midi(path, e.to_string()))?;
+        let smf =
+            Smf::parse(bytes).map_err(|e| Error::invalid_midi(path, MidiProblem::Parse(e.to_string())))?;
         match smf.header.timing {
             Timing::Metrical(tpb) if u16::from(tpb) == 0 => {
-                return Err(Error::invalid_midi(path, "0 ticks per beat"));
+                return Err(Error::invalid_midi(path, MidiProblem::ZeroTicksPerBeat));
             }
-            Timing::Timecode(_, 0) => return Err(Error::invalid_midi(path, "0 ticks per frame")),
+            Timing::Timecode(_, 0) => return Err(Error::invalid_midi(path, MidiProblem::ZeroTicksPerFrame)),
             _ => {}
         }
         let track_ticks =
@@ -47,10 +48,7 @@ impl Song {
             _ => smf.tracks.iter().map(track_ticks).max().unwrap_or(0),
         };
         if ticks > MAX_TICKS {
-            return Err(Error::invalid_midi(
-                path,
-                format!("too long to play ({ticks} ticks; at most {MAX_TICKS})"),
-            ));
+            return Err(Error::invalid_midi(path, MidiProblem::TooLongToPlay { ticks, max: MAX_TICKS }));
         }
         let sheet = match smf.header.format {
             Format::Sequential => Sheet::sequential(&smf.tracks),

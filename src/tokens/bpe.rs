@@ -97,8 +97,12 @@ impl Bpe {
     ) -> Result<Bpe> {
         let base_len = base.vocab().len();
         if vocab_size <= base_len || vocab_size > usize::from(TokenId::MAX) {
-            return Err(TokenizerError::BpeVocab { asked: vocab_size, base: base_len, max: TokenId::MAX.into() }
-                .into());
+            return Err(TokenizerError::BpeVocab {
+                asked: vocab_size,
+                base: base_len,
+                max: TokenId::MAX.into(),
+            }
+            .into());
         }
         let mut seqs: Vec<Vec<TokenId>> = sequences.to_vec();
         let mut merges: Vec<[TokenId; 2]> = Vec::new();

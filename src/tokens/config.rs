@@ -75,9 +75,10 @@ impl std::fmt::Display for Scheme {
 impl std::str::FromStr for Scheme {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Scheme::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            Error::Tokenizer(TokenizerError::UnknownScheme(s.to_string()))
-        })
+        Scheme::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::Tokenizer(TokenizerError::UnknownScheme(s.to_string())))
     }
 }
 
@@ -143,7 +144,8 @@ impl TokenizerConfig {
 
     /// Reject settings that cannot work.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, value: u32, expected: &str| Err(TokenizerError::setting(name, value, expected).into());
+        let bad =
+            |name, value: u32, expected: &str| Err(TokenizerError::setting(name, value, expected).into());
         match self.time {
             TimeMode::Beats { steps_per_beat: 0 } => return bad("steps_per_beat", 0, "> 0"),
             TimeMode::Seconds { step_ms: 0 } => return bad("step_ms", 0, "> 0"),
@@ -159,7 +161,11 @@ impl TokenizerConfig {
             return bad("pitch_max", self.pitch_max.into(), "at most 127");
         }
         if self.pitch_min > self.pitch_max {
-            return bad("pitch_min", self.pitch_min.into(), &format!("at most pitch_max ({})", self.pitch_max));
+            return bad(
+                "pitch_min",
+                self.pitch_min.into(),
+                &format!("at most pitch_max ({})", self.pitch_max),
+            );
         }
         if self.max_note_steps == 0 {
             return bad("max_note_steps", 0, "> 0");

@@ -9,44 +9,10 @@
 //! therefore fixed points of [`Tokenizer::quantize`].
 
 use super::config::Scheme;
-use super::grid::{self, GridNote};
+use super::grid::{self, DecodeOptions, GridNote};
 use super::vocab::Vocab;
 use super::{durations, midi_like, TokenId, Tokenizer};
 use crate::midi::Piece;
-
-/// MIDI's default tempo, 120 bpm.
-const DEFAULT_MICROS_PER_BEAT: u32 = 500_000;
-
-/// How a decoded piece is laid out beyond its notes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeOptions {
-    /// Tempo of the piece, microseconds per quarter note (default 500 000: 120 bpm). In seconds
-    /// mode it is rounded to whole milliseconds and only sets how the fixed-time grid is
-    /// notated; in beats mode it sets how fast the beats go.
-    pub micros_per_beat: u32,
-    /// Time signature `(numerator, denominator)` written at tick 0 (default: none, which MIDI
-    /// reads as 4/4).
-    pub time_signature: Option<(u8, u8)>,
-}
-
-impl Default for DecodeOptions {
-    fn default() -> Self {
-        DecodeOptions { micros_per_beat: DEFAULT_MICROS_PER_BEAT, time_signature: None }
-    }
-}
-
-impl DecodeOptions {
-    /// Options that keep `piece`'s opening tempo and time signature (e.g. a generation seed's).
-    pub fn from_piece(piece: &Piece) -> Self {
-        DecodeOptions {
-            micros_per_beat: piece
-                .tempos
-                .first()
-                .map_or(DEFAULT_MICROS_PER_BEAT, |t| t.micros_per_beat.max(1)),
-            time_signature: piece.time_signatures.first().map(|ts| (ts.numerator, ts.denominator)),
-        }
-    }
-}
 
 /// What a scheme's decoder read from a token sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,10 +7,43 @@
 //! `max_note_steps`, and no two notes are identical.
 
 use super::config::{ProgramMode, TimeMode, TokenizerConfig};
-use super::decode::DecodeOptions;
 use super::gm_names;
 use super::vocab::Vocab;
 use crate::midi::{Instrument, Note, Piece, TempoChange, TempoMap, TimeSignature, DRUM_CHANNEL};
+
+/// MIDI's default tempo, 120 bpm.
+const DEFAULT_MICROS_PER_BEAT: u32 = 500_000;
+
+/// How a decoded piece is laid out beyond its notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Tempo of the piece, microseconds per quarter note (default 500 000: 120 bpm). In seconds
+    /// mode it is rounded to whole milliseconds and only sets how the fixed-time grid is
+    /// notated; in beats mode it sets how fast the beats go.
+    pub micros_per_beat: u32,
+    /// Time signature `(numerator, denominator)` written at tick 0 (default: none, which MIDI
+    /// reads as 4/4).
+    pub time_signature: Option<(u8, u8)>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { micros_per_beat: DEFAULT_MICROS_PER_BEAT, time_signature: None }
+    }
+}
+
+impl DecodeOptions {
+    /// Options that keep `piece`'s opening tempo and time signature (e.g. a generation seed's).
+    pub fn from_piece(piece: &Piece) -> Self {
+        DecodeOptions {
+            micros_per_beat: piece
+                .tempos
+                .first()
+                .map_or(DEFAULT_MICROS_PER_BEAT, |t| t.micros_per_beat.max(1)),
+            time_signature: piece.time_signatures.first().map(|ts| (ts.numerator, ts.denominator)),
+        }
+    }
+}
 
 /// Which instrument a note belongs to in the token stream. Orders programs before drums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -72,7 +72,7 @@ mod vocab;
 
 pub use bpe::{Bpe, BpeSpec};
 pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
-pub use decode::DecodeOptions;
+pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};
 
@@ -111,10 +111,8 @@ impl Tokenizer {
     pub fn with_bpe(self, bpe: Bpe) -> Result<Self> {
         if bpe.base() != &self.config {
             return Err(TokenizerError::BpeBase {
-                learned_scheme: bpe.base().scheme.to_string(),
-                learned: bpe.base().digest(),
-                scheme: self.config.scheme.to_string(),
-                ours: self.config.digest(),
+                learned: format!("{} {}", bpe.base().scheme, bpe.base().digest()),
+                ours: format!("{} {}", self.config.scheme, self.config.digest()),
             }
             .into());
         }

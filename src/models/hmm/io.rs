@@ -29,7 +29,8 @@ impl HmmModel {
     /// Parameters from [`HmmModel::to_safetensors`] bytes. Checks dtypes and shapes, and that every
     /// row is finite, non-negative and sums to 1.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let tensor = |name: &str, problem: String| Error::Model(ModelError::Tensor { name: name.into(), problem });
+        let tensor =
+            |name: &str, problem: String| Error::Model(ModelError::Tensor { name: name.into(), problem });
         let st = SafeTensors::deserialize(bytes).map_err(|e| tensor("(all)", e.to_string()))?;
         let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>)> {
             let t = st.tensor(name).map_err(|e| tensor(name, e.to_string()))?;
@@ -49,7 +50,10 @@ impl HmmModel {
         let (k, v) = match (pi_shape.as_slice(), a_shape.as_slice(), b_shape.as_slice()) {
             (&[k], &[k1, k2], &[k3, v]) if k == k1 && k == k2 && k == k3 => (k, v),
             _ => {
-                return Err(tensor("pi, A, B", format!("inconsistent shapes {pi_shape:?}, {a_shape:?}, {b_shape:?}")))
+                return Err(tensor(
+                    "pi, A, B",
+                    format!("inconsistent shapes {pi_shape:?}, {a_shape:?}, {b_shape:?}"),
+                ))
             }
         };
         HmmModel::from_params(k, v, pi, a, b)

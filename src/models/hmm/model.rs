@@ -49,7 +49,9 @@ impl HmmModel {
         }
         if vocab_size == 0 || vocab_size > TokenId::MAX as usize + 1 {
             let expected = format!("1..={}", TokenId::MAX as usize + 1);
-            return Err(ModelError::VocabSize { model: ModelKind::Hmm.name(), size: vocab_size, expected }.into());
+            return Err(
+                ModelError::VocabSize { model: ModelKind::Hmm.name(), size: vocab_size, expected }.into()
+            );
         }
         check_rows("pi", &pi, 1, states)?;
         check_rows("A", &a, states, states)?;

@@ -293,7 +293,7 @@ fn stream_matches_log_probs() {
     fed.next_probs(&mut p2);
     assert_eq!(p1, p2);
     // The shared sampler drives it.
-    let out = crate::sampler::generate(&m, &seq[..10], 20, &Default::default(), &mut rng(1));
+    let out = crate::models::sample(&m, &seq[..10], 20, &Default::default(), &mut rng(1));
     assert!(!out.is_empty() && out.iter().all(|&t| (t as usize) < 9));
     assert_eq!((m.kind(), m.vocab_size()), (crate::models::ModelKind::Hmm, 9));
 }

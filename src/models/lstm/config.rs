@@ -142,15 +142,18 @@ impl TrainConfig {
 
     /// Parse TOML text of `TrainConfig` fields.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let cfg: TrainConfig = toml::from_str(text)
-            .map_err(|e| Error::SettingsFile { path: "(training settings)".into(), problem: e.message().to_string() })?;
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| Error::SettingsFile {
+            path: "(training settings)".into(),
+            problem: e.message().to_string(),
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// Check the options.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, value: &dyn std::fmt::Display, expected: &str| Err(Error::setting(name, value, expected));
+        let bad =
+            |name, value: &dyn std::fmt::Display, expected: &str| Err(Error::setting(name, value, expected));
         if self.batch == 0 {
             return bad("batch", &0, "positive");
         }
@@ -166,13 +169,13 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.beta2) {
             return bad("beta2", &self.beta2, "in [0, 1)");
         }
-        if !(self.eps > 0.0) {
+        if self.eps.is_nan() || self.eps <= 0.0 {
             return bad("eps", &self.eps, "positive");
         }
-        if !(self.weight_decay >= 0.0) {
+        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
             return bad("weight decay", &self.weight_decay, "non-negative");
         }
-        if !(self.clip >= 0.0) {
+        if self.clip.is_nan() || self.clip < 0.0 {
             return bad("clip", &self.clip, "non-negative");
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) {

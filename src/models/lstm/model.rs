@@ -45,7 +45,12 @@ impl Net {
     pub fn new(cfg: LstmConfig, vocab: usize, device: Device) -> Result<Net> {
         cfg.validate()?;
         if vocab < 4 {
-            return Err(ModelError::VocabSize { model: ModelKind::Lstm.name(), size: vocab, expected: "at least 4".into() }.into());
+            return Err(ModelError::VocabSize {
+                model: ModelKind::Lstm.name(),
+                size: vocab,
+                expected: "at least 4".into(),
+            }
+            .into());
         }
         let (v, e, h) = (vocab as i64, cfg.embed as i64, cfg.hidden as i64);
         let uniform = |dims: &[i64], bound: f64| -> Result<Tensor> {
@@ -281,9 +286,9 @@ pub fn parse_hyperparameters(
     model.validate().map_err(|e| bad(e.to_string()))?;
     let train = match v.get("train") {
         None | Some(serde_json::Value::Null) => None,
-        Some(t) => Some(
-            serde_json::from_value(t.clone()).map_err(|e| bad(format!("training configuration: {e}")))?,
-        ),
+        Some(t) => {
+            Some(serde_json::from_value(t.clone()).map_err(|e| bad(format!("training configuration: {e}")))?)
+        }
     };
     Ok((model, train))
 }

@@ -56,7 +56,8 @@ pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
 
 /// Parse safetensors bytes into CPU tensors by name.
 pub fn decode(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| tensor_error("(all)", format!("unreadable: {e:?}")))?;
+    let st =
+        SafeTensors::deserialize(bytes).map_err(|e| tensor_error("(all)", format!("unreadable: {e:?}")))?;
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
         let t = Tensor::try_from(view).map_err(|e| tensor_error(&name, e))?;
@@ -69,7 +70,9 @@ pub fn decode(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
 pub fn copy_into(dst: &Tensor, src: &HashMap<String, Tensor>, name: &str) -> Result<()> {
     let s = src.get(name).ok_or_else(|| ModelError::MissingTensor { name: name.into() })?;
     if s.size() != dst.size() {
-        return Err(ModelError::TensorShape { name: name.into(), found: s.size(), expected: dst.size() }.into());
+        return Err(
+            ModelError::TensorShape { name: name.into(), found: s.size(), expected: dst.size() }.into()
+        );
     }
     let mut d = dst.shallow_clone();
     tch::no_grad(|| d.f_copy_(s)).map(|_| ()).map_err(|e| tensor_error(name, e))

@@ -130,4 +130,45 @@ mod tests {
         let e = req.resolve(0).unwrap_err().to_string();
         assert!(e.contains("bad.toml") && e.contains("bad settings file"), "{e}");
     }
+
+    #[test]
+    fn resuming_keeps_the_checkpoint_shape_and_seed() {
+        use crate::models::lstm::{last_path, train, RunOptions, TrainData};
+        let tok = crate::Tokenizer::new(crate::TokenizerConfig::default()).unwrap();
+        let seq: Vec<crate::TokenId> =
+            std::iter::once(1).chain((0..120).map(|i| 40 + (i % 5) as crate::TokenId)).chain([2]).collect();
+        let data = vec![seq];
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.lstm");
+        let first = LstmRequest {
+            model: Some(LstmConfig { embed: 8, hidden: 16, layers: 1, dropout: 0.0, tie_weights: false }),
+            overrides: TrainOverrides {
+                batch: Some(2),
+                window: Some(16),
+                steps: Some(3),
+                device: Some("cpu".into()),
+                transpose: Some(0),
+                ..TrainOverrides::default()
+            },
+            ..LstmRequest::default()
+        };
+        let (model, cfg) = first.resolve(3).unwrap();
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let opts =
+            RunOptions { stop: &never, progress: None, resume: None, max_steps_this_run: None, corpus: None };
+        train(&model, &cfg, &tok, TrainData { train: &data, valid: &data }, &out, &opts).unwrap();
+        let last = last_path(&out);
+        // The checkpoint's shape and seed, the checkpoint's settings overridden by the flags.
+        let again = LstmRequest {
+            resume: Some(last.clone()),
+            overrides: TrainOverrides { steps: Some(5), ..TrainOverrides::default() },
+            ..LstmRequest::default()
+        };
+        let (m2, c2) = again.resolve(99).unwrap();
+        assert_eq!(m2, model);
+        assert_eq!((c2.seed, c2.steps, c2.batch, c2.window), (3, Some(5), 2, 16));
+        // Another shape on resume is refused.
+        let other = LstmRequest { model: Some(LstmConfig { hidden: 32, ..model }), ..again };
+        assert!(matches!(other.resolve(3), Err(Error::Model(ModelError::ResumeChangesShape))));
+    }
 }

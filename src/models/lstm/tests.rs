@@ -12,7 +12,7 @@ use tch::Device;
 use super::*;
 use crate::checkpoint::{self, Header};
 use crate::models::{Generator, ModelKind};
-use crate::sampler::{self, rng_for, Sampler};
+use crate::sampler::{rng_for, Sampler};
 use crate::tokens::{Event, NoteRules, TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
 
 static TORCH: Mutex<()> = Mutex::new(());
@@ -302,7 +302,7 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
         assert_ne!(a, model.generate_batch(&primers, 60, &sampler, 22));
         for (i, p) in primers.iter().enumerate() {
             let mut rng = rng_for(21, i as u64);
-            let alone = sampler::generate(&model, p, 60, &sampler, &mut rng);
+            let alone = crate::models::sample(&model, p, 60, &sampler, &mut rng);
             assert_eq!(a[i], alone, "row {i}");
             assert!(!a[i].is_empty() && a[i].len() <= 60);
             // A row ends at EOS or at the length limit.

@@ -27,9 +27,9 @@ use super::payload;
 use super::windows::Windows;
 use crate::checkpoint::{self, CorpusSummary, Header};
 use crate::error::{CheckpointError, Error, ModelError, Result};
-use crate::progress::{self, Progress};
 use crate::models::saved::{self, Record};
 use crate::models::ModelKind;
+use crate::progress::{self, Progress};
 use crate::tokens::{TokenId, Tokenizer, PAD};
 
 /// Steps between reads of the running loss (each read waits for the device).
@@ -130,7 +130,8 @@ impl Saver<'_> {
             hyperparameters: hyperparameters(self.model_cfg, Some(self.cfg)),
             corpus: self.corpus.cloned(),
             metrics: metrics(state),
-            extra: serde_json::to_value(state).map_err(|source| Error::Json { what: "training state", source })?,
+            extra: serde_json::to_value(state)
+                .map_err(|source| Error::Json { what: "training state", source })?,
         };
         let header = saved::header(ModelKind::Lstm, self.tokenizer, PAYLOAD_FORMAT, record);
         let mut tensors = net.named();

@@ -63,7 +63,11 @@ impl MarkovConfig {
 pub(crate) fn check_discounts(d: [f64; 3]) -> Result<()> {
     for (j, &dj) in d.iter().enumerate() {
         if !(dj > 0.0 && dj <= (j + 1) as f64) {
-            return Err(Error::setting(["discount D1", "discount D2", "discount D3"][j], dj, format!("in (0, {}]", j + 1)));
+            return Err(Error::setting(
+                ["discount D1", "discount D2", "discount D3"][j],
+                dj,
+                format!("in (0, {}]", j + 1),
+            ));
         }
     }
     Ok(())

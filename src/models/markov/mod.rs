@@ -9,7 +9,7 @@
 //! - `level`: the per-order tables.
 //! - [`model`]: [`MarkovModel`] (fit, probabilities, [`crate::models::Generator`]).
 //! - `serial`: the binary form ([`MarkovModel::to_bytes`], [`MarkovModel::from_bytes`]).
-//! - [`sources`]: synthetic Markov sources for tests, benches and examples.
+//! - `sources`: synthetic Markov sources for tests, benches and examples (feature `testing`).
 //!
 //! Decisions:
 //! - PAD and BOS are never targets: they get probability exactly 0 as the next token and are
@@ -30,6 +30,7 @@ mod hash;
 mod level;
 pub mod model;
 mod serial;
+#[cfg(any(test, feature = "testing"))]
 pub mod sources;
 #[cfg(test)]
 mod tests;

@@ -42,8 +42,12 @@ pub struct MarkovModel {
 /// Check a vocabulary size: PAD, BOS, EOS and at most `u16` ids.
 pub(crate) fn check_vocab_size(vocab_size: usize) -> Result<()> {
     if !(3..=usize::from(u16::MAX) + 1).contains(&vocab_size) {
-        return Err(ModelError::VocabSize { model: ModelKind::Markov.name(), size: vocab_size, expected: "3..=65536".into() }
-            .into());
+        return Err(ModelError::VocabSize {
+            model: ModelKind::Markov.name(),
+            size: vocab_size,
+            expected: "3..=65536".into(),
+        }
+        .into());
     }
     Ok(())
 }

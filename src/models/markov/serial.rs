@@ -25,7 +25,6 @@ use crate::error::FormatError;
 
 const FORMAT: Format = Format { name: "markov model", magic: b"CDZMARKV", version: 1 };
 
-
 impl MarkovModel {
     /// The model as bytes (see the module docs of `serial` for the layout).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -98,7 +97,12 @@ fn read_level(r: &mut Reader<'_>, k: usize, vocab_size: usize) -> Result<Level, 
     let need = n_ctx.checked_mul(12).and_then(|a| n_fol.checked_mul(6).and_then(|b| a.checked_add(b)));
     match need {
         Some(need) if need <= r.left() as u64 => {}
-        _ => return Err(r.invalid("level sizes", format!("order {k}: {n_ctx} contexts / {n_fol} n-grams exceed the data"))),
+        _ => {
+            return Err(r.invalid(
+                "level sizes",
+                format!("order {k}: {n_ctx} contexts / {n_fol} n-grams exceed the data"),
+            ))
+        }
     }
     let (n_ctx, n_fol) = (n_ctx as usize, n_fol as usize);
     if k == 1 && n_ctx > 1 {

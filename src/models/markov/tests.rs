@@ -346,7 +346,10 @@ fn damaged_bytes_are_errors() {
     let model = fit(3, 10, &random_corpus(61, 8, 5, 12));
     let bytes = model.to_bytes();
     for len in 0..bytes.len() {
-        assert!(matches!(MarkovModel::from_bytes(&bytes[..len]), Err(crate::error::FormatError { .. })), "len {len}");
+        assert!(
+            matches!(MarkovModel::from_bytes(&bytes[..len]), Err(crate::error::FormatError { .. })),
+            "len {len}"
+        );
     }
     for bit in 0..bytes.len() * 8 {
         let mut b = bytes.clone();
