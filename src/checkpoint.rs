@@ -176,8 +176,10 @@ pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Resu
         return Err(Error::checkpoint(
             path,
             CheckpointError::TokenizerDiffers {
-                ours: format!("{} {}", ours.scheme(), ours.digest()),
-                theirs: format!("{} {}", corpus.scheme(), corpus.digest()),
+                ours_scheme: ours.scheme().name(),
+                ours: ours.digest(),
+                theirs_scheme: corpus.scheme().name(),
+                theirs: corpus.digest(),
             },
         ));
     }

@@ -208,12 +208,12 @@ pub enum CheckpointError {
     WrongKind { found: KindName, expected: KindName },
     #[error("its tokenizer settings are invalid: {0}")]
     Tokenizer(#[source] TokenizerError),
-    /// `ours` and `theirs` are `scheme digest` ([`crate::tokens::Tokenizer::digest`]).
+    /// Schemes by name, settings by [`crate::tokens::Tokenizer::digest`].
     #[error(
-        "its tokenizer ({ours}) differs from the corpus's ({theirs}); re-tokenize the corpus with the \
-         checkpoint's settings"
+        "its tokenizer ({ours_scheme} {ours}) differs from the corpus's ({theirs_scheme} {theirs}); \
+         re-tokenize the corpus with the checkpoint's settings"
     )]
-    TokenizerDiffers { ours: String, theirs: String },
+    TokenizerDiffers { ours_scheme: &'static str, ours: String, theirs_scheme: &'static str, theirs: String },
     #[error("vocabulary mismatch: model {model} tokens, tokenizer {tokenizer}, header {header}")]
     VocabMismatch { model: usize, tokenizer: usize, header: usize },
     #[error("payload format {found:?}, expected {expected}")]
@@ -278,9 +278,12 @@ pub enum TokenizerError {
     BpeVocab { asked: usize, base: usize, max: usize },
     #[error("not a cadenza BPE file (format {format:?} version {version}, expected {expected_format:?} version {expected_version})")]
     BpeFormat { format: String, version: u32, expected_format: &'static str, expected_version: u32 },
-    /// `learned` and `ours` are `scheme digest`.
-    #[error("the BPE merges were learned for the tokenizer {learned}, not {ours}")]
-    BpeBase { learned: String, ours: String },
+    /// Schemes by name, settings by digest.
+    #[error(
+        "the BPE merges were learned for the {learned_scheme} tokenizer with settings {learned}, not \
+         {scheme} with {ours}"
+    )]
+    BpeBase { learned_scheme: &'static str, learned: String, scheme: &'static str, ours: String },
 }
 
 impl TokenizerError {

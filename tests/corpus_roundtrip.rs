@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cadenza::midi::{read_bytes, read_file, write_to_bytes, ReadOptions};
+use cadenza::midi::{read_bytes, read_file, write_to_bytes};
 use cadenza::{Tokenizer, TokenizerConfig};
 use rayon::prelude::*;
 
@@ -21,7 +21,7 @@ fn corpus(name: &str) -> Option<Vec<PathBuf>> {
 
 fn check(files: &[PathBuf], config: TokenizerConfig) -> usize {
     let tok = Tokenizer::new(config).unwrap();
-    let opts = ReadOptions { apply_sustain: config.sustain };
+    let opts = tok.read_options();
     let failures: Vec<String> = files
         .par_iter()
         .filter_map(|f| {

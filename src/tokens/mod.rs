@@ -111,8 +111,10 @@ impl Tokenizer {
     pub fn with_bpe(self, bpe: Bpe) -> Result<Self> {
         if bpe.base() != &self.config {
             return Err(TokenizerError::BpeBase {
-                learned: format!("{} {}", bpe.base().scheme, bpe.base().digest()),
-                ours: format!("{} {}", self.config.scheme, self.config.digest()),
+                learned_scheme: bpe.base().scheme.name(),
+                learned: bpe.base().digest(),
+                scheme: self.config.scheme.name(),
+                ours: self.config.digest(),
             }
             .into());
         }
