@@ -145,9 +145,9 @@ pub fn train_on(corpus: &Corpus, request: &TrainRequest, progress: &dyn Progress
                 &train,
                 &valid,
                 Some(progress),
-                |order, bits| {
+                |m, bits| {
                     if several {
-                        progress.message(&format!("  order {order:>2}: valid {bits:.4} bits/token"));
+                        progress.message(&format!("  order {:>2}: valid {bits:.4} bits/token", m.order()));
                     }
                 },
             )?;

@@ -58,7 +58,8 @@ pub const AUTO_ORDERS: [usize; 7] = [2, 3, 4, 6, 8, 12, 16];
 impl MarkovModel {
     /// Fit one model per order of `orders` (each with `base`'s other settings) and keep the
     /// one with the lowest bits/token on `valid` (the first when `valid` is empty). `on_order`
-    /// hears each order's validation bits/token (NaN without `valid`); `progress` each fit's.
+    /// hears each order's model and validation bits/token (NaN without `valid`); `progress`
+    /// each fit's.
     pub fn fit_best_order(
         base: &MarkovConfig,
         orders: &[usize],
@@ -66,14 +67,14 @@ impl MarkovModel {
         train: &[Vec<TokenId>],
         valid: &[Vec<TokenId>],
         progress: Option<&dyn Progress>,
-        mut on_order: impl FnMut(usize, f64),
+        mut on_order: impl FnMut(&MarkovModel, f64),
     ) -> Result<MarkovModel> {
         let mut best: Option<(f64, MarkovModel)> = None;
         for &order in orders {
             let config = MarkovConfig { order, ..*base };
             let m = MarkovModel::fit(&config, vocab_size, train, progress)?;
             let bits = if valid.is_empty() { f64::NAN } else { crate::models::corpus_bits(&m, valid).0 };
-            on_order(order, bits);
+            on_order(&m, bits);
             if best.as_ref().is_none_or(|(b, _)| bits < *b || b.is_nan()) {
                 best = Some((bits, m));
             }

@@ -521,8 +521,8 @@ fn the_best_order_is_the_one_with_the_lowest_validation_bits() {
     let valid: Vec<Vec<TokenId>> = (0..5).map(|_| make(&mut rng)).collect();
     let mut heard = Vec::new();
     let best =
-        MarkovModel::fit_best_order(&MarkovConfig::default(), &[1, 3], 8, &train, &valid, None, |o, b| {
-            heard.push((o, b))
+        MarkovModel::fit_best_order(&MarkovConfig::default(), &[1, 3], 8, &train, &valid, None, |m, b| {
+            heard.push((m.order(), b))
         })
         .unwrap();
     assert_eq!(heard.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 3]);
