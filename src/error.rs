@@ -37,6 +37,10 @@ pub enum Error {
     /// A playback failure (audio device, MIDI port, SoundFont, bad option), about `subject`.
     #[error("{subject}: {reason}")]
     Play { subject: String, reason: String },
+    /// A style classifier's data, options or use (see [`crate::classify`]).
+    #[cfg(feature = "lstm")]
+    #[error(transparent)]
+    Classify(#[from] crate::classify::ClassifyError),
     /// A failure inside libtorch.
     #[cfg(feature = "lstm")]
     #[error("libtorch: {0}")]

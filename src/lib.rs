@@ -20,6 +20,8 @@
 
 pub mod atomic;
 pub mod checkpoint;
+#[cfg(feature = "lstm")]
+pub mod classify;
 pub mod compare;
 pub mod corpus;
 pub mod doctor;

@@ -177,6 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             #[cfg(not(feature = "lstm"))]
             anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)");
         }
+        ModelKind::Classifier => anyhow::bail!("classifiers are trained with `cadenza classify train`"),
     };
     let (train_bits, train_tokens) = corpus_bits(model.as_ref(), &train);
     let mut header = Header::new(args.model, &tokenizer, hyper, payload_format);

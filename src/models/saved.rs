@@ -36,6 +36,12 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
             let device = super::lstm::parse_device(device).map_err(bad)?;
             Box::new(super::lstm::LstmModel::from_checkpoint(path, &header, &payload, device)?)
         }
+        ModelKind::Classifier => {
+            return Err(Error::Checkpoint {
+                path: path.into(),
+                reason: "holds a style classifier, not a generator (use it with `cadenza classify`)".into(),
+            })
+        }
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => {
             return Err(Error::Checkpoint {
