@@ -52,7 +52,8 @@ fn synthetic(dir: &Path, n: u8) -> PathBuf {
     for i in 0..n {
         let beats = 12 + u64::from(i % 9);
         write_file(&scale(55 + i % 12, beats), &root.join(format!("scales/s{i:02}.mid"))).unwrap();
-        write_file(&clusters(50 + i % 10, beats, 1 + i % 5), &root.join(format!("clusters/c{i:02}.mid"))).unwrap();
+        write_file(&clusters(50 + i % 10, beats, 1 + i % 5), &root.join(format!("clusters/c{i:02}.mid")))
+            .unwrap();
     }
     root
 }
@@ -62,18 +63,8 @@ fn s(p: &Path) -> &str {
 }
 
 /// Tiny network and window, few steps: seconds on one core.
-const QUICK: &[&str] = &[
-    "--window-beats",
-    "4",
-    "--width",
-    "4",
-    "--blocks",
-    "2",
-    "--batch",
-    "16",
-    "--device",
-    "cpu",
-];
+const QUICK: &[&str] =
+    &["--window-beats", "4", "--width", "4", "--blocks", "2", "--batch", "16", "--device", "cpu"];
 
 /// Run `cadenza ARGS`, expect failure with exactly one `error:` line on stderr containing every
 /// one of `wanted`.
@@ -95,7 +86,18 @@ fn synthetic_styles_are_told_apart_and_predicted() {
     let data = synthetic(tmp.path(), 40);
     let ckpt = tmp.path().join("syn.classifier");
     let out = cadenza(tmp.path())
-        .args(["classify", "train", "--data", s(&data), "--out", s(&ckpt), "--steps", "80", "--eval-every", "40"])
+        .args([
+            "classify",
+            "train",
+            "--data",
+            s(&data),
+            "--out",
+            s(&ckpt),
+            "--steps",
+            "80",
+            "--eval-every",
+            "40",
+        ])
         .args(QUICK)
         .output()
         .unwrap();
@@ -103,7 +105,18 @@ fn synthetic_styles_are_told_apart_and_predicted() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("wrote"));
 
     let out = cadenza(tmp.path())
-        .args(["classify", "eval", s(&ckpt), "--data", s(&data), "--split", "test", "--json", "--device", "cpu"])
+        .args([
+            "classify",
+            "eval",
+            s(&ckpt),
+            "--data",
+            s(&data),
+            "--split",
+            "test",
+            "--json",
+            "--device",
+            "cpu",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -127,7 +140,8 @@ fn synthetic_styles_are_told_apart_and_predicted() {
     let b = tmp.path().join("new_clusters.mid");
     write_file(&scale(62, 16), &a).unwrap();
     write_file(&clusters(57, 16, 3), &b).unwrap();
-    let out = cadenza(tmp.path()).args(["classify", "predict", s(&ckpt), s(&a), s(&b), "--json"]).output().unwrap();
+    let out =
+        cadenza(tmp.path()).args(["classify", "predict", s(&ckpt), s(&a), s(&b), "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out.stdout);
     assert_eq!(v[0]["label"], "scales", "{v}");
@@ -136,7 +150,11 @@ fn synthetic_styles_are_told_apart_and_predicted() {
     assert!((total - 1.0).abs() < 1e-4, "{v}");
 
     // A classifier is not a generator.
-    fails_with(tmp.path(), &["eval", s(&ckpt), "--corpus", s(&data)], &["syn.classifier", "style classifier"]);
+    fails_with(
+        tmp.path(),
+        &["eval", s(&ckpt), "--corpus", s(&data)],
+        &["syn.classifier", "style classifier"],
+    );
     fails_with(tmp.path(), &["generate", s(&ckpt), "--out", s(&tmp.path().join("g"))], &["style classifier"]);
     // Data with a label the classifier does not know.
     let other = tmp.path().join("other");
@@ -157,7 +175,10 @@ fn bad_input_gives_one_clear_error_line() {
     let t = tmp.path();
     let out = t.join("x.classifier");
     let train_on = |data: &Path| -> Vec<String> {
-        ["classify", "train", "--data", s(data), "--out", s(&out), "--steps", "1"].iter().map(|a| a.to_string()).collect()
+        ["classify", "train", "--data", s(data), "--out", s(&out), "--steps", "1"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
     };
     let run = |args: Vec<String>, wanted: &[&str]| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -62,7 +62,8 @@ impl LabelledSet {
             if path.is_dir() {
                 labels.push(name);
             } else if files::is_midi(&path) {
-                loose.push(Skipped { path: PathBuf::from(&name), reason: "not inside a label folder".into() });
+                loose
+                    .push(Skipped { path: PathBuf::from(&name), reason: "not inside a label folder".into() });
             }
         }
         labels.sort();
@@ -94,15 +95,17 @@ impl LabelledSet {
         let mut skipped = loose;
         for (label, path, r) in read {
             match r {
-                Ok((hash, roll)) => pieces.push((hash, LabelledPiece { path, label, split: split.assign(&hash), roll })),
+                Ok((hash, roll)) => {
+                    pieces.push((hash, LabelledPiece { path, label, split: split.assign(&hash), roll }))
+                }
                 Err(reason) => skipped.push(Skipped { path, reason }),
             }
         }
         for (i, label) in labels.iter().enumerate() {
             if !pieces.iter().any(|(_, p)| p.label == i) {
-                let mine: Vec<&Skipped> =
-                    skipped.iter().filter(|s| s.path.starts_with(label)).collect();
-                let first = mine.first().map_or_else(String::new, |s| format!("{}: {}", s.path.display(), s.reason));
+                let mine: Vec<&Skipped> = skipped.iter().filter(|s| s.path.starts_with(label)).collect();
+                let first =
+                    mine.first().map_or_else(String::new, |s| format!("{}: {}", s.path.display(), s.reason));
                 return Err(ClassifyError::NothingReadable {
                     path: root.join(label),
                     label: label.clone(),
@@ -227,7 +230,9 @@ mod tests {
 
     fn write(path: &Path, pitch: u8) {
         let mut p = Piece::new(480);
-        let notes = (0..8).map(|i| Note { start: i * 480, end: i * 480 + 400, pitch: pitch + i as u8, velocity: 70 }).collect();
+        let notes = (0..8)
+            .map(|i| Note { start: i * 480, end: i * 480 + 400, pitch: pitch + i as u8, velocity: 70 })
+            .collect();
         p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "x".into(), notes });
         p.normalize();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -247,7 +252,10 @@ mod tests {
         assert_eq!(set.labels, vec!["high", "low"]);
         assert_eq!(set.pieces.len(), 12);
         assert_eq!(set.skipped.len(), 2, "{:?}", set.skipped);
-        assert!(set.pieces.iter().all(|p| set.labels[p.label] == p.path.iter().next().unwrap().to_str().unwrap()));
+        assert!(set
+            .pieces
+            .iter()
+            .all(|p| set.labels[p.label] == p.path.iter().next().unwrap().to_str().unwrap()));
     }
 
     #[test]
@@ -261,7 +269,10 @@ mod tests {
         assert!(e.contains("label folder `empty` holds no MIDI files"), "{e}");
         std::fs::write(d.path().join("empty/x.mid"), b"not midi").unwrap();
         let e = LabelledSet::load(d.path(), &RollConfig::default(), None).unwrap_err().to_string();
-        assert!(e.contains("none of the 1 MIDI file(s) of label `empty` is usable") && e.contains("x.mid"), "{e}");
+        assert!(
+            e.contains("none of the 1 MIDI file(s) of label `empty` is usable") && e.contains("x.mid"),
+            "{e}"
+        );
     }
 
     #[test]

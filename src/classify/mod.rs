@@ -30,4 +30,3 @@ pub use model::Classifier;
 pub use net::NetConfig;
 pub use roll::{Roll, RollConfig};
 pub use train::{train, StopReason, TrainConfig, TrainOptions, TrainReport, ValidPoint};
-

@@ -41,7 +41,11 @@ impl Classifier {
     pub fn new(labels: Vec<String>, roll: RollConfig, net: NetConfig, device: Device) -> Result<Classifier> {
         let tokenizer = roll.tokenizer()?;
         if labels.len() < 2 {
-            return Err(super::ClassifyError::Options(format!("need at least two labels, got {}", labels.len())).into());
+            return Err(super::ClassifyError::Options(format!(
+                "need at least two labels, got {}",
+                labels.len()
+            ))
+            .into());
         }
         let net = Net::new(net, labels.len(), device)?;
         Ok(Classifier { labels, roll, net, tokenizer })
@@ -86,7 +90,8 @@ impl Classifier {
 
     /// The label distribution of a whole piece: the mean of its windows' distributions.
     pub fn piece_probs(&self, roll: &Roll) -> Result<Vec<f64>> {
-        let windows: Vec<(&Roll, u32)> = roll.window_starts(&self.roll).into_iter().map(|s| (roll, s)).collect();
+        let windows: Vec<(&Roll, u32)> =
+            roll.window_starts(&self.roll).into_iter().map(|s| (roll, s)).collect();
         Ok(mean_probs(&self.window_probs(&windows)?, self.labels.len()))
     }
 
@@ -114,12 +119,18 @@ impl Classifier {
         let (header, bytes) = checkpoint::load_kind(path, ModelKind::Classifier)?;
         let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
         if header.payload_format != PAYLOAD_FORMAT {
-            return Err(bad(format!("payload format {:?}, expected {PAYLOAD_FORMAT}", header.payload_format)));
+            return Err(bad(format!(
+                "payload format {:?}, expected {PAYLOAD_FORMAT}",
+                header.payload_format
+            )));
         }
         let h = &header.hyperparameters;
-        let field = |name: &str| h.get(name).cloned().ok_or_else(|| bad(format!("hyperparameters lack `{name}`")));
-        let labels: Vec<String> = serde_json::from_value(field("labels")?).map_err(|e| bad(format!("labels: {e}")))?;
-        let roll: RollConfig = serde_json::from_value(field("roll")?).map_err(|e| bad(format!("roll: {e}")))?;
+        let field =
+            |name: &str| h.get(name).cloned().ok_or_else(|| bad(format!("hyperparameters lack `{name}`")));
+        let labels: Vec<String> =
+            serde_json::from_value(field("labels")?).map_err(|e| bad(format!("labels: {e}")))?;
+        let roll: RollConfig =
+            serde_json::from_value(field("roll")?).map_err(|e| bad(format!("roll: {e}")))?;
         let net: NetConfig = serde_json::from_value(field("net")?).map_err(|e| bad(format!("net: {e}")))?;
         let model = Classifier::new(labels, roll, net, device).map_err(|e| bad(e.to_string()))?;
         let tensors = payload::decode(&bytes).map_err(bad)?;
@@ -167,7 +178,8 @@ mod tests {
     }
 
     fn roll() -> Roll {
-        let notes = (0..20).map(|i| RollNote { row: 30 + (i % 7) as u8, start: i * 2, end: i * 2 + 3 }).collect();
+        let notes =
+            (0..20).map(|i| RollNote { row: 30 + (i % 7) as u8, start: i * 2, end: i * 2 + 3 }).collect();
         Roll { notes, steps: 43 }
     }
 
@@ -205,7 +217,8 @@ mod tests {
         assert!(e.contains("m.classifier") && e.contains("style classifier"), "{e}");
         let t = Tokenizer::new(Default::default()).unwrap();
         let q = d.path().join("x.markov");
-        checkpoint::save(&q, &Header::new(ModelKind::Markov, &t, serde_json::Value::Null, "markov-v1"), b"").unwrap();
+        checkpoint::save(&q, &Header::new(ModelKind::Markov, &t, serde_json::Value::Null, "markov-v1"), b"")
+            .unwrap();
         let e = Classifier::load(&q, Device::Cpu).unwrap_err().to_string();
         assert!(e.contains("x.markov") && e.contains("holds a markov model, expected classifier"), "{e}");
     }

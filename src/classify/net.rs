@@ -88,7 +88,9 @@ impl Net {
     pub fn new(cfg: NetConfig, labels: usize, device: Device) -> crate::Result<Net> {
         cfg.validate()?;
         let uniform = |dims: &[i64], bound: f64| -> Result<Tensor, tch::TchError> {
-            let t = tch::no_grad(|| Tensor::f_empty(dims, (Kind::Float, Device::Cpu))?.f_uniform_(-bound, bound))?;
+            let t = tch::no_grad(|| {
+                Tensor::f_empty(dims, (Kind::Float, Device::Cpu))?.f_uniform_(-bound, bound)
+            })?;
             Ok(t.f_to_device(device)?.set_requires_grad(true))
         };
         let filled = |n: i64, v: f64, grad: bool| -> Result<Tensor, tch::TchError> {

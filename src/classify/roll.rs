@@ -175,7 +175,8 @@ mod tests {
 
     fn piece(notes: &[(u8, u64, u64)]) -> Piece {
         let mut p = Piece::new(480);
-        let notes = notes.iter().map(|&(pitch, start, end)| Note { start, end, pitch, velocity: 80 }).collect();
+        let notes =
+            notes.iter().map(|&(pitch, start, end)| Note { start, end, pitch, velocity: 80 }).collect();
         p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "x".into(), notes });
         p.normalize();
         p
@@ -191,7 +192,10 @@ mod tests {
         let t = cfg.tokenizer().unwrap();
         // An eighth note (240 ticks) is one step at 2 steps per beat; 250 rounds to 1 too.
         let r = Roll::of(&piece(&[(60, 0, 480), (62, 250, 480), (70, 0, 480)]), &t);
-        assert_eq!(r.notes, vec![RollNote { row: 0, start: 0, end: 2 }, RollNote { row: 2, start: 1, end: 2 }]);
+        assert_eq!(
+            r.notes,
+            vec![RollNote { row: 0, start: 0, end: 2 }, RollNote { row: 2, start: 1, end: 2 }]
+        );
         assert_eq!(r.steps, 2);
     }
 

@@ -131,6 +131,28 @@ pub fn run(c: Command) -> anyhow::Result<()> {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// The training bar; when it is hidden (stderr is not a terminal) each new validation is
+/// written as a line instead.
+struct TrainBar {
+    bar: Bar,
+    last: std::sync::Mutex<String>,
+}
+
+impl cadenza::progress::Progress for TrainBar {
+    fn update(&self, done: u64, total: u64, note: &str) {
+        self.bar.update(done, total, note);
+        if !self.bar.0.is_hidden() {
+            return;
+        }
+        let valid = note.split(" | ").nth(1).unwrap_or_default();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if valid.starts_with("valid") && *last != valid {
+            eprintln!("step {done}/{total}: {note}");
+            *last = valid.to_string();
+        }
+    }
+}
+
 /// Read a labelled corpus with a progress bar, warning about skipped files.
 fn load_set(data: &Path, roll: &RollConfig) -> anyhow::Result<LabelledSet> {
     let b = Bar(bar(0, "reading MIDI"));
@@ -175,10 +197,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     cfg.validate()?;
     let device = parse_device(&cfg.device)?;
     let set = load_set(&a.data, &roll)?;
-    let counts: Vec<String> = Split::ALL
-        .iter()
-        .map(|&s| format!("{} {s}", set.counts(s).iter().sum::<usize>()))
-        .collect();
+    let counts: Vec<String> =
+        Split::ALL.iter().map(|&s| format!("{} {s}", set.counts(s).iter().sum::<usize>())).collect();
     eprintln!("labels: {}", label_counts(&set));
     eprintln!(
         "pieces: {}; windows of {} beats x {} pitches; {} blocks from {} channels, on {device:?}",
@@ -197,7 +217,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     }) {
         eprintln!("warning: cannot install the Ctrl-C handler ({e})");
     }
-    let b = Bar(bar(cfg.steps, "training"));
+    let b = TrainBar { bar: Bar(bar(cfg.steps, "training")), last: Default::default() };
     let report = classify::train(
         &set,
         roll,
@@ -206,7 +226,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         &a.out,
         classify::TrainOptions { stop: Some(&STOP), progress: Some(&b) },
     );
-    b.0.finish_and_clear();
+    b.bar.0.finish_and_clear();
     let report = report?;
     println!("step  train_loss  valid_loss  window_acc  piece_acc  piece_macro_f1");
     for p in &report.history {
@@ -304,7 +324,8 @@ fn predict(a: PredictArgs) -> anyhow::Result<()> {
         } else {
             let mut order: Vec<usize> = (0..probs.len()).collect();
             order.sort_by(|&x, &y| probs[y].total_cmp(&probs[x]));
-            let dist: Vec<String> = order.iter().map(|&i| format!("{} {:.3}", model.labels[i], probs[i])).collect();
+            let dist: Vec<String> =
+                order.iter().map(|&i| format!("{} {:.3}", model.labels[i], probs[i])).collect();
             println!("{}: {}  ({})", path.display(), model.labels[best], dist.join(", "));
         }
     }
