@@ -156,6 +156,11 @@ fn synthetic_styles_are_told_apart_and_predicted() {
         &["syn.classifier", "style classifier"],
     );
     fails_with(tmp.path(), &["generate", s(&ckpt), "--out", s(&tmp.path().join("g"))], &["style classifier"]);
+    fails_with(
+        tmp.path(),
+        &["compare", "--corpus", s(&data), "--models", s(&ckpt), "--out", s(&tmp.path().join("c"))],
+        &["style classifier"],
+    );
     // Data with a label the classifier does not know.
     let other = tmp.path().join("other");
     for (sub, src) in [("scales", "scales/s01.mid"), ("waltzes", "clusters/c01.mid")] {

@@ -80,7 +80,7 @@ impl LabelledSet {
         }
         let total = jobs.len() as u64;
         let done = std::sync::atomic::AtomicU64::new(0);
-        let read: Vec<(usize, PathBuf, std::result::Result<([u8; 32], Roll), String>)> = jobs
+        let read: Vec<(usize, PathBuf, ReadResult)> = jobs
             .par_iter()
             .map(|(label, path)| {
                 let r = read_roll(path, &tokenizer);
@@ -158,8 +158,11 @@ impl LabelledSet {
     }
 }
 
+/// A file's content hash and roll, or why it is unusable.
+type ReadResult = std::result::Result<([u8; 32], Roll), String>;
+
 /// Read one file into a roll, or say why it is unusable.
-fn read_roll(path: &Path, tokenizer: &Tokenizer) -> std::result::Result<([u8; 32], Roll), String> {
+fn read_roll(path: &Path, tokenizer: &Tokenizer) -> ReadResult {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!("file is {} bytes, larger than the {MAX_FILE_BYTES} byte limit", meta.len()));

@@ -11,7 +11,7 @@
 //! - [`train`]: the training loop (AdamW, early stopping on the valid split).
 //! - [`eval`]: window- and piece-level scores of a split; [`metrics`] the confusion matrix,
 //!   precision, recall, F1 and macro-F1.
-//! - [`error`]: [`ClassifyError`].
+//! - [`error`]: the failures ([`ClassifyError`]).
 
 pub mod data;
 pub mod error;
