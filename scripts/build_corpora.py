@@ -100,10 +100,12 @@ def style_sources(cap):
             tunes.sort(key=lambda t: spread_key(t[2]))
             picked = tunes[:cap]
         else:
-            named = []
-            for p in mine:
-                stem = os.path.splitext(os.path.basename(p))[0]
-                named.append((p, None, f"{stem}.mid"))
+            # One file per work where a folder has it in two formats (a trecento Kyrie is
+            # there as .mxl and .xml): the first extension listed for the label wins.
+            best = {}
+            for p in sorted(mine, key=lambda p: exts.index(os.path.splitext(p)[1])):
+                best.setdefault(os.path.splitext(os.path.basename(p))[0], p)
+            named = [(p, None, f"{stem}.mid") for stem, p in best.items()]
             named.sort(key=lambda t: spread_key(t[2]))
             picked = named[:cap]
         jobs.extend((src, num, os.path.join(label, name)) for src, num, name in sorted(picked))
