@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::tokens::TokenId;
 
 /// Which model a checkpoint holds: one of the generators, or a style classifier
-/// ([`crate::classify`], not a generator, so not in [`ModelKind::ALL`]).
+/// (`cadenza::classify`, not a generator, so not in [`ModelKind::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
