@@ -43,17 +43,25 @@ fn main() -> anyhow::Result<()> {
     println!("{n_train} training tokens, {n_held} held-out tokens, vocabulary {vocab}");
     // The same search as `cadenza train --model markov --order auto`, with more said per order.
     let mut clock = Instant::now();
-    let best = MarkovModel::fit_best_order(&MarkovConfig::default(), &orders, vocab, &train, &held, None, |m, bits| {
-        let train_lp: Vec<f64> = train.iter().take(50).flat_map(|s| m.log_probs(s)).collect();
-        println!(
+    let best = MarkovModel::fit_best_order(
+        &MarkovConfig::default(),
+        &orders,
+        vocab,
+        &train,
+        &held,
+        None,
+        |m, bits| {
+            let train_lp: Vec<f64> = train.iter().take(50).flat_map(|s| m.log_probs(s)).collect();
+            println!(
             "order {:2}: held-out {bits:.4} bits/token (train {:.4}), {:.2} M n-grams, fit and score {:.2?}",
             m.order(),
             bits_per_token(&train_lp),
             m.ngram_counts().iter().sum::<usize>() as f64 / 1e6,
             clock.elapsed()
         );
-        clock = Instant::now();
-    })?;
+            clock = Instant::now();
+        },
+    )?;
     println!("best: order {}", best.order());
     Ok(())
 }

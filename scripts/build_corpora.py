@@ -4,6 +4,11 @@
     corpora/bach  the Bach chorales shipped with music21 (~400 files)
     corpora/folk  the Essen folk-song collection shipped with music21 (several thousand tunes;
                   licence: non-commercial use only)
+    corpora/styles  a labelled corpus for `cadenza classify`: one subfolder per style, each
+                  capped at --cap pieces (default 150) chosen by a hash of the source name:
+                  bach (chorales), palestrina (mass movements), monteverdi (madrigals),
+                  trecento (14th-century Italian pieces), essen (Essen folk songs), ryans (Ryan's
+                  Mammoth Collection fiddle tunes). Built only with --which styles.
 
 Nothing is downloaded from elsewhere. Each corpus is written once: files already exported are
 kept, and a `.complete` marker makes later runs return at once. Files are written to a temporary
@@ -48,6 +53,82 @@ def folk_sources():
 
     files = sorted(str(p) for p in corpus.getCorePaths() if "essenFolksong" in str(p))
     return [(p, None, None) for p in files]
+
+
+STYLES = {
+    # label: (corpus folder, extensions kept)
+    "bach": ("bach", (".mxl", ".xml", ".krn")),
+    "palestrina": ("palestrina", (".krn",)),
+    "monteverdi": ("monteverdi", (".mxl",)),
+    "trecento": ("trecento", (".mxl", ".xml")),
+    "essen": ("essenFolksong", (".abc",)),
+    "ryans": ("ryansMammoth", (".abc",)),
+}
+
+
+def spread_key(name):
+    """A stable pseudo-random order, so a cap takes pieces from all over a collection (the
+    Palestrina folder sorted by name would give only Agnus Dei movements)."""
+    import hashlib
+
+    return hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
+
+
+def style_sources(cap):
+    """`(source, tune number or None, label/file.mid)` jobs, at most `cap` per label."""
+    import re
+
+    from music21 import corpus
+
+    paths = [str(p) for p in corpus.getCorePaths()]
+    jobs = []
+    for label, (folder, exts) in STYLES.items():
+        mine = sorted(p for p in paths if f"/corpus/{folder}/" in p and os.path.splitext(p)[1] in exts)
+        if label == "bach":
+            mine = [p for p, _, _ in bach_sources()]
+        if label == "essen":
+            # Each file is a collection of hundreds of tunes: one job per tune (X: number),
+            # leaving out the test files that come with music21.
+            tunes = []
+            for p in mine:
+                base = os.path.splitext(os.path.basename(p))[0]
+                if base.startswith("test"):
+                    continue
+                with open(p, encoding="latin-1") as f:
+                    for m in re.finditer(r"^X:\s*(\d+)", f.read(), re.M):
+                        tunes.append((p, int(m.group(1)), f"{base}_{int(m.group(1)):04d}.mid"))
+            tunes.sort(key=lambda t: spread_key(t[2]))
+            picked = tunes[:cap]
+        else:
+            # One file per work where a folder has it in two formats (a trecento Kyrie is
+            # there as .mxl and .xml): the first extension listed for the label wins.
+            best = {}
+            for p in sorted(mine, key=lambda p: exts.index(os.path.splitext(p)[1])):
+                best.setdefault(os.path.splitext(os.path.basename(p))[0], p)
+            named = [(p, None, f"{stem}.mid") for stem, p in best.items()]
+            named.sort(key=lambda t: spread_key(t[2]))
+            picked = named[:cap]
+        jobs.extend((src, num, os.path.join(label, name)) for src, num, name in sorted(picked))
+    return jobs
+
+
+def export_style(job):
+    src, number, name = job
+    out = os.path.join(OUT_DIR, name)
+    if os.path.exists(out):
+        return (1, 0, None)
+    try:
+        from music21 import converter, stream
+
+        score = converter.parse(src, number=number) if number is not None else converter.parse(src)
+        if isinstance(score, stream.Opus):
+            score = score.scores[0]
+        fix_time_signatures(score)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        write_midi(score, out)
+        return (1, 0, None)
+    except Exception as e:  # noqa: BLE001 - report and go on
+        return (0, 1, f"{name}: {e}")
 
 
 def fix_time_signatures(score):
@@ -135,7 +216,7 @@ def build(name, sources, worker, out_root, jobs):
     out_dir = os.path.join(out_root, name)
     marker = os.path.join(out_dir, ".complete")
     if os.path.exists(marker):
-        n = len([f for f in os.listdir(out_dir) if f.endswith(".mid")])
+        n = sum(f.endswith(".mid") for _, _, fs in os.walk(out_dir) for f in fs)
         log(f"corpora/{name}: already built ({n} files)")
         return
     os.makedirs(out_dir, exist_ok=True)
@@ -157,7 +238,9 @@ def build(name, sources, worker, out_root, jobs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--which", choices=["bach", "folk", "all"], default="all")
+    ap.add_argument("--which", choices=["bach", "folk", "styles", "all"], default="all",
+                    help="all = bach and folk (styles is built only when asked for)")
+    ap.add_argument("--cap", type=int, default=150, help="styles: pieces per label at most")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "corpora"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
@@ -165,6 +248,8 @@ def main():
         build("bach", bach_sources(), export_bach, args.out, args.jobs)
     if args.which in ("folk", "all"):
         build("folk", folk_sources(), export_folk, args.out, args.jobs)
+    if args.which == "styles":
+        build("styles", style_sources(args.cap), export_style, args.out, args.jobs)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,7 @@ echo "=== compare"
 $CADENZA compare --corpus corpora/bach --models checkpoints/bach.markov checkpoints/bach.hmm \
     checkpoints/bach.lstm --samples 20 --out "$OUT/compare"
 echo "report: $OUT/compare/report.html"
+
+echo "=== style classifier: the committed checkpoints/styles.classifier on the styles test split"
+.pyenv/bin/python scripts/build_corpora.py --which styles --out corpora
+$CADENZA classify eval checkpoints/styles.classifier --data corpora/styles --split test

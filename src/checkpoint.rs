@@ -29,13 +29,15 @@ const FORMAT: Format = Format { name: "checkpoint", magic: b"CDZCKPT\0", version
 /// Headers larger than this are refused (a corrupted length must not allocate gigabytes).
 const MAX_HEADER: u64 = 64 << 20;
 
-/// Which generator a model or checkpoint is.
+/// Which model a checkpoint holds: one of the generators, or a style classifier
+/// (`cadenza::classify`, not a generator, so not in [`ModelKind::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     Markov,
     Hmm,
     Lstm,
+    Classifier,
 }
 
 impl std::str::FromStr for ModelKind {
@@ -49,7 +51,7 @@ impl std::str::FromStr for ModelKind {
 }
 
 impl ModelKind {
-    /// Every kind, in the order the command line lists them.
+    /// Every generator kind, in the order the command line lists them.
     pub const ALL: [ModelKind; 3] = [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm];
 
     /// Lower-case name, as on the command line and in checkpoints.
@@ -58,6 +60,7 @@ impl ModelKind {
             ModelKind::Markov => "markov",
             ModelKind::Hmm => "hmm",
             ModelKind::Lstm => "lstm",
+            ModelKind::Classifier => "classifier",
         }
     }
 }

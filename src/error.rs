@@ -80,6 +80,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A style classifier's data, options or use (see `crate::classify`).
+    #[error(transparent)]
+    Classify(#[from] ClassifyError),
     /// A failure inside libtorch, with the operation that failed.
     #[cfg(feature = "lstm")]
     #[error("libtorch ({op}): {source}")]
@@ -171,6 +174,54 @@ pub enum EventProblem {
     Parse(String),
 }
 
+/// The classifier's failures (wrapped as [`Error::Classify`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    /// A data folder with fewer than two label subfolders.
+    #[error(
+        "{}: a labelled corpus needs at least two label folders (subfolders holding MIDI files), found {found}{}",
+        path.display(),
+        if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) }
+    )]
+    TooFewLabels { path: PathBuf, found: usize, labels: Vec<String> },
+    /// A label subfolder without any MIDI file.
+    #[error("{}: label folder `{label}` holds no MIDI files (.mid, .midi)", path.display())]
+    EmptyLabel { path: PathBuf, label: String },
+    /// A label subfolder whose MIDI files are all unusable.
+    #[error("{}: none of the {files} MIDI file(s) of label `{label}` is usable (first: {first})", path.display())]
+    NothingReadable { path: PathBuf, label: String, files: usize, first: String },
+    /// A label with no piece in a split that needs one (training needs every label).
+    #[error("{}: label `{label}` has no piece in the {split} split ({pieces} readable pieces in all)", path.display())]
+    EmptySplit { path: PathBuf, label: String, split: String, pieces: usize },
+    /// No piece at all in the split asked for.
+    #[error("{}: the {split} split holds no piece", path.display())]
+    NoPieces { path: PathBuf, split: String },
+    /// Data with a label the checkpoint's classifier does not know.
+    #[error(
+        "{}: label `{label}` of {} is unknown to this classifier (it knows {})",
+        checkpoint.display(),
+        data.display(),
+        known.join(", ")
+    )]
+    UnknownLabel { checkpoint: PathBuf, data: PathBuf, label: String, known: Vec<String> },
+    /// A setting that cannot work (window of zero beats, empty pitch range...).
+    #[error("classifier: {name} must be {expected}, got {value}")]
+    Setting { name: &'static str, value: String, expected: String },
+    /// A MIDI file with no note the classifier can see.
+    #[error("{}: no notes in the classifier's pitch range", path.display())]
+    NoNotes { path: PathBuf },
+    /// Training produced a non-finite loss.
+    #[error("classifier: training diverged at step {step} (loss {loss}); try a lower learning rate")]
+    Diverged { step: u64, loss: f64 },
+}
+
+impl ClassifyError {
+    /// A setting outside its range.
+    pub fn setting(name: &'static str, value: impl std::fmt::Display, expected: impl Into<String>) -> Self {
+        ClassifyError::Setting { name, value: value.to_string(), expected: expected.into() }
+    }
+}
+
 /// Why the bytes of a cadenza binary file (see [`crate::binio`]) cannot be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("bad {format}: {problem}")]
@@ -235,6 +286,8 @@ pub enum CheckpointError {
         last.display()
     )]
     NoOptimizerState { last: PathBuf },
+    #[error("holds a style classifier, not a generator (use it with `cadenza classify`)")]
+    NotAGenerator,
     #[error("{0} models need a build with the `lstm` feature")]
     NeedsFeature(KindName),
 }

@@ -21,6 +21,8 @@
 pub mod atomic;
 pub mod binio;
 pub mod checkpoint;
+#[cfg(feature = "lstm")]
+pub mod classify;
 pub mod compare;
 pub mod corpus;
 pub mod doctor;

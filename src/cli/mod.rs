@@ -1,6 +1,8 @@
 //! Command-line definitions (clap) and dispatch. Each subcommand lives in its own module and is a
 //! thin layer over the library; errors are reported as one line on stderr with exit code 1.
 
+#[cfg(feature = "lstm")]
+mod classify;
 mod compare;
 mod corpus;
 mod doctor;
@@ -49,6 +51,11 @@ pub enum Command {
     Compare(compare::Args),
     /// Play a MIDI file: through a MIDI port, the built-in SoundFont synth, or into a WAV file.
     Play(play::Args),
+    /// A style classifier on labelled MIDI folders: train, eval (accuracy, precision, recall,
+    /// F1, confusion), predict.
+    #[cfg(feature = "lstm")]
+    #[command(subcommand)]
+    Classify(classify::Command),
 }
 
 /// Run the command line; returns the process exit code.
@@ -84,6 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Play(a) => play::run(a),
         Command::Compare(a) => compare::run(a),
+        #[cfg(feature = "lstm")]
+        Command::Classify(c) => classify::run(c),
     }
 }
 

@@ -44,6 +44,11 @@ impl Reporter {
         Reporter { bar, stop }
     }
 
+    /// Whether the bar is hidden (stderr is not a terminal).
+    pub fn is_hidden(&self) -> bool {
+        self.bar.is_hidden()
+    }
+
     /// Remove the bar (before printing results).
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ModelKind::Lstm => ModelSpec::Lstm(Box::new(args.lstm.request())),
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)"),
+        ModelKind::Classifier => anyhow::bail!("classifiers are trained with `cadenza classify train`"),
     };
     let request = TrainRequest {
         out: args.out.clone().unwrap_or_else(|| default_out(&args.corpus, args.model)),

@@ -141,6 +141,7 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
             let device = super::lstm::parse_device(device)?;
             Model::Lstm(super::lstm::LstmModel::from_checkpoint(path, &header, &payload, device)?)
         }
+        ModelKind::Classifier => return Err(bad(CheckpointError::NotAGenerator)),
         #[cfg(not(feature = "lstm"))]
         ModelKind::Lstm => return Err(bad(CheckpointError::NeedsFeature(ModelKind::Lstm.name()))),
     };
