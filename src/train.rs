@@ -212,11 +212,8 @@ fn train_lstm(
     let (model_cfg, train_cfg) = lstm.resolve(request.seed)?;
     let device = lstm::parse_device(&train_cfg.device)?;
     progress.message(&format!(
-        "lstm: {} layer(s) × {}, embedding {}, {} parameters, on {device:?}{}; batch {} × {} tokens, lr {}",
-        model_cfg.layers,
-        model_cfg.hidden,
-        model_cfg.embed,
-        model_cfg.parameters(tokenizer.vocab_size()),
+        "lstm: {}, on {device:?}{}; batch {} × {} tokens, lr {}",
+        crate::models::neural::NetConfig::describe(&model_cfg, tokenizer.vocab_size()),
         if train_cfg.bf16 && device.is_cuda() { " (bf16)" } else { "" },
         train_cfg.batch,
         train_cfg.window,

@@ -9,6 +9,8 @@ pub mod hmm;
 #[cfg(feature = "lstm")]
 pub mod lstm;
 pub mod markov;
+#[cfg(feature = "lstm")]
+pub mod neural;
 pub mod saved;
 
 pub use crate::checkpoint::ModelKind;

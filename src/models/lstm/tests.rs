@@ -131,7 +131,7 @@ fn save_then_load_gives_identical_logits_and_bad_files_are_refused() {
         assert_eq!(h.kind, ModelKind::Lstm);
         assert_eq!(back.config(), &cfg);
         let seq = periodic(&[30, 31, 32], 5);
-        assert_eq!(model.logits(&seq), back.logits(&seq));
+        assert_eq!(model.logits(&seq).unwrap(), back.logits(&seq).unwrap());
         assert_eq!(back.vocab_size(), tok.vocab_size());
     }
     // Wrong kind.
@@ -255,7 +255,7 @@ fn log_probs_are_the_log_softmax_of_the_logits_even_across_chunks() {
         std::iter::once(BOS).chain((0..sample::CHUNK + 300).map(|i| 3 + (i * 7 % 50) as TokenId)).collect();
     let lp = model.log_probs(&seq);
     assert_eq!(lp.len(), seq.len() - 1);
-    let logits = model.logits(&seq);
+    let logits = model.logits(&seq).unwrap();
     for (i, &got) in lp.iter().enumerate() {
         let want = log_softmax_f64(&logits[i * v..(i + 1) * v])[seq[i + 1] as usize];
         assert!((got - want).abs() < 1e-4, "position {i}: {got} vs {want}");
@@ -277,7 +277,7 @@ fn streams_follow_the_full_forward_pass() {
     let mut probs = Vec::new();
     for next in [50, 51, 52] {
         stream.next_probs(&mut probs);
-        let logits = model.logits(&seq);
+        let logits = model.logits(&seq).unwrap();
         let want = log_softmax_f64(&logits[(seq.len() - 1) * v..]);
         assert_eq!(probs.len(), v);
         for (p, w) in probs.iter().zip(&want) {
@@ -375,7 +375,7 @@ fn cuda_matches_the_cpu_and_trains_in_bf16() {
     model.save(&path, Header::new(ModelKind::Lstm, &tok, serde_json::Value::Null, "")).unwrap();
     let (gpu, _) = LstmModel::load(&path, Device::Cuda(0)).unwrap();
     let seq = periodic(&[40, 42, 44], 30);
-    for (a, b) in model.logits(&seq).iter().zip(gpu.logits(&seq)) {
+    for (a, b) in model.logits(&seq).unwrap().iter().zip(gpu.logits(&seq).unwrap()) {
         assert!((a - b).abs() < 1e-3, "{a} vs {b}");
     }
     let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
