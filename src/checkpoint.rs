@@ -36,6 +36,7 @@ pub enum ModelKind {
     Markov,
     Hmm,
     Lstm,
+    Transformer,
 }
 
 impl std::str::FromStr for ModelKind {
@@ -44,13 +45,14 @@ impl std::str::FromStr for ModelKind {
         ModelKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| Error::setting("model", format!("`{s}`"), "markov, hmm or lstm"))
+            .ok_or_else(|| Error::setting("model", format!("`{s}`"), "markov, hmm, lstm or transformer"))
     }
 }
 
 impl ModelKind {
     /// Every kind, in the order the command line lists them.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm];
+    pub const ALL: [ModelKind; 4] =
+        [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm, ModelKind::Transformer];
 
     /// Lower-case name, as on the command line and in checkpoints.
     pub fn name(self) -> &'static str {
@@ -58,6 +60,7 @@ impl ModelKind {
             ModelKind::Markov => "markov",
             ModelKind::Hmm => "hmm",
             ModelKind::Lstm => "lstm",
+            ModelKind::Transformer => "transformer",
         }
     }
 }

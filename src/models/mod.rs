@@ -12,6 +12,8 @@ pub mod markov;
 #[cfg(feature = "lstm")]
 pub mod neural;
 pub mod saved;
+#[cfg(feature = "lstm")]
+pub mod transformer;
 
 pub use crate::checkpoint::ModelKind;
 use crate::sampler::{SampleRng, Sampler};

@@ -3,7 +3,7 @@
 //!
 //! A checkpoint's header is assembled in one place ([`header`]) for every kind, so its
 //! tokenizer, vocabulary, corpus summary and metrics are recorded the same way whether the
-//! Markov chain, the HMM or the LSTM's training loop writes it.
+//! Markov chain, the HMM or the neural training loop (LSTM, Transformer) writes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +26,8 @@ pub enum Model {
     Hmm(HmmModel),
     #[cfg(feature = "lstm")]
     Lstm(super::lstm::LstmModel),
+    #[cfg(feature = "lstm")]
+    Transformer(super::transformer::TransformerModel),
 }
 
 impl Model {
@@ -36,6 +38,8 @@ impl Model {
             Model::Hmm(m) => m,
             #[cfg(feature = "lstm")]
             Model::Lstm(m) => m,
+            #[cfg(feature = "lstm")]
+            Model::Transformer(m) => m,
         }
     }
 
@@ -54,6 +58,8 @@ impl Model {
             Model::Hmm(m) => (HMM_PAYLOAD, m.to_safetensors()),
             #[cfg(feature = "lstm")]
             Model::Lstm(m) => (super::lstm::model::PAYLOAD_FORMAT, m.weights_bytes()?),
+            #[cfg(feature = "lstm")]
+            Model::Transformer(m) => (super::neural::PAYLOAD_FORMAT, m.weights_bytes()?),
         })
     }
 }
@@ -141,8 +147,17 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
             let device = super::lstm::parse_device(device)?;
             Model::Lstm(super::lstm::LstmModel::from_checkpoint(path, &header, &payload, device)?)
         }
+        #[cfg(feature = "lstm")]
+        ModelKind::Transformer => {
+            let device = super::neural::parse_device(device)?;
+            Model::Transformer(super::transformer::TransformerModel::from_checkpoint(
+                path, &header, &payload, device,
+            )?)
+        }
         #[cfg(not(feature = "lstm"))]
-        ModelKind::Lstm => return Err(bad(CheckpointError::NeedsFeature(ModelKind::Lstm.name()))),
+        kind @ (ModelKind::Lstm | ModelKind::Transformer) => {
+            return Err(bad(CheckpointError::NeedsFeature(kind.name())))
+        }
     };
     if model.vocab_size() != tokenizer.vocab_size() || header.vocab.len() != tokenizer.vocab_size() {
         return Err(bad(CheckpointError::VocabMismatch {
