@@ -44,8 +44,9 @@ fn main() -> anyhow::Result<()> {
     for order in orders {
         let t = Instant::now();
         let model = MarkovModel::fit(&MarkovConfig { order, ..Default::default() }, vocab, &train, None)?;
-        let lp: Vec<f64> = held.iter().flat_map(|s| model.log_probs(s)).collect();
-        let train_lp: Vec<f64> = train.iter().take(50).flat_map(|s| model.log_probs(s)).collect();
+        let lp: Vec<f64> = held.iter().map(|s| model.log_probs(s)).collect::<Result<Vec<_>, _>>()?.concat();
+        let train_lp: Vec<f64> =
+            train.iter().take(50).map(|s| model.log_probs(s)).collect::<Result<Vec<_>, _>>()?.concat();
         println!(
             "order {order:2}: held-out {:.4} bits/token (train {:.4}), {:.2} M n-grams, fit {:.2?}",
             bits_per_token(&lp),

@@ -179,7 +179,7 @@ pub fn train_on(corpus: &Corpus, request: &TrainRequest, progress: &dyn Progress
             return train_neural::<crate::models::transformer::Net>(corpus, request, t, progress)
         }
     };
-    let (train_bits, scored) = corpus_bits(&model, &train);
+    let (train_bits, scored) = corpus_bits(&model, &train)?;
     let mut record = Record { hyperparameters, corpus: Some(summary), extra, ..Record::default() };
     record.metrics.insert("train_bits_per_token".into(), train_bits);
     record.metrics.insert("train_tokens".into(), scored as f64);

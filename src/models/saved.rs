@@ -71,10 +71,10 @@ impl Generator for Model {
     fn vocab_size(&self) -> usize {
         self.generator().vocab_size()
     }
-    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {
+    fn log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>> {
         self.generator().log_probs(tokens)
     }
-    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_> {
+    fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>> {
         self.generator().stream(primer)
     }
     fn generate_batch(
@@ -83,7 +83,7 @@ impl Generator for Model {
         max_new_tokens: usize,
         sampler: &Sampler,
         rng_seed: u64,
-    ) -> Vec<Vec<TokenId>> {
+    ) -> Result<Vec<Vec<TokenId>>> {
         self.generator().generate_batch(primers, max_new_tokens, sampler, rng_seed)
     }
 }
@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(written.payload_format, MARKOV_PAYLOAD);
         let back = load(&p, "cpu").unwrap();
         assert_eq!(back.header, written);
-        assert_eq!(back.model.log_probs(&seqs[0]), model.log_probs(&seqs[0]));
+        assert_eq!(back.model.log_probs(&seqs[0]).unwrap(), model.log_probs(&seqs[0]).unwrap());
         assert!(back.model.as_hmm().is_none());
     }
 

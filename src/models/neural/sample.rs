@@ -10,11 +10,9 @@
 //! row's own RNG ([`crate::sampler::rng_for`]) and note guard, so row `i` is the same sample
 //! alone or in a batch.
 //!
-//! The fallible forms ([`NeuralModel::try_log_probs`], [`NeuralModel::try_generate_batch`],
-//! [`NeuralModel::try_stream`]) return libtorch failures as [`crate::Error::Torch`]. The
-//! [`Generator`] trait has no error channel yet: through it a failed score reads as NaN
-//! log-probabilities (so the bits/token it feeds into is NaN, never silently better), a failed
-//! sample ends its rows, and a failed stream offers a uniform distribution.
+//! A libtorch failure on any of these paths comes back as [`crate::Error::Torch`] (through
+//! [`Generator`] and the inherent `try_*` forms, which return the concrete stream type), never
+//! as a panic, a dropped token or an empty distribution.
 
 use std::collections::BTreeMap;
 
@@ -98,17 +96,11 @@ impl<N: Network> NeuralStream<'_, N> {
 impl<N: Network> TokenStream for NeuralStream<'_, N> {
     fn next_probs(&mut self, out: &mut Vec<f64>) {
         out.clear();
-        if self.next.len() == self.model.vocab_size {
-            out.extend_from_slice(&self.next);
-        } else {
-            out.resize(self.model.vocab_size, 1.0 / self.model.vocab_size.max(1) as f64);
-        }
+        out.extend_from_slice(&self.next);
     }
 
-    fn push(&mut self, token: TokenId) {
-        if self.try_push(token).is_err() {
-            self.next.clear();
-        }
+    fn push(&mut self, token: TokenId) -> Result<()> {
+        self.try_push(token)
     }
 }
 
@@ -294,15 +286,12 @@ impl<N: Network> Generator for NeuralModel<N> {
         self.vocab_size
     }
 
-    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {
-        self.try_log_probs(tokens).unwrap_or_else(|_| vec![f64::NAN; tokens.len().saturating_sub(1)])
+    fn log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>> {
+        self.try_log_probs(tokens)
     }
 
-    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_> {
-        match self.try_stream(primer) {
-            Ok(s) => Box::new(s),
-            Err(_) => Box::new(Uniform(self.vocab_size)),
-        }
+    fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>> {
+        Ok(Box::new(self.try_stream(primer)?))
     }
 
     fn generate_batch(
@@ -311,19 +300,7 @@ impl<N: Network> Generator for NeuralModel<N> {
         max_new_tokens: usize,
         sampler: &Sampler,
         rng_seed: u64,
-    ) -> Vec<Vec<TokenId>> {
+    ) -> Result<Vec<Vec<TokenId>>> {
         self.try_generate_batch(primers, max_new_tokens, sampler, rng_seed)
-            .unwrap_or_else(|_| vec![Vec::new(); primers.len()])
     }
-}
-
-/// What a stream that could not be primed offers: every token equally likely.
-struct Uniform(usize);
-
-impl TokenStream for Uniform {
-    fn next_probs(&mut self, out: &mut Vec<f64>) {
-        out.clear();
-        out.resize(self.0, 1.0 / self.0.max(1) as f64);
-    }
-    fn push(&mut self, _token: TokenId) {}
 }

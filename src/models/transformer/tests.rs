@@ -127,7 +127,7 @@ fn decoding_slides_by_rebuilding_from_the_last_half_context() {
     // Scoring in one call and in any chunking follows the same rule.
     assert!(max_diff(&cached_logits(&model, &seq, 7), &cached) < 1e-5);
     assert!(max_diff(&model.logits(&seq).unwrap(), &cached) < 1e-5);
-    let lp = model.log_probs(&seq);
+    let lp = model.log_probs(&seq).unwrap();
     assert_eq!(lp.len(), seq.len() - 1);
     assert!(lp.iter().all(|x| x.is_finite() && *x < 0.0));
 }
@@ -148,7 +148,7 @@ fn save_then_load_gives_identical_logits() {
     // Through the any-kind loader too.
     let loaded = crate::models::saved::load(&path, "cpu").unwrap();
     assert_eq!(loaded.model.kind(), ModelKind::Transformer);
-    assert_eq!(loaded.model.log_probs(&seq), model.log_probs(&seq));
+    assert_eq!(loaded.model.log_probs(&seq).unwrap(), model.log_probs(&seq).unwrap());
     // An LSTM loader refuses it.
     let e = crate::models::lstm::LstmModel::load(&path, Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("expected lstm"), "{e}");
@@ -207,18 +207,18 @@ fn batched_sampling_matches_one_stream_per_row_past_the_context() {
     let model = random_model(TransformerConfig { context: 12, ..tiny() }, 13);
     let primers = vec![vec![BOS], vec![BOS, 60, 62, 64], vec![BOS, 70], vec![BOS], vec![]];
     for sampler in [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9, notes: None }] {
-        let a = model.generate_batch(&primers, 40, &sampler, 21);
-        assert_eq!(a, model.generate_batch(&primers, 40, &sampler, 21));
-        assert_ne!(a, model.generate_batch(&primers, 40, &sampler, 22));
+        let a = model.generate_batch(&primers, 40, &sampler, 21).unwrap();
+        assert_eq!(a, model.generate_batch(&primers, 40, &sampler, 21).unwrap());
+        assert_ne!(a, model.generate_batch(&primers, 40, &sampler, 22).unwrap());
         for (i, p) in primers.iter().enumerate() {
             let mut rng = rng_for(21, i as u64);
-            let alone = crate::models::sample(&model, p, 40, &sampler, &mut rng);
+            let alone = crate::models::sample(&model, p, 40, &sampler, &mut rng).unwrap();
             assert_eq!(a[i], alone, "row {i}");
             assert!(a[i].len() == 40 || a[i].last() == Some(&EOS));
         }
     }
     // Equal primers run as one batch (the `--count K` case) and still differ by RNG stream.
-    let same = model.generate_batch(&[vec![BOS, 40], vec![BOS, 40]], 30, &Sampler::default(), 3);
+    let same = model.generate_batch(&[vec![BOS, 40], vec![BOS, 40]], 30, &Sampler::default(), 3).unwrap();
     assert_ne!(same[0], same[1]);
 }
 
@@ -230,7 +230,7 @@ fn copy_piece(rng: &mut impl rand::Rng, half: usize, alphabet: u16) -> Vec<Token
 
 /// Mean bits per token over the second halves (the copies) of `pieces`.
 fn second_half_bits(model: &dyn Generator, pieces: &[Vec<TokenId>], half: usize) -> f64 {
-    let lps: Vec<f64> = pieces.iter().flat_map(|p| model.log_probs(p)[half..2 * half].to_vec()).collect();
+    let lps: Vec<f64> = pieces.iter().flat_map(|p| model.log_probs(p).unwrap()[half..2 * half].to_vec()).collect();
     crate::models::bits_per_token(&lps)
 }
 
@@ -287,7 +287,7 @@ fn cuda_matches_the_cpu_and_trains_in_bf16() {
     let seq = seq_of(90, 6);
     assert!(max_diff(&model.logits(&seq).unwrap(), &gpu.logits(&seq).unwrap()) < 1e-3);
     let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
-    let out = gpu.generate_batch(&vec![vec![BOS, 40]; 3], 80, &greedy, 0);
+    let out = gpu.generate_batch(&vec![vec![BOS, 40]; 3], 80, &greedy, 0).unwrap();
     assert!(out.iter().all(|r| r == &out[0]));
     let data = vec![seq_of(400, 7)];
     let stop = AtomicBool::new(false);
