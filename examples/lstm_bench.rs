@@ -159,12 +159,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut peak_sample = None;
     for batch in [1usize, 64] {
         let primers = vec![vec![BOS]; batch];
-        model.generate_batch(&primers, 4, &sampler, 0);
-        let ((tokens, secs), peak) = with_peak_gpu_memory(|| {
+        model.generate_batch(&primers, 4, &sampler, 0)?;
+        let ((out, secs), peak) = with_peak_gpu_memory(|| {
             let t = Instant::now();
             let out = model.generate_batch(&primers, o.sample_tokens, &sampler, 1);
-            (out.iter().map(Vec::len).sum::<usize>(), t.elapsed().as_secs_f64())
+            (out, t.elapsed().as_secs_f64())
         });
+        let tokens = out?.iter().map(Vec::len).sum::<usize>();
         peak_sample = peak_sample.max(peak);
         sample_tps.push((batch, tokens as f64 / secs));
     }

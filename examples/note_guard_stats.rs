@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let m = saved::load(&path, "cpu")?;
         for guarded in [false, true] {
             let sampler = Sampler::default().with_notes(guarded.then(|| NoteRules::new(&m.tokenizer)));
-            let outs = m.model.generate_batch(&vec![vec![BOS]; count], length, &sampler, 5);
+            let outs = m.model.generate_batch(&vec![vec![BOS]; count], length, &sampler, 5)?;
             let mut c = Counts::default();
             for o in &outs {
                 let full: Vec<TokenId> = std::iter::once(BOS).chain(o.iter().copied()).collect();

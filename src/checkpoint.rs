@@ -37,6 +37,7 @@ pub enum ModelKind {
     Markov,
     Hmm,
     Lstm,
+    Transformer,
     Classifier,
 }
 
@@ -46,13 +47,14 @@ impl std::str::FromStr for ModelKind {
         ModelKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| Error::setting("model", format!("`{s}`"), "markov, hmm or lstm"))
+            .ok_or_else(|| Error::setting("model", format!("`{s}`"), "markov, hmm, lstm or transformer"))
     }
 }
 
 impl ModelKind {
-    /// Every generator kind, in the order the command line lists them.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm];
+    /// Every kind, in the order the command line lists them.
+    pub const ALL: [ModelKind; 4] =
+        [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm, ModelKind::Transformer];
 
     /// Lower-case name, as on the command line and in checkpoints.
     pub fn name(self) -> &'static str {
@@ -61,6 +63,7 @@ impl ModelKind {
             ModelKind::Hmm => "hmm",
             ModelKind::Lstm => "lstm",
             ModelKind::Classifier => "classifier",
+            ModelKind::Transformer => "transformer",
         }
     }
 }

@@ -66,7 +66,7 @@ pub fn run(request: &EvalRequest, progress: &dyn Progress) -> Result<Evaluation>
     let corpus = Corpus::load_with(&request.corpus, &loaded.tokenizer, &request.load, Some(progress))?;
     checkpoint::check_tokenizer(&request.checkpoint, &loaded.header, &corpus.tokenizer)?;
     let seqs = corpus.require(request.split)?;
-    let score = Score::of(&loaded.model, &corpus.tokenizer, &seqs, corpus.seconds(request.split));
+    let score = Score::of(&loaded.model, &corpus.tokenizer, &seqs, corpus.seconds(request.split))?;
     let viterbi = match (request.viterbi, loaded.model.as_hmm()) {
         (Some(n), Some(hmm)) => corpus
             .split(request.split)

@@ -67,7 +67,7 @@ pub fn generate(
         None => (vec![BOS], DecodeOptions::default()),
     };
     let primers = vec![primer.clone(); opts.count];
-    let outs = model.generate_batch(&primers, opts.length, &opts.sampler, opts.rng_seed);
+    let outs = model.generate_batch(&primers, opts.length, &opts.sampler, opts.rng_seed)?;
     Ok(outs
         .into_iter()
         .map(|continuation| {

@@ -30,24 +30,31 @@ pub struct Score {
 impl Score {
     /// Score `model` on `seqs` (tokens of `tokenizer`) lasting `seconds` in all. Sequences are
     /// scored in parallel; the sum runs in sequence order, so the result is deterministic.
-    pub fn of(model: &dyn Generator, tokenizer: &Tokenizer, seqs: &[Vec<TokenId>], seconds: f64) -> Score {
+    pub fn of(
+        model: &dyn Generator,
+        tokenizer: &Tokenizer,
+        seqs: &[Vec<TokenId>],
+        seconds: f64,
+    ) -> Result<Score> {
         use rayon::prelude::*;
-        let per_seq: Vec<(Vec<f64>, usize)> =
-            seqs.par_iter().map(|s| (model.log_probs(s), tokenizer.note_count(s))).collect();
+        let per_seq: Vec<(Vec<f64>, usize)> = seqs
+            .par_iter()
+            .map(|s| Ok((model.log_probs(s)?, tokenizer.note_count(s))))
+            .collect::<Result<_>>()?;
         let all: Vec<f64> = per_seq.iter().flat_map(|(lp, _)| lp.iter().copied()).collect();
-        Score {
+        Ok(Score {
             pieces: seqs.len(),
             tokens: all.len(),
             notes: per_seq.iter().map(|(_, n)| n).sum(),
             seconds,
             log_prob: all.iter().sum(),
-        }
+        })
     }
 
     /// Score `model` on one split of `corpus` (an error naming the corpus if it is empty).
     pub fn of_split(model: &dyn Generator, corpus: &Corpus, split: Split) -> Result<Score> {
         let seqs = corpus.require(split)?;
-        Ok(Score::of(model, &corpus.tokenizer, &seqs, corpus.seconds(split)))
+        Score::of(model, &corpus.tokenizer, &seqs, corpus.seconds(split))
     }
 
     /// Mean bits per scored token (equal to [`crate::models::corpus_bits`]).
@@ -100,10 +107,10 @@ mod tests {
         fn vocab_size(&self) -> usize {
             4
         }
-        fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {
-            vec![0.25f64.ln(); tokens.len().saturating_sub(1)]
+        fn log_probs(&self, tokens: &[TokenId]) -> crate::Result<Vec<f64>> {
+            Ok(vec![0.25f64.ln(); tokens.len().saturating_sub(1)])
         }
-        fn stream(&self, _: &[TokenId]) -> Box<dyn TokenStream + '_> {
+        fn stream(&self, _: &[TokenId]) -> crate::Result<Box<dyn TokenStream + '_>> {
             unreachable!("not sampled")
         }
     }
@@ -120,14 +127,14 @@ mod tests {
             ids("BOS PITCH_60 VELOCITY_3 DURATION_4 SHIFT_4 PITCH_62 VELOCITY_3 DURATION_4 SHIFT_4 EOS"),
             ids("BOS PITCH_60 VELOCITY_3 DURATION_4 EOS"),
         ];
-        let s = Score::of(&Quarter, &t, &seqs, 1.5);
+        let s = Score::of(&Quarter, &t, &seqs, 1.5).unwrap();
         assert_eq!((s.pieces, s.tokens, s.notes), (2, 13, 3));
         assert!((s.bits_per_token() - 2.0).abs() < 1e-12);
         assert!((s.perplexity() - 4.0).abs() < 1e-9);
         assert!((s.bits_per_note() - 26.0 / 3.0).abs() < 1e-12);
         assert!((s.bits_per_second() - 26.0 / 1.5).abs() < 1e-12);
         // Bits per token is exactly corpus_bits'.
-        assert_eq!(s.bits_per_token(), corpus_bits(&Quarter, &seqs).0);
-        assert_eq!(Score::of(&Quarter, &t, &[], 0.0).bits_per_note(), 0.0);
+        assert_eq!(s.bits_per_token(), corpus_bits(&Quarter, &seqs).unwrap().0);
+        assert_eq!(Score::of(&Quarter, &t, &[], 0.0).unwrap().bits_per_note(), 0.0);
     }
 }

@@ -32,6 +32,9 @@ pub enum ModelSpec {
     /// An LSTM on libtorch.
     #[cfg(feature = "lstm")]
     Lstm(Box<crate::models::lstm::LstmRequest>),
+    /// A decoder-only Transformer on libtorch.
+    #[cfg(feature = "lstm")]
+    Transformer(Box<crate::models::transformer::TransformerRequest>),
 }
 
 impl ModelSpec {
@@ -42,6 +45,8 @@ impl ModelSpec {
             ModelSpec::Hmm(_) => ModelKind::Hmm,
             #[cfg(feature = "lstm")]
             ModelSpec::Lstm(_) => ModelKind::Lstm,
+            #[cfg(feature = "lstm")]
+            ModelSpec::Transformer(_) => ModelKind::Transformer,
         }
     }
 }
@@ -60,12 +65,12 @@ pub struct TrainRequest {
     pub seed: u64,
 }
 
-/// How an LSTM run ended.
+/// How a neural run (LSTM, Transformer) ended.
 #[cfg(feature = "lstm")]
 #[derive(Debug, Clone)]
-pub struct LstmRun {
-    pub stopped: crate::models::lstm::StopReason,
-    pub state: crate::models::lstm::TrainState,
+pub struct NeuralRun {
+    pub stopped: crate::models::neural::StopReason,
+    pub state: crate::models::neural::TrainState,
     /// The latest-state checkpoint, to resume from.
     pub last_path: PathBuf,
 }
@@ -85,9 +90,14 @@ pub struct Trained {
     /// Bits per token and per note on the valid split (the LSTM's: its best validation).
     pub valid_bits_per_token: Option<f64>,
     pub valid_bits_per_note: Option<f64>,
+    /// How a neural (LSTM or Transformer) run ended.
     #[cfg(feature = "lstm")]
-    pub lstm: Option<LstmRun>,
+    pub lstm: Option<NeuralRun>,
 }
+
+/// The name [`NeuralRun`] had when the LSTM was the only neural model.
+#[cfg(feature = "lstm")]
+pub type LstmRun = NeuralRun;
 
 /// `checkpoints/<corpus folder name>.<kind>`.
 pub fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
@@ -161,9 +171,15 @@ pub fn train_on(corpus: &Corpus, request: &TrainRequest, progress: &dyn Progress
             (Model::Hmm(m), json(&config, "HMM configuration")?, json(&report, "EM report")?)
         }
         #[cfg(feature = "lstm")]
-        ModelSpec::Lstm(lstm) => return train_lstm(corpus, request, lstm, progress),
+        ModelSpec::Lstm(lstm) => {
+            return train_neural::<crate::models::lstm::Net>(corpus, request, lstm, progress)
+        }
+        #[cfg(feature = "lstm")]
+        ModelSpec::Transformer(t) => {
+            return train_neural::<crate::models::transformer::Net>(corpus, request, t, progress)
+        }
     };
-    let (train_bits, scored) = corpus_bits(&model, &train);
+    let (train_bits, scored) = corpus_bits(&model, &train)?;
     let mut record = Record { hyperparameters, corpus: Some(summary), extra, ..Record::default() };
     record.metrics.insert("train_bits_per_token".into(), train_bits);
     record.metrics.insert("train_tokens".into(), scored as f64);
@@ -196,27 +212,25 @@ fn json(value: &impl serde::Serialize, what: &'static str) -> Result<serde_json:
 }
 
 #[cfg(feature = "lstm")]
-fn train_lstm(
+fn train_neural<N: crate::models::neural::Network>(
     corpus: &Corpus,
     request: &TrainRequest,
-    lstm: &crate::models::lstm::LstmRequest,
+    neural: &crate::models::neural::NeuralRequest<N::Config>,
     progress: &dyn Progress,
 ) -> Result<Trained> {
-    use crate::models::lstm::{self, RunOptions, TrainData};
+    use crate::models::neural::{self, NetConfig, RunOptions, TrainData};
 
     let tokenizer = &corpus.tokenizer;
     let train = corpus.require(Split::Train)?;
     let valid = corpus.sequences(Split::Valid);
     let summary = corpus.summary();
     let train_tokens = summary.tokens[Split::Train.name()];
-    let (model_cfg, train_cfg) = lstm.resolve(request.seed)?;
-    let device = lstm::parse_device(&train_cfg.device)?;
+    let (model_cfg, train_cfg) = neural.resolve_for::<N>(request.seed)?;
+    let device = neural::parse_device(&train_cfg.device)?;
     progress.message(&format!(
-        "lstm: {} layer(s) × {}, embedding {}, {} parameters, on {device:?}{}; batch {} × {} tokens, lr {}",
-        model_cfg.layers,
-        model_cfg.hidden,
-        model_cfg.embed,
-        model_cfg.parameters(tokenizer.vocab_size()),
+        "{}: {}, on {device:?}{}; batch {} × {} tokens, lr {}",
+        N::KIND,
+        model_cfg.describe(tokenizer.vocab_size()),
         if train_cfg.bf16 && device.is_cuda() { " (bf16)" } else { "" },
         train_cfg.batch,
         train_cfg.window,
@@ -226,11 +240,11 @@ fn train_lstm(
     let opts = RunOptions {
         stop: &never,
         progress: Some(progress),
-        resume: lstm.resume.as_deref(),
+        resume: neural.resume.as_deref(),
         max_steps_this_run: None,
         corpus: Some(&summary),
     };
-    let report = lstm::train(
+    let report = neural::train::train::<N>(
         &model_cfg,
         &train_cfg,
         tokenizer,
@@ -244,7 +258,7 @@ fn train_lstm(
     let best = report.state.best_valid_bits;
     let header = checkpoint::load_header(&report.best_path)?;
     Ok(Trained {
-        kind: ModelKind::Lstm,
+        kind: N::KIND,
         path: report.best_path.clone(),
         header,
         train_pieces: train.len(),
@@ -255,6 +269,6 @@ fn train_lstm(
         valid_bits_per_note: best
             .filter(|_| valid_notes > 0)
             .map(|b| b * valid_tokens as f64 / valid_notes as f64),
-        lstm: Some(LstmRun { stopped: report.stopped, state: report.state, last_path: report.last_path }),
+        lstm: Some(NeuralRun { stopped: report.stopped, state: report.state, last_path: report.last_path }),
     })
 }

@@ -15,6 +15,8 @@ mod tokens;
 mod train;
 #[cfg(feature = "lstm")]
 mod train_lstm;
+#[cfg(feature = "lstm")]
+mod train_transformer;
 
 use clap::{Parser, Subcommand};
 
@@ -40,7 +42,7 @@ pub enum Command {
     /// Print a MIDI file's token sequence or write its decoded round trip; `learn-bpe` learns
     /// BPE merges on a corpus.
     Tokens(tokens::Args),
-    /// Train a generator (markov, hmm, lstm) on a corpus and write its checkpoint.
+    /// Train a generator (markov, hmm, lstm, transformer) on a corpus and write its checkpoint.
     Train(Box<train::Args>),
     /// Sample new MIDI files from a checkpoint, optionally continuing a seed file.
     Generate(generate::Args),

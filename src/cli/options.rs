@@ -17,8 +17,8 @@ pub struct TokenizerArgs {
     /// Tokenization scheme: `tsd` (SHIFT between onsets, then PITCH VELOCITY DURATION per
     /// note), `midi-like` (NOTE_ON / NOTE_OFF / SHIFT events, as checkpoints made before
     /// schemes existed) or `remi` (BAR, POSITION in the bar, then PITCH VELOCITY DURATION;
-    /// beats grid only). Default: `tsd`, except `midi-like` for `train --model lstm` (the
-    /// best measured for each model; see the README's results).
+    /// beats grid only). Default: `tsd`, except `midi-like` for `train --model lstm` and
+    /// `--model transformer` (the best measured for each model; see the README's results).
     #[arg(long = "tokenizer", value_name = "SCHEME", value_parser = parse_scheme)]
     pub scheme: Option<Scheme>,
     /// Time grid: `beats` (steps per quarter note, follows the score) or `seconds` (10 ms steps,

@@ -40,6 +40,9 @@ pub struct Args {
     #[cfg(feature = "lstm")]
     #[command(flatten)]
     lstm: super::train_lstm::LstmArgs,
+    #[cfg(feature = "lstm")]
+    #[command(flatten)]
+    transformer: super::train_transformer::TransformerArgs,
     #[command(flatten)]
     tokenizer: TokenizerArgs,
 }
@@ -74,7 +77,8 @@ struct HmmArgs {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // The best measured scheme per model when none is asked for (README: results).
-    let default = if args.model == ModelKind::Lstm { Scheme::MidiLike } else { DEFAULT_SCHEME };
+    let neural = matches!(args.model, ModelKind::Lstm | ModelKind::Transformer);
+    let default = if neural { Scheme::MidiLike } else { DEFAULT_SCHEME };
     let tokenizer = args.tokenizer.tokenizer_or(default)?;
     let model = match args.model {
         ModelKind::Markov => {
@@ -97,9 +101,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             pseudo_count: args.hmm.pseudo_count,
         }),
         #[cfg(feature = "lstm")]
-        ModelKind::Lstm => ModelSpec::Lstm(Box::new(args.lstm.request())),
+        ModelKind::Lstm => {
+            if args.transformer.any() {
+                anyhow::bail!("--heads, --dim, --ff and --context are Transformer options");
+            }
+            ModelSpec::Lstm(Box::new(args.lstm.request()?))
+        }
+        #[cfg(feature = "lstm")]
+        ModelKind::Transformer => ModelSpec::Transformer(Box::new(args.transformer.request(&args.lstm)?)),
         #[cfg(not(feature = "lstm"))]
-        ModelKind::Lstm => anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)"),
+        ModelKind::Lstm | ModelKind::Transformer => {
+            anyhow::bail!("this cadenza was built without the `lstm` feature (libtorch)")
+        }
         ModelKind::Classifier => anyhow::bail!("classifiers are trained with `cadenza classify train`"),
     };
     let request = TrainRequest {
@@ -112,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let corpus = super::corpus::load(&request.corpus, &request.tokenizer, args.no_cache)?;
     #[cfg(feature = "lstm")]
-    let reporter = if args.model == ModelKind::Lstm {
+    let reporter = if neural {
         super::train_lstm::install_ctrlc();
         Reporter::with_stop(&super::train_lstm::STOP)
     } else {

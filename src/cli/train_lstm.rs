@@ -1,12 +1,14 @@
-//! `cadenza train --model lstm ...`: the LSTM's options, the Ctrl-C handler (training stops
-//! cleanly after writing a checkpoint) and the closing lines.
+//! `cadenza train --model lstm|transformer ...`: the options of the neural models (the training
+//! flags they share, `--layers` and `--dropout`, and the LSTM's own shape flags; the
+//! Transformer's are in `train_transformer`), the Ctrl-C handler (training stops cleanly after
+//! writing a checkpoint) and the closing lines.
 #![cfg(feature = "lstm")]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cadenza::models::lstm::{LstmConfig, LstmRequest, StopReason, TrainOverrides};
-use cadenza::train::{LstmRun, Trained};
+use cadenza::train::{NeuralRun, Trained};
 
 /// Set by the Ctrl-C handler, read by the training loop every step.
 pub static STOP: AtomicBool = AtomicBool::new(false);
@@ -14,31 +16,38 @@ pub static STOP: AtomicBool = AtomicBool::new(false);
 /// A named model shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Preset {
-    /// 2 × 256 LSTM, dropout 0.5 (the seed article's model).
+    /// 2 × 256 LSTM, dropout 0.5 (the seed article's model; --model lstm).
     SeedArticle,
+    /// A Transformer sized for a CPU core: 4 blocks × 192, 4 heads, MLP 768 (--model
+    /// transformer).
+    Cpu,
 }
 
-/// LSTM options. Flags override `--config`, which overrides the defaults; with `--resume` the
-/// checkpoint's settings are the base instead and the model's shape cannot change.
+/// LSTM and Transformer options. Flags override `--config`, which overrides the defaults; with
+/// `--resume` the checkpoint's settings are the base instead and the model's shape cannot
+/// change.
 #[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "LSTM")]
+#[command(next_help_heading = "LSTM and Transformer")]
 pub struct LstmArgs {
-    /// Start from a named model shape (default: 3 × 512, embedding 256, dropout 0.2).
+    /// Start from a named model shape (default LSTM: 3 × 512, embedding 256, dropout 0.2;
+    /// default Transformer, for a GPU: 6 blocks × 512, 8 heads, MLP 2048, dropout 0.1).
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// Embedding width.
+    /// Embedding width (LSTM).
     #[arg(long)]
     pub embed: Option<usize>,
-    /// LSTM width.
+    /// LSTM width (LSTM).
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Number of LSTM layers.
+    /// Number of LSTM layers, or of Transformer blocks.
     #[arg(long)]
     pub layers: Option<usize>,
-    /// Dropout between layers and before the output layer.
+    /// Dropout (LSTM: between layers and before the output layer; Transformer: embedding,
+    /// attention and residual branches).
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// Share the embedding with the output layer (adds a projection when embed != hidden).
+    /// Share the embedding with the output layer (LSTM; adds a projection when embed !=
+    /// hidden; the Transformer always shares it).
     #[arg(long)]
     pub tie_weights: bool,
     /// Windows per step.
@@ -95,11 +104,16 @@ impl LstmArgs {
             || self.tie_weights
     }
 
+    /// Whether an LSTM-only shape flag is given.
+    pub fn lstm_shape_flags(&self) -> bool {
+        self.embed.is_some() || self.hidden.is_some() || self.tie_weights
+    }
+
     /// The model shape: preset or default, then flags.
     fn model_config(&self) -> LstmConfig {
         let base = match self.preset {
             Some(Preset::SeedArticle) => LstmConfig::seed_article(),
-            None => LstmConfig::default(),
+            Some(Preset::Cpu) | None => LstmConfig::default(),
         };
         LstmConfig {
             embed: self.embed.unwrap_or(base.embed),
@@ -110,12 +124,22 @@ impl LstmArgs {
         }
     }
 
-    /// The run these flags ask for (the library applies the precedence rules).
-    pub fn request(&self) -> LstmRequest {
-        LstmRequest {
+    /// The LSTM run these flags ask for (the library applies the precedence rules).
+    pub fn request(&self) -> anyhow::Result<LstmRequest> {
+        if self.preset == Some(Preset::Cpu) {
+            anyhow::bail!("--preset cpu is a Transformer preset (--model transformer)");
+        }
+        Ok(LstmRequest {
             model: self.model_overrides().then(|| self.model_config()),
             settings_file: self.config.clone(),
-            overrides: TrainOverrides {
+            overrides: self.overrides(),
+            resume: self.resume.clone(),
+        })
+    }
+
+    /// The training flags every neural model shares.
+    pub fn overrides(&self) -> TrainOverrides {
+        TrainOverrides {
                 batch: self.batch,
                 window: self.window,
                 lr: self.lr,
@@ -128,8 +152,6 @@ impl LstmArgs {
                 device: self.device.clone(),
                 bf16: self.bf16,
                 checkpoint_every: self.checkpoint_every,
-            },
-            resume: self.resume.clone(),
         }
     }
 }
@@ -152,7 +174,7 @@ pub fn install_ctrlc() {
 }
 
 /// How the run ended, and where its checkpoints are.
-pub fn print_outcome(trained: &Trained, run: &LstmRun) {
+pub fn print_outcome(trained: &Trained, run: &NeuralRun) {
     let s = &run.state;
     let why = match run.stopped {
         StopReason::Finished => "finished",
@@ -204,7 +226,7 @@ mod tests {
     fn flags_make_the_request() {
         let a =
             parse(&["--lr", "0.5", "--steps", "7", "--bf16", "--device", "cpu", "--resume", "m.lstm.last"]);
-        let r = a.request();
+        let r = a.request().unwrap();
         assert_eq!(r.model, None, "no model flag: the default or the checkpoint's shape");
         assert_eq!(r.resume.as_deref(), Some(std::path::Path::new("m.lstm.last")));
         let o = &r.overrides;
@@ -212,6 +234,7 @@ mod tests {
             (o.lr, o.steps, o.bf16, o.device.as_deref(), o.batch),
             (Some(0.5), Some(7), true, Some("cpu"), None)
         );
-        assert_eq!(parse(&["--hidden", "32"]).request().model.map(|m| m.hidden), Some(32));
+        assert_eq!(parse(&["--hidden", "32"]).request().unwrap().model.map(|m| m.hidden), Some(32));
+        assert!(parse(&["--preset", "cpu"]).request().is_err());
     }
 }

@@ -532,7 +532,7 @@ pub fn compare_loaded(
         let bits = score.bits_per_token();
         progress.message(&format!("{}: generating {} pieces", m.name, primers.len()));
         let t0 = Instant::now();
-        let outs = m.model.generate_batch(&primer_tokens, opts.length, &sampler, opts.rng_seed);
+        let outs = m.model.generate_batch(&primer_tokens, opts.length, &sampler, opts.rng_seed)?;
         let secs = t0.elapsed().as_secs_f64();
         let generated: usize = outs.iter().map(Vec::len).sum();
         progress.message(&format!("{}: measuring the samples", m.name));

@@ -4,14 +4,21 @@
 //! each token given its past, from which bits/token and perplexity follow) and opens a
 //! [`TokenStream`] that yields the distribution of the next token after a primer, so one
 //! [`crate::sampler`] serves every model. Training is model-specific (`fit` on each model).
+//! Scoring, streams and sampling return [`crate::Result`]: the counting models never fail,
+//! the libtorch ones report a failed tensor operation as [`crate::Error::Torch`].
 
 pub mod hmm;
 #[cfg(feature = "lstm")]
 pub mod lstm;
 pub mod markov;
+#[cfg(feature = "lstm")]
+pub mod neural;
 pub mod saved;
+#[cfg(feature = "lstm")]
+pub mod transformer;
 
 pub use crate::checkpoint::ModelKind;
+use crate::error::Result;
 use crate::sampler::{SampleRng, Sampler};
 use crate::tokens::{NoteGuard, TokenId, EOS};
 
@@ -25,11 +32,12 @@ pub trait Generator: Send + Sync {
     /// Size of the vocabulary the model was trained on.
     fn vocab_size(&self) -> usize;
 
-    /// `ln p(tokens[i] | tokens[..i])` for every `i` in `1..tokens.len()`. Never `-inf`.
-    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64>;
+    /// `ln p(tokens[i] | tokens[..i])` for every `i` in `1..tokens.len()` (one entry each).
+    /// Never `-inf`.
+    fn log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>>;
 
     /// A stream that has consumed `primer` (which starts with BOS).
-    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_>;
+    fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>>;
 
     /// Sample one continuation per primer. The default runs one stream per primer in turn;
     /// models that batch on a device override it.
@@ -39,7 +47,7 @@ pub trait Generator: Send + Sync {
         max_new_tokens: usize,
         sampler: &crate::sampler::Sampler,
         rng_seed: u64,
-    ) -> Vec<Vec<TokenId>> {
+    ) -> Result<Vec<Vec<TokenId>>> {
         primers
             .iter()
             .enumerate()
@@ -58,7 +66,7 @@ pub trait TokenStream {
     fn next_probs(&mut self, out: &mut Vec<f64>);
 
     /// Consume one token.
-    fn push(&mut self, token: TokenId);
+    fn push(&mut self, token: TokenId) -> Result<()>;
 }
 
 /// Continue `primer` with up to `max_new_tokens` sampled tokens (fewer if EOS is drawn; the EOS
@@ -70,8 +78,8 @@ pub fn sample<G: Generator + ?Sized>(
     max_new_tokens: usize,
     sampler: &Sampler,
     rng: &mut SampleRng,
-) -> Vec<TokenId> {
-    let mut stream = model.stream(primer);
+) -> Result<Vec<TokenId>> {
+    let mut stream = model.stream(primer)?;
     continue_stream(stream.as_mut(), sampler.guard(primer), max_new_tokens, sampler, rng)
 }
 
@@ -83,7 +91,7 @@ pub fn continue_stream(
     max_new_tokens: usize,
     sampler: &Sampler,
     rng: &mut SampleRng,
-) -> Vec<TokenId> {
+) -> Result<Vec<TokenId>> {
     let mut out = Vec::with_capacity(max_new_tokens);
     let mut probs = Vec::new();
     for _ in 0..max_new_tokens {
@@ -93,18 +101,18 @@ pub fn continue_stream(
         if t == EOS {
             break;
         }
-        stream.push(t);
+        stream.push(t)?;
     }
-    out
+    Ok(out)
 }
 
 /// Mean bits/token of `model` over `seqs` (all scored tokens pooled) and how many tokens were
 /// scored, computed in parallel. `train`, `eval` and `compare` all report this number.
-pub fn corpus_bits(model: &dyn Generator, seqs: &[Vec<TokenId>]) -> (f64, usize) {
+pub fn corpus_bits(model: &dyn Generator, seqs: &[Vec<TokenId>]) -> Result<(f64, usize)> {
     use rayon::prelude::*;
-    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s)).collect();
+    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s)).collect::<Result<_>>()?;
     let all: Vec<f64> = lps.into_iter().flatten().collect();
-    (bits_per_token(&all), all.len())
+    Ok((bits_per_token(&all), all.len()))
 }
 
 /// Bits per token and perplexity from natural-log probabilities.

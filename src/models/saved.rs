@@ -3,7 +3,7 @@
 //!
 //! A checkpoint's header is assembled in one place ([`header`]) for every kind, so its
 //! tokenizer, vocabulary, corpus summary and metrics are recorded the same way whether the
-//! Markov chain, the HMM or the LSTM's training loop writes it.
+//! Markov chain, the HMM or the neural training loop (LSTM, Transformer) writes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +26,8 @@ pub enum Model {
     Hmm(HmmModel),
     #[cfg(feature = "lstm")]
     Lstm(super::lstm::LstmModel),
+    #[cfg(feature = "lstm")]
+    Transformer(super::transformer::TransformerModel),
 }
 
 impl Model {
@@ -36,6 +38,8 @@ impl Model {
             Model::Hmm(m) => m,
             #[cfg(feature = "lstm")]
             Model::Lstm(m) => m,
+            #[cfg(feature = "lstm")]
+            Model::Transformer(m) => m,
         }
     }
 
@@ -54,6 +58,8 @@ impl Model {
             Model::Hmm(m) => (HMM_PAYLOAD, m.to_safetensors()),
             #[cfg(feature = "lstm")]
             Model::Lstm(m) => (super::lstm::model::PAYLOAD_FORMAT, m.weights_bytes()?),
+            #[cfg(feature = "lstm")]
+            Model::Transformer(m) => (super::neural::PAYLOAD_FORMAT, m.weights_bytes()?),
         })
     }
 }
@@ -65,10 +71,10 @@ impl Generator for Model {
     fn vocab_size(&self) -> usize {
         self.generator().vocab_size()
     }
-    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {
+    fn log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>> {
         self.generator().log_probs(tokens)
     }
-    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_> {
+    fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>> {
         self.generator().stream(primer)
     }
     fn generate_batch(
@@ -77,7 +83,7 @@ impl Generator for Model {
         max_new_tokens: usize,
         sampler: &Sampler,
         rng_seed: u64,
-    ) -> Vec<Vec<TokenId>> {
+    ) -> Result<Vec<Vec<TokenId>>> {
         self.generator().generate_batch(primers, max_new_tokens, sampler, rng_seed)
     }
 }
@@ -142,8 +148,17 @@ pub fn load(path: &Path, device: &str) -> Result<LoadedModel> {
             Model::Lstm(super::lstm::LstmModel::from_checkpoint(path, &header, &payload, device)?)
         }
         ModelKind::Classifier => return Err(bad(CheckpointError::NotAGenerator)),
+        #[cfg(feature = "lstm")]
+        ModelKind::Transformer => {
+            let device = super::neural::parse_device(device)?;
+            Model::Transformer(super::transformer::TransformerModel::from_checkpoint(
+                path, &header, &payload, device,
+            )?)
+        }
         #[cfg(not(feature = "lstm"))]
-        ModelKind::Lstm => return Err(bad(CheckpointError::NeedsFeature(ModelKind::Lstm.name()))),
+        kind @ (ModelKind::Lstm | ModelKind::Transformer) => {
+            return Err(bad(CheckpointError::NeedsFeature(kind.name())))
+        }
     };
     if model.vocab_size() != tokenizer.vocab_size() || header.vocab.len() != tokenizer.vocab_size() {
         return Err(bad(CheckpointError::VocabMismatch {
@@ -178,7 +193,7 @@ mod tests {
         assert_eq!(written.payload_format, MARKOV_PAYLOAD);
         let back = load(&p, "cpu").unwrap();
         assert_eq!(back.header, written);
-        assert_eq!(back.model.log_probs(&seqs[0]), model.log_probs(&seqs[0]));
+        assert_eq!(back.model.log_probs(&seqs[0]).unwrap(), model.log_probs(&seqs[0]).unwrap());
         assert!(back.model.as_hmm().is_none());
     }
 

@@ -153,9 +153,15 @@ impl<'a> HmmStream<'a> {
     pub fn new(model: &'a HmmModel, primer: &[TokenId]) -> Self {
         let mut s = HmmStream { model, pred: model.pi.clone(), alpha: vec![0.0; model.k] };
         for &t in primer.iter().skip(1) {
-            s.push(t);
+            s.advance(t);
         }
         s
+    }
+
+    /// Condition on one more token.
+    fn advance(&mut self, token: TokenId) {
+        filter_step::<false>(self.model, &self.pred, token, &mut self.alpha);
+        matvec_t::<false>(&self.model.a, &self.alpha, &mut self.pred);
     }
 
     /// The predicted distribution of the next hidden state.
@@ -177,8 +183,8 @@ impl TokenStream for HmmStream<'_> {
         }
     }
 
-    fn push(&mut self, token: TokenId) {
-        filter_step::<false>(self.model, &self.pred, token, &mut self.alpha);
-        matvec_t::<false>(&self.model.a, &self.alpha, &mut self.pred);
+    fn push(&mut self, token: TokenId) -> crate::Result<()> {
+        self.advance(token);
+        Ok(())
     }
 }

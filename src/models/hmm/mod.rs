@@ -34,11 +34,11 @@ impl Generator for HmmModel {
         self.v
     }
 
-    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {
-        self.token_log_probs(tokens)
+    fn log_probs(&self, tokens: &[TokenId]) -> crate::Result<Vec<f64>> {
+        Ok(self.token_log_probs(tokens))
     }
 
-    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_> {
-        Box::new(HmmStream::new(self, primer))
+    fn stream(&self, primer: &[TokenId]) -> crate::Result<Box<dyn TokenStream + '_>> {
+        Ok(Box::new(HmmStream::new(self, primer)))
     }
 }

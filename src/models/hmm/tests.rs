@@ -87,7 +87,7 @@ fn forward_matches_brute_force_enumeration() {
         let t = 1 + case % 6;
         let seq: Vec<TokenId> =
             std::iter::once(BOS).chain((0..t).map(|_| r.random_range(0..v) as TokenId)).collect();
-        let lp = m.log_probs(&seq);
+        let lp = m.log_probs(&seq).unwrap();
         assert_eq!(lp.len(), t);
         // Each token's log-probability is the log-ratio of consecutive prefix likelihoods.
         let mut prev = 0.0;
@@ -258,7 +258,7 @@ fn no_underflow_on_long_sequences() {
     let mut r = rng(16);
     let m = random_model(&mut r, 8, 40);
     let seq = sample_seq(&m, &mut r, 10_000);
-    let lp = m.log_probs(&seq);
+    let lp = m.log_probs(&seq).unwrap();
     assert_eq!(lp.len(), 10_000);
     assert!(lp.iter().all(|x| x.is_finite() && *x < 0.0));
     let total: f64 = lp.iter().sum();
@@ -274,26 +274,26 @@ fn stream_matches_log_probs() {
     let mut r = rng(17);
     let m = random_model(&mut r, 5, 9);
     let seq = sample_seq(&m, &mut r, 60);
-    let lp = m.log_probs(&seq);
-    let mut stream = m.stream(&seq[..1]);
+    let lp = m.log_probs(&seq).unwrap();
+    let mut stream = m.stream(&seq[..1]).unwrap();
     let mut probs = Vec::new();
     for (t, &o) in seq[1..].iter().enumerate() {
         stream.next_probs(&mut probs);
         assert_eq!(probs.len(), 9);
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!((probs[o as usize].ln() - lp[t]).abs() < 1e-9, "token {t}");
-        stream.push(o);
+        stream.push(o).unwrap();
     }
     // A stream primed with a prefix equals one fed the same tokens.
-    let mut primed = m.stream(&seq[..31]);
-    let mut fed = m.stream(&seq[..1]);
-    seq[1..31].iter().for_each(|&o| fed.push(o));
+    let mut primed = m.stream(&seq[..31]).unwrap();
+    let mut fed = m.stream(&seq[..1]).unwrap();
+    seq[1..31].iter().for_each(|&o| fed.push(o).unwrap());
     let (mut p1, mut p2) = (Vec::new(), Vec::new());
     primed.next_probs(&mut p1);
     fed.next_probs(&mut p2);
     assert_eq!(p1, p2);
     // The shared sampler drives it.
-    let out = crate::models::sample(&m, &seq[..10], 20, &Default::default(), &mut rng(1));
+    let out = crate::models::sample(&m, &seq[..10], 20, &Default::default(), &mut rng(1)).unwrap();
     assert!(!out.is_empty() && out.iter().all(|&t| (t as usize) < 9));
     assert_eq!((m.kind(), m.vocab_size()), (crate::models::ModelKind::Hmm, 9));
 }
@@ -309,7 +309,7 @@ fn impossible_and_unknown_tokens_stay_finite() {
         vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
     )
     .expect("model");
-    let lp = m.log_probs(&[BOS, 0, 1, 7, 0]);
+    let lp = m.log_probs(&[BOS, 0, 1, 7, 0]).unwrap();
     assert_eq!(lp, vec![0.0, IMPOSSIBLE_LOG_PROB, IMPOSSIBLE_LOG_PROB, 0.0]);
 }
 

@@ -1,29 +1,56 @@
 //! The LSTM generator on libtorch: token embedding → stacked LSTM (cuDNN on CUDA) → dropout →
-//! linear over the vocabulary.
+//! linear over the vocabulary. Only the network and its recurrent state live here
+//! ([`model::Net`], a [`crate::models::neural::Network`]); training, scoring, sampling and
+//! checkpoints are the shared neural stack's ([`crate::models::neural`]), re-exported here
+//! under the names they have always had.
 //!
-//! - [`config`]: the network's shape ([`LstmConfig`]), the training options ([`TrainConfig`],
-//!   TOML-loadable) and device selection.
-//! - [`model`]: the weights, the forward pass and [`LstmModel`] (load and save).
-//! - [`sample`]: the [`crate::models::Generator`] implementation (scoring, streams, batched
-//!   incremental sampling).
-//! - [`train`]: the training loop with checkpoints and exact resume; [`optim`] its AdamW and
-//!   gradient clipping, [`windows`] its random training windows.
-//! - [`payload`]: tensors to and from safetensors bytes for checkpoints.
+//! - [`config`]: the network's shape ([`LstmConfig`]).
+//! - [`model`]: the weights, the forward pass, the recurrent state and [`LstmModel`]
+//!   (`NeuralModel<Net>`: load, save, logits, the [`crate::models::Generator`]).
 
 pub mod config;
 pub mod model;
-pub mod optim;
-pub mod payload;
-pub mod request;
-pub mod sample;
-pub mod train;
-pub mod windows;
 
-pub use config::{parse_device, LstmConfig, TrainConfig};
-pub use model::{LstmModel, PAYLOAD_FORMAT};
-pub use request::{LstmRequest, TrainOverrides};
-pub use sample::LstmStream;
-pub use train::{last_path, train, RunOptions, StopReason, TrainData, TrainReport, TrainState};
+pub use super::neural::{optim, payload, sample, train, windows};
+pub use super::neural::{
+    last_path, parse_device, RunOptions, StopReason, TrainConfig, TrainData, TrainOverrides, TrainState,
+};
+pub use config::LstmConfig;
+pub use model::{LstmModel, Net, PAYLOAD_FORMAT};
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::tokens::Tokenizer;
+
+/// An LSTM training run as asked for (see [`crate::models::neural::NeuralRequest`]).
+pub type LstmRequest = super::neural::NeuralRequest<LstmConfig>;
+
+/// What [`train`](fn@train) did.
+pub type TrainReport = super::neural::TrainReport<Net>;
+
+/// A stream of next-token distributions from an LSTM.
+pub type LstmStream<'a> = super::neural::NeuralStream<'a, Net>;
+
+impl LstmRequest {
+    /// The model and training configurations of this run, with `seed` as the run's seed
+    /// (a resumed run keeps its checkpoint's); both are validated.
+    pub fn resolve(&self, seed: u64) -> Result<(LstmConfig, TrainConfig)> {
+        self.resolve_for::<Net>(seed)
+    }
+}
+
+/// Train an LSTM of shape `model_cfg` (see [`crate::models::neural::train::train`]).
+pub fn train(
+    model_cfg: &LstmConfig,
+    cfg: &TrainConfig,
+    tokenizer: &Tokenizer,
+    data: TrainData<'_>,
+    out: &Path,
+    opts: &RunOptions<'_>,
+) -> Result<TrainReport> {
+    super::neural::train::train::<Net>(model_cfg, cfg, tokenizer, data, out, opts)
+}
 
 #[cfg(test)]
 mod tests;

@@ -1,36 +1,32 @@
-//! The network (embedding → stacked LSTM → dropout → linear) and [`LstmModel`], its trained,
-//! loadable form.
+//! The network (embedding → stacked LSTM → dropout → linear): the LSTM's [`Network`], whose
+//! incremental state is the recurrent `(h, c)`. [`LstmModel`] is its trained, loadable form.
 //!
 //! The LSTM runs through libtorch's fused `lstm` operator — the one behind `tch::nn::lstm` and
 //! PyTorch's `nn.LSTM`, which uses cuDNN on CUDA — over weights named as PyTorch names them
 //! (`weight_ih_l0`, ...). We hold the weights ourselves rather than through `tch::nn::LSTM` so
 //! that one set of weights serves both training (dropout between layers) and inference (none).
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
-
 use tch::{Device, Kind, Tensor};
 
-use super::config::{LstmConfig, TrainConfig};
-use super::payload;
-use crate::checkpoint::{self, Header};
-use crate::error::{CheckpointError, Error, ModelError, Result};
+use super::config::LstmConfig;
+use crate::error::{ModelError, Result};
+use crate::models::neural::{NeuralModel, Network, TrainConfig};
 use crate::models::ModelKind;
-use crate::tokens::{TokenId, PAD};
 
-/// The payload format name written into checkpoint headers.
-pub const PAYLOAD_FORMAT: &str = "safetensors";
+pub use crate::models::neural::model::{hyperparameters, PAYLOAD_FORMAT};
+
+/// A trained LSTM generator.
+pub type LstmModel = NeuralModel<Net>;
 
 /// The recurrent state: `(h, c)`, each `[layers, batch, hidden]`.
-pub(crate) type State = (Tensor, Tensor);
+pub type State = (Tensor, Tensor);
 
 /// The weights and the forward pass.
 #[derive(Debug)]
-pub(crate) struct Net {
-    pub cfg: LstmConfig,
-    pub vocab: i64,
-    pub device: Device,
+pub struct Net {
+    cfg: LstmConfig,
+    vocab: i64,
+    device: Device,
     embed: Tensor,
     /// `weight_ih, weight_hh, bias_ih, bias_hh` per layer, the order libtorch expects.
     lstm: Vec<Tensor>,
@@ -42,7 +38,7 @@ pub(crate) struct Net {
 impl Net {
     /// Fresh weights (PyTorch's initialisations) drawn from libtorch's global generator on the
     /// CPU, then moved to `device`: equal seeds give equal weights on every device.
-    pub fn new(cfg: LstmConfig, vocab: usize, device: Device) -> Result<Net> {
+    fn create(cfg: LstmConfig, vocab: usize, device: Device) -> Result<Net> {
         cfg.validate()?;
         if vocab < 4 {
             return Err(ModelError::VocabSize {
@@ -95,7 +91,7 @@ impl Net {
     }
 
     /// Every trainable tensor with its checkpoint name, in a fixed order.
-    pub fn named(&self) -> Vec<(String, Tensor)> {
+    fn named_weights(&self) -> Vec<(String, Tensor)> {
         let mut out = vec![("embed.weight".to_string(), self.embed.shallow_clone())];
         for (i, t) in self.lstm.iter().enumerate() {
             let what = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"][i % 4];
@@ -111,184 +107,108 @@ impl Net {
         out
     }
 
-    /// Copy every weight from `src` (by name).
-    pub fn load_named(&self, src: &HashMap<String, Tensor>) -> Result<()> {
-        for (name, t) in self.named() {
-            payload::copy_into(&t, src, &name)?;
-        }
-        Ok(())
-    }
-
     /// A zero state for `batch` sequences.
-    pub fn zero_state(&self, batch: i64, kind: Kind) -> State {
+    fn zero_state(&self, batch: i64, kind: Kind) -> Result<State> {
         let shape = [self.cfg.layers as i64, batch, self.cfg.hidden as i64];
-        (Tensor::zeros(shape, (kind, self.device)), Tensor::zeros(shape, (kind, self.device)))
+        Ok((Tensor::f_zeros(shape, (kind, self.device))?, Tensor::f_zeros(shape, (kind, self.device))?))
     }
 
     /// Logits `[batch, time, vocab]` (f32) for `input` (`[batch, time]`, int64 on the device)
     /// from `state` (zero when `None`), and the state after the last step. `train` turns
     /// dropout on; `bf16` computes in bfloat16 (weights cast from their f32 masters, so
     /// gradients still reach the f32 weights).
-    pub fn forward(&self, input: &Tensor, state: Option<&State>, train: bool, bf16: bool) -> (Tensor, State) {
+    fn run(&self, input: &Tensor, state: Option<&State>, train: bool, bf16: bool) -> Result<(Tensor, State)> {
         let kind = if bf16 { Kind::BFloat16 } else { Kind::Float };
-        let cast = |t: &Tensor| if bf16 { t.to_kind(kind) } else { t.shallow_clone() };
+        let cast = |t: &Tensor| -> Result<Tensor> {
+            Ok(if bf16 { t.f_to_kind(kind)? } else { t.shallow_clone() })
+        };
         let batch = input.size()[0];
         let zero;
         let (h0, c0) = match state {
             Some(s) => s,
             None => {
-                zero = self.zero_state(batch, kind);
+                zero = self.zero_state(batch, kind)?;
                 &zero
             }
         };
-        let x = cast(&Tensor::embedding(&self.embed, input, -1, false, false));
-        let weights: Vec<Tensor> = self.lstm.iter().map(&cast).collect();
+        let x = cast(&Tensor::f_embedding(&self.embed, input, -1, false, false)?)?;
+        let weights: Vec<Tensor> = self.lstm.iter().map(&cast).collect::<Result<_>>()?;
         let inner_dropout = if self.cfg.layers > 1 { self.cfg.dropout } else { 0.0 };
-        let (out, h, c) = x.lstm(
-            &[cast(h0), cast(c0)],
-            &weights,
-            true,
-            self.cfg.layers as i64,
-            inner_dropout,
-            train,
-            false,
-            true,
-        );
-        let mut y = out.dropout(self.cfg.dropout, train);
+        let (out, h, c) = x
+            .f_lstm(
+                &[cast(h0)?, cast(c0)?],
+                &weights,
+                true,
+                self.cfg.layers as i64,
+                inner_dropout,
+                train,
+                false,
+                true,
+            )
+            .map_err(|source| crate::Error::Torch { op: "lstm", source })?;
+        let mut y = out.f_dropout(self.cfg.dropout, train)?;
         if let Some(p) = &self.proj {
-            y = y.linear::<Tensor>(&cast(p), None);
+            y = y.f_linear::<Tensor>(&cast(p)?, None)?;
         }
         let w = self.out_w.as_ref().unwrap_or(&self.embed);
-        let logits = y.linear(&cast(w), Some(cast(&self.out_b)));
-        (logits.to_kind(Kind::Float), (h, c))
+        let logits = y.f_linear(&cast(w)?, Some(cast(&self.out_b)?))?;
+        Ok((logits.f_to_kind(Kind::Float)?, (h, c)))
     }
 }
 
-/// Tokens as an int64 tensor on `device`; ids past the vocabulary read as PAD.
-pub(crate) fn token_tensor(tokens: &[TokenId], vocab: i64, device: Device) -> Tensor {
-    let ids: Vec<i64> =
-        tokens.iter().map(|&t| if i64::from(t) < vocab { i64::from(t) } else { i64::from(PAD) }).collect();
-    Tensor::from_slice(&ids).to_device(device)
-}
+impl Network for Net {
+    type Config = LstmConfig;
+    type State = State;
+    const KIND: ModelKind = ModelKind::Lstm;
 
-/// A trained LSTM generator.
-#[derive(Debug)]
-pub struct LstmModel {
-    config: LstmConfig,
-    pub(super) vocab_size: usize,
-    device: Device,
-    /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
-    net: Mutex<Net>,
-}
-
-impl LstmModel {
-    /// A model with fresh random weights (seed them with `tch::manual_seed`).
-    pub fn new(config: LstmConfig, vocab_size: usize, device: Device) -> Result<LstmModel> {
-        Ok(Self::from_net(Net::new(config, vocab_size, device)?))
+    fn new(cfg: LstmConfig, vocab: usize, device: Device) -> Result<Net> {
+        Net::create(cfg, vocab, device)
     }
 
-    pub(crate) fn from_net(net: Net) -> LstmModel {
-        LstmModel {
-            config: net.cfg,
-            vocab_size: net.vocab as usize,
-            device: net.device,
-            net: Mutex::new(net),
-        }
+    fn config(&self) -> &LstmConfig {
+        &self.cfg
     }
 
-    /// The network's shape.
-    pub fn config(&self) -> &LstmConfig {
-        &self.config
+    fn vocab(&self) -> i64 {
+        self.vocab
     }
 
-    /// Where the weights live.
-    pub fn device(&self) -> Device {
+    fn device(&self) -> Device {
         self.device
     }
 
-    /// Number of trainable parameters.
-    pub fn parameter_count(&self) -> usize {
-        self.net().named().iter().map(|(_, t)| t.numel()).sum()
+    fn named(&self) -> Vec<(String, Tensor)> {
+        self.named_weights()
     }
 
-    pub(crate) fn net(&self) -> MutexGuard<'_, Net> {
-        self.net.lock().unwrap_or_else(|e| e.into_inner())
+    fn forward(&self, input: &Tensor, train: bool, bf16: bool) -> Result<Tensor> {
+        Ok(self.run(input, None, train, bf16)?.0)
     }
 
-    /// The raw output logits (`tokens.len() × vocab`, row-major) after each token of `tokens`,
-    /// from a zero state, in evaluation mode.
-    pub fn logits(&self, tokens: &[TokenId]) -> Vec<f32> {
-        if tokens.is_empty() {
-            return Vec::new();
-        }
-        let net = self.net();
-        tch::no_grad(|| {
-            let input = token_tensor(tokens, net.vocab, net.device).unsqueeze(0);
-            let (logits, _) = net.forward(&input, None, false, false);
-            payload::to_f32_vec(&logits).unwrap_or_default()
-        })
+    fn init_state(&self, batch: i64) -> Result<State> {
+        self.zero_state(batch, Kind::Float)
     }
 
-    /// The weights as safetensors bytes.
-    pub fn weights_bytes(&self) -> Result<Vec<u8>> {
-        payload::encode(&self.net().named())
+    fn step(&self, input: &Tensor, state: &mut State) -> Result<Tensor> {
+        let (logits, next) = self.run(input, Some(state), false, false)?;
+        *state = next;
+        Ok(logits)
     }
 
-    /// Write the model (weights only) to `path` with `header` (its kind, payload format and
-    /// hyperparameters are filled in).
-    pub fn save(&self, path: &Path, mut header: Header) -> Result<()> {
-        header.kind = ModelKind::Lstm;
-        header.payload_format = PAYLOAD_FORMAT.into();
-        if header.hyperparameters.get("model").is_none() {
-            header.hyperparameters = hyperparameters(&self.config, None);
-        }
-        checkpoint::save(path, &header, &self.weights_bytes()?)
+    fn select_rows(&self, state: &State, rows: &Tensor) -> Result<State> {
+        Ok((state.0.f_index_select(1, rows)?, state.1.f_index_select(1, rows)?))
     }
 
-    /// Load an LSTM checkpoint onto `device`. Optimizer state in the payload, if any, is
-    /// ignored.
-    pub fn load(path: &Path, device: Device) -> Result<(LstmModel, Header)> {
-        let (header, bytes) = checkpoint::load_kind(path, ModelKind::Lstm)?;
-        let model = Self::from_checkpoint(path, &header, &bytes, device)?;
-        Ok((model, header))
-    }
-
-    /// The model held by an already loaded and verified LSTM checkpoint (`path` only names it
-    /// in errors).
-    pub fn from_checkpoint(path: &Path, header: &Header, bytes: &[u8], device: Device) -> Result<LstmModel> {
-        let bad = |problem| Error::checkpoint(path, problem);
-        let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
-        let (config, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
-        if header.payload_format != PAYLOAD_FORMAT {
-            let found = header.payload_format.clone();
-            return Err(bad(CheckpointError::PayloadFormat { found, expected: PAYLOAD_FORMAT }));
-        }
-        let tensors = payload::decode(bytes).map_err(payload)?;
-        let net = Net::new(config, header.vocab.len(), device).map_err(payload)?;
-        net.load_named(&tensors).map_err(payload)?;
-        Ok(LstmModel::from_net(net))
+    fn cat_states(&self, states: &[State]) -> Result<Option<State>> {
+        let h: Vec<&Tensor> = states.iter().map(|s| &s.0).collect();
+        let c: Vec<&Tensor> = states.iter().map(|s| &s.1).collect();
+        Ok(Some((Tensor::f_cat(&h, 1)?, Tensor::f_cat(&c, 1)?)))
     }
 }
 
-/// The checkpoint's `hyperparameters`: `{"model": LstmConfig, "train": TrainConfig}`.
-pub fn hyperparameters(model: &LstmConfig, train: Option<&TrainConfig>) -> serde_json::Value {
-    serde_json::json!({ "model": model, "train": train })
-}
-
-/// Read back [`hyperparameters`].
+/// Read back [`hyperparameters`] of an LSTM checkpoint.
 pub fn parse_hyperparameters(
     v: &serde_json::Value,
-) -> std::result::Result<(LstmConfig, Option<TrainConfig>), CheckpointError> {
-    let bad = CheckpointError::Hyperparameters;
-    let model = v.get("model").ok_or_else(|| bad("they lack the model configuration".into()))?;
-    let model: LstmConfig =
-        serde_json::from_value(model.clone()).map_err(|e| bad(format!("model configuration: {e}")))?;
-    model.validate().map_err(|e| bad(e.to_string()))?;
-    let train = match v.get("train") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(t) => {
-            Some(serde_json::from_value(t.clone()).map_err(|e| bad(format!("training configuration: {e}")))?)
-        }
-    };
-    Ok((model, train))
+) -> std::result::Result<(LstmConfig, Option<TrainConfig>), crate::error::CheckpointError> {
+    crate::models::neural::model::parse_hyperparameters(v)
 }

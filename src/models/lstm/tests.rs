@@ -111,7 +111,7 @@ fn learns_a_periodic_sequence() {
     eprintln!("final training loss {loss}");
     assert!(loss < 0.05, "training loss {loss}");
     // Scored from BOS over the whole sequence, the model is nearly certain of every token.
-    let lp = report.model.log_probs(&seq);
+    let lp = report.model.log_probs(&seq).unwrap();
     let bits = crate::models::bits_per_token(&lp[7..lp.len() - 1]);
     assert!(bits < 0.05, "bits/token {bits}");
     assert!(report.state.best_valid_bits.unwrap() < 0.2, "{:?}", report.state);
@@ -131,7 +131,7 @@ fn save_then_load_gives_identical_logits_and_bad_files_are_refused() {
         assert_eq!(h.kind, ModelKind::Lstm);
         assert_eq!(back.config(), &cfg);
         let seq = periodic(&[30, 31, 32], 5);
-        assert_eq!(model.logits(&seq), back.logits(&seq));
+        assert_eq!(model.logits(&seq).unwrap(), back.logits(&seq).unwrap());
         assert_eq!(back.vocab_size(), tok.vocab_size());
     }
     // Wrong kind.
@@ -253,16 +253,16 @@ fn log_probs_are_the_log_softmax_of_the_logits_even_across_chunks() {
     let v = model.vocab_size();
     let seq: Vec<TokenId> =
         std::iter::once(BOS).chain((0..sample::CHUNK + 300).map(|i| 3 + (i * 7 % 50) as TokenId)).collect();
-    let lp = model.log_probs(&seq);
+    let lp = model.log_probs(&seq).unwrap();
     assert_eq!(lp.len(), seq.len() - 1);
-    let logits = model.logits(&seq);
+    let logits = model.logits(&seq).unwrap();
     for (i, &got) in lp.iter().enumerate() {
         let want = log_softmax_f64(&logits[i * v..(i + 1) * v])[seq[i + 1] as usize];
         assert!((got - want).abs() < 1e-4, "position {i}: {got} vs {want}");
     }
-    assert!(model.log_probs(&[BOS]).is_empty());
+    assert!(model.log_probs(&[BOS]).unwrap().is_empty());
     // Ids outside the vocabulary get a finite floor, never -inf.
-    let odd = model.log_probs(&[BOS, u16::MAX]);
+    let odd = model.log_probs(&[BOS, u16::MAX]).unwrap();
     assert!(odd[0].is_finite() && odd[0] < -100.0);
 }
 
@@ -272,18 +272,18 @@ fn streams_follow_the_full_forward_pass() {
     let model = random_model(tiny(), 12);
     let v = model.vocab_size();
     let primer = vec![BOS, 40, 41];
-    let mut stream = model.stream(&primer);
+    let mut stream = model.stream(&primer).unwrap();
     let mut seq = primer.clone();
     let mut probs = Vec::new();
     for next in [50, 51, 52] {
         stream.next_probs(&mut probs);
-        let logits = model.logits(&seq);
+        let logits = model.logits(&seq).unwrap();
         let want = log_softmax_f64(&logits[(seq.len() - 1) * v..]);
         assert_eq!(probs.len(), v);
         for (p, w) in probs.iter().zip(&want) {
             assert!((p - w.exp()).abs() < 1e-6);
         }
-        stream.push(next);
+        stream.push(next).unwrap();
         seq.push(next);
     }
 }
@@ -297,12 +297,12 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
     for sampler in
         [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9, notes: None }, guarded]
     {
-        let a = model.generate_batch(&primers, 60, &sampler, 21);
-        assert_eq!(a, model.generate_batch(&primers, 60, &sampler, 21));
-        assert_ne!(a, model.generate_batch(&primers, 60, &sampler, 22));
+        let a = model.generate_batch(&primers, 60, &sampler, 21).unwrap();
+        assert_eq!(a, model.generate_batch(&primers, 60, &sampler, 21).unwrap());
+        assert_ne!(a, model.generate_batch(&primers, 60, &sampler, 22).unwrap());
         for (i, p) in primers.iter().enumerate() {
             let mut rng = rng_for(21, i as u64);
-            let alone = crate::models::sample(&model, p, 60, &sampler, &mut rng);
+            let alone = crate::models::sample(&model, p, 60, &sampler, &mut rng).unwrap();
             assert_eq!(a[i], alone, "row {i}");
             assert!(!a[i].is_empty() && a[i].len() <= 60);
             // A row ends at EOS or at the length limit.
@@ -334,7 +334,7 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
             }
         }
     }
-    assert!(model.generate_batch(&primers, 0, &Sampler::default(), 1).iter().all(Vec::is_empty));
+    assert!(model.generate_batch(&primers, 0, &Sampler::default(), 1).unwrap().iter().all(Vec::is_empty));
 }
 
 #[test]
@@ -355,7 +355,7 @@ fn a_model_that_wants_eos_stops_its_rows() {
     )
     .unwrap();
     let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
-    let out = r.model.generate_batch(&[vec![BOS], vec![BOS, 41]], 50, &greedy, 0);
+    let out = r.model.generate_batch(&[vec![BOS], vec![BOS, 41]], 50, &greedy, 0).unwrap();
     assert_eq!(out[1], vec![EOS], "{out:?}");
     assert_eq!(out[0].len(), 2, "{out:?}");
     assert_eq!(out[0][1], EOS);
@@ -375,12 +375,12 @@ fn cuda_matches_the_cpu_and_trains_in_bf16() {
     model.save(&path, Header::new(ModelKind::Lstm, &tok, serde_json::Value::Null, "")).unwrap();
     let (gpu, _) = LstmModel::load(&path, Device::Cuda(0)).unwrap();
     let seq = periodic(&[40, 42, 44], 30);
-    for (a, b) in model.logits(&seq).iter().zip(gpu.logits(&seq)) {
+    for (a, b) in model.logits(&seq).unwrap().iter().zip(gpu.logits(&seq).unwrap()) {
         assert!((a - b).abs() < 1e-3, "{a} vs {b}");
     }
     let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
     let primers = vec![vec![BOS, 40]; 3];
-    let out = gpu.generate_batch(&primers, 20, &greedy, 0);
+    let out = gpu.generate_batch(&primers, 20, &greedy, 0).unwrap();
     assert!(out.iter().all(|r| r == &out[0]));
     let data = vec![periodic(&[10, 20, 30, 10, 40, 50, 60], 80)];
     let stop = AtomicBool::new(false);

@@ -73,7 +73,7 @@ impl MarkovModel {
         for &order in orders {
             let config = MarkovConfig { order, ..*base };
             let m = MarkovModel::fit(&config, vocab_size, train, progress)?;
-            let bits = if valid.is_empty() { f64::NAN } else { crate::models::corpus_bits(&m, valid).0 };
+            let bits = if valid.is_empty() { f64::NAN } else { crate::models::corpus_bits(&m, valid)?.0 };
             on_order(&m, bits);
             if best.as_ref().is_none_or(|(b, _)| bits < *b || b.is_nan()) {
                 best = Some((bits, m));
@@ -197,8 +197,8 @@ impl Generator for MarkovModel {
         self.vocab_size
     }
 
-    fn log_probs(&self, tokens: &[TokenId]) -> Vec<f64> {
-        (1..tokens.len())
+    fn log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>> {
+        Ok((1..tokens.len())
             .map(|i| {
                 let p = self.prob(&tokens[..i], tokens[i]);
                 if p > 0.0 {
@@ -207,15 +207,15 @@ impl Generator for MarkovModel {
                     IMPOSSIBLE_LOG_PROB
                 }
             })
-            .collect()
+            .collect())
     }
 
-    fn stream(&self, primer: &[TokenId]) -> Box<dyn TokenStream + '_> {
+    fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>> {
         let mut stream = MarkovStream { model: self, history: Vec::with_capacity(self.config.order) };
         for &t in primer {
-            stream.push(t);
+            stream.advance(t);
         }
-        Box::new(stream)
+        Ok(Box::new(stream))
     }
 }
 
@@ -231,7 +231,15 @@ impl TokenStream for MarkovStream<'_> {
         self.model.next_probs(&self.history, out);
     }
 
-    fn push(&mut self, token: TokenId) {
+    fn push(&mut self, token: TokenId) -> Result<()> {
+        self.advance(token);
+        Ok(())
+    }
+}
+
+impl MarkovStream<'_> {
+    /// Keep `token` in the history (the last `order - 1` tokens).
+    fn advance(&mut self, token: TokenId) {
         let keep = self.model.config.order - 1;
         if keep == 0 {
             return;

@@ -1,13 +1,14 @@
-//! What an LSTM training run asks for, and the precedence rules that turn it into the model and
+//! What a neural training run (LSTM, Transformer) asks for, and the precedence rules that turn it into the model and
 //! training configurations: explicit settings override a settings file, which overrides the
 //! defaults; when resuming, the checkpoint's settings are the base instead, its model shape
 //! cannot change and its seed is kept (so windows and dropout continue as before).
 
 use std::path::PathBuf;
 
-use super::config::{LstmConfig, TrainConfig};
+use super::config::TrainConfig;
 use super::model::parse_hyperparameters;
-use crate::checkpoint::{self, ModelKind};
+use super::{NetConfig, Network};
+use crate::checkpoint;
 use crate::error::{Error, ModelError, Result};
 
 /// Training settings given explicitly (on the command line, in a form), each overriding the
@@ -46,11 +47,12 @@ impl TrainOverrides {
     }
 }
 
-/// An LSTM training run as asked for.
+/// A training run of a network whose shape is a `C` (`LstmConfig`, `TransformerConfig`), as
+/// asked for.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LstmRequest {
+pub struct NeuralRequest<C> {
     /// The model shape; `None`: the default shape, or the resumed checkpoint's.
-    pub model: Option<LstmConfig>,
+    pub model: Option<C>,
     /// A TOML file of [`TrainConfig`] fields, the base of the training settings.
     pub settings_file: Option<PathBuf>,
     pub overrides: TrainOverrides,
@@ -58,17 +60,19 @@ pub struct LstmRequest {
     pub resume: Option<PathBuf>,
 }
 
-impl LstmRequest {
-    /// The model and training configurations of this run, with `seed` as the run's seed
-    /// (a resumed run keeps its checkpoint's); both are validated.
-    pub fn resolve(&self, seed: u64) -> Result<(LstmConfig, TrainConfig)> {
+impl<C: NetConfig> NeuralRequest<C> {
+    /// The model and training configurations of a run of network `N` (whose shape is a `C`),
+    /// with `seed` as the run's seed (a resumed run keeps its checkpoint's); both are
+    /// validated. A fresh run's shape is [adapted](NetConfig::adapt_to) to the training
+    /// settings.
+    pub fn resolve_for<N: Network<Config = C>>(&self, seed: u64) -> Result<(C, TrainConfig)> {
         let file = || self.settings_file.as_deref().map(TrainConfig::from_toml_file).transpose();
         let (model, train) = match &self.resume {
             Some(path) => {
-                let (header, _) = checkpoint::load_kind(path, ModelKind::Lstm)?;
-                let (saved, train) = parse_hyperparameters(&header.hyperparameters)
+                let (header, _) = checkpoint::load_kind(path, N::KIND)?;
+                let (saved, train) = parse_hyperparameters::<C>(&header.hyperparameters)
                     .map_err(|problem| Error::checkpoint(path, problem))?;
-                if self.model.is_some_and(|m| m != saved) {
+                if self.model.as_ref().is_some_and(|m| m != &saved) {
                     return Err(ModelError::ResumeChangesShape.into());
                 }
                 let seed = train.as_ref().map_or(seed, |t| t.seed);
@@ -80,7 +84,10 @@ impl LstmRequest {
             }
             None => {
                 let base = file()?.unwrap_or_default();
-                (self.model.unwrap_or_default(), TrainConfig { seed, ..self.overrides.apply(base) })
+                let train = TrainConfig { seed, ..self.overrides.apply(base) };
+                let mut model = self.model.clone().unwrap_or_default();
+                model.adapt_to(&train);
+                (model, train)
             }
         };
         model.validate()?;
@@ -92,6 +99,7 @@ impl LstmRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::lstm::{LstmConfig, LstmRequest};
 
     #[test]
     fn overrides_beat_the_settings_file_which_beats_the_defaults() {
@@ -107,7 +115,7 @@ mod tests {
                 device: Some("cpu".into()),
                 ..TrainOverrides::default()
             },
-            ..LstmRequest::default()
+            ..Default::default()
         };
         let (m, c) = req.resolve(11).unwrap();
         assert_eq!(m, LstmConfig::default());
@@ -120,13 +128,13 @@ mod tests {
     fn bad_settings_are_refused() {
         let req = LstmRequest {
             overrides: TrainOverrides { batch: Some(0), ..TrainOverrides::default() },
-            ..LstmRequest::default()
+            ..Default::default()
         };
         assert!(req.resolve(0).unwrap_err().to_string().contains("batch must be positive"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "batchh = 8\n").unwrap();
-        let req = LstmRequest { settings_file: Some(file), ..LstmRequest::default() };
+        let req = LstmRequest { settings_file: Some(file), ..Default::default() };
         let e = req.resolve(0).unwrap_err().to_string();
         assert!(e.contains("bad.toml") && e.contains("bad settings file"), "{e}");
     }
@@ -150,7 +158,7 @@ mod tests {
                 transpose: Some(0),
                 ..TrainOverrides::default()
             },
-            ..LstmRequest::default()
+            ..Default::default()
         };
         let (model, cfg) = first.resolve(3).unwrap();
         let never = std::sync::atomic::AtomicBool::new(false);
@@ -162,7 +170,7 @@ mod tests {
         let again = LstmRequest {
             resume: Some(last.clone()),
             overrides: TrainOverrides { steps: Some(5), ..TrainOverrides::default() },
-            ..LstmRequest::default()
+            ..Default::default()
         };
         let (m2, c2) = again.resolve(99).unwrap();
         assert_eq!(m2, model);

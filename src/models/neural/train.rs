@@ -1,4 +1,4 @@
-//! Training: random windows, AdamW with warm-up and cosine decay, gradient clipping,
+//! Training any [`Network`]: random windows, AdamW with warm-up and cosine decay, gradient clipping,
 //! validation bits/token after each epoch, the best checkpoint kept, early stopping, periodic
 //! and on-stop checkpoints, and exact resume.
 //!
@@ -20,15 +20,14 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use super::config::{parse_device, LstmConfig, TrainConfig};
-use super::model::{hyperparameters, parse_hyperparameters, LstmModel, Net, PAYLOAD_FORMAT};
+use super::config::{parse_device, TrainConfig};
+use super::model::{hyperparameters, parse_hyperparameters, NeuralModel, PAYLOAD_FORMAT};
 use super::optim::{clip_grad_norm, zero_grad, AdamW};
-use super::payload;
 use super::windows::Windows;
+use super::{payload, NetConfig, Network};
 use crate::checkpoint::{self, CorpusSummary, Header};
 use crate::error::{CheckpointError, Error, ModelError, Result};
 use crate::models::saved::{self, Record};
-use crate::models::ModelKind;
 use crate::progress::{self, Progress};
 use crate::tokens::{TokenId, Tokenizer, PAD};
 
@@ -90,9 +89,9 @@ pub enum StopReason {
 
 /// What [`train`] did.
 #[derive(Debug)]
-pub struct TrainReport {
+pub struct TrainReport<N: Network> {
     /// The model as it is after the last step run.
-    pub model: LstmModel,
+    pub model: NeuralModel<N>,
     pub state: TrainState,
     pub stopped: StopReason,
     /// The best-model checkpoint (`out`) and the latest-state one.
@@ -116,16 +115,16 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// Everything needed to write a checkpoint.
-struct Saver<'a> {
-    model_cfg: &'a LstmConfig,
+struct Saver<'a, C> {
+    model_cfg: &'a C,
     cfg: &'a TrainConfig,
     tokenizer: &'a Tokenizer,
     corpus: Option<&'a CorpusSummary>,
 }
 
-impl Saver<'_> {
+impl<C: NetConfig> Saver<'_, C> {
     /// Write a checkpoint: the weights, and the optimizer moments when `opt` is given.
-    fn save(&self, path: &Path, net: &Net, opt: Option<&AdamW>, state: &TrainState) -> Result<()> {
+    fn save<N: Network>(&self, path: &Path, net: &N, opt: Option<&AdamW>, state: &TrainState) -> Result<()> {
         let record = Record {
             hyperparameters: hyperparameters(self.model_cfg, Some(self.cfg)),
             corpus: self.corpus.cloned(),
@@ -133,7 +132,7 @@ impl Saver<'_> {
             extra: serde_json::to_value(state)
                 .map_err(|source| Error::Json { what: "training state", source })?,
         };
-        let header = saved::header(ModelKind::Lstm, self.tokenizer, PAYLOAD_FORMAT, record);
+        let header = saved::header(N::KIND, self.tokenizer, PAYLOAD_FORMAT, record);
         let mut tensors = net.named();
         if let Some(opt) = opt {
             tensors.extend(opt.named_state());
@@ -158,28 +157,31 @@ fn metrics(state: &TrainState) -> BTreeMap<String, f64> {
     m
 }
 
-/// Train an LSTM of shape `model_cfg` on `data` with `cfg`, writing checkpoints to `out` (best)
-/// and [`last_path`]`(out)` (latest). With [`RunOptions::resume`], the checkpoint's model
-/// configuration must equal `model_cfg` and its tokenizer `tokenizer`.
-pub fn train(
-    model_cfg: &LstmConfig,
+/// Train a network `N` of shape `model_cfg` on `data` with `cfg`, writing checkpoints to `out`
+/// (best) and [`last_path`]`(out)` (latest). With [`RunOptions::resume`], the checkpoint's
+/// model configuration must equal `model_cfg` and its tokenizer `tokenizer`.
+pub fn train<N: Network>(
+    model_cfg: &N::Config,
     cfg: &TrainConfig,
     tokenizer: &Tokenizer,
     data: TrainData<'_>,
     out: &Path,
     opts: &RunOptions<'_>,
-) -> Result<TrainReport> {
+) -> Result<TrainReport<N>> {
+    let mut model_cfg = model_cfg.clone();
+    model_cfg.adapt_to(cfg);
+    let model_cfg = &model_cfg;
     model_cfg.validate()?;
     cfg.validate()?;
     let device = parse_device(&cfg.device)?;
     let bf16 = cfg.bf16 && device.is_cuda();
     let windows = Windows::new(data.train, tokenizer)
-        .ok_or(Error::Model(ModelError::NoTrainingTokens(ModelKind::Lstm.name())))?;
+        .ok_or(Error::Model(ModelError::NoTrainingTokens(N::KIND.name())))?;
     let steps_per_epoch = windows.targets().div_ceil((cfg.batch * cfg.window) as u64).max(1);
     let total_steps = cfg.steps.unwrap_or(cfg.epochs.saturating_mul(steps_per_epoch));
 
     tch::manual_seed(mix(cfg.seed) as i64);
-    let net = Net::new(*model_cfg, tokenizer.vocab_size(), device)?;
+    let net = N::new(model_cfg.clone(), tokenizer.vocab_size(), device)?;
     let params = net.named();
     let mut opt = AdamW::new(&params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay);
     let mut state = TrainState {
@@ -193,7 +195,7 @@ pub fn train(
         last_valid_bits: None,
     };
     if let Some(path) = opts.resume {
-        state = resume(path, model_cfg, tokenizer, &net, &mut opt)?;
+        state = resume::<N>(path, model_cfg, tokenizer, &net, &mut opt)?;
         state.steps_per_epoch = steps_per_epoch;
         state.total_steps = total_steps;
     }
@@ -201,7 +203,7 @@ pub fn train(
     let last = last_path(out);
 
     progress::report(opts.progress, state.step, total_steps, "starting");
-    let mut loss_sum = Tensor::zeros(Vec::<i64>::new(), (Kind::Float, device));
+    let mut loss_sum = Tensor::f_zeros(Vec::<i64>::new(), (Kind::Float, device))?;
     let mut loss_steps = 0u64;
     let mut clock = Instant::now();
     let mut tokens_since = 0u64;
@@ -224,23 +226,21 @@ pub fn train(
         // One optimizer step.
         tch::manual_seed(mix(cfg.seed ^ mix(state.step)) as i64);
         let rows = windows.batch(cfg.seed, state.step, cfg.batch, cfg.window, cfg.transpose);
-        let batch =
-            Tensor::from_slice(&rows).view([cfg.batch as i64, cfg.window as i64 + 1]).to_device(device);
-        let input = batch.narrow(1, 0, cfg.window as i64);
-        let target = batch.narrow(1, 1, cfg.window as i64).reshape([-1]);
-        let (logits, _) = net.forward(&input, None, true, bf16);
-        let loss = logits.view([-1, net.vocab]).cross_entropy_loss::<Tensor>(
-            &target,
-            None,
-            Reduction::Mean,
-            i64::from(PAD),
-            0.0,
-        );
+        let batch = Tensor::f_from_slice(&rows)?
+            .f_view([cfg.batch as i64, cfg.window as i64 + 1])?
+            .f_to_device(device)?;
+        let input = batch.f_narrow(1, 0, cfg.window as i64)?;
+        let target = batch.f_narrow(1, 1, cfg.window as i64)?.f_reshape([-1])?;
+        let logits = net.forward(&input, true, bf16)?;
+        let loss = logits
+            .f_view([-1, net.vocab()])?
+            .f_cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, i64::from(PAD), 0.0)
+            .map_err(|source| Error::Torch { op: "cross entropy", source })?;
         zero_grad(&params);
-        loss.backward();
+        loss.f_backward().map_err(|source| Error::Torch { op: "backward", source })?;
         clip_grad_norm(&params, cfg.clip);
         opt.update(&params, cfg.lr_at(state.step, total_steps));
-        loss_sum += loss.detach();
+        loss_sum = loss_sum.f_add(&loss.detach())?;
         loss_steps += 1;
         state.step += 1;
         run_steps += 1;
@@ -248,7 +248,7 @@ pub fn train(
 
         let epoch_end = state.step % steps_per_epoch == 0 || state.step == total_steps;
         if loss_steps >= LOG_EVERY || epoch_end {
-            let mean = loss_sum.double_value(&[]) / loss_steps as f64;
+            let mean = loss_sum.f_double_value(&[])? / loss_steps as f64;
             if !mean.is_finite() {
                 return Err(ModelError::Diverged { step: state.step, loss: mean }.into());
             }
@@ -257,7 +257,7 @@ pub fn train(
             if secs > 0.0 {
                 tokens_per_sec = tokens_since as f64 / secs;
             }
-            loss_sum = Tensor::zeros(Vec::<i64>::new(), (Kind::Float, device));
+            loss_sum = Tensor::f_zeros(Vec::<i64>::new(), (Kind::Float, device))?;
             loss_steps = 0;
             tokens_since = 0;
             clock = Instant::now();
@@ -277,7 +277,7 @@ pub fn train(
             let improved = if data.valid.is_empty() {
                 true
             } else {
-                let bits = evaluate(&net, data.valid, cfg.batch, cfg.valid_max_tokens);
+                let bits = evaluate(&net, data.valid, cfg.batch, cfg.valid_max_tokens)?;
                 state.last_valid_bits = Some(bits);
                 let better = state.best_valid_bits.is_none_or(|b| bits < b);
                 if better {
@@ -318,7 +318,7 @@ pub fn train(
         saver.save(out, &net, None, &state)?;
     }
     Ok(TrainReport {
-        model: LstmModel::from_net(net),
+        model: NeuralModel::from_net(net),
         state,
         stopped,
         best_path: out.to_path_buf(),
@@ -327,18 +327,18 @@ pub fn train(
 }
 
 /// Restore weights, moments and state from the checkpoint at `path`.
-fn resume(
+fn resume<N: Network>(
     path: &Path,
-    model_cfg: &LstmConfig,
+    model_cfg: &N::Config,
     tokenizer: &Tokenizer,
-    net: &Net,
+    net: &N,
     opt: &mut AdamW,
 ) -> Result<TrainState> {
-    let (header, bytes) = checkpoint::load_kind(path, ModelKind::Lstm)?;
+    let (header, bytes) = checkpoint::load_kind(path, N::KIND)?;
     let bad = |problem| Error::checkpoint(path, problem);
     let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
     checkpoint::check_tokenizer(path, &header, tokenizer)?;
-    let (saved_cfg, _) = parse_hyperparameters(&header.hyperparameters).map_err(bad)?;
+    let (saved_cfg, _) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
     if &saved_cfg != model_cfg {
         return Err(bad(CheckpointError::ShapeDiffers {
             saved: format!("{saved_cfg:?}"),
@@ -361,10 +361,10 @@ pub fn checkpoint_state(header: &Header) -> Option<TrainState> {
     serde_json::from_value(header.extra.clone()).ok()
 }
 
-/// Mean bits per token of `seqs` (each from BOS with a zero state), batched `batch` sequences
-/// at a time in chunks of [`super::sample::CHUNK`] steps. With `max_tokens > 0` only the first
-/// sequences up to that many tokens are scored.
-pub(crate) fn evaluate(net: &Net, seqs: &[Vec<TokenId>], batch: usize, max_tokens: u64) -> f64 {
+/// Mean bits per token of `seqs` (each from BOS with the initial state), batched `batch`
+/// sequences at a time in chunks of [`super::sample::CHUNK`] steps. With `max_tokens > 0` only
+/// the first sequences up to that many tokens are scored.
+pub(crate) fn evaluate<N: Network>(net: &N, seqs: &[Vec<TokenId>], batch: usize, max_tokens: u64) -> Result<f64> {
     let mut chosen: Vec<&[TokenId]> = Vec::new();
     let mut budget = 0u64;
     for s in seqs.iter().filter(|s| s.len() >= 2) {
@@ -377,45 +377,44 @@ pub(crate) fn evaluate(net: &Net, seqs: &[Vec<TokenId>], batch: usize, max_token
     // Similar lengths together keep padding low.
     chosen.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let (mut nll, mut count) = (0.0f64, 0u64);
-    tch::no_grad(|| {
+    let vocab = net.vocab();
+    tch::no_grad(|| -> Result<()> {
         for group in chosen.chunks(batch.max(1)) {
             let len = group[0].len();
             let mut ids = Vec::with_capacity(group.len() * len);
             for s in group {
-                let row =
-                    s.iter().map(|&t| if i64::from(t) < net.vocab { i64::from(t) } else { i64::from(PAD) });
+                let row = s.iter().map(|&t| if i64::from(t) < vocab { i64::from(t) } else { i64::from(PAD) });
                 ids.extend(row);
                 // Targets that read as PAD are ignored by the loss, so they are not counted.
                 count +=
                     ids[ids.len() - s.len() + 1..].iter().filter(|&&t| t != i64::from(PAD)).count() as u64;
                 ids.extend(std::iter::repeat_n(i64::from(PAD), len - s.len()));
             }
-            let all = Tensor::from_slice(&ids).view([group.len() as i64, len as i64]).to_device(net.device);
+            let all = Tensor::f_from_slice(&ids)?
+                .f_view([group.len() as i64, len as i64])?
+                .f_to_device(net.device())?;
             let steps = len as i64 - 1;
-            let mut state = None;
+            let mut state = net.init_state(group.len() as i64)?;
             let mut start = 0;
             while start < steps {
                 let n = (steps - start).min(super::sample::CHUNK as i64);
-                let input = all.narrow(1, start, n);
-                let target = all.narrow(1, start + 1, n).reshape([-1]);
-                let (logits, s) = net.forward(&input, state.as_ref(), false, false);
-                state = Some(s);
-                let sum = logits.view([-1, net.vocab]).cross_entropy_loss::<Tensor>(
-                    &target,
-                    None,
-                    Reduction::Sum,
-                    i64::from(PAD),
-                    0.0,
-                );
-                nll += sum.to_kind(Kind::Double).double_value(&[]);
+                let input = all.f_narrow(1, start, n)?;
+                let target = all.f_narrow(1, start + 1, n)?.f_reshape([-1])?;
+                let logits = net.step(&input, &mut state)?;
+                let sum = logits
+                    .f_view([-1, vocab])?
+                    .f_cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, i64::from(PAD), 0.0)
+                    .map_err(|source| Error::Torch { op: "cross entropy", source })?;
+                nll += sum.f_to_kind(Kind::Double)?.f_double_value(&[])?;
                 start += n;
             }
         }
-    });
+        Ok(())
+    })?;
     if count == 0 {
-        return 0.0;
+        return Ok(0.0);
     }
-    nll / count as f64 / std::f64::consts::LN_2
+    Ok(nll / count as f64 / std::f64::consts::LN_2)
 }
 
 /// The device a training configuration runs on (for messages).

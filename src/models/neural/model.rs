@@ -1,0 +1,160 @@
+//! [`NeuralModel`]: a trained [`Network`] of any kind, loadable and savable, and the
+//! checkpoint's `hyperparameters` (`{"model": ..., "train": ...}`).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use tch::{Device, Tensor};
+
+use super::config::TrainConfig;
+use super::{payload, NetConfig, Network};
+use crate::checkpoint::{self, Header};
+use crate::error::{CheckpointError, Error, Result};
+use crate::tokens::{TokenId, PAD};
+
+/// The payload format name written into checkpoint headers.
+pub const PAYLOAD_FORMAT: &str = "safetensors";
+
+/// Tokens as an int64 tensor on `device`; ids past the vocabulary read as PAD.
+pub(crate) fn token_tensor(tokens: &[TokenId], vocab: i64, device: Device) -> Result<Tensor> {
+    let ids: Vec<i64> =
+        tokens.iter().map(|&t| if i64::from(t) < vocab { i64::from(t) } else { i64::from(PAD) }).collect();
+    Ok(Tensor::f_from_slice(&ids)?.f_to_device(device)?)
+}
+
+/// A trained network.
+#[derive(Debug)]
+pub struct NeuralModel<N: Network> {
+    config: N::Config,
+    pub(crate) vocab_size: usize,
+    device: Device,
+    /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
+    net: Mutex<N>,
+}
+
+impl<N: Network> NeuralModel<N> {
+    /// A model with fresh random weights (seed them with `tch::manual_seed`).
+    pub fn new(config: N::Config, vocab_size: usize, device: Device) -> Result<Self> {
+        Ok(Self::from_net(N::new(config, vocab_size, device)?))
+    }
+
+    pub(crate) fn from_net(net: N) -> Self {
+        NeuralModel {
+            config: net.config().clone(),
+            vocab_size: net.vocab() as usize,
+            device: net.device(),
+            net: Mutex::new(net),
+        }
+    }
+
+    /// The network's shape.
+    pub fn config(&self) -> &N::Config {
+        &self.config
+    }
+
+    /// Where the weights live.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.net().named().iter().map(|(_, t)| t.numel()).sum()
+    }
+
+    pub(crate) fn net(&self) -> MutexGuard<'_, N> {
+        self.net.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The raw output logits (`tokens.len() × vocab`, row-major) after each token of `tokens`,
+    /// read incrementally from the initial state in evaluation mode (as scoring and sampling
+    /// read them).
+    pub fn logits(&self, tokens: &[TokenId]) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let net = self.net();
+        tch::no_grad(|| {
+            let input = token_tensor(tokens, net.vocab(), net.device())?.f_unsqueeze(0)?;
+            let mut state = net.init_state(1)?;
+            let logits = net.step(&input, &mut state)?;
+            Ok(payload::to_f32_vec(&logits)?)
+        })
+    }
+
+    /// The logits of one forward pass over all of `tokens` at once (the training-time
+    /// computation, no incremental state), `tokens.len() × vocab`.
+    pub fn full_logits(&self, tokens: &[TokenId]) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let net = self.net();
+        tch::no_grad(|| {
+            let input = token_tensor(tokens, net.vocab(), net.device())?.f_unsqueeze(0)?;
+            Ok(payload::to_f32_vec(&net.forward(&input, false, false)?)?)
+        })
+    }
+
+    /// The weights as safetensors bytes.
+    pub fn weights_bytes(&self) -> Result<Vec<u8>> {
+        payload::encode(&self.net().named())
+    }
+
+    /// Write the model (weights only) to `path` with `header` (its kind, payload format and,
+    /// when missing, hyperparameters are filled in).
+    pub fn save(&self, path: &Path, mut header: Header) -> Result<()> {
+        header.kind = N::KIND;
+        header.payload_format = PAYLOAD_FORMAT.into();
+        if header.hyperparameters.get("model").is_none() {
+            header.hyperparameters = hyperparameters(&self.config, None);
+        }
+        checkpoint::save(path, &header, &self.weights_bytes()?)
+    }
+
+    /// Load a checkpoint of this kind onto `device`. Optimizer state in the payload, if any,
+    /// is ignored.
+    pub fn load(path: &Path, device: Device) -> Result<(Self, Header)> {
+        let (header, bytes) = checkpoint::load_kind(path, N::KIND)?;
+        let model = Self::from_checkpoint(path, &header, &bytes, device)?;
+        Ok((model, header))
+    }
+
+    /// The model held by an already loaded and verified checkpoint of this kind (`path` only
+    /// names it in errors).
+    pub fn from_checkpoint(path: &Path, header: &Header, bytes: &[u8], device: Device) -> Result<Self> {
+        let bad = |problem| Error::checkpoint(path, problem);
+        let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
+        let (config, _) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
+        if header.payload_format != PAYLOAD_FORMAT {
+            let found = header.payload_format.clone();
+            return Err(bad(CheckpointError::PayloadFormat { found, expected: PAYLOAD_FORMAT }));
+        }
+        let tensors = payload::decode(bytes).map_err(payload)?;
+        let net = N::new(config, header.vocab.len(), device).map_err(payload)?;
+        net.load_named(&tensors).map_err(payload)?;
+        Ok(Self::from_net(net))
+    }
+}
+
+/// The checkpoint's `hyperparameters`: `{"model": <network config>, "train": TrainConfig}`.
+pub fn hyperparameters<C: serde::Serialize>(model: &C, train: Option<&TrainConfig>) -> serde_json::Value {
+    serde_json::json!({ "model": model, "train": train })
+}
+
+/// Read back [`hyperparameters`].
+pub fn parse_hyperparameters<C: NetConfig>(
+    v: &serde_json::Value,
+) -> std::result::Result<(C, Option<TrainConfig>), CheckpointError> {
+    let bad = CheckpointError::Hyperparameters;
+    let model = v.get("model").ok_or_else(|| bad("they lack the model configuration".into()))?;
+    let model: C =
+        serde_json::from_value(model.clone()).map_err(|e| bad(format!("model configuration: {e}")))?;
+    model.validate().map_err(|e| bad(e.to_string()))?;
+    let train = match v.get("train") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(t) => {
+            Some(serde_json::from_value(t.clone()).map_err(|e| bad(format!("training configuration: {e}")))?)
+        }
+    };
+    Ok((model, train))
+}

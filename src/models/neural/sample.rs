@@ -1,0 +1,306 @@
+//! Scoring and sampling with a trained [`NeuralModel`] of any kind: the [`Generator`]
+//! implementation.
+//!
+//! Everything runs under `tch::no_grad` in evaluation mode (no dropout). Sampling is
+//! incremental: the network's state (recurrent state, KV cache) is kept and one token per
+//! sequence is fed per step. [`Generator::generate_batch`] primes primers of equal length
+//! together, runs all rows as one batch when the network can stack their states (always for
+//! the LSTM; for the Transformer when the primers have equal lengths, else one batch per
+//! primer length) and draws each row's token with [`crate::sampler::Sampler::pick`] and that
+//! row's own RNG ([`crate::sampler::rng_for`]) and note guard, so row `i` is the same sample
+//! alone or in a batch.
+//!
+//! A libtorch failure on any of these paths comes back as [`crate::Error::Torch`] (through
+//! [`Generator`] and the inherent `try_*` forms, which return the concrete stream type), never
+//! as a panic, a dropped token or an empty distribution.
+
+use std::collections::BTreeMap;
+
+use tch::{Kind, Tensor};
+
+use super::model::{token_tensor, NeuralModel};
+use super::payload::to_f32_vec;
+use super::Network;
+use crate::error::{Error, Result};
+use crate::models::{Generator, ModelKind, TokenStream};
+use crate::sampler::{rng_for, Sampler};
+use crate::tokens::{TokenId, BOS, EOS};
+
+/// Longest stretch of tokens fed to the network in one call when scoring and priming (the
+/// state carries across chunks, so results do not depend on it beyond rounding).
+pub const CHUNK: usize = 1024;
+
+/// Floor for `ln p` of a token id outside the vocabulary (never `-inf`).
+const MIN_LOG_PROB: f64 = -1e4;
+
+fn torch(op: &'static str) -> impl Fn(tch::TchError) -> Error {
+    move |source| Error::Torch { op, source }
+}
+
+/// Feed `tokens` (`[batch, time]`, already on the device) in chunks of [`CHUNK`] steps after
+/// `state`; returns the softmax over the vocabulary after the last step (`[batch, vocab]`,
+/// f32; zeros when `tokens` is empty).
+fn prime<N: Network>(net: &N, tokens: &Tensor, state: &mut N::State) -> Result<Tensor> {
+    let (batch, len) = (tokens.size()[0], tokens.size()[1]);
+    let mut last = None;
+    let mut start = 0;
+    while start < len {
+        let n = (len - start).min(CHUNK as i64);
+        let logits = net.step(&tokens.f_narrow(1, start, n)?, state)?;
+        last = Some(logits.f_select(1, n - 1)?.f_softmax(-1, Kind::Float).map_err(torch("softmax"))?);
+        start += n;
+    }
+    match last {
+        Some(p) => Ok(p),
+        None => Ok(Tensor::f_zeros([batch, net.vocab()], (Kind::Float, net.device()))?),
+    }
+}
+
+/// A primer as the network reads it: BOS when empty.
+fn primer_or_bos(primer: &[TokenId]) -> &[TokenId] {
+    if primer.is_empty() {
+        &[BOS]
+    } else {
+        primer
+    }
+}
+
+/// Rows of a `[batch, vocab]` tensor as f64 vectors on the CPU.
+fn rows_f64(probs: &Tensor) -> Result<Vec<Vec<f64>>> {
+    let v = probs.size().get(1).copied().unwrap_or(0).max(1) as usize;
+    let flat = to_f32_vec(probs).map_err(torch("reading probabilities"))?;
+    Ok(flat.chunks(v).map(|r| r.iter().map(|&p| f64::from(p)).collect()).collect())
+}
+
+/// A primed network: its state after the tokens pushed so far.
+pub struct NeuralStream<'a, N: Network> {
+    model: &'a NeuralModel<N>,
+    state: N::State,
+    /// Distribution of the next token, on the CPU.
+    next: Vec<f64>,
+}
+
+impl<N: Network> NeuralStream<'_, N> {
+    /// Consume one token (the fallible form of [`TokenStream::push`]).
+    pub fn try_push(&mut self, token: TokenId) -> Result<()> {
+        let net = self.model.net();
+        let probs = tch::no_grad(|| {
+            let input = token_tensor(&[token], net.vocab(), net.device())?.f_unsqueeze(0)?;
+            prime(&*net, &input, &mut self.state)
+        })?;
+        self.next = rows_f64(&probs)?.pop().unwrap_or_default();
+        Ok(())
+    }
+}
+
+impl<N: Network> TokenStream for NeuralStream<'_, N> {
+    fn next_probs(&mut self, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend_from_slice(&self.next);
+    }
+
+    fn push(&mut self, token: TokenId) -> Result<()> {
+        self.try_push(token)
+    }
+}
+
+/// One batch of rows decoded together: their state, the next-token distributions and which
+/// primer each row continues.
+struct Rows<S> {
+    state: S,
+    probs: Tensor,
+    primers: Vec<usize>,
+}
+
+impl<N: Network> NeuralModel<N> {
+    /// `ln p(tokens[i] | tokens[..i])` for `i` in `1..len` as f32 logits reduced in f32, then
+    /// widened; one entry per scored token.
+    pub fn try_log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>> {
+        if tokens.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let net = self.net();
+        let (vocab, device) = (net.vocab(), net.device());
+        tch::no_grad(|| {
+            let input = token_tensor(&tokens[..tokens.len() - 1], vocab, device)?.f_unsqueeze(0)?;
+            let mut out = Vec::with_capacity(tokens.len() - 1);
+            let mut state = net.init_state(1)?;
+            let len = input.size()[1];
+            let mut start = 0;
+            while start < len {
+                let n = (len - start).min(CHUNK as i64);
+                let logits = net.step(&input.f_narrow(1, start, n)?, &mut state)?;
+                let logp = logits.f_squeeze_dim(0)?.f_log_softmax(-1, Kind::Float).map_err(torch("log_softmax"))?;
+                let targets = &tokens[1 + start as usize..1 + (start + n) as usize];
+                let in_vocab: Vec<i64> =
+                    targets.iter().map(|&t| if i64::from(t) < vocab { i64::from(t) } else { 0 }).collect();
+                let idx = Tensor::f_from_slice(&in_vocab)?.f_to_device(device)?.f_unsqueeze(1)?;
+                let picked =
+                    to_f32_vec(&logp.f_gather(1, &idx, false)?).map_err(torch("reading log-probabilities"))?;
+                if picked.len() != targets.len() {
+                    return Err(Error::Torch {
+                        op: "scoring",
+                        source: tch::TchError::Shape(format!(
+                            "{} log-probabilities for {} tokens",
+                            picked.len(),
+                            targets.len()
+                        )),
+                    });
+                }
+                for (&t, &lp) in targets.iter().zip(&picked) {
+                    let lp = f64::from(lp);
+                    out.push(if i64::from(t) < vocab && lp.is_finite() {
+                        lp.max(MIN_LOG_PROB)
+                    } else {
+                        MIN_LOG_PROB
+                    });
+                }
+                start += n;
+            }
+            Ok(out)
+        })
+    }
+
+    /// A stream that has read `primer` (the fallible form of [`Generator::stream`]).
+    pub fn try_stream(&self, primer: &[TokenId]) -> Result<NeuralStream<'_, N>> {
+        let (probs, state) = {
+            let net = self.net();
+            tch::no_grad(|| -> Result<_> {
+                let input = token_tensor(primer_or_bos(primer), net.vocab(), net.device())?.f_unsqueeze(0)?;
+                let mut state = net.init_state(1)?;
+                let probs = prime(&*net, &input, &mut state)?;
+                Ok((probs, state))
+            })?
+        };
+        let next = rows_f64(&probs)?.pop().unwrap_or_default();
+        Ok(NeuralStream { model: self, state, next })
+    }
+
+    /// Sample one continuation per primer (see the module doc); the fallible form of
+    /// [`Generator::generate_batch`].
+    pub fn try_generate_batch(
+        &self,
+        primers: &[Vec<TokenId>],
+        max_new: usize,
+        sampler: &Sampler,
+        seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        let mut outs: Vec<Vec<TokenId>> = vec![Vec::new(); primers.len()];
+        if primers.is_empty() || max_new == 0 {
+            return Ok(outs);
+        }
+        let net = self.net();
+        let net = &*net;
+        let (vocab, device) = (net.vocab(), net.device());
+        tch::no_grad(|| -> Result<()> {
+            // Prime primers of equal length together, then split the batches into rows.
+            let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for (i, p) in primers.iter().enumerate() {
+                by_len.entry(primer_or_bos(p).len()).or_default().push(i);
+            }
+            let mut row_state: Vec<Option<N::State>> = (0..primers.len()).map(|_| None).collect();
+            let mut row_probs: Vec<Option<Tensor>> = (0..primers.len()).map(|_| None).collect();
+            for rows in by_len.values() {
+                let ids = rows
+                    .iter()
+                    .map(|&i| token_tensor(primer_or_bos(&primers[i]), vocab, device))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut state = net.init_state(rows.len() as i64)?;
+                let probs = prime(net, &Tensor::f_stack(&ids, 0)?, &mut state)?;
+                for (k, &i) in rows.iter().enumerate() {
+                    let idx = Tensor::f_from_slice(&[k as i64])?.f_to_device(device)?;
+                    row_state[i] = Some(net.select_rows(&state, &idx)?);
+                    row_probs[i] = Some(probs.f_narrow(0, k as i64, 1)?);
+                }
+            }
+            let states: Vec<N::State> = row_state.into_iter().flatten().collect();
+            let probs: Vec<Tensor> = row_probs.into_iter().flatten().collect();
+            // One batch of every row when the network can stack their states, else one per
+            // primer length.
+            let mut batches = match net.cat_states(&states)? {
+                Some(state) => {
+                    vec![Rows { state, probs: Tensor::f_cat(&probs, 0)?, primers: (0..primers.len()).collect() }]
+                }
+                None => {
+                    let mut out = Vec::with_capacity(by_len.len());
+                    for rows in by_len.values() {
+                        let group: Vec<N::State> = rows
+                            .iter()
+                            .map(|&i| net.select_rows(&states[i], &Tensor::f_from_slice(&[0i64])?.f_to_device(device)?))
+                            .collect::<Result<_>>()?;
+                        let state = net.cat_states(&group)?.ok_or(Error::Torch {
+                            op: "stacking decoding states",
+                            source: tch::TchError::Shape("rows primed together differ".into()),
+                        })?;
+                        let p: Vec<Tensor> = rows.iter().map(|&i| probs[i].shallow_clone()).collect();
+                        out.push(Rows { state, probs: Tensor::f_cat(&p, 0)?, primers: rows.clone() });
+                    }
+                    out
+                }
+            };
+            let mut guards: Vec<_> = primers.iter().map(|p| sampler.guard(primer_or_bos(p))).collect();
+            let mut rngs: Vec<_> = (0..primers.len()).map(|i| rng_for(seed, i as u64)).collect();
+            for _ in 0..max_new {
+                let mut still = Vec::with_capacity(batches.len());
+                for mut b in batches {
+                    let mut rows = rows_f64(&b.probs)?;
+                    let mut keep = Vec::with_capacity(b.primers.len());
+                    let mut next = Vec::with_capacity(b.primers.len());
+                    for (k, &i) in b.primers.iter().enumerate() {
+                        let t = sampler.pick_guarded(&mut rows[k], guards[i].as_mut(), &mut rngs[i]);
+                        outs[i].push(t);
+                        if t != EOS && outs[i].len() < max_new {
+                            keep.push(k as i64);
+                            next.push(t);
+                        }
+                    }
+                    if next.is_empty() {
+                        continue;
+                    }
+                    if keep.len() < b.primers.len() {
+                        let idx = Tensor::f_from_slice(&keep)?.f_to_device(device)?;
+                        b.state = net.select_rows(&b.state, &idx)?;
+                        b.primers = keep.iter().map(|&k| b.primers[k as usize]).collect();
+                    }
+                    let input = token_tensor(&next, vocab, device)?.f_unsqueeze(1)?;
+                    b.probs = prime(net, &input, &mut b.state)?;
+                    still.push(b);
+                }
+                if still.is_empty() {
+                    break;
+                }
+                batches = still;
+            }
+            Ok(())
+        })?;
+        Ok(outs)
+    }
+}
+
+impl<N: Network> Generator for NeuralModel<N> {
+    fn kind(&self) -> ModelKind {
+        N::KIND
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn log_probs(&self, tokens: &[TokenId]) -> Result<Vec<f64>> {
+        self.try_log_probs(tokens)
+    }
+
+    fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>> {
+        Ok(Box::new(self.try_stream(primer)?))
+    }
+
+    fn generate_batch(
+        &self,
+        primers: &[Vec<TokenId>],
+        max_new_tokens: usize,
+        sampler: &Sampler,
+        rng_seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        self.try_generate_batch(primers, max_new_tokens, sampler, rng_seed)
+    }
+}

@@ -1,0 +1,308 @@
+//! Tests of the Transformer on the CPU with tiny models (and one on CUDA when present).
+//!
+//! libtorch's random generator and thread count are process-wide, so every test that touches
+//! them holds [`torch_lock`].
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard};
+
+use tch::{Device, Tensor};
+
+use super::*;
+use crate::checkpoint::{self, Header};
+use crate::models::markov::{MarkovConfig, MarkovModel};
+use crate::models::neural::{last_path, payload, train::checkpoint_state, NetConfig, Network, StopReason};
+use crate::models::{Generator, ModelKind};
+use crate::sampler::{rng_for, Sampler};
+use crate::tokens::{TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
+
+static TORCH: Mutex<()> = Mutex::new(());
+
+fn torch_lock() -> MutexGuard<'static, ()> {
+    let g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    tch::set_num_threads(1);
+    g
+}
+
+fn tokenizer() -> Tokenizer {
+    Tokenizer::new(TokenizerConfig::default()).unwrap()
+}
+
+fn tiny() -> TransformerConfig {
+    TransformerConfig { layers: 2, heads: 2, dim: 16, ff: 32, dropout: 0.0, context: 64 }
+}
+
+fn random_model(cfg: TransformerConfig, seed: i64) -> TransformerModel {
+    tch::manual_seed(seed);
+    TransformerModel::new(cfg, tokenizer().vocab_size(), Device::Cpu).unwrap()
+}
+
+fn seq_of(n: usize, seed: usize) -> Vec<TokenId> {
+    std::iter::once(BOS).chain((0..n).map(|i| 3 + ((i * 7 + seed * 13) % 50) as TokenId)).collect()
+}
+
+fn quick_train(steps: u64) -> TrainConfig {
+    TrainConfig {
+        batch: 8,
+        window: 24,
+        lr: 1e-2,
+        weight_decay: 0.0,
+        warmup: 10,
+        steps: Some(steps),
+        patience: 0,
+        transpose: 0,
+        device: "cpu".into(),
+        checkpoint_every: 0,
+        seed: 5,
+        ..TrainConfig::default()
+    }
+}
+
+fn run_opts<'a>(stop: &'a AtomicBool, resume: Option<&'a Path>, max: Option<u64>) -> RunOptions<'a> {
+    RunOptions { stop, progress: None, resume, max_steps_this_run: max, corpus: None }
+}
+
+/// Logits after each token of `tokens`, fed to the KV cache `chunk` tokens at a time.
+fn cached_logits(model: &TransformerModel, tokens: &[TokenId], chunk: usize) -> Vec<f32> {
+    let net = model.net();
+    tch::no_grad(|| {
+        let mut state = net.init_state(1).unwrap();
+        let mut out = Vec::new();
+        for part in tokens.chunks(chunk) {
+            let ids: Vec<i64> = part.iter().map(|&t| i64::from(t)).collect();
+            let logits = net.step(&Tensor::from_slice(&ids).unsqueeze(0), &mut state).unwrap();
+            out.extend(payload::to_f32_vec(&logits).unwrap());
+        }
+        out
+    })
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn parameter_count_matches_the_config_formula() {
+    let _g = torch_lock();
+    let v = tokenizer().vocab_size();
+    for cfg in [tiny(), TransformerConfig { layers: 1, heads: 4, ff: 8, ..tiny() }] {
+        assert_eq!(random_model(cfg, 0).parameter_count(), cfg.parameters(v), "{cfg:?}");
+    }
+}
+
+#[test]
+fn kv_cache_logits_equal_full_recompute_logits() {
+    let _g = torch_lock();
+    let model = random_model(tiny(), 1);
+    let seq = seq_of(50, 0);
+    let full = model.full_logits(&seq).unwrap();
+    for chunk in [1, 3, 50] {
+        let d = max_diff(&cached_logits(&model, &seq, chunk), &full);
+        assert!(d < 1e-5, "chunks of {chunk}: max difference {d}");
+    }
+    // A broken cache would not pass: logits read without the earlier tokens differ.
+    let alone = model.full_logits(&seq[25..]).unwrap();
+    let v = model.vocab_size();
+    assert!(max_diff(&alone[..v], &full[25 * v..26 * v]) > 1e-3);
+}
+
+#[test]
+fn decoding_slides_by_rebuilding_from_the_last_half_context() {
+    let _g = torch_lock();
+    let cfg = TransformerConfig { context: 8, ..tiny() };
+    let model = random_model(cfg, 2);
+    let v = model.vocab_size();
+    let seq = seq_of(30, 1);
+    let cached = cached_logits(&model, &seq, 1);
+    // Tokens 0..8 fill the cache; token 8 is read after tokens 4..8 alone, token 12 after 8..12.
+    let full = model.full_logits(&seq[..8]).unwrap();
+    assert!(max_diff(&cached[..8 * v], &full) < 1e-5);
+    for (at, from) in [(8, 4), (11, 4), (12, 8), (29, 24)] {
+        let fresh = model.full_logits(&seq[from..=at]).unwrap();
+        let d = max_diff(&cached[at * v..(at + 1) * v], &fresh[(at - from) * v..]);
+        assert!(d < 1e-5, "token {at}: {d}");
+    }
+    // Scoring in one call and in any chunking follows the same rule.
+    assert!(max_diff(&cached_logits(&model, &seq, 7), &cached) < 1e-5);
+    assert!(max_diff(&model.logits(&seq).unwrap(), &cached) < 1e-5);
+    let lp = model.log_probs(&seq).unwrap();
+    assert_eq!(lp.len(), seq.len() - 1);
+    assert!(lp.iter().all(|x| x.is_finite() && *x < 0.0));
+}
+
+#[test]
+fn save_then_load_gives_identical_logits() {
+    let _g = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = tokenizer();
+    let model = random_model(tiny(), 3);
+    let path = dir.path().join("m.transformer");
+    model.save(&path, Header::new(ModelKind::Transformer, &tok, serde_json::Value::Null, "")).unwrap();
+    let (back, h) = TransformerModel::load(&path, Device::Cpu).unwrap();
+    assert_eq!(h.kind, ModelKind::Transformer);
+    assert_eq!(back.config(), &tiny());
+    let seq = seq_of(40, 2);
+    assert_eq!(model.logits(&seq).unwrap(), back.logits(&seq).unwrap());
+    // Through the any-kind loader too.
+    let loaded = crate::models::saved::load(&path, "cpu").unwrap();
+    assert_eq!(loaded.model.kind(), ModelKind::Transformer);
+    assert_eq!(loaded.model.log_probs(&seq).unwrap(), model.log_probs(&seq).unwrap());
+    // An LSTM loader refuses it.
+    let e = crate::models::lstm::LstmModel::load(&path, Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("expected lstm"), "{e}");
+}
+
+/// The tensors of a checkpoint's payload as f32 vectors, by name.
+fn payload_values(path: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let (_, bytes) = checkpoint::load(path).unwrap();
+    payload::decode(&bytes).unwrap().into_iter().map(|(n, t)| (n, payload::to_f32_vec(&t).unwrap())).collect()
+}
+
+#[test]
+fn resume_continues_exactly_where_training_stopped() {
+    let _g = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = tokenizer();
+    let train_seq = vec![seq_of(120, 3), seq_of(60, 4)];
+    let valid = vec![seq_of(30, 5)];
+    let data = TrainData { train: &train_seq, valid: &valid };
+    // Dropout (embedding, attention, residuals) and transposition: every source of randomness.
+    let model_cfg = TransformerConfig { dropout: 0.2, context: 0, ..tiny() };
+    let cfg = TrainConfig { transpose: 3, checkpoint_every: 7, weight_decay: 0.01, ..quick_train(20) };
+    let stop = AtomicBool::new(false);
+
+    let straight = dir.path().join("a.ckpt");
+    let a = train(&model_cfg, &cfg, &tok, data, &straight, &run_opts(&stop, None, None)).unwrap();
+    assert_eq!(a.state.step, 20);
+    assert_eq!(a.model.config().context, 24, "the context is the training window");
+
+    let split = dir.path().join("b.ckpt");
+    let b = train(&model_cfg, &cfg, &tok, data, &split, &run_opts(&stop, None, Some(9))).unwrap();
+    assert_eq!(b.stopped, StopReason::StepLimit);
+    let (h, _) = checkpoint::load(&last_path(&split)).unwrap();
+    assert_eq!(checkpoint_state(&h).unwrap().step, 9);
+    assert!(payload_values(&last_path(&split)).keys().any(|k| k.starts_with("adamw.v.blocks.1.")));
+
+    let copy = dir.path().join("b9.ckpt");
+    std::fs::copy(last_path(&split), &copy).unwrap();
+    let c = train(&model_cfg, &cfg, &tok, data, &split, &run_opts(&stop, Some(&copy), None)).unwrap();
+    assert_eq!(c.stopped, StopReason::Finished);
+    assert_eq!(c.state, a.state);
+    assert_eq!(payload_values(&last_path(&split)), payload_values(&last_path(&straight)));
+    assert_eq!(payload_values(&split), payload_values(&straight));
+
+    // Another shape on resume is refused.
+    let other = TransformerConfig { dim: 32, ..model_cfg };
+    let e =
+        train(&other, &cfg, &tok, data, &split, &run_opts(&stop, Some(&copy), None)).unwrap_err().to_string();
+    assert!(e.contains("differs"), "{e}");
+}
+
+#[test]
+fn batched_sampling_matches_one_stream_per_row_past_the_context() {
+    let _g = torch_lock();
+    // A context of 12 and 40 new tokens: every row slides a few times.
+    let model = random_model(TransformerConfig { context: 12, ..tiny() }, 13);
+    let primers = vec![vec![BOS], vec![BOS, 60, 62, 64], vec![BOS, 70], vec![BOS], vec![]];
+    for sampler in [Sampler::default(), Sampler { temperature: 0.8, top_k: 20, top_p: 0.9, notes: None }] {
+        let a = model.generate_batch(&primers, 40, &sampler, 21).unwrap();
+        assert_eq!(a, model.generate_batch(&primers, 40, &sampler, 21).unwrap());
+        assert_ne!(a, model.generate_batch(&primers, 40, &sampler, 22).unwrap());
+        for (i, p) in primers.iter().enumerate() {
+            let mut rng = rng_for(21, i as u64);
+            let alone = crate::models::sample(&model, p, 40, &sampler, &mut rng).unwrap();
+            assert_eq!(a[i], alone, "row {i}");
+            assert!(a[i].len() == 40 || a[i].last() == Some(&EOS));
+        }
+    }
+    // Equal primers run as one batch (the `--count K` case) and still differ by RNG stream.
+    let same = model.generate_batch(&[vec![BOS, 40], vec![BOS, 40]], 30, &Sampler::default(), 3).unwrap();
+    assert_ne!(same[0], same[1]);
+}
+
+/// `BOS`, `half` random tokens of `alphabet` (from id 10), the same again, `EOS`.
+fn copy_piece(rng: &mut impl rand::Rng, half: usize, alphabet: u16) -> Vec<TokenId> {
+    let first: Vec<TokenId> = (0..half).map(|_| 10 + rng.random_range(0..alphabet)).collect();
+    std::iter::once(BOS).chain(first.iter().copied()).chain(first.iter().copied()).chain([EOS]).collect()
+}
+
+/// Mean bits per token over the second halves (the copies) of `pieces`.
+fn second_half_bits(model: &dyn Generator, pieces: &[Vec<TokenId>], half: usize) -> f64 {
+    let lps: Vec<f64> = pieces.iter().flat_map(|p| model.log_probs(p).unwrap()[half..2 * half].to_vec()).collect();
+    crate::models::bits_per_token(&lps)
+}
+
+#[test]
+fn learns_a_copy_task_that_an_order_8_markov_chain_cannot() {
+    let _g = torch_lock();
+    let (half, alphabet) = (10, 8);
+    let mut rng = rng_for(7, 0);
+    let train_set: Vec<Vec<TokenId>> = (0..400).map(|_| copy_piece(&mut rng, half, alphabet)).collect();
+    let test_set: Vec<Vec<TokenId>> = (0..40).map(|_| copy_piece(&mut rng, half, alphabet)).collect();
+    let tok = tokenizer();
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let model_cfg = TransformerConfig { layers: 2, heads: 4, dim: 64, ff: 128, dropout: 0.0, context: 0 };
+    let cfg = TrainConfig {
+        batch: 16,
+        window: 2 * half + 1,
+        lr: 3e-3,
+        warmup: 30,
+        ..quick_train(500)
+    };
+    let report = train(
+        &model_cfg,
+        &cfg,
+        &tok,
+        TrainData { train: &train_set, valid: &[] },
+        &dir.path().join("copy.ckpt"),
+        &run_opts(&stop, None, None),
+    )
+    .unwrap();
+    let transformer = second_half_bits(&report.model, &test_set, half);
+    let markov = MarkovModel::fit(&MarkovConfig { order: 8, ..MarkovConfig::default() }, tok.vocab_size(), &train_set, None)
+        .unwrap();
+    let markov = second_half_bits(&markov, &test_set, half);
+    eprintln!("second-half bits/token: transformer {transformer:.4}, markov-8 {markov:.4}");
+    // Random halves carry log2(8) = 3 bits a token; the copy carries none.
+    assert!(markov > 1.5, "markov {markov}");
+    assert!(transformer < 0.1, "transformer {transformer}");
+}
+
+#[test]
+fn cuda_matches_the_cpu_and_trains_in_bf16() {
+    if !tch::Cuda::is_available() {
+        eprintln!("skipping cuda_matches_the_cpu_and_trains_in_bf16: no CUDA device");
+        return;
+    }
+    let _g = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = tokenizer();
+    let model = random_model(tiny(), 14);
+    let path = dir.path().join("c.ckpt");
+    model.save(&path, Header::new(ModelKind::Transformer, &tok, serde_json::Value::Null, "")).unwrap();
+    let (gpu, _) = TransformerModel::load(&path, Device::Cuda(0)).unwrap();
+    let seq = seq_of(90, 6);
+    assert!(max_diff(&model.logits(&seq).unwrap(), &gpu.logits(&seq).unwrap()) < 1e-3);
+    let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
+    let out = gpu.generate_batch(&vec![vec![BOS, 40]; 3], 80, &greedy, 0).unwrap();
+    assert!(out.iter().all(|r| r == &out[0]));
+    let data = vec![seq_of(400, 7)];
+    let stop = AtomicBool::new(false);
+    for bf16 in [false, true] {
+        let cfg = TrainConfig { device: "cuda".into(), bf16, ..quick_train(200) };
+        let r = train(
+            &tiny(),
+            &cfg,
+            &tok,
+            TrainData { train: &data, valid: &data },
+            &dir.path().join("g.ckpt"),
+            &run_opts(&stop, None, None),
+        )
+        .unwrap();
+        assert!(r.model.device().is_cuda());
+        assert!(r.state.train_loss.unwrap() < 0.2, "bf16={bf16}: {:?}", r.state);
+    }
+}
