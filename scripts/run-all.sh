@@ -5,7 +5,7 @@
 # (trained here on a GPU; on a CPU-only machine the committed checkpoints/bach.lstm is used, or a
 # small one is trained if it is missing), score each on the test split (bits/token, bits/note),
 # generate a few pieces from each continuing a chorale's opening, and finish with a compare
-# report of all three, ranked by bits/note.
+# report of all three, ranked by bits/note and judged by the committed style classifier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --corpora all
@@ -46,9 +46,9 @@ echo "=== folk: the committed checkpoints/folk.lstm on the folk test split, and 
 $CADENZA eval checkpoints/folk.lstm --corpus corpora/folk
 $CADENZA generate checkpoints/folk.lstm --count 3 --length 400 --rng-seed 1 --out "$OUT/folk-lstm"
 
-echo "=== compare"
+echo "=== compare (judged by the committed style classifier)"
 $CADENZA compare --corpus corpora/bach --models checkpoints/bach.markov checkpoints/bach.hmm \
-    checkpoints/bach.lstm --samples 20 --out "$OUT/compare"
+    checkpoints/bach.lstm --samples 20 --judge checkpoints/styles.classifier --out "$OUT/compare"
 echo "report: $OUT/compare/report.html"
 
 echo "=== style classifier: the committed checkpoints/styles.classifier on the styles test split"

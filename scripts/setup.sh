@@ -44,7 +44,7 @@ TORCH_DIR=$("$TORCH_ENV/bin/python" -c 'import torch, os; print(os.path.dirname(
 ln -sfn "$(dirname "$TORCH_DIR")" "$ROOT/.libtorch"   # .libtorch/torch/{lib,include}
 
 # --- Python tools ------------------------------------------------------------------------------
-TOOLS="music21==10.5.1 mido==1.3.3 pretty-midi==0.2.11.post0 miditok==3.1.0 symusic==0.6.0 hmmlearn==0.3.3 numpy"
+TOOLS="music21==10.5.1 mido==1.3.3 pretty-midi==0.2.11.post0 miditok==3.1.0 symusic==0.6.0 hmmlearn==0.3.3 scikit-learn==1.9.1 numpy"
 STAMP="$TOOLS_ENV/.complete-$(echo "$TOOLS" | md5sum | cut -c1-8)"
 if [ ! -f "$STAMP" ]; then
     say "installing Python tools into $TOOLS_ENV"

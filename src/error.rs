@@ -213,6 +213,16 @@ pub enum ClassifyError {
     /// Training produced a non-finite loss.
     #[error("classifier: training diverged at step {step} (loss {loss}); try a lower learning rate")]
     Diverged { step: u64, loss: f64 },
+    /// A judge label (`compare --judge-label`) the judging classifier does not know.
+    #[error(
+        "{}: no label `{label}` in this classifier (it knows {})",
+        checkpoint.display(),
+        known.join(", ")
+    )]
+    UnknownJudgeLabel { checkpoint: PathBuf, label: String, known: Vec<String> },
+    /// A classifier asked of a build without the `lstm` feature (libtorch).
+    #[error("{}: style classifiers need a build with the `lstm` feature", checkpoint.display())]
+    NeedsLstm { checkpoint: PathBuf },
 }
 
 impl ClassifyError {

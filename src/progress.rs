@@ -49,6 +49,7 @@ impl<F: Fn(u64, u64, &str) + Sync> Progress for F {
 }
 
 /// Pass a message to `progress`, if any.
+#[cfg_attr(not(feature = "lstm"), allow(dead_code))]
 pub(crate) fn message(progress: Option<&dyn Progress>, line: &str) {
     if let Some(p) = progress {
         p.message(line);

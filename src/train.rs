@@ -8,9 +8,8 @@
 //! stops cleanly, writing its state, when [`Progress::should_stop`] says so.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
-use crate::checkpoint::{self, Header};
+use crate::checkpoint::Header;
 use crate::corpus::{Corpus, LoadOptions, Split};
 use crate::error::Result;
 use crate::models::hmm::{HmmConfig, HmmModel};
@@ -236,7 +235,7 @@ fn train_neural<N: crate::models::neural::Network>(
         train_cfg.window,
         train_cfg.lr,
     ));
-    let never = AtomicBool::new(false);
+    let never = std::sync::atomic::AtomicBool::new(false);
     let opts = RunOptions {
         stop: &never,
         progress: Some(progress),
@@ -256,7 +255,7 @@ fn train_neural<N: crate::models::neural::Network>(
     let valid_tokens: usize = valid.iter().map(|v| v.len().saturating_sub(1)).sum();
     let valid_notes: usize = valid.iter().map(|v| tokenizer.note_count(v)).sum();
     let best = report.state.best_valid_bits;
-    let header = checkpoint::load_header(&report.best_path)?;
+    let header = crate::checkpoint::load_header(&report.best_path)?;
     Ok(Trained {
         kind: N::KIND,
         path: report.best_path.clone(),

@@ -3,6 +3,8 @@
 mod common;
 
 use common::{cadenza, distinct_corpus as tiny_corpus, eval_json, json, train};
+#[cfg(feature = "lstm")]
+use serde_json::Value;
 
 /// How many notes starting at or after tick `from` start while another note sounds (a note
 /// ending at a tick no longer sounds there).
@@ -91,4 +93,85 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("tiny.hmm") && !html.contains("<script"));
     assert!(html.contains("samples/tiny.markov/000.mid"));
+}
+
+/// The committed style classifier, which every build with libtorch can load.
+#[cfg(feature = "lstm")]
+fn styles_classifier() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/styles.classifier")
+}
+
+#[cfg(feature = "lstm")]
+#[test]
+fn compare_judges_the_samples_with_a_style_classifier_and_a_discriminator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(tmp.path(), 24);
+    let markov = train(tmp.path(), &corpus, "markov", &["--order", "3"]);
+    let out_dir = tmp.path().join("judged");
+    let run = |label: Option<&str>| {
+        let mut cmd = cadenza(tmp.path());
+        cmd.args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", markov.to_str().unwrap()])
+            .args(["--samples", "6", "--length", "64", "--out", out_dir.to_str().unwrap()])
+            .args(["--judge", styles_classifier().to_str().unwrap()]);
+        if let Some(l) = label {
+            cmd.args(["--judge-label", l]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(Some("bach"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("discr. acc") && table.contains("judge share"), "{table}");
+    let report = json(&std::fs::read(out_dir.join("report.json")).unwrap());
+    let judge = &report["judge"];
+    assert_eq!(judge["label"], "bach");
+    assert_eq!(judge["rule"], "given");
+    let labels: Vec<&str> = judge["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(labels.len(), 6, "{labels:?}");
+    let test_pieces = report["test_pieces"].as_u64().unwrap();
+    let attributed: u64 = judge["real_attributions"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(attributed, test_pieces, "every test piece (all have notes) is attributed");
+    assert!((0.0..=1.0).contains(&judge["real_share"].as_f64().unwrap()));
+    let m = &report["models"][0];
+    let mj = &m["judge"];
+    let counted: u64 = mj["attributions"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(counted + mj["empty"].as_u64().unwrap(), 6);
+    let bach = mj["attributions"].get("bach").and_then(Value::as_u64).unwrap_or(0);
+    assert_eq!(mj["share"].as_f64().unwrap(), bach as f64 / 6.0);
+    let d = &m["discriminator"];
+    assert_eq!(d["generated"], 6);
+    assert_eq!(d["real"].as_u64().unwrap(), test_pieces);
+    assert!(d["folds"].as_u64().unwrap() >= 2);
+    let acc = d["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc), "{acc}");
+    assert_eq!(d["telling"].as_array().unwrap().len(), 3);
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("Style judge") && md.contains("**bach**"), "{md}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("Style judge") && html.contains("discr. acc"));
+
+    // Without a label, the judged label is the test pieces' most attributed one.
+    let out = run(None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&std::fs::read(out_dir.join("report.json")).unwrap());
+    let judge = &report["judge"];
+    assert_eq!(judge["rule"], "most_test_pieces");
+    let most = judge["real_attributions"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).max();
+    assert_eq!(judge["real_attributions"][judge["label"].as_str().unwrap()].as_u64(), most);
+
+    // A label the classifier does not know: one line naming it and the known ones, exit code 1.
+    let out = run(Some("mozart"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("`mozart`") && err.contains("styles.classifier") && err.contains("palestrina"), "{err}");
+    // A generator given as the judge: refused by kind.
+    let mut cmd = cadenza(tmp.path());
+    let out = cmd
+        .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", markov.to_str().unwrap()])
+        .args(["--samples", "2", "--out", out_dir.to_str().unwrap(), "--judge", markov.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tiny.markov"));
 }

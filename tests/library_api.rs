@@ -134,6 +134,7 @@ fn train_eval_generate_compare_through_the_library() {
         device: "cpu".into(),
         options: CompareOptions { samples: 2, length: 48, ..CompareOptions::default() },
         guard: Guard::default(),
+        judge: None,
     };
     let mut outcome = compare::run(&request, &log).unwrap();
     assert_eq!(outcome.report.models.len(), 2);

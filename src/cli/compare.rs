@@ -1,11 +1,12 @@
 //! `cadenza compare`: Markov vs HMM vs LSTM (any checkpoints) side by side on one corpus's test
 //! split: likelihood, generation speed, musical statistics against the real music, originality;
-//! a terminal table plus `report.json`, `report.md` and `report.html` with the samples.
+//! a terminal table plus `report.json`, `report.md` and `report.html` with the samples; with
+//! `--judge`, a style classifier's verdict on every model's samples.
 
 use std::path::PathBuf;
 
 use super::progress::Reporter;
-use cadenza::compare::{self, CompareOptions, CompareRequest};
+use cadenza::compare::{self, CompareOptions, CompareRequest, JudgeRequest};
 use cadenza::corpus::LoadOptions;
 use cadenza::sampler::Sampler;
 
@@ -52,6 +53,13 @@ pub struct Args {
     /// Do not read or write the corpus token cache.
     #[arg(long)]
     no_cache: bool,
+    /// A style classifier checkpoint (`cadenza classify train`) judging the samples: the share
+    /// of each model's samples it attributes to --judge-label, with the test pieces' own share.
+    #[arg(long, value_name = "CLASSIFIER")]
+    judge: Option<PathBuf>,
+    /// The judged label (default: the label most test pieces are attributed to).
+    #[arg(long, value_name = "NAME", requires = "judge")]
+    judge_label: Option<String>,
     #[command(flatten)]
     guard: GuardArgs,
 }
@@ -71,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sampler: Sampler { temperature: args.temperature, ..Sampler::default() },
         },
         guard: args.guard.guard(),
+        judge: args.judge.map(|checkpoint| JudgeRequest { checkpoint, label: args.judge_label }),
     };
     let reporter = Reporter::new();
     let mut outcome = compare::run(&request, &reporter)?;

@@ -25,6 +25,7 @@ impl Reporter {
     }
 
     /// A reporter that asks work to stop when `flag` is set (by a Ctrl-C handler).
+    #[cfg(feature = "lstm")]
     pub fn with_stop(flag: &'static AtomicBool) -> Self {
         Reporter::stopping_on(Some(flag))
     }
@@ -45,6 +46,7 @@ impl Reporter {
     }
 
     /// Whether the bar is hidden (stderr is not a terminal).
+    #[cfg(feature = "lstm")]
     pub fn is_hidden(&self) -> bool {
         self.bar.is_hidden()
     }

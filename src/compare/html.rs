@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::report::{feature_rows, num, summary_rows};
+use super::report::{feature_rows, judge_rows, judges_note, num, summary_rows};
 use super::svg::{self, escape, model_colour, Series, REAL_COLOUR};
 use super::{Report, SamplePiece, SHOWN_SAMPLES};
 use crate::metrics::NOTE_LENGTH_BINS;
@@ -56,6 +56,23 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
         s.push_str("</tr>\n");
     }
     let _ = writeln!(s, "</table>\n<p class=\"note\">bits/token: held-out on the test split (as <code>cadenza eval</code>). mean OA: mean overlapped area between the model's and the test pieces' feature distributions (Gaussian KDE, Silverman bandwidth; 1 = indistinguishable). copied n-grams: share of the continuations' {}-grams found in the training split; longest copy: longest run of tokens copied verbatim from one training piece.</p>", r.ngram);
+    let _ = writeln!(s, "<p class=\"note\">{}</p>", escape(&judges_note(r)));
+    if let Some(j) = &r.judge {
+        s.push_str("<h2>Style judge</h2>\n<table><tr><th>label</th><th>test pieces</th>");
+        for m in &r.models {
+            let _ = write!(s, "<th>{}</th>", escape(&m.name));
+        }
+        s.push_str("</tr>\n");
+        for (label, row) in judge_rows(r, j) {
+            let name = if *label == j.label { format!("<b>{}</b>", escape(label)) } else { escape(label) };
+            let _ = write!(s, "<tr><td>{name}</td>");
+            for c in row {
+                let _ = write!(s, "<td>{c}</td>");
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
 
     // Feature table.
     s.push_str("<h2>Features</h2>\n<table><tr><th>feature</th><th>test pieces</th>");

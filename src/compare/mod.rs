@@ -7,10 +7,15 @@
 //! the same primed continuations from each (the opening beats of test pieces, one seed), measures
 //! the musical statistics of [`crate::metrics`] on every continuation and every test piece,
 //! compares their distributions (overlapped area, KL, histogram distances) and measures how much
-//! of each continuation is copied from the training split. [`write`] saves the samples and the
-//! reports ([`report`]: terminal table, JSON, Markdown; [`html`]: one self-contained page).
+//! of each continuation is copied from the training split. Two judges say how real the samples
+//! look: a real-vs-generated [`discriminator`] per model (always), and a style classifier
+//! ([`judge`], when one is given) that attributes samples and test pieces to its labels.
+//! [`write`] saves the samples and the reports ([`report`]: terminal table, JSON, Markdown;
+//! [`html`]: one self-contained page).
 
+pub mod discriminator;
 pub mod html;
+pub mod judge;
 pub mod report;
 pub mod svg;
 
@@ -20,6 +25,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use self::discriminator::DiscriminatorReport;
+pub use self::judge::{Judge, JudgeRequest, JudgeSummary, ModelJudge};
 use crate::checkpoint::{self, Header};
 use crate::corpus::{Corpus, LoadOptions, Split};
 use crate::error::{CorpusError, Error, Result};
@@ -147,6 +154,9 @@ pub struct Report {
     pub histogram_features: Vec<String>,
     /// Statistics of the test pieces.
     pub real: RealSet,
+    /// The style judge's verdict on the test pieces, when a judge was given.
+    #[serde(default)]
+    pub judge: Option<JudgeSummary>,
     pub models: Vec<ModelReport>,
 }
 
@@ -288,6 +298,12 @@ pub struct ModelReport {
     pub scalars: BTreeMap<String, ScalarComparison>,
     pub histograms: BTreeMap<String, HistogramSummary>,
     pub originality: Originality,
+    /// The style judge's verdict on the samples, when a judge was given.
+    #[serde(default)]
+    pub judge: Option<ModelJudge>,
+    /// The real-vs-generated discriminator: how well the test pieces are told from the samples.
+    #[serde(default)]
+    pub discriminator: Option<DiscriminatorReport>,
     pub samples: Vec<SampleReport>,
 }
 
@@ -400,6 +416,8 @@ pub struct CompareRequest {
     /// for each model under its own tokenizer).
     pub options: CompareOptions,
     pub guard: Guard,
+    /// A style classifier judging the samples (feature `lstm`; without it, an error).
+    pub judge: Option<JudgeRequest>,
 }
 
 /// Load every checkpoint of `request` and the corpus in each of their tokenizations, then
@@ -418,6 +436,7 @@ pub struct CompareRequest {
 ///     device: "auto".into(),
 ///     options: CompareOptions::default(),
 ///     guard: Guard::default(),
+///     judge: None,
 /// };
 /// let mut outcome = run(&request, &Silent)?;
 /// write(&mut outcome, "out/compare".as_ref(), None)?;
@@ -428,6 +447,7 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
     let headers = request.models.iter().map(|p| checkpoint::load_header(p)).collect::<Result<Vec<_>>>()?;
     let pairs: Vec<_> = request.models.iter().map(PathBuf::as_path).zip(&headers).collect();
     let (tokenizers, which) = tokenizers(&pairs)?;
+    let judge = request.judge.as_ref().map(|j| Judge::load(j, &request.device)).transpose()?;
     let loaded =
         request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
     let corpora = tokenizers
@@ -451,17 +471,29 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
         .collect();
     let mut options = request.options.clone();
     options.sampler.notes = request.guard.rules(&corpus.tokenizer);
-    compare_loaded(corpus, &contenders, &options, progress)
+    compare_judged(corpus, &contenders, &options, judge.as_ref(), progress)
 }
 
 /// Run the comparison of `models`, each on its own tokenization of one corpus; `corpus` (any
 /// of them) gives the test pieces the samples are measured against. With note rules in
 /// `opts.sampler`, each model samples under the rules of its own tokenizer (same polyphony
-/// limit).
+/// limit). No style judge: see [`compare_judged`].
 pub fn compare_loaded(
     corpus: &Corpus,
     models: &[Contender<'_>],
     opts: &CompareOptions,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    compare_judged(corpus, models, opts, None, progress)
+}
+
+/// [`compare_loaded`] with a style judge (when `judge` is given) attributing the test pieces
+/// and every model's samples (the continuations alone, as the statistics measure them).
+pub fn compare_judged(
+    corpus: &Corpus,
+    models: &[Contender<'_>],
+    opts: &CompareOptions,
+    judge: Option<&Judge>,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     opts.sampler.validate()?;
@@ -487,13 +519,24 @@ pub fn compare_loaded(
         }
     }
     progress.message("measuring the test pieces");
-    let real_pieces: Vec<PieceFeatures> = corpus
+    let real_decoded: Vec<(String, Piece)> = corpus
         .split(Split::Test)
-        .map(|p| PieceFeatures {
-            file: p.path.display().to_string(),
-            features: Features::of(&tokenizer.decode_with(&p.tokens, &decode_options(corpus, p))),
-        })
+        .map(|p| (p.path.display().to_string(), tokenizer.decode_with(&p.tokens, &decode_options(corpus, p))))
         .collect();
+    let real_pieces: Vec<PieceFeatures> = real_decoded
+        .iter()
+        .map(|(file, piece)| PieceFeatures { file: file.clone(), features: Features::of(piece) })
+        .collect();
+    let real_rows: Vec<discriminator::Row> =
+        real_pieces.iter().map(|p| discriminator::row(&p.features)).collect();
+    let judge_summary = match judge {
+        Some(j) => {
+            progress.message("judge: attributing the test pieces");
+            let refs: Vec<&Piece> = real_decoded.iter().map(|(_, p)| p).collect();
+            Some(j.judge_real(&refs, progress)?)
+        }
+        None => None,
+    };
     let real_refs: Vec<&Features> = real_pieces.iter().map(|p| &p.features).collect();
     let real_scalars: BTreeMap<String, Vec<f64>> =
         SCALAR_NAMES.iter().map(|n| (n.to_string(), scalar_values(&real_refs, n))).collect();
@@ -538,6 +581,7 @@ pub fn compare_loaded(
         progress.message(&format!("{}: measuring the samples", m.name));
         let mut samples = Vec::new();
         let mut pieces = Vec::new();
+        let mut continuations = Vec::new();
         for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
             let sample = Sample::new(&sampler, &primer.tokens, cont);
             let full = &sample.tokens;
@@ -558,7 +602,20 @@ pub fn compare_loaded(
                 dropped_tokens: tokenizer.dropped_tokens(full),
             });
             pieces.push(SamplePiece { piece, primer_end_tick });
+            continuations.push(alone);
         }
+        let model_judge = match (judge, &judge_summary) {
+            (Some(j), Some(summary)) => {
+                progress.message(&format!("{}: judging the samples", m.name));
+                let refs: Vec<&Piece> = continuations.iter().collect();
+                Some(j.judge_samples(summary, &refs, progress)?)
+            }
+            _ => None,
+        };
+        let generated_rows: Vec<discriminator::Row> =
+            samples.iter().map(|s| discriminator::row(&s.features)).collect();
+        let discriminated =
+            discriminator::cross_validate(&real_rows, &generated_rows, discriminator::FOLDS, opts.rng_seed);
         let refs: Vec<&Features> = samples.iter().map(|s| &s.features).collect();
         let mut scalars = BTreeMap::new();
         for name in SCALAR_NAMES {
@@ -618,6 +675,8 @@ pub fn compare_loaded(
             scalars,
             histograms,
             originality,
+            judge: model_judge,
+            discriminator: Some(discriminated),
             samples,
         });
         all_pieces.push(pieces);
@@ -644,6 +703,7 @@ pub fn compare_loaded(
             histograms: real_hist,
             pieces: real_pieces,
         },
+        judge: judge_summary,
         models: reports,
     };
     Ok(Outcome { report, pieces: all_pieces })

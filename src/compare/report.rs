@@ -12,9 +12,15 @@ pub fn num(x: Option<f64>, digits: usize) -> String {
     }
 }
 
-/// The summary rows: one per model, as `[header, ...]` then cells.
+/// `x` as a percentage with one decimal, or `–`.
+pub fn percent(x: Option<f64>) -> String {
+    x.filter(|v| v.is_finite()).map_or("–".into(), |v| format!("{:.1}%", 100.0 * v))
+}
+
+/// The summary rows: one per model, as `[header, ...]` then cells. The `judge share` column is
+/// there only when a style judge was given.
 pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec![
+    let mut header = vec![
         "model",
         "kind",
         "tokenizer",
@@ -26,7 +32,11 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "mean OA",
         "copied n-grams",
         "longest copy",
+        "discr. acc",
     ];
+    if r.judge.is_some() {
+        header.push("judge share");
+    }
     // Ranks by bits/note (1 = best); bits/token compares only within one tokenizer, so with
     // several it names the tokenizer it belongs to.
     let mut order: Vec<usize> = (0..r.models.len()).collect();
@@ -42,7 +52,7 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
         .map(|(i, m)| {
             let rank = order.iter().position(|&k| k == i).map_or(0, |p| p + 1);
             let bpt = num(Some(m.bits_per_token), 4);
-            vec![
+            let mut row = vec![
                 m.name.clone(),
                 m.kind.clone(),
                 if m.tokenizer.is_empty() { "midi-like".into() } else { m.tokenizer.clone() },
@@ -54,10 +64,38 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 num(m.mean_overlap, 3),
                 m.originality.mean_copied_share.map_or("–".into(), |s| format!("{:.1}%", 100.0 * s)),
                 format!("{:.1} (max {})", m.originality.mean_longest_copy, m.originality.max_longest_copy),
-            ]
+                num(m.discriminator.as_ref().and_then(|d| d.accuracy), 3),
+            ];
+            if r.judge.is_some() {
+                row.push(percent(m.judge.as_ref().and_then(|j| j.share)));
+            }
+            row
         })
         .collect();
     (header, rows)
+}
+
+/// What the judge columns mean, in one paragraph (for the terminal, report.md and report.html).
+pub fn judges_note(r: &Report) -> String {
+    let d = r.models.iter().find_map(|m| m.discriminator.as_ref());
+    let mut s = format!(
+        "discr. acc: cross-validated balanced accuracy of a logistic regression on the {} scalar features telling the {} test pieces from the model's samples ({} folds, seed {}; 0.5 = indistinguishable, lower is better).",
+        r.scalar_features.len(),
+        r.test_pieces,
+        d.map_or(super::discriminator::FOLDS, |d| d.folds),
+        r.rng_seed
+    );
+    if let Some(j) = &r.judge {
+        let _ = write!(
+            s,
+            " judge share: share of the samples that the classifier {} attributes to `{}` ({}); the test pieces' own share, the ceiling: {}.",
+            j.checkpoint,
+            j.label,
+            j.rule.describe(),
+            percent(j.real_share)
+        );
+    }
+    s
 }
 
 /// One scalar feature's row of the feature table: the test pieces' `mean ± sd`, then per model
@@ -85,6 +123,21 @@ pub fn feature_rows(r: &Report) -> Vec<FeatureRow<'_>> {
                         .map(|c| [mean_sd(c.model.mean, c.model.std), num(c.overlap, 3), num(c.kl, 3)])
                 })
                 .collect(),
+        })
+        .collect()
+}
+
+/// Per label of the judge: the test pieces', then each model's, attribution counts.
+pub fn judge_rows<'a>(r: &Report, j: &'a super::JudgeSummary) -> Vec<(&'a String, Vec<String>)> {
+    j.labels
+        .iter()
+        .map(|label| {
+            let count = |a: &std::collections::BTreeMap<String, usize>| a.get(label).copied().unwrap_or(0);
+            let mut row = vec![count(&j.real_attributions).to_string()];
+            row.extend(
+                r.models.iter().map(|m| m.judge.as_ref().map_or("–".into(), |mj| count(&mj.attributions).to_string())),
+            );
+            (label, row)
         })
         .collect()
 }
@@ -118,6 +171,8 @@ pub fn terminal_table(r: &Report) -> String {
         out.push_str(&line(row));
         out.push('\n');
     }
+    out.push_str(&judges_note(r));
+    out.push('\n');
     out
 }
 
@@ -145,6 +200,20 @@ pub fn markdown(r: &Report) -> String {
         "\n*bits/token*: held-out, on the test split (as `cadenza eval`). *mean OA*: mean overlapped area of the feature distributions with the test pieces' (1 = indistinguishable). *copied n-grams*: share of the continuations' {}-grams found in the training split; *longest copy*: longest run of tokens copied verbatim from one training piece.\n",
         r.ngram
     );
+    let _ = writeln!(s, "{}\n", judges_note(r));
+    if let Some(j) = &r.judge {
+        let _ = writeln!(s, "## Style judge: samples attributed to each label\n");
+        let mut head = vec!["label".to_string(), "test pieces".to_string()];
+        head.extend(r.models.iter().map(|m| m.name.clone()));
+        s.push_str(&md_row(&head));
+        s.push_str(&md_row(&vec!["---".to_string(); head.len()]));
+        for (label, row) in judge_rows(r, j) {
+            let mut cells = vec![if *label == j.label { format!("**{label}**") } else { label.clone() }];
+            cells.extend(row);
+            s.push_str(&md_row(&cells));
+        }
+        s.push('\n');
+    }
     let _ = writeln!(s, "## Features: mean ± sd (overlapped area, KL)\n");
     let mut head = vec!["feature".to_string(), "test pieces".to_string()];
     head.extend(r.models.iter().map(|m| m.name.clone()));
