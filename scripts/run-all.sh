@@ -3,9 +3,11 @@
 # report on the corpora, train the Markov chain and the HMM on the Bach chorales (default TSD
 # tokens), get an LSTM (default midi-like tokens: the best measured for each model)
 # (trained here on a GPU; on a CPU-only machine the committed checkpoints/bach.lstm is used, or a
-# small one is trained if it is missing), score each on the test split (bits/token, bits/note),
-# generate a few pieces from each continuing a chorale's opening, and finish with a compare
-# report of all three, ranked by bits/note and judged by the committed style classifier.
+# small one is trained if it is missing), take the committed checkpoints/bach.transformer, score
+# each on the test split (bits/token, bits/note), generate a few pieces from each continuing a
+# chorale's opening, do the same for the committed folk LSTM and Transformer, and finish with
+# compare reports of all four (Bach) and both (folk), ranked by bits/note and judged by the
+# committed style classifier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --corpora all
@@ -35,21 +37,27 @@ else
     echo "no GPU: using the committed checkpoints/bach.lstm"
 fi
 
-for m in markov hmm lstm; do
+for m in markov hmm lstm transformer; do
     echo "=== $m: held-out test split, then 3 pieces continuing the first 8 beats of $SEED"
     $CADENZA eval "checkpoints/bach.$m" --corpus corpora/bach
     $CADENZA generate "checkpoints/bach.$m" --seed "$SEED" --seed-beats 8 --count 3 --length 600 \
         --temperature 0.9 --rng-seed 1 --out "$OUT/$m"
 done
 
-echo "=== folk: the committed checkpoints/folk.lstm on the folk test split, and 3 tunes"
-$CADENZA eval checkpoints/folk.lstm --corpus corpora/folk
-$CADENZA generate checkpoints/folk.lstm --count 3 --length 400 --rng-seed 1 --out "$OUT/folk-lstm"
+for m in lstm transformer; do
+    echo "=== folk: the committed checkpoints/folk.$m on the folk test split, and 3 tunes"
+    $CADENZA eval "checkpoints/folk.$m" --corpus corpora/folk
+    $CADENZA generate "checkpoints/folk.$m" --count 3 --length 400 --rng-seed 1 --out "$OUT/folk-$m"
+done
 
 echo "=== compare (judged by the committed style classifier)"
 $CADENZA compare --corpus corpora/bach --models checkpoints/bach.markov checkpoints/bach.hmm \
-    checkpoints/bach.lstm --samples 20 --judge checkpoints/styles.classifier --out "$OUT/compare"
+    checkpoints/bach.lstm checkpoints/bach.transformer --samples 20 \
+    --judge checkpoints/styles.classifier --out "$OUT/compare"
 echo "report: $OUT/compare/report.html"
+$CADENZA compare --corpus corpora/folk --models checkpoints/folk.lstm checkpoints/folk.transformer \
+    --samples 20 --judge checkpoints/styles.classifier --out "$OUT/compare-folk"
+echo "report: $OUT/compare-folk/report.html"
 
 echo "=== style classifier: the committed checkpoints/styles.classifier on the styles test split"
 .pyenv/bin/python scripts/build_corpora.py --which styles --out corpora
