@@ -250,7 +250,8 @@ fn learns_a_copy_task_that_an_order_8_markov_chain_cannot() {
         window: 2 * half + 1,
         lr: 3e-3,
         warmup: 30,
-        ..quick_train(500)
+        // The copy is learned suddenly (0.005 bits at 800 steps, 2.0 at 500): 1,000 for a margin.
+        ..quick_train(1000)
     };
     let report = train(
         &model_cfg,
