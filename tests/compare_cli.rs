@@ -129,7 +129,8 @@ fn compare_judges_the_samples_with_a_style_classifier_and_a_discriminator() {
     let labels: Vec<&str> = judge["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     assert_eq!(labels.len(), 6, "{labels:?}");
     let test_pieces = report["test_pieces"].as_u64().unwrap();
-    let attributed: u64 = judge["real_attributions"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let attributed: u64 =
+        judge["real_attributions"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(attributed, test_pieces, "every test piece (all have notes) is attributed");
     assert!((0.0..=1.0).contains(&judge["real_share"].as_f64().unwrap()));
     let m = &report["models"][0];
@@ -164,7 +165,10 @@ fn compare_judges_the_samples_with_a_style_classifier_and_a_discriminator() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("`mozart`") && err.contains("styles.classifier") && err.contains("palestrina"), "{err}");
+    assert!(
+        err.contains("`mozart`") && err.contains("styles.classifier") && err.contains("palestrina"),
+        "{err}"
+    );
     // A generator given as the judge: refused by kind.
     let mut cmd = cadenza(tmp.path());
     let out = cmd

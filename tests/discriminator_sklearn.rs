@@ -67,13 +67,22 @@ fn logistic_regression_matches_scikit_learn() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
 
-    let weights: Vec<f64> = theirs["weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let weights: Vec<f64> =
+        theirs["weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(weights.len(), SCALAR_NAMES.len());
     for (j, (ours, theirs)) in m.weights.iter().zip(&weights).enumerate() {
-        assert!((ours - theirs).abs() < 1e-5, "weight {j} ({}): ours {ours}, scikit-learn {theirs}", SCALAR_NAMES[j]);
+        assert!(
+            (ours - theirs).abs() < 1e-5,
+            "weight {j} ({}): ours {ours}, scikit-learn {theirs}",
+            SCALAR_NAMES[j]
+        );
     }
     let intercept = theirs["intercept"].as_f64().unwrap();
-    assert!((m.intercept - intercept).abs() < 1e-5, "intercept: ours {}, scikit-learn {intercept}", m.intercept);
+    assert!(
+        (m.intercept - intercept).abs() < 1e-5,
+        "intercept: ours {}, scikit-learn {intercept}",
+        m.intercept
+    );
     for (i, (row, p)) in rows.iter().zip(theirs["proba"].as_array().unwrap()).enumerate() {
         let (ours, theirs) = (m.probability(row), p.as_f64().unwrap());
         assert!((ours - theirs).abs() < 1e-6, "row {i}: ours {ours}, scikit-learn {theirs}");

@@ -96,6 +96,7 @@ fn lstm_beats_a_unigram_model_on_bach() {
     assert!(lstm_bits < unigram, "lstm {lstm_bits} vs unigram {unigram}");
     // The model reloaded from its best checkpoint scores the same tokens as well.
     let (best, _) = lstm::LstmModel::load(&report.best_path, tch::Device::Cpu).unwrap();
-    let best_bits = bits_per_token(&valid.iter().flat_map(|s| best.log_probs(s).unwrap()).collect::<Vec<_>>());
+    let best_bits =
+        bits_per_token(&valid.iter().flat_map(|s| best.log_probs(s).unwrap()).collect::<Vec<_>>());
     assert!(best_bits < unigram, "best checkpoint {best_bits} vs unigram {unigram}");
 }

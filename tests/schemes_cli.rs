@@ -297,7 +297,9 @@ fn bpe_is_learned_applied_carried_in_checkpoints_and_checked() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tsd.bpe") && err.contains("learned for the tsd tokenizer") && err.trim().lines().count() == 1,
+        err.contains("tsd.bpe")
+            && err.contains("learned for the tsd tokenizer")
+            && err.trim().lines().count() == 1,
         "{err}"
     );
     std::fs::write(&bpe, b"{\"format\": 3}").unwrap();

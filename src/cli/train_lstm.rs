@@ -140,18 +140,18 @@ impl LstmArgs {
     /// The training flags every neural model shares.
     pub fn overrides(&self) -> TrainOverrides {
         TrainOverrides {
-                batch: self.batch,
-                window: self.window,
-                lr: self.lr,
-                steps: self.steps,
-                epochs: self.epochs,
-                warmup: self.warmup,
-                clip: self.clip,
-                patience: self.patience,
-                transpose: self.transpose,
-                device: self.device.clone(),
-                bf16: self.bf16,
-                checkpoint_every: self.checkpoint_every,
+            batch: self.batch,
+            window: self.window,
+            lr: self.lr,
+            steps: self.steps,
+            epochs: self.epochs,
+            warmup: self.warmup,
+            clip: self.clip,
+            patience: self.patience,
+            transpose: self.transpose,
+            device: self.device.clone(),
+            bf16: self.bf16,
+            checkpoint_every: self.checkpoint_every,
         }
     }
 }

@@ -94,7 +94,8 @@ mod tests {
 
     #[test]
     fn preset_then_flags_make_the_model_and_lstm_flags_are_refused() {
-        let c = parse(&["--preset", "cpu", "--layers", "2", "--heads", "2", "--lr", "0.01", "--window", "64"]);
+        let c =
+            parse(&["--preset", "cpu", "--layers", "2", "--heads", "2", "--lr", "0.01", "--window", "64"]);
         let r = c.transformer.request(&c.shared).unwrap();
         let want = TransformerConfig { layers: 2, heads: 2, ..TransformerConfig::cpu() };
         assert_eq!(r.model, Some(want));

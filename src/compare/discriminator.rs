@@ -120,9 +120,10 @@ impl Logistic {
                     }
                 }
             }
-            for a in 0..p {
-                for b in 0..a {
-                    hess[b][a] = hess[a][b];
+            for a in 1..p {
+                let (upper, lower) = hess.split_at_mut(a);
+                for (b, row) in upper.iter_mut().enumerate() {
+                    row[a] = lower[0][b];
                 }
             }
             for j in 0..d {
@@ -132,8 +133,8 @@ impl Logistic {
             // The intercept is unpenalized; a tiny ridge keeps a separable fit's system solvable.
             hess[d][d] += 1e-9;
             let Some(step) = solve(hess, grad) else { break };
-            for j in 0..d {
-                m.weights[j] -= step[j];
+            for (w, s) in m.weights.iter_mut().zip(&step) {
+                *w -= s;
             }
             m.intercept -= step[d];
             if step.iter().map(|s| s.abs()).fold(0.0, f64::max) < 1e-10 {
@@ -145,7 +146,10 @@ impl Logistic {
 
     /// `row` with missing values filled and every feature standardized.
     fn standardize(&self, row: &Row) -> Vec<f64> {
-        row.iter().enumerate().map(|(j, v)| (v.unwrap_or(self.fill[j]) - self.fill[j]) / self.scale[j]).collect()
+        row.iter()
+            .enumerate()
+            .map(|(j, v)| (v.unwrap_or(self.fill[j]) - self.fill[j]) / self.scale[j])
+            .collect()
     }
 
     fn margin(&self, x: &[f64]) -> f64 {
@@ -178,10 +182,12 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         a.swap(col, pivot);
         b.swap(col, pivot);
         for r in col + 1..n {
-            let f = a[r][col] / a[col][col];
+            let (upper, lower) = a.split_at_mut(r);
+            let (pivot_row, row) = (&upper[col], &mut lower[0]);
+            let f = row[col] / pivot_row[col];
             if f != 0.0 {
-                for c in col..n {
-                    a[r][c] -= f * a[col][c];
+                for (x, y) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= f * y;
                 }
                 b[r] -= f * b[col];
             }

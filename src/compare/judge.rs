@@ -287,6 +287,9 @@ mod tests {
         assert_eq!((summary.label.as_str(), summary.rule), ("bass", LabelRule::Given));
         assert_eq!(summary.real_share, Some(0.0));
         let err = judge(Some("alto")).unwrap_err().to_string();
-        assert!(err.contains("j.classifier") && err.contains("`alto`") && err.contains("bass, treble"), "{err}");
+        assert!(
+            err.contains("j.classifier") && err.contains("`alto`") && err.contains("bass, treble"),
+            "{err}"
+        );
     }
 }

@@ -135,7 +135,9 @@ pub fn judge_rows<'a>(r: &Report, j: &'a super::JudgeSummary) -> Vec<(&'a String
             let count = |a: &std::collections::BTreeMap<String, usize>| a.get(label).copied().unwrap_or(0);
             let mut row = vec![count(&j.real_attributions).to_string()];
             row.extend(
-                r.models.iter().map(|m| m.judge.as_ref().map_or("–".into(), |mj| count(&mj.attributions).to_string())),
+                r.models
+                    .iter()
+                    .map(|m| m.judge.as_ref().map_or("–".into(), |mj| count(&mj.attributions).to_string())),
             );
             (label, row)
         })

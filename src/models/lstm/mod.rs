@@ -11,10 +11,10 @@
 pub mod config;
 pub mod model;
 
-pub use super::neural::{optim, payload, sample, train, windows};
 pub use super::neural::{
     last_path, parse_device, RunOptions, StopReason, TrainConfig, TrainData, TrainOverrides, TrainState,
 };
+pub use super::neural::{optim, payload, sample, train, windows};
 pub use config::LstmConfig;
 pub use model::{LstmModel, Net, PAYLOAD_FORMAT};
 

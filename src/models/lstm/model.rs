@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::LstmConfig;
 use crate::error::{ModelError, Result};
-use crate::models::neural::{NeuralModel, Network, TrainConfig};
+use crate::models::neural::{Network, NeuralModel, TrainConfig};
 use crate::models::ModelKind;
 
 pub use crate::models::neural::model::{hyperparameters, PAYLOAD_FORMAT};
@@ -119,9 +119,8 @@ impl Net {
     /// gradients still reach the f32 weights).
     fn run(&self, input: &Tensor, state: Option<&State>, train: bool, bf16: bool) -> Result<(Tensor, State)> {
         let kind = if bf16 { Kind::BFloat16 } else { Kind::Float };
-        let cast = |t: &Tensor| -> Result<Tensor> {
-            Ok(if bf16 { t.f_to_kind(kind)? } else { t.shallow_clone() })
-        };
+        let cast =
+            |t: &Tensor| -> Result<Tensor> { Ok(if bf16 { t.f_to_kind(kind)? } else { t.shallow_clone() }) };
         let batch = input.size()[0];
         let zero;
         let (h0, c0) = match state {

@@ -42,7 +42,9 @@ pub use sample::NeuralStream;
 pub use train::{last_path, RunOptions, StopReason, TrainData, TrainReport, TrainState};
 
 /// A network's shape (its hyperparameters), saved in checkpoints as `hyperparameters.model`.
-pub trait NetConfig: Clone + PartialEq + Debug + Default + Serialize + DeserializeOwned + Send + Sync {
+pub trait NetConfig:
+    Clone + PartialEq + Debug + Default + Serialize + DeserializeOwned + Send + Sync
+{
     /// Check that the settings make a network.
     fn validate(&self) -> Result<()>;
 

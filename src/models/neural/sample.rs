@@ -130,13 +130,14 @@ impl<N: Network> NeuralModel<N> {
             while start < len {
                 let n = (len - start).min(CHUNK as i64);
                 let logits = net.step(&input.f_narrow(1, start, n)?, &mut state)?;
-                let logp = logits.f_squeeze_dim(0)?.f_log_softmax(-1, Kind::Float).map_err(torch("log_softmax"))?;
+                let logp =
+                    logits.f_squeeze_dim(0)?.f_log_softmax(-1, Kind::Float).map_err(torch("log_softmax"))?;
                 let targets = &tokens[1 + start as usize..1 + (start + n) as usize];
                 let in_vocab: Vec<i64> =
                     targets.iter().map(|&t| if i64::from(t) < vocab { i64::from(t) } else { 0 }).collect();
                 let idx = Tensor::f_from_slice(&in_vocab)?.f_to_device(device)?.f_unsqueeze(1)?;
-                let picked =
-                    to_f32_vec(&logp.f_gather(1, &idx, false)?).map_err(torch("reading log-probabilities"))?;
+                let picked = to_f32_vec(&logp.f_gather(1, &idx, false)?)
+                    .map_err(torch("reading log-probabilities"))?;
                 if picked.len() != targets.len() {
                     return Err(Error::Torch {
                         op: "scoring",
@@ -219,14 +220,23 @@ impl<N: Network> NeuralModel<N> {
             // primer length.
             let mut batches = match net.cat_states(&states)? {
                 Some(state) => {
-                    vec![Rows { state, probs: Tensor::f_cat(&probs, 0)?, primers: (0..primers.len()).collect() }]
+                    vec![Rows {
+                        state,
+                        probs: Tensor::f_cat(&probs, 0)?,
+                        primers: (0..primers.len()).collect(),
+                    }]
                 }
                 None => {
                     let mut out = Vec::with_capacity(by_len.len());
                     for rows in by_len.values() {
                         let group: Vec<N::State> = rows
                             .iter()
-                            .map(|&i| net.select_rows(&states[i], &Tensor::f_from_slice(&[0i64])?.f_to_device(device)?))
+                            .map(|&i| {
+                                net.select_rows(
+                                    &states[i],
+                                    &Tensor::f_from_slice(&[0i64])?.f_to_device(device)?,
+                                )
+                            })
                             .collect::<Result<_>>()?;
                         let state = net.cat_states(&group)?.ok_or(Error::Torch {
                             op: "stacking decoding states",

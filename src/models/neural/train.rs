@@ -364,7 +364,12 @@ pub fn checkpoint_state(header: &Header) -> Option<TrainState> {
 /// Mean bits per token of `seqs` (each from BOS with the initial state), batched `batch`
 /// sequences at a time in chunks of [`super::sample::CHUNK`] steps. With `max_tokens > 0` only
 /// the first sequences up to that many tokens are scored.
-pub(crate) fn evaluate<N: Network>(net: &N, seqs: &[Vec<TokenId>], batch: usize, max_tokens: u64) -> Result<f64> {
+pub(crate) fn evaluate<N: Network>(
+    net: &N,
+    seqs: &[Vec<TokenId>],
+    batch: usize,
+    max_tokens: u64,
+) -> Result<f64> {
     let mut chosen: Vec<&[TokenId]> = Vec::new();
     let mut budget = 0u64;
     for s in seqs.iter().filter(|s| s.len() >= 2) {

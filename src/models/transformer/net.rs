@@ -311,7 +311,8 @@ impl Network for Net {
         while start < total {
             if state.len >= context {
                 // Slide: rebuild the cache from the last `keep` tokens alone.
-                let held = state.tokens.as_ref().map(|t| t.f_narrow(1, state.len - keep, keep)).transpose()?;
+                let held =
+                    state.tokens.as_ref().map(|t| t.f_narrow(1, state.len - keep, keep)).transpose()?;
                 *state = Cache::empty(state.batch);
                 if let Some(held) = held {
                     let _ = self.pass(&held, Some(state), mode)?;

@@ -230,7 +230,8 @@ fn copy_piece(rng: &mut impl rand::Rng, half: usize, alphabet: u16) -> Vec<Token
 
 /// Mean bits per token over the second halves (the copies) of `pieces`.
 fn second_half_bits(model: &dyn Generator, pieces: &[Vec<TokenId>], half: usize) -> f64 {
-    let lps: Vec<f64> = pieces.iter().flat_map(|p| model.log_probs(p).unwrap()[half..2 * half].to_vec()).collect();
+    let lps: Vec<f64> =
+        pieces.iter().flat_map(|p| model.log_probs(p).unwrap()[half..2 * half].to_vec()).collect();
     crate::models::bits_per_token(&lps)
 }
 
@@ -263,8 +264,13 @@ fn learns_a_copy_task_that_an_order_8_markov_chain_cannot() {
     )
     .unwrap();
     let transformer = second_half_bits(&report.model, &test_set, half);
-    let markov = MarkovModel::fit(&MarkovConfig { order: 8, ..MarkovConfig::default() }, tok.vocab_size(), &train_set, None)
-        .unwrap();
+    let markov = MarkovModel::fit(
+        &MarkovConfig { order: 8, ..MarkovConfig::default() },
+        tok.vocab_size(),
+        &train_set,
+        None,
+    )
+    .unwrap();
     let markov = second_half_bits(&markov, &test_set, half);
     eprintln!("second-half bits/token: transformer {transformer:.4}, markov-8 {markov:.4}");
     // Random halves carry log2(8) = 3 bits a token; the copy carries none.
