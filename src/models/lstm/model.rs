@@ -9,7 +9,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::config::LstmConfig;
-use crate::error::{ModelError, Result};
+use crate::error::Result;
 use crate::models::neural::{Network, NeuralModel, TrainConfig};
 use crate::models::ModelKind;
 
@@ -40,14 +40,7 @@ impl Net {
     /// CPU, then moved to `device`: equal seeds give equal weights on every device.
     fn create(cfg: LstmConfig, vocab: usize, device: Device) -> Result<Net> {
         cfg.validate()?;
-        if vocab < 4 {
-            return Err(ModelError::VocabSize {
-                model: ModelKind::Lstm.name(),
-                size: vocab,
-                expected: "at least 4".into(),
-            }
-            .into());
-        }
+        crate::models::neural::model::check_vocab(ModelKind::Lstm, vocab)?;
         let (v, e, h) = (vocab as i64, cfg.embed as i64, cfg.hidden as i64);
         let uniform = |dims: &[i64], bound: f64| -> Result<Tensor> {
             let t = tch::no_grad(|| {

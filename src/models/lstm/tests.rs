@@ -1,31 +1,19 @@
 //! Tests of the LSTM generator on the CPU with tiny models (and one on CUDA when present).
 //!
 //! libtorch's random generator and thread count are process-wide, so every test that touches
-//! them holds [`torch_lock`].
+//! them holds [`torch_lock`] (one lock for every network's tests).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard};
 
 use tch::Device;
 
 use super::*;
 use crate::checkpoint::{self, Header};
+use crate::models::neural::testing::{quick_train, run_opts, tokenizer, torch_lock};
 use crate::models::{Generator, ModelKind};
 use crate::sampler::{rng_for, Sampler};
-use crate::tokens::{Event, NoteRules, TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
-
-static TORCH: Mutex<()> = Mutex::new(());
-
-fn torch_lock() -> MutexGuard<'static, ()> {
-    let g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
-    tch::set_num_threads(1);
-    g
-}
-
-fn tokenizer() -> Tokenizer {
-    Tokenizer::new(TokenizerConfig::default()).unwrap()
-}
+use crate::tokens::{Event, NoteRules, TokenId, BOS, EOS};
 
 fn tiny() -> LstmConfig {
     LstmConfig { embed: 16, hidden: 32, layers: 1, dropout: 0.0, tie_weights: false }
@@ -50,27 +38,6 @@ fn log_softmax_f64(row: &[f32]) -> Vec<f64> {
     let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(f64::from(x)));
     let lse = max + row.iter().map(|&x| (f64::from(x) - max).exp()).sum::<f64>().ln();
     row.iter().map(|&x| f64::from(x) - lse).collect()
-}
-
-fn quick_train(steps: u64) -> TrainConfig {
-    TrainConfig {
-        batch: 8,
-        window: 24,
-        lr: 1e-2,
-        weight_decay: 0.0,
-        warmup: 10,
-        steps: Some(steps),
-        patience: 0,
-        transpose: 0,
-        device: "cpu".into(),
-        checkpoint_every: 0,
-        seed: 5,
-        ..TrainConfig::default()
-    }
-}
-
-fn run_opts<'a>(stop: &'a AtomicBool, resume: Option<&'a Path>, max: Option<u64>) -> RunOptions<'a> {
-    RunOptions { stop, progress: None, resume, max_steps_this_run: max, corpus: None }
 }
 
 #[test]

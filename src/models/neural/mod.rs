@@ -12,6 +12,7 @@
 //! - [`request`]: the precedence of explicit settings, a settings file, the defaults and
 //!   `--resume`.
 //! - [`payload`]: tensors to and from safetensors bytes for checkpoints.
+//! - `testing` (tests only): the helpers the networks' tests share, one libtorch lock among them.
 //!
 //! Every libtorch call on a path a user's input reaches uses tch's fallible `f_` operations, so
 //! a libtorch failure comes back as [`crate::Error::Torch`] instead of a panic.
@@ -22,6 +23,8 @@ pub mod optim;
 pub mod payload;
 pub mod request;
 pub mod sample;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod train;
 pub mod windows;
 

@@ -8,8 +8,9 @@ use tch::{Device, Tensor};
 
 use super::config::TrainConfig;
 use super::{payload, NetConfig, Network};
+use crate::checkpoint::ModelKind;
 use crate::checkpoint::{self, Header};
-use crate::error::{CheckpointError, Error, Result};
+use crate::error::{CheckpointError, Error, ModelError, Result};
 use crate::tokens::{TokenId, PAD};
 
 /// The payload format name written into checkpoint headers.
@@ -157,4 +158,20 @@ pub fn parse_hyperparameters<C: NetConfig>(
         }
     };
     Ok((model, train))
+}
+
+/// The smallest vocabulary a network is built for: the special tokens and one more.
+pub const MIN_VOCAB: usize = 4;
+
+/// Refuse a vocabulary too small for a network of `kind`.
+pub fn check_vocab(kind: ModelKind, vocab: usize) -> Result<()> {
+    if vocab < MIN_VOCAB {
+        return Err(ModelError::VocabSize {
+            model: kind.name(),
+            size: vocab,
+            expected: format!("at least {MIN_VOCAB}"),
+        }
+        .into());
+    }
+    Ok(())
 }

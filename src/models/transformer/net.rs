@@ -23,7 +23,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::config::TransformerConfig;
-use crate::error::{Error, ModelError, Result};
+use crate::error::{Error, Result};
 use crate::models::neural::Network;
 use crate::models::ModelKind;
 
@@ -125,14 +125,7 @@ impl Net {
     fn create(cfg: TransformerConfig, vocab: usize, device: Device) -> Result<Net> {
         use crate::models::neural::NetConfig;
         cfg.validate()?;
-        if vocab < 4 {
-            return Err(ModelError::VocabSize {
-                model: ModelKind::Transformer.name(),
-                size: vocab,
-                expected: "at least 4".into(),
-            }
-            .into());
-        }
+        crate::models::neural::model::check_vocab(ModelKind::Transformer, vocab)?;
         let (v, d, f) = (vocab as i64, cfg.dim as i64, cfg.ff as i64);
         let param = |t: Tensor| -> Result<Tensor> { Ok(t.f_to_device(device)?.set_requires_grad(true)) };
         let normal = |dims: &[i64], std: f64| -> Result<Tensor> {

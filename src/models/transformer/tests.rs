@@ -1,33 +1,21 @@
 //! Tests of the Transformer on the CPU with tiny models (and one on CUDA when present).
 //!
 //! libtorch's random generator and thread count are process-wide, so every test that touches
-//! them holds [`torch_lock`].
+//! them holds [`torch_lock`] (one lock for every network's tests).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard};
 
 use tch::{Device, Tensor};
 
 use super::*;
 use crate::checkpoint::{self, Header};
 use crate::models::markov::{MarkovConfig, MarkovModel};
+use crate::models::neural::testing::{quick_train, run_opts, tokenizer, torch_lock};
 use crate::models::neural::{last_path, payload, train::checkpoint_state, NetConfig, Network, StopReason};
 use crate::models::{Generator, ModelKind};
 use crate::sampler::{rng_for, Sampler};
-use crate::tokens::{TokenId, Tokenizer, TokenizerConfig, BOS, EOS};
-
-static TORCH: Mutex<()> = Mutex::new(());
-
-fn torch_lock() -> MutexGuard<'static, ()> {
-    let g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
-    tch::set_num_threads(1);
-    g
-}
-
-fn tokenizer() -> Tokenizer {
-    Tokenizer::new(TokenizerConfig::default()).unwrap()
-}
+use crate::tokens::{TokenId, BOS, EOS};
 
 fn tiny() -> TransformerConfig {
     TransformerConfig { layers: 2, heads: 2, dim: 16, ff: 32, dropout: 0.0, context: 64 }
@@ -40,27 +28,6 @@ fn random_model(cfg: TransformerConfig, seed: i64) -> TransformerModel {
 
 fn seq_of(n: usize, seed: usize) -> Vec<TokenId> {
     std::iter::once(BOS).chain((0..n).map(|i| 3 + ((i * 7 + seed * 13) % 50) as TokenId)).collect()
-}
-
-fn quick_train(steps: u64) -> TrainConfig {
-    TrainConfig {
-        batch: 8,
-        window: 24,
-        lr: 1e-2,
-        weight_decay: 0.0,
-        warmup: 10,
-        steps: Some(steps),
-        patience: 0,
-        transpose: 0,
-        device: "cpu".into(),
-        checkpoint_every: 0,
-        seed: 5,
-        ..TrainConfig::default()
-    }
-}
-
-fn run_opts<'a>(stop: &'a AtomicBool, resume: Option<&'a Path>, max: Option<u64>) -> RunOptions<'a> {
-    RunOptions { stop, progress: None, resume, max_steps_this_run: max, corpus: None }
 }
 
 /// Logits after each token of `tokens`, fed to the KV cache `chunk` tokens at a time.
