@@ -1,5 +1,6 @@
 //! Throughput of cadenza's LSTM: training tokens/s through `lstm::train` and sampling tokens/s
-//! through `Generator::generate_batch` at batch 1 and 64. Prints one JSON object; used by
+//! through `Generator::generate_batch` at batch 1 and 64 (`--sample-batches 1,64,256` for
+//! others). Prints one JSON object; used by
 //! `scripts/bench_lstm.py`, which runs the same model in PyTorch.
 //!
 //! `cargo run --release --example lstm_bench -- --device cpu --hidden 256 --layers 2 --steps 20`
@@ -24,6 +25,7 @@ struct Opts {
     sample_tokens: usize,
     threads: i32,
     bf16: bool,
+    sample_batches: Vec<usize>,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -38,6 +40,7 @@ fn parse() -> Result<Opts, String> {
         sample_tokens: 64,
         threads: 0,
         bf16: false,
+        sample_batches: vec![1, 64],
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -57,6 +60,12 @@ fn parse() -> Result<Opts, String> {
             "--steps" => o.steps = num(&value)? as u64,
             "--sample-tokens" => o.sample_tokens = num(&value)?,
             "--threads" => o.threads = num(&value)? as i32,
+            "--sample-batches" => {
+                o.sample_batches = value.split(',').map(num).collect::<Result<_, _>>()?;
+                if o.sample_batches.is_empty() || o.sample_batches.contains(&0) {
+                    return Err(format!("{flag}: positive batch sizes, comma-separated"));
+                }
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -157,7 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sampler = Sampler::default();
     let mut sample_tps = Vec::new();
     let mut peak_sample = None;
-    for batch in [1usize, 64] {
+    for &batch in &o.sample_batches {
         let primers = vec![vec![BOS]; batch];
         model.generate_batch(&primers, 4, &sampler, 0)?;
         let ((out, secs), peak) = with_peak_gpu_memory(|| {
@@ -169,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         peak_sample = peak_sample.max(peak);
         sample_tps.push((batch, tokens as f64 / secs));
     }
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "impl": "cadenza",
         "device": format!("{:?}", model.device()),
         "threads": tch::get_num_threads(),
@@ -177,11 +186,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "parameters": model.parameter_count(),
         "train_tokens_per_s": train_tps,
         "train_seconds": secs,
-        "sample_tokens_per_s_batch1": sample_tps[0].1,
-        "sample_tokens_per_s_batch64": sample_tps[1].1,
         "peak_gpu_bytes_train": peak_train,
         "peak_gpu_bytes_sample": peak_sample,
     });
+    for (batch, tps) in sample_tps {
+        json[format!("sample_tokens_per_s_batch{batch}")] = tps.into();
+    }
     println!("{json}");
     Ok(())
 }

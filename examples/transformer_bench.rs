@@ -5,7 +5,7 @@
 //! through the network again for each new token (`NeuralModel::full_logits`). Prints one JSON
 //! object.
 //!
-//! `cargo run --release --example transformer_bench -- --threads 1`
+//! `cargo run --release --example transformer_bench -- --threads 1` (`--device cuda` for a GPU).
 
 use std::time::Instant;
 
@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cached_tokens: usize = arg(&args, "--cached", 256)?;
     let recomputed_tokens: usize = arg(&args, "--recomputed", 16)?;
     let threads: i32 = arg(&args, "--threads", 1)?;
+    let device = cadenza::models::neural::parse_device(&arg(&args, "--device", "cpu".to_string())?)?;
     let preset = TransformerConfig::cpu();
     let cfg = TransformerConfig {
         layers: arg(&args, "--layers", preset.layers)?,
@@ -43,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let tok = Tokenizer::new(TokenizerConfig::default())?;
     tch::manual_seed(0);
-    let model = TransformerModel::new(cfg, tok.vocab_size(), tch::Device::Cpu)?;
+    let model = TransformerModel::new(cfg, tok.vocab_size(), device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let vocab = tok.vocab_size() as TokenId;
     let mut seq: Vec<TokenId> =
@@ -72,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "model": cfg,
             "parameters": model.parameter_count(),
             "context_tokens": context_tokens,
+            "device": format!("{device:?}"),
             "threads": tch::get_num_threads(),
             "kv_cache_ms_per_token": cached * 1e3,
             "recompute_ms_per_token": recomputed * 1e3,

@@ -4,7 +4,9 @@
 The model is embedding -> N-layer nn.LSTM -> linear over the vocabulary, trained with AdamW
 (lr 2e-3, weight decay 0.01), gradient clipping at 1.0, on random windows of random tokens.
 cadenza runs through `examples/lstm_bench.rs` (release build) and reports JSON; PyTorch runs
-here. Sampling feeds one token per step with the LSTM state kept, at batch 1 and 64.
+here. Sampling feeds one token per step with the LSTM state kept, at batch 1 and 64 (or the
+batches of --sample-batches). --cadenza-bin runs a prebuilt example binary instead of cargo
+(what scripts/gpu_run.sh does on a machine without Rust).
 
     scripts/bench_lstm.py --device cpu --hidden 256 --layers 2 --batch 16 --window 64 --steps 20
 
@@ -25,10 +27,14 @@ DEFAULT_PYTHON = "/root/.cache/cadenza/torch-2.11.0/bin/python"
 
 
 def run_cadenza(args, repo):
-    cmd = ["cargo", "run", "--release", "--quiet", "--example", "lstm_bench", "--",
-           "--device", args.device, "--embed", str(args.embed), "--hidden", str(args.hidden),
+    if args.cadenza_bin:
+        cmd = [args.cadenza_bin]
+    else:
+        cmd = ["cargo", "run", "--release", "--quiet", "--example", "lstm_bench", "--"]
+    cmd += ["--device", args.device, "--embed", str(args.embed), "--hidden", str(args.hidden),
            "--layers", str(args.layers), "--batch", str(args.batch), "--window", str(args.window),
-           "--steps", str(args.steps), "--sample-tokens", str(args.sample_tokens)]
+           "--steps", str(args.steps), "--sample-tokens", str(args.sample_tokens),
+            "--sample-batches", ",".join(map(str, args.sample_batches))]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     if args.bf16:
@@ -91,7 +97,7 @@ def run_torch(args, vocab):
     sample = {}
     peak_sample = None
     with torch.no_grad():
-        for batch in (1, 64):
+        for batch in args.sample_batches:
             def generate(n):
                 tok = torch.full((batch, 1), 1, dtype=torch.long, device=device)
                 state = None
@@ -117,8 +123,7 @@ def run_torch(args, vocab):
         "parameters": sum(p.numel() for p in net.parameters()),
         "train_tokens_per_s": args.steps * args.batch * args.window / secs,
         "train_seconds": secs,
-        "sample_tokens_per_s_batch1": sample[1],
-        "sample_tokens_per_s_batch64": sample[64],
+        **{f"sample_tokens_per_s_batch{b}": v for b, v in sample.items()},
         "peak_gpu_bytes_train": peak_train,
         "peak_gpu_bytes_sample": peak_sample,
     }
@@ -184,6 +189,10 @@ def main():
     p.add_argument("--sample-tokens", type=int, default=64)
     p.add_argument("--threads", type=int, default=0, help="intra-op threads for both (0 = default)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
+    p.add_argument("--sample-batches", type=lambda v: [int(b) for b in v.split(",")], default=[1, 64],
+                   help="comma-separated sampling batch sizes (default 1,64)")
+    p.add_argument("--cadenza-bin", default=os.environ.get("CADENZA_LSTM_BENCH"),
+                   help="a built examples/lstm_bench binary (default: cargo run --release)")
     p.add_argument("--json", action="store_true", help="print both results as JSON too")
     args = p.parse_args()
 
@@ -200,8 +209,9 @@ def main():
     print(f"LSTM {args.layers} x {args.hidden}, embed {args.embed}, vocab {ours['vocab']}, "
           f"batch {args.batch} x window {args.window}, {args.steps} steps, device {args.device}"
           f"{' (bf16)' if args.bf16 else ''}")
-    rows = ["parameters", "threads", "train_tokens_per_s", "sample_tokens_per_s_batch1",
-            "sample_tokens_per_s_batch64", "peak_gpu_bytes_train", "peak_gpu_bytes_sample"]
+    rows = ["parameters", "threads", "train_tokens_per_s",
+            *[f"sample_tokens_per_s_batch{b}" for b in args.sample_batches],
+            "peak_gpu_bytes_train", "peak_gpu_bytes_sample"]
     print(f"{'':30} {'cadenza':>16} {'pytorch':>16} {'cadenza/pytorch':>16}")
     for r in rows:
         a, b = ours.get(r), theirs.get(r)

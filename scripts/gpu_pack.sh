@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Pack everything the GPU run (scripts/gpu_run.sh) needs into one git-ignored folder, to carry
+# to a machine that has CUDA and PyTorch but no Rust: stripped release binaries (cadenza,
+# examples/lstm_bench, examples/transformer_bench), the lib unit-test binary (it holds the
+# `cuda_*` tests), the Bach and folk corpora as two .tar.gz, scripts/bench_lstm.py,
+# scripts/gpu_run.sh and a manifest.json. The folder must stay under 64 MiB (the carry limit);
+# the script fails if it is over. Prints the folder's path last.
+#
+#   scripts/gpu_pack.sh                        # cargo build --release, cargo test --no-run --lib
+#   scripts/gpu_pack.sh --from-target DIR      # no build: copy DIR/cadenza, DIR/examples/*, and
+#                                              # the newest DIR/deps/cadenza-* holding the CUDA tests
+#   scripts/gpu_pack.sh --lib-tests FILE       # this lib unit-test binary (no search, no build)
+#   scripts/gpu_pack.sh --out FOLDER           # default .device/pack
+#
+# The corpora are $CADENZA_GPU_BACH and $CADENZA_GPU_FOLK (default corpora/bach, corpora/folk).
+# The binaries link libtorch dynamically (build.rs); gpu_run.sh points LD_LIBRARY_PATH at the GPU
+# machine's PyTorch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "gpu_pack.sh: $*" >&2; exit 1; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+
+from=""
+lib_tests=""
+out=".device/pack"
+limit=$((64 * 1024 * 1024))
+limit="${CADENZA_PACK_LIMIT:-$limit}"
+while (($#)); do
+    case "$1" in
+        --from-target) from="${2:?--from-target needs a folder}"; shift ;;
+        --out) out="${2:?--out needs a folder}"; shift ;;
+        --lib-tests) lib_tests="${2:?--lib-tests needs a file}"; shift ;;
+        -h | --help) usage ;;
+        *) echo "gpu_pack.sh: unknown argument $1" >&2; usage ;;
+    esac
+    shift
+done
+
+bach="${CADENZA_GPU_BACH:-corpora/bach}"
+folk="${CADENZA_GPU_FOLK:-corpora/folk}"
+for c in "$bach" "$folk"; do
+    [[ -d "$c" ]] || die "no corpus folder $c (set CADENZA_GPU_BACH / CADENZA_GPU_FOLK, or scripts/build_corpora.py)"
+    [[ -n "$(find -L "$c" -type f \( -iname '*.mid' -o -iname '*.midi' \) -print -quit)" ]] \
+        || die "no MIDI files in $c"
+done
+
+# The lib unit-test executable among candidate files: the newest that lists both CUDA tests.
+lib_tests_in() {
+    local best="" f
+    for f in "$@"; do
+        [[ -f "$f" && -x "$f" ]] || continue
+        if "$f" --list 2>/dev/null | grep -q '^models::transformer::tests::cuda_matches_the_cpu_and_trains_in_bf16: test$' \
+            && { [[ -z "$best" ]] || [[ "$f" -nt "$best" ]]; }; then
+            best="$f"
+        fi
+    done
+    [[ -n "$best" ]] && echo "$best"
+}
+
+if [[ -z "$from" ]]; then
+    command -v jq >/dev/null || die "jq is needed to read cargo's JSON messages"
+    echo "gpu_pack.sh: cargo build --release (cadenza and the examples)" >&2
+    cargo build --release --bin cadenza --example lstm_bench --example transformer_bench >&2
+    target="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
+    rel="$target/release"
+    cadenza="$rel/cadenza"
+    lstm_bench="$rel/examples/lstm_bench"
+    transformer_bench="$rel/examples/transformer_bench"
+    if [[ -z "$lib_tests" ]]; then
+        echo "gpu_pack.sh: cargo test --no-run --lib (the CUDA unit tests)" >&2
+        lib_tests="$(cargo test --no-run --lib --message-format=json \
+            | jq -r 'select(.reason == "compiler-artifact" and .profile.test and (.target.kind | index("lib")) and .executable != null) | .executable' \
+            | tail -n 1)"
+        [[ -n "$lib_tests" ]] || die "cargo test --no-run --lib named no lib test executable"
+    fi
+else
+    [[ -d "$from" ]] || die "no target folder $from"
+    cadenza="$from/cadenza"
+    lstm_bench="$from/examples/lstm_bench"
+    transformer_bench="$from/examples/transformer_bench"
+    if [[ -z "$lib_tests" ]]; then
+        lib_tests="$(lib_tests_in "$from"/deps/cadenza-*)" \
+            || die "no lib unit-test binary with the CUDA tests in $from/deps (cargo test --no-run --lib)"
+    fi
+fi
+for f in "$cadenza" "$lstm_bench" "$transformer_bench" "$lib_tests"; do
+    [[ -f "$f" ]] || die "missing $f (build it: cargo build --release --bin cadenza --examples; cargo test --no-run --lib)"
+done
+
+rm -rf "$out"
+mkdir -p "$out/bin"
+strip_copy() {
+    cp "$1" "$2"
+    if command -v strip >/dev/null; then strip "$2"; else echo "gpu_pack.sh: no strip; $2 unstripped" >&2; fi
+}
+strip_copy "$cadenza" "$out/bin/cadenza"
+strip_copy "$lstm_bench" "$out/bin/lstm_bench"
+strip_copy "$transformer_bench" "$out/bin/transformer_bench"
+strip_copy "$lib_tests" "$out/bin/cadenza-lib-tests"
+tar -czf "$out/bach.tar.gz" -C "$bach" --dereference .
+tar -czf "$out/folk.tar.gz" -C "$folk" --dereference .
+cp scripts/bench_lstm.py scripts/gpu_run.sh "$out/"
+
+count() { find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) | wc -l; }
+commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+dirty="$(git diff --quiet HEAD 2>/dev/null && echo false || echo true)"
+{
+    printf '{\n "made": "%s",\n "commit": "%s",\n "dirty": %s,\n' "$(date -u +%FT%TZ)" "$commit" "$dirty"
+    printf ' "sources": {"cadenza": "%s", "lstm_bench": "%s", "transformer_bench": "%s", "lib_tests": "%s"},\n' \
+        "$cadenza" "$lstm_bench" "$transformer_bench" "$lib_tests"
+    printf ' "corpora": {"bach": {"from": "%s", "midi_files": %d}, "folk": {"from": "%s", "midi_files": %d}},\n' \
+        "$bach" "$(count "$bach")" "$folk" "$(count "$folk")"
+    printf ' "files": {'
+    sep=""
+    while IFS= read -r f; do
+        printf '%s\n  "%s": {"bytes": %d, "sha256": "%s"}' "$sep" "$f" "$(stat -c %s "$out/$f")" \
+            "$(sha256sum "$out/$f" | cut -d' ' -f1)"
+        sep=","
+    done < <(cd "$out" && find . -type f ! -name manifest.json | sed 's,^\./,,' | sort)
+    printf '\n }\n}\n'
+} >"$out/manifest.json"
+
+bytes="$(du -sb "$out" | cut -f1)"
+echo "gpu_pack.sh: $out holds $bytes bytes ($((bytes / 1024)) KiB) in $(find "$out" -type f | wc -l) files" >&2
+if ((bytes > limit)); then
+    die "$out is $bytes bytes, over the carry limit of $limit bytes: leave something out"
+fi
+cd "$out" && pwd

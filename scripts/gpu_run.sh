@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# The GPU run of issue 16, in one call: from the repository root of a machine with CUDA, PyTorch
+# in `python3` and no Rust, run what `scripts/gpu_pack.sh` packed into FOLDER:
+#
+#   1. `cadenza doctor --json` (CUDA must be available), then the CUDA unit tests;
+#   2. the LSTM against PyTorch (scripts/bench_lstm.py with the packed examples/lstm_bench), f32
+#      and bf16, sampling at batch 1, 64 and 256, and examples/transformer_bench;
+#   3. `cadenza train` of the default LSTM and Transformer on Bach and on folk (each time-boxed:
+#      SIGINT at the box, which makes cadenza finish the step and write its checkpoint), then
+#      `cadenza eval --json` of each on the test split;
+#   4. at most 8 files into $OUT (default ./out/gpu): summary.json, logs.tar.gz and the
+#      checkpoints that fit in 16 MiB.
+#
+# Every step is time-boxed with `timeout` and the run as a whole keeps under $GPU_RUN_BUDGET
+# seconds (default 510): a step that would not fit is skipped and reported. A failing step does
+# not stop the run, but the summary says so and the script exits 1.
+#
+#   scripts/gpu_run.sh .device/pack              # on the GPU machine
+#   scripts/gpu_run.sh --dry-run .device/pack    # here: the same steps on the CPU, tiny sizes
+#
+# --dry-run takes libtorch from $CADENZA_TORCH_LIB, else .libtorch/torch/lib. Knobs (real run):
+# GPU_TRAIN_SECS (60), GPU_LSTM_STEPS (1500), GPU_TRANSFORMER_STEPS (800), GPU_BENCH_SECS (100);
+# GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
+# bench_lstm_f32, bench_lstm_bf16, bench_transformer, train_MODEL_CORPUS, eval_MODEL_CORPUS).
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+}
+
+dry=0
+pack=""
+while (($#)); do
+    case "$1" in
+        --dry-run) dry=1 ;;
+        -h | --help) usage ;;
+        -*) echo "gpu_run.sh: unknown option $1" >&2; usage ;;
+        *)
+            [[ -z "$pack" ]] || { echo "gpu_run.sh: one FOLDER only (got $pack and $1)" >&2; exit 2; }
+            pack="$1"
+            ;;
+    esac
+    shift
+done
+[[ -n "$pack" ]] || usage
+
+out="${OUT:-./out/gpu}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+if [[ -n "$(ls -A "$out")" ]]; then
+    echo "gpu_run.sh: $out is not empty; results go into an empty folder" >&2
+    exit 2
+fi
+
+# die MESSAGE: stop before any step ran, with the reason in $OUT/summary.json too.
+die() {
+    echo "gpu_run.sh: $1" >&2
+    python3 -c 'import json, sys; json.dump({"ok": False, "dry_run": sys.argv[2] == "1", "error": sys.argv[1],
+        "steps": [], "files": ["summary.json"]}, open(sys.argv[3], "w"), indent=1)' "$1" "$dry" "$out/summary.json" || true
+    exit 2
+}
+
+[[ -d "$pack" ]] || die "no pack folder $pack (make it with scripts/gpu_pack.sh)"
+pack="$(cd "$pack" && pwd)"
+for f in bin/cadenza bach.tar.gz folk.tar.gz manifest.json; do
+    [[ -e "$pack/$f" ]] || die "$pack/$f is missing (rebuild the pack with scripts/gpu_pack.sh)"
+done
+
+start=$(date +%s)
+budget="${GPU_RUN_BUDGET:-510}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/cadenza-gpu-run.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/logs" "$work/results" "$work/ckpt" "$work/corpora/bach" "$work/corpora/folk"
+steps="$work/steps.tsv"
+: >"$steps"
+
+# libtorch: the machine's PyTorch (the binaries link it dynamically, see build.rs).
+if ((dry)); then
+    lib="${CADENZA_TORCH_LIB:-.libtorch/torch/lib}"
+else
+    torch_dir="$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')" \
+        || die "python3 cannot import torch (the GPU machine's PyTorch gives libtorch)"
+    lib="$torch_dir/lib"
+fi
+[[ -e "$lib/libtorch.so" ]] || die "no libtorch.so in $lib (set CADENZA_TORCH_LIB)"
+lib="$(cd "$lib" && pwd)"
+export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export CADENZA_CACHE="$work/cache"
+if ((dry)); then
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-1}"
+fi
+
+tar -xzf "$pack/bach.tar.gz" -C "$work/corpora/bach"
+tar -xzf "$pack/folk.tar.gz" -C "$work/corpora/folk"
+cadenza="$pack/bin/cadenza"
+
+# step NAME SECONDS [--int] CMD...: run CMD under `timeout` with its output in logs/NAME.log and
+# record name, status (ok, failed, timeout, skipped), exit code, seconds and a note in steps.tsv.
+# With --int the box sends one SIGINT to CMD alone (--foreground: a second one would make cadenza
+# train quit without its checkpoint); cadenza train then writes its checkpoint and exits 0.
+step() {
+    local name="$1" secs="$2" sig=TERM
+    shift 2
+    if [[ "$1" == --int ]]; then sig=INT; shift; fi
+    if [[ -n "${GPU_RUN_ONLY:-}" && ! "$name" =~ $GPU_RUN_ONLY ]]; then
+        printf '%s\tnot_selected\t\t0\tnot matched by GPU_RUN_ONLY\n' "$name" >>"$steps"
+        return 0
+    fi
+    local left=$((budget - ($(date +%s) - start)))
+    if ((left < 15)); then
+        printf '%s\tskipped\t\t0\trun budget of %ss spent\n' "$name" "$budget" >>"$steps"
+        return 0
+    fi
+    local note=""
+    if ((secs > left - 5)); then secs=$((left - 5)); note="box cut to ${secs}s by the run budget"; fi
+    local t0 rc=0
+    t0=$(date +%s.%N)
+    local keep=()
+    [[ "$sig" == INT ]] && keep=(--preserve-status --foreground)
+    timeout "${keep[@]}" -s "$sig" -k 20 "$secs" "$@" >"$work/logs/$name.log" 2>&1 || rc=$?
+    local dt status=ok
+    dt=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 2))")
+    if ((rc == 124)) && [[ "$sig" == TERM ]]; then status=timeout; elif ((rc != 0)); then status=failed; fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$status" "$rc" "$dt" "$note" >>"$steps"
+    echo "[gpu_run] $name: $status (rc $rc, ${dt}s)${note:+ - $note}" >&2
+}
+
+# fail NAME NOTE: record a check that failed after its step ran.
+fail() { printf '%s\tfailed\t\t0\t%s\n' "$1" "$2" >>"$steps"; echo "[gpu_run] $1: failed - $2" >&2; }
+
+# last_json LOG OUT: the last JSON object of LOG (one line, or pretty-printed from a line `{` to
+# the last line `}`), into OUT; nothing when there is none.
+last_json() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+try:
+    lines = open(sys.argv[1], errors="replace").read().splitlines()
+except OSError:
+    sys.exit(0)
+for i in reversed([i for i, l in enumerate(lines) if l.startswith("{")]):
+    rest = "\n".join(lines[i:])
+    for text in (lines[i], rest[: rest.rfind("}") + 1]):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        with open(sys.argv[2], "w") as f:
+            json.dump(value, f)
+        sys.exit(0)
+PY
+}
+
+if ((dry)); then
+    device=cpu
+    lstm_shape=(--layers 1 --hidden 16 --embed 8)
+    tf_shape=(--layers 1 --dim 16 --heads 2 --ff 32)
+    train_size=(--batch 2 --window 16)
+    lstm_steps=(--steps 3)
+    tf_steps=(--steps 3)
+    train_secs=60
+    bench=(--device cpu --embed 8 --hidden 16 --layers 1 --batch 2 --window 16 --steps 3
+        --sample-tokens 8 --sample-batches "1,64,256" --threads 1)
+    tbench=(--device cpu --layers 1 --dim 16 --heads 2 --ff 32 --context-tokens 32 --cached 8 --recomputed 2)
+    bench_secs=120
+else
+    device=cuda
+    lstm_shape=()
+    tf_shape=()
+    train_size=()
+    lstm_steps=(--steps "${GPU_LSTM_STEPS:-1500}")
+    tf_steps=(--steps "${GPU_TRANSFORMER_STEPS:-800}")
+    train_secs="${GPU_TRAIN_SECS:-60}"
+    # The GPU default LSTM shape (3 x 512, embedding 256) at the training default batch 64 x 256.
+    bench=(--device cuda --embed 256 --hidden 512 --layers 3 --batch 64 --window 256 --steps 50
+        --sample-tokens 128 --sample-batches "1,64,256")
+    tbench=(--device cuda --layers 6 --dim 512 --heads 8 --ff 2048 --threads 0)
+    bench_secs="${GPU_BENCH_SECS:-100}"
+fi
+
+# 1. doctor and the CUDA tests.
+step doctor 60 "$cadenza" doctor --json --corpora "$work/corpora"
+last_json "$work/logs/doctor.log" "$work/results/doctor.json"
+cuda=$(python3 -c 'import json,sys; print(str(json.load(open(sys.argv[1]))["cuda_available"]).lower())' \
+    "$work/results/doctor.json" 2>/dev/null || echo unknown)
+if ((!dry)) && [[ "$cuda" != true ]]; then
+    fail cuda_available "cadenza doctor reports cuda_available=$cuda (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"
+fi
+step cuda_tests 240 "$pack/bin/cadenza-lib-tests" cuda --test-threads=1 --nocapture
+if [[ -e "$work/logs/cuda_tests.log" ]]; then
+    ran=$(sed -n 's/^running \([0-9]*\) tests\{0,1\}$/\1/p' "$work/logs/cuda_tests.log" | head -n 1)
+    if [[ -z "$ran" || "$ran" -lt 2 ]]; then
+        fail cuda_tests_count "expected at least the LSTM and Transformer CUDA tests, ran ${ran:-none}"
+    fi
+    if ((!dry)) && grep -q 'skipping.*no CUDA' "$work/logs/cuda_tests.log"; then
+        fail cuda_tests_skipped "a CUDA test skipped itself: libtorch sees no CUDA device"
+    fi
+fi
+
+# 2. The LSTM against PyTorch, f32 and bf16; the Transformer's KV cache.
+step bench_lstm_f32 "$bench_secs" python3 "$pack/bench_lstm.py" --cadenza-bin "$pack/bin/lstm_bench" "${bench[@]}" --json
+last_json "$work/logs/bench_lstm_f32.log" "$work/results/bench_lstm_f32.json"
+step bench_lstm_bf16 "$bench_secs" python3 "$pack/bench_lstm.py" --cadenza-bin "$pack/bin/lstm_bench" "${bench[@]}" --bf16 --json
+last_json "$work/logs/bench_lstm_bf16.log" "$work/results/bench_lstm_bf16.json"
+step bench_transformer 60 "$pack/bin/transformer_bench" "${tbench[@]}"
+last_json "$work/logs/bench_transformer.log" "$work/results/bench_transformer.json"
+
+# 3. Train the default models on both corpora, each scored on the test split right after (a run
+# cut short by the budget loses whole pairs, not the evaluations).
+for corpus in bach folk; do
+    for model in lstm transformer; do
+        if [[ "$model" == lstm ]]; then
+            args=("${lstm_steps[@]}" "${lstm_shape[@]}")
+        else
+            args=("${tf_steps[@]}" "${tf_shape[@]}")
+        fi
+        ckpt="$work/ckpt/$corpus.$model"
+        step "train_${model}_$corpus" "$train_secs" --int "$cadenza" train --model "$model" \
+            --corpus "$work/corpora/$corpus" --out "$ckpt" --device "$device" "${args[@]}" "${train_size[@]}"
+        step "eval_${model}_$corpus" 90 "$cadenza" eval "$ckpt" --corpus "$work/corpora/$corpus" \
+            --split test --device "$device" --json
+        last_json "$work/logs/eval_${model}_$corpus.log" "$work/results/eval_${model}_$corpus.json"
+    done
+done
+
+# 4. Results: summary.json, logs.tar.gz, and the checkpoints that fit (8 files, 16 MiB each).
+tar -czf "$out/logs.tar.gz" -C "$work" logs steps.tsv
+python3 - "$work" "$out" "$pack" "$dry" "$start" "$budget" <<'EOF'
+import hashlib, json, os, shutil, sys, time
+
+work, out, pack, dry, start, budget = sys.argv[1:7]
+dry = dry == "1"
+max_files, max_bytes = 8, 16 * 2**20
+
+def load(path):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return json.loads(text) if text else None
+    except (OSError, ValueError) as e:
+        return {"unreadable": f"{path}: {e}"}
+
+steps = []
+for line in open(os.path.join(work, "steps.tsv")):
+    name, status, rc, secs, note = (line.rstrip("\n").split("\t") + [""] * 5)[:5]
+    steps.append({"name": name, "status": status, "rc": int(rc) if rc else None,
+                  "seconds": float(secs or 0), "note": note})
+
+def log_tail(name, n=3):
+    try:
+        with open(os.path.join(work, "logs", name + ".log"), errors="replace") as f:
+            return [l.rstrip() for l in f.readlines()[-n:]]
+    except OSError:
+        return None
+
+results = {}
+for f in sorted(os.listdir(os.path.join(work, "results"))):
+    results[f.removesuffix(".json")] = load(os.path.join(work, "results", f))
+train = {s["name"]: log_tail(s["name"], 2) for s in steps if s["name"].startswith("train_")}
+
+files = ["summary.json", "logs.tar.gz"]
+checkpoints = {}
+for f in sorted(os.listdir(os.path.join(work, "ckpt"))):
+    path = os.path.join(work, "ckpt", f)
+    if not os.path.isfile(path) or f.endswith(".last"):
+        continue
+    size = os.path.getsize(path)
+    info = {"bytes": size, "sha256": hashlib.sha256(open(path, "rb").read()).hexdigest()}
+    if size > max_bytes:
+        info["returned"] = False
+        info["why"] = f"over {max_bytes} bytes"
+    elif len(files) >= max_files:
+        info["returned"] = False
+        info["why"] = f"already {max_files} files"
+    else:
+        shutil.copy(path, os.path.join(out, f))
+        files.append(f)
+        info["returned"] = True
+    checkpoints[f] = info
+
+failed = [s["name"] for s in steps if s["status"] not in ("ok", "not_selected")]
+summary = {
+    "dry_run": dry,
+    "ok": not failed,
+    "failed_steps": failed,
+    "seconds": round(time.time() - int(start), 1),
+    "budget_seconds": int(budget),
+    "needs_cuda_not_run": ["cuda_available check", "CUDA tests beyond their skip",
+                           "bf16 (ignored on the CPU)", "peak GPU memory"] if dry else [],
+    "steps": steps,
+    "results": results,
+    "train_outcome": train,
+    "checkpoints": checkpoints,
+    "pack_manifest": load(os.path.join(pack, "manifest.json")),
+    "files": files,
+}
+with open(os.path.join(out, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=1)
+print(json.dumps({"ok": summary["ok"], "failed_steps": failed, "seconds": summary["seconds"],
+                  "out": out, "files": files}))
+sys.exit(0 if summary["ok"] else 1)
+EOF
