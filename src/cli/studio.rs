@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 /// Serve a local web page and JSON API to generate, listen and run blind listening tests.
 #[derive(Debug, clap::Args)]
+#[cfg_attr(not(feature = "studio"), allow(dead_code))]
 pub struct Args {
     /// Port to listen on (0: any free port; the address is printed).
     #[arg(long, default_value_t = 8080)]
