@@ -199,11 +199,20 @@ impl Votes {
     }
 }
 
+/// The votes on one pair of sources: how many, how many `a` won, the ratings of each side.
+#[derive(Debug, Default)]
+struct PairTally {
+    votes: u64,
+    a_wins: u64,
+    a_ratings: Vec<u8>,
+    b_ratings: Vec<u8>,
+}
+
 /// Votes counted per pair of sources.
 #[derive(Debug, Default)]
 struct Tally {
-    /// (a, b) with a <= b -> (votes, a wins, a ratings, b ratings).
-    pairs: BTreeMap<(String, String), (u64, u64, Vec<u8>, Vec<u8>)>,
+    /// Keyed by (a, b) with a <= b.
+    pairs: BTreeMap<(String, String), PairTally>,
 }
 
 impl Tally {
@@ -211,15 +220,15 @@ impl Tally {
         let swap = s1 < s0;
         let (a, b) = if swap { (s1, s0) } else { (s0, s1) };
         let e = self.pairs.entry((a.to_string(), b.to_string())).or_default();
-        e.0 += 1;
+        e.votes += 1;
         let a_side = if swap { 1 } else { 0 };
         if choice == a_side {
-            e.1 += 1;
+            e.a_wins += 1;
         }
         if let Some((r0, r1)) = ratings {
             let (ra, rb) = if swap { (r1, r0) } else { (r0, r1) };
-            e.2.push(ra);
-            e.3.push(rb);
+            e.a_ratings.push(ra);
+            e.b_ratings.push(rb);
         }
     }
 
@@ -228,7 +237,8 @@ impl Tally {
             |v: &[u8]| (!v.is_empty()).then(|| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64);
         self.pairs
             .into_iter()
-            .map(|((a, b), (n, wins, ra, rb))| {
+            .map(|((a, b), t)| {
+                let (n, wins) = (t.votes, t.a_wins);
                 let (low, high) = wilson(wins, n, Z95);
                 PairResult {
                     a,
@@ -238,8 +248,8 @@ impl Tally {
                     a_win_rate: if n == 0 { 0.0 } else { wins as f64 / n as f64 },
                     low,
                     high,
-                    a_mean_rating: mean(&ra),
-                    b_mean_rating: mean(&rb),
+                    a_mean_rating: mean(&t.a_ratings),
+                    b_mean_rating: mean(&t.b_ratings),
                 }
             })
             .collect()
