@@ -269,6 +269,14 @@ pub enum StudioError {
     /// A vote on a trial that already has one.
     #[error("trial {0} already has a vote")]
     AlreadyVoted(String),
+    /// A request whose Host header is not the loopback name the studio serves (DNS rebinding).
+    #[error("host {0:?} not allowed; use http://127.0.0.1 or http://localhost")]
+    ForeignHost(String),
+    /// A POST body of a type the endpoint does not take (JSON endpoints want
+    /// `application/json`, uploads `audio/midi`: neither can be sent cross-site without a
+    /// preflight, which the studio never grants).
+    #[error("content type {found:?} not accepted; send {expected}")]
+    ContentType { found: String, expected: &'static str },
     /// The votes database failed.
     #[error("votes database {}: {reason}", path.display())]
     Database { path: PathBuf, reason: String },

@@ -50,10 +50,23 @@ fn start(tmp: &Path, ckpts: &Path, data: &Path, corpus: &Path) -> Studio {
 
 /// One HTTP/1.0 exchange: status and body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let kind = if path == "/api/uploads" { "audio/midi" } else { "application/json" };
+    http_as(addr, method, path, body, &addr.to_string(), kind)
+}
+
+/// One HTTP/1.0 exchange with the given Host and Content-Type headers.
+fn http_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    host: &str,
+    kind: &str,
+) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: {kind}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -231,6 +244,18 @@ fn bad_requests_get_a_4xx_and_one_line_of_json() {
     for (what, path, want) in gets {
         assert_error(what, http(a, "GET", path, b""), *want);
     }
+    // Cross-site requests: a rebound DNS name, a form's body type.
+    let vote = br#"{"trial": "00000000000000000000000000000000", "choice": 0}"#;
+    assert_error(
+        "foreign host",
+        http_as(a, "GET", "/api/checkpoints", b"", "evil.example:80", "text/plain"),
+        403,
+    );
+    assert_error(
+        "text/plain body",
+        http_as(a, "POST", "/api/votes", vote, &a.to_string(), "text/plain"),
+        415,
+    );
     // Over 4 MB: refused with 413 (and the server still answers afterwards).
     let big = vec![0u8; (4 << 20) + 1];
     assert_error("oversize upload", http(a, "POST", "/api/uploads", &big), 413);

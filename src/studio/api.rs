@@ -40,6 +40,9 @@ pub struct Request {
     pub method: String,
     /// Path and query, as sent.
     pub url: String,
+    /// The Host and Content-Type headers, if sent.
+    pub host: Option<String>,
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -78,6 +81,8 @@ pub fn status_of(e: &Error) -> u16 {
         Error::Studio(s) => match s {
             StudioError::NoRoute { .. } | StudioError::NotFound { .. } | StudioError::NoAudio(_) => 404,
             StudioError::TooLarge { .. } => 413,
+            StudioError::ForeignHost(_) => 403,
+            StudioError::ContentType { .. } => 415,
             StudioError::AlreadyVoted(_) => 409,
             StudioError::Database { .. } => 500,
             _ => 400,
@@ -192,9 +197,47 @@ pub fn handle(state: &State, req: &Request) -> Response {
     route(state, req).unwrap_or_else(|e| Response::error_of(&e))
 }
 
+/// Whether `host` (a Host header) names the loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "::1")
+}
+
+/// Refuse a POST body whose type is not `expected` (its main type; parameters ignored).
+fn check_type(req: &Request, expected: &[&'static str]) -> Result<()> {
+    let found = req.content_type.as_deref().unwrap_or("");
+    let main = found.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if expected.contains(&main.as_str()) {
+        Ok(())
+    } else {
+        Err(StudioError::ContentType { found: found.to_string(), expected: expected[0] }.into())
+    }
+}
+
 fn route(state: &State, req: &Request) -> Result<Response> {
     let (path, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
     let no_route = || StudioError::NoRoute { method: req.method.clone(), path: path.to_string() };
+    if state.config.bind.is_loopback() {
+        if let Some(host) = req.host.as_deref().filter(|h| !is_loopback_host(h)) {
+            return Err(StudioError::ForeignHost(host.to_string()).into());
+        }
+    }
+    if req.method == "POST" {
+        if path == "/api/uploads" {
+            check_type(req, &["audio/midi", "audio/x-midi", "application/octet-stream"])?;
+        } else {
+            check_type(req, &["application/json"])?;
+        }
+    }
     match (req.method.as_str(), path) {
         ("GET", "/" | "/index.html") => {
             Ok(Response::bytes("text/html; charset=utf-8", PAGE.as_bytes().to_vec(), None))
@@ -687,7 +730,14 @@ mod tests {
     }
 
     fn req(method: &str, url: &str, body: &[u8]) -> Request {
-        Request { method: method.into(), url: url.into(), body: body.to_vec() }
+        let content_type = if url == "/api/uploads" { "audio/midi" } else { "application/json" };
+        Request {
+            method: method.into(),
+            url: url.into(),
+            host: Some("127.0.0.1:8080".into()),
+            content_type: Some(content_type.into()),
+            body: body.to_vec(),
+        }
     }
 
     fn error_line(r: &Response) -> String {
@@ -736,6 +786,27 @@ mod tests {
             );
             assert!(!error_line(&r).is_empty());
         }
+    }
+
+    #[test]
+    fn foreign_hosts_and_cross_site_body_types_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let mut r = req("GET", "/api/checkpoints", b"");
+        r.host = Some("evil.example:8080".into());
+        assert_eq!(handle(&s, &r).status, 403);
+        for ok in ["localhost", "localhost:80", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST"] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in ["127.0.0.1.evil.example", "evil.example", "[::2]:80", "localhost.evil:80"] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+        let mut r = req("POST", "/api/votes", br#"{"trial": "x", "choice": 0}"#);
+        r.content_type = Some("text/plain".into());
+        assert_eq!(handle(&s, &r).status, 415);
+        let mut r = req("POST", "/api/uploads", b"MThd");
+        r.content_type = Some("multipart/form-data; boundary=x".into());
+        assert_eq!(handle(&s, &r).status, 415);
     }
 
     #[test]

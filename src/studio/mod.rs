@@ -126,6 +126,11 @@ pub fn serve(config: Config) -> Result<()> {
 /// 500 with a one-line JSON error.
 fn answer(state: &api::State, mut request: tiny_http::Request) {
     let method = request.method().as_str().to_ascii_uppercase();
+    let header = |name: &'static str| {
+        request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
+    };
+    let host = header("Host");
+    let content_type = header("Content-Type");
     let url = request.url().to_string();
     let declared = request.body_length();
     let body = if declared.is_some_and(|n| n > MAX_BODY) {
@@ -147,7 +152,7 @@ fn answer(state: &api::State, mut request: tiny_http::Request) {
     let response = match body {
         Err(()) => api::Response::error_of(&crate::error::StudioError::TooLarge { limit: MAX_BODY }.into()),
         Ok(body) => {
-            let req = api::Request { method, url, body };
+            let req = api::Request { method, url, host, content_type, body };
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| api::handle(state, &req)))
                 .unwrap_or_else(|_| api::Response::json(500, &serde_json::json!({"error": "internal error"})))
         }
