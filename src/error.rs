@@ -83,6 +83,9 @@ pub enum Error {
     /// A style classifier's data, options or use (see `crate::classify`).
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    /// A studio request that cannot be served (see `crate::studio`).
+    #[error(transparent)]
+    Studio(#[from] StudioError),
     /// A failure inside libtorch, with the operation that failed.
     #[cfg(feature = "lstm")]
     #[error("libtorch ({op}): {source}")]
@@ -230,6 +233,53 @@ impl ClassifyError {
     pub fn setting(name: &'static str, value: impl std::fmt::Display, expected: impl Into<String>) -> Self {
         ClassifyError::Setting { name, value: value.to_string(), expected: expected.into() }
     }
+}
+
+/// Why a request to the studio (`cadenza studio`) cannot be served. Each renders as one line,
+/// the `error` of the studio's JSON answers.
+#[derive(Debug, thiserror::Error)]
+pub enum StudioError {
+    /// No route for this method and path.
+    #[error("no such endpoint: {method} {path}")]
+    NoRoute { method: String, path: String },
+    /// A request body that is not the JSON the endpoint wants.
+    #[error("bad JSON body: {0}")]
+    BadJson(#[source] serde_json::Error),
+    /// A field of a request outside what it can be.
+    #[error("{field}: {problem}")]
+    BadField { field: &'static str, problem: String },
+    /// A request body over the cap.
+    #[error("request body too large (more than {limit} bytes)")]
+    TooLarge { limit: usize },
+    /// A sample, upload or trial id that is not of the studio's form (32 lowercase hex digits).
+    #[error("malformed {what} id")]
+    BadId { what: &'static str },
+    /// A name (checkpoint, corpus piece) that could reach outside the studio's folders.
+    #[error("{what} name not allowed: {name:?}")]
+    UnsafeName { what: &'static str, name: String },
+    /// Something well named that does not exist.
+    #[error("no such {what}: {name}")]
+    NotFound { what: &'static str, name: String },
+    /// Audio asked of a server that cannot make it.
+    #[error("no audio: {0}")]
+    NoAudio(String),
+    /// A corpus piece asked of a server started without `--corpus`.
+    #[error("the studio was started without --corpus")]
+    NoCorpus,
+    /// A vote on a trial that already has one.
+    #[error("trial {0} already has a vote")]
+    AlreadyVoted(String),
+    /// A request whose Host header is not the loopback name the studio serves (DNS rebinding).
+    #[error("host {0:?} not allowed; use http://127.0.0.1 or http://localhost")]
+    ForeignHost(String),
+    /// A POST body of a type the endpoint does not take (JSON endpoints want
+    /// `application/json`, uploads `audio/midi`: neither can be sent cross-site without a
+    /// preflight, which the studio never grants).
+    #[error("content type {found:?} not accepted; send {expected}")]
+    ContentType { found: String, expected: &'static str },
+    /// The votes database failed.
+    #[error("votes database {}: {reason}", path.display())]
+    Database { path: PathBuf, reason: String },
 }
 
 /// Why the bytes of a cadenza binary file (see [`crate::binio`]) cannot be read.

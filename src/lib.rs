@@ -37,6 +37,8 @@ pub mod play;
 pub mod progress;
 pub mod sampler;
 pub mod score;
+#[cfg(feature = "studio")]
+pub mod studio;
 pub mod tokens;
 pub mod train;
 

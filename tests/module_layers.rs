@@ -128,6 +128,7 @@ fn error_is_the_root_and_the_documented_order_holds() {
         "train",
         "eval",
         "compare",
+        "studio",
     ];
     for (i, m) in order.iter().enumerate() {
         let Some(deps) = g.get(*m) else { panic!("no module {m}") };

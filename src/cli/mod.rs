@@ -11,6 +11,7 @@ mod generate;
 mod options;
 mod play;
 mod progress;
+mod studio;
 mod tokens;
 mod train;
 #[cfg(feature = "lstm")]
@@ -58,6 +59,9 @@ pub enum Command {
     #[cfg(feature = "lstm")]
     #[command(subcommand)]
     Classify(classify::Command),
+    /// Serve a local web page and JSON API: generate from a checkpoints folder, piano rolls,
+    /// audio, and blind listening tests with votes in SQLite.
+    Studio(studio::Args),
 }
 
 /// Run the command line; returns the process exit code.
@@ -95,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(a) => compare::run(a),
         #[cfg(feature = "lstm")]
         Command::Classify(c) => classify::run(c),
+        Command::Studio(a) => studio::run(a),
     }
 }
 

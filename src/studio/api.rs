@@ -1,0 +1,835 @@
+//! The studio's HTTP API as a pure function, [`handle`], from a [`Request`] to a [`Response`].
+//!
+//! Routes: `GET /` (the page), `GET /api/checkpoints`, `GET /api/corpus`, `POST /api/uploads`
+//! (raw MIDI bytes), `POST /api/generate`, `GET /api/samples/<id>.mid|.wav|.json`,
+//! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`. Names from requests
+//! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
+//! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
+//! form.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::store::{self, SampleMeta, Store};
+use super::votes::{self, Trial, Vote, Votes};
+use super::Config;
+use crate::checkpoint::{self, ModelKind};
+use crate::corpus::{Split, SplitRatios};
+use crate::error::{Error, Result, StudioError};
+use crate::generate::{self, GenerateOptions, GenerateRequest, Sample};
+use crate::midi::{self, Piece, TempoMap};
+use crate::progress::Silent;
+use crate::sampler::{Guard, Sampler};
+use crate::tokens::DecodeOptions;
+
+/// The page, built into the binary.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Longest generation asked in one request, in tokens.
+pub const MAX_LENGTH: usize = 8192;
+/// Most variations in one request.
+pub const MAX_VARIATIONS: usize = 16;
+
+/// A request as the server read it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Upper case: `GET`, `POST`.
+    pub method: String,
+    /// Path and query, as sent.
+    pub url: String,
+    /// The Host and Content-Type headers, if sent.
+    pub host: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// An answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Offered as a download under this name.
+    pub download: Option<String>,
+}
+
+impl Response {
+    /// `value` as one line of JSON.
+    pub fn json(status: u16, value: &Value) -> Response {
+        let mut body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        body.push(b'\n');
+        Response { status, content_type: "application/json", body, download: None }
+    }
+
+    /// The one-line JSON answer for `e`, with its status.
+    pub fn error_of(e: &Error) -> Response {
+        let msg = e.to_string().replace(['\n', '\r'], " ");
+        Response::json(status_of(e), &json!({ "error": msg }))
+    }
+
+    fn bytes(content_type: &'static str, body: Vec<u8>, download: Option<String>) -> Response {
+        Response { status: 200, content_type, body, download }
+    }
+}
+
+/// The HTTP status for an error: 4xx for everything a request can get wrong.
+pub fn status_of(e: &Error) -> u16 {
+    match e {
+        Error::Studio(s) => match s {
+            StudioError::NoRoute { .. } | StudioError::NotFound { .. } | StudioError::NoAudio(_) => 404,
+            StudioError::TooLarge { .. } => 413,
+            StudioError::ForeignHost(_) => 403,
+            StudioError::ContentType { .. } => 415,
+            StudioError::AlreadyVoted(_) => 409,
+            StudioError::Database { .. } => 500,
+            _ => 400,
+        },
+        Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) => 400,
+        Error::Checkpoint { .. } | Error::Format { .. } | Error::Bytes(_) | Error::Model(_) => 422,
+        _ => 500,
+    }
+}
+
+/// What the handlers share: the settings, the store, the votes.
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub store: Store,
+    pub votes: Votes,
+    corpus: OnceLock<Vec<CorpusEntry>>,
+}
+
+/// A file of the corpus that requests may name.
+#[derive(Debug, Clone)]
+struct CorpusEntry {
+    /// Relative to the corpus root, `/`-separated.
+    name: String,
+    split: Split,
+}
+
+impl State {
+    /// Open the store and the database `config` names.
+    pub fn open(config: Config) -> Result<State> {
+        let store = Store::open(&config.data)?;
+        let votes = Votes::open(&config.db)?;
+        Ok(State { config, store, votes, corpus: OnceLock::new() })
+    }
+
+    fn corpus(&self) -> Result<(&Path, &[CorpusEntry])> {
+        let root = self.config.corpus.as_deref().ok_or(StudioError::NoCorpus)?;
+        let entries = self.corpus.get_or_init(|| list_corpus(root));
+        Ok((root, entries))
+    }
+
+    /// The path of corpus piece `name`, which must be one of the listed files.
+    fn corpus_piece(&self, name: &str) -> Result<(PathBuf, Split)> {
+        let (root, entries) = self.corpus()?;
+        if name.starts_with('/') || name.contains('\\') || name.split('/').any(|c| c == ".." || c.is_empty())
+        {
+            return Err(StudioError::UnsafeName { what: "corpus piece", name: name.to_string() }.into());
+        }
+        let entry = entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| StudioError::NotFound { what: "corpus piece", name: name.to_string() })?;
+        Ok((root.join(&entry.name), entry.split))
+    }
+
+    /// The path of checkpoint `name`: a plain file name of the checkpoints folder.
+    fn checkpoint(&self, name: &str) -> Result<PathBuf> {
+        check_file_name(name, "checkpoint")?;
+        let path = self.config.checkpoints.join(name);
+        if !path.is_file() {
+            return Err(StudioError::NotFound { what: "checkpoint", name: name.to_string() }.into());
+        }
+        Ok(path)
+    }
+}
+
+/// `name` if it is one plain file name: no separator, no `..`, no leading dot, nothing odd.
+pub fn check_file_name<'a>(name: &'a str, what: &'static str) -> Result<&'a str> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(StudioError::UnsafeName { what, name: name.to_string() }.into())
+    }
+}
+
+fn list_corpus(root: &Path) -> Vec<CorpusEntry> {
+    fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<CorpusEntry>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let mut items: Vec<_> = rd.flatten().collect();
+        items.sort_by_key(|e| e.file_name());
+        for e in items {
+            let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel_name = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() && depth < 8 {
+                walk(&e.path(), &rel_name, depth + 1, out);
+            } else if ft.is_file() {
+                let lower = name.to_ascii_lowercase();
+                if !(lower.ends_with(".mid") || lower.ends_with(".midi")) {
+                    continue;
+                }
+                let Ok(bytes) = std::fs::read(e.path()) else { continue };
+                let split = SplitRatios::default().assign(blake3::hash(&bytes).as_bytes());
+                out.push(CorpusEntry { name: rel_name, split });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, "", 0, &mut out);
+    out
+}
+
+/// Answer `req`; never panics on bad input.
+pub fn handle(state: &State, req: &Request) -> Response {
+    route(state, req).unwrap_or_else(|e| Response::error_of(&e))
+}
+
+/// Whether `host` (a Host header) names the loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "::1")
+}
+
+/// Refuse a POST body whose type is not `expected` (its main type; parameters ignored).
+fn check_type(req: &Request, expected: &[&'static str]) -> Result<()> {
+    let found = req.content_type.as_deref().unwrap_or("");
+    let main = found.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if expected.contains(&main.as_str()) {
+        Ok(())
+    } else {
+        Err(StudioError::ContentType { found: found.to_string(), expected: expected[0] }.into())
+    }
+}
+
+fn route(state: &State, req: &Request) -> Result<Response> {
+    let (path, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
+    let no_route = || StudioError::NoRoute { method: req.method.clone(), path: path.to_string() };
+    if state.config.bind.is_loopback() {
+        if let Some(host) = req.host.as_deref().filter(|h| !is_loopback_host(h)) {
+            return Err(StudioError::ForeignHost(host.to_string()).into());
+        }
+    }
+    if req.method == "POST" {
+        if path == "/api/uploads" {
+            check_type(req, &["audio/midi", "audio/x-midi", "application/octet-stream"])?;
+        } else {
+            check_type(req, &["application/json"])?;
+        }
+    }
+    match (req.method.as_str(), path) {
+        ("GET", "/" | "/index.html") => {
+            Ok(Response::bytes("text/html; charset=utf-8", PAGE.as_bytes().to_vec(), None))
+        }
+        ("GET", "/api/checkpoints") => checkpoints(state),
+        ("GET", "/api/corpus") => corpus(state),
+        ("POST", "/api/uploads") => upload(state, &req.body),
+        ("POST", "/api/generate") => generate(state, &req.body),
+        ("POST", "/api/trials") => trial(state, &req.body),
+        ("POST", "/api/votes") => vote(state, &req.body),
+        ("GET", "/api/results") => results(state, query),
+        ("GET", p) if p.starts_with("/api/samples/") => {
+            let file = &p["/api/samples/".len()..];
+            let (id, ext) = file.split_once('.').unwrap_or((file, ""));
+            store::check_id(id, "sample")?;
+            match ext {
+                "mid" => Ok(Response::bytes(
+                    "audio/midi",
+                    state.store.sample_midi(id)?,
+                    Some(format!("sample-{id}.mid")),
+                )),
+                "json" => piano_roll(state, id),
+                "wav" => wav(state, id),
+                _ => Err(no_route().into()),
+            }
+        }
+        _ => Err(no_route().into()),
+    }
+}
+
+/// The fields of [`SamplingBody`].
+const SAMPLING_FIELDS: &[&str] = &[
+    "seed_upload",
+    "seed_piece",
+    "seed_beats",
+    "length",
+    "temperature",
+    "top_k",
+    "top_p",
+    "rng_seed",
+    "unguarded",
+    "max_polyphony",
+];
+
+/// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
+/// `sampling`), read as a `T`.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], fields: &[&str], sampling: bool) -> Result<T> {
+    let value: Value = serde_json::from_slice(body).map_err(StudioError::BadJson)?;
+    let Some(object) = value.as_object() else {
+        return Err(bad("body", "must be a JSON object"));
+    };
+    if let Some(k) = object
+        .keys()
+        .find(|k| !(fields.contains(&k.as_str()) || sampling && SAMPLING_FIELDS.contains(&k.as_str())))
+    {
+        return Err(bad("body", format!("unknown field `{k}`")));
+    }
+    serde_json::from_value(value).map_err(|e| StudioError::BadJson(e).into())
+}
+
+fn bad(field: &'static str, problem: impl Into<String>) -> Error {
+    StudioError::BadField { field, problem: problem.into() }.into()
+}
+
+fn checkpoints(state: &State) -> Result<Response> {
+    let dir = &state.config.checkpoints;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| check_file_name(n, "checkpoint").is_ok())
+        .collect();
+    names.sort();
+    let mut list = Vec::new();
+    for name in names {
+        let Ok(h) = checkpoint::load_header(&dir.join(&name)) else { continue };
+        if h.kind == ModelKind::Classifier {
+            continue;
+        }
+        list.push(json!({
+            "name": name,
+            "kind": h.kind.name(),
+            "created": h.created,
+            "tokenizer": h.tokenizer,
+            "bpe": h.bpe.is_some(),
+            "vocab": h.vocab.len(),
+            "corpus": h.corpus.as_ref().map(|c| c.root.clone()),
+            "metrics": h.metrics,
+        }));
+    }
+    Ok(Response::json(200, &json!({ "checkpoints": list })))
+}
+
+fn corpus(state: &State) -> Result<Response> {
+    let (_, entries) = state.corpus()?;
+    let pieces: Vec<Value> =
+        entries.iter().map(|e| json!({"name": e.name, "split": e.split.name()})).collect();
+    Ok(Response::json(200, &json!({ "pieces": pieces })))
+}
+
+fn upload(state: &State, body: &[u8]) -> Result<Response> {
+    if body.is_empty() {
+        return Err(bad("upload", "empty body; send the MIDI file's bytes"));
+    }
+    let piece = midi::read_bytes(body, Path::new("upload"), &midi::ReadOptions::default())?;
+    if piece.note_count() == 0 {
+        return Err(bad("upload", "the MIDI file has no notes"));
+    }
+    let id = state.store.add_upload(body)?;
+    Ok(Response::json(
+        200,
+        &json!({"upload": id, "notes": piece.note_count(), "seconds": piece.duration_seconds()}),
+    ))
+}
+
+/// Sampling settings shared by generation and trials.
+#[derive(Debug, Clone, Deserialize)]
+struct SamplingBody {
+    #[serde(default)]
+    seed_upload: Option<String>,
+    #[serde(default)]
+    seed_piece: Option<String>,
+    #[serde(default)]
+    seed_beats: Option<f64>,
+    #[serde(default = "default_length")]
+    length: usize,
+    #[serde(default = "one")]
+    temperature: f64,
+    #[serde(default)]
+    top_k: usize,
+    #[serde(default = "one")]
+    top_p: f64,
+    #[serde(default)]
+    rng_seed: Option<u64>,
+    #[serde(default)]
+    unguarded: bool,
+    #[serde(default)]
+    max_polyphony: Option<usize>,
+}
+
+fn default_length() -> usize {
+    512
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_usize() -> usize {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+struct GenerateBody {
+    checkpoint: String,
+    #[serde(default = "one_usize")]
+    variations: usize,
+    #[serde(default)]
+    strip_primer: bool,
+    #[serde(flatten)]
+    sampling: SamplingBody,
+}
+
+impl SamplingBody {
+    fn check(&self) -> Result<()> {
+        if self.length == 0 || self.length > MAX_LENGTH {
+            return Err(bad("length", format!("must be 1 to {MAX_LENGTH} tokens, got {}", self.length)));
+        }
+        if let Some(b) = self.seed_beats {
+            if !(b.is_finite() && b > 0.0 && b <= 10_000.0) {
+                return Err(bad("seed_beats", format!("must be a positive number of beats, got {b}")));
+            }
+        }
+        if self.seed_upload.is_some() && self.seed_piece.is_some() {
+            return Err(bad("seed", "give seed_upload or seed_piece, not both"));
+        }
+        if self.max_polyphony == Some(0) {
+            return Err(bad("max_polyphony", "must be at least 1"));
+        }
+        let sampler = self.sampler();
+        sampler.validate()?;
+        Ok(())
+    }
+
+    fn sampler(&self) -> Sampler {
+        Sampler { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p, notes: None }
+    }
+
+    fn guard(&self) -> Guard {
+        Guard { unguarded: self.unguarded, max_polyphony: self.max_polyphony }
+    }
+
+    /// The seed file asked for, if any.
+    fn seed_file(&self, state: &State) -> Result<Option<PathBuf>> {
+        if let Some(id) = &self.seed_upload {
+            let path = state.store.upload_path(id)?;
+            if !path.is_file() {
+                return Err(StudioError::NotFound { what: "upload", name: id.clone() }.into());
+            }
+            return Ok(Some(path));
+        }
+        match &self.seed_piece {
+            Some(name) => Ok(Some(state.corpus_piece(name)?.0)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Sample `count` pieces from checkpoint `name` and store them; their ids.
+fn sample_into_store(
+    state: &State,
+    name: &str,
+    seed_file: Option<PathBuf>,
+    s: &SamplingBody,
+    count: usize,
+    rng_seed: u64,
+    strip_primer: bool,
+) -> Result<(Vec<String>, f64, usize)> {
+    let checkpoint = state.checkpoint(name)?;
+    let out = state.store.dir().join(format!("tmp-{}", store::new_id()));
+    let request = GenerateRequest {
+        checkpoint,
+        device: state.config.device.clone(),
+        seed_file,
+        options: GenerateOptions {
+            count,
+            length: s.length,
+            sampler: s.sampler(),
+            rng_seed,
+            seed_beats: s.seed_beats,
+            seed_seconds: None,
+            strip_primer,
+        },
+        guard: s.guard(),
+        out: out.clone(),
+    };
+    let result = generate::run(&request, &Silent);
+    let stored = result.and_then(|g| {
+        let mut ids = Vec::new();
+        for (_, piece) in &g.pieces {
+            let meta = SampleMeta {
+                source: name.to_string(),
+                primer_tokens: piece.primer.len(),
+                new_tokens: piece.continuation.len(),
+                rng_seed,
+            };
+            ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
+        }
+        Ok((ids, g.seconds, g.new_tokens))
+    });
+    let _ = std::fs::remove_dir_all(&out);
+    stored
+}
+
+fn generate(state: &State, body: &[u8]) -> Result<Response> {
+    let b: GenerateBody = parse(body, &["checkpoint", "variations", "strip_primer"], true)?;
+    b.sampling.check()?;
+    if b.variations == 0 || b.variations > MAX_VARIATIONS {
+        return Err(bad("variations", format!("must be 1 to {MAX_VARIATIONS}, got {}", b.variations)));
+    }
+    check_file_name(&b.checkpoint, "checkpoint")?;
+    let seed_file = b.sampling.seed_file(state)?;
+    let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
+    let t0 = std::time::Instant::now();
+    let (ids, seconds, new_tokens) = sample_into_store(
+        state,
+        &b.checkpoint,
+        seed_file,
+        &b.sampling,
+        b.variations,
+        rng_seed,
+        b.strip_primer,
+    )?;
+    Ok(Response::json(
+        200,
+        &json!({
+            "samples": ids,
+            "rng_seed": rng_seed,
+            "sampling_seconds": seconds,
+            "total_seconds": t0.elapsed().as_secs_f64(),
+            "new_tokens": new_tokens,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct TrialBody {
+    /// A checkpoint name.
+    a: String,
+    /// A checkpoint name, or `real` for a test-split corpus piece.
+    b: String,
+    #[serde(flatten)]
+    sampling: SamplingBody,
+}
+
+/// A new blind trial: two clips with the same primer and length, in random order.
+fn trial(state: &State, body: &[u8]) -> Result<Response> {
+    let mut t: TrialBody = parse(body, &["a", "b"], true)?;
+    t.sampling.check()?;
+    check_file_name(&t.a, "checkpoint")?;
+    let rng_seed = t.sampling.rng_seed.unwrap_or_else(rand::random);
+    let (clip_a, clip_b, source_b) = if t.b == "real" {
+        let (root, entries) = state.corpus()?;
+        let name = match &t.sampling.seed_piece {
+            Some(n) => n.clone(),
+            None => {
+                let tests: Vec<&CorpusEntry> = entries.iter().filter(|e| e.split == Split::Test).collect();
+                let pick = tests.get((rng_seed % tests.len().max(1) as u64) as usize).ok_or_else(|| {
+                    bad("b", format!("the corpus {} has no test-split piece", root.display()))
+                })?;
+                pick.name.clone()
+            }
+        };
+        let (path, split) = state.corpus_piece(&name)?;
+        if split != Split::Test {
+            return Err(bad(
+                "seed_piece",
+                format!("{name} is in the {split} split; a real clip must be a test piece"),
+            ));
+        }
+        if t.sampling.seed_beats.is_none() {
+            t.sampling.seed_beats = Some(8.0);
+        }
+        t.sampling.seed_piece = Some(name.clone());
+        t.sampling.seed_upload = None;
+        let (ids, _, new_tokens) =
+            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false)?;
+        let real = real_clip(state, &t.a, &path, &name, &t.sampling, new_tokens)?;
+        (ids[0].clone(), real, "real".to_string())
+    } else {
+        check_file_name(&t.b, "checkpoint")?;
+        state.checkpoint(&t.b)?;
+        let seed = t.sampling.seed_file(state)?;
+        let (a, _, _) = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false)?;
+        let (b, _, _) = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false)?;
+        (a[0].clone(), b[0].clone(), t.b.clone())
+    };
+    let mut clips = [clip_a, clip_b];
+    let mut sources = [t.a.clone(), source_b];
+    if rand::random::<bool>() {
+        clips.swap(0, 1);
+        sources.swap(0, 1);
+    }
+    let trial = Trial { id: store::new_id(), clips: clips.clone(), sources };
+    state.votes.add_trial(&trial)?;
+    Ok(Response::json(200, &json!({ "trial": trial.id, "clips": clips })))
+}
+
+/// The real piece at `path`, primed as `s` says and continued by its own next `length` tokens
+/// (in checkpoint `ckpt`'s tokenizer), stored as a sample.
+fn real_clip(
+    state: &State,
+    ckpt: &str,
+    path: &Path,
+    name: &str,
+    s: &SamplingBody,
+    length: usize,
+) -> Result<String> {
+    let header = checkpoint::load_header(&state.checkpoint(ckpt)?)?;
+    let tokenizer = header.tokenizer()?;
+    let piece = midi::read_file(path, &tokenizer.read_options())?;
+    let full = tokenizer.encode(&piece);
+    let primer = tokenizer.encode_prefix(&piece, s.seed_beats, None);
+    let start = primer.len().min(full.len());
+    let cont = &full[start..(start + length.max(1)).min(full.len())];
+    let mut sampler = s.sampler();
+    sampler.notes = s.guard().rules(&tokenizer);
+    let sample = Sample::new(&sampler, &primer, cont);
+    let decoded = sample.piece(&tokenizer, &DecodeOptions::from_piece(&piece));
+    let meta = SampleMeta {
+        source: format!("real:{name}"),
+        primer_tokens: primer.len(),
+        new_tokens: cont.len(),
+        rng_seed: 0,
+    };
+    state.store.add_sample(&midi::write_to_bytes(&decoded), &meta)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteBody {
+    trial: String,
+    choice: u8,
+    #[serde(default)]
+    ratings: Option<[u8; 2]>,
+}
+
+fn vote(state: &State, body: &[u8]) -> Result<Response> {
+    let v: VoteBody = parse(body, &["trial", "choice", "ratings"], false)?;
+    store::check_id(&v.trial, "trial")?;
+    if v.choice > 1 {
+        return Err(bad("choice", format!("must be 0 or 1, got {}", v.choice)));
+    }
+    if let Some(r) = v.ratings {
+        if r.iter().any(|x| !(1..=5).contains(x)) {
+            return Err(bad("ratings", format!("must be 1 to 5, got {r:?}")));
+        }
+    }
+    state.votes.vote(&v.trial, Vote { choice: v.choice, ratings: v.ratings })?;
+    Ok(Response::json(200, &json!({ "ok": true, "votes": state.votes.count()? })))
+}
+
+fn results(state: &State, query: &str) -> Result<Response> {
+    let results = state.votes.results()?;
+    let csv = query.split('&').any(|kv| kv == "format=csv");
+    if csv {
+        return Ok(Response::bytes("text/csv; charset=utf-8", votes::to_csv(&results).into_bytes(), None));
+    }
+    if !query.is_empty() && !query.split('&').all(|kv| kv == "format=json") {
+        return Err(bad("format", "must be csv or json"));
+    }
+    Ok(Response::json(200, &json!({ "pairs": results, "z": votes::Z95 })))
+}
+
+fn piano_roll(state: &State, id: &str) -> Result<Response> {
+    let bytes = state.store.sample_midi(id)?;
+    let meta = state.store.sample_meta(id)?;
+    let piece: Piece = midi::read_bytes(&bytes, Path::new("sample"), &midi::ReadOptions::default())?;
+    let tempo = TempoMap::new(&piece);
+    let tpb = f64::from(piece.ticks_per_beat.max(1));
+    let mut notes = Vec::new();
+    for inst in &piece.instruments {
+        for n in &inst.notes {
+            notes.push(json!({
+                "start": tempo.seconds_at(n.start),
+                "end": tempo.seconds_at(n.end),
+                "start_beat": n.start as f64 / tpb,
+                "end_beat": n.end as f64 / tpb,
+                "pitch": n.pitch,
+                "velocity": n.velocity,
+                "channel": inst.channel,
+                "program": inst.program,
+                "drum": inst.is_drum,
+            }));
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({
+            "id": id,
+            "seconds": piece.duration_seconds(),
+            "ticks_per_beat": piece.ticks_per_beat,
+            "primer_tokens": meta.primer_tokens,
+            "new_tokens": meta.new_tokens,
+            "notes": notes,
+        }),
+    ))
+}
+
+#[cfg(feature = "audio")]
+fn wav(state: &State, id: &str) -> Result<Response> {
+    state.store.sample_midi(id)?;
+    let wav = state.store.sample_path(id, "wav")?;
+    if !wav.is_file() {
+        let soundfont = state.config.soundfont.clone().or_else(crate::doctor::find_soundfont);
+        let soundfont = soundfont.filter(|p| p.is_file()).ok_or_else(|| {
+            StudioError::NoAudio(
+                "no SoundFont found on the server; install timgm6mb-soundfont, set CADENZA_SOUNDFONT \
+                 or start the studio with --soundfont PATH"
+                    .into(),
+            )
+        })?;
+        let opts = crate::play::PlayOptions {
+            output: crate::play::Output::Wav(wav.clone()),
+            soundfont: Some(soundfont),
+            ..Default::default()
+        };
+        crate::play::play_file(&state.store.sample_path(id, "mid")?, &opts)?;
+    }
+    let bytes = std::fs::read(&wav).map_err(|e| Error::io(&wav, e))?;
+    Ok(Response::bytes("audio/wav", bytes, Some(format!("sample-{id}.wav"))))
+}
+
+#[cfg(not(feature = "audio"))]
+fn wav(state: &State, id: &str) -> Result<Response> {
+    state.store.sample_midi(id)?;
+    Err(StudioError::NoAudio("this cadenza was built without the `audio` feature".into()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(dir: &Path) -> State {
+        let ck = dir.join("checkpoints");
+        std::fs::create_dir_all(&ck).unwrap();
+        let mut c = Config::new(ck);
+        c.data = dir.join("data");
+        c.db = dir.join("data/votes.sqlite");
+        State::open(c).unwrap()
+    }
+
+    fn req(method: &str, url: &str, body: &[u8]) -> Request {
+        let content_type = if url == "/api/uploads" { "audio/midi" } else { "application/json" };
+        Request {
+            method: method.into(),
+            url: url.into(),
+            host: Some("127.0.0.1:8080".into()),
+            content_type: Some(content_type.into()),
+            body: body.to_vec(),
+        }
+    }
+
+    fn error_line(r: &Response) -> String {
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["error"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn bad_requests_get_4xx_and_one_line_of_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let cases: &[(&str, &str, &[u8], u16)] = &[
+            ("GET", "/nope", b"", 404),
+            ("POST", "/api/generate", b"{not json", 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "../x.markov"}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "/etc/passwd"}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "a/b.markov"}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "..%2fx"}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "missing.markov"}"#, 404),
+            ("POST", "/api/generate", br#"{"checkpoint": "m", "length": 0}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "m", "temperature": -1}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "m", "seed_upload": "../../x"}"#, 400),
+            ("POST", "/api/generate", br#"{"checkpoint": "m", "bogus": 1}"#, 400),
+            ("POST", "/api/uploads", b"", 400),
+            ("POST", "/api/uploads", b"MThd garbage", 400),
+            ("GET", "/api/samples/../../etc/passwd", b"", 400),
+            ("GET", "/api/samples/%2e%2e%2f%2e%2e%2fetc.mid", b"", 400),
+            ("GET", "/api/samples/0123456789abcdef0123456789abcdef.mid", b"", 404),
+            ("GET", "/api/samples/0123456789abcdef0123456789abcdef.exe", b"", 404),
+            ("POST", "/api/votes", br#"{"trial": "x", "choice": 0}"#, 400),
+            ("POST", "/api/votes", br#"{"trial": "0123456789abcdef0123456789abcdef", "choice": 0}"#, 404),
+            ("POST", "/api/votes", br#"{"trial": "0123456789abcdef0123456789abcdef", "choice": 2}"#, 400),
+            ("GET", "/api/corpus", b"", 400),
+            ("GET", "/api/results?format=xml", b"", 400),
+        ];
+        for (m, u, b, want) in cases {
+            let r = handle(&s, &req(m, u, b));
+            assert_eq!(
+                r.status,
+                *want,
+                "{m} {u} {}: {}",
+                String::from_utf8_lossy(b),
+                String::from_utf8_lossy(&r.body)
+            );
+            assert!(!error_line(&r).is_empty());
+        }
+    }
+
+    #[test]
+    fn foreign_hosts_and_cross_site_body_types_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let mut r = req("GET", "/api/checkpoints", b"");
+        r.host = Some("evil.example:8080".into());
+        assert_eq!(handle(&s, &r).status, 403);
+        for ok in ["localhost", "localhost:80", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST"] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in ["127.0.0.1.evil.example", "evil.example", "[::2]:80", "localhost.evil:80"] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+        let mut r = req("POST", "/api/votes", br#"{"trial": "x", "choice": 0}"#);
+        r.content_type = Some("text/plain".into());
+        assert_eq!(handle(&s, &r).status, 415);
+        let mut r = req("POST", "/api/uploads", b"MThd");
+        r.content_type = Some("multipart/form-data; boundary=x".into());
+        assert_eq!(handle(&s, &r).status, 415);
+    }
+
+    #[test]
+    fn file_names_are_plain() {
+        for bad in ["", ".", "..", "../a", "a/b", "a\\b", "/abs", ".hidden", "a\0b", "a%2fb", "é"] {
+            assert!(check_file_name(bad, "checkpoint").is_err(), "{bad:?}");
+        }
+        for good in ["bach.markov", "folk-2.lstm", "a_b+c.transformer"] {
+            assert!(check_file_name(good, "checkpoint").is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn the_page_and_empty_listings_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let r = handle(&s, &req("GET", "/", b""));
+        assert_eq!(r.status, 200);
+        assert!(String::from_utf8_lossy(&r.body).contains("<html"));
+        let r = handle(&s, &req("GET", "/api/checkpoints", b""));
+        assert_eq!(r.status, 200);
+        let r = handle(&s, &req("GET", "/api/results?format=csv", b""));
+        assert_eq!(r.status, 200);
+        assert!(r.body.starts_with(b"a,b,votes"));
+    }
+}

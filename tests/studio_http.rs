@@ -1,0 +1,310 @@
+//! End to end: `cadenza studio` as a process on a free port, spoken to over plain HTTP/1.0 with
+//! a std `TcpStream`: checkpoint listing, generation and the sample files, bad requests (each a
+//! 4xx with one line of JSON), and votes that survive a `kill -9` of the server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running studio, killed (SIGKILL) on drop.
+struct Studio {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Studio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `cadenza studio` on a free port over `ckpts`, with its data in `data`.
+fn start(tmp: &Path, ckpts: &Path, data: &Path, corpus: &Path) -> Studio {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cadenza"))
+        .args(["studio", "--port", "0", "--checkpoints"])
+        .arg(ckpts)
+        .arg("--data")
+        .arg(data)
+        .arg("--corpus")
+        .arg(corpus)
+        .args(["--soundfont", "/nonexistent/none.sf2", "--device", "cpu"])
+        .env("CADENZA_CACHE", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("studio: http://").unwrap_or_else(|| panic!("first line: {line:?}"));
+    let addr: SocketAddr = url.trim_end_matches('/').parse().unwrap();
+    assert!(addr.ip().is_loopback(), "loopback by default: {addr}");
+    Studio { child, addr }
+}
+
+/// One HTTP/1.0 exchange: status and body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let kind = if path == "/api/uploads" { "audio/midi" } else { "application/json" };
+    http_as(addr, method, path, body, &addr.to_string(), kind)
+}
+
+/// One HTTP/1.0 exchange with the given Host and Content-Type headers.
+fn http_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    host: &str,
+    kind: &str,
+) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: {kind}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
+    let status_line = String::from_utf8_lossy(&out[..split]).lines().next().unwrap().to_string();
+    let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+fn json_of(body: &[u8]) -> Value {
+    common::json(body)
+}
+
+/// A 4xx whose body is exactly one line of JSON with an `error` string.
+fn assert_error(what: &str, (status, body): (u16, Vec<u8>), want: u16) {
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, want, "{what}: {text}");
+    assert!((400..500).contains(&status), "{what}: {status}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{what}: one line: {text}");
+    assert!(json_of(&body)["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: {text}");
+}
+
+/// A tiny corpus, a Markov checkpoint trained on it (twice, under two names) and folders.
+fn setup(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let corpus = common::tiny_corpus(tmp, 10, false);
+    let ckpt = common::train(tmp, &corpus, "markov", &["--order", "3"]);
+    let ckpts = tmp.join("ckpts");
+    std::fs::create_dir_all(&ckpts).unwrap();
+    std::fs::copy(&ckpt, ckpts.join("tiny.markov")).unwrap();
+    std::fs::copy(&ckpt, ckpts.join("twin.markov")).unwrap();
+    std::fs::write(tmp.join("secret.txt"), b"outside").unwrap();
+    (corpus, ckpts, tmp.join("data"))
+}
+
+#[test]
+fn lists_generates_and_serves_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+
+    let (status, page) = http(a, "GET", "/", b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("cadenza studio"));
+
+    let (status, body) = http(a, "GET", "/api/checkpoints", b"");
+    assert_eq!(status, 200);
+    let list = json_of(&body);
+    let names: Vec<&str> =
+        list["checkpoints"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["tiny.markov", "twin.markov"]);
+    assert_eq!(list["checkpoints"][0]["kind"], "markov");
+    assert!(list["checkpoints"][0]["metrics"].as_object().is_some_and(|m| !m.is_empty()));
+
+    let req = br#"{"checkpoint": "tiny.markov", "length": 128, "variations": 2, "rng_seed": 5, "temperature": 0.9}"#;
+    let (status, body) = http(a, "POST", "/api/generate", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let ids: Vec<String> = json_of(&body)["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        let (status, mid) = http(a, "GET", &format!("/api/samples/{id}.mid"), b"");
+        assert_eq!(status, 200);
+        let piece = cadenza::midi::read_bytes(&mid, Path::new("sample.mid"), &Default::default()).unwrap();
+        assert!(piece.note_count() > 0);
+        let (status, roll) = http(a, "GET", &format!("/api/samples/{id}.json"), b"");
+        assert_eq!(status, 200);
+        let roll = json_of(&roll);
+        let notes = roll["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), piece.note_count());
+        assert!(notes
+            .iter()
+            .all(|n| n["end"].as_f64() >= n["start"].as_f64() && n["pitch"].as_u64().is_some()));
+        // No SoundFont (--soundfont names none): a clear 404, not a 500.
+        assert_error("wav without SoundFont", http(a, "GET", &format!("/api/samples/{id}.wav"), b""), 404);
+    }
+
+    // A seed upload, then generation from it.
+    let seed = cadenza::midi::write_to_bytes(&common::melody(3, 4));
+    let (status, body) = http(a, "POST", "/api/uploads", &seed);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let upload = json_of(&body)["upload"].as_str().unwrap().to_string();
+    let req = format!(
+        r#"{{"checkpoint": "tiny.markov", "length": 64, "seed_upload": "{upload}", "seed_beats": 4}}"#
+    );
+    let (status, body) = http(a, "POST", "/api/generate", req.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // And from a corpus piece.
+    let req = br#"{"checkpoint": "tiny.markov", "length": 64, "seed_piece": "piece01.mid", "seed_beats": 2}"#;
+    let (status, body) = http(a, "POST", "/api/generate", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+#[test]
+fn bad_requests_get_a_4xx_and_one_line_of_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+    let cases: &[(&str, &str, &[u8], u16)] = &[
+        ("malformed JSON", "/api/generate", b"{\"checkpoint\": ", 400),
+        ("not an object", "/api/generate", b"[1, 2]", 400),
+        ("unknown field", "/api/generate", br#"{"checkpoint": "tiny.markov", "temprature": 2}"#, 400),
+        ("unknown checkpoint", "/api/generate", br#"{"checkpoint": "nope.markov"}"#, 404),
+        ("traversal", "/api/generate", br#"{"checkpoint": "../secret.txt"}"#, 400),
+        ("encoded traversal", "/api/generate", br#"{"checkpoint": "%2e%2e%2fsecret.txt"}"#, 400),
+        ("absolute path", "/api/generate", br#"{"checkpoint": "/etc/passwd"}"#, 400),
+        ("separator", "/api/generate", br#"{"checkpoint": "ckpts/tiny.markov"}"#, 400),
+        ("backslash", "/api/generate", br#"{"checkpoint": "..\\secret.txt"}"#, 400),
+        (
+            "seed piece traversal",
+            "/api/generate",
+            br#"{"checkpoint": "tiny.markov", "seed_piece": "../secret.txt"}"#,
+            400,
+        ),
+        (
+            "seed piece absolute",
+            "/api/generate",
+            br#"{"checkpoint": "tiny.markov", "seed_piece": "/etc/passwd"}"#,
+            400,
+        ),
+        (
+            "seed piece unlisted",
+            "/api/generate",
+            br#"{"checkpoint": "tiny.markov", "seed_piece": "nope.mid"}"#,
+            404,
+        ),
+        (
+            "bad upload id",
+            "/api/generate",
+            br#"{"checkpoint": "tiny.markov", "seed_upload": "../../x"}"#,
+            400,
+        ),
+        ("zero length", "/api/generate", br#"{"checkpoint": "tiny.markov", "length": 0}"#, 400),
+        ("bad temperature", "/api/generate", br#"{"checkpoint": "tiny.markov", "temperature": -3}"#, 400),
+        (
+            "too many variations",
+            "/api/generate",
+            br#"{"checkpoint": "tiny.markov", "variations": 1000}"#,
+            400,
+        ),
+        ("not MIDI", "/api/uploads", b"this is not a MIDI file", 400),
+        ("truncated MIDI", "/api/uploads", b"MThd\x00\x00\x00\x06\x00\x01\x00\x02", 400),
+        ("empty upload", "/api/uploads", b"", 400),
+        ("vote, bad trial id", "/api/votes", br#"{"trial": "../x", "choice": 0}"#, 400),
+        (
+            "vote, unknown trial",
+            "/api/votes",
+            br#"{"trial": "00000000000000000000000000000000", "choice": 0}"#,
+            404,
+        ),
+    ];
+    for (what, path, body, want) in cases {
+        assert_error(what, http(a, "POST", path, body), *want);
+    }
+    let gets: &[(&str, &str, u16)] = &[
+        ("unknown route", "/api/nothing", 404),
+        ("sample traversal", "/api/samples/../../secret.txt", 400),
+        ("encoded sample traversal", "/api/samples/%2e%2e%2f%2e%2e%2fsecret.txt", 400),
+        ("absolute sample", "/api/samples//etc/passwd", 400),
+        ("short id", "/api/samples/abc.mid", 400),
+        ("upper-case id", "/api/samples/0123456789ABCDEF0123456789ABCDEF.mid", 400),
+        ("unknown id", "/api/samples/0123456789abcdef0123456789abcdef.mid", 404),
+        ("unknown extension", "/api/samples/0123456789abcdef0123456789abcdef.txt", 404),
+        ("bad format", "/api/results?format=xml", 400),
+    ];
+    for (what, path, want) in gets {
+        assert_error(what, http(a, "GET", path, b""), *want);
+    }
+    // Cross-site requests: a rebound DNS name, a form's body type.
+    let vote = br#"{"trial": "00000000000000000000000000000000", "choice": 0}"#;
+    assert_error(
+        "foreign host",
+        http_as(a, "GET", "/api/checkpoints", b"", "evil.example:80", "text/plain"),
+        403,
+    );
+    assert_error(
+        "text/plain body",
+        http_as(a, "POST", "/api/votes", vote, &a.to_string(), "text/plain"),
+        415,
+    );
+    // Over 4 MB: refused with 413 (and the server still answers afterwards).
+    let big = vec![0u8; (4 << 20) + 1];
+    assert_error("oversize upload", http(a, "POST", "/api/uploads", &big), 413);
+    assert_eq!(http(a, "GET", "/api/checkpoints", b"").0, 200);
+    // Nothing was written outside the studio's folders.
+    assert_eq!(std::fs::read(tmp.path().join("secret.txt")).unwrap(), b"outside");
+}
+
+#[test]
+fn votes_survive_kill_9_and_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+    let mut voted = 0;
+    for i in 0..3 {
+        let req = format!(r#"{{"a": "tiny.markov", "b": "twin.markov", "length": 48, "rng_seed": {i}}}"#);
+        let (status, body) = http(a, "POST", "/api/trials", req.as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let t = json_of(&body);
+        assert_eq!(t["clips"].as_array().unwrap().len(), 2);
+        let body = t.to_string();
+        assert!(!body.contains("tiny.markov") && !body.contains("twin"), "identities hidden: {body}");
+        let vote = format!(
+            r#"{{"trial": "{}", "choice": {}, "ratings": [4, 2]}}"#,
+            t["trial"].as_str().unwrap(),
+            i % 2
+        );
+        let (status, body) = http(a, "POST", "/api/votes", vote.as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        voted += 1;
+        if i == 0 {
+            assert_error("second vote", http(a, "POST", "/api/votes", vote.as_bytes()), 409);
+        }
+    }
+    drop(studio); // SIGKILL, mid-test: no clean shutdown.
+
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let (status, body) = http(studio.addr, "GET", "/api/results", b"");
+    assert_eq!(status, 200);
+    let r = json_of(&body);
+    let pairs = r["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1, "{r}");
+    assert_eq!(pairs[0]["votes"], voted);
+    assert_eq!((pairs[0]["a"].as_str(), pairs[0]["b"].as_str()), (Some("tiny.markov"), Some("twin.markov")));
+    let (lo, hi) = (pairs[0]["low"].as_f64().unwrap(), pairs[0]["high"].as_f64().unwrap());
+    assert!(0.0 <= lo && lo <= hi && hi <= 1.0);
+    let (status, csv) = http(studio.addr, "GET", "/api/results?format=csv", b"");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with("tiny.markov,twin.markov,3,")), "{csv}");
+}
