@@ -62,7 +62,7 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 num(Some(m.perplexity), 3),
                 num(Some(m.tokens_per_second), 0),
                 num(m.mean_overlap, 3),
-                m.originality.mean_copied_share.map_or("–".into(), |s| format!("{:.1}%", 100.0 * s)),
+                percent(m.originality.mean_copied_share),
                 format!("{:.1} (max {})", m.originality.mean_longest_copy, m.originality.max_longest_copy),
                 num(m.discriminator.as_ref().and_then(|d| d.accuracy), 3),
             ];
@@ -261,7 +261,7 @@ pub fn markdown(r: &Report) -> String {
                 smp.new_tokens,
                 smp.notes,
                 r.ngram,
-                smp.copied_share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+                percent(smp.copied_share),
                 smp.longest_copy
             );
         }
