@@ -370,6 +370,13 @@ pub enum CorpusError {
     EmptySplit { split: &'static str, pieces: usize, skipped: usize },
     #[error("not the corpus whose test split {compared} was compared on")]
     NotCompared { compared: PathBuf },
+    /// Checkpoints whose training runs split the corpus differently (one by its music, one by
+    /// file bytes, or one with `--dedup`): no one test split is held out for both.
+    #[error(
+        "{} was trained on the corpus split {first_split} and {} on it split {other_split}: no test split is held out for both (retrain one with the other's split)",
+        first.display(), other.display()
+    )]
+    SplitsDiffer { first: PathBuf, first_split: String, other: PathBuf, other_split: String },
 }
 
 /// A tokenizer configuration that makes no sense, or BPE merges that do not fit it.

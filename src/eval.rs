@@ -63,7 +63,9 @@ pub fn run(request: &EvalRequest, progress: &dyn Progress) -> Result<Evaluation>
     if request.viterbi.is_some() && loaded.model.as_hmm().is_none() {
         return Err(ModelError::NotAnHmm(loaded.header.kind.name()).into());
     }
-    let corpus = Corpus::load_with(&request.corpus, &loaded.tokenizer, &request.load, Some(progress))?;
+    // Score on the held-out pieces of the checkpoint's own training run (its split key).
+    let load = request.load.as_recorded(loaded.header.corpus.as_ref());
+    let corpus = Corpus::load_with(&request.corpus, &loaded.tokenizer, &load, Some(progress))?;
     checkpoint::check_tokenizer(&request.checkpoint, &loaded.header, &corpus.tokenizer)?;
     let seqs = corpus.require(request.split)?;
     let score = Score::of(&loaded.model, &corpus.tokenizer, &seqs, corpus.seconds(request.split))?;

@@ -328,6 +328,9 @@ pub fn corpus_summary(set: &LabelledSet) -> CorpusSummary {
         content_hash: set.content_hash.clone(),
         pieces,
         tokens: Default::default(),
+        // The labelled set is still split by file bytes (see `data.rs`).
+        split_key: crate::corpus::SplitKey::FileBytes,
+        dedup: false,
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use cadenza::corpus::{stats::CorpusStats, Corpus, LoadOptions};
 use cadenza::Tokenizer;
 
-use super::options::TokenizerArgs;
+use super::options::{CorpusArgs, TokenizerArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -24,17 +24,16 @@ pub struct StatsArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Do not read or write the token cache.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    corpus_args: CorpusArgs,
     #[command(flatten)]
     tokenizer: TokenizerArgs,
 }
 
 /// Load `dir`, printing one line per skipped file and a final count on stderr.
-pub fn load(dir: &std::path::Path, tokenizer: &Tokenizer, no_cache: bool) -> anyhow::Result<Corpus> {
+pub fn load(dir: &std::path::Path, tokenizer: &Tokenizer, options: &LoadOptions) -> anyhow::Result<Corpus> {
     let reporter = super::progress::Reporter::new();
-    let corpus = Corpus::load_with(dir, tokenizer, &LoadOptions::cached(no_cache), Some(&reporter))?;
+    let corpus = Corpus::load_with(dir, tokenizer, options, Some(&reporter))?;
     reporter.finish();
     report_load(&corpus);
     Ok(corpus)
@@ -47,10 +46,11 @@ pub fn report_load(corpus: &Corpus) {
         eprintln!("skipped {}: {}", corpus.root.join(&s.path).display(), s.reason);
     }
     eprintln!(
-        "{}: {} pieces read, {} skipped{}",
+        "{}: {} pieces read, {} skipped{}{}",
         dir.display(),
         corpus.pieces.len(),
         corpus.skipped.len(),
+        if corpus.dedup { format!(", {} musical duplicates left out", corpus.duplicates.len()) } else { String::new() },
         if corpus.cache_hits > 0 { format!(" ({} from cache)", corpus.cache_hits) } else { String::new() }
     );
 }
@@ -59,7 +59,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Stats(a) => {
             let tokenizer = a.tokenizer.tokenizer()?;
-            let corpus = load(&a.dir, &tokenizer, a.no_cache)?;
+            let corpus = load(&a.dir, &tokenizer, &a.corpus_args.load_options())?;
             let stats = CorpusStats::of(&corpus, a.top);
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cadenza::corpus::Split;
+use cadenza::corpus::{LoadOptions, Split, SplitKey};
 use cadenza::error::BpeFileError;
 use cadenza::models::ModelKind;
 use cadenza::sampler::Guard;
@@ -63,6 +63,34 @@ pub fn split() -> impl clap::builder::TypedValueParser<Value = Split> {
 
 /// The scheme when `--tokenizer` is not given (and the model does not call for another).
 pub const DEFAULT_SCHEME: Scheme = Scheme::Tsd;
+
+/// How a corpus folder is read and split.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Corpus")]
+pub struct CorpusArgs {
+    /// What decides a piece's split: `music` (a hash of its notes on the beat grid, so copies of
+    /// one piece with other bytes, tempo or track names share a split) or `file-bytes` (a hash
+    /// of the file, as cadenza split corpora before; copies can land in train and test).
+    #[arg(long, value_name = "KEY", default_value = "music", value_parser = parse_split_key)]
+    pub split_key: SplitKey,
+    /// Leave out every piece whose music repeats an earlier file's (in path order).
+    #[arg(long)]
+    pub dedup: bool,
+    /// Do not read or write the corpus token cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CorpusArgs {
+    /// The library's load options for these flags.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions { split_key: self.split_key, dedup: self.dedup, ..LoadOptions::cached(self.no_cache) }
+    }
+}
+
+fn parse_split_key(s: &str) -> Result<SplitKey, String> {
+    s.parse::<SplitKey>().map_err(|e| e.to_string())
+}
 
 fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse::<Scheme>().map_err(|e| e.to_string())

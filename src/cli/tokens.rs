@@ -9,7 +9,7 @@ use cadenza::midi;
 use cadenza::progress::Progress;
 use cadenza::tokens::Bpe;
 
-use super::options::TokenizerArgs;
+use super::options::{CorpusArgs, TokenizerArgs};
 
 /// Print a MIDI file's token sequence by name, or learn BPE merges (`learn-bpe`).
 #[derive(Debug, clap::Args)]
@@ -50,9 +50,8 @@ struct LearnBpeArgs {
     /// The BPE file to write.
     #[arg(long)]
     out: PathBuf,
-    /// Do not read or write the corpus token cache.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    corpus_args: CorpusArgs,
     #[command(flatten)]
     tokenizer: TokenizerArgs,
 }
@@ -80,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn learn_bpe(a: LearnBpeArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.tokenizer.bpe.is_none(), "learn-bpe learns merges over the base tokens: drop --bpe");
     let tokenizer = a.tokenizer.tokenizer()?;
-    let corpus = super::corpus::load(&a.corpus, &tokenizer, a.no_cache)?;
+    let corpus = super::corpus::load(&a.corpus, &tokenizer, &a.corpus_args.load_options())?;
     let train = corpus.require(Split::Train)?;
     let goal = a.vocab.saturating_sub(tokenizer.vocab_size()) as u64;
     let reporter = super::progress::Reporter::new();

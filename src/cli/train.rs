@@ -6,14 +6,13 @@ use std::path::PathBuf;
 use super::options::{self, DEFAULT_SCHEME};
 use super::progress::Reporter;
 use anyhow::Context;
-use cadenza::corpus::LoadOptions;
 use cadenza::models::hmm::HmmConfig;
 use cadenza::models::markov::AUTO_ORDERS;
 use cadenza::models::ModelKind;
 use cadenza::tokens::Scheme;
 use cadenza::train::{default_out, train_on, ModelSpec, TrainRequest};
 
-use super::options::TokenizerArgs;
+use super::options::{CorpusArgs, TokenizerArgs};
 
 /// Train a generator on a folder of MIDI files.
 #[derive(Debug, clap::Args)]
@@ -30,9 +29,8 @@ pub struct Args {
     /// Seed of every random choice (HMM start, LSTM initialisation and batches).
     #[arg(long, default_value_t = 0)]
     rng_seed: u64,
-    /// Do not read or write the corpus token cache.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    corpus_args: CorpusArgs,
     #[command(flatten)]
     markov: MarkovArgs,
     #[command(flatten)]
@@ -118,12 +116,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let request = TrainRequest {
         out: args.out.clone().unwrap_or_else(|| default_out(&args.corpus, args.model)),
         corpus: args.corpus,
-        load: LoadOptions::cached(args.no_cache),
+        load: args.corpus_args.load_options(),
         model,
         seed: args.rng_seed,
         tokenizer,
     };
-    let corpus = super::corpus::load(&request.corpus, &request.tokenizer, args.no_cache)?;
+    let corpus = super::corpus::load(&request.corpus, &request.tokenizer, &request.load)?;
     #[cfg(feature = "lstm")]
     let reporter = if neural {
         super::train_lstm::install_ctrlc();

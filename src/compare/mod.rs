@@ -103,6 +103,36 @@ pub fn tokenizers(checkpoints: &[(&Path, &Header)]) -> Result<(Vec<Tokenizer>, V
     Ok((distinct, which))
 }
 
+/// The load options of `checkpoints`' training runs: the split key and `--dedup` their corpus
+/// summaries record (they must agree, so that one test split is held out for every model), over
+/// `load`.
+pub fn recorded_split(corpus: &Path, load: &LoadOptions, checkpoints: &[(&Path, &Header)]) -> Result<LoadOptions> {
+    let mut first: Option<(&Path, LoadOptions)> = None;
+    for (path, h) in checkpoints {
+        let Some(summary) = h.corpus.as_ref() else { continue };
+        let mine = load.as_recorded(Some(summary));
+        match &first {
+            None => first = Some((path, mine)),
+            Some((p0, l0)) if (l0.split_key, l0.dedup) != (mine.split_key, mine.dedup) => {
+                let describe = |l: &LoadOptions| {
+                    format!("by {}{}", l.split_key.name(), if l.dedup { " with --dedup" } else { "" })
+                };
+                return Err(Error::Corpus {
+                    path: corpus.to_path_buf(),
+                    problem: CorpusError::SplitsDiffer {
+                        first: p0.to_path_buf(),
+                        first_split: describe(l0),
+                        other: path.to_path_buf(),
+                        other_split: describe(&mine),
+                    },
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(first.map_or_else(|| load.clone(), |(_, l)| l))
+}
+
 /// A primer and how its continuations are laid out.
 #[derive(Debug, Clone)]
 pub struct Primer {
@@ -447,12 +477,13 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
     let headers = request.models.iter().map(|p| checkpoint::load_header(p)).collect::<Result<Vec<_>>>()?;
     let pairs: Vec<_> = request.models.iter().map(PathBuf::as_path).zip(&headers).collect();
     let (tokenizers, which) = tokenizers(&pairs)?;
+    let load = recorded_split(&request.corpus, &request.load, &pairs)?;
     let judge = request.judge.as_ref().map(|j| Judge::load(j, &request.device)).transpose()?;
     let loaded =
         request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
     let corpora = tokenizers
         .iter()
-        .map(|t| Corpus::load_with(&request.corpus, t, &request.load, Some(progress)))
+        .map(|t| Corpus::load_with(&request.corpus, t, &load, Some(progress)))
         .collect::<Result<Vec<_>>>()?;
     let corpus = &corpora[0];
     let names = contender_names(&request.models);

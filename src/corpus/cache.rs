@@ -15,7 +15,7 @@ use crate::error::FormatError;
 use crate::tokens::TokenId;
 
 /// Bump the version when the reader or the encoder changes what they produce.
-const FORMAT: Format = Format { name: "token cache", magic: b"CDZTOKC\0", version: 1 };
+const FORMAT: Format = Format { name: "token cache", magic: b"CDZTOKC\0", version: 2 };
 
 /// Tokenized entries by file-content hash.
 #[derive(Debug)]
@@ -108,6 +108,7 @@ fn encode(entries: &HashMap<[u8; 32], Entry>) -> Vec<u8> {
                 }
                 let (has, lo, hi) = info.pitch_range.map_or((0, 0, 0), |(lo, hi)| (1, lo, hi));
                 w.bytes(&[has, lo, hi]);
+                w.bytes(&info.music_key);
                 w.u32(tokens.len() as u32);
                 for &t in tokens {
                     w.u16(t);
@@ -140,12 +141,13 @@ fn decode(bytes: &[u8]) -> Result<HashMap<[u8; 32], Entry>, FormatError> {
                 let raw = r.take(ni.saturating_mul(2))?;
                 let instruments = raw.chunks_exact(2).map(|c| (c[0], c[1] != 0)).collect();
                 let (has, lo, hi) = (r.u8()?, r.u8()?, r.u8()?);
+                let music_key: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
                 let nt = r.u32()? as usize;
                 let raw = r.take(nt.saturating_mul(2))?;
                 let tokens: Vec<TokenId> =
                     raw.chunks_exact(2).map(|c| TokenId::from_le_bytes([c[0], c[1]])).collect();
                 let info =
-                    PieceInfo { notes, seconds, instruments, pitch_range: (has == 1).then_some((lo, hi)) };
+                    PieceInfo { notes, seconds, instruments, pitch_range: (has == 1).then_some((lo, hi)), music_key };
                 Ok((info, tokens))
             }
             1 => {
@@ -172,6 +174,7 @@ mod tests {
             seconds: 1.5,
             instruments: vec![(0, false), (0, true)],
             pitch_range: Some((60, 72)),
+            music_key: [9; 32],
         };
         m.insert([1; 32], Ok((info, vec![1, 40, 7, 2])));
         m.insert([2; 32], Err("truncated track".to_string()));

@@ -2,12 +2,14 @@
 //! train / valid / test, and cached on disk.
 //!
 //! - [`files`] finds the MIDI files under a folder.
-//! - [`split`] assigns each file to a split from its content alone.
+//! - [`split`] assigns each piece to a split from its content alone.
+//! - [`music_key`] hashes a piece's quantized notes: the split key, and what `--dedup` compares.
 //! - [`cache`] stores tokenized pieces keyed by file content and tokenizer configuration.
 //! - [`stats`] summarizes a loaded corpus for `cadenza corpus stats`.
 
 pub mod cache;
 pub mod files;
+pub mod music_key;
 pub mod split;
 pub mod stats;
 
@@ -21,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::progress::{report, Progress};
 use rayon::prelude::*;
 
-pub use split::{Split, SplitRatios};
+pub use music_key::{music_key, MusicKey};
+pub use split::{Split, SplitKey, SplitRatios};
 
 use crate::error::{CorpusError, Error, Result};
 use crate::midi::{self, ReadOptions};
@@ -39,6 +42,8 @@ pub struct PieceInfo {
     pub instruments: Vec<(u8, bool)>,
     /// Lowest and highest pitched (non-drum) note, if any.
     pub pitch_range: Option<(u8, u8)>,
+    /// The piece's musical identity ([`music_key()`]).
+    pub music_key: MusicKey,
 }
 
 /// One readable file of the corpus.
@@ -48,6 +53,7 @@ pub struct CorpusPiece {
     pub path: PathBuf,
     /// blake3 hash of the file's bytes.
     pub hash: [u8; 32],
+    /// From the music key or the file hash, as the corpus was loaded (see [`SplitKey`]).
     pub split: Split,
     pub info: PieceInfo,
     /// `BOS ... EOS`.
@@ -61,17 +67,34 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A piece left out by `--dedup` because an earlier file (in path order) has the same music.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub path: PathBuf,
+    /// The kept piece with the same [`MusicKey`].
+    pub of: PathBuf,
+}
+
 /// How to load a corpus.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub split: SplitRatios,
+    /// What a piece's split is computed from (default: its music).
+    pub split_key: SplitKey,
+    /// Keep only the first piece (in path order) of each [`MusicKey`].
+    pub dedup: bool,
     /// Folder for the token cache; `None` disables caching.
     pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { split: SplitRatios::default(), cache_dir: default_cache_dir() }
+        LoadOptions {
+            split: SplitRatios::default(),
+            split_key: SplitKey::default(),
+            dedup: false,
+            cache_dir: default_cache_dir(),
+        }
     }
 }
 
@@ -79,6 +102,16 @@ impl LoadOptions {
     /// The default options, without the token cache when `no_cache`.
     pub fn cached(no_cache: bool) -> Self {
         LoadOptions { cache_dir: if no_cache { None } else { default_cache_dir() }, ..LoadOptions::default() }
+    }
+
+    /// These options with the split key and de-duplication `summary` records, so a checkpoint
+    /// is scored on the held-out pieces of its own training run (a checkpoint without a summary
+    /// keeps these options).
+    pub fn as_recorded(&self, summary: Option<&CorpusSummary>) -> LoadOptions {
+        match summary {
+            Some(s) => LoadOptions { split_key: s.split_key, dedup: s.dedup, ..self.clone() },
+            None => self.clone(),
+        }
     }
 }
 
@@ -89,6 +122,13 @@ pub struct CorpusSummary {
     pub content_hash: String,
     pub pieces: BTreeMap<String, usize>,
     pub tokens: BTreeMap<String, u64>,
+    /// How the corpus was split; absent in checkpoints from before the music key, which were
+    /// split by file bytes ([`SplitKey::legacy`]).
+    #[serde(default = "SplitKey::legacy")]
+    pub split_key: SplitKey,
+    /// Whether musical duplicates were left out (`--dedup`).
+    #[serde(default)]
+    pub dedup: bool,
 }
 
 /// `$CADENZA_CACHE/corpus`, else `~/.cache/cadenza/corpus`.
@@ -107,6 +147,11 @@ pub struct Corpus {
     /// Readable pieces, sorted by path.
     pub pieces: Vec<CorpusPiece>,
     pub skipped: Vec<Skipped>,
+    /// Pieces `--dedup` left out, sorted by path (empty without it).
+    pub duplicates: Vec<Duplicate>,
+    /// The options the corpus was split with.
+    pub split_key: SplitKey,
+    pub dedup: bool,
     /// How many pieces came from the cache rather than being parsed.
     pub cache_hits: usize,
 }
@@ -188,7 +233,10 @@ impl Corpus {
             };
             match entry {
                 Ok((info, tokens)) => {
-                    let split = opts.split.assign(&hash);
+                    let split = opts.split.assign(match opts.split_key {
+                        SplitKey::Music => &info.music_key,
+                        SplitKey::FileBytes => &hash,
+                    });
                     pieces.push(CorpusPiece { path: rel, hash, split, info, tokens });
                 }
                 Err(reason) => skipped.push(Skipped { path: rel, reason }),
@@ -197,7 +245,24 @@ impl Corpus {
         cache.save();
         pieces.sort_by(|a, b| a.path.cmp(&b.path));
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Corpus { root: root.to_path_buf(), tokenizer: tokenizer.clone(), pieces, skipped, cache_hits })
+        let duplicates = if opts.dedup { dedup(&mut pieces) } else { Vec::new() };
+        Ok(Corpus {
+            root: root.to_path_buf(),
+            tokenizer: tokenizer.clone(),
+            pieces,
+            skipped,
+            duplicates,
+            split_key: opts.split_key,
+            dedup: opts.dedup,
+            cache_hits,
+        })
+    }
+
+    /// How many pieces repeat the music of an earlier piece (in path order): the duplicates
+    /// `--dedup` would leave out (0 after it).
+    pub fn musical_duplicates(&self) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        self.pieces.iter().filter(|p| !seen.insert(p.info.music_key)).count()
     }
 
     /// What a checkpoint records about this corpus: its folder, content hash, and pieces and
@@ -214,6 +279,8 @@ impl Corpus {
             content_hash: self.content_hash(),
             pieces,
             tokens,
+            split_key: self.split_key,
+            dedup: self.dedup,
         }
     }
 
@@ -232,8 +299,9 @@ impl Corpus {
         self.split(split).map(|p| p.tokens.clone()).collect()
     }
 
-    /// A digest of the corpus: the sorted content hashes of its readable pieces plus the
-    /// tokenizer configuration. Equal digests mean equal token sequences.
+    /// A digest of the corpus: the sorted content hashes of its readable pieces, the tokenizer
+    /// configuration and the split key. Equal digests mean equal token sequences in equal
+    /// splits. (A corpus split by file bytes has the digest it had before the music key.)
     pub fn content_hash(&self) -> String {
         let mut hashes: Vec<&[u8; 32]> = self.pieces.iter().map(|p| &p.hash).collect();
         hashes.sort();
@@ -242,6 +310,10 @@ impl Corpus {
             h.update(x);
         }
         h.update(self.tokenizer.config().digest().as_bytes());
+        if self.split_key != SplitKey::FileBytes {
+            h.update(b"\0split-key=");
+            h.update(self.split_key.name().as_bytes());
+        }
         h.finalize().to_hex()[..16].to_string()
     }
 
@@ -258,6 +330,23 @@ impl Corpus {
         }
         Ok(seqs)
     }
+}
+
+/// Drop every piece whose music an earlier piece (in path order) has; returns the dropped.
+fn dedup(pieces: &mut Vec<CorpusPiece>) -> Vec<Duplicate> {
+    let mut first: std::collections::HashMap<MusicKey, PathBuf> = std::collections::HashMap::new();
+    let mut dropped = Vec::new();
+    pieces.retain(|p| match first.get(&p.info.music_key) {
+        Some(of) => {
+            dropped.push(Duplicate { path: p.path.clone(), of: of.clone() });
+            false
+        }
+        None => {
+            first.insert(p.info.music_key, p.path.clone());
+            true
+        }
+    });
+    dropped
 }
 
 fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
@@ -296,6 +385,26 @@ impl PieceInfo {
             seconds: piece.duration_seconds(),
             instruments: piece.instruments.iter().map(|i| (i.program, i.is_drum)).collect(),
             pitch_range,
+            music_key: music_key(piece),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_from_before_the_music_key_mean_file_bytes() {
+        let old = r#"{"root":"corpora/bach","content_hash":"0123456789abcdef","pieces":{},"tokens":{}}"#;
+        let s: CorpusSummary = serde_json::from_str(old).unwrap();
+        assert_eq!((s.split_key, s.dedup), (SplitKey::FileBytes, false));
+        let load = LoadOptions::default().as_recorded(Some(&s));
+        assert_eq!((load.split_key, load.dedup), (SplitKey::FileBytes, false));
+        // New summaries say which key they used, and say it back.
+        let new = CorpusSummary { split_key: SplitKey::Music, dedup: true, ..s };
+        let back: CorpusSummary = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
+        assert_eq!(LoadOptions::default().as_recorded(None).split_key, SplitKey::Music);
     }
 }

@@ -25,6 +25,12 @@ pub struct CorpusStats {
     pub files_read: usize,
     pub files_skipped: usize,
     pub cache_hits: usize,
+    /// What decided each piece's split (`music` or `file-bytes`).
+    pub split_key: String,
+    /// Pieces whose music repeats an earlier piece's (in path order), still in the corpus.
+    pub musical_duplicates: usize,
+    /// Pieces `--dedup` left out.
+    pub duplicates_dropped: usize,
     pub splits: BTreeMap<String, SplitStats>,
     pub total: SplitStats,
     /// Instrument name → number of pieces using it.
@@ -85,6 +91,9 @@ impl CorpusStats {
             files_read: corpus.pieces.len(),
             files_skipped: corpus.skipped.len(),
             cache_hits: corpus.cache_hits,
+            split_key: corpus.split_key.to_string(),
+            musical_duplicates: corpus.musical_duplicates(),
+            duplicates_dropped: corpus.duplicates.len(),
             splits,
             total,
             instruments,
@@ -114,6 +123,12 @@ impl fmt::Display for CorpusStats {
             "files         {} read, {} skipped ({} from cache)",
             self.files_read, self.files_skipped, self.cache_hits
         )?;
+        writeln!(
+            f,
+            "duplicates    {} pieces repeat an earlier piece's music, {} left out (--dedup)",
+            self.musical_duplicates, self.duplicates_dropped
+        )?;
+        writeln!(f, "split by      {}", self.split_key)?;
         writeln!(f, "{:<8} {:>8} {:>11} {:>12} {:>12}", "split", "pieces", "notes", "tokens", "duration")?;
         let rows =
             self.splits.iter().map(|(k, v)| (k.as_str(), v)).chain(std::iter::once(("total", &self.total)));
