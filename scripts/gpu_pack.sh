@@ -60,11 +60,12 @@ lib_tests_in() {
 
 if [[ -z "$from" ]]; then
     command -v jq >/dev/null || die "jq is needed to read cargo's JSON messages"
-    echo "gpu_pack.sh: cargo build --release (cadenza and the examples)" >&2
-    cargo build --release --bin cadenza --example lstm_bench --example transformer_bench >&2
+    echo "gpu_pack.sh: cargo build --release (cadenza-torch and the examples)" >&2
+    cargo build --release --bin cadenza-torch --example lstm_bench --example transformer_bench >&2
     target="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
     rel="$target/release"
-    cadenza="$rel/cadenza"
+    # The full command line (libtorch linked); packed as bin/cadenza.
+    cadenza="$rel/cadenza-torch"
     lstm_bench="$rel/examples/lstm_bench"
     transformer_bench="$rel/examples/transformer_bench"
     if [[ -z "$lib_tests" ]]; then
@@ -76,7 +77,8 @@ if [[ -z "$from" ]]; then
     fi
 else
     [[ -d "$from" ]] || die "no target folder $from"
-    cadenza="$from/cadenza"
+    cadenza="$from/cadenza-torch"
+    [[ -f "$cadenza" ]] || cadenza="$from/cadenza"
     lstm_bench="$from/examples/lstm_bench"
     transformer_bench="$from/examples/transformer_bench"
     if [[ -z "$lib_tests" ]]; then
@@ -85,7 +87,7 @@ else
     fi
 fi
 for f in "$cadenza" "$lstm_bench" "$transformer_bench" "$lib_tests"; do
-    [[ -f "$f" ]] || die "missing $f (build it: cargo build --release --bin cadenza --examples; cargo test --no-run --lib)"
+    [[ -f "$f" ]] || die "missing $f (build it: cargo build --release --bin cadenza-torch --examples; cargo test --no-run --lib)"
 done
 
 rm -rf "$out"

@@ -56,6 +56,12 @@ impl ModelKind {
     pub const ALL: [ModelKind; 4] =
         [ModelKind::Markov, ModelKind::Hmm, ModelKind::Lstm, ModelKind::Transformer];
 
+    /// Whether training or running this kind takes libtorch (the LSTM, the Transformer and the
+    /// style classifier do; the Markov chain and the HMM are plain Rust).
+    pub fn needs_libtorch(self) -> bool {
+        matches!(self, ModelKind::Lstm | ModelKind::Transformer | ModelKind::Classifier)
+    }
+
     /// Lower-case name, as on the command line and in checkpoints.
     pub fn name(self) -> &'static str {
         match self {
@@ -147,6 +153,18 @@ pub fn save(path: &Path, header: &Header, payload: &[u8]) -> Result<()> {
 /// Read only the header of the checkpoint at `path` (the whole file is still checksummed).
 pub fn load_header(path: &Path) -> Result<Header> {
     load(path).map(|(h, _)| h)
+}
+
+/// The kind of model in the file at `path` if it is a readable checkpoint, else `None` (without
+/// reading more than its first bytes when it is not a checkpoint at all).
+pub fn peek_kind(path: &Path) -> Option<ModelKind> {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path).ok()?.read_exact(&mut magic).ok()?;
+    if magic[..] != FORMAT.magic[..] {
+        return None;
+    }
+    load_header(path).ok().map(|h| h.kind)
 }
 
 /// Read and verify the checkpoint at `path`.

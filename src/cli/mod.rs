@@ -8,6 +8,7 @@ mod corpus;
 mod doctor;
 mod eval;
 mod generate;
+mod launch;
 mod options;
 mod play;
 mod progress;
@@ -67,6 +68,10 @@ pub enum Command {
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
     restore_sigpipe();
+    if let Err(e) = launch::hand_over_if_needed() {
+        eprintln!("error: {}", one_line(&e));
+        return 1;
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,
