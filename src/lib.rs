@@ -29,6 +29,7 @@ pub mod doctor;
 pub mod error;
 pub mod eval;
 pub mod generate;
+pub mod math;
 pub mod metrics;
 pub mod midi;
 pub mod models;

@@ -113,6 +113,7 @@ fn error_is_the_root_and_the_documented_order_holds() {
     // Each module of this order uses only modules before it (ARCHITECTURE.md: "Dependencies").
     let order = [
         "error",
+        "math",
         "atomic",
         "binio",
         "progress",

@@ -151,16 +151,7 @@ pub fn mean_probs(rows: &[Vec<f64>], n: usize) -> Vec<f64> {
     m
 }
 
-/// The index of the largest value (the first of ties).
-pub fn argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
+pub use crate::math::argmax;
 
 #[cfg(test)]
 mod tests {
@@ -225,7 +216,6 @@ mod tests {
         let m = tiny();
         let p = m.piece_probs(&roll()).unwrap();
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{p:?}");
-        assert_eq!(argmax(&[0.1, 0.5, 0.5]), 1);
         assert_eq!(mean_probs(&[vec![1.0, 0.0], vec![0.0, 1.0]], 2), vec![0.5, 0.5]);
     }
 }

@@ -215,9 +215,7 @@ impl Judge {
     }
 }
 
-fn argmax(p: &[f64]) -> usize {
-    (0..p.len()).fold(0, |best, i| if p[i] > p[best] { i } else { best })
-}
+use crate::math::argmax;
 
 fn share(counts: &BTreeMap<String, usize>, label: &str, n: usize) -> Option<f64> {
     (n > 0).then(|| *counts.get(label).unwrap_or(&0) as f64 / n as f64)

@@ -82,16 +82,7 @@ impl HmmModel {
     }
 }
 
-/// Index of the largest entry (the first on ties; 0 if all are NaN or `-inf`).
-fn argmax(x: &[f64]) -> usize {
-    let mut arg = 0;
-    for (i, v) in x.iter().enumerate() {
-        if *v > x[arg] {
-            arg = i;
-        }
-    }
-    arg
-}
+use crate::math::argmax;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
