@@ -66,7 +66,12 @@ fn install(dir: &Path, torch: Option<&Path>) -> PathBuf {
 }
 
 fn run(bin: &Path, args: &[&str]) -> Output {
-    Command::new(bin).args(args).current_dir(REPO).env("CADENZA_CACHE", "/nonexistent-cache").output().unwrap()
+    Command::new(bin)
+        .args(args)
+        .current_dir(REPO)
+        .env("CADENZA_CACHE", "/nonexistent-cache")
+        .output()
+        .unwrap()
 }
 
 #[test]

@@ -50,7 +50,11 @@ pub fn report_load(corpus: &Corpus) {
         dir.display(),
         corpus.pieces.len(),
         corpus.skipped.len(),
-        if corpus.dedup { format!(", {} musical duplicates left out", corpus.duplicates.len()) } else { String::new() },
+        if corpus.dedup {
+            format!(", {} musical duplicates left out", corpus.duplicates.len())
+        } else {
+            String::new()
+        },
         if corpus.cache_hits > 0 { format!(" ({} from cache)", corpus.cache_hits) } else { String::new() }
     );
 }

@@ -106,7 +106,11 @@ pub fn tokenizers(checkpoints: &[(&Path, &Header)]) -> Result<(Vec<Tokenizer>, V
 /// The load options of `checkpoints`' training runs: the split key and `--dedup` their corpus
 /// summaries record (they must agree, so that one test split is held out for every model), over
 /// `load`.
-pub fn recorded_split(corpus: &Path, load: &LoadOptions, checkpoints: &[(&Path, &Header)]) -> Result<LoadOptions> {
+pub fn recorded_split(
+    corpus: &Path,
+    load: &LoadOptions,
+    checkpoints: &[(&Path, &Header)],
+) -> Result<LoadOptions> {
     let mut first: Option<(&Path, LoadOptions)> = None;
     for (path, h) in checkpoints {
         let Some(summary) = h.corpus.as_ref() else { continue };

@@ -146,8 +146,13 @@ fn decode(bytes: &[u8]) -> Result<HashMap<[u8; 32], Entry>, FormatError> {
                 let raw = r.take(nt.saturating_mul(2))?;
                 let tokens: Vec<TokenId> =
                     raw.chunks_exact(2).map(|c| TokenId::from_le_bytes([c[0], c[1]])).collect();
-                let info =
-                    PieceInfo { notes, seconds, instruments, pitch_range: (has == 1).then_some((lo, hi)), music_key };
+                let info = PieceInfo {
+                    notes,
+                    seconds,
+                    instruments,
+                    pitch_range: (has == 1).then_some((lo, hi)),
+                    music_key,
+                };
                 Ok((info, tokens))
             }
             1 => {

@@ -10,7 +10,7 @@ use tch::Device;
 
 use super::*;
 use crate::checkpoint::{self, Header};
-use crate::models::neural::testing::{quick_train, run_opts, tokenizer, torch_lock};
+use crate::models::neural::testing::{check_cuda, quick_train, run_opts, tokenizer, torch_lock};
 use crate::models::{Generator, ModelKind};
 use crate::sampler::{rng_for, Sampler};
 use crate::tokens::{Event, NoteRules, TokenId, BOS, EOS};
@@ -330,39 +330,14 @@ fn a_model_that_wants_eos_stops_its_rows() {
 
 #[test]
 fn cuda_matches_the_cpu_and_trains_in_bf16() {
-    if !tch::Cuda::is_available() {
-        eprintln!("skipping cuda_matches_the_cpu_and_trains_in_bf16: no CUDA device");
-        return;
-    }
-    let _g = torch_lock();
-    let dir = tempfile::tempdir().unwrap();
-    let tok = tokenizer();
     let model = random_model(LstmConfig { layers: 2, ..tiny() }, 14);
-    let path = dir.path().join("c.ckpt");
-    model.save(&path, Header::new(ModelKind::Lstm, &tok, serde_json::Value::Null, "")).unwrap();
-    let (gpu, _) = LstmModel::load(&path, Device::Cuda(0)).unwrap();
-    let seq = periodic(&[40, 42, 44], 30);
-    for (a, b) in model.logits(&seq).unwrap().iter().zip(gpu.logits(&seq).unwrap()) {
-        assert!((a - b).abs() < 1e-3, "{a} vs {b}");
-    }
-    let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
-    let primers = vec![vec![BOS, 40]; 3];
-    let out = gpu.generate_batch(&primers, 20, &greedy, 0).unwrap();
-    assert!(out.iter().all(|r| r == &out[0]));
     let data = vec![periodic(&[10, 20, 30, 10, 40, 50, 60], 80)];
-    let stop = AtomicBool::new(false);
-    for bf16 in [false, true] {
-        let cfg = TrainConfig { device: "cuda".into(), bf16, ..quick_train(200) };
-        let r = train(
-            &tiny(),
-            &cfg,
-            &tok,
-            TrainData { train: &data, valid: &data },
-            &dir.path().join("g.ckpt"),
-            &run_opts(&stop, None, None),
-        )
-        .unwrap();
-        assert!(r.model.device().is_cuda());
-        assert!(r.state.train_loss.unwrap() < 0.1, "bf16={bf16}: {:?}", r.state);
-    }
+    check_cuda(
+        "cuda_matches_the_cpu_and_trains_in_bf16",
+        &model,
+        &tiny(),
+        &periodic(&[40, 42, 44], 30),
+        &data,
+        0.1,
+    );
 }

@@ -47,3 +47,57 @@ pub fn quick_train(steps: u64) -> TrainConfig {
 pub fn run_opts<'a>(stop: &'a AtomicBool, resume: Option<&'a Path>, max: Option<u64>) -> RunOptions<'a> {
     RunOptions { stop, progress: None, resume, max_steps_this_run: max, corpus: None }
 }
+
+/// The CUDA check every network runs: `model` (on the CPU) saved and loaded on `cuda:0` gives
+/// the CPU's logits on `seq` (within 1e-3), greedy sampling of three equal primers gives three
+/// equal rows, and a `config` network trains on `data` in f32 and in bf16 to a training loss
+/// under `max_loss`. Where there is no CUDA device it says so (the GPU run's `cuda_tests` step
+/// counts that line as a failure) and returns.
+pub fn check_cuda<N: super::Network>(
+    test: &str,
+    model: &super::NeuralModel<N>,
+    config: &N::Config,
+    seq: &[crate::tokens::TokenId],
+    data: &[Vec<crate::tokens::TokenId>],
+    max_loss: f64,
+) {
+    use crate::checkpoint::Header;
+    use crate::models::Generator;
+    use crate::sampler::Sampler;
+    use crate::tokens::BOS;
+
+    if !tch::Cuda::is_available() {
+        eprintln!("skipping {test}: no CUDA device");
+        return;
+    }
+    let _g = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = tokenizer();
+    let path = dir.path().join("c.ckpt");
+    model.save(&path, Header::new(N::KIND, &tok, serde_json::Value::Null, "")).unwrap();
+    let (gpu, _) = super::NeuralModel::<N>::load(&path, tch::Device::Cuda(0)).unwrap();
+    let (cpu_logits, gpu_logits) = (model.logits(seq).unwrap(), gpu.logits(seq).unwrap());
+    assert_eq!(cpu_logits.len(), gpu_logits.len());
+    for (a, b) in cpu_logits.iter().zip(&gpu_logits) {
+        assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+    }
+    let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
+    let out = gpu.generate_batch(&vec![vec![BOS, 40]; 3], 40, &greedy, 0).unwrap();
+    assert!(out.iter().all(|r| r == &out[0]), "{out:?}");
+    let stop = AtomicBool::new(false);
+    for bf16 in [false, true] {
+        let cfg = TrainConfig { device: "cuda".into(), bf16, ..quick_train(200) };
+        let data = super::TrainData { train: data, valid: data };
+        let r = super::train::train::<N>(
+            config,
+            &cfg,
+            &tok,
+            data,
+            &dir.path().join("g.ckpt"),
+            &run_opts(&stop, None, None),
+        )
+        .unwrap();
+        assert!(r.model.device().is_cuda());
+        assert!(r.state.train_loss.unwrap() < max_loss, "bf16={bf16}: {:?}", r.state);
+    }
+}

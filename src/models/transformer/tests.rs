@@ -11,7 +11,7 @@ use tch::{Device, Tensor};
 use super::*;
 use crate::checkpoint::{self, Header};
 use crate::models::markov::{MarkovConfig, MarkovModel};
-use crate::models::neural::testing::{quick_train, run_opts, tokenizer, torch_lock};
+use crate::models::neural::testing::{check_cuda, quick_train, run_opts, tokenizer, torch_lock};
 use crate::models::neural::{last_path, payload, train::checkpoint_state, NetConfig, Network, StopReason};
 use crate::models::{Generator, ModelKind};
 use crate::sampler::{rng_for, Sampler};
@@ -247,36 +247,13 @@ fn learns_a_copy_task_that_an_order_8_markov_chain_cannot() {
 
 #[test]
 fn cuda_matches_the_cpu_and_trains_in_bf16() {
-    if !tch::Cuda::is_available() {
-        eprintln!("skipping cuda_matches_the_cpu_and_trains_in_bf16: no CUDA device");
-        return;
-    }
-    let _g = torch_lock();
-    let dir = tempfile::tempdir().unwrap();
-    let tok = tokenizer();
     let model = random_model(tiny(), 14);
-    let path = dir.path().join("c.ckpt");
-    model.save(&path, Header::new(ModelKind::Transformer, &tok, serde_json::Value::Null, "")).unwrap();
-    let (gpu, _) = TransformerModel::load(&path, Device::Cuda(0)).unwrap();
-    let seq = seq_of(90, 6);
-    assert!(max_diff(&model.logits(&seq).unwrap(), &gpu.logits(&seq).unwrap()) < 1e-3);
-    let greedy = Sampler { temperature: 0.0, ..Sampler::default() };
-    let out = gpu.generate_batch(&vec![vec![BOS, 40]; 3], 80, &greedy, 0).unwrap();
-    assert!(out.iter().all(|r| r == &out[0]));
-    let data = vec![seq_of(400, 7)];
-    let stop = AtomicBool::new(false);
-    for bf16 in [false, true] {
-        let cfg = TrainConfig { device: "cuda".into(), bf16, ..quick_train(200) };
-        let r = train(
-            &tiny(),
-            &cfg,
-            &tok,
-            TrainData { train: &data, valid: &data },
-            &dir.path().join("g.ckpt"),
-            &run_opts(&stop, None, None),
-        )
-        .unwrap();
-        assert!(r.model.device().is_cuda());
-        assert!(r.state.train_loss.unwrap() < 0.2, "bf16={bf16}: {:?}", r.state);
-    }
+    check_cuda(
+        "cuda_matches_the_cpu_and_trains_in_bf16",
+        &model,
+        &tiny(),
+        &seq_of(90, 6),
+        &[seq_of(400, 7)],
+        0.2,
+    );
 }
