@@ -138,8 +138,11 @@ fn training_from_a_store_equals_training_from_the_folder() {
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
+    // (`corpus build` and `train` take the same tokenizer defaults.)
     let ckpt = dir.path().join("cli.markov");
-    let (r, o, c) = (root.to_str().unwrap(), out.to_str().unwrap(), ckpt.to_str().unwrap());
+    let cli_store = dir.path().join("cli-store");
+    let (r, o, c) = (root.to_str().unwrap(), cli_store.to_str().unwrap(), ckpt.to_str().unwrap());
+    run(&["corpus", "build", r, "--out", o, "--shard-tokens", "3000"]);
     let via_store = run(&["train", "--model", "markov", "--order", "3", "--store", o, "--out", c]);
     let via_dir = run(&["train", "--model", "markov", "--order", "3", "--corpus", r, "--out", c]);
     assert_eq!(via_store.lines().take(2).collect::<Vec<_>>(), via_dir.lines().take(2).collect::<Vec<_>>());
@@ -258,7 +261,7 @@ fn incomplete_and_damaged_stores_are_refused_with_one_line() {
     b[mid] ^= 0x40;
     std::fs::write(flipped.join(shard), b).unwrap();
     let e = train_error(&flipped);
-    assert!(e.contains(shard) && e.contains("CRC32"), "{e}");
+    assert!(e.contains(shard) && e.contains("checksum mismatch"), "{e}");
 
     let cut = copy("truncated");
     let b = std::fs::read(cut.join(shard)).unwrap();
