@@ -19,15 +19,33 @@ export RAYON_NUM_THREADS=1
 export CADENZA_CACHE="$work/cache"
 mkdir -p "$work"
 
-measure() { # LABEL CMD...: one line "LABEL: wall S s, peak RSS KB" on stderr
+# LABEL CMD...: one line on stderr with the wall time, the peak RSS (/usr/bin/time %M, which
+# counts the pages of mapped shards and libraries the process touched: page cache the kernel can
+# take back) and the peak anonymous RSS (heap and stacks, sampled every 20 ms from
+# /proc/PID/status RssAnon: the memory the process really holds).
+measure() {
   local label=$1; shift
-  /usr/bin/time -f "$label: wall %e s, user %U s, sys %S s, peak RSS %M KB" \
-    nice -n 10 taskset -c "$core" "$@"
+  local log; log=$(mktemp)
+  /usr/bin/time -o "$log" -f "%e s wall, %U s user, %S s sys, peak RSS %M KB" \
+    nice -n 10 taskset -c "$core" "$@" &
+  local tpid=$! child="" anon=0 a
+  while kill -0 "$tpid" 2>/dev/null; do
+    [ -z "$child" ] && child=$(pgrep -P "$tpid" | head -n1 || true)
+    if [ -n "$child" ]; then
+      a=$(awk '/^RssAnon/{print $2}' "/proc/$child/status" 2>/dev/null || true)
+      [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+    fi
+    sleep 0.02
+  done
+  wait "$tpid"
+  echo "$label: $(cat "$log"), peak anonymous RSS $anon KB" >&2
+  rm -f "$log"
 }
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GB; $(date -u +%F)"
 files=$(find "$corpus" -name '*.mid' | wc -l)
 echo "corpus: $corpus, $files files, $(du -sh "$corpus" | cut -f1)"
+measure "cadenza --version (the binary's own baseline: libtorch loads at start)" "$bin" --version
 
 rm -rf "$work/store"
 start=$(date +%s.%N)

@@ -26,9 +26,20 @@ fn tune(seed: u64, notes: u64) -> Piece {
     for i in 0..notes {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let pitch = 55 + ((x >> 33) % 20) as u8;
-        out.push(Note { start: i * step, end: i * step + step - 1, pitch, velocity: 40 + (x >> 50) as u8 % 60 });
+        out.push(Note {
+            start: i * step,
+            end: i * step + step - 1,
+            pitch,
+            velocity: 40 + (x >> 50) as u8 % 60,
+        });
     }
-    p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "melody".into(), notes: out });
+    p.instruments.push(Instrument {
+        program: 0,
+        channel: 0,
+        is_drum: false,
+        name: "melody".into(),
+        notes: out,
+    });
     p.normalize();
     p
 }
@@ -94,7 +105,11 @@ fn a_store_round_trips_every_piece_in_its_split() {
     for (key, dedup) in [(SplitKey::Music, false), (SplitKey::Music, true), (SplitKey::FileBytes, false)] {
         let out = dir.path().join(format!("store-{key}-{dedup}"));
         let built = store::build(&root, &tokenizer(), &out, &build_opts(1000, key, dedup), None).unwrap();
-        assert!(built.manifest.complete && built.manifest.shards.len() > 5, "{:?}", built.manifest.shards.len());
+        assert!(
+            built.manifest.complete && built.manifest.shards.len() > 5,
+            "{:?}",
+            built.manifest.shards.len()
+        );
         let s = TokenStore::open(&out).unwrap();
         let c = load(&root, key, dedup);
         assert_eq!(c.skipped.len(), 1);
@@ -134,7 +149,8 @@ fn training_from_a_store_equals_training_from_the_folder() {
     // The same through the command line, and `eval --store` scores as `eval --corpus` does.
     let bin = assert_cmd::cargo::cargo_bin("cadenza");
     let run = |args: &[&str]| {
-        let o = Command::new(&bin).args(args).env("CADENZA_CACHE", dir.path().join("cache")).output().unwrap();
+        let o =
+            Command::new(&bin).args(args).env("CADENZA_CACHE", dir.path().join("cache")).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
@@ -191,7 +207,8 @@ fn a_build_killed_mid_way_resumes_or_restarts_to_the_uninterrupted_store() {
 
     for rerun in [&[][..], &["--restart"][..]] {
         let out = dir.path().join(format!("killed{}", rerun.len()));
-        let mut child = build_cmd(&root, &out, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child =
+            build_cmd(&root, &out, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         // Kill -9 once a shard is finalized and before the build completes.
         let start = Instant::now();
         let shards = loop {
@@ -292,7 +309,9 @@ fn a_build_refuses_other_options_and_foreign_folders() {
     let out = dir.path().join("store");
     let t = tokenizer();
     store::build(&root, &t, &out, &build_opts(1000, SplitKey::Music, false), None).unwrap();
-    let e = store::build(&root, &t, &out, &build_opts(1000, SplitKey::Music, true), None).unwrap_err().to_string();
+    let e = store::build(&root, &t, &out, &build_opts(1000, SplitKey::Music, true), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--dedup") && e.contains("--restart"), "{e}");
     let other = Tokenizer::new(TokenizerConfig { velocity_bins: 8, ..TokenizerConfig::default() }).unwrap();
     let e = store::build(&root, &other, &out, &build_opts(1000, SplitKey::Music, false), None).unwrap_err();

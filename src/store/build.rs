@@ -149,7 +149,7 @@ impl Builder<'_> {
             files: self.index.files,
         });
         self.write_manifest()?;
-        self.tokens = Vec::new();
+        self.tokens = shard_buffer(self.opts);
         self.index = ShardIndex { first_file: next_file, ..ShardIndex::default() };
         Ok(())
     }
@@ -179,6 +179,13 @@ impl Builder<'_> {
         self.index.pieces.push(IndexEntry { path: rel, hash, split, offset, len: tokens.len() as u64, info });
         Ok(())
     }
+}
+
+/// The token buffer of a new shard, with room for a full shard: growing it by doubling would
+/// hold the old and the new buffer at once, half again the shard's size (pages of the room not
+/// yet filled are not resident).
+fn shard_buffer(opts: &BuildOptions) -> Vec<TokenId> {
+    Vec::with_capacity(opts.shard_tokens.min(DEFAULT_SHARD_TOKENS * 4) as usize + 1)
 }
 
 /// Build (or finish building) the token store `out` from the MIDI files under `root`.
@@ -277,7 +284,7 @@ pub fn build(
         load,
         manifest,
         seen,
-        tokens: Vec::new(),
+        tokens: shard_buffer(opts),
         index: ShardIndex { first_file: start, ..ShardIndex::default() },
     };
     b.write_manifest()?;

@@ -97,15 +97,29 @@ pub(crate) fn open_shard(dir: &Path, entry: &ShardEntry) -> Result<MappedShard> 
     if len != entry.bytes {
         return Err(err(&path, StoreError::ShardLength { found: len, expected: entry.bytes }));
     }
+    // The CRC is computed with streaming reads: hashing the map instead would make every page of
+    // it resident in this process (the page cache holds them either way).
+    let found = trailing_crc_of(&file, len).map_err(|e| Error::io(&path, e))?;
+    if found != entry.crc32 {
+        return Err(err(&path, StoreError::ShardCrc { found, expected: entry.crc32 }));
+    }
+    let computed = crc_of(&file, len.saturating_sub(4)).map_err(|e| Error::io(&path, e))?;
+    if computed != found {
+        let problem = format::SHARD.error(crate::error::FormatProblem::Checksum);
+        return Err(err(&path, StoreError::Shard(problem)));
+    }
     // SAFETY: the store's files are written once (to a temporary name, then renamed) and never
     // modified in place; a store being rebuilt with --restart by another process is not
     // supported while it is open.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
-    let found = format::trailing_crc(&map).unwrap_or(0);
-    if found != entry.crc32 {
-        return Err(err(&path, StoreError::ShardCrc { found, expected: entry.crc32 }));
-    }
-    let (tokens, index) = format::decode_shard(&map).map_err(|e| err(&path, StoreError::Shard(e)))?;
+    let (tokens, index) =
+        format::decode_verified_shard(&map).map_err(|e| err(&path, StoreError::Shard(e)))?;
+    // The index has been copied out: let its pages go from this process's resident set (they
+    // stay in the page cache; a token page is faulted back in when a piece is read).
+    #[cfg(unix)]
+    // SAFETY: the map is read-only and shared, so MADV_DONTNEED discards nothing: a later read
+    // of the range reads the file again.
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
     for (what, found, expected) in [
         ("tokens", tokens, entry.tokens),
         ("pieces", index.pieces.len() as u64, entry.pieces),
@@ -117,6 +131,37 @@ pub(crate) fn open_shard(dir: &Path, entry: &ShardEntry) -> Result<MappedShard> 
         }
     }
     Ok(MappedShard { map, tokens, index })
+}
+
+/// The CRC-32 of the first `len` bytes of `file`, read in 1 MiB pieces.
+fn crc_of(file: &std::fs::File, len: u64) -> std::io::Result<u32> {
+    use std::io::{Read, Seek};
+    let mut h = crc32fast::Hasher::new();
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(0))?;
+    let mut r = f.take(len);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize())
+}
+
+/// The CRC-32 a file of `len` bytes ends with (0 if it is shorter than 4 bytes).
+fn trailing_crc_of(file: &std::fs::File, len: u64) -> std::io::Result<u32> {
+    use std::io::{Read, Seek};
+    if len < 4 {
+        return Ok(0);
+    }
+    let mut b = [0u8; 4];
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(len - 4))?;
+    f.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b))
 }
 
 /// The tokens of a mapped shard (`count` of them after the header).
@@ -153,7 +198,7 @@ impl TokenStore {
             other => other,
         })?;
         let mut maps = Vec::with_capacity(manifest.shards.len());
-        let mut pieces = Vec::new();
+        let mut pieces = Vec::with_capacity(manifest.shards.iter().map(|s| s.pieces as usize).sum());
         let mut skipped = Vec::new();
         let mut duplicates = Vec::new();
         for (i, entry) in manifest.shards.iter().enumerate() {
