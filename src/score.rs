@@ -135,6 +135,6 @@ mod tests {
         assert!((s.bits_per_second() - 26.0 / 1.5).abs() < 1e-12);
         // Bits per token is exactly corpus_bits'.
         assert_eq!(s.bits_per_token(), corpus_bits(&Quarter, &seqs).unwrap().0);
-        assert_eq!(Score::of(&Quarter, &t, &[], 0.0).unwrap().bits_per_note(), 0.0);
+        assert_eq!(Score::of::<Vec<TokenId>>(&Quarter, &t, &[], 0.0).unwrap().bits_per_note(), 0.0);
     }
 }

@@ -280,6 +280,15 @@ fn incomplete_and_damaged_stores_are_refused_with_one_line() {
     let e = train_error(&flipped);
     assert!(e.contains(shard) && e.contains("checksum mismatch"), "{e}");
 
+    // A damaged trailer: the shard's CRC32 is not the one the manifest lists.
+    let trailer = copy("trailer");
+    let mut b = std::fs::read(trailer.join(shard)).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 0x01;
+    std::fs::write(trailer.join(shard), b).unwrap();
+    let e = train_error(&trailer);
+    assert!(e.contains(shard) && e.contains("CRC32") && e.contains("the manifest says"), "{e}");
+
     let cut = copy("truncated");
     let b = std::fs::read(cut.join(shard)).unwrap();
     std::fs::write(cut.join(shard), &b[..b.len() - 10]).unwrap();

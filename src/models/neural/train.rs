@@ -35,12 +35,21 @@ use crate::tokens::{TokenId, Tokenizer, PAD};
 const LOG_EVERY: u64 = 10;
 
 /// The token sequences to learn from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct TrainData<'a, S = Vec<TokenId>> {
     pub train: &'a [S],
     /// May be empty: then every epoch's model counts as the best.
     pub valid: &'a [S],
 }
+
+// By hand: a derived `Copy` would ask `S: Copy`, and the data is only borrowed.
+impl<S> Clone for TrainData<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for TrainData<'_, S> {}
 
 /// How one call of [`train`] runs (not saved in checkpoints).
 #[derive(Clone, Copy)]
