@@ -169,6 +169,30 @@ fn training_from_a_store_equals_training_from_the_folder() {
         (v["bits_per_token"].as_f64().unwrap(), v["tokens"].as_u64().unwrap())
     };
     assert_eq!(field(&e_store), field(&e_dir));
+    // `compare --store` scores on the store's test split as `compare --corpus` does.
+    let report = |flag: &str, path: &str, name: &str| -> serde_json::Value {
+        let dir_out = dir.path().join(name);
+        let d = dir_out.to_str().unwrap();
+        run(&[
+            "compare",
+            flag,
+            path,
+            "--models",
+            c,
+            "--samples",
+            "1",
+            "--length",
+            "16",
+            "--no-audio",
+            "--out",
+            d,
+        ]);
+        serde_json::from_slice(&std::fs::read(dir_out.join("report.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (report("--store", o, "cmp-store"), report("--corpus", r, "cmp-dir"));
+    assert_eq!(a["test_tokens"], b["test_tokens"]);
+    assert!(a["test_tokens"].as_u64().unwrap() > 0, "{a}");
+    assert_eq!(a["models"][0]["bits_per_token"], b["models"][0]["bits_per_token"], "{a}");
 }
 
 /// The store's files and their bytes, in name order.
@@ -332,7 +356,32 @@ fn a_build_refuses_other_options_and_foreign_folders() {
     // A folder that holds other files is not overwritten.
     let e = store::build(&root, &t, &root, &build_opts(1000, SplitKey::Music, false), None).unwrap_err();
     assert!(e.to_string().contains("is not a token store"), "{e}");
-    // Only the first piece of a split holds tokens: an empty split is named.
     let s = TokenStore::open(&out).unwrap();
     assert!(s.require_slices(Split::Train).is_ok());
+    // A checkpoint trained on another split is not scored on the store's.
+    let ckpt = dir.path().join("bytes.markov");
+    let request = TrainRequest {
+        corpus: root.clone(),
+        store: None,
+        tokenizer: t.clone(),
+        load: LoadOptions { split_key: SplitKey::FileBytes, cache_dir: None, ..LoadOptions::default() },
+        model: ModelSpec::Markov { orders: vec![2] },
+        out: ckpt.clone(),
+        seed: 0,
+    };
+    train::run(&request, &Silent).unwrap();
+    let eval = cadenza::eval::EvalRequest {
+        checkpoint: ckpt,
+        corpus: root.clone(),
+        store: Some(out.clone()),
+        split: Split::Train,
+        load: LoadOptions { cache_dir: None, ..LoadOptions::default() },
+        device: "cpu".into(),
+        viterbi: None,
+    };
+    let e = cadenza::eval::run(&eval, &Silent).unwrap_err().to_string();
+    assert!(
+        e.contains("bytes.markov") && e.contains("by file-bytes") && e.contains("by music with --dedup"),
+        "{e}"
+    );
 }
