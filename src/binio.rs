@@ -95,6 +95,17 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Check `bytes`' magic and version; the reader then stands at the start of the body.
     pub fn open(format: &Format, bytes: &'a [u8]) -> Result<Reader<'a>, FormatError> {
+        Reader::open_with(format, bytes, true)
+    }
+
+    /// As [`Reader::open`], for bytes whose CRC-32 the caller has already checked (a memory map,
+    /// hashed with streaming reads so that hashing does not bring every page of the map into the
+    /// process): the checksum is not computed again.
+    pub fn open_verified(format: &Format, bytes: &'a [u8]) -> Result<Reader<'a>, FormatError> {
+        Reader::open_with(format, bytes, false)
+    }
+
+    fn open_with(format: &Format, bytes: &'a [u8], check_crc: bool) -> Result<Reader<'a>, FormatError> {
         let fail = |p| Err(format.error(p));
         if bytes.len() < 8 || &bytes[..8] != format.magic {
             return fail(FormatProblem::BadMagic(format.name));
@@ -111,7 +122,7 @@ impl<'a> Reader<'a> {
             return fail(FormatProblem::Truncated);
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
-        let crc_ok = crc32fast::hash(body).to_le_bytes() == crc;
+        let crc_ok = !check_crc || crc32fast::hash(body).to_le_bytes() == crc;
         Ok(Reader { format: *format, body, pos: 12, version, crc_ok })
     }
 

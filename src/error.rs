@@ -55,6 +55,10 @@ pub enum Error {
     /// A corpus folder that cannot be used.
     #[error("{}: {problem}", path.display())]
     Corpus { path: PathBuf, problem: CorpusError },
+    /// A token store (`cadenza corpus build`) that cannot be built or loaded; `path` names the
+    /// store folder, its manifest or the shard at fault.
+    #[error("{}: {problem}", path.display())]
+    Store { path: PathBuf, problem: StoreError },
     /// A setting (command-line option, config field) outside what it can be.
     #[error("{name} must be {expected}, got {value}")]
     Setting { name: &'static str, value: String, expected: String },
@@ -359,6 +363,45 @@ pub enum BpeFileError {
     Json(#[source] serde_json::Error),
     #[error("{0}")]
     Merges(#[source] TokenizerError),
+}
+
+/// Why a token store cannot be built, resumed or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not a token store (no manifest.json; build one with `cadenza corpus build DIR --out STORE`)")]
+    NoManifest,
+    #[error("exists and is not a token store; choose another --out or empty it")]
+    NotAStore,
+    #[error("bad token store manifest: {0}")]
+    Manifest(#[source] serde_json::Error),
+    #[error(
+        "token store format {found:?} version {version}, this build reads {expected:?} version {newest}"
+    )]
+    ManifestFormat { found: String, version: u32, expected: &'static str, newest: u32 },
+    #[error(
+        "incomplete token store ({shards} finalized shards covering {files} of {total} files); rerun `cadenza corpus build` to finish it"
+    )]
+    Incomplete { shards: usize, files: u64, total: u64 },
+    #[error("token store shard is {found} bytes, the manifest says {expected}")]
+    ShardLength { found: u64, expected: u64 },
+    #[error("token store shard has CRC32 {found:08x}, the manifest says {expected:08x}")]
+    ShardCrc { found: u32, expected: u32 },
+    #[error("token store shard holds {found} {what}, the manifest says {expected}")]
+    ShardCounts { what: &'static str, found: u64, expected: u64 },
+    #[error("{0}")]
+    Shard(#[source] FormatError),
+    #[error("the store was started with other options ({what}); pass --restart to rebuild it from scratch")]
+    OptionsDiffer { what: &'static str },
+    #[error("its tokenizer settings are invalid: {0}")]
+    Tokenizer(#[source] TokenizerError),
+    #[error(
+        "the store was tokenized as {store}, not as {asked}; build a store with those tokenizer options"
+    )]
+    TokenizerDiffers { store: String, asked: String },
+    #[error("{} was trained on the corpus split {recorded}, the store is split {store}; build a store with that split", checkpoint.display())]
+    SplitDiffers { checkpoint: PathBuf, recorded: String, store: String },
+    #[error("token stores hold little-endian tokens and this machine is big-endian")]
+    BigEndian,
 }
 
 /// Why a corpus folder cannot be used.

@@ -8,11 +8,12 @@
 use std::path::PathBuf;
 
 use crate::checkpoint::{self, Header};
-use crate::corpus::{Corpus, LoadOptions, Split};
+use crate::corpus::{Corpus, LoadOptions, Pieces, Split};
 use crate::error::{Error, ModelError, Result};
 use crate::models::saved;
 use crate::progress::Progress;
 use crate::score::Score;
+use crate::store::TokenStore;
 use crate::tokens::Scheme;
 
 /// An evaluation job.
@@ -21,6 +22,9 @@ pub struct EvalRequest {
     pub checkpoint: PathBuf,
     /// The corpus folder (read with the checkpoint's tokenizer).
     pub corpus: PathBuf,
+    /// A token store to score on instead of reading `corpus`: its tokenizer must be the
+    /// checkpoint's, and its split the one the checkpoint records.
+    pub store: Option<PathBuf>,
     pub split: Split,
     pub load: LoadOptions,
     /// Device for libtorch models: `auto`, `cpu`, `cuda`, `cuda:N`.
@@ -49,6 +53,7 @@ pub struct Evaluation {
 /// let request = EvalRequest {
 ///     checkpoint: "checkpoints/bach.lstm".into(),
 ///     corpus: "corpora/bach".into(),
+///     store: None,
 ///     split: Split::Test,
 ///     load: LoadOptions::default(),
 ///     device: "auto".into(),
@@ -65,16 +70,24 @@ pub fn run(request: &EvalRequest, progress: &dyn Progress) -> Result<Evaluation>
     }
     // Score on the held-out pieces of the checkpoint's own training run (its split key).
     let load = request.load.as_recorded(loaded.header.corpus.as_ref());
-    let corpus = Corpus::load_with(&request.corpus, &loaded.tokenizer, &load, Some(progress))?;
-    checkpoint::check_tokenizer(&request.checkpoint, &loaded.header, &corpus.tokenizer)?;
-    let seqs = corpus.require(request.split)?;
-    let score = Score::of(&loaded.model, &corpus.tokenizer, &seqs, corpus.seconds(request.split))?;
+    let source: Box<dyn Pieces> = match &request.store {
+        Some(dir) => {
+            let store = TokenStore::open(dir)?;
+            store.require_split(&request.checkpoint, &load)?;
+            Box::new(store)
+        }
+        None => Box::new(Corpus::load_with(&request.corpus, &loaded.tokenizer, &load, Some(progress))?),
+    };
+    let corpus = source.as_ref();
+    checkpoint::check_tokenizer(&request.checkpoint, &loaded.header, corpus.tokenizer())?;
+    let seqs = corpus.require_slices(request.split)?;
+    let score = Score::of(&loaded.model, corpus.tokenizer(), &seqs, corpus.split_seconds(request.split))?;
     let viterbi = match (request.viterbi, loaded.model.as_hmm()) {
         (Some(n), Some(hmm)) => corpus
-            .split(request.split)
+            .of_split(request.split)
             .zip(&seqs)
             .take(n)
-            .map(|(piece, seq)| (piece.path.clone(), hmm.viterbi(seq)))
+            .map(|(piece, seq)| (piece.path.to_path_buf(), hmm.viterbi(seq)))
             .collect(),
         (Some(_), None) => return Err(Error::Model(ModelError::NotAnHmm(loaded.header.kind.name()))),
         (None, _) => Vec::new(),

@@ -38,6 +38,7 @@ pub mod play;
 pub mod progress;
 pub mod sampler;
 pub mod score;
+pub mod store;
 #[cfg(feature = "studio")]
 pub mod studio;
 pub mod tokens;

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Corpus, Split};
+use crate::corpus::{Pieces, Split};
 use crate::error::Result;
 use crate::models::Generator;
 use crate::tokens::{TokenId, Tokenizer};
@@ -30,16 +30,16 @@ pub struct Score {
 impl Score {
     /// Score `model` on `seqs` (tokens of `tokenizer`) lasting `seconds` in all. Sequences are
     /// scored in parallel; the sum runs in sequence order, so the result is deterministic.
-    pub fn of(
+    pub fn of<S: AsRef<[TokenId]> + Sync>(
         model: &dyn Generator,
         tokenizer: &Tokenizer,
-        seqs: &[Vec<TokenId>],
+        seqs: &[S],
         seconds: f64,
     ) -> Result<Score> {
         use rayon::prelude::*;
         let per_seq: Vec<(Vec<f64>, usize)> = seqs
             .par_iter()
-            .map(|s| Ok((model.log_probs(s)?, tokenizer.note_count(s))))
+            .map(|s| Ok((model.log_probs(s.as_ref())?, tokenizer.note_count(s.as_ref()))))
             .collect::<Result<_>>()?;
         let all: Vec<f64> = per_seq.iter().flat_map(|(lp, _)| lp.iter().copied()).collect();
         Ok(Score {
@@ -52,9 +52,9 @@ impl Score {
     }
 
     /// Score `model` on one split of `corpus` (an error naming the corpus if it is empty).
-    pub fn of_split(model: &dyn Generator, corpus: &Corpus, split: Split) -> Result<Score> {
-        let seqs = corpus.require(split)?;
-        Score::of(model, &corpus.tokenizer, &seqs, corpus.seconds(split))
+    pub fn of_split(model: &dyn Generator, corpus: &dyn Pieces, split: Split) -> Result<Score> {
+        let seqs = corpus.require_slices(split)?;
+        Score::of(model, corpus.tokenizer(), &seqs, corpus.split_seconds(split))
     }
 
     /// Mean bits per scored token (equal to [`crate::models::corpus_bits`]).
@@ -135,6 +135,6 @@ mod tests {
         assert!((s.bits_per_second() - 26.0 / 1.5).abs() < 1e-12);
         // Bits per token is exactly corpus_bits'.
         assert_eq!(s.bits_per_token(), corpus_bits(&Quarter, &seqs).unwrap().0);
-        assert_eq!(Score::of(&Quarter, &t, &[], 0.0).unwrap().bits_per_note(), 0.0);
+        assert_eq!(Score::of::<Vec<TokenId>>(&Quarter, &t, &[], 0.0).unwrap().bits_per_note(), 0.0);
     }
 }

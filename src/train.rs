@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::Header;
-use crate::corpus::{Corpus, LoadOptions, Split};
+use crate::corpus::{Corpus, LoadOptions, Pieces, Split};
 use crate::error::Result;
 use crate::models::hmm::{HmmConfig, HmmModel};
 use crate::models::markov::{MarkovConfig, MarkovModel};
@@ -53,8 +53,12 @@ impl ModelSpec {
 /// A training job.
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
-    /// The corpus folder: its train split is learned, its valid split scored.
+    /// The corpus folder: its train split is learned, its valid split scored. With
+    /// [`TrainRequest::store`], the store is read instead (and this is only its name).
     pub corpus: PathBuf,
+    /// A token store (`cadenza corpus build`) to train from instead of reading `corpus`: its
+    /// tokenizer must be `tokenizer`.
+    pub store: Option<PathBuf>,
     pub tokenizer: Tokenizer,
     pub load: LoadOptions,
     pub model: ModelSpec,
@@ -114,6 +118,7 @@ pub fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
 ///
 /// let request = TrainRequest {
 ///     corpus: "corpora/bach".into(),
+///     store: None,
 ///     tokenizer: Tokenizer::new(TokenizerConfig::default())?,
 ///     load: LoadOptions::default(),
 ///     model: ModelSpec::Markov { orders: vec![4] },
@@ -125,18 +130,23 @@ pub fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
 /// # Ok::<(), cadenza::Error>(())
 /// ```
 pub fn run(request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
+    if let Some(dir) = &request.store {
+        let store = crate::store::TokenStore::open(dir)?;
+        store.require_tokenizer(&request.tokenizer)?;
+        return train_on(&store, request, progress);
+    }
     let corpus = Corpus::load_with(&request.corpus, &request.tokenizer, &request.load, Some(progress))?;
     train_on(&corpus, request, progress)
 }
 
-/// As [`run`], on a corpus already loaded (with `request.tokenizer`; `request.corpus` and
-/// `request.load` are not used).
-pub fn train_on(corpus: &Corpus, request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
-    let train = corpus.require(Split::Train)?;
-    let valid = corpus.sequences(Split::Valid);
+/// As [`run`], on pieces already loaded (a [`Corpus`] or a [`crate::store::TokenStore`], with
+/// `request.tokenizer`; `request.corpus`, `request.store` and `request.load` are not used).
+pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
+    let train = corpus.require_slices(Split::Train)?;
+    let valid = corpus.slices(Split::Valid);
     let summary = corpus.summary();
     let kind = request.model.kind();
-    let tokenizer = &corpus.tokenizer;
+    let tokenizer = corpus.tokenizer();
     let vocab = tokenizer.vocab_size();
     let train_tokens = summary.tokens[Split::Train.name()];
     progress.message(&format!(
@@ -212,16 +222,16 @@ fn json(value: &impl serde::Serialize, what: &'static str) -> Result<serde_json:
 
 #[cfg(feature = "lstm")]
 fn train_neural<N: crate::models::neural::Network>(
-    corpus: &Corpus,
+    corpus: &dyn Pieces,
     request: &TrainRequest,
     neural: &crate::models::neural::NeuralRequest<N::Config>,
     progress: &dyn Progress,
 ) -> Result<Trained> {
     use crate::models::neural::{self, NetConfig, RunOptions, TrainData};
 
-    let tokenizer = &corpus.tokenizer;
-    let train = corpus.require(Split::Train)?;
-    let valid = corpus.sequences(Split::Valid);
+    let tokenizer = corpus.tokenizer();
+    let train = corpus.require_slices(Split::Train)?;
+    let valid = corpus.slices(Split::Valid);
     let summary = corpus.summary();
     let train_tokens = summary.tokens[Split::Train.name()];
     let (model_cfg, train_cfg) = neural.resolve_for::<N>(request.seed)?;
@@ -243,7 +253,7 @@ fn train_neural<N: crate::models::neural::Network>(
         max_steps_this_run: None,
         corpus: Some(&summary),
     };
-    let report = neural::train::train::<N>(
+    let report = neural::train::train::<N, _>(
         &model_cfg,
         &train_cfg,
         tokenizer,

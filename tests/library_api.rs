@@ -42,6 +42,7 @@ fn no_cache() -> LoadOptions {
 fn train_request(corpus: &Path, out: PathBuf, model: ModelSpec) -> TrainRequest {
     TrainRequest {
         corpus: corpus.to_path_buf(),
+        store: None,
         tokenizer: Tokenizer::new(TokenizerConfig::default()).unwrap(),
         load: no_cache(),
         model,
@@ -54,6 +55,7 @@ fn eval_request(checkpoint: &Path, corpus: &Path) -> EvalRequest {
     EvalRequest {
         checkpoint: checkpoint.to_path_buf(),
         corpus: corpus.to_path_buf(),
+        store: None,
         split: Split::Test,
         load: no_cache(),
         device: "cpu".into(),
@@ -129,6 +131,7 @@ fn train_eval_generate_compare_through_the_library() {
     let log = Log::default();
     let request = CompareRequest {
         corpus: corpus.clone(),
+        store: None,
         models: vec![markov_path.clone(), hmm_path.clone()],
         load: no_cache(),
         device: "cpu".into(),

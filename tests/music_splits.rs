@@ -161,6 +161,7 @@ fn corpus_stats_reports_duplicates() {
 fn train_markov(root: &Path, out: &Path, split_key: SplitKey) {
     let request = TrainRequest {
         corpus: root.to_path_buf(),
+        store: None,
         out: out.to_path_buf(),
         load: options(split_key, false),
         model: ModelSpec::Markov { orders: vec![2] },
@@ -195,6 +196,7 @@ fn checkpoints_are_scored_on_their_own_split() {
         let request = EvalRequest {
             checkpoint: path.clone(),
             corpus: root.clone(),
+            store: None,
             split: Split::Test,
             load: options(SplitKey::Music, false),
             device: "cpu".into(),
@@ -208,6 +210,7 @@ fn checkpoints_are_scored_on_their_own_split() {
     let request = CompareRequest {
         models: vec![legacy.clone(), fresh.clone()],
         corpus: root.clone(),
+        store: None,
         load: options(SplitKey::Music, false),
         options: CompareOptions::default(),
         guard: Guard::default(),

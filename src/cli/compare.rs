@@ -17,8 +17,9 @@ use super::options::GuardArgs;
 pub struct Args {
     /// The corpus folder (its test split is scored and primes the samples, its train split is
     /// the reference for originality).
-    #[arg(long)]
-    corpus: PathBuf,
+    /// (Or `--store`: a token store, which every checkpoint must share the tokenizer of.)
+    #[command(flatten)]
+    source: super::options::SourceArgs,
     /// The checkpoints to compare (any tokenizers: they are ranked by bits per note, and
     /// bits/token is comparable only between models of one tokenizer).
     #[arg(long, num_args = 1.., required = true, value_name = "CHECKPOINT")]
@@ -66,7 +67,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let request = CompareRequest {
-        corpus: args.corpus,
+        corpus: args.source.name(),
+        store: args.source.store.clone(),
         models: args.models,
         load: LoadOptions::cached(args.no_cache),
         device: args.device,

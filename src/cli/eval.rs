@@ -12,9 +12,9 @@ use cadenza::eval::{self, EvalRequest};
 pub struct Args {
     /// The checkpoint to evaluate.
     checkpoint: PathBuf,
-    /// The corpus folder (read with the checkpoint's tokenizer).
-    #[arg(long)]
-    corpus: PathBuf,
+    /// The corpus folder (read with the checkpoint's tokenizer) or token store.
+    #[command(flatten)]
+    source: super::options::SourceArgs,
     /// Which split to score.
     #[arg(long, default_value = "test", value_parser = super::options::split())]
     split: Split,
@@ -35,7 +35,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let request = EvalRequest {
         checkpoint: args.checkpoint,
-        corpus: args.corpus,
+        corpus: args.source.name(),
+        store: args.source.store.clone(),
         split: args.split,
         load: LoadOptions::cached(args.no_cache),
         device: args.device,

@@ -64,6 +64,26 @@ pub fn split() -> impl clap::builder::TypedValueParser<Value = Split> {
 /// The scheme when `--tokenizer` is not given (and the model does not call for another).
 pub const DEFAULT_SCHEME: Scheme = Scheme::Tsd;
 
+/// Where the pieces come from: a corpus folder, or a token store built from one.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct SourceArgs {
+    /// The corpus folder of MIDI files.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// A token store (`cadenza corpus build DIR --out STORE`) instead of a folder: its tokenizer
+    /// and split are the ones it was built with; only its index is loaded, the tokens are mapped.
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// The folder (`--corpus`), or the store's (`--store`) for names and messages.
+    pub fn name(&self) -> PathBuf {
+        self.corpus.clone().or_else(|| self.store.clone()).unwrap_or_default()
+    }
+}
+
 /// How a corpus folder is read and split.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Corpus")]
@@ -88,7 +108,7 @@ impl CorpusArgs {
     }
 }
 
-fn parse_split_key(s: &str) -> Result<SplitKey, String> {
+pub fn parse_split_key(s: &str) -> Result<SplitKey, String> {
     s.parse::<SplitKey>().map_err(|e| e.to_string())
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::options::{self, DEFAULT_SCHEME};
 use super::progress::Reporter;
 use anyhow::Context;
+use cadenza::corpus::Pieces;
 use cadenza::models::hmm::HmmConfig;
 use cadenza::models::markov::AUTO_ORDERS;
 use cadenza::models::ModelKind;
@@ -20,9 +21,9 @@ pub struct Args {
     /// Which generator to train.
     #[arg(long, value_parser = options::model_kind())]
     model: ModelKind,
-    /// The corpus folder (its train split is learned, its valid split reported).
-    #[arg(long)]
-    corpus: PathBuf,
+    /// The corpus folder or token store (its train split is learned, its valid split reported).
+    #[command(flatten)]
+    source: options::SourceArgs,
     /// Where to write the checkpoint (default: checkpoints/<corpus>.<model>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -77,7 +78,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The best measured scheme per model when none is asked for (README: results).
     let neural = matches!(args.model, ModelKind::Lstm | ModelKind::Transformer);
     let default = if neural { Scheme::MidiLike } else { DEFAULT_SCHEME };
-    let tokenizer = args.tokenizer.tokenizer_or(default)?;
+    // A store has its tokenizer: `--tokenizer` and `--bpe`, if given, must name it.
+    let store = match &args.source.store {
+        Some(dir) => {
+            let store = cadenza::store::TokenStore::open(dir)?;
+            if args.tokenizer.scheme.is_some() || args.tokenizer.bpe.is_some() {
+                store.require_tokenizer(&args.tokenizer.tokenizer_or(default)?)?;
+            }
+            Some(store)
+        }
+        None => None,
+    };
+    let tokenizer = match &store {
+        Some(s) => s.tokenizer.clone(),
+        None => args.tokenizer.tokenizer_or(default)?,
+    };
     let model = match args.model {
         ModelKind::Markov => {
             let orders = if args.markov.order == "auto" {
@@ -113,15 +128,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         ModelKind::Classifier => anyhow::bail!("classifiers are trained with `cadenza classify train`"),
     };
+    let name = args.source.name();
     let request = TrainRequest {
-        out: args.out.clone().unwrap_or_else(|| default_out(&args.corpus, args.model)),
-        corpus: args.corpus,
+        out: args.out.clone().unwrap_or_else(|| default_out(&name, args.model)),
+        corpus: name,
+        store: args.source.store.clone(),
         load: args.corpus_args.load_options(),
         model,
         seed: args.rng_seed,
         tokenizer,
     };
-    let corpus = super::corpus::load(&request.corpus, &request.tokenizer, &request.load)?;
+    let corpus: Box<dyn Pieces> = match store {
+        Some(s) => {
+            super::corpus::report_store(&s);
+            Box::new(s)
+        }
+        None => Box::new(super::corpus::load(&request.corpus, &request.tokenizer, &request.load)?),
+    };
     #[cfg(feature = "lstm")]
     let reporter = if neural {
         super::train_lstm::install_ctrlc();
@@ -131,7 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     #[cfg(not(feature = "lstm"))]
     let reporter = Reporter::new();
-    let trained = train_on(&corpus, &request, &reporter)
+    let trained = train_on(corpus.as_ref(), &request, &reporter)
         .with_context(|| format!("training the {} into {}", args.model, request.out.display()))?;
     reporter.finish();
     #[cfg(feature = "lstm")]

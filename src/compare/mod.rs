@@ -442,6 +442,9 @@ pub struct CompareRequest {
     /// The corpus folder: its test split is scored and primes the samples, its train split is
     /// the reference for originality.
     pub corpus: PathBuf,
+    /// A token store to compare on instead of reading `corpus` (copied into memory): every
+    /// checkpoint must speak its tokenizer and record its split.
+    pub store: Option<PathBuf>,
     pub models: Vec<PathBuf>,
     pub load: LoadOptions,
     /// Device for libtorch models: `auto`, `cpu`, `cuda`, `cuda:N`.
@@ -465,6 +468,7 @@ pub struct CompareRequest {
 ///
 /// let request = CompareRequest {
 ///     corpus: "corpora/bach".into(),
+///     store: None,
 ///     models: vec!["checkpoints/bach.markov".into(), "checkpoints/bach.lstm".into()],
 ///     load: LoadOptions::default(),
 ///     device: "auto".into(),
@@ -485,10 +489,22 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
     let judge = request.judge.as_ref().map(|j| Judge::load(j, &request.device)).transpose()?;
     let loaded =
         request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
-    let corpora = tokenizers
-        .iter()
-        .map(|t| Corpus::load_with(&request.corpus, t, &load, Some(progress)))
-        .collect::<Result<Vec<_>>>()?;
+    let corpora = match &request.store {
+        // One tokenization only: every checkpoint must speak the store's.
+        Some(dir) => {
+            let store = crate::store::TokenStore::open(dir)?;
+            for (path, header) in &pairs {
+                store.require_split(path, &load)?;
+                checkpoint::check_tokenizer(path, header, &store.tokenizer)?;
+            }
+            vec![store.to_corpus()]
+        }
+        None => tokenizers
+            .iter()
+            .map(|t| Corpus::load_with(&request.corpus, t, &load, Some(progress)))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let which = if request.store.is_some() { vec![0; which.len()] } else { which };
     let corpus = &corpora[0];
     let names = contender_names(&request.models);
     let contenders: Vec<Contender<'_>> = loaded

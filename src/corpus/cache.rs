@@ -99,16 +99,7 @@ fn encode(entries: &HashMap<[u8; 32], Entry>) -> Vec<u8> {
         match &entries[k] {
             Ok((info, tokens)) => {
                 w.u8(0);
-                w.u64(info.notes);
-                w.f64(info.seconds);
-                w.u32(info.instruments.len() as u32);
-                for &(p, d) in &info.instruments {
-                    w.u8(p);
-                    w.u8(d as u8);
-                }
-                let (has, lo, hi) = info.pitch_range.map_or((0, 0, 0), |(lo, hi)| (1, lo, hi));
-                w.bytes(&[has, lo, hi]);
-                w.bytes(&info.music_key);
+                write_info(&mut w, info);
                 w.u32(tokens.len() as u32);
                 for &t in tokens {
                     w.u16(t);
@@ -124,6 +115,32 @@ fn encode(entries: &HashMap<[u8; 32], Entry>) -> Vec<u8> {
     w.finish()
 }
 
+/// Write `info` (the token store's index shares this layout).
+pub(crate) fn write_info(w: &mut Writer, info: &PieceInfo) {
+    w.u64(info.notes);
+    w.f64(info.seconds);
+    w.u32(info.instruments.len() as u32);
+    for &(p, d) in &info.instruments {
+        w.u8(p);
+        w.u8(d as u8);
+    }
+    let (has, lo, hi) = info.pitch_range.map_or((0, 0, 0), |(lo, hi)| (1, lo, hi));
+    w.bytes(&[has, lo, hi]);
+    w.bytes(&info.music_key);
+}
+
+/// Read what [`write_info`] wrote.
+pub(crate) fn read_info(r: &mut Reader<'_>) -> Result<PieceInfo, FormatError> {
+    let notes = r.u64()?;
+    let seconds = r.f64()?;
+    let ni = r.u32()? as usize;
+    let raw = r.take(ni.saturating_mul(2))?;
+    let instruments = raw.chunks_exact(2).map(|c| (c[0], c[1] != 0)).collect();
+    let (has, lo, hi) = (r.u8()?, r.u8()?, r.u8()?);
+    let music_key: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
+    Ok(PieceInfo { notes, seconds, instruments, pitch_range: (has == 1).then_some((lo, hi)), music_key })
+}
+
 fn decode(bytes: &[u8]) -> Result<HashMap<[u8; 32], Entry>, FormatError> {
     let mut r = Reader::open(&FORMAT, bytes)?;
     if r.version() != FORMAT.version {
@@ -135,24 +152,11 @@ fn decode(bytes: &[u8]) -> Result<HashMap<[u8; 32], Entry>, FormatError> {
         let key: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
         let entry = match r.u8()? {
             0 => {
-                let notes = r.u64()?;
-                let seconds = r.f64()?;
-                let ni = r.u32()? as usize;
-                let raw = r.take(ni.saturating_mul(2))?;
-                let instruments = raw.chunks_exact(2).map(|c| (c[0], c[1] != 0)).collect();
-                let (has, lo, hi) = (r.u8()?, r.u8()?, r.u8()?);
-                let music_key: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
+                let info = read_info(&mut r)?;
                 let nt = r.u32()? as usize;
                 let raw = r.take(nt.saturating_mul(2))?;
                 let tokens: Vec<TokenId> =
                     raw.chunks_exact(2).map(|c| TokenId::from_le_bytes([c[0], c[1]])).collect();
-                let info = PieceInfo {
-                    notes,
-                    seconds,
-                    instruments,
-                    pitch_range: (has == 1).then_some((lo, hi)),
-                    music_key,
-                };
                 Ok((info, tokens))
             }
             1 => {

@@ -6,10 +6,12 @@
 //! - [`music_key`] hashes a piece's quantized notes: the split key, and what `--dedup` compares.
 //! - [`cache`] stores tokenized pieces keyed by file content and tokenizer configuration.
 //! - [`stats`] summarizes a loaded corpus for `cadenza corpus stats`.
+//! - [`pieces`] is the [`Pieces`] trait a loaded corpus and a token store (`crate::store`) share.
 
 pub mod cache;
 pub mod files;
 pub mod music_key;
+pub mod pieces;
 pub mod split;
 pub mod stats;
 
@@ -24,6 +26,7 @@ use crate::progress::{report, Progress};
 use rayon::prelude::*;
 
 pub use music_key::{music_key, MusicKey};
+pub use pieces::{PieceRef, Pieces};
 pub use split::{Split, SplitKey, SplitRatios};
 
 use crate::error::{CorpusError, Error, Result};
@@ -233,10 +236,7 @@ impl Corpus {
             };
             match entry {
                 Ok((info, tokens)) => {
-                    let split = opts.split.assign(match opts.split_key {
-                        SplitKey::Music => &info.music_key,
-                        SplitKey::FileBytes => &hash,
-                    });
+                    let split = split_of(opts, &info, &hash);
                     pieces.push(CorpusPiece { path: rel, hash, split, info, tokens });
                 }
                 Err(reason) => skipped.push(Skipped { path: rel, reason }),
@@ -266,22 +266,9 @@ impl Corpus {
     }
 
     /// What a checkpoint records about this corpus: its folder, content hash, and pieces and
-    /// tokens per split.
+    /// tokens per split ([`Pieces::summary`]).
     pub fn summary(&self) -> CorpusSummary {
-        let mut pieces = BTreeMap::new();
-        let mut tokens = BTreeMap::new();
-        for s in Split::ALL {
-            pieces.insert(s.to_string(), self.split(s).count());
-            tokens.insert(s.to_string(), self.split(s).map(|p| p.tokens.len() as u64).sum());
-        }
-        CorpusSummary {
-            root: self.root.display().to_string(),
-            content_hash: self.content_hash(),
-            pieces,
-            tokens,
-            split_key: self.split_key,
-            dedup: self.dedup,
-        }
+        Pieces::summary(self)
     }
 
     /// Total duration of one split's pieces, seconds.
@@ -299,22 +286,9 @@ impl Corpus {
         self.split(split).map(|p| p.tokens.clone()).collect()
     }
 
-    /// A digest of the corpus: the sorted content hashes of its readable pieces, the tokenizer
-    /// configuration and the split key. Equal digests mean equal token sequences in equal
-    /// splits. (A corpus split by file bytes has the digest it had before the music key.)
+    /// A digest of the corpus ([`Pieces::content_hash`]).
     pub fn content_hash(&self) -> String {
-        let mut hashes: Vec<&[u8; 32]> = self.pieces.iter().map(|p| &p.hash).collect();
-        hashes.sort();
-        let mut h = blake3::Hasher::new();
-        for x in hashes {
-            h.update(x);
-        }
-        h.update(self.tokenizer.config().digest().as_bytes());
-        if self.split_key != SplitKey::FileBytes {
-            h.update(b"\0split-key=");
-            h.update(self.split_key.name().as_bytes());
-        }
-        h.finalize().to_hex()[..16].to_string()
+        Pieces::content_hash(self)
     }
 
     /// Error unless `split` holds at least one piece.
@@ -329,6 +303,33 @@ impl Corpus {
             return Err(Error::Corpus { path: self.root.clone(), problem });
         }
         Ok(seqs)
+    }
+}
+
+impl Pieces for Corpus {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+    fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+    fn split_key(&self) -> SplitKey {
+        self.split_key
+    }
+    fn dedup(&self) -> bool {
+        self.dedup
+    }
+    fn skipped_count(&self) -> usize {
+        self.skipped.len()
+    }
+    fn pieces(&self) -> Box<dyn Iterator<Item = PieceRef<'_>> + '_> {
+        Box::new(self.pieces.iter().map(|p| PieceRef {
+            path: &p.path,
+            hash: &p.hash,
+            split: p.split,
+            info: &p.info,
+            tokens: &p.tokens,
+        }))
     }
 }
 
@@ -349,7 +350,15 @@ fn dedup(pieces: &mut Vec<CorpusPiece>) -> Vec<Duplicate> {
     dropped
 }
 
-fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
+/// The split of a piece with summary `info` and file hash `hash` under `opts`.
+pub(crate) fn split_of(opts: &LoadOptions, info: &PieceInfo, hash: &[u8; 32]) -> Split {
+    opts.split.assign(match opts.split_key {
+        SplitKey::Music => &info.music_key,
+        SplitKey::FileBytes => hash,
+    })
+}
+
+pub(crate) fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!("file is {} bytes, larger than the {} byte limit", meta.len(), MAX_FILE_BYTES));

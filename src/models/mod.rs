@@ -108,9 +108,9 @@ pub fn continue_stream(
 
 /// Mean bits/token of `model` over `seqs` (all scored tokens pooled) and how many tokens were
 /// scored, computed in parallel. `train`, `eval` and `compare` all report this number.
-pub fn corpus_bits(model: &dyn Generator, seqs: &[Vec<TokenId>]) -> Result<(f64, usize)> {
+pub fn corpus_bits<S: AsRef<[TokenId]> + Sync>(model: &dyn Generator, seqs: &[S]) -> Result<(f64, usize)> {
     use rayon::prelude::*;
-    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s)).collect::<Result<_>>()?;
+    let lps: Vec<Vec<f64>> = seqs.par_iter().map(|s| model.log_probs(s.as_ref())).collect::<Result<_>>()?;
     let all: Vec<f64> = lps.into_iter().flatten().collect();
     Ok((bits_per_token(&all), all.len()))
 }

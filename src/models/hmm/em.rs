@@ -89,10 +89,10 @@ impl FitReport {
 impl HmmModel {
     /// Fit an HMM with `config.states` states over a vocabulary of `vocab_size` tokens to `train`
     /// (sequences starting with BOS, which is not scored), starting from a seeded random model.
-    pub fn fit(
+    pub fn fit<S: AsRef<[TokenId]>>(
         config: &HmmConfig,
         vocab_size: usize,
-        train: &[Vec<TokenId>],
+        train: &[S],
         progress: Option<&dyn Progress>,
     ) -> Result<(HmmModel, FitReport)> {
         config.validate()?;
@@ -149,9 +149,9 @@ struct Data<'a> {
 const CHUNKS: usize = 64;
 
 impl<'a> Data<'a> {
-    fn new(train: &'a [Vec<TokenId>], vocab_size: usize) -> Result<Self> {
+    fn new<S: AsRef<[TokenId]>>(train: &'a [S], vocab_size: usize) -> Result<Self> {
         let mut seqs = Vec::with_capacity(train.len());
-        for (i, s) in train.iter().enumerate() {
+        for (i, s) in train.iter().map(AsRef::as_ref).enumerate() {
             let obs = s.get(1..).unwrap_or(&[]);
             if let Some(j) = obs.iter().position(|&t| t as usize >= vocab_size) {
                 return Err(ModelError::TokenOutOfVocab {

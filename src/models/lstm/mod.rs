@@ -49,7 +49,7 @@ pub fn train(
     out: &Path,
     opts: &RunOptions<'_>,
 ) -> Result<TrainReport> {
-    super::neural::train::train::<Net>(model_cfg, cfg, tokenizer, data, out, opts)
+    super::neural::train::train::<Net, _>(model_cfg, cfg, tokenizer, data, out, opts)
 }
 
 #[cfg(test)]

@@ -38,14 +38,16 @@ fn pack(ctx: u64, token: TokenId, pos: u32) -> u128 {
 
 /// Count every order `1..=order` of `train`; `levels[k - 1]` holds the n-grams of length `k`
 /// (discounts not yet set).
-pub(crate) fn count_levels(
+pub(crate) fn count_levels<S: AsRef<[TokenId]> + Sync>(
     order: usize,
     vocab_size: usize,
-    train: &[Vec<TokenId>],
+    train: &[S],
     progress: Option<&dyn Progress>,
 ) -> Result<Vec<Level>> {
+    let train: Vec<&[TokenId]> = train.iter().map(AsRef::as_ref).collect();
+    let train = train.as_slice();
     // Flatten: positions become u32 offsets into one token array.
-    let total_len: usize = train.iter().map(Vec::len).sum();
+    let total_len: usize = train.iter().map(|s| s.len()).sum();
     if total_len >= u32::MAX as usize {
         return Err(ModelError::TooManyTokens { model: ModelKind::Markov.name(), tokens: total_len }.into());
     }

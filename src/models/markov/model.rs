@@ -60,12 +60,12 @@ impl MarkovModel {
     /// one with the lowest bits/token on `valid` (the first when `valid` is empty). `on_order`
     /// hears each order's model and validation bits/token (NaN without `valid`); `progress`
     /// each fit's.
-    pub fn fit_best_order(
+    pub fn fit_best_order<S: AsRef<[TokenId]> + Sync>(
         base: &MarkovConfig,
         orders: &[usize],
         vocab_size: usize,
-        train: &[Vec<TokenId>],
-        valid: &[Vec<TokenId>],
+        train: &[S],
+        valid: &[S],
         progress: Option<&dyn Progress>,
         mut on_order: impl FnMut(&MarkovModel, f64),
     ) -> Result<MarkovModel> {
@@ -86,10 +86,10 @@ impl MarkovModel {
     ///
     /// Fails on an invalid config or vocabulary size, a token outside the vocabulary, no
     /// tokens to learn from, or more than `u32::MAX` tokens. `progress` advances once per order.
-    pub fn fit(
+    pub fn fit<S: AsRef<[TokenId]> + Sync>(
         config: &MarkovConfig,
         vocab_size: usize,
-        train: &[Vec<TokenId>],
+        train: &[S],
         progress: Option<&dyn Progress>,
     ) -> Result<MarkovModel> {
         config.validate()?;

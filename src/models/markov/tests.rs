@@ -409,7 +409,7 @@ fn forged_bytes_with_valid_checksum_are_errors() {
 fn bad_training_input_is_an_error() {
     let cfg = MarkovConfig { order: 3, ..Default::default() };
     assert!(MarkovModel::fit(&cfg, 10, &[vec![BOS, 3, 12]], None).is_err()); // out of vocab
-    assert!(MarkovModel::fit(&cfg, 10, &[], None).is_err());
+    assert!(MarkovModel::fit::<Vec<crate::tokens::TokenId>>(&cfg, 10, &[], None).is_err());
     assert!(MarkovModel::fit(&cfg, 10, &[vec![BOS], vec![]], None).is_err());
     assert!(MarkovModel::fit(&cfg, 2, &[vec![BOS, 2]], None).is_err());
     assert!(MarkovModel::fit(&MarkovConfig { order: 0, ..cfg }, 10, &[vec![BOS, 3]], None).is_err());

@@ -35,12 +35,21 @@ use crate::tokens::{TokenId, Tokenizer, PAD};
 const LOG_EVERY: u64 = 10;
 
 /// The token sequences to learn from.
-#[derive(Debug, Clone, Copy)]
-pub struct TrainData<'a> {
-    pub train: &'a [Vec<TokenId>],
+#[derive(Debug)]
+pub struct TrainData<'a, S = Vec<TokenId>> {
+    pub train: &'a [S],
     /// May be empty: then every epoch's model counts as the best.
-    pub valid: &'a [Vec<TokenId>],
+    pub valid: &'a [S],
 }
+
+// By hand: a derived `Copy` would ask `S: Copy`, and the data is only borrowed.
+impl<S> Clone for TrainData<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for TrainData<'_, S> {}
 
 /// How one call of [`train`] runs (not saved in checkpoints).
 #[derive(Clone, Copy)]
@@ -160,11 +169,11 @@ fn metrics(state: &TrainState) -> BTreeMap<String, f64> {
 /// Train a network `N` of shape `model_cfg` on `data` with `cfg`, writing checkpoints to `out`
 /// (best) and [`last_path`]`(out)` (latest). With [`RunOptions::resume`], the checkpoint's
 /// model configuration must equal `model_cfg` and its tokenizer `tokenizer`.
-pub fn train<N: Network>(
+pub fn train<N: Network, S: AsRef<[TokenId]>>(
     model_cfg: &N::Config,
     cfg: &TrainConfig,
     tokenizer: &Tokenizer,
-    data: TrainData<'_>,
+    data: TrainData<'_, S>,
     out: &Path,
     opts: &RunOptions<'_>,
 ) -> Result<TrainReport<N>> {
@@ -364,15 +373,15 @@ pub fn checkpoint_state(header: &Header) -> Option<TrainState> {
 /// Mean bits per token of `seqs` (each from BOS with the initial state), batched `batch`
 /// sequences at a time in chunks of [`super::sample::CHUNK`] steps. With `max_tokens > 0` only
 /// the first sequences up to that many tokens are scored.
-pub(crate) fn evaluate<N: Network>(
+pub(crate) fn evaluate<N: Network, S: AsRef<[TokenId]>>(
     net: &N,
-    seqs: &[Vec<TokenId>],
+    seqs: &[S],
     batch: usize,
     max_tokens: u64,
 ) -> Result<f64> {
     let mut chosen: Vec<&[TokenId]> = Vec::new();
     let mut budget = 0u64;
-    for s in seqs.iter().filter(|s| s.len() >= 2) {
+    for s in seqs.iter().map(AsRef::as_ref).filter(|s| s.len() >= 2) {
         if max_tokens > 0 && budget >= max_tokens {
             break;
         }

@@ -24,8 +24,8 @@ pub struct Windows<'a> {
 impl<'a> Windows<'a> {
     /// Windows over the sequences of `seqs` (tokens of `tokenizer`) that hold at least two
     /// tokens; `None` if there are none.
-    pub fn new(seqs: &'a [Vec<TokenId>], tokenizer: &'a Tokenizer) -> Option<Windows<'a>> {
-        let seqs: Vec<&[TokenId]> = seqs.iter().filter(|s| s.len() >= 2).map(Vec::as_slice).collect();
+    pub fn new<S: AsRef<[TokenId]>>(seqs: &'a [S], tokenizer: &'a Tokenizer) -> Option<Windows<'a>> {
+        let seqs: Vec<&[TokenId]> = seqs.iter().map(AsRef::as_ref).filter(|s| s.len() >= 2).collect();
         if seqs.is_empty() {
             return None;
         }

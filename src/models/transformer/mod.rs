@@ -47,7 +47,7 @@ pub fn train(
     out: &Path,
     opts: &RunOptions<'_>,
 ) -> Result<TrainReport> {
-    crate::models::neural::train::train::<Net>(model_cfg, cfg, tokenizer, data, out, opts)
+    crate::models::neural::train::train::<Net, _>(model_cfg, cfg, tokenizer, data, out, opts)
 }
 
 #[cfg(test)]
