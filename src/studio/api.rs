@@ -445,6 +445,14 @@ impl SamplingBody {
     }
 }
 
+/// Where a primer cut from the seed at `path` ends, in beats: `seed_beats` (the whole seed when
+/// `None`), at most the seed's own length.
+fn primer_beats(path: &Path, seed_beats: Option<f64>) -> Result<f64> {
+    let seed = midi::read_file(path, &midi::ReadOptions::default())?;
+    let length = seed.end_tick() as f64 / f64::from(seed.ticks_per_beat.max(1));
+    Ok(seed_beats.map_or(length, |b| b.min(length)))
+}
+
 /// Sample `count` pieces from checkpoint `name` and store them; their ids.
 fn sample_into_store(
     state: &State,
@@ -473,6 +481,10 @@ fn sample_into_store(
         guard: s.guard(),
         out: out.clone(),
     };
+    let primer_beats = match (&request.seed_file, strip_primer) {
+        (Some(seed), false) => Some(primer_beats(seed, s.seed_beats)?),
+        _ => None,
+    };
     let result = generate::run(&request, &Silent);
     let stored = result.and_then(|g| {
         let mut ids = Vec::new();
@@ -482,6 +494,7 @@ fn sample_into_store(
                 primer_tokens: piece.primer.len(),
                 new_tokens: piece.continuation.len(),
                 rng_seed,
+                primer_beats,
             };
             ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
         }
@@ -611,6 +624,7 @@ fn real_clip(
         primer_tokens: primer.len(),
         new_tokens: cont.len(),
         rng_seed: 0,
+        primer_beats: Some(primer_beats(path, s.seed_beats)?),
     };
     state.store.add_sample(&midi::write_to_bytes(&decoded), &meta)
 }
@@ -680,6 +694,7 @@ fn piano_roll(state: &State, id: &str) -> Result<Response> {
             "seconds": piece.duration_seconds(),
             "ticks_per_beat": piece.ticks_per_beat,
             "primer_tokens": meta.primer_tokens,
+            "primer_seconds": meta.primer_beats.map(|b| tempo.seconds_at((b * tpb).round() as u64)),
             "new_tokens": meta.new_tokens,
             "notes": notes,
         }),

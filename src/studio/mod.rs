@@ -157,7 +157,11 @@ fn answer(state: &api::State, mut request: tiny_http::Request) {
                 .unwrap_or_else(|_| api::Response::json(500, &serde_json::json!({"error": "internal error"})))
         }
     };
-    let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+    // Never chunked (tiny_http's default above 32 KiB): a known Content-Length lets the browser's
+    // audio element know a WAV's duration.
+    let mut out = tiny_http::Response::from_data(response.body)
+        .with_status_code(response.status)
+        .with_chunked_threshold(usize::MAX);
     for (name, value) in [
         ("Content-Type", response.content_type),
         ("X-Content-Type-Options", "nosniff"),
