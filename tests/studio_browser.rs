@@ -8,9 +8,9 @@
 //! Without chromium the test skips, except under CI (`CI` set), where it fails; the same holds
 //! for the SoundFont the WAV is rendered with.
 
-mod common;
 #[path = "support/cdp.rs"]
 mod cdp;
+mod common;
 #[path = "support/studio.rs"]
 mod studio;
 
@@ -44,7 +44,8 @@ fn generate_listen_and_vote_in_a_real_browser() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let (corpus, ckpts, data) = studio::setup(tmp.path());
-    let server = studio::start_with(tmp.path(), &ckpts, &data, &corpus, &["--soundfont", sf.to_str().unwrap()]);
+    let server =
+        studio::start_with(tmp.path(), &ckpts, &data, &corpus, &["--soundfont", sf.to_str().unwrap()]);
     let seed = tmp.path().join("seed.mid");
     cadenza::midi::write_file(&common::melody(2, 4), &seed).unwrap();
 

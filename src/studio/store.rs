@@ -149,7 +149,13 @@ mod tests {
     fn samples_round_trip_and_unknown_ids_are_not_found() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let meta = SampleMeta { source: "a.markov".into(), primer_tokens: 1, new_tokens: 5, rng_seed: 3, primer_beats: Some(4.0) };
+        let meta = SampleMeta {
+            source: "a.markov".into(),
+            primer_tokens: 1,
+            new_tokens: 5,
+            rng_seed: 3,
+            primer_beats: Some(4.0),
+        };
         let id = store.add_sample(b"MThd", &meta).unwrap();
         assert_eq!(store.sample_midi(&id).unwrap(), b"MThd");
         assert_eq!(store.sample_meta(&id).unwrap(), meta);

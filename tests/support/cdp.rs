@@ -22,20 +22,23 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// `google-chrome` on the PATH. Without one the caller skips, except under CI (`CI` set),
 /// where a missing browser is a failure.
 pub fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("CADENZA_CHROMIUM").map(PathBuf::from).filter(|p| p.is_file()).or_else(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        ["chromium", "chromium-browser", "google-chrome"]
-            .iter()
-            .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
-            .find(|p| p.is_file())
-    });
+    let found =
+        std::env::var_os("CADENZA_CHROMIUM").map(PathBuf::from).filter(|p| p.is_file()).or_else(|| {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            ["chromium", "chromium-browser", "google-chrome"]
+                .iter()
+                .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
+                .find(|p| p.is_file())
+        });
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI is set but there is no chromium (apt-get install chromium, or run scripts/setup.sh; \
              or set CADENZA_CHROMIUM)"
         );
-        eprintln!("skipping: no chromium on the PATH (scripts/setup.sh installs it; or set CADENZA_CHROMIUM)");
+        eprintln!(
+            "skipping: no chromium on the PATH (scripts/setup.sh installs it; or set CADENZA_CHROMIUM)"
+        );
     }
     found
 }
@@ -83,38 +86,45 @@ impl Chrome {
     pub fn launch(bin: &Path, width: u32, height: u32) -> Chrome {
         let profile = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(profile.path().join("stderr.log")).unwrap();
-        let child = Group(Command::new(bin)
-            .args([
-                "--headless=new",
-                "--remote-debugging-port=0",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--mute-audio",
-                "--autoplay-policy=no-user-gesture-required",
-                "--hide-scrollbars",
-                &format!("--window-size={width},{height}"),
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display())));
+        let child = Group(
+            Command::new(bin)
+                .args([
+                    "--headless=new",
+                    "--remote-debugging-port=0",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--no-default-browser-check",
+                    "--mute-audio",
+                    "--autoplay-policy=no-user-gesture-required",
+                    "--hide-scrollbars",
+                    &format!("--window-size={width},{height}"),
+                ])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg("about:blank")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display())),
+        );
         // The file holds the port and the browser's websocket path, one a line.
         let port_file = profile.path().join("DevToolsActivePort");
         let deadline = Instant::now() + Duration::from_secs(60);
         let (port, path) = loop {
             let text = std::fs::read_to_string(&port_file).unwrap_or_default();
             let mut lines = text.lines();
-            if let (Some(Ok(port)), Some(path)) = (lines.next().map(|l| l.trim().parse::<u16>()), lines.next()) {
+            if let (Some(Ok(port)), Some(path)) =
+                (lines.next().map(|l| l.trim().parse::<u16>()), lines.next())
+            {
                 break (port, path.trim().to_string());
             }
             let log = std::fs::read_to_string(profile.path().join("stderr.log")).unwrap_or_default();
-            assert!(Instant::now() < deadline, "chromium wrote no DevToolsActivePort in 60 s; its stderr:\n{log}");
+            assert!(
+                Instant::now() < deadline,
+                "chromium wrote no DevToolsActivePort in 60 s; its stderr:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         let ws_url = format!("ws://127.0.0.1:{port}{path}");
@@ -127,7 +137,8 @@ impl Chrome {
         let mut chrome = Chrome { ws, next_id: 0, session: None, events: Vec::new(), group: child, profile };
         // A page of its own, attached in "flat" mode: its commands and events carry its session id.
         let target = chrome.call("Target.createTarget", json!({"url": "about:blank"}))["targetId"].clone();
-        let session = chrome.call("Target.attachToTarget", json!({"targetId": target, "flatten": true}))["sessionId"]
+        let session = chrome.call("Target.attachToTarget", json!({"targetId": target, "flatten": true}))
+            ["sessionId"]
             .as_str()
             .expect("a session id")
             .to_string();
@@ -243,7 +254,8 @@ impl Chrome {
     /// Choose `files` in the file input matching `selector`.
     pub fn set_files(&mut self, selector: &str, files: &[&Path]) {
         let root = self.call("DOM.getDocument", json!({}))["root"]["nodeId"].clone();
-        let node = self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector}))["nodeId"].clone();
+        let node =
+            self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector}))["nodeId"].clone();
         assert!(node.as_u64().is_some_and(|n| n > 0), "no {selector} in the page");
         let files: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
         self.call("DOM.setFileInputFiles", json!({"nodeId": node, "files": files}));
