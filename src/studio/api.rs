@@ -2,7 +2,8 @@
 //!
 //! Routes: `GET /` (the page), `GET /api/checkpoints`, `GET /api/corpus`, `POST /api/uploads`
 //! (raw MIDI bytes), `POST /api/generate`, `GET /api/samples/<id>.mid|.wav|.json`,
-//! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`. Names from requests
+//! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`, and (in [`super::ports`])
+//! `GET /api/ports`, `POST /api/ports/play`. Names from requests
 //! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
 //! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
 //! form.
@@ -79,7 +80,10 @@ impl Response {
 pub fn status_of(e: &Error) -> u16 {
     match e {
         Error::Studio(s) => match s {
-            StudioError::NoRoute { .. } | StudioError::NotFound { .. } | StudioError::NoAudio(_) => 404,
+            StudioError::NoRoute { .. }
+            | StudioError::NotFound { .. }
+            | StudioError::NoAudio(_)
+            | StudioError::NoPort(_) => 404,
             StudioError::TooLarge { .. } => 413,
             StudioError::ForeignHost(_) => 403,
             StudioError::ContentType { .. } => 415,
@@ -249,6 +253,8 @@ fn route(state: &State, req: &Request) -> Result<Response> {
         ("POST", "/api/trials") => trial(state, &req.body),
         ("POST", "/api/votes") => vote(state, &req.body),
         ("GET", "/api/results") => results(state, query),
+        ("GET", "/api/ports") => super::ports::list(state),
+        ("POST", "/api/ports/play") => super::ports::play(state, &req.body),
         ("GET", p) if p.starts_with("/api/samples/") => {
             let file = &p["/api/samples/".len()..];
             let (id, ext) = file.split_once('.').unwrap_or((file, ""));
@@ -284,7 +290,11 @@ const SAMPLING_FIELDS: &[&str] = &[
 
 /// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
 /// `sampling`), read as a `T`.
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], fields: &[&str], sampling: bool) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    fields: &[&str],
+    sampling: bool,
+) -> Result<T> {
     let value: Value = serde_json::from_slice(body).map_err(StudioError::BadJson)?;
     let Some(object) = value.as_object() else {
         return Err(bad("body", "must be a JSON object"));
@@ -298,7 +308,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], fields: &[&str], sampling:
     serde_json::from_value(value).map_err(|e| StudioError::BadJson(e).into())
 }
 
-fn bad(field: &'static str, problem: impl Into<String>) -> Error {
+pub(super) fn bad(field: &'static str, problem: impl Into<String>) -> Error {
     StudioError::BadField { field, problem: problem.into() }.into()
 }
 
@@ -789,6 +799,26 @@ mod tests {
             ("POST", "/api/votes", br#"{"trial": "0123456789abcdef0123456789abcdef", "choice": 2}"#, 400),
             ("GET", "/api/corpus", b"", 400),
             ("GET", "/api/results?format=xml", b"", 400),
+            ("POST", "/api/ports/play", br#"{"sample": "../x", "port": "jack:a"}"#, 400),
+            (
+                "POST",
+                "/api/ports/play",
+                br#"{"sample": "0123456789abcdef0123456789abcdef", "port": ""}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/api/ports/play",
+                br#"{"sample": "0123456789abcdef0123456789abcdef", "port": "a\u0000"}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/api/ports/play",
+                br#"{"sample": "0123456789abcdef0123456789abcdef", "port": "a"}"#,
+                404,
+            ),
+            ("POST", "/api/ports/play", br#"{"sample": "0123456789abcdef0123456789abcdef"}"#, 400),
         ];
         for (m, u, b, want) in cases {
             let r = handle(&s, &req(m, u, b));

@@ -3,12 +3,13 @@
 //!
 //! [`serve`] binds (loopback by default) and answers requests on a few threads; [`api`] holds
 //! the handlers (a pure function from request to response, tested without a socket), [`store`]
-//! the sample files and their opaque ids, [`votes`] the database and the Wilson intervals, and
-//! `page.html` the one self-contained page.
+//! the sample files and their opaque ids, [`ports`] the MIDI ports a sample can be sent to,
+//! [`votes`] the database and the Wilson intervals, and `page.html` the one self-contained page.
 //!
 //! Every bad request gets a 4xx answer whose body is one line of JSON, `{"error": "..."}`.
 
 pub mod api;
+pub mod ports;
 pub mod store;
 pub mod votes;
 
