@@ -33,6 +33,7 @@ fn lists_generates_and_serves_samples() {
     let req = br#"{"checkpoint": "tiny.markov", "length": 128, "variations": 2, "rng_seed": 5, "temperature": 0.9}"#;
     let (status, body) = http(a, "POST", "/api/generate", req);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json_of(&body)["model_cached"], false, "the first request loads the checkpoint");
     let ids: Vec<String> = json_of(&body)["samples"]
         .as_array()
         .unwrap()
@@ -68,6 +69,7 @@ fn lists_generates_and_serves_samples() {
     );
     let (status, body) = http(a, "POST", "/api/generate", req.as_bytes());
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json_of(&body)["model_cached"], true, "later ones find it loaded");
     // And from a corpus piece.
     let req = br#"{"checkpoint": "tiny.markov", "length": 64, "seed_piece": "piece01.mid", "seed_beats": 2}"#;
     let (status, body) = http(a, "POST", "/api/generate", req);

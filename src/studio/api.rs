@@ -14,15 +14,15 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::models::Models;
 use super::store::{self, SampleMeta, Store};
 use super::votes::{self, Trial, Vote, Votes};
 use super::Config;
 use crate::checkpoint::{self, ModelKind};
 use crate::corpus::{Split, SplitRatios};
 use crate::error::{Error, Result, StudioError};
-use crate::generate::{self, GenerateOptions, GenerateRequest, Sample};
+use crate::generate::{self, GenerateOptions, Sample};
 use crate::midi::{self, Piece, TempoMap};
-use crate::progress::Silent;
 use crate::sampler::{Guard, Sampler};
 use crate::tokens::DecodeOptions;
 
@@ -103,6 +103,8 @@ pub struct State {
     pub config: Config,
     pub store: Store,
     pub votes: Votes,
+    /// The checkpoints kept loaded between requests.
+    pub models: Models,
     corpus: OnceLock<Vec<CorpusEntry>>,
 }
 
@@ -119,7 +121,8 @@ impl State {
     pub fn open(config: Config) -> Result<State> {
         let store = Store::open(&config.data)?;
         let votes = Votes::open(&config.db)?;
-        Ok(State { config, store, votes, corpus: OnceLock::new() })
+        let models = Models::new(config.cached_models, &config.device);
+        Ok(State { config, store, votes, models, corpus: OnceLock::new() })
     }
 
     fn corpus(&self) -> Result<(&Path, &[CorpusEntry])> {
@@ -463,7 +466,17 @@ fn primer_beats(path: &Path, seed_beats: Option<f64>) -> Result<f64> {
     Ok(seed_beats.map_or(length, |b| b.min(length)))
 }
 
-/// Sample `count` pieces from checkpoint `name` and store them; their ids.
+/// What [`sample_into_store`] made: the sample ids, the sampling seconds, the new tokens, and
+/// whether the model was already loaded.
+struct Stored {
+    ids: Vec<String>,
+    seconds: f64,
+    new_tokens: usize,
+    cached: bool,
+}
+
+/// Sample `count` pieces from checkpoint `name` (loaded, or kept from an earlier request) and
+/// store them.
 fn sample_into_store(
     state: &State,
     name: &str,
@@ -472,46 +485,38 @@ fn sample_into_store(
     count: usize,
     rng_seed: u64,
     strip_primer: bool,
-) -> Result<(Vec<String>, f64, usize)> {
+) -> Result<Stored> {
     let checkpoint = state.checkpoint(name)?;
-    let out = state.store.dir().join(format!("tmp-{}", store::new_id()));
-    let request = GenerateRequest {
-        checkpoint,
-        device: state.config.device.clone(),
-        seed_file,
-        options: GenerateOptions {
-            count,
-            length: s.length,
-            sampler: s.sampler(),
-            rng_seed,
-            seed_beats: s.seed_beats,
-            seed_seconds: None,
-            strip_primer,
-        },
-        guard: s.guard(),
-        out: out.clone(),
-    };
-    let primer_beats = match (&request.seed_file, strip_primer) {
+    let primer_beats = match (&seed_file, strip_primer) {
         (Some(seed), false) => Some(primer_beats(seed, s.seed_beats)?),
         _ => None,
     };
-    let result = generate::run(&request, &Silent);
-    let stored = result.and_then(|g| {
-        let mut ids = Vec::new();
-        for (_, piece) in &g.pieces {
-            let meta = SampleMeta {
-                source: name.to_string(),
-                primer_tokens: piece.primer.len(),
-                new_tokens: piece.continuation.len(),
-                rng_seed,
-                primer_beats,
-            };
-            ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
-        }
-        Ok((ids, g.seconds, g.new_tokens))
-    });
-    let _ = std::fs::remove_dir_all(&out);
-    stored
+    let options = GenerateOptions {
+        count,
+        length: s.length,
+        sampler: s.sampler(),
+        rng_seed,
+        seed_beats: s.seed_beats,
+        seed_seconds: None,
+        strip_primer,
+    };
+    let (model, cached) = state.models.get(&checkpoint)?;
+    let sampled = {
+        let loaded = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard())?
+    };
+    let mut ids = Vec::new();
+    for piece in &sampled.pieces {
+        let meta = SampleMeta {
+            source: name.to_string(),
+            primer_tokens: piece.primer.len(),
+            new_tokens: piece.continuation.len(),
+            rng_seed,
+            primer_beats,
+        };
+        ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
+    }
+    Ok(Stored { ids, seconds: sampled.seconds, new_tokens: sampled.new_tokens, cached })
 }
 
 fn generate(state: &State, body: &[u8]) -> Result<Response> {
@@ -524,7 +529,7 @@ fn generate(state: &State, body: &[u8]) -> Result<Response> {
     let seed_file = b.sampling.seed_file(state)?;
     let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
     let t0 = std::time::Instant::now();
-    let (ids, seconds, new_tokens) = sample_into_store(
+    let stored = sample_into_store(
         state,
         &b.checkpoint,
         seed_file,
@@ -536,11 +541,12 @@ fn generate(state: &State, body: &[u8]) -> Result<Response> {
     Ok(Response::json(
         200,
         &json!({
-            "samples": ids,
+            "samples": stored.ids,
             "rng_seed": rng_seed,
-            "sampling_seconds": seconds,
+            "sampling_seconds": stored.seconds,
             "total_seconds": t0.elapsed().as_secs_f64(),
-            "new_tokens": new_tokens,
+            "new_tokens": stored.new_tokens,
+            "model_cached": stored.cached,
         }),
     ))
 }
@@ -585,17 +591,16 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
         }
         t.sampling.seed_piece = Some(name.clone());
         t.sampling.seed_upload = None;
-        let (ids, _, new_tokens) =
-            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false)?;
-        let real = real_clip(state, &t.a, &path, &name, &t.sampling, new_tokens)?;
-        (ids[0].clone(), real, "real".to_string())
+        let stored = sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false)?;
+        let real = real_clip(state, &t.a, &path, &name, &t.sampling, stored.new_tokens)?;
+        (stored.ids[0].clone(), real, "real".to_string())
     } else {
         check_file_name(&t.b, "checkpoint")?;
         state.checkpoint(&t.b)?;
         let seed = t.sampling.seed_file(state)?;
-        let (a, _, _) = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false)?;
-        let (b, _, _) = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false)?;
-        (a[0].clone(), b[0].clone(), t.b.clone())
+        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false)?;
+        let b = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false)?;
+        (a.ids[0].clone(), b.ids[0].clone(), t.b.clone())
     };
     let mut clips = [clip_a, clip_b];
     let mut sources = [t.a.clone(), source_b];

@@ -3,12 +3,14 @@
 //!
 //! [`serve`] binds (loopback by default) and answers requests on a few threads; [`api`] holds
 //! the handlers (a pure function from request to response, tested without a socket), [`store`]
-//! the sample files and their opaque ids, [`ports`] the MIDI ports a sample can be sent to,
+//! the sample files and their opaque ids, [`models`] the checkpoints kept loaded between
+//! requests, [`ports`] the MIDI ports a sample can be sent to,
 //! [`votes`] the database and the Wilson intervals, and `page.html` the one self-contained page.
 //!
 //! Every bad request gets a 4xx answer whose body is one line of JSON, `{"error": "..."}`.
 
 pub mod api;
+pub mod models;
 pub mod ports;
 pub mod store;
 pub mod votes;
@@ -46,6 +48,8 @@ pub struct Config {
     pub device: String,
     /// Threads answering requests.
     pub threads: usize,
+    /// Checkpoints kept loaded between requests (see [`models`]).
+    pub cached_models: usize,
 }
 
 impl Config {
@@ -61,6 +65,7 @@ impl Config {
             soundfont: None,
             device: "auto".into(),
             threads: 4,
+            cached_models: models::DEFAULT_CAPACITY,
         }
     }
 }
