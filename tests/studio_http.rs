@@ -70,6 +70,28 @@ fn lists_generates_and_serves_samples() {
     let (status, body) = http(a, "POST", "/api/generate", req.as_bytes());
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json_of(&body)["model_cached"], true, "later ones find it loaded");
+    // As a background job whose progress is polled.
+    let req = br#"{"checkpoint": "tiny.markov", "length": 96, "variations": 2, "rng_seed": 5}"#;
+    let (status, body) = http(a, "POST", "/api/jobs", req);
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let job = json_of(&body)["job"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = loop {
+        let (status, body) = http(a, "GET", &format!("/api/jobs/{job}"), b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let s = json_of(&body);
+        assert!(s["total"].as_u64().is_some() && s["elapsed_seconds"].as_f64() >= Some(0.0), "{s}");
+        if s["state"] != "running" {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "job still running: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["result"]["samples"].as_array().map(Vec::len), Some(2), "{done}");
+    assert_eq!(done["result"]["model_cached"], true);
+    let first = done["result"]["samples"][0].as_str().unwrap();
+    assert_eq!(http(a, "GET", &format!("/api/samples/{first}.mid"), b"").0, 200);
     // And from a corpus piece.
     let req = br#"{"checkpoint": "tiny.markov", "length": 64, "seed_piece": "piece01.mid", "seed_beats": 2}"#;
     let (status, body) = http(a, "POST", "/api/generate", req);
@@ -124,6 +146,8 @@ fn bad_requests_get_a_4xx_and_one_line_of_json() {
             br#"{"checkpoint": "tiny.markov", "variations": 1000}"#,
             400,
         ),
+        ("job, unknown checkpoint", "/api/jobs", br#"{"checkpoint": "nope.markov"}"#, 404),
+        ("job, zero length", "/api/jobs", br#"{"checkpoint": "tiny.markov", "length": 0}"#, 400),
         ("not MIDI", "/api/uploads", b"this is not a MIDI file", 400),
         ("truncated MIDI", "/api/uploads", b"MThd\x00\x00\x00\x06\x00\x01\x00\x02", 400),
         ("empty upload", "/api/uploads", b"", 400),
@@ -148,6 +172,8 @@ fn bad_requests_get_a_4xx_and_one_line_of_json() {
         ("unknown id", "/api/samples/0123456789abcdef0123456789abcdef.mid", 404),
         ("unknown extension", "/api/samples/0123456789abcdef0123456789abcdef.txt", 404),
         ("bad format", "/api/results?format=xml", 400),
+        ("bad job id", "/api/jobs/../x", 400),
+        ("unknown job", "/api/jobs/0123456789abcdef0123456789abcdef", 404),
     ];
     for (what, path, want) in gets {
         assert_error(what, http(a, "GET", path, b""), *want);

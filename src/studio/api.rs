@@ -3,17 +3,19 @@
 //! Routes: `GET /` (the page), `GET /api/checkpoints`, `GET /api/corpus`, `POST /api/uploads`
 //! (raw MIDI bytes), `POST /api/generate`, `GET /api/samples/<id>.mid|.wav|.json`,
 //! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`, and (in [`super::ports`])
-//! `GET /api/ports`, `POST /api/ports/play`. Names from requests
+//! `GET /api/ports`, `POST /api/ports/play`, and (in [`super::jobs`]) `POST /api/jobs`,
+//! `GET /api/jobs/<id>`. Names from requests
 //! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
 //! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
 //! form.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::jobs::{Jobs, Tracker};
 use super::models::Models;
 use super::store::{self, SampleMeta, Store};
 use super::votes::{self, Trial, Vote, Votes};
@@ -105,6 +107,8 @@ pub struct State {
     pub votes: Votes,
     /// The checkpoints kept loaded between requests.
     pub models: Models,
+    /// Generation jobs running in the background, and the recent finished ones.
+    pub jobs: Jobs,
     corpus: OnceLock<Vec<CorpusEntry>>,
 }
 
@@ -122,7 +126,7 @@ impl State {
         let store = Store::open(&config.data)?;
         let votes = Votes::open(&config.db)?;
         let models = Models::new(config.cached_models, &config.device);
-        Ok(State { config, store, votes, models, corpus: OnceLock::new() })
+        Ok(State { config, store, votes, models, jobs: Jobs::default(), corpus: OnceLock::new() })
     }
 
     fn corpus(&self) -> Result<(&Path, &[CorpusEntry])> {
@@ -200,7 +204,7 @@ fn list_corpus(root: &Path) -> Vec<CorpusEntry> {
 }
 
 /// Answer `req`; never panics on bad input.
-pub fn handle(state: &State, req: &Request) -> Response {
+pub fn handle(state: &Arc<State>, req: &Request) -> Response {
     route(state, req).unwrap_or_else(|e| Response::error_of(&e))
 }
 
@@ -230,7 +234,7 @@ fn check_type(req: &Request, expected: &[&'static str]) -> Result<()> {
     }
 }
 
-fn route(state: &State, req: &Request) -> Result<Response> {
+fn route(state: &Arc<State>, req: &Request) -> Result<Response> {
     let (path, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
     let no_route = || StudioError::NoRoute { method: req.method.clone(), path: path.to_string() };
     if state.config.bind.is_loopback() {
@@ -253,6 +257,10 @@ fn route(state: &State, req: &Request) -> Result<Response> {
         ("GET", "/api/corpus") => corpus(state),
         ("POST", "/api/uploads") => upload(state, &req.body),
         ("POST", "/api/generate") => generate(state, &req.body),
+        ("POST", "/api/jobs") => start_job(state, &req.body),
+        ("GET", p) if p.starts_with("/api/jobs/") => {
+            Ok(Response::json(200, &state.jobs.status(&p["/api/jobs/".len()..])?))
+        }
         ("POST", "/api/trials") => trial(state, &req.body),
         ("POST", "/api/votes") => vote(state, &req.body),
         ("GET", "/api/results") => results(state, query),
@@ -485,6 +493,7 @@ fn sample_into_store(
     count: usize,
     rng_seed: u64,
     strip_primer: bool,
+    progress: &Tracker,
 ) -> Result<Stored> {
     let checkpoint = state.checkpoint(name)?;
     let primer_beats = match (&seed_file, strip_primer) {
@@ -500,13 +509,16 @@ fn sample_into_store(
         seed_seconds: None,
         strip_primer,
     };
+    progress.phase("model", 0, 1);
     let (model, cached) = state.models.get(&checkpoint)?;
+    progress.phase("sampling", 0, count);
     let sampled = {
         let loaded = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard())?
     };
     let mut ids = Vec::new();
-    for piece in &sampled.pieces {
+    for (i, piece) in sampled.pieces.iter().enumerate() {
+        progress.phase("storing", i, count);
         let meta = SampleMeta {
             source: name.to_string(),
             primer_tokens: piece.primer.len(),
@@ -519,7 +531,14 @@ fn sample_into_store(
     Ok(Stored { ids, seconds: sampled.seconds, new_tokens: sampled.new_tokens, cached })
 }
 
-fn generate(state: &State, body: &[u8]) -> Result<Response> {
+/// A generation request, checked: the body, its seed file and its rng seed.
+struct Checked {
+    body: GenerateBody,
+    seed_file: Option<PathBuf>,
+    rng_seed: u64,
+}
+
+fn check_generate(state: &State, body: &[u8]) -> Result<Checked> {
     let b: GenerateBody = parse(body, &["checkpoint", "variations", "strip_primer"], true)?;
     b.sampling.check()?;
     if b.variations == 0 || b.variations > MAX_VARIATIONS {
@@ -527,28 +546,61 @@ fn generate(state: &State, body: &[u8]) -> Result<Response> {
     }
     check_file_name(&b.checkpoint, "checkpoint")?;
     let seed_file = b.sampling.seed_file(state)?;
+    state.checkpoint(&b.checkpoint)?;
     let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
+    Ok(Checked { body: b, seed_file, rng_seed })
+}
+
+/// Run a checked generation request; with `audio`, also render each sample's WAV (when a
+/// SoundFont is there), so that a job's samples play at once.
+fn run_generate(state: &State, c: Checked, progress: &Tracker, audio: bool) -> Result<Value> {
     let t0 = std::time::Instant::now();
+    let b = &c.body;
     let stored = sample_into_store(
         state,
         &b.checkpoint,
-        seed_file,
+        c.seed_file,
         &b.sampling,
         b.variations,
-        rng_seed,
+        c.rng_seed,
         b.strip_primer,
+        progress,
     )?;
-    Ok(Response::json(
-        200,
-        &json!({
-            "samples": stored.ids,
-            "rng_seed": rng_seed,
-            "sampling_seconds": stored.seconds,
-            "total_seconds": t0.elapsed().as_secs_f64(),
-            "new_tokens": stored.new_tokens,
-            "model_cached": stored.cached,
-        }),
-    ))
+    if audio {
+        for (i, id) in stored.ids.iter().enumerate() {
+            progress.phase("audio", i, stored.ids.len());
+            // No SoundFont: the page's player says so when it asks for the WAV.
+            let _ = wav(state, id);
+        }
+    }
+    Ok(json!({
+        "samples": stored.ids,
+        "rng_seed": c.rng_seed,
+        "sampling_seconds": stored.seconds,
+        "total_seconds": t0.elapsed().as_secs_f64(),
+        "new_tokens": stored.new_tokens,
+        "model_cached": stored.cached,
+    }))
+}
+
+fn generate(state: &State, body: &[u8]) -> Result<Response> {
+    let checked = check_generate(state, body)?;
+    Ok(Response::json(200, &run_generate(state, checked, &Tracker::none(), false)?))
+}
+
+/// `POST /api/jobs`: check now, generate on a thread, answer the job's id (see [`super::jobs`]).
+fn start_job(state: &Arc<State>, body: &[u8]) -> Result<Response> {
+    let checked = check_generate(state, body)?;
+    let (id, tracker) = state.jobs.start();
+    let state = Arc::clone(state);
+    std::thread::spawn(move || {
+        let work = std::panic::AssertUnwindSafe(|| run_generate(&state, checked, &tracker, true));
+        match std::panic::catch_unwind(work) {
+            Ok(answer) => tracker.finish(answer),
+            Err(_) => tracker.fail(500, "internal error"),
+        }
+    });
+    Ok(Response::json(202, &json!({ "job": id })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -567,6 +619,7 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
     t.sampling.check()?;
     check_file_name(&t.a, "checkpoint")?;
     let rng_seed = t.sampling.rng_seed.unwrap_or_else(rand::random);
+    let none = Tracker::none();
     let (clip_a, clip_b, source_b) = if t.b == "real" {
         let (root, entries) = state.corpus()?;
         let name = match &t.sampling.seed_piece {
@@ -591,15 +644,16 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
         }
         t.sampling.seed_piece = Some(name.clone());
         t.sampling.seed_upload = None;
-        let stored = sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false)?;
+        let stored =
+            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false, &none)?;
         let real = real_clip(state, &t.a, &path, &name, &t.sampling, stored.new_tokens)?;
         (stored.ids[0].clone(), real, "real".to_string())
     } else {
         check_file_name(&t.b, "checkpoint")?;
         state.checkpoint(&t.b)?;
         let seed = t.sampling.seed_file(state)?;
-        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false)?;
-        let b = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false)?;
+        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false, &none)?;
+        let b = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false, &none)?;
         (a.ids[0].clone(), b.ids[0].clone(), t.b.clone())
     };
     let mut clips = [clip_a, clip_b];
@@ -750,13 +804,13 @@ fn wav(state: &State, id: &str) -> Result<Response> {
 mod tests {
     use super::*;
 
-    fn state(dir: &Path) -> State {
+    fn state(dir: &Path) -> Arc<State> {
         let ck = dir.join("checkpoints");
         std::fs::create_dir_all(&ck).unwrap();
         let mut c = Config::new(ck);
         c.data = dir.join("data");
         c.db = dir.join("data/votes.sqlite");
-        State::open(c).unwrap()
+        Arc::new(State::open(c).unwrap())
     }
 
     fn req(method: &str, url: &str, body: &[u8]) -> Request {

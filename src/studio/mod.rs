@@ -4,12 +4,14 @@
 //! [`serve`] binds (loopback by default) and answers requests on a few threads; [`api`] holds
 //! the handlers (a pure function from request to response, tested without a socket), [`store`]
 //! the sample files and their opaque ids, [`models`] the checkpoints kept loaded between
-//! requests, [`ports`] the MIDI ports a sample can be sent to,
+//! requests, [`jobs`] generation in the background with its progress, [`ports`] the MIDI ports
+//! a sample can be sent to,
 //! [`votes`] the database and the Wilson intervals, and `page.html` the one self-contained page.
 //!
 //! Every bad request gets a 4xx answer whose body is one line of JSON, `{"error": "..."}`.
 
 pub mod api;
+pub mod jobs;
 pub mod models;
 pub mod ports;
 pub mod store;
@@ -130,7 +132,7 @@ pub fn serve(config: Config) -> Result<()> {
 
 /// Read one request, answer it, and never panic the worker: a panic in a handler becomes a
 /// 500 with a one-line JSON error.
-fn answer(state: &api::State, mut request: tiny_http::Request) {
+fn answer(state: &Arc<api::State>, mut request: tiny_http::Request) {
     let method = request.method().as_str().to_ascii_uppercase();
     let header = |name: &'static str| {
         request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
