@@ -483,18 +483,31 @@ struct Stored {
     cached: bool,
 }
 
-/// Sample `count` pieces from checkpoint `name` (loaded, or kept from an earlier request) and
-/// store them.
+/// How many pieces to draw, from which rng seed, with or without the primer's notes.
+#[derive(Debug, Clone, Copy)]
+struct Draw {
+    count: usize,
+    rng_seed: u64,
+    strip_primer: bool,
+}
+
+impl Draw {
+    /// One piece with its primer: a listening trial's clip.
+    fn clip(rng_seed: u64) -> Draw {
+        Draw { count: 1, rng_seed, strip_primer: false }
+    }
+}
+
+/// Draw pieces from checkpoint `name` (loaded, or kept from an earlier request) and store them.
 fn sample_into_store(
     state: &State,
     name: &str,
     seed_file: Option<PathBuf>,
     s: &SamplingBody,
-    count: usize,
-    rng_seed: u64,
-    strip_primer: bool,
+    draw: Draw,
     progress: &Tracker,
 ) -> Result<Stored> {
+    let Draw { count, rng_seed, strip_primer } = draw;
     let checkpoint = state.checkpoint(name)?;
     let primer_beats = match (&seed_file, strip_primer) {
         (Some(seed), false) => Some(primer_beats(seed, s.seed_beats)?),
@@ -556,16 +569,8 @@ fn check_generate(state: &State, body: &[u8]) -> Result<Checked> {
 fn run_generate(state: &State, c: Checked, progress: &Tracker, audio: bool) -> Result<Value> {
     let t0 = std::time::Instant::now();
     let b = &c.body;
-    let stored = sample_into_store(
-        state,
-        &b.checkpoint,
-        c.seed_file,
-        &b.sampling,
-        b.variations,
-        c.rng_seed,
-        b.strip_primer,
-        progress,
-    )?;
+    let draw = Draw { count: b.variations, rng_seed: c.rng_seed, strip_primer: b.strip_primer };
+    let stored = sample_into_store(state, &b.checkpoint, c.seed_file, &b.sampling, draw, progress)?;
     if audio {
         for (i, id) in stored.ids.iter().enumerate() {
             progress.phase("audio", i, stored.ids.len());
@@ -645,15 +650,15 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
         t.sampling.seed_piece = Some(name.clone());
         t.sampling.seed_upload = None;
         let stored =
-            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false, &none)?;
+            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, Draw::clip(rng_seed), &none)?;
         let real = real_clip(state, &t.a, &path, &name, &t.sampling, stored.new_tokens)?;
         (stored.ids[0].clone(), real, "real".to_string())
     } else {
         check_file_name(&t.b, "checkpoint")?;
         state.checkpoint(&t.b)?;
         let seed = t.sampling.seed_file(state)?;
-        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false, &none)?;
-        let b = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false, &none)?;
+        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, Draw::clip(rng_seed), &none)?;
+        let b = sample_into_store(state, &t.b, seed, &t.sampling, Draw::clip(rng_seed), &none)?;
         (a.ids[0].clone(), b.ids[0].clone(), t.b.clone())
     };
     let mut clips = [clip_a, clip_b];
