@@ -35,7 +35,7 @@ fn names_of(out: &MidiOutput, ports: &[MidiOutputPort]) -> Vec<String> {
 /// Text for `--list-ports`: one `INDEX: NAME` line per ALSA port (or a one-line explanation that
 /// there are none), then one `jack:NAME` line per MIDI input of a running JACK server.
 pub fn describe_ports() -> String {
-    let mut text = match try_midi_output() {
+    let alsa = match try_midi_output() {
         Ok(out) => {
             let names = names_of(&out, &out.ports());
             if names.is_empty() {
@@ -47,12 +47,13 @@ pub fn describe_ports() -> String {
         Err(why) => format!("no MIDI output ports: {why}\n"),
     };
     #[cfg(feature = "jack")]
-    if let Ok(names) = super::jack_port::port_names() {
-        for n in names {
-            text.push_str(&format!("{}{n}\n", super::jack_port::PREFIX));
-        }
-    }
-    text
+    let alsa = alsa
+        + &super::jack_port::port_names()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| format!("{}{n}\n", super::jack_port::PREFIX))
+            .collect::<String>();
+    alsa
 }
 
 /// A connection to a MIDI port of either backend.

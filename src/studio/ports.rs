@@ -20,12 +20,14 @@ pub fn list(_state: &State) -> Result<Response> {
 
 #[cfg(feature = "audio")]
 fn names() -> Vec<String> {
-    let mut names = crate::play::ports::port_names().unwrap_or_default();
+    let alsa = crate::play::ports::port_names().unwrap_or_default();
     #[cfg(feature = "jack")]
-    if let Ok(jack) = crate::play::jack_port::port_names() {
-        names.extend(jack.into_iter().map(|n| format!("{}{n}", crate::play::jack_port::PREFIX)));
-    }
-    names
+    let alsa = {
+        let jack = crate::play::jack_port::port_names().unwrap_or_default();
+        let prefixed = jack.into_iter().map(|n| format!("{}{n}", crate::play::jack_port::PREFIX));
+        alsa.into_iter().chain(prefixed).collect()
+    };
+    alsa
 }
 
 #[cfg(not(feature = "audio"))]
