@@ -2,8 +2,9 @@
 //! `POST /api/generate`) checks the request, starts the work on a thread of its own and answers
 //! `202 {"job": ID}` at once; `GET /api/jobs/ID` tells the job's state (`running`, `done`,
 //! `failed`), its phase (`model`, `sampling`, `storing`, `audio`) with `done` of `total` steps,
-//! the seconds since it started, and when it ends the answer `POST /api/generate` would have
-//! given (`result`) or its one-line error (`error`, with the `status` that answer would have had).
+//! the seconds since it started (or that it took, once ended), and when it ends the answer
+//! `POST /api/generate` would have given (`result`) or its one-line error (`error`, with the
+//! `status` that answer would have had).
 //!
 //! Only the most recent [`MAX_JOBS`] jobs are remembered.
 
@@ -24,8 +25,9 @@ struct Status {
     phase: &'static str,
     done: usize,
     total: usize,
-    /// `None` while running; then the answer (status, body).
+    /// `None` while running; then the answer (status, body) and the seconds the job took.
     outcome: Option<(u16, Value)>,
+    seconds: Option<f64>,
 }
 
 /// The progress end of one job, handed to the work.
@@ -45,6 +47,7 @@ impl Tracker {
             done: 0,
             total: 1,
             outcome: None,
+            seconds: None,
         })))
     }
 
@@ -57,14 +60,20 @@ impl Tracker {
     /// The job ended with `answer`: its body, or its error.
     pub fn finish(&self, answer: Result<Value>) {
         match answer {
-            Ok(v) => lock(&self.0).outcome = Some((200, v)),
+            Ok(v) => self.end((200, v)),
             Err(e) => self.fail(super::api::status_of(&e), &e.to_string()),
         }
     }
 
+    fn end(&self, outcome: (u16, Value)) {
+        let mut s = lock(&self.0);
+        s.seconds = Some(s.started.elapsed().as_secs_f64());
+        s.outcome = Some(outcome);
+    }
+
     /// The job failed with `status` and the one-line `error`.
     pub fn fail(&self, status: u16, error: &str) {
-        lock(&self.0).outcome = Some((status, json!({ "error": error.replace(['\n', '\r'], " ") })));
+        self.end((status, json!({ "error": error.replace(['\n', '\r'], " ") })));
     }
 }
 
@@ -108,7 +117,7 @@ impl Jobs {
             "phase": s.phase,
             "done": s.done,
             "total": s.total,
-            "elapsed_seconds": s.started.elapsed().as_secs_f64(),
+            "elapsed_seconds": s.seconds.unwrap_or_else(|| s.started.elapsed().as_secs_f64()),
             "status": status,
             "result": result,
             "error": error,
@@ -131,7 +140,14 @@ mod tests {
             (Some("running"), Some("sampling"), Some(1))
         );
         t.finish(Ok(json!({"samples": []})));
-        assert_eq!(jobs.status(&id).unwrap()["state"], "done");
+        let done = jobs.status(&id).unwrap();
+        assert_eq!(done["state"], "done");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(
+            jobs.status(&id).unwrap()["elapsed_seconds"],
+            done["elapsed_seconds"],
+            "frozen once ended"
+        );
         let (id2, t2) = jobs.start();
         t2.finish(Err(StudioError::NotFound { what: "checkpoint", name: "x".into() }.into()));
         let s = jobs.status(&id2).unwrap();
