@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything cadenza needs on a fresh Debian machine, reusing what is already there:
-#   - Debian packages: libasound2-dev (audio, MIDI ports), a GM SoundFont (timgm6mb-soundfont)
+#   - Debian packages: libasound2-dev (audio, MIDI ports), a GM SoundFont (timgm6mb-soundfont),
+#     chromium (the studio's browser test), jackd2 and libjack-jackd2-dev (JACK MIDI ports; the
+#     `jack` crate's build wants libjack's pkg-config file, its tests a dummy JACK server)
 #   - libtorch: the PyPI wheel torch==2.11.0 (CUDA 13 build) in a venv under
 #     ~/.cache/cadenza/torch-2.11.0, linked as ./.libtorch (see .cargo/config.toml)
 #   - Python tools for corpora, checks and benchmarks in ~/.cache/cadenza/venv, linked as ./.pyenv
@@ -24,6 +26,9 @@ need_apt=()
 dpkg -s libasound2-dev >/dev/null 2>&1 || need_apt+=(libasound2-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 dpkg -s timgm6mb-soundfont >/dev/null 2>&1 || need_apt+=(timgm6mb-soundfont)
+command -v chromium >/dev/null 2>&1 || dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
+dpkg -s jackd2 >/dev/null 2>&1 || need_apt+=(jackd2)
+dpkg -s libjack-jackd2-dev >/dev/null 2>&1 || need_apt+=(libjack-jackd2-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
     say "installing Debian packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -267,6 +267,9 @@ pub enum StudioError {
     /// Audio asked of a server that cannot make it.
     #[error("no audio: {0}")]
     NoAudio(String),
+    /// A MIDI port that cannot be played to (none of that name, no MIDI system, no JACK server).
+    #[error("{0}")]
+    NoPort(String),
     /// A corpus piece asked of a server started without `--corpus`.
     #[error("the studio was started without --corpus")]
     NoCorpus,

@@ -166,18 +166,11 @@ pub struct Generation {
 /// ```
 pub fn run(request: &GenerateRequest, progress: &dyn Progress) -> Result<Generation> {
     let loaded = saved::load(&request.checkpoint, &request.device)?;
-    let seed = match &request.seed_file {
-        Some(p) => Some(midi::read_file(p, &loaded.tokenizer.read_options())?),
-        None => None,
-    };
-    let mut options = request.options.clone();
-    options.sampler.notes = request.guard.rules(&loaded.tokenizer);
+    let options = &request.options;
     progress.update(0, options.count as u64, "sampling");
-    let t0 = Instant::now();
-    let pieces = generate(&loaded.model, &loaded.tokenizer, seed.as_ref(), &options)?;
-    let seconds = t0.elapsed().as_secs_f64();
+    let sampled = sample_loaded(&loaded, request.seed_file.as_deref(), options, &request.guard)?;
     progress.update(options.count as u64, options.count as u64, "sampling");
-    let new_tokens = pieces.iter().map(|g| g.continuation.len()).sum();
+    let (pieces, seconds, new_tokens) = (sampled.pieces, sampled.seconds, sampled.new_tokens);
     std::fs::create_dir_all(&request.out).map_err(|e| Error::io(&request.out, e))?;
     let stem = stem(&request.checkpoint);
     let mut written = Vec::with_capacity(pieces.len());
@@ -187,6 +180,37 @@ pub fn run(request: &GenerateRequest, progress: &dyn Progress) -> Result<Generat
         written.push((path, g));
     }
     Ok(Generation { pieces: written, seconds, new_tokens })
+}
+
+/// What [`sample_loaded`] sampled.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub pieces: Vec<Generated>,
+    /// Sampling time, and the tokens sampled in it.
+    pub seconds: f64,
+    pub new_tokens: usize,
+}
+
+/// [`run`]'s sampling, from a checkpoint already loaded (the studio keeps a few loaded between
+/// requests) and without writing files: `options.count` continuations of the opening of
+/// `seed_file` (or of BOS alone), with note rules made from `guard`.
+pub fn sample_loaded(
+    loaded: &saved::LoadedModel,
+    seed_file: Option<&Path>,
+    options: &GenerateOptions,
+    guard: &Guard,
+) -> Result<Sampled> {
+    let seed = match seed_file {
+        Some(p) => Some(midi::read_file(p, &loaded.tokenizer.read_options())?),
+        None => None,
+    };
+    let mut options = options.clone();
+    options.sampler.notes = guard.rules(&loaded.tokenizer);
+    let t0 = Instant::now();
+    let pieces = generate(&loaded.model, &loaded.tokenizer, seed.as_ref(), &options)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let new_tokens = pieces.iter().map(|g| g.continuation.len()).sum();
+    Ok(Sampled { pieces, seconds, new_tokens })
 }
 
 fn stem(checkpoint: &Path) -> String {

@@ -3,106 +3,12 @@
 //! 4xx with one line of JSON), and votes that survive a `kill -9` of the server.
 
 mod common;
+#[path = "support/studio.rs"]
+mod studio;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
-use serde_json::Value;
-
-/// A running studio, killed (SIGKILL) on drop.
-struct Studio {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Studio {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `cadenza studio` on a free port over `ckpts`, with its data in `data`.
-fn start(tmp: &Path, ckpts: &Path, data: &Path, corpus: &Path) -> Studio {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cadenza"))
-        .args(["studio", "--port", "0", "--checkpoints"])
-        .arg(ckpts)
-        .arg("--data")
-        .arg(data)
-        .arg("--corpus")
-        .arg(corpus)
-        .args(["--soundfont", "/nonexistent/none.sf2", "--device", "cpu"])
-        .env("CADENZA_CACHE", tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("studio: http://").unwrap_or_else(|| panic!("first line: {line:?}"));
-    let addr: SocketAddr = url.trim_end_matches('/').parse().unwrap();
-    assert!(addr.ip().is_loopback(), "loopback by default: {addr}");
-    Studio { child, addr }
-}
-
-/// One HTTP/1.0 exchange: status and body.
-fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let kind = if path == "/api/uploads" { "audio/midi" } else { "application/json" };
-    http_as(addr, method, path, body, &addr.to_string(), kind)
-}
-
-/// One HTTP/1.0 exchange with the given Host and Content-Type headers.
-fn http_as(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    host: &str,
-    kind: &str,
-) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: {kind}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
-    let status_line = String::from_utf8_lossy(&out[..split]).lines().next().unwrap().to_string();
-    let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, out[split + 4..].to_vec())
-}
-
-fn json_of(body: &[u8]) -> Value {
-    common::json(body)
-}
-
-/// A 4xx whose body is exactly one line of JSON with an `error` string.
-fn assert_error(what: &str, (status, body): (u16, Vec<u8>), want: u16) {
-    let text = String::from_utf8_lossy(&body);
-    assert_eq!(status, want, "{what}: {text}");
-    assert!((400..500).contains(&status), "{what}: {status}");
-    assert_eq!(text.trim_end().lines().count(), 1, "{what}: one line: {text}");
-    assert!(json_of(&body)["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: {text}");
-}
-
-/// A tiny corpus, a Markov checkpoint trained on it (twice, under two names) and folders.
-fn setup(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let corpus = common::tiny_corpus(tmp, 10, false);
-    let ckpt = common::train(tmp, &corpus, "markov", &["--order", "3"]);
-    let ckpts = tmp.join("ckpts");
-    std::fs::create_dir_all(&ckpts).unwrap();
-    std::fs::copy(&ckpt, ckpts.join("tiny.markov")).unwrap();
-    std::fs::copy(&ckpt, ckpts.join("twin.markov")).unwrap();
-    std::fs::write(tmp.join("secret.txt"), b"outside").unwrap();
-    (corpus, ckpts, tmp.join("data"))
-}
+use studio::{assert_error, http, http_as, json_of, setup, start};
 
 #[test]
 fn lists_generates_and_serves_samples() {
@@ -127,6 +33,7 @@ fn lists_generates_and_serves_samples() {
     let req = br#"{"checkpoint": "tiny.markov", "length": 128, "variations": 2, "rng_seed": 5, "temperature": 0.9}"#;
     let (status, body) = http(a, "POST", "/api/generate", req);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json_of(&body)["model_cached"], false, "the first request loads the checkpoint");
     let ids: Vec<String> = json_of(&body)["samples"]
         .as_array()
         .unwrap()
@@ -162,6 +69,29 @@ fn lists_generates_and_serves_samples() {
     );
     let (status, body) = http(a, "POST", "/api/generate", req.as_bytes());
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json_of(&body)["model_cached"], true, "later ones find it loaded");
+    // As a background job whose progress is polled.
+    let req = br#"{"checkpoint": "tiny.markov", "length": 96, "variations": 2, "rng_seed": 5}"#;
+    let (status, body) = http(a, "POST", "/api/jobs", req);
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let job = json_of(&body)["job"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = loop {
+        let (status, body) = http(a, "GET", &format!("/api/jobs/{job}"), b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let s = json_of(&body);
+        assert!(s["total"].as_u64().is_some() && s["elapsed_seconds"].as_f64() >= Some(0.0), "{s}");
+        if s["state"] != "running" {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "job still running: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["result"]["samples"].as_array().map(Vec::len), Some(2), "{done}");
+    assert_eq!(done["result"]["model_cached"], true);
+    let first = done["result"]["samples"][0].as_str().unwrap();
+    assert_eq!(http(a, "GET", &format!("/api/samples/{first}.mid"), b"").0, 200);
     // And from a corpus piece.
     let req = br#"{"checkpoint": "tiny.markov", "length": 64, "seed_piece": "piece01.mid", "seed_beats": 2}"#;
     let (status, body) = http(a, "POST", "/api/generate", req);
@@ -216,6 +146,8 @@ fn bad_requests_get_a_4xx_and_one_line_of_json() {
             br#"{"checkpoint": "tiny.markov", "variations": 1000}"#,
             400,
         ),
+        ("job, unknown checkpoint", "/api/jobs", br#"{"checkpoint": "nope.markov"}"#, 404),
+        ("job, zero length", "/api/jobs", br#"{"checkpoint": "tiny.markov", "length": 0}"#, 400),
         ("not MIDI", "/api/uploads", b"this is not a MIDI file", 400),
         ("truncated MIDI", "/api/uploads", b"MThd\x00\x00\x00\x06\x00\x01\x00\x02", 400),
         ("empty upload", "/api/uploads", b"", 400),
@@ -240,6 +172,8 @@ fn bad_requests_get_a_4xx_and_one_line_of_json() {
         ("unknown id", "/api/samples/0123456789abcdef0123456789abcdef.mid", 404),
         ("unknown extension", "/api/samples/0123456789abcdef0123456789abcdef.txt", 404),
         ("bad format", "/api/results?format=xml", 400),
+        ("bad job id", "/api/jobs/../x", 400),
+        ("unknown job", "/api/jobs/0123456789abcdef0123456789abcdef", 404),
     ];
     for (what, path, want) in gets {
         assert_error(what, http(a, "GET", path, b""), *want);

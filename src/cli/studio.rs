@@ -37,6 +37,9 @@ pub struct Args {
     /// Threads answering requests.
     #[arg(long, default_value_t = 4)]
     threads: usize,
+    /// Checkpoints kept loaded between requests (least recently used dropped first).
+    #[arg(long, default_value_t = 4)]
+    cached_models: usize,
 }
 
 #[cfg(feature = "studio")]
@@ -57,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         soundfont: args.soundfont,
         device: args.device,
         threads: args.threads,
+        cached_models: args.cached_models,
     };
     if !config.bind.is_loopback() {
         eprintln!(

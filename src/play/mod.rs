@@ -9,6 +9,8 @@
 //!
 //! [`play_file`] picks and drives one of them from [`PlayOptions`].
 
+#[cfg(feature = "jack")]
+pub mod jack_port;
 mod live;
 pub mod ports;
 mod quiet;
@@ -110,7 +112,7 @@ pub fn play_file(path: &Path, opts: &PlayOptions) -> Result<PlayOutcome> {
             render::render_to_wav(&song, &mut synth, out, &ropts)
         }
         Output::Port(spec) => {
-            let con = ports::connect(spec)?;
+            let con = ports::connect_any(spec)?;
             live::play(&song, con, opts, stop_flag(), |_| {})
         }
         Output::Speakers | Output::Auto => {
@@ -128,6 +130,24 @@ pub fn play_file(path: &Path, opts: &PlayOptions) -> Result<PlayOutcome> {
             })
         }
     }
+}
+
+/// Play the MIDI file at `path` to the MIDI port `spec` (ALSA, or JACK with `jack:`) on a thread
+/// of its own, for a server that must not block (the studio's "send to port"). The file is read
+/// and the port connected before this returns, so their errors come back at once; the thread
+/// gives the outcome. Ctrl-C is not watched (the caller's process keeps its own handling).
+pub fn play_to_port_in_background(
+    path: &Path,
+    spec: &str,
+    opts: &PlayOptions,
+) -> Result<(f64, std::thread::JoinHandle<Result<PlayOutcome>>)> {
+    check_options(opts)?;
+    let song = Song::load(path)?;
+    let seconds = song.duration_secs(opts.speed);
+    let con = ports::connect_any(spec)?;
+    let opts = opts.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    Ok((seconds, std::thread::spawn(move || live::play(&song, con, &opts, stop, |_| {}))))
 }
 
 fn check_options(opts: &PlayOptions) -> Result<()> {

@@ -1,7 +1,9 @@
-//! MIDI output ports (hardware synths, DAWs, FluidSynth) through midir, which nodi's `midir`
-//! feature turns into a nodi `Connection`.
+//! MIDI output ports (hardware synths, DAWs, FluidSynth) through midir (ALSA), which nodi's
+//! `midir` feature turns into a nodi `Connection`; names starting with `jack:` go to JACK instead
+//! ([`super::jack_port`], feature `jack`). [`connect_any`] picks the backend by the name.
 
 use nodi::midir::{MidiOutput, MidiOutputConnection, MidiOutputPort};
+use nodi::{Connection, MidiEvent};
 
 use super::failure;
 use crate::error::Result;
@@ -30,18 +32,74 @@ fn names_of(out: &MidiOutput, ports: &[MidiOutputPort]) -> Vec<String> {
     ports.iter().map(|p| out.port_name(p).unwrap_or_else(|_| "(unnamed)".to_string())).collect()
 }
 
-/// Text for `--list-ports`: one `INDEX: NAME` line per port, or a one-line explanation that
-/// there are none.
+/// Text for `--list-ports`: one `INDEX: NAME` line per ALSA port (or a one-line explanation that
+/// there are none), then one `jack:NAME` line per MIDI input of a running JACK server.
 pub fn describe_ports() -> String {
-    let out = match try_midi_output() {
-        Ok(out) => out,
-        Err(why) => return format!("no MIDI output ports: {why}\n"),
+    let alsa = match try_midi_output() {
+        Ok(out) => {
+            let names = names_of(&out, &out.ports());
+            if names.is_empty() {
+                "no MIDI output ports found\n".to_string()
+            } else {
+                names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect()
+            }
+        }
+        Err(why) => format!("no MIDI output ports: {why}\n"),
     };
-    let names = names_of(&out, &out.ports());
-    if names.is_empty() {
-        return "no MIDI output ports found\n".to_string();
+    #[cfg(feature = "jack")]
+    let alsa = alsa
+        + &super::jack_port::port_names()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| format!("{}{n}\n", super::jack_port::PREFIX))
+            .collect::<String>();
+    alsa
+}
+
+/// A connection to a MIDI port of either backend.
+pub enum PortConnection {
+    /// ALSA, through midir.
+    Alsa(Box<MidiOutputConnection>),
+    /// JACK (a `jack:` name).
+    #[cfg(feature = "jack")]
+    Jack(super::jack_port::JackConnection),
+}
+
+impl std::fmt::Debug for PortConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortConnection::Alsa(_) => f.write_str("PortConnection::Alsa"),
+            #[cfg(feature = "jack")]
+            PortConnection::Jack(c) => write!(f, "PortConnection::Jack({})", c.target),
+        }
     }
-    names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect()
+}
+
+impl Connection for PortConnection {
+    fn play(&mut self, event: MidiEvent) -> bool {
+        match self {
+            PortConnection::Alsa(c) => c.play(event),
+            #[cfg(feature = "jack")]
+            PortConnection::Jack(c) => c.play(event),
+        }
+    }
+}
+
+/// Connect to the port `spec` names: `jack:NAME` on the running JACK server, anything else
+/// among the ALSA ports (see [`select_port`]).
+pub fn connect_any(spec: &str) -> Result<PortConnection> {
+    if let Some(rest) = spec.trim().strip_prefix("jack:") {
+        #[cfg(feature = "jack")]
+        return Ok(PortConnection::Jack(super::jack_port::connect(rest)?));
+        #[cfg(not(feature = "jack"))]
+        return Err(failure(
+            format!("MIDI port \"{spec}\""),
+            format!(
+                "this cadenza was built without the `jack` feature, so \"jack:{rest}\" cannot be reached"
+            ),
+        ));
+    }
+    Ok(PortConnection::Alsa(Box::new(connect(spec)?)))
 }
 
 /// The port that `spec` names among `names`: an index; else a case-insensitive exact name;

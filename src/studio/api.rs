@@ -2,26 +2,29 @@
 //!
 //! Routes: `GET /` (the page), `GET /api/checkpoints`, `GET /api/corpus`, `POST /api/uploads`
 //! (raw MIDI bytes), `POST /api/generate`, `GET /api/samples/<id>.mid|.wav|.json`,
-//! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`. Names from requests
+//! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`, and (in [`super::ports`])
+//! `GET /api/ports`, `POST /api/ports/play`, and (in [`super::jobs`]) `POST /api/jobs`,
+//! `GET /api/jobs/<id>`. Names from requests
 //! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
 //! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
 //! form.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::jobs::{Jobs, Tracker};
+use super::models::Models;
 use super::store::{self, SampleMeta, Store};
 use super::votes::{self, Trial, Vote, Votes};
 use super::Config;
 use crate::checkpoint::{self, ModelKind};
 use crate::corpus::{Split, SplitRatios};
 use crate::error::{Error, Result, StudioError};
-use crate::generate::{self, GenerateOptions, GenerateRequest, Sample};
+use crate::generate::{self, GenerateOptions, Sample};
 use crate::midi::{self, Piece, TempoMap};
-use crate::progress::Silent;
 use crate::sampler::{Guard, Sampler};
 use crate::tokens::DecodeOptions;
 
@@ -79,7 +82,10 @@ impl Response {
 pub fn status_of(e: &Error) -> u16 {
     match e {
         Error::Studio(s) => match s {
-            StudioError::NoRoute { .. } | StudioError::NotFound { .. } | StudioError::NoAudio(_) => 404,
+            StudioError::NoRoute { .. }
+            | StudioError::NotFound { .. }
+            | StudioError::NoAudio(_)
+            | StudioError::NoPort(_) => 404,
             StudioError::TooLarge { .. } => 413,
             StudioError::ForeignHost(_) => 403,
             StudioError::ContentType { .. } => 415,
@@ -99,6 +105,10 @@ pub struct State {
     pub config: Config,
     pub store: Store,
     pub votes: Votes,
+    /// The checkpoints kept loaded between requests.
+    pub models: Models,
+    /// Generation jobs running in the background, and the recent finished ones.
+    pub jobs: Jobs,
     corpus: OnceLock<Vec<CorpusEntry>>,
 }
 
@@ -115,7 +125,8 @@ impl State {
     pub fn open(config: Config) -> Result<State> {
         let store = Store::open(&config.data)?;
         let votes = Votes::open(&config.db)?;
-        Ok(State { config, store, votes, corpus: OnceLock::new() })
+        let models = Models::new(config.cached_models, &config.device);
+        Ok(State { config, store, votes, models, jobs: Jobs::default(), corpus: OnceLock::new() })
     }
 
     fn corpus(&self) -> Result<(&Path, &[CorpusEntry])> {
@@ -193,7 +204,7 @@ fn list_corpus(root: &Path) -> Vec<CorpusEntry> {
 }
 
 /// Answer `req`; never panics on bad input.
-pub fn handle(state: &State, req: &Request) -> Response {
+pub fn handle(state: &Arc<State>, req: &Request) -> Response {
     route(state, req).unwrap_or_else(|e| Response::error_of(&e))
 }
 
@@ -223,7 +234,7 @@ fn check_type(req: &Request, expected: &[&'static str]) -> Result<()> {
     }
 }
 
-fn route(state: &State, req: &Request) -> Result<Response> {
+fn route(state: &Arc<State>, req: &Request) -> Result<Response> {
     let (path, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
     let no_route = || StudioError::NoRoute { method: req.method.clone(), path: path.to_string() };
     if state.config.bind.is_loopback() {
@@ -246,9 +257,15 @@ fn route(state: &State, req: &Request) -> Result<Response> {
         ("GET", "/api/corpus") => corpus(state),
         ("POST", "/api/uploads") => upload(state, &req.body),
         ("POST", "/api/generate") => generate(state, &req.body),
+        ("POST", "/api/jobs") => start_job(state, &req.body),
+        ("GET", p) if p.starts_with("/api/jobs/") => {
+            Ok(Response::json(200, &state.jobs.status(&p["/api/jobs/".len()..])?))
+        }
         ("POST", "/api/trials") => trial(state, &req.body),
         ("POST", "/api/votes") => vote(state, &req.body),
         ("GET", "/api/results") => results(state, query),
+        ("GET", "/api/ports") => super::ports::list(state),
+        ("POST", "/api/ports/play") => super::ports::play(state, &req.body),
         ("GET", p) if p.starts_with("/api/samples/") => {
             let file = &p["/api/samples/".len()..];
             let (id, ext) = file.split_once('.').unwrap_or((file, ""));
@@ -284,7 +301,11 @@ const SAMPLING_FIELDS: &[&str] = &[
 
 /// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
 /// `sampling`), read as a `T`.
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], fields: &[&str], sampling: bool) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    fields: &[&str],
+    sampling: bool,
+) -> Result<T> {
     let value: Value = serde_json::from_slice(body).map_err(StudioError::BadJson)?;
     let Some(object) = value.as_object() else {
         return Err(bad("body", "must be a JSON object"));
@@ -298,7 +319,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], fields: &[&str], sampling:
     serde_json::from_value(value).map_err(|e| StudioError::BadJson(e).into())
 }
 
-fn bad(field: &'static str, problem: impl Into<String>) -> Error {
+pub(super) fn bad(field: &'static str, problem: impl Into<String>) -> Error {
     StudioError::BadField { field, problem: problem.into() }.into()
 }
 
@@ -445,53 +466,92 @@ impl SamplingBody {
     }
 }
 
-/// Sample `count` pieces from checkpoint `name` and store them; their ids.
+/// Where a primer cut from the seed at `path` ends, in beats: `seed_beats` (the whole seed when
+/// `None`), at most the seed's own length.
+fn primer_beats(path: &Path, seed_beats: Option<f64>) -> Result<f64> {
+    let seed = midi::read_file(path, &midi::ReadOptions::default())?;
+    let length = seed.end_tick() as f64 / f64::from(seed.ticks_per_beat.max(1));
+    Ok(seed_beats.map_or(length, |b| b.min(length)))
+}
+
+/// What [`sample_into_store`] made: the sample ids, the sampling seconds, the new tokens, and
+/// whether the model was already loaded.
+struct Stored {
+    ids: Vec<String>,
+    seconds: f64,
+    new_tokens: usize,
+    cached: bool,
+}
+
+/// How many pieces to draw, from which rng seed, with or without the primer's notes.
+#[derive(Debug, Clone, Copy)]
+struct Draw {
+    count: usize,
+    rng_seed: u64,
+    strip_primer: bool,
+}
+
+impl Draw {
+    /// One piece with its primer: a listening trial's clip.
+    fn clip(rng_seed: u64) -> Draw {
+        Draw { count: 1, rng_seed, strip_primer: false }
+    }
+}
+
+/// Draw pieces from checkpoint `name` (loaded, or kept from an earlier request) and store them.
 fn sample_into_store(
     state: &State,
     name: &str,
     seed_file: Option<PathBuf>,
     s: &SamplingBody,
-    count: usize,
-    rng_seed: u64,
-    strip_primer: bool,
-) -> Result<(Vec<String>, f64, usize)> {
+    draw: Draw,
+    progress: &Tracker,
+) -> Result<Stored> {
+    let Draw { count, rng_seed, strip_primer } = draw;
     let checkpoint = state.checkpoint(name)?;
-    let out = state.store.dir().join(format!("tmp-{}", store::new_id()));
-    let request = GenerateRequest {
-        checkpoint,
-        device: state.config.device.clone(),
-        seed_file,
-        options: GenerateOptions {
-            count,
-            length: s.length,
-            sampler: s.sampler(),
-            rng_seed,
-            seed_beats: s.seed_beats,
-            seed_seconds: None,
-            strip_primer,
-        },
-        guard: s.guard(),
-        out: out.clone(),
+    let primer_beats = match (&seed_file, strip_primer) {
+        (Some(seed), false) => Some(primer_beats(seed, s.seed_beats)?),
+        _ => None,
     };
-    let result = generate::run(&request, &Silent);
-    let stored = result.and_then(|g| {
-        let mut ids = Vec::new();
-        for (_, piece) in &g.pieces {
-            let meta = SampleMeta {
-                source: name.to_string(),
-                primer_tokens: piece.primer.len(),
-                new_tokens: piece.continuation.len(),
-                rng_seed,
-            };
-            ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
-        }
-        Ok((ids, g.seconds, g.new_tokens))
-    });
-    let _ = std::fs::remove_dir_all(&out);
-    stored
+    let options = GenerateOptions {
+        count,
+        length: s.length,
+        sampler: s.sampler(),
+        rng_seed,
+        seed_beats: s.seed_beats,
+        seed_seconds: None,
+        strip_primer,
+    };
+    progress.phase("model", 0, 1);
+    let (model, cached) = state.models.get(&checkpoint)?;
+    progress.phase("sampling", 0, count);
+    let sampled = {
+        let loaded = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard())?
+    };
+    let mut ids = Vec::new();
+    for (i, piece) in sampled.pieces.iter().enumerate() {
+        progress.phase("storing", i, count);
+        let meta = SampleMeta {
+            source: name.to_string(),
+            primer_tokens: piece.primer.len(),
+            new_tokens: piece.continuation.len(),
+            rng_seed,
+            primer_beats,
+        };
+        ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
+    }
+    Ok(Stored { ids, seconds: sampled.seconds, new_tokens: sampled.new_tokens, cached })
 }
 
-fn generate(state: &State, body: &[u8]) -> Result<Response> {
+/// A generation request, checked: the body, its seed file and its rng seed.
+struct Checked {
+    body: GenerateBody,
+    seed_file: Option<PathBuf>,
+    rng_seed: u64,
+}
+
+fn check_generate(state: &State, body: &[u8]) -> Result<Checked> {
     let b: GenerateBody = parse(body, &["checkpoint", "variations", "strip_primer"], true)?;
     b.sampling.check()?;
     if b.variations == 0 || b.variations > MAX_VARIATIONS {
@@ -499,27 +559,53 @@ fn generate(state: &State, body: &[u8]) -> Result<Response> {
     }
     check_file_name(&b.checkpoint, "checkpoint")?;
     let seed_file = b.sampling.seed_file(state)?;
+    state.checkpoint(&b.checkpoint)?;
     let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
+    Ok(Checked { body: b, seed_file, rng_seed })
+}
+
+/// Run a checked generation request; with `audio`, also render each sample's WAV (when a
+/// SoundFont is there), so that a job's samples play at once.
+fn run_generate(state: &State, c: Checked, progress: &Tracker, audio: bool) -> Result<Value> {
     let t0 = std::time::Instant::now();
-    let (ids, seconds, new_tokens) = sample_into_store(
-        state,
-        &b.checkpoint,
-        seed_file,
-        &b.sampling,
-        b.variations,
-        rng_seed,
-        b.strip_primer,
-    )?;
-    Ok(Response::json(
-        200,
-        &json!({
-            "samples": ids,
-            "rng_seed": rng_seed,
-            "sampling_seconds": seconds,
-            "total_seconds": t0.elapsed().as_secs_f64(),
-            "new_tokens": new_tokens,
-        }),
-    ))
+    let b = &c.body;
+    let draw = Draw { count: b.variations, rng_seed: c.rng_seed, strip_primer: b.strip_primer };
+    let stored = sample_into_store(state, &b.checkpoint, c.seed_file, &b.sampling, draw, progress)?;
+    if audio {
+        for (i, id) in stored.ids.iter().enumerate() {
+            progress.phase("audio", i, stored.ids.len());
+            // No SoundFont: the page's player says so when it asks for the WAV.
+            let _ = wav(state, id);
+        }
+    }
+    Ok(json!({
+        "samples": stored.ids,
+        "rng_seed": c.rng_seed,
+        "sampling_seconds": stored.seconds,
+        "total_seconds": t0.elapsed().as_secs_f64(),
+        "new_tokens": stored.new_tokens,
+        "model_cached": stored.cached,
+    }))
+}
+
+fn generate(state: &State, body: &[u8]) -> Result<Response> {
+    let checked = check_generate(state, body)?;
+    Ok(Response::json(200, &run_generate(state, checked, &Tracker::none(), false)?))
+}
+
+/// `POST /api/jobs`: check now, generate on a thread, answer the job's id (see [`super::jobs`]).
+fn start_job(state: &Arc<State>, body: &[u8]) -> Result<Response> {
+    let checked = check_generate(state, body)?;
+    let (id, tracker) = state.jobs.start();
+    let state = Arc::clone(state);
+    std::thread::spawn(move || {
+        let work = std::panic::AssertUnwindSafe(|| run_generate(&state, checked, &tracker, true));
+        match std::panic::catch_unwind(work) {
+            Ok(answer) => tracker.finish(answer),
+            Err(_) => tracker.fail(500, "internal error"),
+        }
+    });
+    Ok(Response::json(202, &json!({ "job": id })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -538,6 +624,7 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
     t.sampling.check()?;
     check_file_name(&t.a, "checkpoint")?;
     let rng_seed = t.sampling.rng_seed.unwrap_or_else(rand::random);
+    let none = Tracker::none();
     let (clip_a, clip_b, source_b) = if t.b == "real" {
         let (root, entries) = state.corpus()?;
         let name = match &t.sampling.seed_piece {
@@ -562,17 +649,17 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
         }
         t.sampling.seed_piece = Some(name.clone());
         t.sampling.seed_upload = None;
-        let (ids, _, new_tokens) =
-            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, 1, rng_seed, false)?;
-        let real = real_clip(state, &t.a, &path, &name, &t.sampling, new_tokens)?;
-        (ids[0].clone(), real, "real".to_string())
+        let stored =
+            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, Draw::clip(rng_seed), &none)?;
+        let real = real_clip(state, &t.a, &path, &name, &t.sampling, stored.new_tokens)?;
+        (stored.ids[0].clone(), real, "real".to_string())
     } else {
         check_file_name(&t.b, "checkpoint")?;
         state.checkpoint(&t.b)?;
         let seed = t.sampling.seed_file(state)?;
-        let (a, _, _) = sample_into_store(state, &t.a, seed.clone(), &t.sampling, 1, rng_seed, false)?;
-        let (b, _, _) = sample_into_store(state, &t.b, seed, &t.sampling, 1, rng_seed, false)?;
-        (a[0].clone(), b[0].clone(), t.b.clone())
+        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, Draw::clip(rng_seed), &none)?;
+        let b = sample_into_store(state, &t.b, seed, &t.sampling, Draw::clip(rng_seed), &none)?;
+        (a.ids[0].clone(), b.ids[0].clone(), t.b.clone())
     };
     let mut clips = [clip_a, clip_b];
     let mut sources = [t.a.clone(), source_b];
@@ -611,6 +698,7 @@ fn real_clip(
         primer_tokens: primer.len(),
         new_tokens: cont.len(),
         rng_seed: 0,
+        primer_beats: Some(primer_beats(path, s.seed_beats)?),
     };
     state.store.add_sample(&midi::write_to_bytes(&decoded), &meta)
 }
@@ -680,6 +768,7 @@ fn piano_roll(state: &State, id: &str) -> Result<Response> {
             "seconds": piece.duration_seconds(),
             "ticks_per_beat": piece.ticks_per_beat,
             "primer_tokens": meta.primer_tokens,
+            "primer_seconds": meta.primer_beats.map(|b| tempo.seconds_at((b * tpb).round() as u64)),
             "new_tokens": meta.new_tokens,
             "notes": notes,
         }),
@@ -720,13 +809,13 @@ fn wav(state: &State, id: &str) -> Result<Response> {
 mod tests {
     use super::*;
 
-    fn state(dir: &Path) -> State {
+    fn state(dir: &Path) -> Arc<State> {
         let ck = dir.join("checkpoints");
         std::fs::create_dir_all(&ck).unwrap();
         let mut c = Config::new(ck);
         c.data = dir.join("data");
         c.db = dir.join("data/votes.sqlite");
-        State::open(c).unwrap()
+        Arc::new(State::open(c).unwrap())
     }
 
     fn req(method: &str, url: &str, body: &[u8]) -> Request {
@@ -774,6 +863,26 @@ mod tests {
             ("POST", "/api/votes", br#"{"trial": "0123456789abcdef0123456789abcdef", "choice": 2}"#, 400),
             ("GET", "/api/corpus", b"", 400),
             ("GET", "/api/results?format=xml", b"", 400),
+            ("POST", "/api/ports/play", br#"{"sample": "../x", "port": "jack:a"}"#, 400),
+            (
+                "POST",
+                "/api/ports/play",
+                br#"{"sample": "0123456789abcdef0123456789abcdef", "port": ""}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/api/ports/play",
+                br#"{"sample": "0123456789abcdef0123456789abcdef", "port": "a\u0000"}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/api/ports/play",
+                br#"{"sample": "0123456789abcdef0123456789abcdef", "port": "a"}"#,
+                404,
+            ),
+            ("POST", "/api/ports/play", br#"{"sample": "0123456789abcdef0123456789abcdef"}"#, 400),
         ];
         for (m, u, b, want) in cases {
             let r = handle(&s, &req(m, u, b));

@@ -3,12 +3,17 @@
 //!
 //! [`serve`] binds (loopback by default) and answers requests on a few threads; [`api`] holds
 //! the handlers (a pure function from request to response, tested without a socket), [`store`]
-//! the sample files and their opaque ids, [`votes`] the database and the Wilson intervals, and
-//! `page.html` the one self-contained page.
+//! the sample files and their opaque ids, [`models`] the checkpoints kept loaded between
+//! requests, [`jobs`] generation in the background with its progress, [`ports`] the MIDI ports
+//! a sample can be sent to,
+//! [`votes`] the database and the Wilson intervals, and `page.html` the one self-contained page.
 //!
 //! Every bad request gets a 4xx answer whose body is one line of JSON, `{"error": "..."}`.
 
 pub mod api;
+pub mod jobs;
+pub mod models;
+pub mod ports;
 pub mod store;
 pub mod votes;
 
@@ -45,6 +50,8 @@ pub struct Config {
     pub device: String,
     /// Threads answering requests.
     pub threads: usize,
+    /// Checkpoints kept loaded between requests (see [`models`]).
+    pub cached_models: usize,
 }
 
 impl Config {
@@ -60,6 +67,7 @@ impl Config {
             soundfont: None,
             device: "auto".into(),
             threads: 4,
+            cached_models: models::DEFAULT_CAPACITY,
         }
     }
 }
@@ -124,7 +132,7 @@ pub fn serve(config: Config) -> Result<()> {
 
 /// Read one request, answer it, and never panic the worker: a panic in a handler becomes a
 /// 500 with a one-line JSON error.
-fn answer(state: &api::State, mut request: tiny_http::Request) {
+fn answer(state: &Arc<api::State>, mut request: tiny_http::Request) {
     let method = request.method().as_str().to_ascii_uppercase();
     let header = |name: &'static str| {
         request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
@@ -157,7 +165,11 @@ fn answer(state: &api::State, mut request: tiny_http::Request) {
                 .unwrap_or_else(|_| api::Response::json(500, &serde_json::json!({"error": "internal error"})))
         }
     };
-    let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+    // Never chunked (tiny_http's default above 32 KiB): a known Content-Length lets the browser's
+    // audio element know a WAV's duration.
+    let mut out = tiny_http::Response::from_data(response.body)
+        .with_status_code(response.status)
+        .with_chunked_threshold(usize::MAX);
     for (name, value) in [
         ("Content-Type", response.content_type),
         ("X-Content-Type-Options", "nosniff"),

@@ -38,6 +38,9 @@ pub struct SampleMeta {
     pub primer_tokens: usize,
     pub new_tokens: usize,
     pub rng_seed: u64,
+    /// Where the primer ends, in beats from the start (`None`: no primer in the notes).
+    #[serde(default)]
+    pub primer_beats: Option<f64>,
 }
 
 /// The folder of samples and uploads.
@@ -146,7 +149,13 @@ mod tests {
     fn samples_round_trip_and_unknown_ids_are_not_found() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let meta = SampleMeta { source: "a.markov".into(), primer_tokens: 1, new_tokens: 5, rng_seed: 3 };
+        let meta = SampleMeta {
+            source: "a.markov".into(),
+            primer_tokens: 1,
+            new_tokens: 5,
+            rng_seed: 3,
+            primer_beats: Some(4.0),
+        };
         let id = store.add_sample(b"MThd", &meta).unwrap();
         assert_eq!(store.sample_midi(&id).unwrap(), b"MThd");
         assert_eq!(store.sample_meta(&id).unwrap(), meta);

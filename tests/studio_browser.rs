@@ -1,0 +1,159 @@
+//! The studio's page in a real browser: `cadenza studio` as a process on a free port, and
+//! headless Chromium driven over the DevTools protocol (`support/cdp.rs`). The page is loaded,
+//! a seed MIDI file is chosen in the file input and continued, the piano roll is drawn and the
+//! audio element loads its WAV, a blind trial is voted on and the vote shows in the results
+//! table, all without one JavaScript error. A screenshot of the page is written to
+//! `target/tmp/studio-browser.png` (`docs/studio.png` is a copy of it).
+//!
+//! Without chromium the test skips, except under CI (`CI` set), where it fails; the same holds
+//! for the SoundFont the WAV is rendered with.
+
+#[path = "support/cdp.rs"]
+mod cdp;
+mod common;
+#[path = "support/studio.rs"]
+mod studio;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cdp::Chrome;
+
+/// The page's state when a wait fails.
+const SHOW: &str = "JSON.stringify({gen: document.getElementById('genstatus').textContent, \
+    trial: document.getElementById('tstatus').textContent, \
+    info: document.getElementById('ckptinfo').textContent, \
+    samples: document.querySelectorAll('#samples .sample').length, \
+    results: document.getElementById('results').textContent})";
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn soundfont() -> Option<PathBuf> {
+    let found = cadenza::doctor::find_soundfont();
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but there is no SoundFont (scripts/setup.sh)");
+        eprintln!("skipping: no SoundFont (install timgm6mb-soundfont or set CADENZA_SOUNDFONT)");
+    }
+    found
+}
+
+#[test]
+fn generate_listen_and_vote_in_a_real_browser() {
+    let Some(bin) = cdp::chromium() else { return };
+    let Some(sf) = soundfont() else { return };
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = studio::setup(tmp.path());
+    let server =
+        studio::start_with(tmp.path(), &ckpts, &data, &corpus, &["--soundfont", sf.to_str().unwrap()]);
+    let seed = tmp.path().join("seed.mid");
+    cadenza::midi::write_file(&common::melody(2, 4), &seed).unwrap();
+
+    let mut chrome = Chrome::launch(&bin, 1100, 900);
+    let launched = t0.elapsed();
+    chrome.navigate(&server.url());
+    assert_eq!(chrome.eval("document.title"), "cadenza studio");
+    chrome.wait_for("document.getElementById('ckpt').options.length === 2", WAIT, SHOW);
+    chrome.wait_for("document.getElementById('seedpiece').options.length > 1", WAIT, SHOW);
+
+    // Generate: one variation of a seed file chosen in the file input (a real upload).
+    chrome.set_files("#seedfile", &[&seed]);
+    chrome.eval(
+        "(() => { const s = (id, v) => { document.getElementById(id).value = v; };
+           s('seedbeats', '4'); s('length', '384'); s('variations', '1'); s('rngseed', '11');
+           document.getElementById('go').click(); })()",
+    );
+    let status = chrome.wait_for(
+        "(() => { const t = document.getElementById('genstatus').textContent;
+           return /sample\\(s\\)/.test(t) && document.querySelectorAll('#samples .sample').length === 1 ? t : ''; })()",
+        WAIT,
+        SHOW,
+    );
+    assert!(status.as_str().unwrap().starts_with("1 sample(s)"), "{status}");
+    let generated = t0.elapsed();
+
+    // The piano roll: an SVG with one rectangle per note, inside its box, and the primer marked.
+    let roll = chrome.eval(
+        "(() => { const svg = document.querySelector('#samples .sample svg.roll');
+           if (!svg) return null;
+           const box = svg.getBoundingClientRect();
+           const notes = svg.querySelectorAll('rect.note');
+           return { notes: notes.length, width: box.width, height: box.height,
+                    primer: svg.querySelectorAll('.primer').length,
+                    said: document.querySelector('#samples .sample .muted').textContent }; })()",
+    );
+    assert!(roll["notes"].as_u64().is_some_and(|n| n > 10), "piano roll: {roll}");
+    assert!(roll["width"].as_f64() > Some(300.0) && roll["height"].as_f64() > Some(100.0), "{roll}");
+    assert!(roll["said"].as_str().unwrap().contains(&format!("{} notes", roll["notes"])), "{roll}");
+    assert_eq!(roll["primer"], 1, "the seed's end is marked: {roll}");
+
+    // The audio element loads its WAV (rendered with the SoundFont) and knows its duration.
+    let audio = chrome.eval(
+        "new Promise((resolve) => {
+           const a = document.querySelector('#samples audio');
+           const done = () => resolve({ ready: a.readyState, duration: String(a.duration), error: a.error && a.error.code,
+                                        src: a.currentSrc });
+           a.addEventListener('loadedmetadata', done, { once: true });
+           a.addEventListener('error', done, { once: true });
+           a.preload = 'auto'; a.load();
+         })",
+    );
+    assert!(audio["error"].is_null(), "audio: {audio}");
+    let duration: f64 = audio["duration"].as_str().unwrap().parse().unwrap();
+    assert!(audio["ready"].as_u64() >= Some(1) && duration.is_finite() && duration > 1.0, "audio: {audio}");
+    let played = chrome.eval(
+        "(async () => { const a = document.querySelector('#samples audio'); await a.play();
+           await new Promise((r) => setTimeout(r, 300)); a.pause(); return a.currentTime; })()",
+    );
+    assert!(played.as_f64() > Some(0.0), "the audio plays: {played}");
+
+    // A blind trial between the two checkpoints; vote for clip 2 with ratings.
+    chrome.eval(
+        "(() => { document.getElementById('ta').value = 'tiny.markov'; document.getElementById('tb').value = 'twin.markov';
+           document.getElementById('tlength').value = '128'; document.getElementById('newtrial').click(); })()",
+    );
+    chrome.wait_for("document.getElementById('vote1') !== null", WAIT, SHOW);
+    let hidden = chrome.eval("document.getElementById('trial').textContent");
+    assert!(!hidden.as_str().unwrap().contains("markov"), "identities hidden: {hidden}");
+    assert_eq!(chrome.eval("document.querySelectorAll('#trial svg.roll rect.note').length > 0"), true);
+    chrome.eval(
+        "(() => { document.getElementById('rate0').value = '2'; document.getElementById('rate1').value = '5';
+           document.getElementById('vote1').click(); })()",
+    );
+    chrome.wait_for("/vote saved/.test(document.getElementById('tstatus').textContent)", WAIT, SHOW);
+    let row = chrome.wait_for(
+        "(() => { const rows = [...document.querySelectorAll('#results tr')].slice(1)
+             .map((tr) => [...tr.children].map((td) => td.textContent));
+           return rows.length ? rows : null; })()",
+        WAIT,
+        SHOW,
+    );
+    let rows = row.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{row}");
+    let cells: Vec<&str> = rows[0].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!((cells[0], cells[1], cells[2]), ("tiny.markov", "twin.markov", "1"), "{row}");
+    // The same vote, through the API.
+    let (status, body) = studio::http(server.addr, "GET", "/api/results", b"");
+    assert_eq!(status, 200);
+    assert_eq!(studio::json_of(&body)["pairs"][0]["votes"], 1);
+
+    // A second trial left open, so that the screenshot shows every part of the page.
+    chrome.eval("document.getElementById('newtrial').click()");
+    chrome.wait_for("document.getElementById('vote1') !== null", WAIT, SHOW);
+    chrome.eval("window.scrollTo(0, 0)");
+
+    let errors = chrome.errors();
+    assert!(errors.is_empty(), "JavaScript errors: {errors:#?}\nchromium stderr:\n{}", chrome.stderr());
+
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("studio-browser.png");
+    let bytes = chrome.screenshot(&shot);
+    assert!(bytes > 10_000, "a real screenshot: {bytes} bytes");
+    eprintln!(
+        "studio_browser: chromium up in {:.1} s, generated at {:.1} s, done in {:.1} s; screenshot {} ({} KB)",
+        launched.as_secs_f64(),
+        generated.as_secs_f64(),
+        t0.elapsed().as_secs_f64(),
+        shot.display(),
+        bytes / 1024
+    );
+}
