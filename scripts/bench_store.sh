@@ -45,7 +45,7 @@ measure() {
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GB; $(date -u +%F)"
 files=$(find "$corpus" -name '*.mid' | wc -l)
 echo "corpus: $corpus, $files files, $(du -sh "$corpus" | cut -f1)"
-measure "cadenza --version (the binary's own baseline: libtorch loads at start)" "$bin" --version
+measure "cadenza --version (the binary's own baseline; libtorch loads at start unless it is the fast-start build)" "$bin" --version
 
 rm -rf "$work/store"
 start=$(date +%s.%N)
@@ -53,6 +53,11 @@ measure "corpus build" "$bin" corpus build "$corpus" --out "$work/store"
 end=$(date +%s.%N)
 echo "corpus build: $(echo "$files / ($end - $start)" | bc) files/s"
 echo "store: $(du -sb "$work/store" | cut -f1) bytes in $(ls "$work/store" | grep -c cdzs) shards"
+
+rm -rf "$work/store-dedup"
+measure "corpus build --dedup" "$bin" corpus build "$corpus" --dedup --out "$work/store-dedup"
+echo "store --dedup: $(du -sb "$work/store-dedup" | cut -f1) bytes; manifest totals: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"])' "$work/store-dedup/manifest.json")"
+rm -rf "$work/store-dedup"
 
 measure "corpus stats (whole folder in memory)" "$bin" corpus stats "$corpus" --no-cache > "$work/stats.txt"
 

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 profile=release
 [[ "${1:-}" == "--debug" ]] && profile=dev
 # Features of the build without libtorch: the defaults less `lstm`.
-LITE_FEATURES=audio,studio
+LITE_FEATURES=audio,studio,jack
 cargo build --profile "$profile" --bin cadenza --bin cadenza-torch
 cargo build --profile "$profile" --no-default-features --features "$LITE_FEATURES" --bin cadenza
 dir=target/$([[ $profile == dev ]] && echo debug || echo release)

@@ -88,7 +88,7 @@ pub fn check_cuda<N: super::Network>(
     for bf16 in [false, true] {
         let cfg = TrainConfig { device: "cuda".into(), bf16, ..quick_train(200) };
         let data = super::TrainData { train: data, valid: data };
-        let r = super::train::train::<N>(
+        let r = super::train::train::<N, Vec<crate::tokens::TokenId>>(
             config,
             &cfg,
             &tok,
