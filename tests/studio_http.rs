@@ -242,3 +242,41 @@ fn votes_survive_kill_9_and_restart() {
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with("tiny.markov,twin.markov,3,")), "{csv}");
 }
+
+#[test]
+fn real_clips_are_test_pieces_of_model_a_s_own_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = common::distinct_corpus(tmp.path(), 40);
+    let ckpts = tmp.path().join("ckpts");
+    std::fs::create_dir_all(&ckpts).unwrap();
+    // One model split by music (the default), one by file bytes (as checkpoints made before).
+    let music = common::train(tmp.path(), &corpus, "markov", &["--order", "2"]);
+    std::fs::rename(&music, ckpts.join("music.markov")).unwrap();
+    let bytes = common::train(tmp.path(), &corpus, "markov", &["--order", "2", "--split-key", "file-bytes"]);
+    std::fs::rename(&bytes, ckpts.join("bytes.markov")).unwrap();
+    let studio = start(tmp.path(), &ckpts, &tmp.path().join("data"), &corpus);
+    let a = studio.addr;
+
+    let (status, body) = http(a, "GET", "/api/corpus", b"");
+    assert_eq!(status, 200);
+    let pieces = json_of(&body)["pieces"].as_array().unwrap().clone();
+    // A test piece under music splits that is not one under file-bytes splits (the corpus is
+    // big enough that the two keys disagree somewhere; the test says so if not).
+    let piece = pieces
+        .iter()
+        .find(|p| p["split"] == "test" && p["split_file_bytes"] != "test")
+        .unwrap_or_else(|| panic!("no piece whose split differs between the keys: {pieces:?}"));
+    let name = piece["name"].as_str().unwrap();
+    let trial = |model: &str| {
+        let req = format!(
+            r#"{{"a": "{model}", "b": "real", "seed_piece": "{name}", "length": 32, "rng_seed": 1}}"#
+        );
+        http(a, "POST", "/api/trials", req.as_bytes())
+    };
+    let (status, body) = trial("music.markov");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let refused = trial("bytes.markov");
+    let text = String::from_utf8_lossy(&refused.1).into_owned();
+    assert!(text.contains("split by file-bytes") && text.contains(name), "{text}");
+    assert_error("real clip outside model A's test split", refused, 400);
+}

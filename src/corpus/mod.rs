@@ -352,10 +352,24 @@ fn dedup(pieces: &mut Vec<CorpusPiece>) -> Vec<Duplicate> {
 
 /// The split of a piece with summary `info` and file hash `hash` under `opts`.
 pub(crate) fn split_of(opts: &LoadOptions, info: &PieceInfo, hash: &[u8; 32]) -> Split {
-    opts.split.assign(match opts.split_key {
-        SplitKey::Music => &info.music_key,
+    assign_split(&opts.split, opts.split_key, hash, &info.music_key)
+}
+
+/// The split, under `ratios` and `key`, of a piece whose file hash is `hash` and whose music key
+/// is `music`: how [`Corpus::load`] and the token store assign every piece.
+pub fn assign_split(ratios: &SplitRatios, key: SplitKey, hash: &[u8; 32], music: &MusicKey) -> Split {
+    ratios.assign(match key {
+        SplitKey::Music => music,
         SplitKey::FileBytes => hash,
     })
+}
+
+/// The two hashes a split can be computed from for one MIDI file's `bytes` (`path` names it in
+/// errors): its blake3 file hash and its [`MusicKey`]; `None` if it is not readable MIDI. (The
+/// music key does not depend on the read options: the sustain pedal moves only note ends.)
+pub fn split_hashes_of_file(bytes: &[u8], path: &Path) -> Option<([u8; 32], MusicKey)> {
+    let piece = midi::read_bytes(bytes, path, &ReadOptions::default()).ok()?;
+    Some((*blake3::hash(bytes).as_bytes(), music_key(&piece)))
 }
 
 pub(crate) fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {

@@ -21,7 +21,7 @@ use super::store::{self, SampleMeta, Store};
 use super::votes::{self, Trial, Vote, Votes};
 use super::Config;
 use crate::checkpoint::{self, ModelKind};
-use crate::corpus::{Split, SplitRatios};
+use crate::corpus::{assign_split, split_hashes_of_file, MusicKey, Split, SplitKey, SplitRatios};
 use crate::error::{Error, Result, StudioError};
 use crate::generate::{self, GenerateOptions, Sample};
 use crate::midi::{self, Piece, TempoMap};
@@ -117,7 +117,16 @@ pub struct State {
 struct CorpusEntry {
     /// Relative to the corpus root, `/`-separated.
     name: String,
-    split: Split,
+    /// What its split is computed from, under either [`SplitKey`].
+    hash: [u8; 32],
+    music: MusicKey,
+}
+
+impl CorpusEntry {
+    /// The piece's split under `key` (the default ratios, as `train` splits).
+    fn split(&self, key: SplitKey) -> Split {
+        assign_split(&SplitRatios::default(), key, &self.hash, &self.music)
+    }
 }
 
 impl State {
@@ -136,7 +145,7 @@ impl State {
     }
 
     /// The path of corpus piece `name`, which must be one of the listed files.
-    fn corpus_piece(&self, name: &str) -> Result<(PathBuf, Split)> {
+    fn corpus_piece(&self, name: &str) -> Result<(PathBuf, &CorpusEntry)> {
         let (root, entries) = self.corpus()?;
         if name.starts_with('/') || name.contains('\\') || name.split('/').any(|c| c == ".." || c.is_empty())
         {
@@ -146,7 +155,7 @@ impl State {
             .iter()
             .find(|e| e.name == name)
             .ok_or_else(|| StudioError::NotFound { what: "corpus piece", name: name.to_string() })?;
-        Ok((root.join(&entry.name), entry.split))
+        Ok((root.join(&entry.name), entry))
     }
 
     /// The path of checkpoint `name`: a plain file name of the checkpoints folder.
@@ -193,8 +202,8 @@ fn list_corpus(root: &Path) -> Vec<CorpusEntry> {
                     continue;
                 }
                 let Ok(bytes) = std::fs::read(e.path()) else { continue };
-                let split = SplitRatios::default().assign(blake3::hash(&bytes).as_bytes());
-                out.push(CorpusEntry { name: rel_name, split });
+                let Some((hash, music)) = split_hashes_of_file(&bytes, &e.path()) else { continue };
+                out.push(CorpusEntry { name: rel_name, hash, music });
             }
         }
     }
@@ -355,8 +364,13 @@ fn checkpoints(state: &State) -> Result<Response> {
 
 fn corpus(state: &State) -> Result<Response> {
     let (_, entries) = state.corpus()?;
-    let pieces: Vec<Value> =
-        entries.iter().map(|e| json!({"name": e.name, "split": e.split.name()})).collect();
+    let pieces: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let (music, bytes) = (e.split(SplitKey::Music), e.split(SplitKey::FileBytes));
+            json!({"name": e.name, "split": music.name(), "split_file_bytes": bytes.name()})
+        })
+        .collect();
     Ok(Response::json(200, &json!({ "pieces": pieces })))
 }
 
@@ -626,22 +640,31 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
     let rng_seed = t.sampling.rng_seed.unwrap_or_else(rand::random);
     let none = Tracker::none();
     let (clip_a, clip_b, source_b) = if t.b == "real" {
+        // The real piece must be held out from model A: a test piece of A's own split.
+        let a_path = state.checkpoint(&t.a)?;
+        let header = crate::checkpoint::load_header(&a_path)?;
+        let key = crate::corpus::LoadOptions::default().as_recorded(header.corpus.as_ref()).split_key;
         let (root, entries) = state.corpus()?;
         let name = match &t.sampling.seed_piece {
             Some(n) => n.clone(),
             None => {
-                let tests: Vec<&CorpusEntry> = entries.iter().filter(|e| e.split == Split::Test).collect();
+                let tests: Vec<&CorpusEntry> =
+                    entries.iter().filter(|e| e.split(key) == Split::Test).collect();
                 let pick = tests.get((rng_seed % tests.len().max(1) as u64) as usize).ok_or_else(|| {
                     bad("b", format!("the corpus {} has no test-split piece", root.display()))
                 })?;
                 pick.name.clone()
             }
         };
-        let (path, split) = state.corpus_piece(&name)?;
+        let (path, entry) = state.corpus_piece(&name)?;
+        let split = entry.split(key);
         if split != Split::Test {
             return Err(bad(
                 "seed_piece",
-                format!("{name} is in the {split} split; a real clip must be a test piece"),
+                format!(
+                    "{name} is in the {split} split of {} (split by {key}); a real clip must be a test piece",
+                    t.a
+                ),
             ));
         }
         if t.sampling.seed_beats.is_none() {
