@@ -107,6 +107,17 @@ fn generate_listen_and_vote_in_a_real_browser() {
     );
     assert!(played.as_f64() > Some(0.0), "the audio plays: {played}");
 
+    // The compare view: the seed continued by both checkpoints, side by side, both rolls drawn.
+    chrome.eval("document.getElementById('compare').click()");
+    let compared = chrome.wait_for(
+        "(() => { const c = document.querySelectorAll('#comparison .compared > div');
+           return c.length === 2 && [...c].every((d) => d.querySelectorAll('svg.roll rect.note').length > 0)
+             ? [...c].map((d) => d.querySelector('strong').textContent) : null; })()",
+        WAIT,
+        SHOW,
+    );
+    assert_eq!(compared, serde_json::json!(["tiny.markov", "twin.markov"]), "{compared}");
+
     // A blind trial between the two checkpoints; vote for clip 2 with ratings.
     chrome.eval(
         "(() => { document.getElementById('ta').value = 'tiny.markov'; document.getElementById('tb').value = 'twin.markov';

@@ -280,3 +280,54 @@ fn real_clips_are_test_pieces_of_model_a_s_own_split() {
     assert!(text.contains("split by file-bytes") && text.contains(name), "{text}");
     assert_error("real clip outside model A's test split", refused, 400);
 }
+
+#[test]
+fn compare_continues_one_primer_with_each_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+    let req = br#"{"checkpoints": ["twin.markov", "tiny.markov"], "seed_piece": "piece01.mid", "seed_beats": 2, "length": 48, "rng_seed": 3}"#;
+    let (status, body) = http(a, "POST", "/api/compare", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    let samples = r["samples"].as_array().unwrap();
+    let names: Vec<&str> = samples.iter().map(|s| s["checkpoint"].as_str().unwrap()).collect();
+    assert_eq!(names, ["twin.markov", "tiny.markov"], "in the order asked");
+    assert_eq!(r["rng_seed"], 3);
+    let mut rolls = Vec::new();
+    for s in samples {
+        let id = s["sample"].as_str().unwrap();
+        let (status, roll) = http(a, "GET", &format!("/api/samples/{id}.json"), b"");
+        assert_eq!(status, 200);
+        let roll = json_of(&roll);
+        assert!(roll["primer_seconds"].as_f64().is_some_and(|p| p > 0.0), "the seed is marked: {roll}");
+        rolls.push(roll);
+    }
+    // One primer for both: the notes before the primer's end are the same.
+    let primer = |roll: &serde_json::Value| -> Vec<String> {
+        let end = roll["primer_seconds"].as_f64().unwrap();
+        let mut notes: Vec<String> = roll["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["start"].as_f64().unwrap() < end - 1e-6)
+            .map(|n| format!("{}@{:.3}", n["pitch"], n["start"].as_f64().unwrap()))
+            .collect();
+        notes.sort();
+        notes
+    };
+    assert!(!primer(&rolls[0]).is_empty());
+    assert_eq!(primer(&rolls[0]), primer(&rolls[1]));
+
+    for (what, body, want) in [
+        ("one checkpoint", &br#"{"checkpoints": ["tiny.markov"]}"#[..], 400),
+        ("twice the same", br#"{"checkpoints": ["tiny.markov", "tiny.markov"]}"#, 400),
+        ("missing", br#"{"checkpoints": ["tiny.markov", "gone.markov"]}"#, 404),
+        ("traversal", br#"{"checkpoints": ["tiny.markov", "../x.markov"]}"#, 400),
+        ("unknown field", br#"{"checkpoints": ["tiny.markov", "twin.markov"], "bogus": 1}"#, 400),
+        ("bad length", br#"{"checkpoints": ["tiny.markov", "twin.markov"], "length": 0}"#, 400),
+    ] {
+        assert_error(what, http(a, "POST", "/api/compare", body), want);
+    }
+}

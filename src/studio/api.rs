@@ -35,6 +35,8 @@ pub const PAGE: &str = include_str!("page.html");
 pub const MAX_LENGTH: usize = 8192;
 /// Most variations in one request.
 pub const MAX_VARIATIONS: usize = 16;
+/// Most checkpoints one compare request continues the primer with.
+pub const MAX_COMPARED: usize = 8;
 
 /// A request as the server read it.
 #[derive(Debug, Clone)]
@@ -270,6 +272,7 @@ fn route(state: &Arc<State>, req: &Request) -> Result<Response> {
         ("GET", p) if p.starts_with("/api/jobs/") => {
             Ok(Response::json(200, &state.jobs.status(&p["/api/jobs/".len()..])?))
         }
+        ("POST", "/api/compare") => compare(state, &req.body),
         ("POST", "/api/trials") => trial(state, &req.body),
         ("POST", "/api/votes") => vote(state, &req.body),
         ("GET", "/api/results") => results(state, query),
@@ -630,6 +633,49 @@ struct TrialBody {
     b: String,
     #[serde(flatten)]
     sampling: SamplingBody,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompareBody {
+    checkpoints: Vec<String>,
+    #[serde(flatten)]
+    sampling: SamplingBody,
+}
+
+/// `POST /api/compare`: one primer (the seed) continued by each of several checkpoints, with the
+/// same length, sampling settings and rng seed; the samples in the order asked, named.
+fn compare(state: &State, body: &[u8]) -> Result<Response> {
+    let b: CompareBody = parse(body, &["checkpoints"], true)?;
+    b.sampling.check()?;
+    let n = b.checkpoints.len();
+    if !(2..=MAX_COMPARED).contains(&n) {
+        return Err(bad("checkpoints", format!("must name 2 to {MAX_COMPARED} checkpoints, got {n}")));
+    }
+    for (i, name) in b.checkpoints.iter().enumerate() {
+        check_file_name(name, "checkpoint")?;
+        state.checkpoint(name)?;
+        if b.checkpoints[..i].contains(name) {
+            return Err(bad("checkpoints", format!("{name} is named twice")));
+        }
+    }
+    let seed = b.sampling.seed_file(state)?;
+    let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
+    let t0 = std::time::Instant::now();
+    let mut samples = Vec::with_capacity(n);
+    for name in &b.checkpoints {
+        let stored = sample_into_store(
+            state,
+            name,
+            seed.clone(),
+            &b.sampling,
+            Draw::clip(rng_seed),
+            &Tracker::none(),
+        )?;
+        samples.push(json!({"checkpoint": name, "sample": stored.ids[0], "new_tokens": stored.new_tokens}));
+    }
+    let answer =
+        json!({"samples": samples, "rng_seed": rng_seed, "total_seconds": t0.elapsed().as_secs_f64()});
+    Ok(Response::json(200, &answer))
 }
 
 /// A new blind trial: two clips with the same primer and length, in random order.
