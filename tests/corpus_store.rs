@@ -3,6 +3,8 @@
 //! uninterrupted build writes; incomplete and damaged stores are refused with one line naming
 //! the file; training from a store equals training from the folder.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,15 +46,6 @@ fn tune(seed: u64, notes: u64) -> Piece {
     p
 }
 
-/// Bytes of `piece` with an unknown chunk after its tracks (readers skip it).
-fn with_unknown_chunk(piece: &Piece, tag: u64) -> Vec<u8> {
-    let mut bytes = write_to_bytes(piece);
-    bytes.extend_from_slice(b"XTRA");
-    bytes.extend_from_slice(&8u32.to_be_bytes());
-    bytes.extend_from_slice(&tag.to_le_bytes());
-    bytes
-}
-
 /// `n` tunes in nested folders, every fifth with a byte-different copy (same music), and one
 /// file that is not MIDI.
 fn corpus(dir: &Path, n: u64, notes: u64) -> PathBuf {
@@ -63,7 +56,7 @@ fn corpus(dir: &Path, n: u64, notes: u64) -> PathBuf {
         let t = tune(i, notes);
         std::fs::write(sub.join(format!("t{i:04}.mid")), write_to_bytes(&t)).unwrap();
         if i % 5 == 0 {
-            std::fs::write(sub.join(format!("t{i:04}-copy.mid")), with_unknown_chunk(&t, i)).unwrap();
+            std::fs::write(sub.join(format!("t{i:04}-copy.mid")), common::with_unknown_chunk(&t, i)).unwrap();
         }
     }
     std::fs::write(root.join("broken.mid"), b"MThd not really").unwrap();

@@ -2,6 +2,8 @@
 //! tempo, track name, velocities or resolution) share a split, `--dedup` keeps one of each, and
 //! checkpoints are scored on the split of their own training run.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -34,15 +36,6 @@ fn tune(seed: u64, tpb: u16) -> Piece {
     p
 }
 
-/// Bytes of `piece` with an unknown chunk after its tracks (readers must skip it).
-fn with_unknown_chunk(piece: &Piece, tag: u64) -> Vec<u8> {
-    let mut bytes = write_to_bytes(piece);
-    bytes.extend_from_slice(b"XTRA");
-    bytes.extend_from_slice(&8u32.to_be_bytes());
-    bytes.extend_from_slice(&tag.to_le_bytes());
-    bytes
-}
-
 /// `PIECES` tunes, each as four files with different bytes and the same music:
 /// `tuneNN-a.mid` (plain), `-b` (an unknown chunk), `-c` (another tempo and track name),
 /// `-d` (another resolution and velocities).
@@ -52,7 +45,8 @@ fn corpus_of_copies(dir: &Path) -> PathBuf {
     for i in 0..PIECES {
         let plain = tune(i as u64, 480);
         std::fs::write(root.join(format!("tune{i:02}-a.mid")), write_to_bytes(&plain)).unwrap();
-        std::fs::write(root.join(format!("tune{i:02}-b.mid")), with_unknown_chunk(&plain, i as u64)).unwrap();
+        std::fs::write(root.join(format!("tune{i:02}-b.mid")), common::with_unknown_chunk(&plain, i as u64))
+            .unwrap();
         let mut c = plain.clone();
         c.tempos[0].micros_per_beat = 400_000 + 1000 * i as u32;
         c.instruments[0].name = format!("copy {i}");

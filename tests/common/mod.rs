@@ -126,3 +126,13 @@ pub fn python() -> Option<PathBuf> {
     eprintln!("skipping: no Python at {} (set CADENZA_PYTHON or run scripts/setup.sh)", candidate.display());
     None
 }
+
+/// Bytes of `piece` with an unknown chunk (`XTRA`, 8 bytes of `tag`) after its tracks: a copy
+/// with other bytes and the same music (readers must skip the chunk).
+pub fn with_unknown_chunk(piece: &Piece, tag: u64) -> Vec<u8> {
+    let mut bytes = cadenza::midi::write_to_bytes(piece);
+    bytes.extend_from_slice(b"XTRA");
+    bytes.extend_from_slice(&8u32.to_be_bytes());
+    bytes.extend_from_slice(&tag.to_le_bytes());
+    bytes
+}
