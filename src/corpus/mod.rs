@@ -271,11 +271,6 @@ impl Corpus {
         Pieces::summary(self)
     }
 
-    /// Total duration of one split's pieces, seconds.
-    pub fn seconds(&self, split: Split) -> f64 {
-        self.split(split).map(|p| p.info.seconds).sum()
-    }
-
     /// The pieces of one split.
     pub fn split(&self, split: Split) -> impl Iterator<Item = &CorpusPiece> {
         self.pieces.iter().filter(move |p| p.split == split)
@@ -291,18 +286,10 @@ impl Corpus {
         Pieces::content_hash(self)
     }
 
-    /// Error unless `split` holds at least one piece.
+    /// Copies of the token sequences of `split`; an error unless it holds at least one piece
+    /// ([`Pieces::require_slices`]).
     pub fn require(&self, split: Split) -> Result<Vec<Vec<TokenId>>> {
-        let seqs = self.sequences(split);
-        if seqs.is_empty() {
-            let problem = CorpusError::EmptySplit {
-                split: split.name(),
-                pieces: self.pieces.len(),
-                skipped: self.skipped.len(),
-            };
-            return Err(Error::Corpus { path: self.root.clone(), problem });
-        }
-        Ok(seqs)
+        Ok(self.require_slices(split)?.into_iter().map(<[TokenId]>::to_vec).collect())
     }
 }
 
