@@ -11,40 +11,11 @@ use std::time::{Duration, Instant};
 
 use cadenza::corpus::{Corpus, LoadOptions, Pieces, Split, SplitKey};
 use cadenza::error::{Error, StoreError};
-use cadenza::midi::{write_to_bytes, Instrument, Note, Piece, TempoChange};
+use cadenza::midi::write_to_bytes;
 use cadenza::progress::Silent;
 use cadenza::store::{self, BuildOptions, TokenStore};
 use cadenza::train::{self, ModelSpec, TrainRequest};
 use cadenza::{Tokenizer, TokenizerConfig};
-
-/// A pseudo-random melody of `notes` notes, different for every `seed`.
-fn tune(seed: u64, notes: u64) -> Piece {
-    let tpb = 480;
-    let mut p = Piece::new(tpb);
-    p.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let step = u64::from(tpb) / 2;
-    let mut out = Vec::new();
-    for i in 0..notes {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let pitch = 55 + ((x >> 33) % 20) as u8;
-        out.push(Note {
-            start: i * step,
-            end: i * step + step - 1,
-            pitch,
-            velocity: 40 + (x >> 50) as u8 % 60,
-        });
-    }
-    p.instruments.push(Instrument {
-        program: 0,
-        channel: 0,
-        is_drum: false,
-        name: "melody".into(),
-        notes: out,
-    });
-    p.normalize();
-    p
-}
 
 /// `n` tunes in nested folders, every fifth with a byte-different copy (same music), and one
 /// file that is not MIDI.
@@ -53,7 +24,7 @@ fn corpus(dir: &Path, n: u64, notes: u64) -> PathBuf {
     for i in 0..n {
         let sub = root.join(format!("g{}", i % 3));
         std::fs::create_dir_all(&sub).unwrap();
-        let t = tune(i, notes);
+        let t = common::tune(480, i, notes);
         std::fs::write(sub.join(format!("t{i:04}.mid")), write_to_bytes(&t)).unwrap();
         if i % 5 == 0 {
             std::fs::write(sub.join(format!("t{i:04}-copy.mid")), common::with_unknown_chunk(&t, i)).unwrap();

@@ -11,30 +11,13 @@ use cadenza::compare::{self, CompareOptions, CompareRequest};
 use cadenza::corpus::{Corpus, LoadOptions, Split, SplitKey};
 use cadenza::error::{CorpusError, Error};
 use cadenza::eval::{self, EvalRequest};
-use cadenza::midi::{write_to_bytes, Instrument, Note, Piece, TempoChange};
+use cadenza::midi::write_to_bytes;
 use cadenza::progress::Silent;
 use cadenza::sampler::Guard;
 use cadenza::train::{self, ModelSpec, TrainRequest};
 use cadenza::{Tokenizer, TokenizerConfig};
 
 const PIECES: usize = 40;
-
-/// A pseudo-random melody, different for every `seed`.
-fn tune(seed: u64, tpb: u16) -> Piece {
-    let mut p = Piece::new(tpb);
-    p.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut notes = Vec::new();
-    let step = u64::from(tpb) / 2;
-    for i in 0..24u64 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let pitch = 55 + ((x >> 33) % 20) as u8;
-        notes.push(Note { start: i * step, end: i * step + step - 1, pitch, velocity: 80 });
-    }
-    p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "melody".into(), notes });
-    p.normalize();
-    p
-}
 
 /// `PIECES` tunes, each as four files with different bytes and the same music:
 /// `tuneNN-a.mid` (plain), `-b` (an unknown chunk), `-c` (another tempo and track name),
@@ -43,7 +26,7 @@ fn corpus_of_copies(dir: &Path) -> PathBuf {
     let root = dir.join("copies");
     std::fs::create_dir_all(&root).unwrap();
     for i in 0..PIECES {
-        let plain = tune(i as u64, 480);
+        let plain = common::tune(480, i as u64, 24);
         std::fs::write(root.join(format!("tune{i:02}-a.mid")), write_to_bytes(&plain)).unwrap();
         std::fs::write(root.join(format!("tune{i:02}-b.mid")), common::with_unknown_chunk(&plain, i as u64))
             .unwrap();
@@ -51,7 +34,7 @@ fn corpus_of_copies(dir: &Path) -> PathBuf {
         c.tempos[0].micros_per_beat = 400_000 + 1000 * i as u32;
         c.instruments[0].name = format!("copy {i}");
         std::fs::write(root.join(format!("tune{i:02}-c.mid")), write_to_bytes(&c)).unwrap();
-        let mut d = tune(i as u64, 96);
+        let mut d = common::tune(96, i as u64, 24);
         for n in &mut d.instruments[0].notes {
             n.velocity = 30 + n.pitch % 50;
         }
@@ -171,7 +154,11 @@ fn checkpoints_are_scored_on_their_own_split() {
     let root = dir.path().join("distinct");
     std::fs::create_dir_all(&root).unwrap();
     for i in 0..60 {
-        std::fs::write(root.join(format!("tune{i:02}.mid")), write_to_bytes(&tune(1000 + i, 480))).unwrap();
+        std::fs::write(
+            root.join(format!("tune{i:02}.mid")),
+            write_to_bytes(&common::tune(480, 1000 + i, 24)),
+        )
+        .unwrap();
     }
     let t = tokenizer();
     let legacy = dir.path().join("legacy.markov");

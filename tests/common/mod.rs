@@ -136,3 +136,32 @@ pub fn with_unknown_chunk(piece: &Piece, tag: u64) -> Vec<u8> {
     bytes.extend_from_slice(&tag.to_le_bytes());
     bytes
 }
+
+/// A pseudo-random melody of `notes` notes (eighth notes at `tpb` ticks per beat, velocities
+/// varied), different for every `seed`.
+pub fn tune(tpb: u16, seed: u64, notes: u64) -> Piece {
+    let mut p = Piece::new(tpb);
+    p.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let step = u64::from(tpb) / 2;
+    let mut out = Vec::new();
+    for i in 0..notes {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let pitch = 55 + ((x >> 33) % 20) as u8;
+        out.push(Note {
+            start: i * step,
+            end: i * step + step - 1,
+            pitch,
+            velocity: 40 + (x >> 50) as u8 % 60,
+        });
+    }
+    p.instruments.push(Instrument {
+        program: 0,
+        channel: 0,
+        is_drum: false,
+        name: "melody".into(),
+        notes: out,
+    });
+    p.normalize();
+    p
+}
