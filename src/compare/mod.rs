@@ -118,9 +118,7 @@ pub fn recorded_split(
         match &first {
             None => first = Some((path, mine)),
             Some((p0, l0)) if (l0.split_key, l0.dedup) != (mine.split_key, mine.dedup) => {
-                let describe = |l: &LoadOptions| {
-                    format!("by {}{}", l.split_key.name(), if l.dedup { " with --dedup" } else { "" })
-                };
+                let describe = |l: &LoadOptions| crate::corpus::describe_split(l.split_key, l.dedup);
                 return Err(Error::Corpus {
                     path: corpus.to_path_buf(),
                     problem: CorpusError::SplitsDiffer {

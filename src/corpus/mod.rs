@@ -27,7 +27,7 @@ use rayon::prelude::*;
 
 pub use music_key::{music_key, MusicKey};
 pub use pieces::{PieceRef, Pieces};
-pub use split::{Split, SplitKey, SplitRatios};
+pub use split::{describe_split, Split, SplitKey, SplitRatios};
 
 use crate::error::{CorpusError, Error, Result};
 use crate::midi::{self, ReadOptions};

@@ -76,6 +76,11 @@ impl SplitKey {
     }
 }
 
+/// How a corpus was split, for messages: `by music`, `by file-bytes with --dedup`.
+pub fn describe_split(key: SplitKey, dedup: bool) -> String {
+    format!("by {}{}", key.name(), if dedup { " with --dedup" } else { "" })
+}
+
 impl std::str::FromStr for SplitKey {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {

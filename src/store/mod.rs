@@ -242,9 +242,7 @@ impl TokenStore {
     /// trained ([`crate::corpus::LoadOptions::as_recorded`]).
     pub fn require_split(&self, checkpoint: &Path, load: &crate::corpus::LoadOptions) -> Result<()> {
         let b = &self.manifest.build;
-        let describe = |key: SplitKey, dedup: bool| {
-            format!("by {}{}", key.name(), if dedup { " with --dedup" } else { "" })
-        };
+        let describe = crate::corpus::describe_split;
         if (load.split_key, load.dedup) == (b.split_key, b.dedup) && load.split == b.split {
             return Ok(());
         }
