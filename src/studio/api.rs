@@ -21,6 +21,7 @@ use super::store::{self, SampleMeta, Store};
 use super::votes::{self, Trial, Vote, Votes};
 use super::Config;
 use crate::checkpoint::{self, ModelKind};
+use crate::corpus::files::{find_midi, Walk};
 use crate::corpus::{assign_split, split_hashes_of_file, MusicKey, Split, SplitKey, SplitRatios};
 use crate::error::{Error, Result, StudioError};
 use crate::generate::{self, GenerateOptions, Sample};
@@ -184,34 +185,24 @@ pub fn check_file_name<'a>(name: &'a str, what: &'static str) -> Result<&'a str>
     }
 }
 
+/// The corpus's MIDI files, as names requests may use: up to 8 folders deep, symbolic links not
+/// followed (so no name leads outside the corpus), names that are not UTF-8 or not readable
+/// MIDI left out.
 fn list_corpus(root: &Path) -> Vec<CorpusEntry> {
-    fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<CorpusEntry>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        let mut items: Vec<_> = rd.flatten().collect();
-        items.sort_by_key(|e| e.file_name());
-        for e in items {
-            let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
-            if name.starts_with('.') {
-                continue;
+    let walk = Walk { file_links: false, max_depth: Some(8) };
+    let files = find_midi(root, walk).unwrap_or_default();
+    files
+        .iter()
+        .filter_map(|path| {
+            let name = path.strip_prefix(root).ok()?.to_str()?.to_string();
+            if name.is_empty() {
+                return None; // `root` is itself a file: no names under it
             }
-            let rel_name = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() && depth < 8 {
-                walk(&e.path(), &rel_name, depth + 1, out);
-            } else if ft.is_file() {
-                let lower = name.to_ascii_lowercase();
-                if !(lower.ends_with(".mid") || lower.ends_with(".midi")) {
-                    continue;
-                }
-                let Ok(bytes) = std::fs::read(e.path()) else { continue };
-                let Some((hash, music)) = split_hashes_of_file(&bytes, &e.path()) else { continue };
-                out.push(CorpusEntry { name: rel_name, hash, music });
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, "", 0, &mut out);
-    out
+            let bytes = std::fs::read(path).ok()?;
+            let (hash, music) = split_hashes_of_file(&bytes, path)?;
+            Some(CorpusEntry { name, hash, music })
+        })
+        .collect()
 }
 
 /// Answer `req`; never panics on bad input.
