@@ -349,3 +349,66 @@ fn a_build_refuses_other_options_and_foreign_folders() {
         "{e}"
     );
 }
+
+/// A build stopped after its first shard, as the manifest then says (the rest removed).
+fn interrupted_copy(whole: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let mut m = manifest(whole).unwrap();
+    let first = m["shards"][0].clone();
+    m["shards"] = serde_json::Value::Array(vec![first.clone()]);
+    m["complete"] = false.into();
+    m["totals"] = serde_json::Value::Null;
+    std::fs::write(to.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let name = first["file"].as_str().unwrap();
+    std::fs::copy(whole.join(name), to.join(name)).unwrap();
+}
+
+#[test]
+fn a_resumed_build_notices_a_file_rewritten_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = corpus(dir.path(), 60, 40);
+    let t = tokenizer();
+    let opts = build_opts(1000, SplitKey::Music, false);
+    let whole = dir.path().join("whole");
+    store::build(&root, &t, &whole, &opts, None).unwrap();
+    let m = manifest(&whole).unwrap();
+    assert!(m["shards"].as_array().unwrap().len() > 2, "{m}");
+    assert!(m["build"]["files_stat_digest"].is_string(), "{m}");
+
+    // Untouched, the interrupted build resumes to the whole store.
+    let resumed = dir.path().join("resumed");
+    interrupted_copy(&whole, &resumed);
+    let built = store::build(&root, &t, &resumed, &opts, None).unwrap();
+    assert_eq!(built.resumed_shards, 1);
+    assert!(snapshot(&resumed) == snapshot(&whole));
+
+    // A file the first shard holds, rewritten with other music under the same name: the shard
+    // has its old tokens, so resuming is refused (and nothing is removed) until --restart.
+    let changed = dir.path().join("changed");
+    interrupted_copy(&whole, &changed);
+    let before = snapshot(&changed);
+    let victim = root.join("g0").join("t0000.mid");
+    std::fs::write(&victim, write_to_bytes(&common::tune(480, 9999, 40))).unwrap();
+    let e = store::build(&root, &t, &changed, &opts, None).unwrap_err().to_string();
+    assert!(e.contains("manifest.json") && e.contains("was modified") && e.contains("--restart"), "{e}");
+    assert!(snapshot(&changed) == before, "a refused resume changed the store");
+    let restart = BuildOptions { restart: true, ..opts.clone() };
+    store::build(&root, &t, &changed, &restart, None).unwrap();
+    assert_same(&TokenStore::open(&changed).unwrap(), &load(&root, SplitKey::Music, false));
+
+    // The same bytes with a new modification time count as modified too (no file is re-read
+    // to tell): the complete store says so on a rerun.
+    let f = std::fs::File::options().write(true).open(&victim).unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)).unwrap();
+    drop(f);
+    let e = store::build(&root, &t, &changed, &opts, None).unwrap_err().to_string();
+    assert!(e.contains("was modified"), "{e}");
+
+    // A manifest written before sizes and times were recorded resumes on the paths alone.
+    let old = dir.path().join("old");
+    interrupted_copy(&whole, &old);
+    let mut m = manifest(&old).unwrap();
+    m["build"].as_object_mut().unwrap().remove("files_stat_digest");
+    std::fs::write(old.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(store::build(&root, &t, &old, &opts, None).unwrap().resumed_shards, 1);
+}

@@ -8,7 +8,10 @@
 //! piece. A build that stops (killed, power cut) leaves a manifest that lists only finalized
 //! shards and says `complete: false`; the same command resumes after the last of them, and the
 //! result equals an uninterrupted build byte for byte (shard boundaries depend only on the
-//! pieces). Other options than the store was started with are refused unless `restart`.
+//! pieces). Other options than the store was started with are refused unless `restart`, and so
+//! is a folder whose files changed: another list of paths, or a file whose size or modification
+//! time differs (a file rewritten in place after the interruption would otherwise keep its old
+//! tokens in the finalized shards).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,9 +91,29 @@ fn difference(a: &BuildKey, b: &BuildKey) -> Option<&'static str> {
         Some("--dedup")
     } else if a.files != b.files || a.files_digest != b.files_digest {
         Some("the folder's MIDI files changed")
+    } else if a.files_stat_digest.is_some()
+        && b.files_stat_digest.is_some()
+        && a.files_stat_digest != b.files_stat_digest
+    {
+        Some("a MIDI file of the folder was modified (size or modification time)")
     } else {
         None
     }
+}
+
+/// A file's size and modification time (nanoseconds since the epoch; 0 where the file system
+/// keeps none), as 16 bytes.
+fn file_stamp(path: &Path) -> Result<[u8; 16]> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut stamp = [0; 16];
+    stamp[..8].copy_from_slice(&meta.len().to_le_bytes());
+    stamp[8..].copy_from_slice(&modified.to_le_bytes());
+    Ok(stamp)
 }
 
 /// Remove the store files (manifest first, so a half-removed store reads as none) of `out`.
@@ -205,9 +228,13 @@ pub fn build(
     }
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
     let mut digest = blake3::Hasher::new();
+    let mut stat_digest = blake3::Hasher::new();
     for p in &paths {
         digest.update(rel(p).to_string_lossy().as_bytes());
         digest.update(b"\0");
+        stat_digest.update(rel(p).to_string_lossy().as_bytes());
+        stat_digest.update(b"\0");
+        stat_digest.update(&file_stamp(p)?);
     }
     let key = BuildKey {
         tokenizer: *tokenizer.config(),
@@ -218,6 +245,7 @@ pub fn build(
         dedup: opts.dedup,
         files: paths.len() as u64,
         files_digest: digest.finalize().to_hex()[..32].to_string(),
+        files_stat_digest: Some(stat_digest.finalize().to_hex()[..32].to_string()),
     };
 
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;

@@ -48,6 +48,11 @@ pub struct BuildKey {
     /// MIDI files found in the folder, and a digest of their sorted relative paths.
     pub files: u64,
     pub files_digest: String,
+    /// A digest of every file's relative path, size and modification time, so that a resumed
+    /// build notices a file rewritten in place (the shards already written hold its old
+    /// tokens). Stores written before it have none, and resume on the paths alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_stat_digest: Option<String>,
 }
 
 /// One finalized shard.
