@@ -239,3 +239,52 @@ fn predict_names_a_non_midi_file() {
     fails_with(t, &["classify", "predict", s(&ckpt), s(&text)], &["notes.txt", "invalid MIDI file"]);
     fails_with(t, &["classify", "predict", s(&ckpt), s(&t.join("absent.mid"))], &["absent.mid"]);
 }
+
+/// `eval` scores the split the classifier was trained on: `train --split-key` is recorded in the
+/// checkpoint, and with byte-different copies of pieces the two keys give different test splits.
+#[test]
+fn eval_uses_the_split_key_the_classifier_was_trained_with() {
+    use cadenza::classify::{LabelledSet, RollConfig};
+    use cadenza::corpus::{Split, SplitKey};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = synthetic(t, 30);
+    // A byte-different copy (other velocities) of every scale piece: the same music.
+    for i in 0..30u8 {
+        let mut p = scale(55 + i % 12, 12 + u64::from(i % 9));
+        for n in &mut p.instruments[0].notes {
+            n.velocity = 100;
+        }
+        write_file(&p, &data.join(format!("scales/s{i:02}-copy.mid"))).unwrap();
+    }
+    let roll = RollConfig { window_beats: 4, ..RollConfig::default() };
+    let test_pieces = |key| LabelledSet::load(&data, &roll, key, None).unwrap().counts(Split::Test).iter().sum();
+    let (by_music, by_bytes): (usize, usize) = (test_pieces(SplitKey::Music), test_pieces(SplitKey::FileBytes));
+    // The copies, and the cluster pieces whose half-note groups come out the same.
+    let repeats = LabelledSet::load(&data, &roll, SplitKey::Music, None).unwrap().musical_duplicates;
+    assert!(repeats >= 30, "{repeats}");
+    assert_ne!(by_music, by_bytes, "the data does not tell the two splits apart");
+
+    for (flag, key, expected) in [(None, "music", by_music), (Some("file-bytes"), "file-bytes", by_bytes)] {
+        let ckpt = t.join(format!("{key}.classifier"));
+        let mut train = cadenza(t);
+        train.args(["classify", "train", "--data", s(&data), "--out", s(&ckpt), "--steps", "2", "--eval-every", "1"]);
+        train.args(QUICK);
+        if let Some(f) = flag {
+            train.args(["--split-key", f]);
+        }
+        let out = train.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(&format!("{repeats} piece(s) repeat the music of another")), "{said}");
+        let out = cadenza(t)
+            .args(["classify", "eval", s(&ckpt), "--data", s(&data), "--json", "--device", "cpu"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v = json(&out.stdout);
+        assert_eq!(v["split_key"], key, "{v}");
+        assert_eq!(v["pieces"].as_u64(), Some(expected as u64), "{key}: {v}");
+    }
+}

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::error::ClassifyError;
 use super::roll::{Roll, RollConfig};
-use crate::corpus::{files, Skipped, Split, SplitRatios, MAX_FILE_BYTES};
+use crate::corpus::{self, files, music_key, MusicKey, Skipped, Split, SplitKey, SplitRatios, MAX_FILE_BYTES};
 use crate::error::{Error, Result};
 use crate::midi;
 use crate::progress::{report, Progress};
@@ -26,6 +26,10 @@ pub struct LabelledPiece {
     /// Index into [`LabelledSet::labels`].
     pub label: usize,
     pub split: Split,
+    /// The blake3 hash of the file's bytes.
+    pub hash: [u8; 32],
+    /// The hash of its quantized notes ([`music_key`]).
+    pub music_key: MusicKey,
     pub roll: Roll,
 }
 
@@ -38,16 +42,28 @@ pub struct LabelledSet {
     /// Usable pieces, sorted by path.
     pub pieces: Vec<LabelledPiece>,
     pub skipped: Vec<Skipped>,
+    /// What the splits were assigned by.
+    pub split_key: SplitKey,
+    /// Pieces whose music (their [`MusicKey`]) another piece of the set, earlier in path order,
+    /// has too: byte-different copies. Under [`SplitKey::Music`] each shares its original's
+    /// split; under [`SplitKey::FileBytes`] it may not.
+    pub musical_duplicates: usize,
     /// A digest of the content hashes of the pieces with their labels.
     pub content_hash: String,
 }
 
 impl LabelledSet {
-    /// Read every label folder under `root` with `roll`'s grid.
+    /// Read every label folder under `root` with `roll`'s grid, each piece assigned to its split
+    /// by `split_key`.
     ///
     /// Errors: fewer than two label folders, a label folder without MIDI files, a label none of
     /// whose files is usable. Files directly under `root` belong to no label and are skipped.
-    pub fn load(root: &Path, roll: &RollConfig, progress: Option<&dyn Progress>) -> Result<LabelledSet> {
+    pub fn load(
+        root: &Path,
+        roll: &RollConfig,
+        split_key: SplitKey,
+        progress: Option<&dyn Progress>,
+    ) -> Result<LabelledSet> {
         let tokenizer = roll.tokenizer()?;
         let mut labels = Vec::new();
         let mut loose = Vec::new();
@@ -90,19 +106,20 @@ impl LabelledSet {
                 (*label, rel, r)
             })
             .collect();
-        let split = SplitRatios::default();
+        let ratios = SplitRatios::default();
         let mut pieces = Vec::new();
         let mut skipped = loose;
         for (label, path, r) in read {
             match r {
-                Ok((hash, roll)) => {
-                    pieces.push((hash, LabelledPiece { path, label, split: split.assign(&hash), roll }))
+                Ok((hash, music_key, roll)) => {
+                    let split = corpus::assign_split(&ratios, split_key, &hash, &music_key);
+                    pieces.push(LabelledPiece { path, label, split, hash, music_key, roll })
                 }
                 Err(reason) => skipped.push(Skipped { path, reason }),
             }
         }
         for (i, label) in labels.iter().enumerate() {
-            if !pieces.iter().any(|(_, p)| p.label == i) {
+            if !pieces.iter().any(|p| p.label == i) {
                 let mine: Vec<&Skipped> = skipped.iter().filter(|s| s.path.starts_with(label)).collect();
                 let first =
                     mine.first().map_or_else(String::new, |s| format!("{}: {}", s.path.display(), s.reason));
@@ -115,16 +132,17 @@ impl LabelledSet {
                 .into());
             }
         }
-        pieces.sort_by(|a, b| a.1.path.cmp(&b.1.path));
+        pieces.sort_by(|a, b| a.path.cmp(&b.path));
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
         let mut h = blake3::Hasher::new();
-        for (hash, p) in &pieces {
-            h.update(hash);
+        for p in &pieces {
+            h.update(&p.hash);
             h.update(labels[p.label].as_bytes());
         }
         let content_hash = h.finalize().to_hex()[..16].to_string();
-        let pieces = pieces.into_iter().map(|(_, p)| p).collect();
-        Ok(LabelledSet { root: root.into(), labels, pieces, skipped, content_hash })
+        let mut seen = std::collections::HashSet::new();
+        let musical_duplicates = pieces.iter().filter(|p| !seen.insert(p.music_key)).count();
+        Ok(LabelledSet { root: root.into(), labels, pieces, skipped, split_key, musical_duplicates, content_hash })
     }
 
     /// The pieces of one split.
@@ -159,7 +177,7 @@ impl LabelledSet {
 }
 
 /// A file's content hash and roll, or why it is unusable.
-type ReadResult = std::result::Result<([u8; 32], Roll), String>;
+type ReadResult = std::result::Result<([u8; 32], MusicKey, Roll), String>;
 
 /// Read one file into a roll, or say why it is unusable.
 fn read_roll(path: &Path, tokenizer: &Tokenizer) -> ReadResult {
@@ -178,7 +196,7 @@ fn read_roll(path: &Path, tokenizer: &Tokenizer) -> ReadResult {
     if roll.notes.is_empty() {
         return Err("no notes in the roll's pitch range".into());
     }
-    Ok((hash, roll))
+    Ok((hash, music_key(&piece), roll))
 }
 
 /// Class-balanced batches of random training windows: row `i` of a batch is drawn from label
@@ -251,7 +269,7 @@ mod tests {
         }
         std::fs::write(d.path().join("high/broken.mid"), b"MThd").unwrap();
         write(&d.path().join("loose.mid"), 60);
-        let set = LabelledSet::load(d.path(), &RollConfig::default(), None).unwrap();
+        let set = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap();
         assert_eq!(set.labels, vec!["high", "low"]);
         assert_eq!(set.pieces.len(), 12);
         assert_eq!(set.skipped.len(), 2, "{:?}", set.skipped);
@@ -261,17 +279,63 @@ mod tests {
             .all(|p| set.labels[p.label] == p.path.iter().next().unwrap().to_str().unwrap()));
     }
 
+    /// `path` with the notes of `write(_, pitch)` but another velocity and track name: other
+    /// bytes, the same music.
+    fn write_copy(path: &Path, pitch: u8) {
+        let mut p = Piece::new(240);
+        let notes = (0..8)
+            .map(|i| Note { start: i * 240, end: i * 240 + 200, pitch: pitch + i as u8, velocity: 99 })
+            .collect();
+        p.instruments.push(Instrument { program: 5, channel: 2, is_drum: false, name: "copy".into(), notes });
+        p.normalize();
+        write_file(&p, path).unwrap();
+    }
+
+    #[test]
+    fn copies_of_one_piece_share_a_split_under_the_music_key() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..30u8 {
+            for label in ["a", "b"] {
+                let pitch = 30 + i + if label == "b" { 30 } else { 0 };
+                write(&d.path().join(format!("{label}/p{i:02}.mid")), pitch);
+                write_copy(&d.path().join(format!("{label}/p{i:02}-copy.mid")), pitch);
+            }
+        }
+        let cfg = RollConfig::default();
+        let pairs = |set: &LabelledSet| -> Vec<(Split, Split)> {
+            set.pieces.chunks(2).map(|c| (c[0].split, c[1].split)).collect()
+        };
+        let music = LabelledSet::load(d.path(), &cfg, SplitKey::Music, None).unwrap();
+        assert_eq!((music.pieces.len(), music.musical_duplicates), (120, 60));
+        assert_eq!(music.split_key, SplitKey::Music);
+        // Path order puts `pNN-copy.mid` just before `pNN.mid`.
+        for (c, p) in music.pieces.chunks(2).map(|c| (&c[0], &c[1])) {
+            assert!(c.path.to_string_lossy().ends_with("-copy.mid"), "{}", c.path.display());
+            assert_eq!(p.music_key, c.music_key);
+            assert_ne!(p.hash, c.hash);
+            assert_eq!(p.split, c.split, "{}", p.path.display());
+            assert_eq!(p.split, SplitRatios::default().assign(&p.music_key));
+        }
+        // By file bytes the copies scatter (what the music key prevents), over the same pieces.
+        let bytes = LabelledSet::load(d.path(), &cfg, SplitKey::FileBytes, None).unwrap();
+        assert_eq!(bytes.musical_duplicates, 60);
+        assert_eq!(bytes.content_hash, music.content_hash);
+        let straddling = pairs(&bytes).iter().filter(|(a, b)| a != b).count();
+        assert!(straddling > 10, "{straddling} of 60 pairs straddle splits");
+        assert!(bytes.pieces.iter().all(|p| p.split == SplitRatios::default().assign(&p.hash)));
+    }
+
     #[test]
     fn too_few_labels_and_empty_or_unreadable_labels_are_errors() {
         let d = tempfile::tempdir().unwrap();
         write(&d.path().join("only/a.mid"), 60);
-        let e = LabelledSet::load(d.path(), &RollConfig::default(), None).unwrap_err().to_string();
+        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap_err().to_string();
         assert!(e.contains("at least two label folders") && e.contains("found 1 (only)"), "{e}");
         std::fs::create_dir_all(d.path().join("empty")).unwrap();
-        let e = LabelledSet::load(d.path(), &RollConfig::default(), None).unwrap_err().to_string();
+        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap_err().to_string();
         assert!(e.contains("label folder `empty` holds no MIDI files"), "{e}");
         std::fs::write(d.path().join("empty/x.mid"), b"not midi").unwrap();
-        let e = LabelledSet::load(d.path(), &RollConfig::default(), None).unwrap_err().to_string();
+        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap_err().to_string();
         assert!(
             e.contains("none of the 1 MIDI file(s) of label `empty` is usable") && e.contains("x.mid"),
             "{e}"
@@ -286,7 +350,7 @@ mod tests {
             write(&d.path().join(format!("b/p{i}.mid")), 70 + i);
         }
         let cfg = RollConfig { window_beats: 4, ..RollConfig::default() };
-        let set = LabelledSet::load(d.path(), &cfg, None).unwrap();
+        let set = LabelledSet::load(d.path(), &cfg, SplitKey::Music, None).unwrap();
         let b = Batcher::new(&set, cfg, 3, 7).unwrap();
         let (x, y) = b.batch(5, 8);
         assert_eq!(x.len(), 8 * cfg.window_len());

@@ -328,8 +328,7 @@ pub fn corpus_summary(set: &LabelledSet) -> CorpusSummary {
         content_hash: set.content_hash.clone(),
         pieces,
         tokens: Default::default(),
-        // The labelled set is still split by file bytes (see `data.rs`).
-        split_key: crate::corpus::SplitKey::FileBytes,
+        split_key: set.split_key,
         dedup: false,
     }
 }

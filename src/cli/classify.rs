@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cadenza::classify::{self, Classifier, Confusion, LabelledSet, NetConfig, RollConfig, TrainConfig};
-use cadenza::corpus::Split;
+use cadenza::corpus::{Split, SplitKey};
 use cadenza::models::lstm::parse_device;
 
 use super::progress::Reporter;
@@ -45,6 +45,11 @@ pub struct TrainArgs {
     /// Do not apply the sustain pedal to note lengths.
     #[arg(long)]
     no_sustain: bool,
+    /// What assigns a piece to train / valid / test: `music` (a hash of its quantized notes,
+    /// so byte-different copies of one piece share a split) or `file-bytes` (a hash of the
+    /// file, how classifiers were split before). `classify eval` uses the checkpoint's.
+    #[arg(long, value_name = "KEY", default_value = "music", value_parser = super::options::parse_split_key)]
+    split_key: SplitKey,
     /// Channels of the first convolution block (doubled by each later block).
     #[arg(long, default_value_t = NetConfig::default().width)]
     width: usize,
@@ -154,9 +159,9 @@ impl cadenza::progress::Progress for TrainBar {
 }
 
 /// Read a labelled corpus with a progress bar, warning about skipped files.
-fn load_set(data: &Path, roll: &RollConfig) -> anyhow::Result<LabelledSet> {
+fn load_set(data: &Path, roll: &RollConfig, split_key: SplitKey) -> anyhow::Result<LabelledSet> {
     let b = Reporter::new();
-    let set = LabelledSet::load(data, roll, Some(&b));
+    let set = LabelledSet::load(data, roll, split_key, Some(&b));
     b.finish();
     let set = set?;
     if let Some(first) = set.skipped.first() {
@@ -196,10 +201,21 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     net.validate()?;
     cfg.validate()?;
     let device = parse_device(&cfg.device)?;
-    let set = load_set(&a.data, &roll)?;
+    let set = load_set(&a.data, &roll, a.split_key)?;
     let counts: Vec<String> =
         Split::ALL.iter().map(|&s| format!("{} {s}", set.counts(s).iter().sum::<usize>())).collect();
     eprintln!("labels: {}", label_counts(&set));
+    if set.musical_duplicates > 0 {
+        eprintln!(
+            "note: {} piece(s) repeat the music of another (split by {}: {})",
+            set.musical_duplicates,
+            set.split_key,
+            match set.split_key {
+                SplitKey::Music => "each shares its original's split",
+                SplitKey::FileBytes => "copies may straddle splits",
+            }
+        );
+    }
     eprintln!(
         "pieces: {}; windows of {} beats x {} pitches; {} blocks from {} channels, on {device:?}",
         counts.join(", "),
@@ -263,8 +279,10 @@ fn label_counts(set: &LabelledSet) -> String {
 
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let device = parse_device(&a.device)?;
-    let (model, _) = Classifier::load(&a.checkpoint, device)?;
-    let set = load_set(&a.data, &model.roll)?;
+    let (model, header) = Classifier::load(&a.checkpoint, device)?;
+    // The split the classifier was trained on (old checkpoints record none: file bytes).
+    let split_key = header.corpus.as_ref().map_or_else(SplitKey::legacy, |c| c.split_key);
+    let set = load_set(&a.data, &model.roll, split_key)?;
     let map = classify::label_map(&model, &set, &a.checkpoint)?;
     let e = classify::evaluate(&model, &set, a.split, &map)?;
     if a.json {
@@ -272,13 +290,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         v["checkpoint"] = a.checkpoint.display().to_string().into();
         v["data"] = a.data.display().to_string().into();
         v["split"] = a.split.to_string().into();
+        v["split_key"] = split_key.to_string().into();
         v["pieces"] = e.piece.total().into();
         v["windows"] = e.window.total().into();
         println!("{v}");
         return Ok(());
     }
     println!(
-        "{} split of {}: {} pieces, {} windows",
+        "{} split (by {split_key}, as trained) of {}: {} pieces, {} windows",
         a.split,
         a.data.display(),
         e.piece.total(),
