@@ -53,6 +53,12 @@ pub fn generate(
     opts: &GenerateOptions,
 ) -> Result<Vec<Generated>> {
     opts.sampler.validate()?;
+    if opts.count == 0 {
+        return Err(Error::setting("count", 0, "at least 1 piece"));
+    }
+    if opts.length == 0 {
+        return Err(Error::setting("length", 0, "at least 1 new token"));
+    }
     if model.vocab_size() != tokenizer.vocab_size() {
         return Err(ModelError::VocabMismatch {
             model: model.vocab_size(),
