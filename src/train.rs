@@ -48,6 +48,34 @@ impl ModelSpec {
             ModelSpec::Transformer(_) => ModelKind::Transformer,
         }
     }
+
+    /// Check the model's settings (orders, states, network shape and training schedule, device,
+    /// a `--resume` checkpoint's kind and shape) without reading any corpus, so that a mistake
+    /// is told before minutes of loading. `seed` is the request's.
+    pub fn validate(&self, seed: u64) -> Result<()> {
+        match self {
+            ModelSpec::Markov { orders } => {
+                if orders.is_empty() {
+                    return Err(crate::error::ModelError::NoOrders.into());
+                }
+                for &order in orders {
+                    MarkovConfig { order, ..MarkovConfig::default() }.validate()?;
+                }
+            }
+            ModelSpec::Hmm(config) => config.validate()?,
+            #[cfg(feature = "lstm")]
+            ModelSpec::Lstm(r) => {
+                let (_, train) = r.resolve_for::<crate::models::lstm::Net>(seed)?;
+                crate::models::neural::parse_device(&train.device)?;
+            }
+            #[cfg(feature = "lstm")]
+            ModelSpec::Transformer(r) => {
+                let (_, train) = r.resolve_for::<crate::models::transformer::Net>(seed)?;
+                crate::models::neural::parse_device(&train.device)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A training job.
@@ -130,6 +158,7 @@ pub fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
 /// # Ok::<(), cadenza::Error>(())
 /// ```
 pub fn run(request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
+    request.model.validate(request.seed)?;
     if let Some(dir) = &request.store {
         let store = crate::store::TokenStore::open(dir)?;
         store.require_tokenizer(&request.tokenizer)?;

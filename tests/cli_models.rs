@@ -137,6 +137,18 @@ fn bad_inputs_give_one_line_errors() {
         one_line_error(&["generate", ckpt.to_str().unwrap(), "--out", gen.to_str().unwrap(), flag, "0"], needle);
     }
     assert!(!gen.exists() || std::fs::read_dir(&gen).unwrap().next().is_none(), "a file was written");
+    // Bad model settings are told before the corpus is read.
+    let c = corpus.to_str().unwrap();
+    for (args, needle) in [
+        (&["--model", "markov", "--order", "0"][..], "markov order must be in 1..=32, got 0"),
+        (&["--model", "hmm", "--states", "0"][..], "HMM states must be at least 1, got 0"),
+    ] {
+        let out = cadenza(tmp.path()).args(["train", "--corpus", c]).args(args).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: read the corpus first: {err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+    }
 }
 
 #[test]

@@ -138,6 +138,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.rng_seed,
         tokenizer,
     };
+    // Bad settings are told before the corpus is read.
+    request
+        .model
+        .validate(request.seed)
+        .with_context(|| format!("training the {} into {}", args.model, request.out.display()))?;
     let corpus: Box<dyn Pieces> = match store {
         Some(s) => {
             super::corpus::report_store(&s);
