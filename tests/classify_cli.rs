@@ -259,8 +259,10 @@ fn eval_uses_the_split_key_the_classifier_was_trained_with() {
         write_file(&p, &data.join(format!("scales/s{i:02}-copy.mid"))).unwrap();
     }
     let roll = RollConfig { window_beats: 4, ..RollConfig::default() };
-    let test_pieces = |key| LabelledSet::load(&data, &roll, key, None).unwrap().counts(Split::Test).iter().sum();
-    let (by_music, by_bytes): (usize, usize) = (test_pieces(SplitKey::Music), test_pieces(SplitKey::FileBytes));
+    let test_pieces =
+        |key| LabelledSet::load(&data, &roll, key, None).unwrap().counts(Split::Test).iter().sum();
+    let (by_music, by_bytes): (usize, usize) =
+        (test_pieces(SplitKey::Music), test_pieces(SplitKey::FileBytes));
     // The copies, and the cluster pieces whose half-note groups come out the same.
     let repeats = LabelledSet::load(&data, &roll, SplitKey::Music, None).unwrap().musical_duplicates;
     assert!(repeats >= 30, "{repeats}");
@@ -269,7 +271,18 @@ fn eval_uses_the_split_key_the_classifier_was_trained_with() {
     for (flag, key, expected) in [(None, "music", by_music), (Some("file-bytes"), "file-bytes", by_bytes)] {
         let ckpt = t.join(format!("{key}.classifier"));
         let mut train = cadenza(t);
-        train.args(["classify", "train", "--data", s(&data), "--out", s(&ckpt), "--steps", "2", "--eval-every", "1"]);
+        train.args([
+            "classify",
+            "train",
+            "--data",
+            s(&data),
+            "--out",
+            s(&ckpt),
+            "--steps",
+            "2",
+            "--eval-every",
+            "1",
+        ]);
         train.args(QUICK);
         if let Some(f) = flag {
             train.args(["--split-key", f]);

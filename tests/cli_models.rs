@@ -133,8 +133,13 @@ fn bad_inputs_give_one_line_errors() {
     let corpus = tiny_corpus(tmp.path(), 6, false);
     let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "2"]);
     let gen = tmp.path().join("gen");
-    for (flag, needle) in [("--length", "length must be at least 1 new token"), ("--count", "count must be at least 1")] {
-        one_line_error(&["generate", ckpt.to_str().unwrap(), "--out", gen.to_str().unwrap(), flag, "0"], needle);
+    for (flag, needle) in
+        [("--length", "length must be at least 1 new token"), ("--count", "count must be at least 1")]
+    {
+        one_line_error(
+            &["generate", ckpt.to_str().unwrap(), "--out", gen.to_str().unwrap(), flag, "0"],
+            needle,
+        );
     }
     assert!(!gen.exists() || std::fs::read_dir(&gen).unwrap().next().is_none(), "a file was written");
     // Bad model settings are told before the corpus is read.

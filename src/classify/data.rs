@@ -12,7 +12,9 @@ use rayon::prelude::*;
 
 use super::error::ClassifyError;
 use super::roll::{Roll, RollConfig};
-use crate::corpus::{self, files, music_key, MusicKey, Skipped, Split, SplitKey, SplitRatios, MAX_FILE_BYTES};
+use crate::corpus::{
+    self, files, music_key, MusicKey, Skipped, Split, SplitKey, SplitRatios, MAX_FILE_BYTES,
+};
 use crate::error::{Error, Result};
 use crate::midi;
 use crate::progress::{report, Progress};
@@ -142,7 +144,15 @@ impl LabelledSet {
         let content_hash = h.finalize().to_hex()[..16].to_string();
         let mut seen = std::collections::HashSet::new();
         let musical_duplicates = pieces.iter().filter(|p| !seen.insert(p.music_key)).count();
-        Ok(LabelledSet { root: root.into(), labels, pieces, skipped, split_key, musical_duplicates, content_hash })
+        Ok(LabelledSet {
+            root: root.into(),
+            labels,
+            pieces,
+            skipped,
+            split_key,
+            musical_duplicates,
+            content_hash,
+        })
     }
 
     /// The pieces of one split.
@@ -329,13 +339,19 @@ mod tests {
     fn too_few_labels_and_empty_or_unreadable_labels_are_errors() {
         let d = tempfile::tempdir().unwrap();
         write(&d.path().join("only/a.mid"), 60);
-        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap_err().to_string();
+        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least two label folders") && e.contains("found 1 (only)"), "{e}");
         std::fs::create_dir_all(d.path().join("empty")).unwrap();
-        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap_err().to_string();
+        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("label folder `empty` holds no MIDI files"), "{e}");
         std::fs::write(d.path().join("empty/x.mid"), b"not midi").unwrap();
-        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None).unwrap_err().to_string();
+        let e = LabelledSet::load(d.path(), &RollConfig::default(), SplitKey::Music, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("none of the 1 MIDI file(s) of label `empty` is usable") && e.contains("x.mid"),
             "{e}"

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use self::discriminator::DiscriminatorReport;
 pub use self::judge::{Judge, JudgeRequest, JudgeSummary, ModelJudge};
 use crate::checkpoint::{self, Header};
-use crate::corpus::{Corpus, LoadOptions, Split};
+use crate::corpus::{Corpus, LoadOptions, PieceRef, Pieces, Split};
 use crate::error::{CorpusError, Error, Result};
 use crate::generate::Sample;
 use crate::metrics::distance::{density_pair, mean_histogram, total_variation};
@@ -77,8 +77,9 @@ pub struct Contender<'a> {
     pub checkpoint: PathBuf,
     pub header: &'a Header,
     pub model: &'a dyn Generator,
-    /// The corpus tokenized with this model's tokenizer.
-    pub corpus: &'a Corpus,
+    /// The corpus tokenized with this model's tokenizer: a loaded [`Corpus`] or a mapped token
+    /// store.
+    pub corpus: &'a dyn Pieces,
 }
 
 /// The distinct tokenizers of `checkpoints`, in order of first use, and for each checkpoint the
@@ -370,25 +371,18 @@ pub fn contender_names(paths: &[PathBuf]) -> Vec<String> {
 }
 
 /// The primers: the first `beats` beats of test pieces, cycling through them, `count` in all.
-pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>> {
-    let tests: Vec<_> = corpus.split(Split::Test).collect();
-    if tests.is_empty() {
-        let problem = CorpusError::EmptySplit {
-            split: Split::Test.name(),
-            pieces: corpus.pieces.len(),
-            skipped: corpus.skipped.len(),
-        };
-        return Err(Error::Corpus { path: corpus.root.clone(), problem });
-    }
-    let tokenizer = &corpus.tokenizer;
+pub fn primers(corpus: &dyn Pieces, count: usize, beats: f64) -> Result<Vec<Primer>> {
+    corpus.require_slices(Split::Test)?;
+    let tests: Vec<PieceRef<'_>> = corpus.of_split(Split::Test).collect();
+    let tokenizer = corpus.tokenizer();
     let per_piece: Vec<Primer> = tests
         .iter()
         .take(count)
         .map(|t| {
             let decode = decode_options(corpus, t);
-            let piece = tokenizer.decode_with(&t.tokens, &decode);
+            let piece = tokenizer.decode_with(t.tokens, &decode);
             Primer {
-                source: t.path.clone(),
+                source: t.path.to_path_buf(),
                 tokens: tokenizer.encode_prefix(&piece, Some(beats), None),
                 decode,
             }
@@ -399,9 +393,9 @@ pub fn primers(corpus: &Corpus, count: usize, beats: f64) -> Result<Vec<Primer>>
 
 /// How the tokens of a corpus piece are laid out: the original file's opening tempo and time
 /// signature (defaults when it cannot be read again).
-fn decode_options(corpus: &Corpus, piece: &crate::corpus::CorpusPiece) -> DecodeOptions {
-    let read_opts = corpus.tokenizer.read_options();
-    midi::read_file(&corpus.root.join(&piece.path), &read_opts)
+fn decode_options(corpus: &dyn Pieces, piece: &PieceRef<'_>) -> DecodeOptions {
+    let read_opts = corpus.tokenizer().read_options();
+    midi::read_file(&corpus.root().join(piece.path), &read_opts)
         .map_or_else(|_| DecodeOptions::default(), |p| DecodeOptions::from_piece(&p))
 }
 
@@ -432,7 +426,7 @@ fn histogram_values(features: &[&Features], name: &str) -> Vec<Vec<f64>> {
 
 /// What `run` prepares once per tokenizer: its configuration, primers, training sequences and
 /// n-gram index.
-type PerTokenizer = (TokenizerConfig, Vec<Primer>, Vec<Vec<TokenId>>, NgramIndex);
+type PerTokenizer<'a> = (TokenizerConfig, Vec<Primer>, Vec<&'a [TokenId]>, NgramIndex);
 
 /// A comparison job: checkpoints (any kinds and tokenizers) on one corpus folder.
 #[derive(Debug, Clone)]
@@ -440,8 +434,8 @@ pub struct CompareRequest {
     /// The corpus folder: its test split is scored and primes the samples, its train split is
     /// the reference for originality.
     pub corpus: PathBuf,
-    /// A token store to compare on instead of reading `corpus` (copied into memory): every
-    /// checkpoint must speak its tokenizer and record its split.
+    /// A token store to compare on instead of reading `corpus` (read from its memory maps):
+    /// every checkpoint must speak its tokenizer and record its split.
     pub store: Option<PathBuf>,
     pub models: Vec<PathBuf>,
     pub load: LoadOptions,
@@ -487,7 +481,7 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
     let judge = request.judge.as_ref().map(|j| Judge::load(j, &request.device)).transpose()?;
     let loaded =
         request.models.iter().map(|p| saved::load(p, &request.device)).collect::<Result<Vec<_>>>()?;
-    let corpora = match &request.store {
+    let corpora: Vec<Box<dyn Pieces>> = match &request.store {
         // One tokenization only: every checkpoint must speak the store's.
         Some(dir) => {
             let store = crate::store::TokenStore::open(dir)?;
@@ -495,15 +489,17 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
                 store.require_split(path, &load)?;
                 checkpoint::check_tokenizer(path, header, &store.tokenizer)?;
             }
-            vec![store.to_corpus()]
+            vec![Box::new(store)]
         }
         None => tokenizers
             .iter()
-            .map(|t| Corpus::load_with(&request.corpus, t, &load, Some(progress)))
+            .map(|t| {
+                Ok(Box::new(Corpus::load_with(&request.corpus, t, &load, Some(progress))?) as Box<dyn Pieces>)
+            })
             .collect::<Result<Vec<_>>>()?,
     };
     let which = if request.store.is_some() { vec![0; which.len()] } else { which };
-    let corpus = &corpora[0];
+    let corpus = corpora[0].as_ref();
     let names = contender_names(&request.models);
     let contenders: Vec<Contender<'_>> = loaded
         .iter()
@@ -515,11 +511,11 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
             checkpoint: path.clone(),
             header: &l.header,
             model: &l.model,
-            corpus: &corpora[k],
+            corpus: corpora[k].as_ref(),
         })
         .collect();
     let mut options = request.options.clone();
-    options.sampler.notes = request.guard.rules(&corpus.tokenizer);
+    options.sampler.notes = request.guard.rules(corpus.tokenizer());
     compare_judged(corpus, &contenders, &options, judge.as_ref(), progress)
 }
 
@@ -528,7 +524,7 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
 /// `opts.sampler`, each model samples under the rules of its own tokenizer (same polyphony
 /// limit). No style judge: see [`compare_judged`].
 pub fn compare_loaded(
-    corpus: &Corpus,
+    corpus: &dyn Pieces,
     models: &[Contender<'_>],
     opts: &CompareOptions,
     progress: &dyn Progress,
@@ -539,7 +535,7 @@ pub fn compare_loaded(
 /// [`compare_loaded`] with a style judge (when `judge` is given) attributing the test pieces
 /// and every model's samples (the continuations alone, as the statistics measure them).
 pub fn compare_judged(
-    corpus: &Corpus,
+    corpus: &dyn Pieces,
     models: &[Contender<'_>],
     opts: &CompareOptions,
     judge: Option<&Judge>,
@@ -549,28 +545,28 @@ pub fn compare_judged(
     if opts.samples == 0 {
         return Err(Error::setting("samples", 0, "at least 1"));
     }
-    let tokenizer = &corpus.tokenizer;
-    let test = corpus.require(Split::Test)?;
-    let test_hashes = |c: &Corpus| -> Vec<[u8; 32]> {
-        let mut h: Vec<[u8; 32]> = c.split(Split::Test).map(|p| p.hash).collect();
+    let tokenizer = corpus.tokenizer();
+    let test = corpus.require_slices(Split::Test)?;
+    let test_hashes = |c: &dyn Pieces| -> Vec<[u8; 32]> {
+        let mut h: Vec<[u8; 32]> = c.of_split(Split::Test).map(|p| *p.hash).collect();
         h.sort_unstable();
         h
     };
     let reference_hashes = test_hashes(corpus);
     for m in models {
-        let t = &m.corpus.tokenizer;
+        let t = m.corpus.tokenizer();
         crate::checkpoint::check_tokenizer(&m.checkpoint, m.header, t)?;
-        if m.corpus.root != corpus.root || test_hashes(m.corpus) != reference_hashes {
+        if m.corpus.root() != corpus.root() || test_hashes(m.corpus) != reference_hashes {
             return Err(Error::Corpus {
-                path: m.corpus.root.clone(),
-                problem: CorpusError::NotCompared { compared: corpus.root.clone() },
+                path: m.corpus.root().to_path_buf(),
+                problem: CorpusError::NotCompared { compared: corpus.root().to_path_buf() },
             });
         }
     }
     progress.message("measuring the test pieces");
     let real_decoded: Vec<(String, Piece)> = corpus
-        .split(Split::Test)
-        .map(|p| (p.path.display().to_string(), tokenizer.decode_with(&p.tokens, &decode_options(corpus, p))))
+        .of_split(Split::Test)
+        .map(|p| (p.path.display().to_string(), tokenizer.decode_with(p.tokens, &decode_options(corpus, &p))))
         .collect();
     let real_pieces: Vec<PieceFeatures> = real_decoded
         .iter()
@@ -599,12 +595,12 @@ pub fn compare_judged(
     let mut reports = Vec::new();
     let mut all_pieces = Vec::new();
     for m in models {
-        let tokenizer = &m.corpus.tokenizer;
+        let tokenizer = m.corpus.tokenizer();
         let k = match per_tokenizer.iter().position(|(c, ..)| c == tokenizer.config()) {
             Some(k) => k,
             None => {
                 progress.message(&format!("indexing the training split ({})", tokenizer.scheme()));
-                let train = m.corpus.sequences(Split::Train);
+                let train = m.corpus.slices(Split::Train);
                 let index = NgramIndex::new(opts.ngram, &train);
                 let primers = primers(m.corpus, opts.samples, opts.primer_beats)?;
                 per_tokenizer.push((*tokenizer.config(), primers, train, index));
@@ -731,12 +727,12 @@ pub fn compare_judged(
         all_pieces.push(pieces);
     }
     let report = Report {
-        corpus: corpus.root.display().to_string(),
+        corpus: corpus.root().display().to_string(),
         split: Split::Test,
         tokenizer_digest: tokenizer.config().digest(),
         test_pieces: test.len(),
-        test_tokens: test.iter().map(Vec::len).sum(),
-        train_pieces: corpus.split(Split::Train).count(),
+        test_tokens: test.iter().map(|t| t.len()).sum(),
+        train_pieces: corpus.of_split(Split::Train).count(),
         samples_per_model: opts.samples,
         length: opts.length,
         rng_seed: opts.rng_seed,

@@ -267,31 +267,6 @@ impl TokenStore {
     pub fn shard_tokens(&self) -> Vec<&[TokenId]> {
         self.maps.iter().zip(&self.manifest.shards).map(|(m, e)| shard_tokens(m, e.tokens)).collect()
     }
-
-    /// Copy the store into a loaded [`crate::corpus::Corpus`] (every token in memory), for the
-    /// commands that need one (`compare`).
-    pub fn to_corpus(&self) -> crate::corpus::Corpus {
-        let pieces = self
-            .pieces()
-            .map(|p| crate::corpus::CorpusPiece {
-                path: p.path.to_path_buf(),
-                hash: *p.hash,
-                split: p.split,
-                info: p.info.clone(),
-                tokens: p.tokens.to_vec(),
-            })
-            .collect();
-        crate::corpus::Corpus {
-            root: self.source.clone(),
-            tokenizer: self.tokenizer.clone(),
-            pieces,
-            skipped: self.skipped.clone(),
-            duplicates: self.duplicates.clone(),
-            split_key: self.manifest.build.split_key,
-            dedup: self.manifest.build.dedup,
-            cache_hits: 0,
-        }
-    }
 }
 
 /// The tokenizer a manifest records.
