@@ -271,18 +271,8 @@ fn eval_uses_the_split_key_the_classifier_was_trained_with() {
     for (flag, key, expected) in [(None, "music", by_music), (Some("file-bytes"), "file-bytes", by_bytes)] {
         let ckpt = t.join(format!("{key}.classifier"));
         let mut train = cadenza(t);
-        train.args([
-            "classify",
-            "train",
-            "--data",
-            s(&data),
-            "--out",
-            s(&ckpt),
-            "--steps",
-            "2",
-            "--eval-every",
-            "1",
-        ]);
+        train.args(["classify", "train", "--data", s(&data), "--out", s(&ckpt)]);
+        train.args(["--steps", "2", "--eval-every", "1"]);
         train.args(QUICK);
         if let Some(f) = flag {
             train.args(["--split-key", f]);

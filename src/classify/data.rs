@@ -259,15 +259,22 @@ mod tests {
     use super::*;
     use crate::midi::{write_file, Instrument, Note, Piece};
 
-    fn write(path: &Path, pitch: u8) {
-        let mut p = Piece::new(480);
+    /// Eight rising quarter notes from `pitch`, at `tpb` ticks per beat, with `velocity`, on an
+    /// instrument named `name`.
+    fn write_as(path: &Path, pitch: u8, tpb: u16, velocity: u8, name: &str) {
+        let mut p = Piece::new(tpb);
+        let beat = u64::from(tpb);
         let notes = (0..8)
-            .map(|i| Note { start: i * 480, end: i * 480 + 400, pitch: pitch + i as u8, velocity: 70 })
+            .map(|i| Note { start: i * beat, end: i * beat + beat * 5 / 6, pitch: pitch + i as u8, velocity })
             .collect();
-        p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "x".into(), notes });
+        p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: name.into(), notes });
         p.normalize();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         write_file(&p, path).unwrap();
+    }
+
+    fn write(path: &Path, pitch: u8) {
+        write_as(path, pitch, 480, 70, "x");
     }
 
     #[test]
@@ -289,16 +296,10 @@ mod tests {
             .all(|p| set.labels[p.label] == p.path.iter().next().unwrap().to_str().unwrap()));
     }
 
-    /// `path` with the notes of `write(_, pitch)` but another velocity and track name: other
-    /// bytes, the same music.
+    /// `path` with the notes of `write(_, pitch)` but another resolution, velocity and track
+    /// name: other bytes, the same music.
     fn write_copy(path: &Path, pitch: u8) {
-        let mut p = Piece::new(240);
-        let notes = (0..8)
-            .map(|i| Note { start: i * 240, end: i * 240 + 200, pitch: pitch + i as u8, velocity: 99 })
-            .collect();
-        p.instruments.push(Instrument { program: 5, channel: 2, is_drum: false, name: "copy".into(), notes });
-        p.normalize();
-        write_file(&p, path).unwrap();
+        write_as(path, pitch, 240, 99, "copy");
     }
 
     #[test]
