@@ -264,7 +264,7 @@ fn eval_uses_the_split_key_the_classifier_was_trained_with() {
     let (by_music, by_bytes): (usize, usize) =
         (test_pieces(SplitKey::Music), test_pieces(SplitKey::FileBytes));
     // The copies, and the cluster pieces whose half-note groups come out the same.
-    let repeats = LabelledSet::load(&data, &roll, SplitKey::Music, None).unwrap().musical_duplicates;
+    let repeats = LabelledSet::load(&data, &roll, SplitKey::Music, None).unwrap().musical_duplicates();
     assert!(repeats >= 30, "{repeats}");
     assert_ne!(by_music, by_bytes, "the data does not tell the two splits apart");
 

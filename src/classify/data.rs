@@ -46,10 +46,6 @@ pub struct LabelledSet {
     pub skipped: Vec<Skipped>,
     /// What the splits were assigned by.
     pub split_key: SplitKey,
-    /// Pieces whose music (their [`MusicKey`]) another piece of the set, earlier in path order,
-    /// has too: byte-different copies. Under [`SplitKey::Music`] each shares its original's
-    /// split; under [`SplitKey::FileBytes`] it may not.
-    pub musical_duplicates: usize,
     /// A digest of the content hashes of the pieces with their labels.
     pub content_hash: String,
 }
@@ -142,17 +138,14 @@ impl LabelledSet {
             h.update(labels[p.label].as_bytes());
         }
         let content_hash = h.finalize().to_hex()[..16].to_string();
-        let mut seen = std::collections::HashSet::new();
-        let musical_duplicates = pieces.iter().filter(|p| !seen.insert(p.music_key)).count();
-        Ok(LabelledSet {
-            root: root.into(),
-            labels,
-            pieces,
-            skipped,
-            split_key,
-            musical_duplicates,
-            content_hash,
-        })
+        Ok(LabelledSet { root: root.into(), labels, pieces, skipped, split_key, content_hash })
+    }
+
+    /// Pieces whose music (their [`MusicKey`]) another piece of the set, earlier in path order,
+    /// has too: byte-different copies. Under [`SplitKey::Music`] each shares its original's
+    /// split; under [`SplitKey::FileBytes`] it may not.
+    pub fn musical_duplicates(&self) -> usize {
+        corpus::repeated_keys(self.pieces.iter().map(|p| &p.music_key))
     }
 
     /// The pieces of one split.
@@ -317,7 +310,7 @@ mod tests {
             set.pieces.chunks(2).map(|c| (c[0].split, c[1].split)).collect()
         };
         let music = LabelledSet::load(d.path(), &cfg, SplitKey::Music, None).unwrap();
-        assert_eq!((music.pieces.len(), music.musical_duplicates), (120, 60));
+        assert_eq!((music.pieces.len(), music.musical_duplicates()), (120, 60));
         assert_eq!(music.split_key, SplitKey::Music);
         // Path order puts `pNN-copy.mid` just before `pNN.mid`.
         for (c, p) in music.pieces.chunks(2).map(|c| (&c[0], &c[1])) {
@@ -329,7 +322,7 @@ mod tests {
         }
         // By file bytes the copies scatter (what the music key prevents), over the same pieces.
         let bytes = LabelledSet::load(d.path(), &cfg, SplitKey::FileBytes, None).unwrap();
-        assert_eq!(bytes.musical_duplicates, 60);
+        assert_eq!(bytes.musical_duplicates(), 60);
         assert_eq!(bytes.content_hash, music.content_hash);
         let straddling = pairs(&bytes).iter().filter(|(a, b)| a != b).count();
         assert!(straddling > 10, "{straddling} of 60 pairs straddle splits");

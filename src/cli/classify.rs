@@ -205,10 +205,10 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let counts: Vec<String> =
         Split::ALL.iter().map(|&s| format!("{} {s}", set.counts(s).iter().sum::<usize>())).collect();
     eprintln!("labels: {}", label_counts(&set));
-    if set.musical_duplicates > 0 {
+    let repeats = set.musical_duplicates();
+    if repeats > 0 {
         eprintln!(
-            "note: {} piece(s) repeat the music of another (split by {}: {})",
-            set.musical_duplicates,
+            "note: {repeats} piece(s) repeat the music of another (split by {}: {})",
             set.split_key,
             match set.split_key {
                 SplitKey::Music => "each shares its original's split",

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::progress::{report, Progress};
 use rayon::prelude::*;
 
-pub use music_key::{music_key, MusicKey};
+pub use music_key::{music_key, repeated_keys, MusicKey};
 pub use pieces::{PieceRef, Pieces};
 pub use split::{describe_split, Split, SplitKey, SplitRatios};
 
@@ -261,8 +261,7 @@ impl Corpus {
     /// How many pieces repeat the music of an earlier piece (in path order): the duplicates
     /// `--dedup` would leave out (0 after it).
     pub fn musical_duplicates(&self) -> usize {
-        let mut seen = std::collections::HashSet::new();
-        self.pieces.iter().filter(|p| !seen.insert(p.info.music_key)).count()
+        music_key::repeated_keys(self.pieces.iter().map(|p| &p.info.music_key))
     }
 
     /// What a checkpoint records about this corpus: its folder, content hash, and pieces and

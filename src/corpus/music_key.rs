@@ -17,6 +17,12 @@ pub const KEY_STEPS_PER_BEAT: u64 = 12;
 /// A piece's musical identity.
 pub type MusicKey = [u8; 32];
 
+/// How many of `keys` (in order) repeat an earlier one: the pieces `--dedup` would leave out.
+pub fn repeated_keys<'a>(keys: impl IntoIterator<Item = &'a MusicKey>) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter().filter(|k| !seen.insert(*k)).count()
+}
+
 /// The [`MusicKey`] of `piece`.
 pub fn music_key(piece: &Piece) -> MusicKey {
     let tpb = u64::from(piece.ticks_per_beat.max(1));
