@@ -87,6 +87,10 @@ pub enum Error {
     /// A style classifier's data, options or use (see `crate::classify`).
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    /// An edit (infill, harmonization) that cannot be done on this piece, about `path` (see
+    /// `crate::edit`).
+    #[error("{}: {problem}", path.display())]
+    Edit { path: PathBuf, problem: EditError },
     /// A studio request that cannot be served (see `crate::studio`).
     #[error(transparent)]
     Studio(#[from] StudioError),
@@ -127,6 +131,27 @@ impl From<tch::TchError> for Error {
     fn from(source: tch::TchError) -> Self {
         Error::Torch { op: "tensor operation", source }
     }
+}
+
+/// Why an edit cannot be done on a piece (see `crate::edit`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EditError {
+    #[error("the region must end after it starts: {start}-{end} {unit}")]
+    EmptyRegion { start: f64, end: f64, unit: &'static str },
+    #[error("the region {start}-{end} {unit} lies outside the piece, which ends at {unit_end} {unit}")]
+    RegionOutside { start: f64, end: f64, unit: &'static str, unit_end: f64 },
+    #[error("bar {bar} does not exist (bars are numbered from 1)")]
+    NoSuchBar { bar: u32 },
+    #[error("the melody has no notes the model's tokenizer keeps ({notes} notes in the file)")]
+    EmptyMelody { notes: usize },
+    #[error("the melody must be a single line, but {first} and {second} start together at beat {beat}")]
+    Chord { beat: f64, first: String, second: String },
+    #[error("melody note {note} at beat {beat} is outside the model's pitch range {low}-{high}")]
+    MelodyOutOfRange { note: String, beat: f64, low: String, high: String },
+    #[error("the model's tokenizer keeps none of the piece's {notes} notes ({why})")]
+    NothingToKeep { notes: usize, why: String },
+    #[error("the model's tokenizer has a grid in milliseconds; editing needs a grid in beats")]
+    SecondsGrid,
 }
 
 /// Why a file is not a usable Standard MIDI File.

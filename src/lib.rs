@@ -26,6 +26,7 @@ pub mod classify;
 pub mod compare;
 pub mod corpus;
 pub mod doctor;
+pub mod edit;
 pub mod error;
 pub mod eval;
 pub mod generate;

@@ -53,6 +53,8 @@ impl ModelSpec {
     /// a `--resume` checkpoint's kind and shape) without reading any corpus, so that a mistake
     /// is told before minutes of loading. `seed` is the request's.
     pub fn validate(&self, seed: u64) -> Result<()> {
+        #[cfg(not(feature = "lstm"))]
+        let _ = seed;
         match self {
             ModelSpec::Markov { orders } => {
                 if orders.is_empty() {

@@ -127,6 +127,7 @@ fn error_is_the_root_and_the_documented_order_holds() {
         "score",
         "metrics",
         "generate",
+        "edit",
         "train",
         "eval",
         "compare",

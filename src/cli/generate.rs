@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use super::progress::Reporter;
 use cadenza::generate::{self, GenerateOptions, GenerateRequest};
-use cadenza::sampler::Sampler;
 
-use super::options::GuardArgs;
+use super::options::{GuardArgs, SamplingArgs};
 
 /// Write new MIDI files sampled from a trained model.
 #[derive(Debug, clap::Args)]
@@ -29,18 +28,8 @@ pub struct Args {
     /// Number of pieces.
     #[arg(long, default_value_t = 1)]
     count: usize,
-    /// Sampling temperature: < 1 safer, > 1 wilder, 0 always the most likely token.
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f64,
-    /// Sample only among the K most likely tokens (0: all).
-    #[arg(long, default_value_t = 0)]
-    top_k: usize,
-    /// Sample only among the most likely tokens that make up probability P (1: all).
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f64,
-    /// Seed of the sampler: the same seed gives byte-identical files.
-    #[arg(long, default_value_t = 0)]
-    rng_seed: u64,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Folder for the generated files.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -66,13 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         options: GenerateOptions {
             count: args.count,
             length: args.length,
-            sampler: Sampler {
-                temperature: args.temperature,
-                top_k: args.top_k,
-                top_p: args.top_p,
-                notes: None,
-            },
-            rng_seed: args.rng_seed,
+            sampler: args.sampling.sampler(),
+            rng_seed: args.sampling.rng_seed,
             seed_beats: args.seed_beats,
             seed_seconds: args.seed_seconds,
             strip_primer: args.strip_primer,

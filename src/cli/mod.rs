@@ -6,6 +6,7 @@ mod classify;
 mod compare;
 mod corpus;
 mod doctor;
+mod edit;
 mod eval;
 mod generate;
 mod launch;
@@ -48,6 +49,12 @@ pub enum Command {
     Train(Box<train::Args>),
     /// Sample new MIDI files from a checkpoint, optionally continuing a seed file.
     Generate(generate::Args),
+    /// Regenerate the notes in a region of a piece (--beats A-B or --bars A-B), keeping every
+    /// other note; each output is the best of K candidates.
+    Infill(Box<edit::InfillArgs>),
+    /// Write voices under a melody (locked as the top voice); each output is the best of K
+    /// candidates.
+    Harmonize(Box<edit::HarmonizeArgs>),
     /// Held-out bits/token and perplexity of a checkpoint on a corpus split.
     Eval(eval::Args),
     /// Compare checkpoints side by side on a corpus's test split: bits/token, generation
@@ -99,6 +106,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokens(a) => tokens::run(a),
         Command::Train(a) => train::run(*a),
         Command::Generate(a) => generate::run(a),
+        Command::Infill(a) => edit::run_infill(*a),
+        Command::Harmonize(a) => edit::run_harmonize(*a),
         Command::Eval(a) => eval::run(a),
         Command::Play(a) => play::run(a),
         Command::Compare(a) => compare::run(a),

@@ -182,6 +182,35 @@ pub struct GuardArgs {
     pub max_polyphony: Option<usize>,
 }
 
+/// How each token is drawn (the options `generate`, `infill` and `harmonize` share).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SamplingArgs {
+    /// Sampling temperature: < 1 safer, > 1 wilder, 0 always the most likely token.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Sample only among the K most likely tokens (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Sample only among the most likely tokens that make up probability P (1: all).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Seed of the sampler: the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 0)]
+    pub rng_seed: u64,
+}
+
+impl SamplingArgs {
+    /// The sampler these options ask for (note rules are set by the job).
+    pub fn sampler(&self) -> cadenza::sampler::Sampler {
+        cadenza::sampler::Sampler {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            notes: None,
+        }
+    }
+}
+
 impl GuardArgs {
     /// The guard these options ask for.
     pub fn guard(&self) -> Guard {

@@ -37,6 +37,7 @@
 
 use super::bars::{self, BarLines};
 use super::config::{ProgramMode, Scheme, TimeMode, TokenizerConfig};
+use super::constraint::{Cursor, Effect};
 use super::decode::{canonical_bin, Decoded};
 use super::grid::{GridNote, Part};
 use super::guard::{keep_allowed, NoteRules};
@@ -441,6 +442,40 @@ impl Guard {
             None if matches!(event, Event::Program(_) | Event::Drums) => Phase::Instrument,
             None => Phase::Free,
         };
+    }
+
+    /// Where the sequence is, for the constraints.
+    pub fn cursor(&self) -> Cursor {
+        let vocab = &self.rules.vocab;
+        let pending = match self.reader.pending {
+            None => None,
+            Some(Pending::Pitch(p)) => Some((p, None)),
+            Some(Pending::PitchVelocity(p, b)) => Some((p, Some(canonical_bin(vocab, b)))),
+        };
+        Cursor { now: self.reader.now, part: self.reader.part, velocity: None, pending }
+    }
+
+    /// What `token` (a base token the grammar allows) would do, for the constraints.
+    pub fn effect(&self, token: TokenId) -> Effect {
+        let r = &self.reader;
+        match self.rules.vocab.event(token) {
+            Event::Pitch(p) => Effect::NoteStart { pitch: p, bin: None },
+            Event::Velocity(b) => Effect::NoteVelocity(canonical_bin(&self.rules.vocab, b)),
+            Event::Duration(d) => Effect::NoteEnd(r.now.saturating_add(u64::from(d.max(1)))),
+            Event::TimeShift(s) => Effect::Time(r.now.saturating_add(u64::from(s))),
+            Event::Bar => Effect::Time(match r.bar {
+                None => 0,
+                Some((start, m)) => start.saturating_add(bars::bar_steps(m, r.steps_per_beat)),
+            }),
+            Event::Position(k) => match r.bar {
+                Some((start, _)) => Effect::Time(start + u64::from(k)),
+                None => Effect::Other,
+            },
+            Event::Program(p) => Effect::Part(Part::Program(p)),
+            Event::Drums => Effect::Part(Part::Drums),
+            Event::Eos => Effect::End,
+            _ => Effect::Other,
+        }
     }
 
     /// Notes sounding at step `at` (of those started so far).

@@ -43,6 +43,7 @@
 use std::sync::Arc;
 
 use super::config::Scheme;
+use super::constraint::{Constraints, Cursor, Effect, Follow};
 use super::vocab::Vocab;
 use super::{durations, midi_like, Bpe, TokenId, Tokenizer, TokenizerConfig, EOS};
 
@@ -56,6 +57,8 @@ pub struct NoteRules {
     pub(super) max_polyphony: Option<usize>,
     /// With BPE, a merged token is allowed when each of its base tokens is, in turn.
     bpe: Option<Arc<Bpe>>,
+    /// What sampling must respect beyond the grammar (see [`super::constraint`]).
+    constraints: Option<Arc<Constraints>>,
 }
 
 impl NoteRules {
@@ -67,7 +70,19 @@ impl NoteRules {
             max_note_steps: u64::from(tokenizer.config().max_note_steps.max(1)),
             max_polyphony: None,
             bpe: tokenizer.bpe.clone(),
+            constraints: None,
         }
+    }
+
+    /// These rules, also keeping every sequence within `constraints` (locked notes, a free
+    /// region, a stop: see [`super::constraint`]); `None` removes them.
+    pub fn with_constraints(self, constraints: Option<Arc<Constraints>>) -> Self {
+        NoteRules { constraints, ..self }
+    }
+
+    /// The constraints, if any.
+    pub fn constraints(&self) -> Option<&Constraints> {
+        self.constraints.as_deref()
     }
 
     /// These rules, also allowing no new note while `max` notes (of all instruments) sound;
@@ -83,16 +98,21 @@ impl NoteRules {
 
     /// A guard that has read `primer`.
     pub fn guard(&self, primer: &[TokenId]) -> NoteGuard {
-        let base = NoteRules { bpe: None, ..self.clone() };
+        let base = NoteRules { bpe: None, constraints: None, ..self.clone() };
         let mut g = NoteGuard {
             state: match self.config.scheme {
                 Scheme::MidiLike => State::MidiLike(midi_like::Guard::new(base)),
                 Scheme::Tsd | Scheme::Remi => State::Durations(durations::Guard::new(base)),
             },
             bpe: self.bpe.clone(),
+            follow: self.constraints.clone().map(|c| Follow::new(c, self.max_note_steps)),
+            lowest_pitch: self.vocab.pitch_range().0,
         };
         for &t in primer {
             g.push(t);
+        }
+        if let Some(f) = &mut g.follow {
+            f.priming = false;
         }
         g
     }
@@ -103,6 +123,9 @@ impl NoteRules {
 pub struct NoteGuard {
     state: State,
     bpe: Option<Arc<Bpe>>,
+    /// The constraints' state, when the rules have constraints.
+    follow: Option<Follow>,
+    lowest_pitch: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -125,14 +148,69 @@ impl State {
             State::Durations(g) => g.allows(token),
         }
     }
+
+    fn cursor(&self) -> Cursor {
+        match self {
+            State::MidiLike(g) => g.cursor(),
+            State::Durations(g) => g.cursor(),
+        }
+    }
+
+    fn effect(&self, token: TokenId) -> Effect {
+        match self {
+            State::MidiLike(g) => g.effect(token),
+            State::Durations(g) => g.effect(token),
+        }
+    }
 }
 
 impl NoteGuard {
     /// Read one token (as the decoder would; a merged token as its base tokens).
     pub fn push(&mut self, token: TokenId) {
+        match self.bpe.clone().as_ref().and_then(|b| b.expansion(token)) {
+            Some(e) => e.iter().for_each(|&t| self.push_base(t)),
+            None => self.push_base(token),
+        }
+    }
+
+    fn push_base(&mut self, token: TokenId) {
+        if let Some(f) = &mut self.follow {
+            f.push(&self.state.cursor(), self.state.effect(token));
+        }
+        self.state.push(token);
+    }
+
+    /// With constraints: whether the sequence is complete (only EOS may follow).
+    pub fn complete(&self) -> bool {
+        self.follow.as_ref().is_some_and(|f| f.complete(&self.state.cursor()))
+    }
+
+    /// With constraints: how many locked notes time passed before they were written (0 when
+    /// sampling kept to them; see [`super::constraint`]).
+    pub fn missed_locked(&self) -> usize {
+        self.follow.as_ref().map_or(0, Follow::missed)
+    }
+
+    /// Whether the constraints allow the base token `token` next.
+    fn constraint_allows(&self, token: TokenId) -> bool {
+        match &self.follow {
+            None => true,
+            Some(f) => f.allows(&self.state.cursor(), self.state.effect(token), self.lowest_pitch),
+        }
+    }
+
+    /// Whether grammar and constraints allow `token` (merged: each base token in turn).
+    fn allows_all(&self, token: TokenId) -> bool {
         match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
-            Some(e) => e.iter().for_each(|&t| self.state.push(t)),
-            None => self.state.push(token),
+            None => self.state.allows(token) && self.constraint_allows(token),
+            Some(e) => {
+                let mut g = self.clone();
+                e.iter().all(|&b| {
+                    let ok = g.state.allows(b) && g.constraint_allows(b);
+                    g.push_base(b);
+                    ok
+                })
+            }
         }
     }
 
@@ -150,6 +228,55 @@ impl NoteGuard {
     /// sampler always finds one. With BPE, a merged token is allowed when the rules allow each
     /// of its base tokens in turn.
     pub fn mask(&self, probs: &mut [f64]) {
+        self.mask_grammar(probs);
+        if let Some(f) = &self.follow {
+            self.mask_constraints(f, probs);
+        }
+    }
+
+    /// The constraints' part of [`NoteGuard::mask`], after the grammar's: when the sequence is
+    /// complete only EOS is left; else every token the constraints forbid is zeroed. If that
+    /// leaves no weight, the first allowed token gets weight 1; if nothing is allowed at all
+    /// (a dead end), EOS.
+    fn mask_constraints(&self, f: &Follow, probs: &mut [f64]) {
+        let eos = usize::from(EOS);
+        let cursor = self.state.cursor();
+        if f.complete(&cursor) {
+            probs.iter_mut().for_each(|p| *p = 0.0);
+            if eos < probs.len() {
+                probs[eos] = 1.0;
+            }
+            return;
+        }
+        let mut any = false;
+        for (id, p) in probs.iter_mut().enumerate() {
+            if *p <= 0.0 {
+                continue;
+            }
+            let token = id as TokenId;
+            let ok = match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
+                None => f.allows(&cursor, self.state.effect(token), self.lowest_pitch),
+                Some(_) => self.allows_all(token),
+            };
+            if ok {
+                any = true;
+            } else {
+                *p = 0.0;
+            }
+        }
+        if !any {
+            // The model's weight was all on forbidden tokens: the first token both allow.
+            let n = probs.len().min(self.bpe.as_ref().map_or(usize::MAX, |b| b.len()));
+            match (0..n).find(|&id| id != eos && self.allows_all(id as TokenId)) {
+                Some(id) => probs[id] = 1.0,
+                None if eos < probs.len() => probs[eos] = 1.0,
+                None => {}
+            }
+        }
+    }
+
+    /// The grammar's part of [`NoteGuard::mask`].
+    fn mask_grammar(&self, probs: &mut [f64]) {
         match &self.bpe {
             None => match &self.state {
                 State::MidiLike(g) => g.mask(probs),

@@ -36,6 +36,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::decode::{canonical_bin, Decoded};
 use super::grid::{GridNote, Part};
+use super::constraint::{Cursor, Effect};
 use super::guard::{keep_allowed, NoteRules};
 use super::vocab::{Event, Vocab};
 use super::{TokenId, TokenizerConfig, BOS, EOS};
@@ -222,12 +223,42 @@ pub(super) struct Guard {
     here: Vec<(Part, u8)>,
     /// An EOS was read: nothing after it counts.
     ended: bool,
+    /// The velocity bin (canonical) the next NOTE_ON takes, as the decoder keeps it.
+    velocity: u8,
 }
 
 impl Guard {
     /// A guard at the start of a sequence.
     pub fn new(rules: NoteRules) -> Self {
-        Guard { rules, now: 0, part: Part::Program(0), open: BTreeMap::new(), here: Vec::new(), ended: false }
+        let velocity = canonical_bin(&rules.vocab, rules.config.velocity_bins / 2);
+        Guard {
+            rules,
+            now: 0,
+            part: Part::Program(0),
+            open: BTreeMap::new(),
+            here: Vec::new(),
+            ended: false,
+            velocity,
+        }
+    }
+
+    /// Where the sequence is, for the constraints.
+    pub fn cursor(&self) -> Cursor {
+        Cursor { now: self.now, part: self.part, velocity: Some(self.velocity), pending: None }
+    }
+
+    /// What `token` (a base token) would do, for the constraints.
+    pub fn effect(&self, token: TokenId) -> Effect {
+        match self.rules.vocab.event(token) {
+            Event::TimeShift(s) => Effect::Time(self.now.saturating_add(u64::from(s))),
+            Event::Program(p) => Effect::Part(Part::Program(p)),
+            Event::Drums => Effect::Part(Part::Drums),
+            Event::Velocity(b) => Effect::RunningVelocity(canonical_bin(&self.rules.vocab, b)),
+            Event::NoteOn(p) => Effect::NoteStart { pitch: p, bin: Some(self.velocity) },
+            Event::NoteOff(p) => Effect::NoteOff(p),
+            Event::Eos => Effect::End,
+            _ => Effect::Other,
+        }
     }
 
     /// Read one token (as the decoder would).
@@ -237,7 +268,8 @@ impl Guard {
         }
         let max = self.rules.max_note_steps;
         match self.rules.vocab.event(token) {
-            Event::Pad | Event::Bos | Event::Velocity(_) => {}
+            Event::Velocity(b) => self.velocity = canonical_bin(&self.rules.vocab, b),
+            Event::Pad | Event::Bos => {}
             Event::Pitch(_) | Event::Duration(_) | Event::Bar | Event::Position(_) | Event::TimeSig(..) => {}
             Event::Eos => self.ended = true,
             Event::Program(p) => self.part = Part::Program(p),

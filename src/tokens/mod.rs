@@ -15,7 +15,8 @@
 //! - [`transpose`] shifts pitched notes for data augmentation.
 //! - [`gm_names`] names the General MIDI programs.
 //! - [`NoteGuard`] keeps sampled sequences well formed under each scheme's grammar (no stray
-//!   NOTE_OFFs, no note past the length cap, nothing the decoder would drop).
+//!   NOTE_OFFs, no note past the length cap, nothing the decoder would drop), and within
+//!   [`Constraints`] (locked notes, a free region, a stop: [`constraint`]) when asked to.
 //!
 //! # What "lossless" means
 //!
@@ -58,6 +59,7 @@
 pub mod bars;
 pub mod bpe;
 mod config;
+pub mod constraint;
 mod decode;
 pub mod durations;
 mod encode;
@@ -71,6 +73,7 @@ pub mod transpose;
 mod vocab;
 
 pub use bpe::{Bpe, BpeSpec};
+pub use constraint::Constraints;
 pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
 pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
@@ -331,6 +334,19 @@ impl Tokenizer {
         }
         out.extend_from_slice(rest);
         out
+    }
+
+    /// The grid step of `tick` in `piece` (rounded as the encoder rounds note times).
+    pub fn step_at(&self, piece: &Piece, tick: u64) -> u64 {
+        grid::StepClock::new(&self.config, piece).step(tick)
+    }
+
+    /// Grid steps per quarter note, when the grid is in beats (`None` in seconds mode).
+    pub fn steps_per_beat(&self) -> Option<u16> {
+        match self.config.time {
+            TimeMode::Beats { steps_per_beat } => Some(steps_per_beat),
+            TimeMode::Seconds { .. } => None,
+        }
     }
 
     /// `ticks_per_beat` of decoded pieces and how many of their ticks one grid step lasts, for

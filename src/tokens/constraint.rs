@@ -1,0 +1,497 @@
+//! Sampling under constraints: what a sampled sequence must respect beyond its scheme's
+//! grammar. This is the one seam through which editing (infill, harmonization) steers every
+//! model, and through which later controls are meant to plug in.
+//!
+//! A [`Constraints`] says, in grid steps and scheme-neutral terms:
+//!
+//! - **locked notes** that must appear exactly (instrument, pitch, start, end, velocity bin):
+//!   time may not move past a locked note's start before it is written, and under `midi-like`
+//!   not past its end before its NOTE_OFF; its velocity and duration must be its own;
+//! - a **free region** `[start, end)`: the only steps at which a note that is not locked may
+//!   start;
+//! - a **stop**: the step at which the sequence is complete. Time may not jump over it (the
+//!   fill's time adds up to the region exactly), and once it is reached, every locked note is
+//!   written and no free note is left sounding, only EOS may follow;
+//! - optionally a **top line** (no free note sounds at or above a locked note sounding at the
+//!   same time: the locked notes are the melody) and a limit on how many free notes sound at
+//!   once (the voices).
+//!
+//! Each scheme's guard describes what a token would do in the same neutral terms (an
+//! [`Effect`] at a [`Cursor`]: time moves to step n, a note of pitch p starts, the note under
+//! way ends at step e, ...), so the rules here know no scheme's events. [`super::NoteGuard`]
+//! runs a [`Follow`] (the per-sequence state) beside the grammar: its mask first applies the
+//! grammar, then these rules.
+//!
+//! Progress is guaranteed: a run of [`STALL_LIMIT`] tokens that neither start nor end a note
+//! nor move time (instrument switches, `midi-like` velocity tokens) narrows the choice to the
+//! path towards the next locked note, and a locked note the sampler could not place (the model
+//! gave the path no weight and the fallback picked another token) is counted as missed rather
+//! than blocking time forever. Callers that need every locked note exactly (editing does) take
+//! the locked notes from the original piece when they assemble the result.
+
+use std::sync::Arc;
+
+use super::grid::{GridNote, Part};
+use super::Tokenizer;
+use crate::midi::Piece;
+
+/// Consecutive tokens that neither start nor end a note nor move time after which only the way
+/// to the next locked note (or a time move) is allowed.
+pub const STALL_LIMIT: u32 = 8;
+
+/// What a sampled sequence must respect beyond the grammar (see the module doc). Times are grid
+/// steps of the tokenizer the constraints were made for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Constraints {
+    /// Sorted by (start, part, pitch).
+    locked: Vec<GridNote>,
+    /// The longest locked note (for overlap queries).
+    longest: u64,
+    free: Option<(u64, u64)>,
+    stop: Option<u64>,
+    top_line: bool,
+    voices: Option<usize>,
+}
+
+impl Constraints {
+    /// No constraint at all: notes may start anywhere, nothing is locked, no stop.
+    pub fn new() -> Self {
+        Constraints::default()
+    }
+
+    /// Lock every note of `piece` that `tokenizer` keeps (its canonical grid notes) and for
+    /// which `keep(start, end)` (in steps) holds.
+    pub fn lock_notes(mut self, tokenizer: &Tokenizer, piece: &Piece, keep: impl Fn(u64, u64) -> bool) -> Self {
+        let notes = super::encode::canonical_notes(tokenizer, piece);
+        self.locked.extend(notes.into_iter().filter(|n| keep(n.start, n.end)));
+        self.locked.sort_by_key(|n| (n.start, n.part, n.pitch, n.end));
+        self.locked.dedup_by_key(|n| (n.start, n.part, n.pitch));
+        self.longest = self.locked.iter().map(|n| n.end - n.start).max().unwrap_or(0);
+        self
+    }
+
+    /// New notes may start only at steps in `start..end`.
+    pub fn free_between(self, start: u64, end: u64) -> Self {
+        Constraints { free: Some((start, end)), ..self }
+    }
+
+    /// The sequence is complete at step `stop` (see the module doc).
+    pub fn stop_at(self, stop: u64) -> Self {
+        Constraints { stop: Some(stop), ..self }
+    }
+
+    /// No free note sounds at or above a locked note sounding at the same time.
+    pub fn below_locked(self) -> Self {
+        Constraints { top_line: true, ..self }
+    }
+
+    /// At most `voices` free notes sound at once.
+    pub fn with_voices(self, voices: usize) -> Self {
+        Constraints { voices: Some(voices.max(1)), ..self }
+    }
+
+    /// The constraints of an infill of `start..end` (steps) in `piece`: notes may start only in
+    /// the region, the notes sounding into it from before are locked (their ends kept), and the
+    /// sequence is complete at `end`. The primer is the piece encoded up to `start`.
+    pub fn infill(tokenizer: &Tokenizer, piece: &Piece, start: u64, end: u64) -> Self {
+        Constraints::new()
+            .lock_notes(tokenizer, piece, |s, e| s < start && e > start)
+            .free_between(start, end)
+            .stop_at(end)
+    }
+
+    /// The constraints of a harmonization of `melody`: its notes are locked, `voices` free notes
+    /// at most sound under it at once, none at or above the melody note sounding, and the
+    /// sequence is complete when the last melody note ends. The primer is BOS alone.
+    pub fn harmonize(tokenizer: &Tokenizer, melody: &Piece, voices: usize) -> Self {
+        let c = Constraints::new().lock_notes(tokenizer, melody, |_, _| true);
+        let end = c.locked.iter().map(|n| n.end).max().unwrap_or(0);
+        c.free_between(0, end).stop_at(end).below_locked().with_voices(voices)
+    }
+
+    /// How many notes are locked.
+    pub fn locked_count(&self) -> usize {
+        self.locked.len()
+    }
+
+    /// Whether a locked note has this part (as the tokenizer codes it: [`super::grid`]'s
+    /// part code), pitch and start step.
+    pub fn is_locked(&self, part_code: u8, pitch: u8, start: u64) -> bool {
+        self.locked.iter().any(|n| n.part.code() == part_code && n.pitch == pitch && n.start == start)
+    }
+
+    /// Where the free region and the stop are, in steps.
+    pub fn region(&self) -> (Option<(u64, u64)>, Option<u64>) {
+        (self.free, self.stop)
+    }
+
+    /// Index range of the locked notes that may sound somewhere in `from..to`.
+    fn overlapping(&self, from: u64, to: u64) -> impl Iterator<Item = &GridNote> {
+        let lo = self.locked.partition_point(|n| n.start + self.longest <= from);
+        let hi = self.locked.partition_point(|n| n.start < to);
+        self.locked[lo..hi.max(lo)].iter().filter(move |n| n.end > from && n.start < to)
+    }
+
+    /// The lowest pitch of the locked notes sounding somewhere in `from..to` (256 if none).
+    fn ceiling(&self, from: u64, to: u64) -> u16 {
+        self.overlapping(from, to).map(|n| u16::from(n.pitch)).min().unwrap_or(256)
+    }
+}
+
+/// Where a sequence is, as its scheme's guard reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Cursor {
+    pub now: u64,
+    pub part: Part,
+    /// `midi-like`: the velocity bin (canonical) the next NOTE_ON takes.
+    pub velocity: Option<u8>,
+    /// TSD / REMI: the note under way (pitch, and its canonical velocity bin once read).
+    pub pending: Option<(u8, Option<u8>)>,
+}
+
+/// What one base token would do, in scheme-neutral terms (given by each scheme's guard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Effect {
+    /// Time moves to this step (possibly where it is).
+    Time(u64),
+    /// The current instrument becomes this one.
+    Part(Part),
+    /// `midi-like`: the velocity bin (canonical) of the notes that follow.
+    RunningVelocity(u8),
+    /// A note of `pitch` starts now in the current instrument (`midi-like`: with its velocity
+    /// bin; TSD / REMI: the velocity and duration follow).
+    NoteStart { pitch: u8, bin: Option<u8> },
+    /// TSD / REMI: the velocity bin (canonical) of the note under way.
+    NoteVelocity(u8),
+    /// TSD / REMI: the note under way is complete and ends at this step.
+    NoteEnd(u64),
+    /// `midi-like`: the oldest sounding note of `pitch` in the current instrument ends now.
+    NoteOff(u8),
+    /// EOS.
+    End,
+    /// Nothing the constraints care about (a REMI TIMESIG, PAD, BOS).
+    Other,
+}
+
+/// What a sounding note is to the constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Locked(usize),
+    Free,
+    /// A note of the primer that is not locked.
+    Context,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    part: Part,
+    pitch: u8,
+    start: u64,
+    kind: Kind,
+}
+
+/// The constraints' state along one sequence.
+#[derive(Debug, Clone)]
+pub(super) struct Follow {
+    spec: Arc<Constraints>,
+    /// The notes' length cap (the decoder closes `midi-like` notes there).
+    cap: u64,
+    /// Locked notes written (or missed) so far, and the first not yet written.
+    done: Vec<bool>,
+    first: usize,
+    missed: usize,
+    /// TSD / REMI: the note under way is this locked note.
+    pending_locked: Option<usize>,
+    /// `midi-like`: the sounding notes, oldest first.
+    open: Vec<Open>,
+    /// TSD / REMI: (end, pitch) of the free notes that may still sound.
+    free_ends: Vec<(u64, u8)>,
+    stall: u32,
+    /// Reading the primer: notes are context, nothing is checked.
+    pub priming: bool,
+}
+
+impl Follow {
+    pub fn new(spec: Arc<Constraints>, cap: u64) -> Self {
+        let n = spec.locked.len();
+        Follow {
+            spec,
+            cap,
+            done: vec![false; n],
+            first: 0,
+            missed: 0,
+            pending_locked: None,
+            open: Vec::new(),
+            free_ends: Vec::new(),
+            stall: 0,
+            priming: true,
+        }
+    }
+
+    /// Locked notes that time passed before they were written.
+    pub fn missed(&self) -> usize {
+        self.missed
+    }
+
+    fn locked(&self, i: usize) -> &GridNote {
+        &self.spec.locked[i]
+    }
+
+    /// The unwritten locked note of (`part`, `pitch`) starting at `now`.
+    fn locked_at(&self, part: Part, pitch: u8, now: u64) -> Option<usize> {
+        (self.first..self.spec.locked.len())
+            .take_while(|&i| self.locked(i).start <= now)
+            .find(|&i| !self.done[i] && self.locked(i).start == now && self.locked(i).part == part && self.locked(i).pitch == pitch)
+    }
+
+    /// The unwritten locked notes starting at `now`.
+    fn due_at(&self, now: u64) -> impl Iterator<Item = &GridNote> {
+        (self.first..self.spec.locked.len())
+            .take_while(move |&i| self.locked(i).start <= now)
+            .filter(move |&i| !self.done[i] && self.locked(i).start == now)
+            .map(|i| self.locked(i))
+    }
+
+    fn next_start(&self) -> Option<u64> {
+        self.spec.locked.get(self.first).map(|n| n.start)
+    }
+
+    /// Free notes sounding at `now`.
+    fn free_sounding(&self, now: u64) -> usize {
+        self.open.iter().filter(|o| o.kind == Kind::Free).count()
+            + self.free_ends.iter().filter(|&&(end, _)| end > now).count()
+    }
+
+    /// Whether a free note may start at the cursor (before its pitch is known).
+    fn free_possible(&self, c: &Cursor, lowest_pitch: u8) -> bool {
+        let s = &*self.spec;
+        s.free.is_none_or(|(a, b)| a <= c.now && c.now < b)
+            && s.stop.is_none_or(|stop| c.now < stop)
+            && s.voices.is_none_or(|v| self.free_sounding(c.now) < v)
+            && (!s.top_line || s.ceiling(c.now, c.now + 1) > u16::from(lowest_pitch))
+    }
+
+    /// Every locked note written, no note under way, no free note sounding, the stop reached:
+    /// only EOS may follow. Never true without a stop.
+    pub fn complete(&self, c: &Cursor) -> bool {
+        self.spec.stop.is_some_and(|stop| c.now >= stop)
+            && self.first >= self.spec.locked.len()
+            && c.pending.is_none()
+            && !self.open.iter().any(|o| o.kind == Kind::Free)
+    }
+
+    /// Whether a token with effect `e` may come next at `c` (the grammar allows it already);
+    /// `lowest_pitch` is the vocabulary's lowest pitch.
+    pub fn allows(&self, c: &Cursor, e: Effect, lowest_pitch: u8) -> bool {
+        let s = &*self.spec;
+        let stalled = self.stall >= STALL_LIMIT;
+        match e {
+            Effect::End => s.stop.is_none() && self.first >= s.locked.len(),
+            Effect::Time(n) if n <= c.now => true,
+            Effect::Time(n) => {
+                if s.stop.is_some_and(|stop| c.now < stop && n > stop) {
+                    return false;
+                }
+                if self.next_start().is_some_and(|start| start < n) {
+                    return false;
+                }
+                let locked_overdue = self.open.iter().any(|o| match o.kind {
+                    Kind::Locked(i) => self.locked(i).end < n,
+                    _ => false,
+                });
+                if locked_overdue {
+                    return false;
+                }
+                if s.top_line {
+                    let top = self.open.iter().filter(|o| o.kind == Kind::Free).map(|o| o.pitch).max();
+                    if top.is_some_and(|p| s.ceiling(c.now, n) <= u16::from(p)) {
+                        return false;
+                    }
+                }
+                // Past the stop, time moves only to close free notes.
+                !(s.stop.is_some_and(|stop| c.now >= stop) && !self.open.iter().any(|o| o.kind == Kind::Free))
+            }
+            Effect::Part(q) if q == c.part => true,
+            Effect::Part(q) => {
+                self.due_at(c.now).any(|n| n.part == q) || (!stalled && self.free_possible(c, lowest_pitch))
+            }
+            Effect::RunningVelocity(v) => !stalled || self.due_at(c.now).any(|n| n.part == c.part && n.bin == v),
+            Effect::NoteStart { pitch, bin } => match self.locked_at(c.part, pitch, c.now) {
+                Some(i) => bin.is_none_or(|b| b == self.locked(i).bin),
+                None => {
+                    self.free_possible(c, lowest_pitch)
+                        && (!s.top_line || u16::from(pitch) < s.ceiling(c.now, c.now + 1))
+                }
+            },
+            Effect::NoteVelocity(b) => self.pending_locked.is_none_or(|i| self.locked(i).bin == b),
+            Effect::NoteEnd(end) => match self.pending_locked {
+                Some(i) => end == self.locked(i).end,
+                None => {
+                    !s.top_line
+                        || c.pending.is_none_or(|(p, _)| s.ceiling(c.now, end) > u16::from(p))
+                }
+            },
+            Effect::NoteOff(pitch) => {
+                match self.open.iter().find(|o| o.part == c.part && o.pitch == pitch).map(|o| o.kind) {
+                    Some(Kind::Locked(i)) => self.locked(i).end == c.now,
+                    _ => true,
+                }
+            }
+            Effect::Other => !stalled,
+        }
+    }
+
+    /// Read a token with effect `e` at `c`.
+    pub fn push(&mut self, c: &Cursor, e: Effect) {
+        let progress = match e {
+            Effect::Time(n) => {
+                if n > c.now {
+                    let cap = self.cap;
+                    self.open.retain(|o| o.start.saturating_add(cap) >= n);
+                    self.free_ends.retain(|&(end, _)| end > n);
+                    // A locked note time has passed unwritten is missed, not waited for.
+                    for i in self.first..self.spec.locked.len() {
+                        if self.spec.locked[i].start >= n {
+                            break;
+                        }
+                        if !self.done[i] {
+                            self.done[i] = true;
+                            self.missed += usize::from(!self.priming);
+                        }
+                    }
+                }
+                n > c.now
+            }
+            Effect::NoteStart { pitch, bin } => {
+                let locked = self.locked_at(c.part, pitch, c.now);
+                match bin {
+                    // midi-like: the note sounds from now on.
+                    Some(_) => {
+                        let kind = match locked {
+                            Some(i) => {
+                                self.done[i] = true;
+                                Kind::Locked(i)
+                            }
+                            None if self.priming => Kind::Context,
+                            None => Kind::Free,
+                        };
+                        self.open.push(Open { part: c.part, pitch, start: c.now, kind });
+                    }
+                    // TSD / REMI: complete at its DURATION.
+                    None => self.pending_locked = locked,
+                }
+                true
+            }
+            Effect::NoteVelocity(_) => true,
+            Effect::NoteEnd(end) => {
+                match self.pending_locked.take() {
+                    Some(i) => self.done[i] = true,
+                    None if self.priming => {}
+                    None => {
+                        if let Some((p, _)) = c.pending {
+                            self.free_ends.push((end, p));
+                        }
+                    }
+                }
+                true
+            }
+            Effect::NoteOff(pitch) => {
+                if let Some(k) = self.open.iter().position(|o| o.part == c.part && o.pitch == pitch) {
+                    self.open.remove(k);
+                }
+                true
+            }
+            Effect::Part(_) | Effect::RunningVelocity(_) | Effect::Other | Effect::End => false,
+        };
+        while self.first < self.done.len() && self.done[self.first] {
+            self.first += 1;
+        }
+        self.stall = if progress || self.priming { 0 } else { self.stall + 1 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(pitch: u8, start: u64, end: u64) -> GridNote {
+        GridNote { part: Part::Program(0), pitch, start, end, bin: 10 }
+    }
+
+    fn spec(locked: Vec<GridNote>) -> Constraints {
+        let longest = locked.iter().map(|n| n.end - n.start).max().unwrap_or(0);
+        Constraints { locked, longest, ..Constraints::default() }
+    }
+
+    fn at(now: u64) -> Cursor {
+        Cursor { now, part: Part::Program(0), velocity: Some(10), pending: None }
+    }
+
+    #[test]
+    fn the_ceiling_is_the_lowest_locked_note_sounding_in_a_span() {
+        let s = spec(vec![note(72, 0, 12), note(67, 12, 24), note(76, 24, 60)]);
+        assert_eq!(s.ceiling(0, 1), 72);
+        assert_eq!(s.ceiling(11, 13), 67);
+        assert_eq!(s.ceiling(30, 31), 76);
+        assert_eq!(s.ceiling(60, 70), 256);
+        let brute = |a: u64, b: u64| {
+            s.locked.iter().filter(|n| n.start < b && n.end > a).map(|n| u16::from(n.pitch)).min().unwrap_or(256)
+        };
+        for a in 0..70 {
+            for b in a + 1..75 {
+                assert_eq!(s.ceiling(a, b), brute(a, b), "{a}..{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn time_waits_for_locked_notes_and_lands_on_the_stop() {
+        let s = Arc::new(spec(vec![note(60, 6, 12)]).stop_at(24));
+        let mut f = Follow::new(s, 48);
+        f.priming = false;
+        assert!(f.allows(&at(0), Effect::Time(6), 21));
+        assert!(!f.allows(&at(0), Effect::Time(7), 21), "skips the locked note");
+        assert!(!f.allows(&at(6), Effect::NoteStart { pitch: 60, bin: Some(3) }, 21), "wrong velocity");
+        assert!(f.allows(&at(6), Effect::NoteStart { pitch: 60, bin: Some(10) }, 21));
+        f.push(&at(6), Effect::NoteStart { pitch: 60, bin: Some(10) });
+        assert!(!f.allows(&at(6), Effect::Time(13), 21), "past the locked note's end");
+        assert!(f.allows(&at(6), Effect::Time(12), 21));
+        assert!(!f.allows(&at(8), Effect::NoteOff(60), 21), "a locked note ends at its end only");
+        assert!(f.allows(&at(12), Effect::NoteOff(60), 21));
+        f.push(&at(12), Effect::NoteOff(60));
+        assert!(!f.allows(&at(12), Effect::Time(25), 21), "jumps over the stop");
+        assert!(f.allows(&at(12), Effect::Time(24), 21));
+        assert!(!f.complete(&at(12)) && f.complete(&at(24)));
+    }
+
+    #[test]
+    fn free_notes_start_only_in_the_region_and_under_the_top_line() {
+        let s = Arc::new(spec(vec![note(67, 0, 24)]).free_between(0, 12).stop_at(24).below_locked().with_voices(1));
+        let mut f = Follow::new(s, 48);
+        f.priming = false;
+        let start = |p| Effect::NoteStart { pitch: p, bin: Some(10) };
+        assert!(f.allows(&at(0), start(60), 21));
+        assert!(f.allows(&at(0), start(67), 21), "the melody note itself");
+        assert!(!f.allows(&at(0), start(68), 21) && !f.allows(&at(0), start(70), 21), "above the melody");
+        let other = Cursor { part: Part::Program(40), ..at(0) };
+        assert!(!f.allows(&other, start(67), 21), "the melody's pitch in another voice");
+        assert!(!f.allows(&at(12), start(60), 21), "outside the region");
+        f.push(&at(0), start(60));
+        assert!(!f.allows(&at(0), start(55), 21), "one voice");
+        assert!(!f.complete(&at(24)), "a free note still sounds");
+    }
+
+    #[test]
+    fn a_stall_narrows_the_choice_to_the_locked_path() {
+        let s = Arc::new(spec(vec![note(60, 0, 12)]).stop_at(12));
+        let mut f = Follow::new(s, 48);
+        f.priming = false;
+        for _ in 0..STALL_LIMIT {
+            assert!(f.allows(&at(0), Effect::RunningVelocity(3), 21));
+            f.push(&at(0), Effect::RunningVelocity(3));
+        }
+        assert!(!f.allows(&at(0), Effect::RunningVelocity(3), 21));
+        assert!(f.allows(&at(0), Effect::RunningVelocity(10), 21), "the locked note's velocity");
+        assert!(!f.allows(&at(0), Effect::Part(Part::Program(5)), 21));
+    }
+}
