@@ -50,6 +50,32 @@ pub struct EditOptions {
     pub horizon_beats: f64,
     /// Start no note while this many sound (all notes, kept ones included).
     pub max_polyphony: Option<usize>,
+    /// What the candidates are ranked by.
+    pub rerank: Rerank,
+}
+
+/// What an edit's candidates are ranked by (harmonize has no music after the fill: both are
+/// the likelihood of the whole piece).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Rerank {
+    /// `log p(fill | before) + log p(after | before, fill)`: the most likely edited piece.
+    #[default]
+    Joint,
+    /// `log p(after | before, fill)`: how well the fill leads into the music after it. The
+    /// candidates are drawn from `p(fill | before)`, so this is the importance weight of the
+    /// fill under `p(fill | before, after)`; it does not favour fills with fewer notes, as the
+    /// joint likelihood does.
+    After,
+}
+
+impl Rerank {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rerank::Joint => "joint",
+            Rerank::After => "after",
+        }
+    }
 }
 
 impl Default for EditOptions {
@@ -62,6 +88,7 @@ impl Default for EditOptions {
             rng_seed: 0,
             horizon_beats: 8.0,
             max_polyphony: None,
+            rerank: Rerank::Joint,
         }
     }
 }
@@ -174,7 +201,11 @@ pub struct Edited {
     /// The chosen candidate's joint log-likelihood (nats) of the fill and the scored music after
     /// it, given the music before.
     pub joint_log_prob: f64,
-    /// Every candidate's joint log-likelihood, in sampling order.
+    /// Of which the music after the fill (0 for harmonize: nothing follows).
+    pub after_log_prob: f64,
+    /// How many notes that music after the fill has (within the horizon).
+    pub after_notes: usize,
+    /// Every candidate's score (by [`EditOptions::rerank`]), in sampling order.
     pub candidates: Vec<f64>,
     /// Which candidate was kept.
     pub chosen: usize,
@@ -191,6 +222,9 @@ struct Candidate {
     tokens_scored: Vec<TokenId>,
     /// Scored tokens before this index are the shared music before the edit.
     shared: usize,
+    /// Scored tokens from this index on are the music after the fill.
+    after_from: usize,
+    after_notes: usize,
     new_notes: usize,
     missed: usize,
 }
@@ -262,22 +296,35 @@ fn sample_and_choose(
             assemble(&sample.tokens, guard.missed_locked())
         })
         .collect();
-    let scores: Vec<f64> = candidates
+    // (joint, after) log-likelihoods of each candidate.
+    let likelihoods: Vec<(f64, f64)> = candidates
         .par_iter()
-        .map(|c| -> Result<f64> {
+        .map(|c| -> Result<(f64, f64)> {
             let lp = model.log_probs(&c.tokens_scored)?;
-            Ok(lp.iter().skip(c.shared.saturating_sub(1)).sum())
+            let joint = lp.iter().skip(c.shared.saturating_sub(1)).sum();
+            let after = lp.iter().skip(c.after_from.saturating_sub(1)).sum();
+            Ok((joint, after))
         })
         .collect::<Result<_>>()?;
+    let scores: Vec<f64> = likelihoods
+        .iter()
+        .map(|&(joint, after)| match opts.rerank {
+            Rerank::Joint => joint,
+            Rerank::After => after,
+        })
+        .collect();
     let mut candidates: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
     Ok((0..opts.count)
         .map(|i| {
             let group = &scores[i * k..(i + 1) * k];
             let chosen = best(group);
             let c = candidates[i * k + chosen].take().expect("each candidate is chosen once");
+            let (joint, after) = likelihoods[i * k + chosen];
             Edited {
                 piece: c.piece,
-                joint_log_prob: group[chosen],
+                joint_log_prob: joint,
+                after_log_prob: after,
+                after_notes: c.after_notes,
                 candidates: group.to_vec(),
                 chosen,
                 new_notes: c.new_notes,
@@ -353,7 +400,10 @@ pub fn infill(
         }
         out.normalize();
         let tokens_scored = tokenizer.encode_prefix(&out, Some(horizon_end), None);
-        Candidate { piece: out, tokens_scored, shared: primer.len(), new_notes, missed }
+        let after_from = tokenizer.encode_prefix(&out, Some(b as f64 / f64::from(spb)), None).len();
+        let after_notes =
+            tokenizer.note_count(&tokens_scored).saturating_sub(tokenizer.note_count(&tokens_scored[..after_from]));
+        Candidate { piece: out, tokens_scored, shared: primer.len(), after_from, after_notes, new_notes, missed }
     };
     sample_and_choose(model, &primer, rules(tokenizer, constraints, opts), opts, &assemble)
 }
@@ -398,7 +448,8 @@ pub fn harmonize(
         }
         out.normalize();
         let tokens_scored = tokenizer.encode(&out);
-        Candidate { piece: out, tokens_scored, shared: 1, new_notes, missed }
+        let after_from = tokens_scored.len();
+        Candidate { piece: out, tokens_scored, shared: 1, after_from, after_notes: 0, new_notes, missed }
     };
     sample_and_choose(model, &[BOS], rules(tokenizer, constraints, opts), opts, &assemble)
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use cadenza::edit::{self, Edit, EditOptions, EditRequest, Region};
+use cadenza::edit::{self, Edit, EditOptions, EditRequest, Region, Rerank};
 
 use super::options::SamplingArgs;
 use super::progress::Reporter;
@@ -21,6 +21,11 @@ pub struct EditArgs {
     /// Most new tokens per candidate (the edit usually ends sooner).
     #[arg(long, default_value_t = 4096)]
     length: usize,
+    /// What candidates are ranked by: `joint` (the fill and the music after it: the most likely
+    /// edited piece) or `after` (the music after it alone: how well the fill leads into it,
+    /// without the joint likelihood's preference for fills with fewer notes).
+    #[arg(long, default_value = "joint", value_parser = ["joint", "after"])]
+    rerank: String,
     /// Start no note while N notes already sound (kept notes included).
     #[arg(long, value_name = "N")]
     max_polyphony: Option<usize>,
@@ -44,6 +49,7 @@ impl EditArgs {
             rng_seed: self.sampling.rng_seed,
             horizon_beats,
             max_polyphony: self.max_polyphony,
+            rerank: if self.rerank == "after" { Rerank::After } else { Rerank::Joint },
         }
     }
 }
