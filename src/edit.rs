@@ -152,7 +152,7 @@ impl Region {
                         start: f64::from(first),
                         end: f64::from(last),
                         unit: "bars",
-                        unit_end: f64::from(bar_of_beat(piece, piece_end)),
+                        unit_end: f64::from(bar_of_beat(piece, (piece_end - 1e-6).max(0.0))),
                     }));
                 }
                 Ok((a, b))

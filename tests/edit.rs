@@ -166,6 +166,18 @@ fn infill_keeps_everything_outside_the_region_for_every_scheme_and_counting_mode
     }
 }
 
+/// Merged tokens are allowed only when each of their base tokens is.
+#[test]
+fn infill_and_harmonize_with_bpe() {
+    for scheme in [Scheme::Tsd, Scheme::MidiLike] {
+        let base = tokenizer(scheme);
+        let bpe = cadenza::tokens::Bpe::learn(&base, &training(&base), base.vocab_size() + 60, |_| {}).unwrap();
+        let t = base.with_bpe(bpe).unwrap();
+        check_infill(&markov(&t), &t, &format!("markov {scheme} bpe"));
+        check_harmonize(&markov(&t), &t, &format!("markov {scheme} bpe"));
+    }
+}
+
 #[test]
 fn harmonize_keeps_the_melody_on_top_for_every_scheme_and_counting_model() {
     for scheme in Scheme::ALL {
