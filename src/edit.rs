@@ -52,6 +52,9 @@ pub struct EditOptions {
     pub max_polyphony: Option<usize>,
     /// What the candidates are ranked by.
     pub rerank: Rerank,
+    /// Infill with a model trained to fill in the middle: let it read the music after the
+    /// region too (`PREFIX before SUFFIX after MIDDLE`), not only through the reranking.
+    pub fim: bool,
 }
 
 /// What an edit's candidates are ranked by (harmonize has no music after the fill: both are
@@ -89,6 +92,7 @@ impl Default for EditOptions {
             horizon_beats: 8.0,
             max_polyphony: None,
             rerank: Rerank::Joint,
+            fim: true,
         }
     }
 }
@@ -274,19 +278,24 @@ fn rules(tokenizer: &Tokenizer, constraints: Constraints, opts: &EditOptions) ->
         .with_constraints(Some(Arc::new(constraints)))
 }
 
-/// Sample `count × candidates` continuations of `primer` under `rules`, make each a candidate
-/// with `assemble`, score them and keep the best of each group.
+/// Sample `count × candidates` continuations of `primer` under `rules` (with `after`, middles
+/// between `primer` and it, by a model that fills in the middle), make each a candidate with
+/// `assemble`, score them and keep the best of each group.
 fn sample_and_choose(
     model: &dyn Generator,
     primer: &[TokenId],
+    after: Option<&[TokenId]>,
     rules: NoteRules,
     opts: &EditOptions,
     assemble: &(dyn Fn(&[TokenId], usize) -> Candidate + Sync),
 ) -> Result<Vec<Edited>> {
     let sampler = opts.sampler.clone().with_notes(Some(rules.clone()));
     let k = opts.candidates;
-    let primers = vec![primer.to_vec(); opts.count * k];
-    let outs = model.generate_batch(&primers, opts.length, &sampler, opts.rng_seed)?;
+    let rows = opts.count * k;
+    let outs = match after {
+        Some(after) => model.generate_middles(primer, after, rows, opts.length, &sampler, opts.rng_seed)?,
+        None => model.generate_batch(&vec![primer.to_vec(); rows], opts.length, &sampler, opts.rng_seed)?,
+    };
     let candidates: Vec<Candidate> = outs
         .par_iter()
         .map(|out| {
@@ -405,7 +414,8 @@ pub fn infill(
             tokenizer.note_count(&tokens_scored).saturating_sub(tokenizer.note_count(&tokens_scored[..after_from]));
         Candidate { piece: out, tokens_scored, shared: primer.len(), after_from, after_notes, new_notes, missed }
     };
-    sample_and_choose(model, &primer, rules(tokenizer, constraints, opts), opts, &assemble)
+    let after = (opts.fim && model.fills_in_the_middle()).then(|| tokenizer.encode_suffix(&kept, b));
+    sample_and_choose(model, &primer, after.as_deref(), rules(tokenizer, constraints, opts), opts, &assemble)
 }
 
 /// Lock `melody` (a single line) as the top voice and let the model write at most `voices`
@@ -451,7 +461,7 @@ pub fn harmonize(
         let after_from = tokens_scored.len();
         Candidate { piece: out, tokens_scored, shared: 1, after_from, after_notes: 0, new_notes, missed }
     };
-    sample_and_choose(model, &[BOS], rules(tokenizer, constraints, opts), opts, &assemble)
+    sample_and_choose(model, &[BOS], None, rules(tokenizer, constraints, opts), opts, &assemble)
 }
 
 /// What the tokenizer keeps of a piece, in words (for errors).

@@ -26,6 +26,10 @@ pub struct EditArgs {
     /// without the joint likelihood's preference for fills with fewer notes).
     #[arg(long, default_value = "joint", value_parser = ["joint", "after"])]
     rerank: String,
+    /// With a model trained to fill in the middle (`train --fim-rate`), do not let it read the
+    /// music after the region (it still reranks by it).
+    #[arg(long)]
+    no_fim: bool,
     /// Start no note while N notes already sound (kept notes included).
     #[arg(long, value_name = "N")]
     max_polyphony: Option<usize>,
@@ -50,6 +54,7 @@ impl EditArgs {
             horizon_beats,
             max_polyphony: self.max_polyphony,
             rerank: if self.rerank == "after" { Rerank::After } else { Rerank::Joint },
+            fim: !self.no_fim,
         }
     }
 }

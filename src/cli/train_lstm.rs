@@ -92,6 +92,11 @@ pub struct LstmArgs {
     /// Write the resume checkpoint every this many steps.
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
+    /// Share of training windows reordered for fill in the middle (PREFIX prefix SUFFIX suffix
+    /// MIDDLE middle), e.g. 0.5, so that `cadenza infill` reads the music after the region too
+    /// (0: left to right only).
+    #[arg(long, value_name = "RATE")]
+    pub fim_rate: Option<f64>,
 }
 
 impl LstmArgs {
@@ -152,6 +157,7 @@ impl LstmArgs {
             device: self.device.clone(),
             bf16: self.bf16,
             checkpoint_every: self.checkpoint_every,
+            fim_rate: self.fim_rate,
         }
     }
 }

@@ -57,6 +57,34 @@ pub trait Generator: Send + Sync {
             })
             .collect()
     }
+
+    /// Whether the model reads the music after a gap before writing it (a network trained to
+    /// fill in the middle: see [`neural::fim`]).
+    fn fills_in_the_middle(&self) -> bool {
+        false
+    }
+
+    /// Sample `rows` middles between `before` (starting with BOS) and `after`, each row `i`
+    /// with stream `i` of `rng_seed`; its guard reads `before`. Only for models that
+    /// [`Generator::fills_in_the_middle`].
+    fn generate_middles(
+        &self,
+        before: &[TokenId],
+        after: &[TokenId],
+        rows: usize,
+        max_new_tokens: usize,
+        sampler: &Sampler,
+        rng_seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        let _ = (before, after, rows, max_new_tokens, sampler, rng_seed);
+        no_middles(self.kind())
+    }
+}
+
+/// Sample `rows` middles between `before` and `after` with a model that cannot read the
+/// music after a gap: always an error naming the model kind.
+fn no_middles(kind: ModelKind) -> Result<Vec<Vec<TokenId>>> {
+    Err(crate::error::ModelError::NoFillInTheMiddle(kind.name()).into())
 }
 
 /// Incremental next-token distributions: the state of a model after the tokens pushed so far.

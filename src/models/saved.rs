@@ -86,6 +86,20 @@ impl Generator for Model {
     ) -> Result<Vec<Vec<TokenId>>> {
         self.generator().generate_batch(primers, max_new_tokens, sampler, rng_seed)
     }
+    fn fills_in_the_middle(&self) -> bool {
+        self.generator().fills_in_the_middle()
+    }
+    fn generate_middles(
+        &self,
+        before: &[TokenId],
+        after: &[TokenId],
+        rows: usize,
+        max_new_tokens: usize,
+        sampler: &Sampler,
+        rng_seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        self.generator().generate_middles(before, after, rows, max_new_tokens, sampler, rng_seed)
+    }
 }
 
 /// What a checkpoint records beside the model itself.

@@ -231,6 +231,16 @@ impl Tokenizer {
         self.merged(encode::encode_prefix(self, piece, cut))
     }
 
+    /// The tokens that follow, in `piece`, a sequence that stands at grid step `from` (a fill
+    /// that ends exactly there): the notes starting at or after `from`, with EOS, without BOS.
+    /// TSD and `midi-like`: encoded as if time started at `from` (a leading SHIFT to the first
+    /// of them; notes sounding across `from` are left out, their NOTE_OFFs too); REMI: the rest
+    /// of the whole encoding (bar lines and positions are absolute). With BPE, merged on their
+    /// own. What a fill-in-the-middle network reads as the suffix.
+    pub fn encode_suffix(&self, piece: &Piece, from: u64) -> Vec<TokenId> {
+        self.merged(encode::encode_suffix(self, piece, from))
+    }
+
     /// A piece from any token sequence, at 120 bpm (see [`Tokenizer::decode_with`]).
     pub fn decode(&self, tokens: &[TokenId]) -> Piece {
         self.decode_with(tokens, &DecodeOptions::default())

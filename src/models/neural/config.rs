@@ -47,6 +47,11 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
     /// Windows are cut from these many tokens at most during validation (0 = all).
     pub valid_max_tokens: u64,
+    /// Share of training windows cut at two random points into prefix, middle and suffix and
+    /// reordered as `PREFIX prefix SUFFIX suffix MIDDLE middle` (fill in the middle, see
+    /// [`super::fim`]); 0 (the default) trains left to right only. A network trained with a
+    /// rate above 0 has [`super::fim::SENTINELS`] more tokens than the tokenizer.
+    pub fim_rate: f64,
     /// Seed of the windows, transpositions, dropout and initial weights.
     pub seed: u64,
 }
@@ -72,6 +77,7 @@ impl Default for TrainConfig {
             bf16: false,
             checkpoint_every: 500,
             valid_max_tokens: 0,
+            fim_rate: 0.0,
             seed: 0,
         }
     }
@@ -95,6 +101,16 @@ impl TrainConfig {
         })?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The sentinel tokens a network trained with these options has beyond the tokenizer's
+    /// vocabulary (see [`super::fim`]).
+    pub fn sentinels(&self) -> usize {
+        if self.fim_rate > 0.0 {
+            super::fim::SENTINELS
+        } else {
+            0
+        }
     }
 
     /// Check the options.
@@ -130,6 +146,9 @@ impl TrainConfig {
         }
         if self.steps == Some(0) || (self.steps.is_none() && self.epochs == 0) {
             return bad("steps or epochs", &0, "positive (there is nothing to train)");
+        }
+        if !(0.0..=1.0).contains(&self.fim_rate) {
+            return bad("fim rate", &self.fim_rate, "in [0, 1]");
         }
         if self.transpose > 24 {
             return bad("transpose", &self.transpose, "at most 24 semitones");

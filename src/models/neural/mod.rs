@@ -9,6 +9,8 @@
 //!   streams, batched incremental sampling).
 //! - [`train`]: the training loop with checkpoints, early stopping and exact resume; [`optim`]
 //!   its AdamW and gradient clipping, [`windows`] its random (transposed) training windows.
+//! - [`fim`]: fill-in-the-middle windows (`PREFIX prefix SUFFIX suffix MIDDLE middle`) and their
+//!   sentinel tokens.
 //! - [`request`]: the precedence of explicit settings, a settings file, the defaults and
 //!   `--resume`.
 //! - [`payload`]: tensors to and from safetensors bytes for checkpoints.
@@ -18,6 +20,7 @@
 //! a libtorch failure comes back as [`crate::Error::Torch`] instead of a panic.
 
 pub mod config;
+pub mod fim;
 pub mod model;
 pub mod optim;
 pub mod payload;

@@ -27,7 +27,11 @@ pub(crate) fn token_tensor(tokens: &[TokenId], vocab: i64, device: Device) -> Re
 #[derive(Debug)]
 pub struct NeuralModel<N: Network> {
     config: N::Config,
+    /// The tokenizer's vocabulary (the network's, less its FIM sentinels).
     pub(crate) vocab_size: usize,
+    /// FIM sentinel tokens the network has after the tokenizer's vocabulary (see
+    /// [`super::fim`]); 0 for a left-to-right network.
+    pub(crate) sentinels: usize,
     device: Device,
     /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
     net: Mutex<N>,
@@ -40,12 +44,24 @@ impl<N: Network> NeuralModel<N> {
     }
 
     pub(crate) fn from_net(net: N) -> Self {
+        Self::from_net_with(net, 0)
+    }
+
+    /// A model of `net`, whose last `sentinels` tokens are FIM sentinels.
+    pub(crate) fn from_net_with(net: N, sentinels: usize) -> Self {
+        let sentinels = sentinels.min(net.vocab() as usize);
         NeuralModel {
             config: net.config().clone(),
-            vocab_size: net.vocab() as usize,
+            vocab_size: net.vocab() as usize - sentinels,
+            sentinels,
             device: net.device(),
             net: Mutex::new(net),
         }
+    }
+
+    /// Whether the network was trained to fill in the middle (see [`super::fim`]).
+    pub fn fills_in_the_middle(&self) -> bool {
+        self.sentinels > 0
     }
 
     /// The network's shape.
@@ -125,15 +141,16 @@ impl<N: Network> NeuralModel<N> {
     pub fn from_checkpoint(path: &Path, header: &Header, bytes: &[u8], device: Device) -> Result<Self> {
         let bad = |problem| Error::checkpoint(path, problem);
         let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
-        let (config, _) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
+        let (config, train) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
+        let sentinels = train.as_ref().map_or(0, TrainConfig::sentinels);
         if header.payload_format != PAYLOAD_FORMAT {
             let found = header.payload_format.clone();
             return Err(bad(CheckpointError::PayloadFormat { found, expected: PAYLOAD_FORMAT }));
         }
         let tensors = payload::decode(bytes).map_err(payload)?;
-        let net = N::new(config, header.vocab.len(), device).map_err(payload)?;
+        let net = N::new(config, header.vocab.len() + sentinels, device).map_err(payload)?;
         net.load_named(&tensors).map_err(payload)?;
-        Ok(Self::from_net(net))
+        Ok(Self::from_net_with(net, sentinels))
     }
 }
 

@@ -28,6 +28,7 @@ pub struct TrainOverrides {
     /// `true` turns bf16 on; `false` leaves the base's choice.
     pub bf16: bool,
     pub checkpoint_every: Option<u64>,
+    pub fim_rate: Option<f64>,
 }
 
 impl TrainOverrides {
@@ -36,7 +37,7 @@ impl TrainOverrides {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
         }
-        set!(batch, window, lr, epochs, warmup, clip, patience, transpose, device, checkpoint_every);
+        set!(batch, window, lr, epochs, warmup, clip, patience, transpose, device, checkpoint_every, fim_rate);
         if self.steps.is_some() {
             c.steps = self.steps;
         }

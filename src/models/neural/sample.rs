@@ -21,7 +21,7 @@ use tch::{Kind, Tensor};
 use super::model::{token_tensor, NeuralModel};
 use super::payload::to_f32_vec;
 use super::Network;
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
 use crate::models::{Generator, ModelKind, TokenStream};
 use crate::sampler::{rng_for, Sampler};
 use crate::tokens::{TokenId, BOS, EOS};
@@ -38,21 +38,23 @@ fn torch(op: &'static str) -> impl Fn(tch::TchError) -> Error {
 }
 
 /// Feed `tokens` (`[batch, time]`, already on the device) in chunks of [`CHUNK`] steps after
-/// `state`; returns the softmax over the vocabulary after the last step (`[batch, vocab]`,
-/// f32; zeros when `tokens` is empty).
-fn prime<N: Network>(net: &N, tokens: &Tensor, state: &mut N::State) -> Result<Tensor> {
+/// `state`; returns the softmax over the first `out_vocab` tokens (the tokenizer's: a FIM
+/// network's sentinels are never sampled) after the last step (`[batch, out_vocab]`, f32; zeros
+/// when `tokens` is empty).
+fn prime<N: Network>(net: &N, tokens: &Tensor, state: &mut N::State, out_vocab: i64) -> Result<Tensor> {
     let (batch, len) = (tokens.size()[0], tokens.size()[1]);
     let mut last = None;
     let mut start = 0;
     while start < len {
         let n = (len - start).min(CHUNK as i64);
         let logits = net.step(&tokens.f_narrow(1, start, n)?, state)?;
-        last = Some(logits.f_select(1, n - 1)?.f_softmax(-1, Kind::Float).map_err(torch("softmax"))?);
+        let logits = logits.f_select(1, n - 1)?.f_narrow(1, 0, out_vocab.min(net.vocab()))?;
+        last = Some(logits.f_softmax(-1, Kind::Float).map_err(torch("softmax"))?);
         start += n;
     }
     match last {
         Some(p) => Ok(p),
-        None => Ok(Tensor::f_zeros([batch, net.vocab()], (Kind::Float, net.device()))?),
+        None => Ok(Tensor::f_zeros([batch, out_vocab.min(net.vocab())], (Kind::Float, net.device()))?),
     }
 }
 
@@ -86,7 +88,7 @@ impl<N: Network> NeuralStream<'_, N> {
         let net = self.model.net();
         let probs = tch::no_grad(|| {
             let input = token_tensor(&[token], net.vocab(), net.device())?.f_unsqueeze(0)?;
-            prime(&*net, &input, &mut self.state)
+            prime(&*net, &input, &mut self.state, self.model.vocab_size as i64)
         })?;
         self.next = rows_f64(&probs)?.pop().unwrap_or_default();
         Ok(())
@@ -120,9 +122,10 @@ impl<N: Network> NeuralModel<N> {
             return Ok(Vec::new());
         }
         let net = self.net();
-        let (vocab, device) = (net.vocab(), net.device());
+        // Inputs may hold FIM sentinels; targets and distributions are the tokenizer's tokens.
+        let (vocab, device) = (self.vocab_size as i64, net.device());
         tch::no_grad(|| {
-            let input = token_tensor(&tokens[..tokens.len() - 1], vocab, device)?.f_unsqueeze(0)?;
+            let input = token_tensor(&tokens[..tokens.len() - 1], net.vocab(), device)?.f_unsqueeze(0)?;
             let mut out = Vec::with_capacity(tokens.len() - 1);
             let mut state = net.init_state(1)?;
             let len = input.size()[1];
@@ -130,8 +133,11 @@ impl<N: Network> NeuralModel<N> {
             while start < len {
                 let n = (len - start).min(CHUNK as i64);
                 let logits = net.step(&input.f_narrow(1, start, n)?, &mut state)?;
-                let logp =
-                    logits.f_squeeze_dim(0)?.f_log_softmax(-1, Kind::Float).map_err(torch("log_softmax"))?;
+                let logp = logits
+                    .f_squeeze_dim(0)?
+                    .f_narrow(1, 0, vocab.min(net.vocab()))?
+                    .f_log_softmax(-1, Kind::Float)
+                    .map_err(torch("log_softmax"))?;
                 let targets = &tokens[1 + start as usize..1 + (start + n) as usize];
                 let in_vocab: Vec<i64> =
                     targets.iter().map(|&t| if i64::from(t) < vocab { i64::from(t) } else { 0 }).collect();
@@ -169,7 +175,7 @@ impl<N: Network> NeuralModel<N> {
             tch::no_grad(|| -> Result<_> {
                 let input = token_tensor(primer_or_bos(primer), net.vocab(), net.device())?.f_unsqueeze(0)?;
                 let mut state = net.init_state(1)?;
-                let probs = prime(&*net, &input, &mut state)?;
+                let probs = prime(&*net, &input, &mut state, self.vocab_size as i64)?;
                 Ok((probs, state))
             })?
         };
@@ -186,6 +192,40 @@ impl<N: Network> NeuralModel<N> {
         sampler: &Sampler,
         seed: u64,
     ) -> Result<Vec<Vec<TokenId>>> {
+        self.sample_rows(primers, None, max_new, sampler, seed)
+    }
+
+    /// Sample `rows` middles between `before` and `after` with a FIM network (the fallible form
+    /// of [`Generator::generate_middles`]): each row reads `PREFIX before SUFFIX after MIDDLE`
+    /// (see [`super::fim`]), its guard reads `before`, row `i` draws with stream `i`.
+    pub fn try_generate_middles(
+        &self,
+        before: &[TokenId],
+        after: &[TokenId],
+        rows: usize,
+        max_new: usize,
+        sampler: &Sampler,
+        seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        if !self.fills_in_the_middle() {
+            return Err(ModelError::NoFillInTheMiddle(N::KIND.name()).into());
+        }
+        let read = vec![super::fim::primer(before, after, self.vocab_size); rows];
+        let guarded = vec![before.to_vec(); rows];
+        self.sample_rows(&read, Some(&guarded), max_new, sampler, seed)
+    }
+
+    /// Sample one continuation per primer; each row's guard reads `guarded[i]` when given
+    /// (a FIM row reads more than the music before it), else the primer.
+    fn sample_rows(
+        &self,
+        primers: &[Vec<TokenId>],
+        guarded: Option<&[Vec<TokenId>]>,
+        max_new: usize,
+        sampler: &Sampler,
+        seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        let out_vocab = self.vocab_size as i64;
         let mut outs: Vec<Vec<TokenId>> = vec![Vec::new(); primers.len()];
         if primers.is_empty() || max_new == 0 {
             return Ok(outs);
@@ -207,7 +247,7 @@ impl<N: Network> NeuralModel<N> {
                     .map(|&i| token_tensor(primer_or_bos(&primers[i]), vocab, device))
                     .collect::<Result<Vec<_>>>()?;
                 let mut state = net.init_state(rows.len() as i64)?;
-                let probs = prime(net, &Tensor::f_stack(&ids, 0)?, &mut state)?;
+                let probs = prime(net, &Tensor::f_stack(&ids, 0)?, &mut state, out_vocab)?;
                 for (k, &i) in rows.iter().enumerate() {
                     let idx = Tensor::f_from_slice(&[k as i64])?.f_to_device(device)?;
                     row_state[i] = Some(net.select_rows(&state, &idx)?);
@@ -248,7 +288,10 @@ impl<N: Network> NeuralModel<N> {
                     out
                 }
             };
-            let mut guards: Vec<_> = primers.iter().map(|p| sampler.guard(primer_or_bos(p))).collect();
+            let mut guards: Vec<_> = match guarded {
+                Some(g) => g.iter().map(|p| sampler.guard(primer_or_bos(p))).collect(),
+                None => primers.iter().map(|p| sampler.guard(primer_or_bos(p))).collect(),
+            };
             let mut rngs: Vec<_> = (0..primers.len()).map(|i| rng_for(seed, i as u64)).collect();
             for _ in 0..max_new {
                 let mut still = Vec::with_capacity(batches.len());
@@ -273,7 +316,7 @@ impl<N: Network> NeuralModel<N> {
                         b.primers = keep.iter().map(|&k| b.primers[k as usize]).collect();
                     }
                     let input = token_tensor(&next, vocab, device)?.f_unsqueeze(1)?;
-                    b.probs = prime(net, &input, &mut b.state)?;
+                    b.probs = prime(net, &input, &mut b.state, out_vocab)?;
                     still.push(b);
                 }
                 if still.is_empty() {
@@ -312,5 +355,21 @@ impl<N: Network> Generator for NeuralModel<N> {
         rng_seed: u64,
     ) -> Result<Vec<Vec<TokenId>>> {
         self.try_generate_batch(primers, max_new_tokens, sampler, rng_seed)
+    }
+
+    fn fills_in_the_middle(&self) -> bool {
+        NeuralModel::fills_in_the_middle(self)
+    }
+
+    fn generate_middles(
+        &self,
+        before: &[TokenId],
+        after: &[TokenId],
+        rows: usize,
+        max_new_tokens: usize,
+        sampler: &Sampler,
+        rng_seed: u64,
+    ) -> Result<Vec<Vec<TokenId>>> {
+        self.try_generate_middles(before, after, rows, max_new_tokens, sampler, rng_seed)
     }
 }

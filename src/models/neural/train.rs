@@ -185,12 +185,13 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
     let device = parse_device(&cfg.device)?;
     let bf16 = cfg.bf16 && device.is_cuda();
     let windows = Windows::new(data.train, tokenizer)
-        .ok_or(Error::Model(ModelError::NoTrainingTokens(N::KIND.name())))?;
+        .ok_or(Error::Model(ModelError::NoTrainingTokens(N::KIND.name())))?
+        .with_fim(cfg.fim_rate);
     let steps_per_epoch = windows.targets().div_ceil((cfg.batch * cfg.window) as u64).max(1);
     let total_steps = cfg.steps.unwrap_or(cfg.epochs.saturating_mul(steps_per_epoch));
 
     tch::manual_seed(mix(cfg.seed) as i64);
-    let net = N::new(model_cfg.clone(), tokenizer.vocab_size(), device)?;
+    let net = N::new(model_cfg.clone(), tokenizer.vocab_size() + cfg.sentinels(), device)?;
     let params = net.named();
     let mut opt = AdamW::new(&params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay);
     let mut state = TrainState {
@@ -286,7 +287,7 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
             let improved = if data.valid.is_empty() {
                 true
             } else {
-                let bits = evaluate(&net, data.valid, cfg.batch, cfg.valid_max_tokens)?;
+                let bits = evaluate(&net, tokenizer.vocab_size(), data.valid, cfg.batch, cfg.valid_max_tokens)?;
                 state.last_valid_bits = Some(bits);
                 let better = state.best_valid_bits.is_none_or(|b| bits < b);
                 if better {
@@ -327,7 +328,7 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
         saver.save(out, &net, None, &state)?;
     }
     Ok(TrainReport {
-        model: NeuralModel::from_net(net),
+        model: NeuralModel::from_net_with(net, cfg.sentinels()),
         state,
         stopped,
         best_path: out.to_path_buf(),
@@ -372,9 +373,11 @@ pub fn checkpoint_state(header: &Header) -> Option<TrainState> {
 
 /// Mean bits per token of `seqs` (each from BOS with the initial state), batched `batch`
 /// sequences at a time in chunks of [`super::sample::CHUNK`] steps. With `max_tokens > 0` only
-/// the first sequences up to that many tokens are scored.
+/// the first sequences up to that many tokens are scored. The distributions are read over the
+/// first `out_vocab` tokens (the tokenizer's: a FIM network's sentinels are left out).
 pub(crate) fn evaluate<N: Network, S: AsRef<[TokenId]>>(
     net: &N,
+    out_vocab: usize,
     seqs: &[S],
     batch: usize,
     max_tokens: u64,
@@ -417,6 +420,7 @@ pub(crate) fn evaluate<N: Network, S: AsRef<[TokenId]>>(
                 let logits = net.step(&input, &mut state)?;
                 let sum = logits
                     .f_view([-1, vocab])?
+                    .f_narrow(1, 0, (out_vocab as i64).min(vocab))?
                     .f_cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, i64::from(PAD), 0.0)
                     .map_err(|source| Error::Torch { op: "cross entropy", source })?;
                 nll += sum.f_to_kind(Kind::Double)?.f_double_value(&[])?;

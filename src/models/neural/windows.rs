@@ -19,6 +19,8 @@ pub struct Windows<'a> {
     /// Transposes windows (the instrument in force at a window's start decides whether its
     /// notes are drums).
     tokenizer: &'a Tokenizer,
+    /// Share of windows reordered for fill in the middle (see [`super::fim`]).
+    fim_rate: f64,
 }
 
 impl<'a> Windows<'a> {
@@ -35,7 +37,14 @@ impl<'a> Windows<'a> {
             total += s.len() as u64;
             cum.push(total);
         }
-        Some(Windows { seqs, cum, tokenizer })
+        Some(Windows { seqs, cum, tokenizer, fim_rate: 0.0 })
+    }
+
+    /// These windows, a share `rate` of them reordered for fill in the middle: cut at two
+    /// uniform points into prefix, middle and suffix, as [`super::fim::reorder`] writes them
+    /// (so the cut is three tokens shorter and the window as long as the others).
+    pub fn with_fim(self, rate: f64) -> Self {
+        Windows { fim_rate: rate, ..self }
     }
 
     /// Number of next-token targets in the sequences (tokens minus one per sequence).
@@ -54,8 +63,12 @@ impl<'a> Windows<'a> {
             let r = rng.random_range(0..total);
             let i = self.cum.partition_point(|&c| c <= r);
             let seq = self.seqs[i];
-            let start = if seq.len() > window + 1 { rng.random_range(0..=seq.len() - window - 1) } else { 0 };
-            let end = (start + window + 1).min(seq.len());
+            // Drawn only with a FIM rate, so left-to-right runs draw what they always drew.
+            let sentinels = super::fim::SENTINELS;
+            let fim = self.fim_rate > 0.0 && window + 1 > sentinels + 1 && rng.random::<f64>() < self.fim_rate;
+            let span = if fim { window + 1 - sentinels } else { window + 1 };
+            let start = if seq.len() > span { rng.random_range(0..=seq.len() - span) } else { 0 };
+            let end = (start + span).min(seq.len());
             let shift = if transpose > 0 {
                 rng.random_range(-i16::from(transpose)..=i16::from(transpose))
             } else {
@@ -64,6 +77,11 @@ impl<'a> Windows<'a> {
             let cut = &seq[start..end];
             let moved = if shift != 0 { self.transposed(i, start, cut, shift as i8) } else { None };
             let w = moved.as_deref().unwrap_or(cut);
+            let reordered = fim.then(|| {
+                let (a, b) = (rng.random_range(0..=w.len()), rng.random_range(0..=w.len()));
+                super::fim::reorder(w, a.min(b), a.max(b), self.tokenizer.vocab_size())
+            });
+            let w = reordered.as_deref().unwrap_or(w);
             out.extend(w.iter().map(|&t| i64::from(t)));
             out.extend(std::iter::repeat_n(i64::from(PAD), window + 1 - w.len()));
         }

@@ -257,3 +257,55 @@ fn cuda_matches_the_cpu_and_trains_in_bf16() {
         0.2,
     );
 }
+
+/// `BOS 4 m m m 5 m m m EOS` with `m` one of 8 symbols: left to right the first `m` is a guess
+/// (3 bits), but the music after it says what it is.
+fn fim_piece(m: TokenId) -> Vec<TokenId> {
+    vec![BOS, 4, m, m, m, 5, m, m, m, EOS]
+}
+
+#[test]
+fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
+    use crate::models::neural::fim;
+    let _g = torch_lock();
+    let mut rng = rng_for(11, 0);
+    let symbol = |rng: &mut crate::sampler::SampleRng| 10 + rand::Rng::random_range(rng, 0..8u16);
+    let train_set: Vec<Vec<TokenId>> = (0..300).map(|_| fim_piece(symbol(&mut rng))).collect();
+    let tok = tokenizer();
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let model_cfg = TransformerConfig { layers: 2, heads: 4, dim: 64, ff: 128, dropout: 0.0, context: 0 };
+    let cfg = TrainConfig { batch: 16, window: 12, lr: 3e-3, warmup: 30, fim_rate: 0.5, ..quick_train(600) };
+    let out = dir.path().join("fim.ckpt");
+    let report = train(&model_cfg, &cfg, &tok, TrainData { train: &train_set, valid: &[] }, &out, &run_opts(&stop, None, None))
+        .unwrap();
+    let model = &report.model;
+    assert!(model.fills_in_the_middle());
+    assert_eq!(model.vocab_size(), tok.vocab_size(), "the sentinels are not the tokenizer's tokens");
+    // Saved and loaded, it still fills in the middle, with the same distributions.
+    let (loaded, _) = TransformerModel::load(&out, Device::Cpu).unwrap();
+    assert!(loaded.fills_in_the_middle());
+    let vocab = tok.vocab_size();
+    let (mut right, mut left_bits) = (0, 0.0);
+    for m in 10..18 {
+        let piece = fim_piece(m);
+        let primer = fim::primer(&piece[..2], &piece[3..], vocab);
+        let mut probs = Vec::new();
+        model.stream(&primer).unwrap().next_probs(&mut probs);
+        assert_eq!(probs.len(), vocab);
+        let mut again = Vec::new();
+        loaded.stream(&primer).unwrap().next_probs(&mut again);
+        assert!(probs.iter().zip(&again).all(|(a, b)| (a - b).abs() < 1e-6));
+        right += usize::from(crate::math::argmax(&probs) == usize::from(m));
+        // Left to right, the same network can only guess.
+        left_bits -= model.log_probs(&piece).unwrap()[1] / std::f64::consts::LN_2;
+    }
+    let left_bits = left_bits / 8.0;
+    eprintln!("fill in the middle: {right}/8 right; left to right {left_bits:.2} bits");
+    assert!(right >= 7, "the middle read from the suffix: {right}/8");
+    assert!(left_bits > 2.0, "left to right the first symbol is a guess: {left_bits} bits");
+    // Sampling middles: the guard reads the prefix, the network the whole primer.
+    let sampler = Sampler { temperature: 0.0, ..Sampler::default() };
+    let rows = model.generate_middles(&fim_piece(13)[..2], &fim_piece(13)[3..], 3, 1, &sampler, 5).unwrap();
+    assert_eq!(rows, vec![vec![13]; 3]);
+}
