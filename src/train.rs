@@ -268,13 +268,14 @@ fn train_neural<N: crate::models::neural::Network>(
     let (model_cfg, train_cfg) = neural.resolve_for::<N>(request.seed)?;
     let device = neural::parse_device(&train_cfg.device)?;
     progress.message(&format!(
-        "{}: {}, on {device:?}{}; batch {} × {} tokens, lr {}",
+        "{}: {}, on {device:?}{}; batch {} × {} tokens, lr {}{}",
         N::KIND,
-        model_cfg.describe(tokenizer.vocab_size()),
+        model_cfg.describe(tokenizer.vocab_size() + train_cfg.sentinels()),
         if train_cfg.bf16 && device.is_cuda() { " (bf16)" } else { "" },
         train_cfg.batch,
         train_cfg.window,
         train_cfg.lr,
+        if train_cfg.fim_rate > 0.0 { format!(", fill in the middle on {:.0}% of windows", train_cfg.fim_rate * 100.0) } else { String::new() },
     ));
     let never = std::sync::atomic::AtomicBool::new(false);
     let opts = RunOptions {

@@ -271,3 +271,42 @@ fn reranking_keeps_the_candidate_with_the_higher_joint_likelihood() {
     }
     assert!(differed >= 3, "the two candidates differed only {differed} times in 6");
 }
+
+/// What a fill-in-the-middle model reads after the gap: under TSD and midi-like the notes from
+/// the cut on, as if time started there; under REMI the rest of the whole encoding.
+#[test]
+fn the_suffix_is_the_music_from_the_cut_on() {
+    for scheme in Scheme::ALL {
+        let t = tokenizer(scheme);
+        let p = piece(9, 16);
+        let (_, tps) = t.decoded_resolution(&cadenza::tokens::DecodeOptions::default());
+        for from in [0u64, 30, 48, 77] {
+            let suffix = t.encode_suffix(&p, from);
+            assert_eq!(suffix.last(), Some(&cadenza::tokens::EOS));
+            if scheme == Scheme::Remi {
+                let mut joined = t.encode_prefix(&p, Some(from as f64 / 12.0), None);
+                joined.extend(&suffix);
+                assert_eq!(joined, t.encode(&p), "{scheme} from {from}");
+                continue;
+            }
+            let decoded = t.decode(&[&[cadenza::tokens::BOS][..], &suffix].concat());
+            let expected: Vec<(u64, u64, u8)> = {
+                let q = t.quantize(&p);
+                let mut v: Vec<_> = q
+                    .instruments
+                    .iter()
+                    .flat_map(|i| i.notes.iter())
+                    .filter(|n| n.start >= from * tps)
+                    .map(|n| (n.start - from * tps, n.end - from * tps, n.pitch))
+                    .collect();
+                v.sort();
+                v
+            };
+            let mut got: Vec<_> =
+                decoded.instruments.iter().flat_map(|i| i.notes.iter()).map(|n| (n.start, n.end, n.pitch)).collect();
+            got.sort();
+            assert_eq!(got, expected, "{scheme} from {from}");
+            assert!(!got.is_empty());
+        }
+    }
+}
