@@ -28,8 +28,12 @@ use cadenza::corpus::{Corpus, LoadOptions, Split};
 use cadenza::edit::{self, EditOptions, Edited, Rerank};
 use cadenza::models::{saved, Generator};
 use cadenza::sampler::Sampler;
-use cadenza::{Piece, Tokenizer};
+use cadenza::{Instrument, Piece, Result as Res, Tokenizer};
 use serde_json::{json, Value};
+
+const USAGE: &str =
+    "usage: edit_quality --corpus DIR [--pieces N] [--beats 4] [--candidates 16] [--voices 3] \
+     [--seed 1] [--json OUT.json] CHECKPOINT...";
 
 /// Totals of one condition over pieces.
 #[derive(Default)]
@@ -131,7 +135,8 @@ fn parallels(piece: &Piece, beats: u64) -> (usize, usize) {
         if prev.len() == next.len() && prev.len() >= 2 {
             for i in 0..prev.len() {
                 for j in i + 1..prev.len() {
-                    let (di, dj) = (i16::from(next[i]) - i16::from(prev[i]), i16::from(next[j]) - i16::from(prev[j]));
+                    let step = |k: usize| i16::from(next[k]) - i16::from(prev[k]);
+                    let (di, dj) = (step(i), step(j));
                     if !((di > 0 && dj > 0) || (di < 0 && dj < 0)) {
                         continue;
                     }
@@ -148,7 +153,8 @@ fn parallels(piece: &Piece, beats: u64) -> (usize, usize) {
 
 /// The piece with only its instrument of the highest mean pitch.
 fn melody_of(piece: &Piece) -> Option<Piece> {
-    let mean = |i: &cadenza::Instrument| i.notes.iter().map(|n| f64::from(n.pitch)).sum::<f64>() / i.notes.len() as f64;
+    let mean =
+        |i: &Instrument| i.notes.iter().map(|n| f64::from(n.pitch)).sum::<f64>() / i.notes.len() as f64;
     let top = piece
         .instruments
         .iter()
@@ -159,13 +165,23 @@ fn melody_of(piece: &Piece) -> Option<Piece> {
 
 /// Bits of the real music after `end` (within 8 beats) given the real music before, as nats and
 /// notes; and the real notes with onsets in `start..end`.
-fn ceiling(m: &dyn Generator, t: &Tokenizer, piece: &Piece, start: f64, end: f64) -> cadenza::Result<(f64, usize, usize)> {
-    let all = t.encode_prefix(piece, Some(end + 8.0), None);
-    let before = t.encode_prefix(piece, Some(end), None);
+fn ceiling(
+    m: &dyn Generator,
+    t: &Tokenizer,
+    p: &Piece,
+    (start, end): (f64, f64),
+) -> Res<(f64, usize, usize)> {
+    let all = t.encode_prefix(p, Some(end + 8.0), None);
+    let before = t.encode_prefix(p, Some(end), None);
     let lp = m.log_probs(&all)?;
     let nats = lp.iter().skip(before.len().saturating_sub(1)).sum();
-    let region = t.note_count(&before) - t.note_count(&t.encode_prefix(piece, Some(start), None));
+    let region = t.note_count(&before) - t.note_count(&t.encode_prefix(p, Some(start), None));
     Ok((nats, t.note_count(&all) - t.note_count(&before), region))
+}
+
+/// A markdown table's head row and rule, from `a | b | c`.
+fn header(columns: &str) {
+    println!("| {columns} |\n|{}", " --- |".repeat(columns.split('|').count()));
 }
 
 fn options(candidates: usize, seed: u64, rerank: Rerank) -> EditOptions {
@@ -178,17 +194,20 @@ fn options(candidates: usize, seed: u64, rerank: Rerank) -> EditOptions {
         horizon_beats: 8.0,
         max_polyphony: None,
         rerank,
+        // Any other option (one added later) as the command line has it by default.
+        ..EditOptions::default()
     }
 }
 
 /// One edit and its seconds.
-fn timed(f: impl FnOnce() -> cadenza::Result<Vec<Edited>>) -> cadenza::Result<(Edited, f64)> {
+fn timed(f: impl FnOnce() -> Res<Vec<Edited>>) -> Res<(Edited, f64)> {
     let t0 = Instant::now();
     // One output was asked for (count 1).
     let e = f()?.remove(0);
     Ok((e, t0.elapsed().as_secs_f64()))
 }
 
+#[derive(Default)]
 struct Args {
     corpus: PathBuf,
     pieces: Option<usize>,
@@ -201,16 +220,7 @@ struct Args {
 }
 
 fn parse() -> Result<Args, Box<dyn std::error::Error>> {
-    let mut a = Args {
-        corpus: PathBuf::new(),
-        pieces: None,
-        beats: 4.0,
-        candidates: 16,
-        voices: 3,
-        seed: 1,
-        json: None,
-        checkpoints: Vec::new(),
-    };
+    let mut a = Args { beats: 4.0, candidates: 16, voices: 3, seed: 1, ..Args::default() };
     let mut args = std::env::args().skip(1);
     while let Some(s) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{s} needs a value"));
@@ -226,9 +236,7 @@ fn parse() -> Result<Args, Box<dyn std::error::Error>> {
         }
     }
     if a.corpus.as_os_str().is_empty() || a.checkpoints.is_empty() {
-        return Err("usage: edit_quality --corpus DIR [--pieces N] [--beats 4] [--candidates 16] [--voices 3] \
-                    [--seed 1] [--json OUT.json] CHECKPOINT..."
-            .into());
+        return Err(USAGE.into());
     }
     Ok(a)
 }
@@ -240,15 +248,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in &a.checkpoints {
         let m = saved::load(path, "cpu")?;
         let (model, t): (&dyn Generator, &Tokenizer) = (&m.model, &m.tokenizer);
-        let corpus = Corpus::load(&a.corpus, t, &LoadOptions::default().as_recorded(m.header.corpus.as_ref()))?;
+        let corpus =
+            Corpus::load(&a.corpus, t, &LoadOptions::default().as_recorded(m.header.corpus.as_ref()))?;
         let mut tests: Vec<&Path> = corpus.split(Split::Test).map(|p| p.path.as_path()).collect();
         tests.sort();
         tests.truncate(a.pieces.unwrap_or(usize::MAX));
-        let infill_names = ["real music (ceiling)".to_string(), "K=1".into(), format!("K={k} joint"), format!("K={k} after")];
+        let infill_names = [
+            "real music (ceiling)".to_string(),
+            "K=1".into(),
+            format!("K={k} joint"),
+            format!("K={k} after"),
+        ];
         let harmony_names = ["Bach (original)".to_string(), "K=1".into(), format!("K={k} joint")];
         let mut fill: Vec<Tally> = infill_names.iter().map(|_| Tally::default()).collect();
         let mut harm: Vec<Tally> = harmony_names.iter().map(|_| Tally::default()).collect();
-        let (mut short, mut failed) = (0, 0);
+        let (mut short, mut failed, started) = (0, 0, Instant::now());
         for (i, rel) in tests.iter().enumerate() {
             let file = a.corpus.join(rel);
             let seed = a.seed + i as u64;
@@ -268,9 +282,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 let start = (end_beat / 2.0 - a.beats / 2.0).floor();
                 let region = (start, start + a.beats);
-                let run = |c, r| timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r)));
-                let got = (|| -> cadenza::Result<_> {
-                    let c = ceiling(model, t, &piece, region.0, region.1)?;
+                let run =
+                    |c, r| timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r)));
+                let got = (|| -> Res<_> {
+                    let c = ceiling(model, t, &piece, region)?;
                     Ok((c, [run(1, Rerank::Joint)?, run(k, Rerank::Joint)?, run(k, Rerank::After)?]))
                 })();
                 match got {
@@ -296,7 +311,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Harmonization under the top line.
             let Some(melody) = melody_of(&piece) else { continue };
             let beats = (melody.end_tick() as f64 / tpb).ceil() as u64;
-            let run = |c| timed(|| edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, Rerank::Joint)));
+            let run = |c| {
+                timed(|| {
+                    edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, Rerank::Joint))
+                })
+            };
             match run(1).and_then(|one| Ok((one, run(k)?))) {
                 Ok((one, best)) => {
                     let bach = &mut harm[0];
@@ -314,40 +333,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     failed += 1;
                 }
             }
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!("[{}/{}] {} done, {secs:.0} s in", i + 1, tests.len(), file.display());
         }
-        println!("\n## {} ({} test pieces, {} too short to infill, {} failures)\n", path.display(), tests.len(), short, failed);
-        println!("Infill of {} beats around the middle; the real music of the 8 beats after, scored:\n", a.beats);
-        println!("| condition | pieces | after notes | bits/note after | notes per fill | real notes per region | s/call | missed locked |");
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-        for (n, c) in infill_names.iter().zip(&fill) {
+        let (p, n) = (path.display(), tests.len());
+        println!("\n## {p} ({n} test pieces, {short} too short to infill, {failed} failures)\n");
+        println!("Infill of {} beats mid-piece; the real music of the 8 beats after it, scored:\n", a.beats);
+        header("condition | pieces | after notes | bits/note after | notes per fill | real notes per region | s/call | missed locked");
+        for (i, (n, c)) in infill_names.iter().zip(&fill).enumerate() {
+            // The real music took no sampling.
+            let ours = |s: String| if i == 0 { "-".to_string() } else { s };
+            let (notes, real) = (c.mean(c.new_notes as f64), c.mean(c.real_notes as f64));
+            let (seconds, missed) =
+                (ours(format!("{:.3}", c.mean(c.seconds))), ours(c.missed_locked.to_string()));
+            let bits = c.bits_per_note();
             println!(
-                "| {n} | {} | {} | {:.3} | {:.2} | {:.2} | {:.3} | {} |",
-                c.pieces,
-                c.after_notes,
-                c.bits_per_note(),
-                c.mean(c.new_notes as f64),
-                c.mean(c.real_notes as f64),
-                c.mean(c.seconds),
-                c.missed_locked
+                "| {n} | {} | {} | {bits:.3} | {notes:.2} | {real:.2} | {seconds} | {missed} |",
+                c.pieces, c.after_notes
             );
         }
         println!("\nHarmonization, {} voices under the top line:\n", a.voices);
-        println!("| condition | pieces | beats | pc sets equal | pc Jaccard | par. 5ths /100 beats | par. 8ves /100 beats | new notes/piece | s/call | missed locked |");
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        header("condition | pieces | beats | pc sets equal | pc Jaccard | par. 5ths /100 beats | par. 8ves /100 beats | new notes/piece | s/call | missed locked");
         for (i, (n, c)) in harmony_names.iter().zip(&harm).enumerate() {
             // The original against itself agrees trivially and took no time.
             let ours = |s: String| if i == 0 { "-".to_string() } else { s };
+            let beats = c.beats.max(1) as f64;
+            let equal = ours(format!("{:.1}%", 100.0 * c.equal as f64 / beats));
+            let jaccard = ours(format!("{:.3}", c.jaccard / beats));
+            let (fifths, octaves, notes) =
+                (c.per_100(c.fifths), c.per_100(c.octaves), c.mean(c.new_notes as f64));
+            let (seconds, missed) =
+                (ours(format!("{:.3}", c.mean(c.seconds))), ours(c.missed_locked.to_string()));
             println!(
-                "| {n} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {} | {} |",
-                c.pieces,
-                c.beats,
-                ours(format!("{:.1}%", 100.0 * c.equal as f64 / c.beats.max(1) as f64)),
-                ours(format!("{:.3}", c.jaccard / c.beats.max(1) as f64)),
-                c.per_100(c.fifths),
-                c.per_100(c.octaves),
-                c.mean(c.new_notes as f64),
-                ours(format!("{:.3}", c.mean(c.seconds))),
-                ours(c.missed_locked.to_string())
+                "| {n} | {} | {} | {equal} | {jaccard} | {fifths:.2} | {octaves:.2} | {notes:.1} | {seconds} | {missed} |",
+                c.pieces, c.beats
             );
         }
         report.push(json!({
@@ -362,7 +381,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "corpus": a.corpus.display().to_string(), "pieces": a.pieces, "beats": a.beats,
             "candidates": a.candidates, "voices": a.voices, "seed": a.seed, "horizon_beats": 8.0,
         });
-        std::fs::write(out, serde_json::to_string_pretty(&json!({ "settings": settings, "checkpoints": report }))?)?;
+        let all = json!({ "settings": settings, "checkpoints": report });
+        std::fs::write(out, serde_json::to_string_pretty(&all)?)?;
     }
     Ok(())
 }
