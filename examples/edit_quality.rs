@@ -66,7 +66,7 @@ impl Tally {
         100.0 * n as f64 / self.beats.max(1) as f64
     }
     fn add_edit(&mut self, e: &Edited, seconds: f64) {
-        self.after_nats += e.after_log_prob;
+        self.after_nats += e.kept_log_prob;
         self.after_notes += e.after_notes;
         self.new_notes += e.new_notes;
         self.missed_locked += e.missed_locked;
@@ -286,7 +286,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     |c, r| timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r)));
                 let got = (|| -> Res<_> {
                     let c = ceiling(model, t, &piece, region)?;
-                    Ok((c, [run(1, Rerank::Joint)?, run(k, Rerank::Joint)?, run(k, Rerank::After)?]))
+                    Ok((c, [run(1, Rerank::Joint)?, run(k, Rerank::Joint)?, run(k, Rerank::Kept)?]))
                 })();
                 match got {
                     Ok(((nats, notes, real), edits)) => {

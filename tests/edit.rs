@@ -255,7 +255,7 @@ fn reranking_keeps_the_candidate_with_the_higher_joint_likelihood() {
     };
     let mut differed = 0;
     for seed in 0..6 {
-        for rerank in [Rerank::Joint, Rerank::After] {
+        for rerank in [Rerank::Joint, Rerank::Kept] {
             let opts = EditOptions { count: 1, candidates: 2, rng_seed: seed, rerank, sampler: Sampler::default(), ..EditOptions::default() };
             let e = edit::infill(&model, &t, &p, Path::new("p.mid"), (a, b), &opts).unwrap().remove(0);
             assert!((joint(&e.piece) - e.joint_log_prob).abs() < 1e-9, "joint recomputed");
@@ -265,7 +265,7 @@ fn reranking_keeps_the_candidate_with_the_higher_joint_likelihood() {
                 // The other candidate, sampled alone with K = 1 and its own stream, scores lower.
                 differed += usize::from(e.candidates[0] != e.candidates[1]);
             } else {
-                assert_eq!(e.candidates[e.chosen], e.after_log_prob);
+                assert_eq!(e.candidates[e.chosen], e.kept_log_prob);
             }
         }
     }
@@ -308,5 +308,40 @@ fn the_suffix_is_the_music_from_the_cut_on() {
             assert_eq!(got, expected, "{scheme} from {from}");
             assert!(!got.is_empty());
         }
+    }
+}
+
+/// Harmonize ranks by the melody's own tokens: recomputed here by walking the TSD tokens
+/// (time by SHIFTs; a melody note is its PITCH at its onset, then VELOCITY and DURATION).
+#[test]
+fn harmonize_ranks_by_the_likelihood_of_the_melody_tokens() {
+    use cadenza::tokens::Event;
+    let t = tokenizer(Scheme::Tsd);
+    let favourite = t.vocab().parse("DURATION_12").unwrap();
+    let model = Favourite { vocab: t.vocab_size(), favourite };
+    let m = melody(3);
+    let onsets: Vec<(u64, u8)> = m.instruments[0].notes.iter().map(|n| (n.start / 40, n.pitch)).collect();
+    for seed in 0..4 {
+        let opts = EditOptions { count: 1, candidates: 3, rng_seed: seed, ..EditOptions::default() };
+        let e = edit::harmonize(&model, &t, &m, Path::new("m.mid"), 2, &opts).unwrap().remove(0);
+        let tokens = t.encode(&e.piece);
+        let lp = model.log_probs(&tokens).unwrap();
+        let (mut now, mut left, mut sum, mut marked) = (0u64, 0, 0.0, 0);
+        for (i, &tok) in tokens.iter().enumerate().skip(1) {
+            match t.vocab().event(tok) {
+                Event::TimeShift(s) => now += u64::from(s),
+                Event::Pitch(p) if onsets.contains(&(now, p)) => left = 3,
+                _ => {}
+            }
+            if left > 0 {
+                sum += lp[i - 1];
+                marked += 1;
+                left -= 1;
+            }
+        }
+        assert_eq!(marked, 3 * onsets.len(), "every melody note found");
+        assert!((sum - e.kept_log_prob).abs() < 1e-9, "{sum} against {}", e.kept_log_prob);
+        assert_eq!(e.candidates[e.chosen], e.kept_log_prob);
+        assert!(e.candidates.iter().all(|&c| c <= e.kept_log_prob));
     }
 }

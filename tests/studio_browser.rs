@@ -1,8 +1,9 @@
 //! The studio's page in a real browser: `cadenza studio` as a process on a free port, and
 //! headless Chromium driven over the DevTools protocol (`support/cdp.rs`). The page is loaded,
 //! a seed MIDI file is chosen in the file input and continued, the piano roll is drawn and the
-//! audio element loads its WAV, a blind trial is voted on and the vote shows in the results
-//! table, all without one JavaScript error. A screenshot of the page is written to
+//! audio element loads its WAV, a region of the sample's piano roll is selected with the mouse and
+//! regenerated and an uploaded melody harmonized (kept notes drawn apart from new ones), a blind
+//! trial is voted on and the vote shows in the results table, all without one JavaScript error. A screenshot of the page is written to
 //! `target/tmp/studio-browser.png` (`docs/studio.png` is a copy of it).
 //!
 //! Without chromium the test skips, except under CI (`CI` set), where it fails; the same holds
@@ -22,6 +23,8 @@ use cdp::Chrome;
 /// The page's state when a wait fails.
 const SHOW: &str = "JSON.stringify({gen: document.getElementById('genstatus').textContent, \
     trial: document.getElementById('tstatus').textContent, \
+    edit: document.getElementById('estatus').textContent, \
+    selected: document.getElementById('editsel').textContent, \
     info: document.getElementById('ckptinfo').textContent, \
     samples: document.querySelectorAll('#samples .sample').length, \
     results: document.getElementById('results').textContent})";
@@ -48,6 +51,11 @@ fn generate_listen_and_vote_in_a_real_browser() {
         studio::start_with(tmp.path(), &ckpts, &data, &corpus, &["--soundfont", sf.to_str().unwrap()]);
     let seed = tmp.path().join("seed.mid");
     cadenza::midi::write_file(&common::melody(2, 4), &seed).unwrap();
+    // A single line to harmonize: the top voice of a corpus-like melody.
+    let mut line = common::melody(5, 4);
+    line.instruments[0].notes.retain(|n| n.end - n.start == 400);
+    let melody = tmp.path().join("melody.mid");
+    cadenza::midi::write_file(&line, &melody).unwrap();
 
     let mut chrome = Chrome::launch(&bin, 1100, 900);
     let launched = t0.elapsed();
@@ -86,6 +94,83 @@ fn generate_listen_and_vote_in_a_real_browser() {
     assert!(roll["width"].as_f64() > Some(300.0) && roll["height"].as_f64() > Some(100.0), "{roll}");
     assert!(roll["said"].as_str().unwrap().contains(&format!("{} notes", roll["notes"])), "{roll}");
     assert_eq!(roll["primer"], 1, "the seed's end is marked: {roll}");
+
+    // Edit: drag across the middle of the sample's piano roll to select a region (snapped to
+    // whole beats), regenerate it with K = 4, and find the result drawn with the kept notes
+    // apart from the new ones.
+    let bounds = chrome.eval(
+        "(() => { const svg = document.querySelector('#samples .sample svg.roll');
+           svg.scrollIntoView({ block: 'center' });
+           const r = svg.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()",
+    );
+    let b: Vec<f64> = bounds.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let y = b[1] + b[3] / 2.0;
+    chrome.drag((b[0] + 0.3 * b[2], y), (b[0] + 0.55 * b[2], y), 5);
+    let selected = chrome.eval(
+        "(() => { const r = document.querySelector('#samples svg.roll rect.selection');
+           return r && { start: Number(r.dataset.start), end: Number(r.dataset.end), width: r.getBoundingClientRect().width,
+                         said: document.getElementById('editsel').textContent,
+                         ready: !document.getElementById('infill').disabled }; })()",
+    );
+    let (start, end) = (selected["start"].as_f64().unwrap(), selected["end"].as_f64().unwrap());
+    assert!(start >= 1.0 && end > start && selected["width"].as_f64() > Some(10.0), "selection: {selected}");
+    assert!(selected["said"].as_str().unwrap().contains(&format!("beats {start}-{end}")), "{selected}");
+    assert_eq!(selected["ready"], true, "{selected}");
+    chrome.eval(
+        "(() => { document.getElementById('candidates').value = '4';
+           document.getElementById('infill').click(); })()",
+    );
+    let edited = chrome.wait_for(
+        "(() => { const s = document.querySelector('#edits .sample');
+           const svg = s && s.querySelector('svg.roll');
+           if (!svg || !/sample\\(s\\)/.test(document.getElementById('estatus').textContent)) return null;
+           const fill = (r) => r ? getComputedStyle(r).fill : null;
+           return { title: s.querySelector('strong').textContent, said: s.querySelector('.muted').textContent,
+                    notes: svg.querySelectorAll('rect.note').length, kept: svg.querySelectorAll('rect.note.kept').length,
+                    fresh: svg.querySelectorAll('rect.note.new').length, region: svg.querySelectorAll('.region').length,
+                    keptFill: fill(svg.querySelector('rect.note.kept')), newFill: fill(svg.querySelector('rect.note.new')),
+                    midi: !!s.querySelector('a[href$=\".mid\"]'), audio: !!s.querySelector('audio'),
+                    status: document.getElementById('estatus').textContent }; })()",
+        WAIT,
+        SHOW,
+    );
+    let count = |k: &str| edited[k].as_u64().unwrap();
+    assert!(count("kept") > 0 && count("fresh") > 0, "kept and new notes: {edited}");
+    assert_eq!(count("kept") + count("fresh"), count("notes"), "every note is one or the other: {edited}");
+    assert_ne!(edited["keptFill"], edited["newFill"], "kept notes look different: {edited}");
+    assert_eq!(edited["region"], 1, "the region is marked: {edited}");
+    assert!(
+        edited["title"].as_str().unwrap().contains(&format!("beats {start}-{end} regenerated")),
+        "{edited}"
+    );
+    assert!(edited["said"].as_str().unwrap().contains(&format!("{} new", count("fresh"))), "{edited}");
+    assert!(edited["midi"] == true && edited["audio"] == true, "{edited}");
+    assert!(edited["status"].as_str().unwrap().contains("best of 4 candidates"), "{edited}");
+
+    // Harmonize an uploaded melody in two voices: the melody is kept, the voices are new.
+    chrome.set_files("#editfile", &[&melody]);
+    chrome.wait_for("document.querySelector('#editsource svg.roll rect.note') !== null", WAIT, SHOW);
+    chrome.eval(
+        "(() => { document.getElementById('voices').value = '2';
+           document.getElementById('harmonize').click(); })()",
+    );
+    let harmonized = chrome.wait_for(
+        "(() => { const s = document.querySelectorAll('#edits .sample');
+           if (s.length < 2 || !/sample\\(s\\)/.test(document.getElementById('estatus').textContent)) return null;
+           const svg = s[0].querySelector('svg.roll');
+           return { title: s[0].querySelector('strong').textContent,
+                    kept: svg.querySelectorAll('rect.note.kept').length, fresh: svg.querySelectorAll('rect.note.new').length }; })()",
+        WAIT,
+        SHOW,
+    );
+    assert!(harmonized["title"].as_str().unwrap().contains("melody.mid harmonized"), "{harmonized}");
+    assert_eq!(
+        harmonized["kept"].as_u64(),
+        Some(line.note_count() as u64),
+        "the melody is kept: {harmonized}"
+    );
+    assert!(harmonized["fresh"].as_u64() > Some(0), "voices were written: {harmonized}");
+    chrome.eval("window.scrollTo(0, 0)");
 
     // The audio element loads its WAV (rendered with the SoundFont) and knows its duration.
     let audio = chrome.eval(

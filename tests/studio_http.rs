@@ -331,3 +331,266 @@ fn compare_continues_one_primer_with_each_model() {
         assert_error(what, http(a, "POST", "/api/compare", body), want);
     }
 }
+
+/// The notes of `piece` as (start tick, end tick, pitch, velocity, program), sorted, of those
+/// whose onset `keep` accepts.
+fn notes_where(piece: &cadenza::midi::Piece, keep: impl Fn(u64) -> bool) -> Vec<(u64, u64, u8, u8, u8)> {
+    let mut v: Vec<_> = piece
+        .instruments
+        .iter()
+        .flat_map(|i| i.notes.iter().map(move |n| (n.start, n.end, n.pitch, n.velocity, i.program)))
+        .filter(|n| keep(n.0))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Fetch sample `id`'s MIDI file into `dir` and read it with `cadenza::midi::read_file`.
+fn fetch_sample(a: std::net::SocketAddr, id: &str, dir: &Path) -> cadenza::midi::Piece {
+    let (status, mid) = http(a, "GET", &format!("/api/samples/{id}.mid"), b"");
+    assert_eq!(status, 200);
+    let path = dir.join(format!("{id}.mid"));
+    std::fs::write(&path, mid).unwrap();
+    cadenza::midi::read_file(&path, &Default::default()).unwrap()
+}
+
+fn upload(a: std::net::SocketAddr, piece: &cadenza::midi::Piece) -> String {
+    let (status, body) = http(a, "POST", "/api/uploads", &cadenza::midi::write_to_bytes(piece));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    json_of(&body)["upload"].as_str().unwrap().to_string()
+}
+
+fn ids_of(answer: &serde_json::Value) -> Vec<String> {
+    answer["samples"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+/// A single line: the top voice of `common::melody` (its notes of 400 ticks; the bass holds 960).
+fn single_line(variant: u8, bars: u64) -> cadenza::midi::Piece {
+    let mut p = common::melody(variant, bars);
+    p.instruments[0].notes.retain(|n| n.end - n.start == 400);
+    p
+}
+
+#[test]
+fn infill_and_harmonize_keep_the_locked_notes_and_flag_the_new_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    // A classifier checkpoint (the Markov header relabelled): not a generator.
+    let (mut header, payload) = cadenza::checkpoint::load(&ckpts.join("tiny.markov")).unwrap();
+    header.kind = cadenza::checkpoint::ModelKind::Classifier;
+    cadenza::checkpoint::save(&ckpts.join("style.classifier"), &header, &payload).unwrap();
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+
+    // Infill beats 4-8 of an upload (16 beats, two voices in one instrument).
+    let original = common::melody(3, 4);
+    let original_path = tmp.path().join("original.mid");
+    cadenza::midi::write_file(&original, &original_path).unwrap();
+    let original = cadenza::midi::read_file(&original_path, &Default::default()).unwrap();
+    let up = upload(a, &original);
+    let (status, roll) = http(a, "GET", &format!("/api/uploads/{up}.json"), b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&roll));
+    let roll = json_of(&roll);
+    assert_eq!(roll["notes"].as_array().unwrap().len(), original.note_count());
+    assert_eq!(roll["tempos"], serde_json::json!([[0.0, 0.0, 0.5]]), "{roll}");
+
+    let req = format!(
+        r#"{{"checkpoint": "tiny.markov", "upload": "{up}", "start_beat": 4, "end_beat": 8, "candidates": 4, "variations": 2, "rng_seed": 7, "temperature": 0.9}}"#
+    );
+    let (status, body) = http(a, "POST", "/api/infill", req.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    assert_eq!(r["region"], serde_json::json!([4.0, 8.0]), "{r}");
+    assert_eq!(r["candidates"], 4);
+    assert_eq!(r["rng_seed"], 7);
+    let ids = ids_of(&r);
+    assert_eq!(ids.len(), 2, "{r}");
+    for (i, id) in ids.iter().enumerate() {
+        assert!(r["chosen"][i].as_u64().is_some_and(|c| c < 4), "{r}");
+        assert!(r["joint_log_prob"][i].as_f64().is_some_and(|p| p < 0.0), "{r}");
+        assert_eq!(r["scores"][i].as_array().map(Vec::len), Some(4), "{r}");
+        let edited = fetch_sample(a, id, tmp.path());
+        // Every note outside the region is the original's, exactly.
+        let outside = |t: u64| !(4 * 480..8 * 480).contains(&t);
+        assert_eq!(notes_where(&edited, outside), notes_where(&original, outside), "sample {i}");
+        let inside = notes_where(&edited, |t| !outside(t));
+        // The piano roll flags the new notes: exactly those that start in the region.
+        let (status, roll) = http(a, "GET", &format!("/api/samples/{id}.json"), b"");
+        assert_eq!(status, 200);
+        let roll = json_of(&roll);
+        assert_eq!(roll["edit"]["kind"], "infill", "{roll}");
+        assert_eq!(roll["edit"]["region_beats"], serde_json::json!([4.0, 8.0]));
+        assert_eq!(roll["edit"]["region_seconds"], serde_json::json!([2.0, 4.0]));
+        let notes = roll["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), edited.note_count());
+        for n in notes {
+            let beat = n["start_beat"].as_f64().unwrap();
+            assert_eq!(n["new"].as_bool(), Some((4.0..8.0).contains(&beat)), "{n}");
+        }
+        let flagged = notes.iter().filter(|n| n["new"] == true).count();
+        assert_eq!(flagged, inside.len());
+        assert!(flagged > 0, "the model wrote into the region: {roll}");
+        assert_eq!(r["new_notes"][i].as_u64(), Some(flagged as u64), "{r}");
+    }
+    // Bars (1-based, inclusive) of a stored sample: bar 2 is beats 4-8 in 4/4.
+    let req = format!(
+        r#"{{"checkpoint": "tiny.markov", "sample": "{}", "bars": [2, 2], "candidates": 2}}"#,
+        ids[0]
+    );
+    let (status, body) = http(a, "POST", "/api/infill", req.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    assert_eq!(r["region"], serde_json::json!([4.0, 8.0]), "{r}");
+    assert_eq!(r["model_cached"], true);
+    // A sample that is no edit says so.
+    let plain = br#"{"checkpoint": "tiny.markov", "length": 32, "rng_seed": 1}"#;
+    let (status, body) = http(a, "POST", "/api/generate", plain);
+    assert_eq!(status, 200);
+    let plain = ids_of(&json_of(&body)).remove(0);
+    let roll = json_of(&http(a, "GET", &format!("/api/samples/{plain}.json"), b"").1);
+    assert!(roll["edit"].is_null() && roll["notes"][0].get("new").is_none(), "{roll}");
+
+    // Harmonize a single line: the melody is kept as it is, the voices under it are new.
+    let melody = single_line(1, 4);
+    let tune = upload(a, &melody);
+    let req = format!(
+        r#"{{"checkpoint": "tiny.markov", "upload": "{tune}", "voices": 2, "candidates": 3, "rng_seed": 3}}"#
+    );
+    let (status, body) = http(a, "POST", "/api/harmonize", req.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    assert!(r.get("region").is_none(), "{r}");
+    let id = ids_of(&r).remove(0);
+    let harmonized = fetch_sample(a, &id, tmp.path());
+    let roll = json_of(&http(a, "GET", &format!("/api/samples/{id}.json"), b"").1);
+    assert_eq!(roll["edit"]["kind"], "harmonize", "{roll}");
+    assert!(roll["edit"]["region_beats"].is_null());
+    let notes = roll["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), harmonized.note_count());
+    let mut kept: Vec<(u64, u64)> = notes
+        .iter()
+        .filter(|n| n["new"] == false)
+        .map(|n| ((n["start_beat"].as_f64().unwrap() * 480.0) as u64, n["pitch"].as_u64().unwrap()))
+        .collect();
+    kept.sort();
+    let mut want: Vec<(u64, u64)> =
+        melody.instruments[0].notes.iter().map(|n| (n.start, u64::from(n.pitch))).collect();
+    want.sort();
+    assert_eq!(kept, want, "the locked melody, and nothing else, is drawn as kept");
+    let flagged = notes.iter().filter(|n| n["new"] == true).count();
+    assert!(flagged > 0, "voices were written: {roll}");
+    assert_eq!(r["new_notes"][0].as_u64(), Some(flagged as u64), "{r}");
+
+    // Bad requests: each a 4xx with one line of JSON.
+    let chords = upload(a, &common::melody(2, 2));
+    let mut drums = single_line(0, 2);
+    drums.instruments[0].is_drum = true;
+    drums.instruments[0].channel = 9;
+    let drums = upload(a, &drums);
+    let mut low = single_line(0, 2);
+    low.instruments[0].notes[1].pitch = 10;
+    let low = upload(a, &low);
+    let missing = "0123456789abcdef0123456789abcdef";
+    let infill = |rest: &str| format!(r#"{{"checkpoint": "tiny.markov", "upload": "{up}", {rest}}}"#);
+    let harmonize =
+        |id: &str, rest: &str| format!(r#"{{"checkpoint": "tiny.markov", "upload": "{id}"{rest}}}"#);
+    let cases: Vec<(&str, &str, String, u16)> = vec![
+        ("region outside the piece", "/api/infill", infill(r#""start_beat": 40, "end_beat": 44"#), 400),
+        ("empty region", "/api/infill", infill(r#""start_beat": 8, "end_beat": 8"#), 400),
+        ("reversed region", "/api/infill", infill(r#""start_beat": 8, "end_beat": 4"#), 400),
+        ("negative start", "/api/infill", infill(r#""start_beat": -2, "end_beat": 4"#), 400),
+        ("bar 0", "/api/infill", infill(r#""bars": [0, 1]"#), 400),
+        ("bars outside", "/api/infill", infill(r#""bars": [9, 10]"#), 400),
+        ("no region", "/api/infill", infill(r#""candidates": 2"#), 400),
+        ("half a region", "/api/infill", infill(r#""start_beat": 2"#), 400),
+        ("two regions", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "bars": [1, 1]"#), 400),
+        ("K = 0", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "candidates": 0"#), 400),
+        ("K too big", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "candidates": 5000"#), 400),
+        ("no variations", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "variations": 0"#), 400),
+        (
+            "bad temperature",
+            "/api/infill",
+            infill(r#""start_beat": 0, "end_beat": 4, "temperature": -1"#),
+            400,
+        ),
+        ("unknown field", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "voices": 2"#), 400),
+        (
+            "unknown upload",
+            "/api/infill",
+            format!(
+                r#"{{"checkpoint": "tiny.markov", "upload": "{missing}", "start_beat": 0, "end_beat": 4}}"#
+            ),
+            404,
+        ),
+        (
+            "unknown sample",
+            "/api/infill",
+            format!(
+                r#"{{"checkpoint": "tiny.markov", "sample": "{missing}", "start_beat": 0, "end_beat": 4}}"#
+            ),
+            404,
+        ),
+        (
+            "bad sample id",
+            "/api/infill",
+            r#"{"checkpoint": "tiny.markov", "sample": "../../secret", "start_beat": 0, "end_beat": 4}"#
+                .into(),
+            400,
+        ),
+        (
+            "sample and upload",
+            "/api/infill",
+            format!(
+                r#"{{"checkpoint": "tiny.markov", "sample": "{missing}", "upload": "{up}", "bars": [1, 1]}}"#
+            ),
+            400,
+        ),
+        ("no piece", "/api/infill", r#"{"checkpoint": "tiny.markov", "bars": [1, 1]}"#.into(), 400),
+        (
+            "unknown checkpoint",
+            "/api/infill",
+            format!(r#"{{"checkpoint": "nope.markov", "upload": "{up}", "bars": [1, 1]}}"#),
+            404,
+        ),
+        (
+            "checkpoint traversal",
+            "/api/infill",
+            format!(r#"{{"checkpoint": "../secret.txt", "upload": "{up}", "bars": [1, 1]}}"#),
+            400,
+        ),
+        (
+            "classifier",
+            "/api/infill",
+            format!(r#"{{"checkpoint": "style.classifier", "upload": "{up}", "bars": [1, 1]}}"#),
+            422,
+        ),
+        ("melody of chords", "/api/harmonize", harmonize(&chords, ""), 400),
+        ("empty melody (drums only)", "/api/harmonize", harmonize(&drums, ""), 400),
+        ("melody out of range", "/api/harmonize", harmonize(&low, ""), 400),
+        ("no voices", "/api/harmonize", harmonize(&tune, r#", "voices": 0"#), 400),
+        ("K = 0, harmonize", "/api/harmonize", harmonize(&tune, r#", "candidates": 0"#), 400),
+        ("region for harmonize", "/api/harmonize", harmonize(&tune, r#", "bars": [1, 1]"#), 400),
+        ("unknown melody", "/api/harmonize", harmonize(missing, ""), 404),
+        (
+            "classifier, harmonize",
+            "/api/harmonize",
+            format!(r#"{{"checkpoint": "style.classifier", "upload": "{tune}"}}"#),
+            422,
+        ),
+    ];
+    for (what, path, body, want) in cases {
+        let answer = http(a, "POST", path, body.as_bytes());
+        if what == "melody of chords" {
+            let text = String::from_utf8_lossy(&answer.1).into_owned();
+            assert!(text.contains("single line") && text.starts_with(r#"{"error":"upload: "#), "{text}");
+        }
+        assert_error(what, answer, want);
+    }
+    for (what, path, want) in [
+        ("unknown upload roll", format!("/api/uploads/{missing}.json"), 404),
+        ("upload roll traversal", "/api/uploads/../secret.txt".to_string(), 400),
+        ("upload roll extension", format!("/api/uploads/{up}.exe"), 404),
+    ] {
+        assert_error(what, http(a, "GET", &path, b""), want);
+    }
+}

@@ -21,10 +21,10 @@ pub struct EditArgs {
     /// Most new tokens per candidate (the edit usually ends sooner).
     #[arg(long, default_value_t = 4096)]
     length: usize,
-    /// What candidates are ranked by: `joint` (the fill and the music after it: the most likely
-    /// edited piece) or `after` (the music after it alone: how well the fill leads into it,
-    /// without the joint likelihood's preference for fills with fewer notes).
-    #[arg(long, default_value = "joint", value_parser = ["joint", "after"])]
+    /// What candidates are ranked by: `kept` (how likely the kept music is given the new notes:
+    /// the music after the region, or the melody) or `joint` (the new notes and the kept music
+    /// together: the most likely edited piece, which favours fewer new notes).
+    #[arg(long, default_value = "kept", value_parser = ["kept", "joint"])]
     rerank: String,
     /// With a model trained to fill in the middle (`train --fim-rate`), do not let it read the
     /// music after the region (it still reranks by it).
@@ -53,7 +53,7 @@ impl EditArgs {
             rng_seed: self.sampling.rng_seed,
             horizon_beats,
             max_polyphony: self.max_polyphony,
-            rerank: if self.rerank == "after" { Rerank::After } else { Rerank::Joint },
+            rerank: if self.rerank == "joint" { Rerank::Joint } else { Rerank::Kept },
             fim: !self.no_fim,
         }
     }

@@ -4,7 +4,8 @@
 //! (raw MIDI bytes), `POST /api/generate`, `GET /api/samples/<id>.mid|.wav|.json`,
 //! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`, and (in [`super::ports`])
 //! `GET /api/ports`, `POST /api/ports/play`, and (in [`super::jobs`]) `POST /api/jobs`,
-//! `GET /api/jobs/<id>`. Names from requests
+//! `GET /api/jobs/<id>`, and (in [`super::edit`]) `POST /api/infill`, `POST /api/harmonize`,
+//! `GET /api/uploads/<id>.json`. Names from requests
 //! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
 //! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
 //! form.
@@ -96,7 +97,7 @@ pub fn status_of(e: &Error) -> u16 {
             StudioError::Database { .. } => 500,
             _ => 400,
         },
-        Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) => 400,
+        Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) | Error::Edit { .. } => 400,
         Error::Checkpoint { .. } | Error::Format { .. } | Error::Bytes(_) | Error::Model(_) => 422,
         _ => 500,
     }
@@ -162,7 +163,7 @@ impl State {
     }
 
     /// The path of checkpoint `name`: a plain file name of the checkpoints folder.
-    fn checkpoint(&self, name: &str) -> Result<PathBuf> {
+    pub(super) fn checkpoint(&self, name: &str) -> Result<PathBuf> {
         check_file_name(name, "checkpoint")?;
         let path = self.config.checkpoints.join(name);
         if !path.is_file() {
@@ -264,6 +265,9 @@ fn route(state: &Arc<State>, req: &Request) -> Result<Response> {
             Ok(Response::json(200, &state.jobs.status(&p["/api/jobs/".len()..])?))
         }
         ("POST", "/api/compare") => compare(state, &req.body),
+        ("POST", "/api/infill") => super::edit::infill(state, &req.body),
+        ("POST", "/api/harmonize") => super::edit::harmonize(state, &req.body),
+        ("GET", p) if p.starts_with("/api/uploads/") => super::edit::upload_roll(state, p),
         ("POST", "/api/trials") => trial(state, &req.body),
         ("POST", "/api/votes") => vote(state, &req.body),
         ("GET", "/api/results") => results(state, query),
@@ -821,18 +825,17 @@ fn piano_roll(state: &State, id: &str) -> Result<Response> {
             }));
         }
     }
-    Ok(Response::json(
-        200,
-        &json!({
-            "id": id,
-            "seconds": piece.duration_seconds(),
-            "ticks_per_beat": piece.ticks_per_beat,
-            "primer_tokens": meta.primer_tokens,
-            "primer_seconds": meta.primer_beats.map(|b| tempo.seconds_at((b * tpb).round() as u64)),
-            "new_tokens": meta.new_tokens,
-            "notes": notes,
-        }),
-    ))
+    let mut roll = json!({
+        "id": id,
+        "seconds": piece.duration_seconds(),
+        "ticks_per_beat": piece.ticks_per_beat,
+        "primer_tokens": meta.primer_tokens,
+        "primer_seconds": meta.primer_beats.map(|b| tempo.seconds_at((b * tpb).round() as u64)),
+        "new_tokens": meta.new_tokens,
+        "notes": notes,
+    });
+    super::edit::annotate_roll(state, id, &piece, &mut roll)?;
+    Ok(Response::json(200, &roll))
 }
 
 #[cfg(feature = "audio")]

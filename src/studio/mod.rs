@@ -5,12 +5,13 @@
 //! the handlers (a pure function from request to response, tested without a socket), [`store`]
 //! the sample files and their opaque ids, [`models`] the checkpoints kept loaded between
 //! requests, [`jobs`] generation in the background with its progress, [`ports`] the MIDI ports
-//! a sample can be sent to,
+//! a sample can be sent to, [`edit`] infill and harmonize on a sample or an upload,
 //! [`votes`] the database and the Wilson intervals, and `page.html` the one self-contained page.
 //!
 //! Every bad request gets a 4xx answer whose body is one line of JSON, `{"error": "..."}`.
 
 pub mod api;
+pub mod edit;
 pub mod jobs;
 pub mod models;
 pub mod ports;

@@ -74,12 +74,32 @@ impl Store {
 
     /// Store a sample's MIDI bytes and metadata under a new id.
     pub fn add_sample(&self, midi: &[u8], meta: &SampleMeta) -> Result<String> {
+        self.add_sample_with(midi, meta, &[])
+    }
+
+    /// [`Store::add_sample`] with more files of the sample, `(extension, bytes)` (an edit's
+    /// `edit.json`); they are written before the MIDI file, so a sample is complete once its
+    /// MIDI file is there.
+    pub fn add_sample_with(&self, midi: &[u8], meta: &SampleMeta, extra: &[(&str, &[u8])]) -> Result<String> {
         let id = new_id();
+        for (ext, bytes) in extra {
+            crate::atomic::write(&self.sample_path(&id, ext)?, bytes)?;
+        }
         let json =
             serde_json::to_vec(meta).map_err(|source| Error::Json { what: "sample metadata", source })?;
         crate::atomic::write(&self.sample_path(&id, "meta.json")?, &json)?;
         crate::atomic::write(&self.sample_path(&id, "mid")?, midi)?;
         Ok(id)
+    }
+
+    /// Sample `id`'s file with extension `ext`, if it has one.
+    pub fn sample_extra(&self, id: &str, ext: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.sample_path(id, ext)?;
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
     }
 
     /// Store an uploaded seed (already checked to be a readable MIDI file) under a new id.
@@ -93,6 +113,12 @@ impl Store {
     pub fn sample_midi(&self, id: &str) -> Result<Vec<u8>> {
         let path = self.sample_path(id, "mid")?;
         read_existing(&path, "sample", id)
+    }
+
+    /// Uploaded seed `id`'s MIDI bytes ([`StudioError::NotFound`] if there is none).
+    pub fn upload_midi(&self, id: &str) -> Result<Vec<u8>> {
+        let path = self.upload_path(id)?;
+        read_existing(&path, "upload", id)
     }
 
     /// Sample `id`'s metadata.
@@ -159,7 +185,13 @@ mod tests {
         let id = store.add_sample(b"MThd", &meta).unwrap();
         assert_eq!(store.sample_midi(&id).unwrap(), b"MThd");
         assert_eq!(store.sample_meta(&id).unwrap(), meta);
+        assert_eq!(store.sample_extra(&id, "edit.json").unwrap(), None);
+        let edited = store.add_sample_with(b"MThd", &meta, &[("edit.json", b"{}")]).unwrap();
+        assert_eq!(store.sample_extra(&edited, "edit.json").unwrap().as_deref(), Some(&b"{}"[..]));
         let missing = new_id();
         assert!(matches!(store.sample_midi(&missing), Err(Error::Studio(StudioError::NotFound { .. }))));
+        assert!(matches!(store.upload_midi(&missing), Err(Error::Studio(StudioError::NotFound { .. }))));
+        let up = store.add_upload(b"MThd").unwrap();
+        assert_eq!(store.upload_midi(&up).unwrap(), b"MThd");
     }
 }

@@ -341,6 +341,20 @@ impl Follow {
         }
     }
 
+    /// Whether a token with effect `e` at `c` writes part of a locked note (its start, velocity,
+    /// duration or end).
+    pub fn writes_locked(&self, c: &Cursor, e: Effect) -> bool {
+        match e {
+            Effect::NoteStart { pitch, .. } => self.locked_at(c.part, pitch, c.now).is_some(),
+            Effect::NoteVelocity(_) | Effect::NoteEnd(_) => self.pending_locked.is_some(),
+            Effect::NoteOff(pitch) => matches!(
+                self.open.iter().find(|o| o.part == c.part && o.pitch == pitch).map(|o| o.kind),
+                Some(Kind::Locked(_))
+            ),
+            _ => false,
+        }
+    }
+
     /// Read a token with effect `e` at `c`.
     pub fn push(&mut self, c: &Cursor, e: Effect) {
         let progress = match e {

@@ -180,6 +180,23 @@ impl NoteGuard {
         self.state.push(token);
     }
 
+    /// With constraints: whether `token` (read next) writes part of a locked note (a merged
+    /// token: any of its base tokens).
+    pub fn writes_locked(&self, token: TokenId) -> bool {
+        let Some(f) = &self.follow else { return false };
+        match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
+            None => f.writes_locked(&self.state.cursor(), self.state.effect(token)),
+            Some(e) => {
+                let mut g = self.clone();
+                e.iter().any(|&b| {
+                    let locked = g.follow.as_ref().is_some_and(|f| f.writes_locked(&g.state.cursor(), g.state.effect(b)));
+                    g.push_base(b);
+                    locked
+                })
+            }
+        }
+    }
+
     /// With constraints: whether the sequence is complete (only EOS may follow).
     pub fn complete(&self) -> bool {
         self.follow.as_ref().is_some_and(|f| f.complete(&self.state.cursor()))

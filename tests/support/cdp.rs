@@ -261,6 +261,21 @@ impl Chrome {
         self.call("DOM.setFileInputFiles", json!({"nodeId": node, "files": files}));
     }
 
+    /// Drag the mouse with the left button held from `from` to `to` (viewport CSS pixels), in
+    /// `steps` moves: real `mousedown`, `mousemove` and `mouseup` events in the page.
+    pub fn drag(&mut self, from: (f64, f64), to: (f64, f64), steps: u32) {
+        let mouse = |kind: &str, (x, y): (f64, f64), buttons: u32| json!({"type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1});
+        self.call("Input.dispatchMouseEvent", mouse("mouseMoved", from, 0));
+        self.call("Input.dispatchMouseEvent", mouse("mousePressed", from, 1));
+        let steps = steps.max(1);
+        for i in 1..=steps {
+            let f = f64::from(i) / f64::from(steps);
+            let at = (from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f);
+            self.call("Input.dispatchMouseEvent", mouse("mouseMoved", at, 1));
+        }
+        self.call("Input.dispatchMouseEvent", mouse("mouseReleased", to, 0));
+    }
+
     /// A PNG of the whole page (beyond the viewport) written to `path`; its size in bytes.
     pub fn screenshot(&mut self, path: &Path) -> usize {
         let r = self.call("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true}));
