@@ -9,13 +9,16 @@
 //!   beats + 8 are skipped) are regenerated, and the real music of the 8 beats after the region
 //!   is scored given the fill, in bits per note pooled over pieces. The ceiling scores it given
 //!   the real region; the floor is one candidate (a plain constrained continuation); then the
-//!   best of `candidates` by the joint likelihood and by the likelihood of the music after. With
-//!   the notes per fill against the real region's (a fill can win by being sparse) and seconds
-//!   per call.
+//!   best of `candidates` by the joint likelihood and by the likelihood of the kept music (the
+//!   music after: the default). With the notes per fill against the real region's (a fill can
+//!   win the joint likelihood by being sparse), the mean overlapped area of compare's 11 scalar
+//!   statistics between the fills and the real regions, and seconds per call.
 //! - **harmonization**: the instrument with the highest mean pitch is the melody, and `voices`
-//!   voices are written under it with 1 and `candidates` candidates (joint). Per beat, the pitch
-//!   classes sounding against the original's (share equal, mean Jaccard index); parallel fifths
-//!   and octaves per 100 beats, for the results and for the original pieces.
+//!   voices are written under it with 1 candidate and with `candidates` (ranked by the melody's
+//!   likelihood, the default, and by the joint likelihood). Per beat, the pitch classes sounding
+//!   against the original's (share equal, mean Jaccard index); parallel fifths and octaves per
+//!   100 beats, for the results and for the original pieces; the statistics' overlap with the
+//!   originals.
 //!
 //! Each candidate samples with seed `seed + piece index`, temperature 1. A piece that fails is
 //! named on stderr and left out of every condition.
@@ -26,6 +29,8 @@ use std::time::Instant;
 
 use cadenza::corpus::{Corpus, LoadOptions, Split};
 use cadenza::edit::{self, EditOptions, Edited, Rerank};
+use cadenza::metrics::distance::overlapped_area;
+use cadenza::metrics::Features;
 use cadenza::models::{saved, Generator};
 use cadenza::sampler::Sampler;
 use cadenza::{Instrument, Piece, Result as Res, Tokenizer};
@@ -53,6 +58,25 @@ struct Tally {
     jaccard: f64,
     fifths: usize,
     octaves: usize,
+    /// Musical statistics (compare's) of each fill's notes, or of each harmonized piece.
+    features: Vec<Features>,
+}
+
+/// The mean, over compare's 11 scalar statistics, of the overlapped area between their
+/// distributions over `ours` and over `real` (1: the same distribution).
+fn mean_overlap(ours: &[Features], real: &[Features]) -> Option<f64> {
+    let column = |fs: &[Features], k: usize| -> Vec<f64> { fs.iter().filter_map(|f| f.scalars()[k].1).collect() };
+    let areas: Vec<f64> = (0..11).filter_map(|k| overlapped_area(&column(ours, k), &column(real, k))).collect();
+    (!areas.is_empty()).then(|| areas.iter().sum::<f64>() / areas.len() as f64)
+}
+
+/// The notes of `piece` starting in `from..to` (ticks), as a piece of their own.
+fn notes_in(piece: &Piece, from: u64, to: u64) -> Piece {
+    let mut p = piece.clone();
+    for i in &mut p.instruments {
+        i.notes.retain(|n| (from..to).contains(&n.start));
+    }
+    p
 }
 
 impl Tally {
@@ -257,9 +281,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "real music (ceiling)".to_string(),
             "K=1".into(),
             format!("K={k} joint"),
-            format!("K={k} after"),
+            format!("K={k} kept"),
         ];
-        let harmony_names = ["Bach (original)".to_string(), "K=1".into(), format!("K={k} joint")];
+        let harmony_names =
+            ["Bach (original)".to_string(), "K=1".into(), format!("K={k} kept"), format!("K={k} joint")];
         let mut fill: Vec<Tally> = infill_names.iter().map(|_| Tally::default()).collect();
         let mut harm: Vec<Tally> = harmony_names.iter().map(|_| Tally::default()).collect();
         let (mut short, mut failed, started) = (0, 0, Instant::now());
@@ -290,10 +315,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })();
                 match got {
                     Ok(((nats, notes, real), edits)) => {
+                        let ticks = (region.0 * tpb) as u64..(region.1 * tpb) as u64;
                         let c = &mut fill[0];
                         c.after_nats += nats;
                         c.after_notes += notes;
                         c.new_notes += real;
+                        c.features.push(Features::of(&notes_in(&piece, ticks.start, ticks.end)));
+                        for (tally, (e, _)) in fill[1..].iter_mut().zip(&edits) {
+                            tally.features.push(Features::of(&notes_in(&e.piece, ticks.start, ticks.end)));
+                        }
                         for tally in fill.iter_mut() {
                             tally.pieces += 1;
                             tally.real_notes += real;
@@ -311,21 +341,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Harmonization under the top line.
             let Some(melody) = melody_of(&piece) else { continue };
             let beats = (melody.end_tick() as f64 / tpb).ceil() as u64;
-            let run = |c| {
-                timed(|| {
-                    edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, Rerank::Joint))
-                })
+            let run = |c, r| {
+                timed(|| edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, r)))
             };
-            match run(1).and_then(|one| Ok((one, run(k)?))) {
-                Ok((one, best)) => {
+            let runs = (|| -> Res<_> { Ok([run(1, Rerank::Kept)?, run(k, Rerank::Kept)?, run(k, Rerank::Joint)?]) })();
+            match runs {
+                Ok(runs) => {
                     let bach = &mut harm[0];
                     bach.pieces += 1;
                     bach.new_notes += piece.note_count() - melody.note_count();
                     bach.add_harmony(&piece, &piece, beats);
-                    for (tally, (e, s)) in harm[1..].iter_mut().zip([one, best]) {
+                    bach.features.push(Features::of(&piece));
+                    for (tally, (e, s)) in harm[1..].iter_mut().zip(runs) {
                         tally.pieces += 1;
                         tally.add_edit(&e, s);
                         tally.add_harmony(&e.piece, &piece, beats);
+                        tally.features.push(Features::of(&e.piece));
                     }
                 }
                 Err(e) => {
@@ -339,8 +370,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (p, n) = (path.display(), tests.len());
         println!("\n## {p} ({n} test pieces, {short} too short to infill, {failed} failures)\n");
         println!("Infill of {} beats mid-piece; the real music of the 8 beats after it, scored:\n", a.beats);
-        header("condition | pieces | after notes | bits/note after | notes per fill | real notes per region | s/call | missed locked");
+        header("condition | pieces | after notes | bits/note after | notes per fill | real notes per region | stats overlap | s/call | missed locked");
         for (i, (n, c)) in infill_names.iter().zip(&fill).enumerate() {
+            let overlap = mean_overlap(&c.features, &fill[0].features).map_or("-".into(), |o| format!("{o:.3}"));
             // The real music took no sampling.
             let ours = |s: String| if i == 0 { "-".to_string() } else { s };
             let (notes, real) = (c.mean(c.new_notes as f64), c.mean(c.real_notes as f64));
@@ -348,13 +380,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (ours(format!("{:.3}", c.mean(c.seconds))), ours(c.missed_locked.to_string()));
             let bits = c.bits_per_note();
             println!(
-                "| {n} | {} | {} | {bits:.3} | {notes:.2} | {real:.2} | {seconds} | {missed} |",
+                "| {n} | {} | {} | {bits:.3} | {notes:.2} | {real:.2} | {overlap} | {seconds} | {missed} |",
                 c.pieces, c.after_notes
             );
         }
         println!("\nHarmonization, {} voices under the top line:\n", a.voices);
-        header("condition | pieces | beats | pc sets equal | pc Jaccard | par. 5ths /100 beats | par. 8ves /100 beats | new notes/piece | s/call | missed locked");
+        header("condition | pieces | beats | pc sets equal | pc Jaccard | par. 5ths /100 beats | par. 8ves /100 beats | new notes/piece | stats overlap | s/call | missed locked");
         for (i, (n, c)) in harmony_names.iter().zip(&harm).enumerate() {
+            let overlap = mean_overlap(&c.features, &harm[0].features).map_or("-".into(), |o| format!("{o:.3}"));
             // The original against itself agrees trivially and took no time.
             let ours = |s: String| if i == 0 { "-".to_string() } else { s };
             let beats = c.beats.max(1) as f64;
@@ -365,15 +398,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (seconds, missed) =
                 (ours(format!("{:.3}", c.mean(c.seconds))), ours(c.missed_locked.to_string()));
             println!(
-                "| {n} | {} | {} | {equal} | {jaccard} | {fifths:.2} | {octaves:.2} | {notes:.1} | {seconds} | {missed} |",
+                "| {n} | {} | {} | {equal} | {jaccard} | {fifths:.2} | {octaves:.2} | {notes:.1} | {overlap} | {seconds} | {missed} |",
                 c.pieces, c.beats
             );
         }
         report.push(json!({
             "checkpoint": path.display().to_string(), "test_pieces": tests.len(),
             "too_short": short, "failures": failed,
-            "infill": infill_names.iter().zip(&fill).map(|(n, c)| c.infill_json(n)).collect::<Vec<_>>(),
-            "harmonize": harmony_names.iter().zip(&harm).map(|(n, c)| c.harmony_json(n)).collect::<Vec<_>>(),
+            "infill": infill_names.iter().zip(&fill).map(|(n, c)| {
+                let mut j = c.infill_json(n);
+                j["stats_overlap"] = json!(mean_overlap(&c.features, &fill[0].features));
+                j
+            }).collect::<Vec<_>>(),
+            "harmonize": harmony_names.iter().zip(&harm).map(|(n, c)| {
+                let mut j = c.harmony_json(n);
+                j["stats_overlap"] = json!(mean_overlap(&c.features, &harm[0].features));
+                j
+            }).collect::<Vec<_>>(),
         }));
     }
     if let Some(out) = &a.json {
