@@ -415,10 +415,10 @@ struct SamplingBody {
 fn default_length() -> usize {
     512
 }
-fn one() -> f64 {
+pub(super) fn one() -> f64 {
     1.0
 }
-fn one_usize() -> usize {
+pub(super) fn one_usize() -> usize {
     1
 }
 

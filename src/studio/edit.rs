@@ -18,7 +18,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::api::{bad, check_file_name, parse, Response, State, MAX_VARIATIONS};
+use super::api::{bad, check_file_name, one, one_usize, parse, Response, State, MAX_VARIATIONS};
 use super::store::{self, SampleMeta};
 use crate::edit::{edit_loaded, Edit, EditOptions, Region};
 use crate::error::{Error, Result, StudioError};
@@ -50,12 +50,6 @@ fn default_candidates() -> usize {
 }
 fn default_voices() -> usize {
     3
-}
-fn one() -> f64 {
-    1.0
-}
-fn one_usize() -> usize {
-    1
 }
 
 /// The body of either route (each accepts only its own fields).
