@@ -367,6 +367,24 @@ fn without_eos(tokens: &[TokenId]) -> &[TokenId] {
     }
 }
 
+/// The grid steps `a..b` of a region of `beats` quarter notes (at least one step long).
+fn region_steps(steps_per_beat: u16, beats: (f64, f64)) -> (u64, u64) {
+    let spb = f64::from(steps_per_beat);
+    let a = (beats.0 * spb).round() as u64;
+    (a, ((beats.1 * spb).round() as u64).max(a + 1))
+}
+
+/// `piece` without the notes an infill of `beats` regenerates: those whose onset lies in the
+/// region on `tokenizer`'s grid (what [`infill`] keeps, exactly).
+pub fn kept_by_infill(tokenizer: &Tokenizer, piece: &Piece, beats: (f64, f64)) -> Piece {
+    let (a, b) = region_steps(tokenizer.steps_per_beat().unwrap_or(1), beats);
+    let mut kept = piece.clone();
+    for inst in &mut kept.instruments {
+        inst.notes.retain(|n| !(a..b).contains(&tokenizer.step_at(piece, n.start)));
+    }
+    kept
+}
+
 /// Regenerate the notes of `piece` that start in `beats` (`start..end` quarter notes): every
 /// other note is kept exactly. `path` names the piece in errors.
 pub fn infill(
@@ -386,17 +404,12 @@ pub fn infill(
             problem: EditError::NothingToKeep { notes: piece.note_count(), why: keeps(tokenizer) },
         });
     }
-    let a = (beats.0 * f64::from(spb)).round() as u64;
-    let b = ((beats.1 * f64::from(spb)).round() as u64).max(a + 1);
+    let (a, b) = region_steps(spb, beats);
     let cut_beats = a as f64 / f64::from(spb);
     let primer = tokenizer.encode_prefix(piece, Some(cut_beats), None);
     let constraints = Constraints::infill(tokenizer, piece, a, b);
     let horizon_end = b as f64 / f64::from(spb) + opts.horizon_beats;
-    // The piece without the notes that start in the region.
-    let mut kept = piece.clone();
-    for inst in &mut kept.instruments {
-        inst.notes.retain(|n| !(a..b).contains(&tokenizer.step_at(piece, n.start)));
-    }
+    let kept = kept_by_infill(tokenizer, piece, beats);
     let references = nearest_pitches(&kept, tick_of(a, piece, spb), tick_of(b, piece, spb));
     let assemble = |tokens: &[TokenId], missed: usize| {
         let fill = sampled_notes(tokenizer, without_eos(tokens), |_, _, _, s| (a..b).contains(&s));

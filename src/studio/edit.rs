@@ -24,7 +24,6 @@ use crate::edit::{edit_loaded, Edit, EditOptions, Region};
 use crate::error::{Error, Result, StudioError};
 use crate::midi::{self, Piece, TempoMap};
 use crate::sampler::Sampler;
-use crate::tokens::Tokenizer;
 
 /// Most candidates per output (as `cadenza infill --candidates`).
 pub const MAX_CANDIDATES: usize = 1024;
@@ -171,19 +170,6 @@ fn new_notes(result: &[u8], kept: &Piece) -> Result<Vec<NoteKey>> {
     Ok(keys(&read_back(result)?).filter(|k| !take(&mut kept, k)).collect())
 }
 
-/// The notes of `piece` an infill of `beats` keeps: those whose onset is outside the region on
-/// the tokenizer's grid (as [`crate::edit::infill`] decides).
-fn kept_by_infill(tokenizer: &Tokenizer, piece: &Piece, beats: (f64, f64)) -> Piece {
-    let spb = f64::from(tokenizer.steps_per_beat().unwrap_or(1));
-    let a = (beats.0 * spb).round() as u64;
-    let b = ((beats.1 * spb).round() as u64).max(a + 1);
-    let mut kept = piece.clone();
-    for inst in &mut kept.instruments {
-        inst.notes.retain(|n| !(a..b).contains(&tokenizer.step_at(piece, n.start)));
-    }
-    kept
-}
-
 /// Check a body: the checkpoint's path, the source, the options (4xx before any work).
 fn check(state: &State, b: &EditBody) -> Result<(std::path::PathBuf, Source, Vec<u8>, EditOptions)> {
     let source = match (&b.sample, &b.upload) {
@@ -255,7 +241,7 @@ fn run(state: &State, b: &EditBody, edit: Edit) -> Result<Response> {
         let piece = midi::read_bytes(&bytes, name, &loaded.tokenizer.read_options())?;
         let (edited, region) = edit_loaded(&loaded, &piece, name, &edit, &options)?;
         let kept = match region {
-            Some(beats) => kept_by_infill(&loaded.tokenizer, &piece, beats),
+            Some(beats) => crate::edit::kept_by_infill(&loaded.tokenizer, &piece, beats),
             None => piece,
         };
         (edited, region, kept)
