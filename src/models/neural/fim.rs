@@ -53,6 +53,19 @@ pub fn restore(reordered: &[TokenId], vocab: usize) -> Option<Vec<TokenId>> {
     Some(out)
 }
 
+/// `before` and `after` cut so that a FIM primer of them leaves room for the middle within a
+/// training window of `window` tokens: at most 40% of it for the end of `before`, 30% for the
+/// start of `after` (each takes what the other leaves), at least 30% for the middle. The
+/// network never saw a reordered window longer than its training window; read past it, a
+/// Transformer's cache slides and drops the sentinels and the prefix.
+pub fn fit<'a>(before: &'a [TokenId], after: &'a [TokenId], window: usize) -> (&'a [TokenId], &'a [TokenId]) {
+    let room = (window + 1).saturating_sub(SENTINELS);
+    let (max_before, max_after) = (room * 4 / 10, room * 3 / 10);
+    let keep_after = after.len().min(max_after.max(max_before + max_after - before.len().min(max_before)));
+    let keep_before = before.len().min(max_before + max_after - keep_after);
+    (&before[before.len() - keep_before..], &after[..keep_after])
+}
+
 /// What a FIM network reads before it writes the middle between `before` and `after`.
 pub fn primer(before: &[TokenId], after: &[TokenId], vocab: usize) -> Vec<TokenId> {
     let mut out = Vec::with_capacity(before.len() + after.len() + SENTINELS);
@@ -84,5 +97,20 @@ mod tests {
             }
         }
         assert_eq!(restore(&tokens, 100), None);
+    }
+
+    #[test]
+    fn a_primer_is_cut_to_leave_the_middle_room_in_the_window() {
+        let long: Vec<TokenId> = (0..1000).collect();
+        let (b, a) = fit(&long, &long, 255);
+        assert_eq!((b.len(), a.len()), (101, 75));
+        assert_eq!(b.last(), Some(&999), "the end of the music before");
+        assert_eq!(a.first(), Some(&0), "the start of the music after");
+        // What one side does not need, the other may take.
+        let (b, a) = fit(&long[..10], &long, 255);
+        assert_eq!((b.len(), a.len()), (10, 166));
+        let (b, a) = fit(&long, &long[..5], 255);
+        assert_eq!((b.len(), a.len()), (171, 5));
+        assert!(b.len() + a.len() + SENTINELS <= 256 * 7 / 10 + 1);
     }
 }

@@ -32,6 +32,8 @@ pub struct NeuralModel<N: Network> {
     /// FIM sentinel tokens the network has after the tokenizer's vocabulary (see
     /// [`super::fim`]); 0 for a left-to-right network.
     pub(crate) sentinels: usize,
+    /// The training window (tokens): a FIM primer is cut to fit it (see [`super::fim::fit`]).
+    pub(crate) window: usize,
     device: Device,
     /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
     net: Mutex<N>,
@@ -44,16 +46,18 @@ impl<N: Network> NeuralModel<N> {
     }
 
     pub(crate) fn from_net(net: N) -> Self {
-        Self::from_net_with(net, 0)
+        Self::from_net_with(net, 0, TrainConfig::default().window)
     }
 
-    /// A model of `net`, whose last `sentinels` tokens are FIM sentinels.
-    pub(crate) fn from_net_with(net: N, sentinels: usize) -> Self {
+    /// A model of `net`, whose last `sentinels` tokens are FIM sentinels, trained on windows
+    /// of `window` tokens.
+    pub(crate) fn from_net_with(net: N, sentinels: usize, window: usize) -> Self {
         let sentinels = sentinels.min(net.vocab() as usize);
         NeuralModel {
             config: net.config().clone(),
             vocab_size: net.vocab() as usize - sentinels,
             sentinels,
+            window: window.max(1),
             device: net.device(),
             net: Mutex::new(net),
         }
@@ -143,6 +147,7 @@ impl<N: Network> NeuralModel<N> {
         let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
         let (config, train) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
         let sentinels = train.as_ref().map_or(0, TrainConfig::sentinels);
+        let window = train.as_ref().map_or(TrainConfig::default().window, |t| t.window);
         if header.payload_format != PAYLOAD_FORMAT {
             let found = header.payload_format.clone();
             return Err(bad(CheckpointError::PayloadFormat { found, expected: PAYLOAD_FORMAT }));
@@ -150,7 +155,7 @@ impl<N: Network> NeuralModel<N> {
         let tensors = payload::decode(bytes).map_err(payload)?;
         let net = N::new(config, header.vocab.len() + sentinels, device).map_err(payload)?;
         net.load_named(&tensors).map_err(payload)?;
-        Ok(Self::from_net_with(net, sentinels))
+        Ok(Self::from_net_with(net, sentinels, window))
     }
 }
 

@@ -197,7 +197,8 @@ impl<N: Network> NeuralModel<N> {
 
     /// Sample `rows` middles between `before` and `after` with a FIM network (the fallible form
     /// of [`Generator::generate_middles`]): each row reads `PREFIX before SUFFIX after MIDDLE`
-    /// (see [`super::fim`]), its guard reads `before`, row `i` draws with stream `i`.
+    /// (see [`super::fim`]) with both cut to fit the training window ([`super::fim::fit`]), its
+    /// guard reads all of `before`, row `i` draws with stream `i`.
     pub fn try_generate_middles(
         &self,
         before: &[TokenId],
@@ -210,7 +211,8 @@ impl<N: Network> NeuralModel<N> {
         if !self.fills_in_the_middle() {
             return Err(ModelError::NoFillInTheMiddle(N::KIND.name()).into());
         }
-        let read = vec![super::fim::primer(before, after, self.vocab_size); rows];
+        let (near_before, near_after) = super::fim::fit(before, after, self.window);
+        let read = vec![super::fim::primer(near_before, near_after, self.vocab_size); rows];
         let guarded = vec![before.to_vec(); rows];
         self.sample_rows(&read, Some(&guarded), max_new, sampler, seed)
     }

@@ -328,7 +328,7 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
         saver.save(out, &net, None, &state)?;
     }
     Ok(TrainReport {
-        model: NeuralModel::from_net_with(net, cfg.sentinels()),
+        model: NeuralModel::from_net_with(net, cfg.sentinels(), cfg.window),
         state,
         stopped,
         best_path: out.to_path_buf(),
