@@ -53,7 +53,9 @@ pub struct EditOptions {
     /// What the candidates are ranked by.
     pub rerank: Rerank,
     /// Infill with a model trained to fill in the middle: let it read the music after the
-    /// region too (`PREFIX before SUFFIX after MIDDLE`), not only through the reranking.
+    /// region too (`PREFIX before SUFFIX after MIDDLE`), not only through the reranking. Off by
+    /// default: on the Bach test split the FIM Transformer's fills join worse this way than
+    /// left to right with reranking (`docs/benchmarks.md`).
     pub fim: bool,
 }
 
@@ -95,7 +97,7 @@ impl Default for EditOptions {
             horizon_beats: 8.0,
             max_polyphony: None,
             rerank: Rerank::Kept,
-            fim: true,
+            fim: false,
         }
     }
 }

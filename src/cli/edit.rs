@@ -26,10 +26,11 @@ pub struct EditArgs {
     /// together: the most likely edited piece, which favours fewer new notes).
     #[arg(long, default_value = "kept", value_parser = ["kept", "joint"])]
     rerank: String,
-    /// With a model trained to fill in the middle (`train --fim-rate`), do not let it read the
-    /// music after the region (it still reranks by it).
+    /// Infill: with a model trained to fill in the middle (`train --fim-rate`), let it read the
+    /// music after the region before writing it (else it writes left to right and the music
+    /// after counts through the reranking only, which measured better on Bach).
     #[arg(long)]
-    no_fim: bool,
+    fim: bool,
     /// Start no note while N notes already sound (kept notes included).
     #[arg(long, value_name = "N")]
     max_polyphony: Option<usize>,
@@ -54,7 +55,7 @@ impl EditArgs {
             horizon_beats,
             max_polyphony: self.max_polyphony,
             rerank: if self.rerank == "joint" { Rerank::Joint } else { Rerank::Kept },
-            fim: !self.no_fim,
+            fim: self.fim,
         }
     }
 }
