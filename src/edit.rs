@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::error::{EditError, Error, ModelError, Result};
+use crate::error::{EditError, Error, Result};
 use crate::generate::Sample;
 use crate::midi::{self, Instrument, Note, Piece};
 use crate::models::{saved, Generator};
@@ -103,16 +103,11 @@ impl Default for EditOptions {
 }
 
 impl EditOptions {
-    fn validate(&self) -> Result<()> {
-        self.sampler.validate()?;
-        if self.count == 0 {
-            return Err(Error::setting("count", 0, "at least 1 piece"));
-        }
+    /// Check the options (and, as every sampling job does, the model against the tokenizer).
+    fn validate(&self, model: &dyn Generator, tokenizer: &Tokenizer) -> Result<()> {
+        crate::generate::check_sampling(model, tokenizer, &self.sampler, self.count, self.length)?;
         if !(1..=1024).contains(&self.candidates) {
             return Err(Error::setting("candidates", self.candidates, "between 1 and 1024"));
-        }
-        if self.length == 0 {
-            return Err(Error::setting("length", 0, "at least 1 new token"));
         }
         if !(self.horizon_beats.is_finite() && self.horizon_beats >= 0.0) {
             return Err(Error::setting("horizon", self.horizon_beats, "a number of beats >= 0"));
@@ -271,12 +266,6 @@ fn steps_per_beat(tokenizer: &Tokenizer, path: &Path) -> Result<u16> {
     tokenizer.steps_per_beat().ok_or_else(|| Error::Edit { path: path.to_path_buf(), problem: EditError::SecondsGrid })
 }
 
-fn check_model(model: &dyn Generator, tokenizer: &Tokenizer) -> Result<()> {
-    if model.vocab_size() != tokenizer.vocab_size() {
-        return Err(ModelError::VocabMismatch { model: model.vocab_size(), tokenizer: tokenizer.vocab_size() }.into());
-    }
-    Ok(())
-}
 
 /// The rules every candidate samples under.
 fn rules(tokenizer: &Tokenizer, constraints: Constraints, opts: &EditOptions) -> NoteRules {
@@ -397,8 +386,7 @@ pub fn infill(
     beats: (f64, f64),
     opts: &EditOptions,
 ) -> Result<Vec<Edited>> {
-    opts.validate()?;
-    check_model(model, tokenizer)?;
+    opts.validate(model, tokenizer)?;
     let spb = steps_per_beat(tokenizer, path)?;
     if tokenizer.note_count(&tokenizer.encode(piece)) == 0 {
         return Err(Error::Edit {
@@ -449,8 +437,7 @@ pub fn harmonize(
     voices: usize,
     opts: &EditOptions,
 ) -> Result<Vec<Edited>> {
-    opts.validate()?;
-    check_model(model, tokenizer)?;
+    opts.validate(model, tokenizer)?;
     if voices == 0 {
         return Err(Error::setting("voices", 0, "at least 1 voice"));
     }
@@ -633,15 +620,9 @@ pub fn run(request: &EditRequest, progress: &dyn Progress) -> Result<EditOutcome
     let (edited, region_beats) = edit_loaded(&loaded, &piece, &request.piece, &request.edit, &request.options)?;
     let seconds = t0.elapsed().as_secs_f64();
     progress.update(request.options.count as u64, request.options.count as u64, "sampling");
-    std::fs::create_dir_all(&request.out).map_err(|e| Error::io(&request.out, e))?;
-    let stem = request.checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned());
-    let mut pieces = Vec::with_capacity(edited.len());
-    for (i, e) in edited.into_iter().enumerate() {
-        let path = request.out.join(format!("{stem}-{i:03}.mid"));
-        midi::write_file(&e.piece, &path)?;
-        pieces.push((path, e));
-    }
-    Ok(EditOutcome { pieces, seconds, region_beats })
+    let paths =
+        crate::generate::write_pieces(&request.out, &request.checkpoint, edited.iter().map(|e| &e.piece))?;
+    Ok(EditOutcome { pieces: paths.into_iter().zip(edited).collect(), seconds, region_beats })
 }
 
 /// [`run`]'s edit on a checkpoint already loaded and a piece already read (the studio keeps

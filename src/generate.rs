@@ -52,20 +52,7 @@ pub fn generate(
     seed: Option<&Piece>,
     opts: &GenerateOptions,
 ) -> Result<Vec<Generated>> {
-    opts.sampler.validate()?;
-    if opts.count == 0 {
-        return Err(Error::setting("count", 0, "at least 1 piece"));
-    }
-    if opts.length == 0 {
-        return Err(Error::setting("length", 0, "at least 1 new token"));
-    }
-    if model.vocab_size() != tokenizer.vocab_size() {
-        return Err(ModelError::VocabMismatch {
-            model: model.vocab_size(),
-            tokenizer: tokenizer.vocab_size(),
-        }
-        .into());
-    }
+    check_sampling(model, tokenizer, &opts.sampler, opts.count, opts.length)?;
     let (primer, decode_opts) = match seed {
         Some(p) => {
             (tokenizer.encode_prefix(p, opts.seed_beats, opts.seed_seconds), DecodeOptions::from_piece(p))
@@ -86,6 +73,51 @@ pub fn generate(
             Generated { primer: primer.clone(), continuation, piece }
         })
         .collect())
+}
+
+/// The checks every sampling job makes before it samples: the sampler's options, at least one
+/// piece of at least one new token, a model of the tokenizer's vocabulary.
+pub(crate) fn check_sampling(
+    model: &dyn Generator,
+    tokenizer: &Tokenizer,
+    sampler: &Sampler,
+    count: usize,
+    length: usize,
+) -> Result<()> {
+    sampler.validate()?;
+    if count == 0 {
+        return Err(Error::setting("count", 0, "at least 1 piece"));
+    }
+    if length == 0 {
+        return Err(Error::setting("length", 0, "at least 1 new token"));
+    }
+    if model.vocab_size() != tokenizer.vocab_size() {
+        return Err(ModelError::VocabMismatch {
+            model: model.vocab_size(),
+            tokenizer: tokenizer.vocab_size(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Write `pieces` into `out` (created if missing) as `<checkpoint stem>-NNN.mid`, each
+/// atomically; the paths, in order.
+pub(crate) fn write_pieces<'a>(
+    out: &Path,
+    checkpoint: &Path,
+    pieces: impl Iterator<Item = &'a Piece>,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let stem = checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned());
+    pieces
+        .enumerate()
+        .map(|(i, piece)| {
+            let path = out.join(format!("{stem}-{i:03}.mid"));
+            midi::write_file(piece, &path)?;
+            Ok(path)
+        })
+        .collect()
 }
 
 /// A primer and its sampled continuation, made ready to decode: the one way from sampled tokens
@@ -177,15 +209,8 @@ pub fn run(request: &GenerateRequest, progress: &dyn Progress) -> Result<Generat
     let sampled = sample_loaded(&loaded, request.seed_file.as_deref(), options, &request.guard)?;
     progress.update(options.count as u64, options.count as u64, "sampling");
     let (pieces, seconds, new_tokens) = (sampled.pieces, sampled.seconds, sampled.new_tokens);
-    std::fs::create_dir_all(&request.out).map_err(|e| Error::io(&request.out, e))?;
-    let stem = stem(&request.checkpoint);
-    let mut written = Vec::with_capacity(pieces.len());
-    for (i, g) in pieces.into_iter().enumerate() {
-        let path = request.out.join(format!("{stem}-{i:03}.mid"));
-        midi::write_file(&g.piece, &path)?;
-        written.push((path, g));
-    }
-    Ok(Generation { pieces: written, seconds, new_tokens })
+    let paths = write_pieces(&request.out, &request.checkpoint, pieces.iter().map(|g| &g.piece))?;
+    Ok(Generation { pieces: paths.into_iter().zip(pieces).collect(), seconds, new_tokens })
 }
 
 /// What [`sample_loaded`] sampled.
@@ -219,6 +244,3 @@ pub fn sample_loaded(
     Ok(Sampled { pieces, seconds, new_tokens })
 }
 
-fn stem(checkpoint: &Path) -> String {
-    checkpoint.file_stem().map_or("piece".into(), |s| s.to_string_lossy().into_owned())
-}

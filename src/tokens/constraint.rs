@@ -117,12 +117,11 @@ impl Constraints {
     /// Whether a locked note has this part (as the tokenizer codes it: [`super::grid`]'s
     /// part code), pitch and start step.
     pub fn is_locked(&self, part_code: u8, pitch: u8, start: u64) -> bool {
-        self.locked.iter().any(|n| n.part.code() == part_code && n.pitch == pitch && n.start == start)
-    }
-
-    /// Where the free region and the stop are, in steps.
-    pub fn region(&self) -> (Option<(u64, u64)>, Option<u64>) {
-        (self.free, self.stop)
+        let from = self.locked.partition_point(|n| n.start < start);
+        self.locked[from..]
+            .iter()
+            .take_while(|n| n.start == start)
+            .any(|n| n.part.code() == part_code && n.pitch == pitch)
     }
 
     /// Index range of the locked notes that may sound somewhere in `from..to`.

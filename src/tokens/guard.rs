@@ -80,11 +80,6 @@ impl NoteRules {
         NoteRules { constraints, ..self }
     }
 
-    /// The constraints, if any.
-    pub fn constraints(&self) -> Option<&Constraints> {
-        self.constraints.as_deref()
-    }
-
     /// These rules, also allowing no new note while `max` notes (of all instruments) sound;
     /// `None` (the default) sets no limit. A limit of 0 is read as 1.
     pub fn with_max_polyphony(self, max: Option<usize>) -> Self {
@@ -167,39 +162,42 @@ impl State {
 impl NoteGuard {
     /// Read one token (as the decoder would; a merged token as its base tokens).
     pub fn push(&mut self, token: TokenId) {
-        match self.bpe.clone().as_ref().and_then(|b| b.expansion(token)) {
-            Some(e) => e.iter().for_each(|&t| self.push_base(t)),
-            None => self.push_base(token),
+        let NoteGuard { state, bpe, follow, .. } = self;
+        match bpe.as_ref().and_then(|b| b.expansion(token)) {
+            Some(e) => e.iter().for_each(|&t| push_base(state, follow, t)),
+            None => push_base(state, follow, token),
         }
     }
 
-    fn push_base(&mut self, token: TokenId) {
-        if let Some(f) = &mut self.follow {
-            f.push(&self.state.cursor(), self.state.effect(token));
+    /// `check(guard, base)` for each base token of `token` in turn, each read by the guard
+    /// before the next is checked (a token that is not merged is its own base token); whether
+    /// every check (`all`) or some check (`!all`) holds.
+    fn per_base(&self, token: TokenId, all: bool, check: impl Fn(&NoteGuard, TokenId) -> bool) -> bool {
+        match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
+            None => check(self, token),
+            Some(e) => {
+                let mut g = self.clone();
+                let mut seen = e.iter().map(|&b| {
+                    let ok = check(&g, b);
+                    push_base(&mut g.state, &mut g.follow, b);
+                    ok
+                });
+                if all {
+                    seen.all(|ok| ok)
+                } else {
+                    seen.any(|ok| ok)
+                }
+            }
         }
-        self.state.push(token);
     }
 
     /// With constraints: whether `token` (read next) writes part of a locked note (a merged
     /// token: any of its base tokens).
     pub fn writes_locked(&self, token: TokenId) -> bool {
-        let Some(f) = &self.follow else { return false };
-        match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
-            None => f.writes_locked(&self.state.cursor(), self.state.effect(token)),
-            Some(e) => {
-                let mut g = self.clone();
-                e.iter().any(|&b| {
-                    let locked = g.follow.as_ref().is_some_and(|f| f.writes_locked(&g.state.cursor(), g.state.effect(b)));
-                    g.push_base(b);
-                    locked
-                })
-            }
-        }
-    }
-
-    /// With constraints: whether the sequence is complete (only EOS may follow).
-    pub fn complete(&self) -> bool {
-        self.follow.as_ref().is_some_and(|f| f.complete(&self.state.cursor()))
+        self.follow.is_some()
+            && self.per_base(token, false, |g, b| {
+                g.follow.as_ref().is_some_and(|f| f.writes_locked(&g.state.cursor(), g.state.effect(b)))
+            })
     }
 
     /// With constraints: how many locked notes time passed before they were written (0 when
@@ -218,17 +216,7 @@ impl NoteGuard {
 
     /// Whether grammar and constraints allow `token` (merged: each base token in turn).
     fn allows_all(&self, token: TokenId) -> bool {
-        match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
-            None => self.state.allows(token) && self.constraint_allows(token),
-            Some(e) => {
-                let mut g = self.clone();
-                e.iter().all(|&b| {
-                    let ok = g.state.allows(b) && g.constraint_allows(b);
-                    g.push_base(b);
-                    ok
-                })
-            }
-        }
+        self.per_base(token, true, |g, b| g.state.allows(b) && g.constraint_allows(b))
     }
 
     /// Number of sounding notes.
@@ -352,6 +340,15 @@ impl NoteGuard {
             }
         }
     }
+}
+
+/// Read one base token into the grammar's state and the constraints' (which see it first, as
+/// the grammar stood before it).
+fn push_base(state: &mut State, follow: &mut Option<Follow>, token: TokenId) {
+    if let Some(f) = follow {
+        f.push(&state.cursor(), state.effect(token));
+    }
+    state.push(token);
 }
 
 /// Zero every entry of `probs` (below `vocab_len`) whose token `allowed` rejects; if no allowed
