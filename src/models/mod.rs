@@ -77,14 +77,8 @@ pub trait Generator: Send + Sync {
         rng_seed: u64,
     ) -> Result<Vec<Vec<TokenId>>> {
         let _ = (before, after, rows, max_new_tokens, sampler, rng_seed);
-        no_middles(self.kind())
+        Err(crate::error::ModelError::NoFillInTheMiddle(self.kind().name()).into())
     }
-}
-
-/// Sample `rows` middles between `before` and `after` with a model that cannot read the
-/// music after a gap: always an error naming the model kind.
-fn no_middles(kind: ModelKind) -> Result<Vec<Vec<TokenId>>> {
-    Err(crate::error::ModelError::NoFillInTheMiddle(kind.name()).into())
 }
 
 /// Incremental next-token distributions: the state of a model after the tokens pushed so far.

@@ -398,24 +398,46 @@ struct SamplingBody {
     seed_beats: Option<f64>,
     #[serde(default = "default_length")]
     length: usize,
-    #[serde(default = "one")]
-    temperature: f64,
-    #[serde(default)]
-    top_k: usize,
-    #[serde(default = "one")]
-    top_p: f64,
-    #[serde(default)]
-    rng_seed: Option<u64>,
     #[serde(default)]
     unguarded: bool,
+    #[serde(flatten)]
+    draw: DrawBody,
+}
+
+/// How each token is drawn: the fields generation, trials and edits share.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct DrawBody {
+    #[serde(default = "one")]
+    pub temperature: f64,
     #[serde(default)]
-    max_polyphony: Option<usize>,
+    pub top_k: usize,
+    #[serde(default = "one")]
+    pub top_p: f64,
+    #[serde(default)]
+    pub rng_seed: Option<u64>,
+    #[serde(default)]
+    pub max_polyphony: Option<usize>,
+}
+
+impl DrawBody {
+    /// A polyphony limit of at least 1 and valid sampler options (a 400 otherwise).
+    pub(super) fn check(&self) -> Result<()> {
+        if self.max_polyphony == Some(0) {
+            return Err(bad("max_polyphony", "must be at least 1"));
+        }
+        self.sampler().validate()
+    }
+
+    /// The sampler these fields ask for (note rules are set by the job).
+    pub(super) fn sampler(&self) -> Sampler {
+        Sampler { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p, notes: None }
+    }
 }
 
 fn default_length() -> usize {
     512
 }
-pub(super) fn one() -> f64 {
+fn one() -> f64 {
     1.0
 }
 pub(super) fn one_usize() -> usize {
@@ -446,20 +468,15 @@ impl SamplingBody {
         if self.seed_upload.is_some() && self.seed_piece.is_some() {
             return Err(bad("seed", "give seed_upload or seed_piece, not both"));
         }
-        if self.max_polyphony == Some(0) {
-            return Err(bad("max_polyphony", "must be at least 1"));
-        }
-        let sampler = self.sampler();
-        sampler.validate()?;
-        Ok(())
+        self.draw.check()
     }
 
     fn sampler(&self) -> Sampler {
-        Sampler { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p, notes: None }
+        self.draw.sampler()
     }
 
     fn guard(&self) -> Guard {
-        Guard { unguarded: self.unguarded, max_polyphony: self.max_polyphony }
+        Guard { unguarded: self.unguarded, max_polyphony: self.draw.max_polyphony }
     }
 
     /// The seed file asked for, if any.
@@ -572,7 +589,7 @@ fn check_generate(state: &State, body: &[u8]) -> Result<Checked> {
     check_file_name(&b.checkpoint, "checkpoint")?;
     let seed_file = b.sampling.seed_file(state)?;
     state.checkpoint(&b.checkpoint)?;
-    let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
+    let rng_seed = b.sampling.draw.rng_seed.unwrap_or_else(rand::random);
     Ok(Checked { body: b, seed_file, rng_seed })
 }
 
@@ -654,7 +671,7 @@ fn compare(state: &State, body: &[u8]) -> Result<Response> {
         }
     }
     let seed = b.sampling.seed_file(state)?;
-    let rng_seed = b.sampling.rng_seed.unwrap_or_else(rand::random);
+    let rng_seed = b.sampling.draw.rng_seed.unwrap_or_else(rand::random);
     let t0 = std::time::Instant::now();
     let mut samples = Vec::with_capacity(n);
     for name in &b.checkpoints {
@@ -678,7 +695,7 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
     let mut t: TrialBody = parse(body, &["a", "b"], true)?;
     t.sampling.check()?;
     check_file_name(&t.a, "checkpoint")?;
-    let rng_seed = t.sampling.rng_seed.unwrap_or_else(rand::random);
+    let rng_seed = t.sampling.draw.rng_seed.unwrap_or_else(rand::random);
     let none = Tracker::none();
     let (clip_a, clip_b, source_b) = if t.b == "real" {
         // The real piece must be held out from model A: a test piece of A's own split.
@@ -803,11 +820,10 @@ fn results(state: &State, query: &str) -> Result<Response> {
     Ok(Response::json(200, &json!({ "pairs": results, "z": votes::Z95 })))
 }
 
-fn piano_roll(state: &State, id: &str) -> Result<Response> {
-    let bytes = state.store.sample_midi(id)?;
-    let meta = state.store.sample_meta(id)?;
-    let piece: Piece = midi::read_bytes(&bytes, Path::new("sample"), &midi::ReadOptions::default())?;
-    let tempo = TempoMap::new(&piece);
+/// A piece's notes as the page's piano rolls read them: seconds (through its tempo map), beats,
+/// pitch, velocity, channel, program, drum; instrument by instrument.
+pub(super) fn roll_notes(piece: &Piece) -> Vec<Value> {
+    let tempo = TempoMap::new(piece);
     let tpb = f64::from(piece.ticks_per_beat.max(1));
     let mut notes = Vec::new();
     for inst in &piece.instruments {
@@ -825,6 +841,16 @@ fn piano_roll(state: &State, id: &str) -> Result<Response> {
             }));
         }
     }
+    notes
+}
+
+fn piano_roll(state: &State, id: &str) -> Result<Response> {
+    let bytes = state.store.sample_midi(id)?;
+    let meta = state.store.sample_meta(id)?;
+    let piece: Piece = midi::read_bytes(&bytes, Path::new("sample"), &midi::ReadOptions::default())?;
+    let notes = roll_notes(&piece);
+    let tempo = TempoMap::new(&piece);
+    let tpb = f64::from(piece.ticks_per_beat.max(1));
     let mut roll = json!({
         "id": id,
         "seconds": piece.duration_seconds(),

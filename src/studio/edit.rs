@@ -18,12 +18,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::api::{bad, check_file_name, one, one_usize, parse, Response, State, MAX_VARIATIONS};
+use super::api::{bad, check_file_name, one_usize, parse, DrawBody, Response, State, MAX_VARIATIONS};
 use super::store::{self, SampleMeta};
 use crate::edit::{edit_loaded, Edit, EditOptions, Region};
 use crate::error::{Error, Result, StudioError};
 use crate::midi::{self, Piece, TempoMap};
-use crate::sampler::Sampler;
 
 /// Most candidates per output (as `cadenza infill --candidates`).
 pub const MAX_CANDIDATES: usize = 1024;
@@ -71,16 +70,8 @@ struct EditBody {
     candidates: usize,
     #[serde(default = "one_usize")]
     variations: usize,
-    #[serde(default = "one")]
-    temperature: f64,
-    #[serde(default)]
-    top_k: usize,
-    #[serde(default = "one")]
-    top_p: f64,
-    #[serde(default)]
-    rng_seed: Option<u64>,
-    #[serde(default)]
-    max_polyphony: Option<usize>,
+    #[serde(flatten)]
+    draw: DrawBody,
 }
 
 /// The piece an edit starts from: a stored sample or an upload.
@@ -184,20 +175,16 @@ fn check(state: &State, b: &EditBody) -> Result<(std::path::PathBuf, Source, Vec
     if !(1..=MAX_VARIATIONS).contains(&b.variations) {
         return Err(bad("variations", format!("must be 1 to {MAX_VARIATIONS}, got {}", b.variations)));
     }
-    if b.max_polyphony == Some(0) {
-        return Err(bad("max_polyphony", "must be at least 1"));
-    }
-    let sampler = Sampler { temperature: b.temperature, top_k: b.top_k, top_p: b.top_p, notes: None };
-    sampler.validate()?;
+    b.draw.check()?;
     check_file_name(&b.checkpoint, "checkpoint")?;
     let checkpoint = state.checkpoint(&b.checkpoint)?;
     let bytes = source.midi(state)?;
     let options = EditOptions {
         count: b.variations,
         candidates: b.candidates,
-        sampler,
-        rng_seed: b.rng_seed.unwrap_or_else(rand::random),
-        max_polyphony: b.max_polyphony,
+        sampler: b.draw.sampler(),
+        rng_seed: b.draw.rng_seed.unwrap_or_else(rand::random),
+        max_polyphony: b.draw.max_polyphony,
         ..EditOptions::default()
     };
     Ok((checkpoint, source, bytes, options))
@@ -353,28 +340,7 @@ pub(super) fn upload_roll(state: &State, path: &str) -> Result<Response> {
     }
     let bytes = state.store.upload_midi(id)?;
     let piece = read_back(&bytes)?;
-    let tempo = TempoMap::new(&piece);
-    let tpb = f64::from(piece.ticks_per_beat.max(1));
-    let notes: Vec<Value> = piece
-        .instruments
-        .iter()
-        .flat_map(|inst| {
-            let tempo = &tempo;
-            inst.notes.iter().map(move |n| {
-                json!({
-                    "start": tempo.seconds_at(n.start),
-                    "end": tempo.seconds_at(n.end),
-                    "start_beat": n.start as f64 / tpb,
-                    "end_beat": n.end as f64 / tpb,
-                    "pitch": n.pitch,
-                    "velocity": n.velocity,
-                    "channel": inst.channel,
-                    "program": inst.program,
-                    "drum": inst.is_drum,
-                })
-            })
-        })
-        .collect();
+    let notes = super::api::roll_notes(&piece);
     Ok(Response::json(
         200,
         &json!({
