@@ -65,8 +65,10 @@ struct Tally {
 /// The mean, over compare's 11 scalar statistics, of the overlapped area between their
 /// distributions over `ours` and over `real` (1: the same distribution).
 fn mean_overlap(ours: &[Features], real: &[Features]) -> Option<f64> {
-    let column = |fs: &[Features], k: usize| -> Vec<f64> { fs.iter().filter_map(|f| f.scalars()[k].1).collect() };
-    let areas: Vec<f64> = (0..11).filter_map(|k| overlapped_area(&column(ours, k), &column(real, k))).collect();
+    let column =
+        |fs: &[Features], k: usize| -> Vec<f64> { fs.iter().filter_map(|f| f.scalars()[k].1).collect() };
+    let areas: Vec<f64> =
+        (0..11).filter_map(|k| overlapped_area(&column(ours, k), &column(real, k))).collect();
     (!areas.is_empty()).then(|| areas.iter().sum::<f64>() / areas.len() as f64)
 }
 
@@ -277,12 +279,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut tests: Vec<&Path> = corpus.split(Split::Test).map(|p| p.path.as_path()).collect();
         tests.sort();
         tests.truncate(a.pieces.unwrap_or(usize::MAX));
-        let infill_names = [
-            "real music (ceiling)".to_string(),
-            "K=1".into(),
-            format!("K={k} joint"),
-            format!("K={k} kept"),
-        ];
+        let infill_names =
+            ["real music (ceiling)".to_string(), "K=1".into(), format!("K={k} joint"), format!("K={k} kept")];
         let harmony_names =
             ["Bach (original)".to_string(), "K=1".into(), format!("K={k} kept"), format!("K={k} joint")];
         let mut fill: Vec<Tally> = infill_names.iter().map(|_| Tally::default()).collect();
@@ -341,10 +339,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Harmonization under the top line.
             let Some(melody) = melody_of(&piece) else { continue };
             let beats = (melody.end_tick() as f64 / tpb).ceil() as u64;
-            let run = |c, r| {
-                timed(|| edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, r)))
-            };
-            let runs = (|| -> Res<_> { Ok([run(1, Rerank::Kept)?, run(k, Rerank::Kept)?, run(k, Rerank::Joint)?]) })();
+            let run =
+                |c, r| timed(|| edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, r)));
+            let runs = (|| -> Res<_> {
+                Ok([run(1, Rerank::Kept)?, run(k, Rerank::Kept)?, run(k, Rerank::Joint)?])
+            })();
             match runs {
                 Ok(runs) => {
                     let bach = &mut harm[0];
@@ -372,7 +371,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Infill of {} beats mid-piece; the real music of the 8 beats after it, scored:\n", a.beats);
         header("condition | pieces | after notes | bits/note after | notes per fill | real notes per region | stats overlap | s/call | missed locked");
         for (i, (n, c)) in infill_names.iter().zip(&fill).enumerate() {
-            let overlap = mean_overlap(&c.features, &fill[0].features).map_or("-".into(), |o| format!("{o:.3}"));
+            let overlap =
+                mean_overlap(&c.features, &fill[0].features).map_or("-".into(), |o| format!("{o:.3}"));
             // The real music took no sampling.
             let ours = |s: String| if i == 0 { "-".to_string() } else { s };
             let (notes, real) = (c.mean(c.new_notes as f64), c.mean(c.real_notes as f64));
@@ -387,7 +387,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("\nHarmonization, {} voices under the top line:\n", a.voices);
         header("condition | pieces | beats | pc sets equal | pc Jaccard | par. 5ths /100 beats | par. 8ves /100 beats | new notes/piece | stats overlap | s/call | missed locked");
         for (i, (n, c)) in harmony_names.iter().zip(&harm).enumerate() {
-            let overlap = mean_overlap(&c.features, &harm[0].features).map_or("-".into(), |o| format!("{o:.3}"));
+            let overlap =
+                mean_overlap(&c.features, &harm[0].features).map_or("-".into(), |o| format!("{o:.3}"));
             // The original against itself agrees trivially and took no time.
             let ours = |s: String| if i == 0 { "-".to_string() } else { s };
             let beats = c.beats.max(1) as f64;

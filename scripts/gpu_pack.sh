@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Pack everything the GPU run (scripts/gpu_run.sh) needs into one git-ignored folder, to carry
 # to a machine that has CUDA and PyTorch but no Rust: stripped release binaries (cadenza,
-# examples/lstm_bench, examples/transformer_bench), the lib unit-test binary (it holds the
-# `cuda_*` tests), the Bach and folk corpora as two .tar.gz, scripts/bench_lstm.py,
+# examples/net_bench, examples/transformer_bench), the lib unit-test binary (it holds the
+# `cuda_*` tests), the Bach and folk corpora as two .tar.gz, scripts/bench_torch.py,
 # scripts/gpu_run.sh and a manifest.json. The folder must stay under 64 MiB (the carry limit);
 # the script fails if it is over. Prints the folder's path last.
 #
@@ -61,12 +61,12 @@ lib_tests_in() {
 if [[ -z "$from" ]]; then
     command -v jq >/dev/null || die "jq is needed to read cargo's JSON messages"
     echo "gpu_pack.sh: cargo build --release (cadenza-torch and the examples)" >&2
-    cargo build --release --bin cadenza-torch --example lstm_bench --example transformer_bench >&2
+    cargo build --release --bin cadenza-torch --example net_bench --example transformer_bench >&2
     target="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
     rel="$target/release"
     # The full command line (libtorch linked); packed as bin/cadenza.
     cadenza="$rel/cadenza-torch"
-    lstm_bench="$rel/examples/lstm_bench"
+    net_bench="$rel/examples/net_bench"
     transformer_bench="$rel/examples/transformer_bench"
     if [[ -z "$lib_tests" ]]; then
         echo "gpu_pack.sh: cargo test --no-run --lib (the CUDA unit tests)" >&2
@@ -79,14 +79,14 @@ else
     [[ -d "$from" ]] || die "no target folder $from"
     cadenza="$from/cadenza-torch"
     [[ -f "$cadenza" ]] || cadenza="$from/cadenza"
-    lstm_bench="$from/examples/lstm_bench"
+    net_bench="$from/examples/net_bench"
     transformer_bench="$from/examples/transformer_bench"
     if [[ -z "$lib_tests" ]]; then
         lib_tests="$(lib_tests_in "$from"/deps/cadenza-*)" \
             || die "no lib unit-test binary with the CUDA tests in $from/deps (cargo test --no-run --lib)"
     fi
 fi
-for f in "$cadenza" "$lstm_bench" "$transformer_bench" "$lib_tests"; do
+for f in "$cadenza" "$net_bench" "$transformer_bench" "$lib_tests"; do
     [[ -f "$f" ]] || die "missing $f (build it: cargo build --release --bin cadenza-torch --examples; cargo test --no-run --lib)"
 done
 
@@ -97,20 +97,20 @@ strip_copy() {
     if command -v strip >/dev/null; then strip "$2"; else echo "gpu_pack.sh: no strip; $2 unstripped" >&2; fi
 }
 strip_copy "$cadenza" "$out/bin/cadenza"
-strip_copy "$lstm_bench" "$out/bin/lstm_bench"
+strip_copy "$net_bench" "$out/bin/net_bench"
 strip_copy "$transformer_bench" "$out/bin/transformer_bench"
 strip_copy "$lib_tests" "$out/bin/cadenza-lib-tests"
 tar -czf "$out/bach.tar.gz" -C "$bach" --dereference .
 tar -czf "$out/folk.tar.gz" -C "$folk" --dereference .
-cp scripts/bench_lstm.py scripts/gpu_run.sh "$out/"
+cp scripts/bench_torch.py scripts/gpu_run.sh "$out/"
 
 count() { find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) | wc -l; }
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 dirty="$(git diff --quiet HEAD 2>/dev/null && echo false || echo true)"
 {
     printf '{\n "made": "%s",\n "commit": "%s",\n "dirty": %s,\n' "$(date -u +%FT%TZ)" "$commit" "$dirty"
-    printf ' "sources": {"cadenza": "%s", "lstm_bench": "%s", "transformer_bench": "%s", "lib_tests": "%s"},\n' \
-        "$cadenza" "$lstm_bench" "$transformer_bench" "$lib_tests"
+    printf ' "sources": {"cadenza": "%s", "net_bench": "%s", "transformer_bench": "%s", "lib_tests": "%s"},\n' \
+        "$cadenza" "$net_bench" "$transformer_bench" "$lib_tests"
     printf ' "corpora": {"bach": {"from": "%s", "midi_files": %d}, "folk": {"from": "%s", "midi_files": %d}},\n' \
         "$bach" "$(count "$bach")" "$folk" "$(count "$folk")"
     printf ' "files": {'

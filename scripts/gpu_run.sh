@@ -3,8 +3,9 @@
 # in `python3` and no Rust, run what `scripts/gpu_pack.sh` packed into FOLDER:
 #
 #   1. `cadenza doctor --json` (CUDA must be available), then the CUDA unit tests;
-#   2. the LSTM against PyTorch (scripts/bench_lstm.py with the packed examples/lstm_bench), f32
-#      and bf16, sampling at batch 1, 64 and 256, and examples/transformer_bench;
+#   2. the LSTM and the Transformer against the same networks in PyTorch (scripts/bench_torch.py
+#      with the packed examples/net_bench): training tokens/s f32 and bf16, sampling at batch 1,
+#      64 and 256, peak memory; then examples/transformer_bench (KV cache against recomputing);
 #   3. `cadenza train` of the default LSTM and Transformer on Bach and on folk (each time-boxed:
 #      SIGINT at the box, which makes cadenza finish the step and write its checkpoint), then
 #      `cadenza eval --json` of each on the test split;
@@ -19,9 +20,9 @@
 #   scripts/gpu_run.sh --dry-run .device/pack    # here: the same steps on the CPU, tiny sizes
 #
 # --dry-run takes libtorch from $CADENZA_TORCH_LIB, else .libtorch/torch/lib. Knobs (real run):
-# GPU_TRAIN_SECS (60), GPU_LSTM_STEPS (1500), GPU_TRANSFORMER_STEPS (800), GPU_BENCH_SECS (100);
+# GPU_TRAIN_SECS (60), GPU_LSTM_STEPS (1500), GPU_TRANSFORMER_STEPS (800), GPU_BENCH_SECS (75);
 # GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
-# bench_lstm_f32, bench_lstm_bf16, bench_transformer, train_MODEL_CORPUS, eval_MODEL_CORPUS).
+# bench_MODEL_f32, bench_MODEL_bf16, bench_kv_cache, train_MODEL_CORPUS, eval_MODEL_CORPUS).
 set -euo pipefail
 
 usage() {
@@ -159,8 +160,8 @@ if ((dry)); then
     lstm_steps=(--steps 3)
     tf_steps=(--steps 3)
     train_secs=60
-    bench=(--device cpu --embed 8 --hidden 16 --layers 1 --batch 2 --window 16 --steps 3
-        --sample-tokens 8 --sample-batches "1,64,256" --threads 1)
+    bench=(--device cpu --embed 8 --hidden 16 --layers 1 --dim 16 --heads 2 --ff 32 --batch 2
+        --window 16 --steps 3 --sample-tokens 8 --sample-batches "1,64,256" --threads 1)
     tbench=(--device cpu --layers 1 --dim 16 --heads 2 --ff 32 --context-tokens 32 --cached 8 --recomputed 2)
     bench_secs=120
 else
@@ -171,11 +172,12 @@ else
     lstm_steps=(--steps "${GPU_LSTM_STEPS:-1500}")
     tf_steps=(--steps "${GPU_TRANSFORMER_STEPS:-800}")
     train_secs="${GPU_TRAIN_SECS:-60}"
-    # The GPU default LSTM shape (3 x 512, embedding 256) at the training default batch 64 x 256.
-    bench=(--device cuda --embed 256 --hidden 512 --layers 3 --batch 64 --window 256 --steps 50
-        --sample-tokens 128 --sample-batches "1,64,256")
+    # The GPU default shapes at the training default batch 64 x 256: LSTM 3 x 512 with embedding
+    # 256 (--layers 3 for both; the Transformer's 6 is set in the loop), Transformer 6 x 512.
+    bench=(--device cuda --embed 256 --hidden 512 --layers 3 --dim 512 --heads 8 --ff 2048
+        --batch 64 --window 256 --steps 50 --sample-tokens 128 --sample-batches "1,64,256")
     tbench=(--device cuda --layers 6 --dim 512 --heads 8 --ff 2048 --threads 0)
-    bench_secs="${GPU_BENCH_SECS:-100}"
+    bench_secs="${GPU_BENCH_SECS:-75}"
 fi
 
 # 1. doctor and the CUDA tests.
@@ -197,13 +199,21 @@ if [[ -e "$work/logs/cuda_tests.log" ]]; then
     fi
 fi
 
-# 2. The LSTM against PyTorch, f32 and bf16; the Transformer's KV cache.
-step bench_lstm_f32 "$bench_secs" python3 "$pack/bench_lstm.py" --cadenza-bin "$pack/bin/lstm_bench" "${bench[@]}" --json
-last_json "$work/logs/bench_lstm_f32.log" "$work/results/bench_lstm_f32.json"
-step bench_lstm_bf16 "$bench_secs" python3 "$pack/bench_lstm.py" --cadenza-bin "$pack/bin/lstm_bench" "${bench[@]}" --bf16 --json
-last_json "$work/logs/bench_lstm_bf16.log" "$work/results/bench_lstm_bf16.json"
-step bench_transformer 60 "$pack/bin/transformer_bench" "${tbench[@]}"
-last_json "$work/logs/bench_transformer.log" "$work/results/bench_transformer.json"
+# 2. The LSTM and the Transformer against PyTorch, f32 and bf16; the Transformer's KV cache.
+for model in lstm transformer; do
+    layers=()
+    [[ "$model" == transformer ]] && ((!dry)) && layers=(--layers 6)
+    for precision in f32 bf16; do
+        name="bench_${model}_$precision"
+        flags=()
+        [[ "$precision" == bf16 ]] && flags=(--bf16)
+        step "$name" "$bench_secs" python3 "$pack/bench_torch.py" --cadenza-bin "$pack/bin/net_bench" \
+            --model "$model" "${bench[@]}" "${layers[@]}" "${flags[@]}" --json
+        last_json "$work/logs/$name.log" "$work/results/$name.json"
+    done
+done
+step bench_kv_cache 60 "$pack/bin/transformer_bench" "${tbench[@]}"
+last_json "$work/logs/bench_kv_cache.log" "$work/results/bench_kv_cache.json"
 
 # 3. Train the default models on both corpora, each scored on the test split right after (a run
 # cut short by the budget loses whole pairs, not the evaluations).

@@ -138,7 +138,12 @@ impl Region {
                     return Err(bad(EditError::EmptyRegion { start: a, end: b, unit: "beats" }));
                 }
                 if a >= piece_end {
-                    return Err(bad(EditError::RegionOutside { start: a, end: b, unit: "beats", unit_end: piece_end }));
+                    return Err(bad(EditError::RegionOutside {
+                        start: a,
+                        end: b,
+                        unit: "beats",
+                        unit_end: piece_end,
+                    }));
                 }
                 Ok((a, b))
             }
@@ -249,7 +254,11 @@ fn sampled_notes(
         for n in &inst.notes {
             let (start, end) = (n.start / tps, n.end / tps);
             if keep(inst.is_drum, inst.program, n.pitch, start) {
-                out.push((inst.is_drum, inst.program, Note { start, end, pitch: n.pitch, velocity: n.velocity }));
+                out.push((
+                    inst.is_drum,
+                    inst.program,
+                    Note { start, end, pitch: n.pitch, velocity: n.velocity },
+                ));
             }
         }
     }
@@ -263,9 +272,10 @@ fn tick_of(step: u64, piece: &Piece, steps_per_beat: u16) -> u64 {
 }
 
 fn steps_per_beat(tokenizer: &Tokenizer, path: &Path) -> Result<u16> {
-    tokenizer.steps_per_beat().ok_or_else(|| Error::Edit { path: path.to_path_buf(), problem: EditError::SecondsGrid })
+    tokenizer
+        .steps_per_beat()
+        .ok_or_else(|| Error::Edit { path: path.to_path_buf(), problem: EditError::SecondsGrid })
 }
-
 
 /// The rules every candidate samples under.
 fn rules(tokenizer: &Tokenizer, constraints: Constraints, opts: &EditOptions) -> NoteRules {
@@ -418,8 +428,9 @@ pub fn infill(
         out.normalize();
         let tokens_scored = tokenizer.encode_prefix(&out, Some(horizon_end), None);
         let after_from = tokenizer.encode_prefix(&out, Some(b as f64 / f64::from(spb)), None).len();
-        let after_notes =
-            tokenizer.note_count(&tokens_scored).saturating_sub(tokenizer.note_count(&tokens_scored[..after_from]));
+        let after_notes = tokenizer
+            .note_count(&tokens_scored)
+            .saturating_sub(tokenizer.note_count(&tokens_scored[..after_from]));
         let kept = (0..tokens_scored.len()).map(|i| i >= after_from).collect();
         Candidate { piece: out, tokens_scored, shared: primer.len(), kept, after_notes, new_notes, missed }
     };
@@ -519,7 +530,11 @@ fn check_melody(tokenizer: &Tokenizer, melody: &Piece, path: &Path) -> Result<()
     notes.sort_by_key(|&(s, p, _)| (s, p));
     for w in notes.windows(2) {
         if w[0].0 == w[1].0 {
-            return Err(bad(EditError::Chord { beat: w[0].2, first: pitch_name(w[0].1), second: pitch_name(w[1].1) }));
+            return Err(bad(EditError::Chord {
+                beat: w[0].2,
+                first: pitch_name(w[0].1),
+                second: pitch_name(w[1].1),
+            }));
         }
     }
     Ok(())
@@ -561,7 +576,9 @@ fn instrument_for(
         .iter()
         .enumerate()
         .filter(|(_, inst)| inst.is_drum == is_drum && (merged || is_drum || inst.program == program))
-        .min_by_key(|&(i, _)| references.get(i).copied().flatten().map_or(u16::MAX, |r| u16::from(r.abs_diff(pitch))))
+        .min_by_key(|&(i, _)| {
+            references.get(i).copied().flatten().map_or(u16::MAX, |r| u16::from(r.abs_diff(pitch)))
+        })
         .map(|(i, _)| i)
 }
 
@@ -573,7 +590,11 @@ fn add_instrument(piece: &mut Piece, is_drum: bool, program: u8, name: &str) -> 
     } else {
         (0..16u8).find(|c| *c != midi::DRUM_CHANNEL && !used.contains(c)).unwrap_or(0)
     };
-    let name = if name.is_empty() { crate::tokens::gm_names::program_name(program).to_string() } else { name.to_string() };
+    let name = if name.is_empty() {
+        crate::tokens::gm_names::program_name(program).to_string()
+    } else {
+        name.to_string()
+    };
     piece.instruments.push(Instrument { program, channel, is_drum, name, notes: Vec::new() });
     piece.instruments.len() - 1
 }
@@ -617,7 +638,8 @@ pub fn run(request: &EditRequest, progress: &dyn Progress) -> Result<EditOutcome
     let piece = midi::read_file(&request.piece, &loaded.tokenizer.read_options())?;
     progress.update(0, request.options.count as u64, "sampling");
     let t0 = Instant::now();
-    let (edited, region_beats) = edit_loaded(&loaded, &piece, &request.piece, &request.edit, &request.options)?;
+    let (edited, region_beats) =
+        edit_loaded(&loaded, &piece, &request.piece, &request.edit, &request.options)?;
     let seconds = t0.elapsed().as_secs_f64();
     progress.update(request.options.count as u64, request.options.count as u64, "sampling");
     let paths =
@@ -652,8 +674,10 @@ mod tests {
 
     fn piece_with(sigs: &[(u64, u8, u8)], end_beats: u64) -> Piece {
         let mut p = Piece::new(480);
-        p.time_signatures =
-            sigs.iter().map(|&(b, n, d)| TimeSignature { tick: b * 480, numerator: n, denominator: d }).collect();
+        p.time_signatures = sigs
+            .iter()
+            .map(|&(b, n, d)| TimeSignature { tick: b * 480, numerator: n, denominator: d })
+            .collect();
         p.instruments.push(Instrument {
             notes: vec![Note { start: 0, end: end_beats * 480, pitch: 60, velocity: 80 }],
             ..Instrument::default()
@@ -678,7 +702,11 @@ mod tests {
     fn bad_regions_are_named() {
         let p = piece_with(&[], 16);
         let err = |r: Region| Region::beats(&r, &p, Path::new("tune.mid")).unwrap_err().to_string();
-        assert!(err(Region::Beats(4.0, 4.0)).contains("must end after it starts"), "{}", err(Region::Beats(4.0, 4.0)));
+        assert!(
+            err(Region::Beats(4.0, 4.0)).contains("must end after it starts"),
+            "{}",
+            err(Region::Beats(4.0, 4.0))
+        );
         assert!(err(Region::Beats(20.0, 24.0)).contains("outside the piece, which ends at 16 beats"));
         assert!(err(Region::Bars(9, 10)).contains("outside the piece"), "{}", err(Region::Bars(9, 10)));
         assert!(err(Region::Bars(0, 1)).contains("bar 0"));

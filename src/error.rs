@@ -497,7 +497,9 @@ pub enum ModelError {
     VocabSize { model: KindName, size: usize, expected: String },
     #[error("the model has {model} tokens but its tokenizer {tokenizer}")]
     VocabMismatch { model: usize, tokenizer: usize },
-    #[error("{0}: this model was not trained to fill in the middle (train a transformer or lstm with --fim-rate)")]
+    #[error(
+        "{0}: this model was not trained to fill in the middle (train a transformer or lstm with --fim-rate)"
+    )]
     NoFillInTheMiddle(KindName),
     #[error("markov: no order to try")]
     NoOrders,

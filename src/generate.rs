@@ -243,4 +243,3 @@ pub fn sample_loaded(
     let new_tokens = pieces.iter().map(|g| g.continuation.len()).sum();
     Ok(Sampled { pieces, seconds, new_tokens })
 }
-

@@ -275,7 +275,11 @@ fn train_neural<N: crate::models::neural::Network>(
         train_cfg.batch,
         train_cfg.window,
         train_cfg.lr,
-        if train_cfg.fim_rate > 0.0 { format!(", fill in the middle on {:.0}% of windows", train_cfg.fim_rate * 100.0) } else { String::new() },
+        if train_cfg.fim_rate > 0.0 {
+            format!(", fill in the middle on {:.0}% of windows", train_cfg.fim_rate * 100.0)
+        } else {
+            String::new()
+        },
     ));
     let never = std::sync::atomic::AtomicBool::new(false);
     let opts = RunOptions {

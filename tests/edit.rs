@@ -43,7 +43,13 @@ fn piece(seed: u64, beats: u64) -> Piece {
             t += [120, 240, 480][r.next(3) as usize];
         }
         let name = format!("part {program}");
-        p.instruments.push(Instrument { program, channel: p.instruments.len() as u8, is_drum: false, name, notes });
+        p.instruments.push(Instrument {
+            program,
+            channel: p.instruments.len() as u8,
+            is_drum: false,
+            name,
+            notes,
+        });
     }
     p.normalize();
     p
@@ -58,8 +64,13 @@ fn training(t: &Tokenizer) -> Vec<Vec<TokenId>> {
 }
 
 fn markov(t: &Tokenizer) -> MarkovModel {
-    MarkovModel::fit(&MarkovConfig { order: 4, ..MarkovConfig::default() }, t.vocab_size(), &training(t), None)
-        .unwrap()
+    MarkovModel::fit(
+        &MarkovConfig { order: 4, ..MarkovConfig::default() },
+        t.vocab_size(),
+        &training(t),
+        None,
+    )
+    .unwrap()
 }
 
 fn hmm(t: &Tokenizer) -> HmmModel {
@@ -76,7 +87,12 @@ fn notes_of(piece: &Piece, keep: impl Fn(&Note) -> bool) -> Vec<(u8, bool, u64, 
     let mut v: Vec<_> = piece
         .instruments
         .iter()
-        .flat_map(|i| i.notes.iter().filter(|n| keep(n)).map(move |n| (i.program, i.is_drum, n.start, n.end, n.pitch, n.velocity)))
+        .flat_map(|i| {
+            i.notes
+                .iter()
+                .filter(|n| keep(n))
+                .map(move |n| (i.program, i.is_drum, n.start, n.end, n.pitch, n.velocity))
+        })
         .collect();
     v.sort();
     v
@@ -106,7 +122,10 @@ fn check_infill(model: &dyn Generator, t: &Tokenizer, what: &str) {
             let fresh = notes_of(out, |n| (sa..sb).contains(&t.step_at(out, n.start)));
             assert_eq!(fresh.len(), e.new_notes, "{what}: new notes counted");
             assert!(fresh.iter().all(|n| n.3 > n.2), "{what}: a new note without length");
-            assert_eq!((out.ticks_per_beat, &out.tempos, &out.time_signatures), (p.ticks_per_beat, &p.tempos, &p.time_signatures));
+            assert_eq!(
+                (out.ticks_per_beat, &out.tempos, &out.time_signatures),
+                (p.ticks_per_beat, &p.tempos, &p.time_signatures)
+            );
             assert_eq!(e.missed_locked, 0, "{what}: case {case}: locked notes missed");
             assert_eq!(e.candidates.len(), 3);
             assert!(e.joint_log_prob.is_finite() && e.joint_log_prob <= 0.0);
@@ -171,7 +190,8 @@ fn infill_keeps_everything_outside_the_region_for_every_scheme_and_counting_mode
 fn infill_and_harmonize_with_bpe() {
     for scheme in [Scheme::Tsd, Scheme::MidiLike] {
         let base = tokenizer(scheme);
-        let bpe = cadenza::tokens::Bpe::learn(&base, &training(&base), base.vocab_size() + 60, |_| {}).unwrap();
+        let bpe =
+            cadenza::tokens::Bpe::learn(&base, &training(&base), base.vocab_size() + 60, |_| {}).unwrap();
         let t = base.with_bpe(bpe).unwrap();
         check_infill(&markov(&t), &t, &format!("markov {scheme} bpe"));
         check_harmonize(&markov(&t), &t, &format!("markov {scheme} bpe"));
@@ -256,7 +276,14 @@ fn reranking_keeps_the_candidate_with_the_higher_joint_likelihood() {
     let mut differed = 0;
     for seed in 0..6 {
         for rerank in [Rerank::Joint, Rerank::Kept] {
-            let opts = EditOptions { count: 1, candidates: 2, rng_seed: seed, rerank, sampler: Sampler::default(), ..EditOptions::default() };
+            let opts = EditOptions {
+                count: 1,
+                candidates: 2,
+                rng_seed: seed,
+                rerank,
+                sampler: Sampler::default(),
+                ..EditOptions::default()
+            };
             let e = edit::infill(&model, &t, &p, Path::new("p.mid"), (a, b), &opts).unwrap().remove(0);
             assert!((joint(&e.piece) - e.joint_log_prob).abs() < 1e-9, "joint recomputed");
             assert_eq!(e.chosen, if e.candidates[1] > e.candidates[0] { 1 } else { 0 });
@@ -302,8 +329,12 @@ fn the_suffix_is_the_music_from_the_cut_on() {
                 v.sort();
                 v
             };
-            let mut got: Vec<_> =
-                decoded.instruments.iter().flat_map(|i| i.notes.iter()).map(|n| (n.start, n.end, n.pitch)).collect();
+            let mut got: Vec<_> = decoded
+                .instruments
+                .iter()
+                .flat_map(|i| i.notes.iter())
+                .map(|n| (n.start, n.end, n.pitch))
+                .collect();
             got.sort();
             assert_eq!(got, expected, "{scheme} from {from}");
             assert!(!got.is_empty());

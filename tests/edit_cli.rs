@@ -26,7 +26,10 @@ fn fails_with(tmp: &Path, args: &[&str], needle: &str) {
 
 fn single_line(notes: &[(u64, u64, u8)]) -> Piece {
     let mut p = Piece::new(480);
-    let notes = notes.iter().map(|&(s, e, pitch)| Note { start: s * 240, end: e * 240, pitch, velocity: 90 }).collect();
+    let notes = notes
+        .iter()
+        .map(|&(s, e, pitch)| Note { start: s * 240, end: e * 240, pitch, velocity: 90 })
+        .collect();
     p.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: "tune".into(), notes });
     p
 }
@@ -42,8 +45,10 @@ fn infill_and_harmonize_write_their_files_and_repeat_with_a_seed() {
     for (dir, seed) in [("a", "5"), ("b", "5")] {
         let out = tmp.path().join(dir);
         let args = ["infill", ckpt, "--piece", piece.to_str().unwrap(), "--bars", "2-3", "--count", "2"];
-        let (code, stdout, err) =
-            run(tmp.path(), &[&args[..], &["--candidates", "4", "--rng-seed", seed, "--out", out.to_str().unwrap()]].concat());
+        let (code, stdout, err) = run(
+            tmp.path(),
+            &[&args[..], &["--candidates", "4", "--rng-seed", seed, "--out", out.to_str().unwrap()]].concat(),
+        );
         assert_eq!(code, 0, "{err}");
         assert_eq!(stdout.lines().count(), 2, "{stdout}");
         assert!(stdout.contains("candidate") && stdout.contains("new"), "{stdout}");
@@ -55,8 +60,12 @@ fn infill_and_harmonize_write_their_files_and_repeat_with_a_seed() {
         // The notes outside the region are the original's.
         let edited = read_file(&a, &ReadOptions::default()).unwrap();
         let outside = |p: &Piece| {
-            let mut v: Vec<Note> =
-                p.instruments.iter().flat_map(|i| i.notes.iter().copied()).filter(|n| n.start < 4 * 480 || n.start >= 12 * 480).collect();
+            let mut v: Vec<Note> = p
+                .instruments
+                .iter()
+                .flat_map(|i| i.notes.iter().copied())
+                .filter(|n| n.start < 4 * 480 || n.start >= 12 * 480)
+                .collect();
             v.sort();
             v
         };
@@ -64,11 +73,24 @@ fn infill_and_harmonize_write_their_files_and_repeat_with_a_seed() {
     }
 
     let tune = tmp.path().join("tune.mid");
-    write_file(&single_line(&[(0, 2, 72), (2, 4, 71), (4, 8, 69), (8, 10, 67), (10, 12, 72), (12, 16, 71)]), &tune).unwrap();
+    write_file(
+        &single_line(&[(0, 2, 72), (2, 4, 71), (4, 8, 69), (8, 10, 67), (10, 12, 72), (12, 16, 71)]),
+        &tune,
+    )
+    .unwrap();
     let out = tmp.path().join("h");
     let (code, stdout, err) = run(
         tmp.path(),
-        &["harmonize", ckpt, "--melody", tune.to_str().unwrap(), "--voices", "2", "--out", out.to_str().unwrap()],
+        &[
+            "harmonize",
+            ckpt,
+            "--melody",
+            tune.to_str().unwrap(),
+            "--voices",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let h = read_file(&out.join("tiny-000.mid"), &ReadOptions::default()).unwrap();
@@ -91,15 +113,27 @@ fn bad_input_is_one_line_and_exit_code_1() {
         v.extend_from_slice(region);
         v
     };
-    fails_with(t, &infill(&["--beats", "40-44"]), "piece.mid: the region 40-44 beats lies outside the piece, which ends at");
+    fails_with(
+        t,
+        &infill(&["--beats", "40-44"]),
+        "piece.mid: the region 40-44 beats lies outside the piece, which ends at",
+    );
     fails_with(t, &infill(&["--beats", "8-8"]), "must end after it starts");
     fails_with(t, &infill(&["--beats", "9-3"]), "must end after it starts");
-    fails_with(t, &infill(&["--bars", "5-6"]), "the region 5-6 bars lies outside the piece, which ends at 4 bars");
+    fails_with(
+        t,
+        &infill(&["--bars", "5-6"]),
+        "the region 5-6 bars lies outside the piece, which ends at 4 bars",
+    );
     fails_with(t, &infill(&["--bars", "0-1"]), "bar 0 does not exist");
     fails_with(t, &infill(&["--beats", "four-8"]), "--beats must be A-B");
     fails_with(t, &[&infill(&["--beats", "0-4"])[..], &["--candidates", "0"]].concat(), "candidates must be");
     fails_with(t, &["infill", ckpt, "--piece", "missing.mid", "--beats", "0-4"], "missing.mid");
-    fails_with(t, &["infill", "checkpoints/styles.classifier", "--piece", piece, "--beats", "0-4"], "not a generator");
+    fails_with(
+        t,
+        &["infill", "checkpoints/styles.classifier", "--piece", piece, "--beats", "0-4"],
+        "not a generator",
+    );
     assert!(!Path::new(out).join("tiny-000.mid").exists(), "nothing written by a failure");
 
     // A melody of chords, an empty one, one out of the model's range.
@@ -117,7 +151,8 @@ fn bad_input_is_one_line_and_exit_code_1() {
     harmonize(&high, "melody note C9 at beat 1 is outside the model's pitch range");
 
     // A piece the tokenizer keeps nothing of: drums for a piano-only model.
-    let piano = train(t, &tiny_corpus(t, 8, false), "hmm", &["--merge-piano", "--states", "4", "--max-iters", "2"]);
+    let piano =
+        train(t, &tiny_corpus(t, 8, false), "hmm", &["--merge-piano", "--states", "4", "--max-iters", "2"]);
     let drums = t.join("drums.mid");
     let mut d = single_line(&[(0, 1, 36), (1, 2, 38)]);
     d.instruments[0].is_drum = true;

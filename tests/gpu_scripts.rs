@@ -4,7 +4,7 @@
 //! checked, and so is a failing step (reported, exit 1) and a pack over its size limit.
 //!
 //! Needs what the rest of the suite needs: `.libtorch` (or `$CADENZA_TORCH_LIB`) and the PyTorch
-//! Python of `scripts/setup.sh` for `scripts/bench_lstm.py`. Nothing here skips.
+//! Python of `scripts/setup.sh` for `scripts/bench_torch.py`. Nothing here skips.
 
 mod common;
 
@@ -23,14 +23,14 @@ fn target_dir() -> PathBuf {
 /// suite (`cargo test --all-targets` has built them already; then both calls return at once).
 fn ensure_built(target: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let examples = ["lstm_bench", "transformer_bench"];
+    let examples = ["net_bench", "transformer_bench"];
     if examples.iter().any(|e| !target.join("examples").join(e).exists()) {
         let st = Command::new(&cargo)
             .current_dir(REPO)
-            .args(["build", "--example", "lstm_bench", "--example", "transformer_bench"])
+            .args(["build", "--example", "net_bench", "--example", "transformer_bench"])
             .status()
             .unwrap();
-        assert!(st.success(), "cargo build --example lstm_bench --example transformer_bench");
+        assert!(st.success(), "cargo build --example net_bench --example transformer_bench");
     }
     let st = Command::new(&cargo).current_dir(REPO).args(["test", "--no-run", "--lib"]).status().unwrap();
     assert!(st.success(), "cargo test --no-run --lib");
@@ -109,12 +109,12 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
     assert_eq!(Path::new(&printed), pack_dir.canonicalize().unwrap(), "the pack's path, printed last");
     for f in [
         "bin/cadenza",
-        "bin/lstm_bench",
+        "bin/net_bench",
         "bin/transformer_bench",
         "bin/cadenza-lib-tests",
         "bach.tar.gz",
         "folk.tar.gz",
-        "bench_lstm.py",
+        "bench_torch.py",
         "gpu_run.sh",
         "manifest.json",
     ] {
@@ -139,10 +139,17 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
         .iter()
         .map(|st| (st["name"].as_str().unwrap().to_string(), st["status"].as_str().unwrap().to_string()))
         .collect();
-    let mut want: Vec<String> =
-        ["doctor", "cuda_tests", "bench_lstm_f32", "bench_lstm_bf16", "bench_transformer"]
-            .map(String::from)
-            .to_vec();
+    let mut want: Vec<String> = [
+        "doctor",
+        "cuda_tests",
+        "bench_lstm_f32",
+        "bench_lstm_bf16",
+        "bench_transformer_f32",
+        "bench_transformer_bf16",
+        "bench_kv_cache",
+    ]
+    .map(String::from)
+    .to_vec();
     for c in ["bach", "folk"] {
         for m in ["lstm", "transformer"] {
             want.extend(["train", "eval"].map(|stage| format!("{stage}_{m}_{c}")));
@@ -153,14 +160,14 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
     assert!(!s["needs_cuda_not_run"].as_array().unwrap().is_empty(), "the dry run says what it could not do");
     let r = &s["results"];
     assert!(r["doctor"]["cuda_available"].is_boolean(), "doctor's JSON: {s:#}");
-    for b in ["bench_lstm_f32", "bench_lstm_bf16"] {
+    for b in ["bench_lstm_f32", "bench_lstm_bf16", "bench_transformer_f32", "bench_transformer_bf16"] {
         for side in ["cadenza", "pytorch"] {
             for k in ["train_tokens_per_s", "sample_tokens_per_s_batch1", "sample_tokens_per_s_batch256"] {
                 assert!(r[b][side][k].as_f64().is_some_and(|v| v > 0.0), "{b}.{side}.{k}: {s:#}");
             }
         }
     }
-    assert!(r["bench_transformer"]["kv_cache_ms_per_token"].as_f64().is_some(), "{s:#}");
+    assert!(r["bench_kv_cache"]["kv_cache_ms_per_token"].as_f64().is_some(), "{s:#}");
     for c in ["bach", "folk"] {
         for m in ["lstm", "transformer"] {
             let e = &r[format!("eval_{m}_{c}")];
@@ -178,11 +185,11 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
     // A failing step is reported, and the run exits 1: the pack lost a binary.
     std::fs::remove_file(pack_dir.join("bin/transformer_bench")).unwrap();
     let out2 = tmp.path().join("out2");
-    let o = run(&pack_dir, &out2, Some("^(doctor|bench_transformer)$"));
+    let o = run(&pack_dir, &out2, Some("^(doctor|bench_kv_cache)$"));
     assert_eq!(o.status.code(), Some(1), "a failed step must fail the run\n{}", text(&o));
     let s = summary(&out2);
     assert_eq!(s["ok"], false);
-    assert_eq!(s["failed_steps"], serde_json::json!(["bench_transformer"]), "{s:#}");
+    assert_eq!(s["failed_steps"], serde_json::json!(["bench_kv_cache"]), "{s:#}");
     check_files(&out2, &s);
 
     // A pack over its size limit is an error that says so.

@@ -172,6 +172,10 @@ fn report(request: &EditRequest) -> anyhow::Result<()> {
             );
         }
     }
-    eprintln!("{} candidates sampled and ranked in {:.2} s", done.pieces.len() * request.options.candidates, done.seconds);
+    eprintln!(
+        "{} candidates sampled and ranked in {:.2} s",
+        done.pieces.len() * request.options.candidates,
+        done.seconds
+    );
     Ok(())
 }

@@ -61,7 +61,12 @@ impl Constraints {
 
     /// Lock every note of `piece` that `tokenizer` keeps (its canonical grid notes) and for
     /// which `keep(start, end)` (in steps) holds.
-    pub fn lock_notes(mut self, tokenizer: &Tokenizer, piece: &Piece, keep: impl Fn(u64, u64) -> bool) -> Self {
+    pub fn lock_notes(
+        mut self,
+        tokenizer: &Tokenizer,
+        piece: &Piece,
+        keep: impl Fn(u64, u64) -> bool,
+    ) -> Self {
         let notes = super::encode::canonical_notes(tokenizer, piece);
         self.locked.extend(notes.into_iter().filter(|n| keep(n.start, n.end)));
         self.locked.sort_by_key(|n| (n.start, n.part, n.pitch, n.end));
@@ -238,9 +243,12 @@ impl Follow {
 
     /// The unwritten locked note of (`part`, `pitch`) starting at `now`.
     fn locked_at(&self, part: Part, pitch: u8, now: u64) -> Option<usize> {
-        (self.first..self.spec.locked.len())
-            .take_while(|&i| self.locked(i).start <= now)
-            .find(|&i| !self.done[i] && self.locked(i).start == now && self.locked(i).part == part && self.locked(i).pitch == pitch)
+        (self.first..self.spec.locked.len()).take_while(|&i| self.locked(i).start <= now).find(|&i| {
+            !self.done[i]
+                && self.locked(i).start == now
+                && self.locked(i).part == part
+                && self.locked(i).pitch == pitch
+        })
     }
 
     /// The unwritten locked notes starting at `now`.
@@ -314,7 +322,9 @@ impl Follow {
             Effect::Part(q) => {
                 self.due_at(c.now).any(|n| n.part == q) || (!stalled && self.free_possible(c, lowest_pitch))
             }
-            Effect::RunningVelocity(v) => !stalled || self.due_at(c.now).any(|n| n.part == c.part && n.bin == v),
+            Effect::RunningVelocity(v) => {
+                !stalled || self.due_at(c.now).any(|n| n.part == c.part && n.bin == v)
+            }
             Effect::NoteStart { pitch, bin } => match self.locked_at(c.part, pitch, c.now) {
                 Some(i) => bin.is_none_or(|b| b == self.locked(i).bin),
                 None => {
@@ -325,10 +335,7 @@ impl Follow {
             Effect::NoteVelocity(b) => self.pending_locked.is_none_or(|i| self.locked(i).bin == b),
             Effect::NoteEnd(end) => match self.pending_locked {
                 Some(i) => end == self.locked(i).end,
-                None => {
-                    !s.top_line
-                        || c.pending.is_none_or(|(p, _)| s.ceiling(c.now, end) > u16::from(p))
-                }
+                None => !s.top_line || c.pending.is_none_or(|(p, _)| s.ceiling(c.now, end) > u16::from(p)),
             },
             Effect::NoteOff(pitch) => {
                 match self.open.iter().find(|o| o.part == c.part && o.pitch == pitch).map(|o| o.kind) {
@@ -448,7 +455,12 @@ mod tests {
         assert_eq!(s.ceiling(30, 31), 76);
         assert_eq!(s.ceiling(60, 70), 256);
         let brute = |a: u64, b: u64| {
-            s.locked.iter().filter(|n| n.start < b && n.end > a).map(|n| u16::from(n.pitch)).min().unwrap_or(256)
+            s.locked
+                .iter()
+                .filter(|n| n.start < b && n.end > a)
+                .map(|n| u16::from(n.pitch))
+                .min()
+                .unwrap_or(256)
         };
         for a in 0..70 {
             for b in a + 1..75 {
@@ -479,7 +491,9 @@ mod tests {
 
     #[test]
     fn free_notes_start_only_in_the_region_and_under_the_top_line() {
-        let s = Arc::new(spec(vec![note(67, 0, 24)]).free_between(0, 12).stop_at(24).below_locked().with_voices(1));
+        let s = Arc::new(
+            spec(vec![note(67, 0, 24)]).free_between(0, 12).stop_at(24).below_locked().with_voices(1),
+        );
         let mut f = Follow::new(s, 48);
         f.priming = false;
         let start = |p| Effect::NoteStart { pitch: p, bin: Some(10) };

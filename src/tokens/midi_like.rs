@@ -34,9 +34,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::constraint::{Cursor, Effect};
 use super::decode::{canonical_bin, Decoded};
 use super::grid::{GridNote, Part};
-use super::constraint::{Cursor, Effect};
 use super::guard::{keep_allowed, NoteRules};
 use super::vocab::{Event, Vocab};
 use super::{TokenId, TokenizerConfig, BOS, EOS};

@@ -73,8 +73,8 @@ pub mod transpose;
 mod vocab;
 
 pub use bpe::{Bpe, BpeSpec};
-pub use constraint::Constraints;
 pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
+pub use constraint::Constraints;
 pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};

@@ -37,7 +37,19 @@ impl TrainOverrides {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
         }
-        set!(batch, window, lr, epochs, warmup, clip, patience, transpose, device, checkpoint_every, fim_rate);
+        set!(
+            batch,
+            window,
+            lr,
+            epochs,
+            warmup,
+            clip,
+            patience,
+            transpose,
+            device,
+            checkpoint_every,
+            fim_rate
+        );
         if self.steps.is_some() {
             c.steps = self.steps;
         }

@@ -287,7 +287,8 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
             let improved = if data.valid.is_empty() {
                 true
             } else {
-                let bits = evaluate(&net, tokenizer.vocab_size(), data.valid, cfg.batch, cfg.valid_max_tokens)?;
+                let bits =
+                    evaluate(&net, tokenizer.vocab_size(), data.valid, cfg.batch, cfg.valid_max_tokens)?;
                 state.last_valid_bits = Some(bits);
                 let better = state.best_valid_bits.is_none_or(|b| bits < b);
                 if better {

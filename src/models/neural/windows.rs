@@ -65,7 +65,8 @@ impl<'a> Windows<'a> {
             let seq = self.seqs[i];
             // Drawn only with a FIM rate, so left-to-right runs draw what they always drew.
             let sentinels = super::fim::SENTINELS;
-            let fim = self.fim_rate > 0.0 && window + 1 > sentinels + 1 && rng.random::<f64>() < self.fim_rate;
+            let fim =
+                self.fim_rate > 0.0 && window + 1 > sentinels + 1 && rng.random::<f64>() < self.fim_rate;
             let span = if fim { window + 1 - sentinels } else { window + 1 };
             let start = if seq.len() > span { rng.random_range(0..=seq.len() - span) } else { 0 };
             let end = (start + span).min(seq.len());

@@ -277,8 +277,15 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     let model_cfg = TransformerConfig { layers: 2, heads: 4, dim: 64, ff: 128, dropout: 0.0, context: 0 };
     let cfg = TrainConfig { batch: 16, window: 12, lr: 3e-3, warmup: 30, fim_rate: 0.5, ..quick_train(600) };
     let out = dir.path().join("fim.ckpt");
-    let report = train(&model_cfg, &cfg, &tok, TrainData { train: &train_set, valid: &[] }, &out, &run_opts(&stop, None, None))
-        .unwrap();
+    let report = train(
+        &model_cfg,
+        &cfg,
+        &tok,
+        TrainData { train: &train_set, valid: &[] },
+        &out,
+        &run_opts(&stop, None, None),
+    )
+    .unwrap();
     let model = &report.model;
     assert!(model.fills_in_the_middle());
     assert_eq!(model.vocab_size(), tok.vocab_size(), "the sentinels are not the tokenizer's tokens");

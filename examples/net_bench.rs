@@ -1,24 +1,32 @@
-//! Throughput of cadenza's LSTM: training tokens/s through `lstm::train` and sampling tokens/s
-//! through `Generator::generate_batch` at batch 1 and 64 (`--sample-batches 1,64,256` for
-//! others). Prints one JSON object; used by
-//! `scripts/bench_lstm.py`, which runs the same model in PyTorch.
+//! Throughput of cadenza's LSTM or Transformer (`--model`): training tokens/s through the shared
+//! neural trainer and sampling tokens/s through `Generator::generate_batch` at batch 1 and 64
+//! (`--sample-batches 1,64,256` for others). Prints one JSON object; used by
+//! `scripts/bench_torch.py`, which runs the same network in PyTorch.
 //!
-//! `cargo run --release --example lstm_bench -- --device cpu --hidden 256 --layers 2 --steps 20`
+//! `cargo run --release --example net_bench -- --device cpu --hidden 256 --layers 2 --steps 20`
+//! `cargo run --release --example net_bench -- --model transformer --dim 144 --heads 4 --ff 576`
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use cadenza::models::lstm::{self, LstmConfig, RunOptions, TrainConfig, TrainData};
+use cadenza::models::lstm::LstmConfig;
+use cadenza::models::neural::train::train;
+use cadenza::models::neural::{Network, RunOptions, TrainConfig, TrainData};
+use cadenza::models::transformer::TransformerConfig;
 use cadenza::models::Generator;
 use cadenza::sampler::Sampler;
 use cadenza::tokens::{TokenId, Tokenizer, TokenizerConfig, BOS};
 use rand::{Rng, SeedableRng};
 
 struct Opts {
+    model: String,
     device: String,
     embed: usize,
     hidden: usize,
     layers: usize,
+    dim: usize,
+    heads: usize,
+    ff: usize,
     batch: usize,
     window: usize,
     steps: u64,
@@ -30,10 +38,14 @@ struct Opts {
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
+        model: "lstm".into(),
         device: "cpu".into(),
         embed: 256,
         hidden: 256,
         layers: 2,
+        dim: 144,
+        heads: 4,
+        ff: 576,
         batch: 16,
         window: 64,
         steps: 20,
@@ -51,10 +63,15 @@ fn parse() -> Result<Opts, String> {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
+            "--model" if value == "lstm" || value == "transformer" => o.model = value,
+            "--model" => return Err(format!("--model: lstm or transformer, not {value}")),
             "--device" => o.device = value,
             "--embed" => o.embed = num(&value)?,
             "--hidden" => o.hidden = num(&value)?,
             "--layers" => o.layers = num(&value)?,
+            "--dim" => o.dim = num(&value)?,
+            "--heads" => o.heads = num(&value)?,
+            "--ff" => o.ff = num(&value)?,
             "--batch" => o.batch = num(&value)?,
             "--window" => o.window = num(&value)?,
             "--steps" => o.steps = num(&value)? as u64,
@@ -70,6 +87,114 @@ fn parse() -> Result<Opts, String> {
         }
     }
     Ok(o)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let o = parse()?;
+    if o.threads > 0 {
+        tch::set_num_threads(o.threads);
+    }
+    if o.model == "lstm" {
+        let cfg = LstmConfig {
+            embed: o.embed,
+            hidden: o.hidden,
+            layers: o.layers,
+            dropout: 0.0,
+            tie_weights: false,
+        };
+        measure::<cadenza::models::lstm::Net>(&o, &cfg)
+    } else {
+        let cfg = TransformerConfig {
+            layers: o.layers,
+            heads: o.heads,
+            dim: o.dim,
+            ff: o.ff,
+            dropout: 0.0,
+            context: 0,
+        };
+        measure::<cadenza::models::transformer::Net>(&o, &cfg)
+    }
+}
+
+/// Train `o.steps` steps of a fresh `N` on random tokens (after 3 warm-up steps), then sample at
+/// each batch of `o.sample_batches`; print the JSON line.
+fn measure<N: Network>(o: &Opts, model_cfg: &N::Config) -> Result<(), Box<dyn std::error::Error>> {
+    let tokenizer = Tokenizer::new(TokenizerConfig::default())?;
+    let vocab = tokenizer.vocab_size();
+    // Random tokens: enough that one epoch is longer than the run (no mid-run validation).
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let n = (o.steps as usize + 8) * o.batch * o.window + 1;
+    let seq: Vec<TokenId> =
+        std::iter::once(BOS).chain((1..n).map(|_| rng.random_range(3..vocab as TokenId))).collect();
+    let data = vec![seq];
+    let cfg = |steps| TrainConfig {
+        batch: o.batch,
+        window: o.window,
+        steps: Some(steps),
+        warmup: 1,
+        transpose: 0,
+        patience: 0,
+        checkpoint_every: 0,
+        device: o.device.clone(),
+        bf16: o.bf16,
+        ..TrainConfig::default()
+    };
+    let dir = tempfile::tempdir()?;
+    let stop = AtomicBool::new(false);
+    let run =
+        RunOptions { stop: &stop, progress: None, resume: None, max_steps_this_run: None, corpus: None };
+    let go = |steps| {
+        train::<N, _>(
+            model_cfg,
+            &cfg(steps),
+            &tokenizer,
+            TrainData { train: &data, valid: &[] },
+            &dir.path().join("b.ckpt"),
+            &run,
+        )
+    };
+    // Warm-up (allocator, cuDNN plans), then the timed run.
+    go(3)?;
+    let ((report, secs), peak_train) = with_peak_gpu_memory(|| {
+        let t = Instant::now();
+        let r = go(o.steps);
+        (r, t.elapsed().as_secs_f64())
+    });
+    let model = report?.model;
+    let train_tps = (o.steps as usize * o.batch * o.window) as f64 / secs;
+
+    let sampler = Sampler::default();
+    let mut sample_tps = Vec::new();
+    let mut peak_sample = None;
+    for &batch in &o.sample_batches {
+        let primers = vec![vec![BOS]; batch];
+        model.generate_batch(&primers, 4, &sampler, 0)?;
+        let ((out, secs), peak) = with_peak_gpu_memory(|| {
+            let t = Instant::now();
+            let out = model.generate_batch(&primers, o.sample_tokens, &sampler, 1);
+            (out, t.elapsed().as_secs_f64())
+        });
+        let tokens = out?.iter().map(Vec::len).sum::<usize>();
+        peak_sample = peak_sample.max(peak);
+        sample_tps.push((batch, tokens as f64 / secs));
+    }
+    let mut json = serde_json::json!({
+        "impl": "cadenza",
+        "model": o.model,
+        "device": format!("{:?}", model.device()),
+        "threads": tch::get_num_threads(),
+        "vocab": vocab,
+        "parameters": model.parameter_count(),
+        "train_tokens_per_s": train_tps,
+        "train_seconds": secs,
+        "peak_gpu_bytes_train": peak_train,
+        "peak_gpu_bytes_sample": peak_sample,
+    });
+    for (batch, tps) in sample_tps {
+        json[format!("sample_tokens_per_s_batch{batch}")] = tps.into();
+    }
+    println!("{json}");
+    Ok(())
 }
 
 /// Peak device memory in use (bytes) while `f` runs, from `cudaMemGetInfo` polled every
@@ -110,88 +235,4 @@ fn with_peak_gpu_memory<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak = poller.join().unwrap_or(0);
     (out, (peak > 0).then_some(peak))
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let o = parse()?;
-    if o.threads > 0 {
-        tch::set_num_threads(o.threads);
-    }
-    let tokenizer = Tokenizer::new(TokenizerConfig::default())?;
-    let vocab = tokenizer.vocab_size();
-    // Random tokens: enough that one epoch is longer than the run (no mid-run validation).
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let n = (o.steps as usize + 8) * o.batch * o.window + 1;
-    let seq: Vec<TokenId> =
-        std::iter::once(BOS).chain((1..n).map(|_| rng.random_range(3..vocab as TokenId))).collect();
-    let data = vec![seq];
-    let model_cfg =
-        LstmConfig { embed: o.embed, hidden: o.hidden, layers: o.layers, dropout: 0.0, tie_weights: false };
-    let cfg = |steps| TrainConfig {
-        batch: o.batch,
-        window: o.window,
-        steps: Some(steps),
-        warmup: 1,
-        transpose: 0,
-        patience: 0,
-        checkpoint_every: 0,
-        device: o.device.clone(),
-        bf16: o.bf16,
-        ..TrainConfig::default()
-    };
-    let dir = tempfile::tempdir()?;
-    let stop = AtomicBool::new(false);
-    let run =
-        RunOptions { stop: &stop, progress: None, resume: None, max_steps_this_run: None, corpus: None };
-    let train = |steps| {
-        lstm::train(
-            &model_cfg,
-            &cfg(steps),
-            &tokenizer,
-            TrainData { train: &data, valid: &[] },
-            &dir.path().join("b.ckpt"),
-            &run,
-        )
-    };
-    // Warm-up (allocator, cuDNN plans), then the timed run.
-    train(3)?;
-    let ((report, secs), peak_train) = with_peak_gpu_memory(|| {
-        let t = Instant::now();
-        let r = train(o.steps);
-        (r, t.elapsed().as_secs_f64())
-    });
-    let model = report?.model;
-    let train_tps = (o.steps as usize * o.batch * o.window) as f64 / secs;
-
-    let sampler = Sampler::default();
-    let mut sample_tps = Vec::new();
-    let mut peak_sample = None;
-    for &batch in &o.sample_batches {
-        let primers = vec![vec![BOS]; batch];
-        model.generate_batch(&primers, 4, &sampler, 0)?;
-        let ((out, secs), peak) = with_peak_gpu_memory(|| {
-            let t = Instant::now();
-            let out = model.generate_batch(&primers, o.sample_tokens, &sampler, 1);
-            (out, t.elapsed().as_secs_f64())
-        });
-        let tokens = out?.iter().map(Vec::len).sum::<usize>();
-        peak_sample = peak_sample.max(peak);
-        sample_tps.push((batch, tokens as f64 / secs));
-    }
-    let mut json = serde_json::json!({
-        "impl": "cadenza",
-        "device": format!("{:?}", model.device()),
-        "threads": tch::get_num_threads(),
-        "vocab": vocab,
-        "parameters": model.parameter_count(),
-        "train_tokens_per_s": train_tps,
-        "train_seconds": secs,
-        "peak_gpu_bytes_train": peak_train,
-        "peak_gpu_bytes_sample": peak_sample,
-    });
-    for (batch, tps) in sample_tps {
-        json[format!("sample_tokens_per_s_batch{batch}")] = tps.into();
-    }
-    println!("{json}");
-    Ok(())
 }
