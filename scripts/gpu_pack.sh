@@ -2,7 +2,7 @@
 # Pack everything the GPU run (scripts/gpu_run.sh) needs into one git-ignored folder, to carry
 # to a machine that has CUDA and PyTorch but no Rust: stripped release binaries (cadenza,
 # examples/net_bench, examples/transformer_bench), the lib unit-test binary (it holds the
-# `cuda_*` tests), the Bach and folk corpora as two .tar.gz, scripts/bench_torch.py,
+# `cuda_*` tests), the system libraries they need beyond glibc and libtorch (lib/), the Bach and folk corpora as two .tar.gz, scripts/bench_torch.py,
 # scripts/gpu_run.sh and a manifest.json. The folder must stay under 64 MiB (the carry limit);
 # the script fails if it is over. Prints the folder's path last.
 #
@@ -100,6 +100,18 @@ strip_copy "$cadenza" "$out/bin/cadenza"
 strip_copy "$net_bench" "$out/bin/net_bench"
 strip_copy "$transformer_bench" "$out/bin/transformer_bench"
 strip_copy "$lib_tests" "$out/bin/cadenza-lib-tests"
+# System libraries the binaries need beyond glibc and libtorch (libasound for the MIDI ports),
+# which the GPU machine may lack: packed into lib/, which gpu_run.sh puts on LD_LIBRARY_PATH.
+mkdir -p "$out/lib"
+for f in "$cadenza" "$lib_tests"; do
+    ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}'
+done | sort -u | while read -r name path; do
+    case "$name" in
+        libc.so* | libm.so* | libdl.so* | librt.so* | libpthread.so* | libutil.so* | ld-linux* | \
+            libgcc_s.so* | libstdc++.so* | libtorch* | libc10* | libgomp* | libcu* | libnv* | libnccl* | libomp*) ;;
+        *) cp -L "$path" "$out/lib/$name" ;;
+    esac
+done
 tar -czf "$out/bach.tar.gz" -C "$bach" --dereference .
 tar -czf "$out/folk.tar.gz" -C "$folk" --dereference .
 cp scripts/bench_torch.py scripts/gpu_run.sh "$out/"

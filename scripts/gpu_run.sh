@@ -21,7 +21,9 @@
 #
 # --dry-run takes libtorch from $CADENZA_TORCH_LIB, else .libtorch/torch/lib. Knobs (real run):
 # GPU_TRAIN_SECS (60), GPU_LSTM_STEPS (1500), GPU_TRANSFORMER_STEPS (800), GPU_BENCH_SECS (75);
-# GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
+# GPU_LSTM_SHAPE and GPU_TRANSFORMER_SHAPE (train flags of the shape, default: the GPU defaults),
+# GPU_TRAIN_ARGS (more train flags, e.g. "--split-key file-bytes" to score on the committed
+# checkpoints' split), all split on spaces; GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
 # bench_MODEL_f32, bench_MODEL_bf16, bench_kv_cache, train_MODEL_CORPUS, eval_MODEL_CORPUS).
 set -euo pipefail
 
@@ -87,6 +89,8 @@ fi
 [[ -e "$lib/libtorch.so" ]] || die "no libtorch.so in $lib (set CADENZA_TORCH_LIB)"
 lib="$(cd "$lib" && pwd)"
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The system libraries gpu_pack.sh packed (libasound), last: the machine's own come first.
+[[ -d "$pack/lib" ]] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$pack/lib"
 export CADENZA_CACHE="$work/cache"
 if ((dry)); then
     export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-1}"
@@ -166,9 +170,9 @@ if ((dry)); then
     bench_secs=120
 else
     device=cuda
-    lstm_shape=()
-    tf_shape=()
-    train_size=()
+    read -r -a lstm_shape <<<"${GPU_LSTM_SHAPE:-}"
+    read -r -a tf_shape <<<"${GPU_TRANSFORMER_SHAPE:-}"
+    read -r -a train_size <<<"${GPU_TRAIN_ARGS:-}"
     lstm_steps=(--steps "${GPU_LSTM_STEPS:-1500}")
     tf_steps=(--steps "${GPU_TRANSFORMER_STEPS:-800}")
     train_secs="${GPU_TRAIN_SECS:-60}"

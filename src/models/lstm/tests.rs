@@ -338,6 +338,32 @@ fn cuda_matches_the_cpu_and_trains_in_bf16() {
         &tiny(),
         &periodic(&[40, 42, 44], 30),
         &data,
-        0.1,
+        0.3,
     );
+}
+
+#[test]
+fn patience_counts_no_epoch_of_the_warm_up() {
+    let _g = torch_lock();
+    // Learning the training pattern makes the model ever surer of it and ever worse on the
+    // unrelated validation tokens: every validation after the first is worse than the best.
+    let train_data = vec![periodic(&[10, 20, 30, 40], 60)];
+    let valid = vec![periodic(&[100, 150, 200, 250, 300, 120, 170], 10)];
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let cfg = TrainConfig { warmup: 40, patience: 1, ..quick_train(200) };
+    let r = train(
+        &tiny(),
+        &cfg,
+        &tokenizer(),
+        TrainData { train: &train_data, valid: &valid },
+        &dir.path().join("p.ckpt"),
+        &run_opts(&stop, None, None),
+    )
+    .unwrap();
+    assert!(r.state.steps_per_epoch * 4 < cfg.warmup, "epochs of {} steps", r.state.steps_per_epoch);
+    assert!(matches!(r.stopped, StopReason::EarlyStopped), "{:?}: {:?}", r.stopped, r.state);
+    // It stops at the first worse validation after the warm-up, not during it.
+    assert!(r.state.step > cfg.warmup, "{:?}", r.state);
+    assert!(r.state.step <= cfg.warmup + r.state.steps_per_epoch, "{:?}", r.state);
 }

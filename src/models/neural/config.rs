@@ -35,7 +35,8 @@ pub struct TrainConfig {
     pub steps: Option<u64>,
     /// Epochs (an epoch is enough steps to cover the training tokens once).
     pub epochs: u64,
-    /// Stop after this many validations without improvement (0 = never stop early).
+    /// Stop after this many validations without improvement, counted once the warm-up is over
+    /// (0 = never stop early).
     pub patience: u64,
     /// Random transposition of each window by up to ± this many semitones (0 = off).
     pub transpose: u8,

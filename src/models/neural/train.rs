@@ -310,7 +310,9 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
             if improved {
                 state.bad_epochs = 0;
                 saver.save(out, &net, None, &state)?;
-            } else {
+            } else if state.step > cfg.warmup {
+                // Epochs while the learning rate still warms up do not count against patience:
+                // on a small corpus at a large batch, an epoch is a few steps.
                 state.bad_epochs += 1;
             }
             saver.save(&last, &net, Some(&opt), &state)?;
