@@ -448,6 +448,10 @@ pub enum CorpusError {
         first.display(), other.display()
     )]
     SplitsDiffer { first: PathBuf, first_split: String, other: PathBuf, other_split: String },
+    /// A corpus or token store in which no piece has two pitched notes: nothing to find copies
+    /// of (see `crate::originality`).
+    #[error("no piece with two or more pitched notes to find copies of ({pieces} readable pieces, {skipped} skipped)")]
+    NoNotes { pieces: usize, skipped: usize },
 }
 
 /// A tokenizer configuration that makes no sense, or BPE merges that do not fit it.

@@ -6,8 +6,11 @@
 //! sampled tokens to pieces, shared with `compare`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::copies::CopyIndex;
+use crate::corpus::{Corpus, LoadOptions, Pieces, Split};
 use crate::error::{Error, ModelError, Result};
 use crate::midi::{self, Piece};
 use crate::models::{saved, Generator};
@@ -41,6 +44,9 @@ pub struct Generated {
     /// [`Sampler::finished`] adds.
     pub continuation: Vec<TokenId>,
     pub piece: Piece,
+    /// With a copy limit: the longest copy in the piece, in notes, ending at a sampled note or
+    /// not (1 when none; see [`crate::copies`]).
+    pub longest_copy: Option<usize>,
 }
 
 /// Sample `opts.count` continuations of `seed` (or of BOS alone) from `model`. With
@@ -70,7 +76,11 @@ pub fn generate(
             } else {
                 sample.piece(tokenizer, &decode_opts)
             };
-            Generated { primer: primer.clone(), continuation, piece }
+            let longest_copy = opts.sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
+                let keys = crate::copies::note_keys(&sample.piece(tokenizer, &decode_opts));
+                limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)
+            });
+            Generated { primer: primer.clone(), continuation, piece, longest_copy }
         })
         .collect())
 }
@@ -160,6 +170,9 @@ pub struct GenerateRequest {
     /// What to sample (the note rules of `options.sampler` are made from `guard`).
     pub options: GenerateOptions,
     pub guard: Guard,
+    /// With `guard.max_copy`: the corpus folder whose training split (as the checkpoint
+    /// records its split) samples may not copy; `None`: the corpus the checkpoint records.
+    pub copy_corpus: Option<PathBuf>,
     /// The folder for the files, named `<checkpoint stem>-NNN.mid`.
     pub out: PathBuf,
 }
@@ -195,6 +208,7 @@ pub struct Generation {
 ///         strip_primer: false,
 ///     },
 ///     guard: Guard::default(),
+///     copy_corpus: None,
 ///     out: "out".into(),
 /// };
 /// for (path, g) in run(&request, &Silent)?.pieces {
@@ -206,7 +220,11 @@ pub fn run(request: &GenerateRequest, progress: &dyn Progress) -> Result<Generat
     let loaded = saved::load(&request.checkpoint, &request.device)?;
     let options = &request.options;
     progress.update(0, options.count as u64, "sampling");
-    let sampled = sample_loaded(&loaded, request.seed_file.as_deref(), options, &request.guard)?;
+    let copies = match request.guard.max_copy {
+        Some(_) => Some(Arc::new(training_copies(&loaded, request.copy_corpus.as_deref(), progress)?)),
+        None => None,
+    };
+    let sampled = sample_loaded(&loaded, request.seed_file.as_deref(), options, &request.guard, copies)?;
     progress.update(options.count as u64, options.count as u64, "sampling");
     let (pieces, seconds, new_tokens) = (sampled.pieces, sampled.seconds, sampled.new_tokens);
     let paths = write_pieces(&request.out, &request.checkpoint, pieces.iter().map(|g| &g.piece))?;
@@ -224,22 +242,58 @@ pub struct Sampled {
 
 /// [`run`]'s sampling, from a checkpoint already loaded (the studio keeps a few loaded between
 /// requests) and without writing files: `options.count` continuations of the opening of
-/// `seed_file` (or of BOS alone), with note rules made from `guard`.
+/// `seed_file` (or of BOS alone), with note rules made from `guard` (and `copies`, the index of
+/// the training music, for its copy limit).
 pub fn sample_loaded(
     loaded: &saved::LoadedModel,
     seed_file: Option<&Path>,
     options: &GenerateOptions,
     guard: &Guard,
+    copies: Option<Arc<CopyIndex>>,
 ) -> Result<Sampled> {
     let seed = match seed_file {
         Some(p) => Some(midi::read_file(p, &loaded.tokenizer.read_options())?),
         None => None,
     };
     let mut options = options.clone();
-    options.sampler.notes = guard.rules(&loaded.tokenizer);
+    options.sampler.notes = guard.rules_with_copies(&loaded.tokenizer, copies)?;
     let t0 = Instant::now();
     let pieces = generate(&loaded.model, &loaded.tokenizer, seed.as_ref(), &options)?;
     let seconds = t0.elapsed().as_secs_f64();
     let new_tokens = pieces.iter().map(|g| g.continuation.len()).sum();
     Ok(Sampled { pieces, seconds, new_tokens })
+}
+
+/// The copy index of the training split of `loaded`'s model: of `corpus` when given, else of the
+/// corpus its checkpoint records, split as the checkpoint records (from the token cache when it
+/// has the pieces).
+pub fn training_copies(
+    loaded: &saved::LoadedModel,
+    corpus: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<CopyIndex> {
+    let summary = loaded.header.corpus.as_ref();
+    let root = match (corpus, summary) {
+        (Some(c), _) => c.to_path_buf(),
+        (None, Some(s)) => PathBuf::from(&s.root),
+        (None, None) => {
+            return Err(Error::setting(
+                "max-copy",
+                "a checkpoint that records no training corpus",
+                "a training corpus folder to check copies against (--corpus DIR)",
+            ))
+        }
+    };
+    if !root.is_dir() {
+        return Err(Error::setting(
+            "max-copy",
+            format!("{} (not found)", root.display()),
+            "a training corpus folder to check copies against (--corpus DIR)",
+        ));
+    }
+    progress.update(0, 1, "indexing the training split");
+    let opts = LoadOptions::default().as_recorded(summary);
+    let corpus = Corpus::load(&root, &loaded.tokenizer, &opts)?;
+    progress.update(1, 1, "indexing the training split");
+    Ok(corpus.copy_index(Split::Train))
 }

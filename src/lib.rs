@@ -24,6 +24,7 @@ pub mod checkpoint;
 #[cfg(feature = "lstm")]
 pub mod classify;
 pub mod compare;
+pub mod copies;
 pub mod corpus;
 pub mod doctor;
 pub mod edit;
@@ -34,6 +35,7 @@ pub mod math;
 pub mod metrics;
 pub mod midi;
 pub mod models;
+pub mod originality;
 #[cfg(feature = "audio")]
 pub mod play;
 pub mod progress;

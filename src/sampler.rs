@@ -45,12 +45,36 @@ pub struct Guard {
     pub unguarded: bool,
     /// Start no note while this many notes already sound.
     pub max_polyphony: Option<usize>,
+    /// Let no sampled note end a copy of more than this many notes of the training music
+    /// (see [`crate::copies`]); the job supplies the index ([`Guard::rules_with_copies`]).
+    #[serde(default)]
+    pub max_copy: Option<usize>,
 }
 
 impl Guard {
     /// The rules this asks for on sequences of `tokenizer` (`None`: unguarded).
     pub fn rules(&self, tokenizer: &crate::tokens::Tokenizer) -> Option<NoteRules> {
         (!self.unguarded).then(|| NoteRules::new(tokenizer).with_max_polyphony(self.max_polyphony))
+    }
+
+    /// [`Guard::rules`] with the copy limit of `max_copy` over `copies`, the index of the
+    /// training music. A limit without an index, or on an unguarded sampler, is an error.
+    pub fn rules_with_copies(
+        &self,
+        tokenizer: &crate::tokens::Tokenizer,
+        copies: Option<std::sync::Arc<crate::copies::CopyIndex>>,
+    ) -> crate::Result<Option<NoteRules>> {
+        let Some(max) = self.max_copy else { return Ok(self.rules(tokenizer)) };
+        if max == 0 {
+            return Err(crate::Error::setting("max-copy", 0, "at least 1 note"));
+        }
+        let Some(index) = copies else {
+            return Err(crate::Error::setting("max-copy", max, "an index of the training music to check against"));
+        };
+        match self.rules(tokenizer) {
+            None => Err(crate::Error::setting("max-copy", max, "the note guard on (not --unguarded)")),
+            Some(r) => Ok(Some(r.with_copy_limit(Some(crate::tokens::CopyLimit::new(index, max))))),
+        }
     }
 }
 

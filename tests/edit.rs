@@ -11,16 +11,9 @@ use cadenza::models::markov::{MarkovConfig, MarkovModel};
 use cadenza::models::{Generator, TokenStream};
 use cadenza::sampler::Sampler;
 use cadenza::tokens::{Scheme, TokenId, Tokenizer, TokenizerConfig};
+use common::Lcg;
 
-/// A small deterministic generator of numbers.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n.max(1)
-    }
-}
+mod common;
 
 /// A polyphonic piece on 480 ticks per beat: two instruments (piano, strings), chords, held
 /// notes across beats, some notes off the grid; 3/4 from bar 3 on.

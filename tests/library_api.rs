@@ -117,6 +117,7 @@ fn train_eval_generate_compare_through_the_library() {
             seed_seconds: None,
             strip_primer: false,
         },
+        copy_corpus: None,
         guard: Guard::default(),
         out: dir.path().join(out),
     };

@@ -45,6 +45,10 @@ pub struct Args {
     play: bool,
     #[command(flatten)]
     guard: GuardArgs,
+    /// With --max-copy: the corpus folder whose training split samples may not copy (default:
+    /// the corpus the checkpoint records, split as it records).
+    #[arg(long, value_name = "DIR", requires = "max_copy")]
+    corpus: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -62,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             strip_primer: args.strip_primer,
         },
         guard: args.guard.guard(),
+        copy_corpus: args.corpus,
         out: args.out,
     };
     let reporter = Reporter::new();
@@ -76,6 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             g.primer.len(),
             g.continuation.len()
         );
+        if let Some(n) = g.longest_copy {
+            println!("    longest copy of the training split: {n} notes");
+        }
     }
     eprintln!(
         "{} tokens in {:.2} s ({:.0} tokens/s)",

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and dispatch. Each subcommand lives in its own module and is a
 //! thin layer over the library; errors are reported as one line on stderr with exit code 1.
 
+mod check_copy;
 #[cfg(feature = "lstm")]
 mod classify;
 mod compare;
@@ -57,6 +58,9 @@ pub enum Command {
     Harmonize(Box<edit::HarmonizeArgs>),
     /// Held-out bits/token and perplexity of a checkpoint on a corpus split.
     Eval(eval::Args),
+    /// Find the longest copy of a corpus's music in MIDI files (transposed and re-tempoed quotes
+    /// count), where it comes from, and the share of each file's notes inside copies.
+    CheckCopy(check_copy::Args),
     /// Compare checkpoints side by side on a corpus's test split: bits/token, generation
     /// speed, musical statistics against the real music, originality; writes an HTML report.
     Compare(compare::Args),
@@ -111,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Play(a) => play::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::CheckCopy(a) => check_copy::run(a),
         #[cfg(feature = "lstm")]
         Command::Classify(c) => classify::run(c),
         Command::Studio(a) => studio::run(a),

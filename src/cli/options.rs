@@ -180,6 +180,12 @@ pub struct GuardArgs {
     /// more than a handful: 5 or 6 keeps samples of weaker models from piling up notes.
     #[arg(long, value_name = "N", conflicts_with = "unguarded")]
     pub max_polyphony: Option<usize>,
+    /// Let no sampled note end a copy of more than N notes of the model's training split: N
+    /// consecutive notes (onset then pitch order) whose pitch intervals and onset gaps equal
+    /// those of N notes of a training piece, transposed or not. Primer notes are not checked;
+    /// when every note the model wants would copy, time moves on instead.
+    #[arg(long, value_name = "N", conflicts_with = "unguarded", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_copy: Option<u64>,
 }
 
 /// How each token is drawn (the options `generate`, `infill` and `harmonize` share).
@@ -214,6 +220,10 @@ impl SamplingArgs {
 impl GuardArgs {
     /// The guard these options ask for.
     pub fn guard(&self) -> Guard {
-        Guard { unguarded: self.unguarded, max_polyphony: self.max_polyphony }
+        Guard {
+            unguarded: self.unguarded,
+            max_polyphony: self.max_polyphony,
+            max_copy: self.max_copy.map(|n| n as usize),
+        }
     }
 }

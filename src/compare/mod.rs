@@ -515,7 +515,14 @@ pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome>
         })
         .collect();
     let mut options = request.options.clone();
-    options.sampler.notes = request.guard.rules(corpus.tokenizer());
+    let copies = match request.guard.max_copy {
+        Some(_) => {
+            progress.message("indexing the training split for --max-copy");
+            Some(std::sync::Arc::new(corpus.copy_index(Split::Train)))
+        }
+        None => None,
+    };
+    options.sampler.notes = request.guard.rules_with_copies(corpus.tokenizer(), copies)?;
     compare_judged(corpus, &contenders, &options, judge.as_ref(), progress)
 }
 
@@ -613,7 +620,11 @@ pub fn compare_judged(
             .sampler
             .notes
             .as_ref()
-            .map(|r| NoteRules::new(tokenizer).with_max_polyphony(r.max_polyphony()));
+            .map(|r| {
+                NoteRules::new(tokenizer)
+                    .with_max_polyphony(r.max_polyphony())
+                    .with_copy_limit(r.copy_limit().cloned())
+            });
         let sampler = opts.sampler.clone().with_notes(rules);
         progress.message(&format!("{}: scoring the test split", m.name));
         let score = Score::of_split(m.model, m.corpus, Split::Test)?;

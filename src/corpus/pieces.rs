@@ -40,6 +40,30 @@ pub trait Pieces: Sync {
         Box::new(self.pieces().filter(move |p| p.split == split))
     }
 
+    /// The copy index ([`crate::copies`]) of the pieces of `split` as the tokenizer keeps them
+    /// (decoded from their tokens: what a model trained on them saw), named by their paths.
+    fn copy_index(&self, split: Split) -> crate::copies::CopyIndex {
+        let mut index = crate::copies::CopyIndex::new();
+        for (name, keys) in self.copy_notes(Some(split)) {
+            index.add_piece(name, keys);
+        }
+        index
+    }
+
+    /// The notes of the copy definition ([`crate::copies::note_keys`]) of the pieces of `split`
+    /// (every piece with `None`), decoded from their tokens in parallel, named by their paths,
+    /// in path order.
+    fn copy_notes(&self, split: Option<Split>) -> Vec<(String, Vec<crate::copies::NoteKey>)> {
+        use rayon::prelude::*;
+        let refs: Vec<PieceRef<'_>> = self.pieces().filter(|p| split.is_none_or(|s| p.split == s)).collect();
+        refs.par_iter()
+            .map(|p| {
+                let piece = self.tokenizer().decode(p.tokens);
+                (p.path.display().to_string(), crate::copies::note_keys(&piece))
+            })
+            .collect()
+    }
+
     /// The token sequences of one split, borrowed.
     fn slices(&self, split: Split) -> Vec<&[TokenId]> {
         self.of_split(split).map(|p| p.tokens).collect()

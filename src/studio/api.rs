@@ -476,7 +476,7 @@ impl SamplingBody {
     }
 
     fn guard(&self) -> Guard {
-        Guard { unguarded: self.unguarded, max_polyphony: self.draw.max_polyphony }
+        Guard { unguarded: self.unguarded, max_polyphony: self.draw.max_polyphony, max_copy: None }
     }
 
     /// The seed file asked for, if any.
@@ -556,7 +556,7 @@ fn sample_into_store(
     progress.phase("sampling", 0, count);
     let sampled = {
         let loaded = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard())?
+        generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard(), None)?
     };
     let mut ids = Vec::new();
     for (i, piece) in sampled.pieces.iter().enumerate() {

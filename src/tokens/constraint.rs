@@ -22,6 +22,18 @@
 //! runs a [`Follow`] (the per-sequence state) beside the grammar: its mask first applies the
 //! grammar, then these rules.
 //!
+//! A [`CopyLimit`] rides on the same state: no note a sample writes may end a copy (see
+//! [`crate::copies`]) of more than `max_notes` notes of the training music. The rule follows the
+//! notes as the copy definition orders them: notes whose onset (on the copy grid) time has left
+//! behind are final and their match is kept; the notes at the current onset form a chord whose
+//! pitch order may still change, so a candidate note is checked by walking the index through the
+//! chord with it in place. Primer notes are context: a copy is measured through them, but only a
+//! copy ending at a sampled note counts (a primer quoting a piece is exempt inside itself, and
+//! a continuation may not extend its quote past the limit); locked notes are exempt like primer
+//! notes, and drums are not notes to the definition. Time moves and EOS are never refused by this
+//! rule, so it cannot leave a sample without an allowed token: when every note the model wants
+//! would copy, time moves on (or the sample ends).
+//!
 //! Progress is guaranteed: a run of [`STALL_LIMIT`] tokens that neither start nor end a note
 //! nor move time (instrument switches, `midi-like` velocity tokens) narrows the choice to the
 //! path towards the next locked note, and a locked note the sampler could not place (the model
@@ -33,6 +45,7 @@ use std::sync::Arc;
 
 use super::grid::{GridNote, Part};
 use super::Tokenizer;
+use crate::copies::{onset_step, CopyIndex, Match, NoteKey, Step};
 use crate::midi::Piece;
 
 /// Consecutive tokens that neither start nor end a note nor move time after which only the way
@@ -142,6 +155,118 @@ impl Constraints {
     }
 }
 
+/// No sampled note may end a copy of more than `max_notes` notes of `index` (see the module
+/// doc).
+#[derive(Clone)]
+pub struct CopyLimit {
+    pub index: Arc<CopyIndex>,
+    pub max_notes: usize,
+}
+
+impl CopyLimit {
+    /// At most `max_notes` copied notes (at least 1: a single note is no copy) from `index`.
+    pub fn new(index: Arc<CopyIndex>, max_notes: usize) -> Self {
+        CopyLimit { index, max_notes: max_notes.max(1) }
+    }
+}
+
+impl PartialEq for CopyLimit {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.index, &other.index) && self.max_notes == other.max_notes
+    }
+}
+
+impl std::fmt::Debug for CopyLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyLimit")
+            .field("max_notes", &self.max_notes)
+            .field("pieces", &self.index.pieces())
+            .field("notes", &self.index.notes())
+            .finish()
+    }
+}
+
+/// The copy limit's state along one sequence: the match after the final notes, and the chord at
+/// the current onset (see the module doc).
+#[derive(Debug, Clone)]
+struct CopyFollow {
+    limit: CopyLimit,
+    /// Decoded ticks per grid step and per beat: the copy grid's onset of a step.
+    ticks_per_step: u64,
+    ticks_per_beat: u16,
+    /// The match after the notes before `onset`, and the last of them.
+    done: Match,
+    last: Option<NoteKey>,
+    /// The current onset on the copy grid and its notes so far: (pitch, checked), where primer
+    /// and locked notes are not checked.
+    onset: u64,
+    chord: Vec<(u8, bool)>,
+}
+
+impl CopyFollow {
+    fn new(limit: CopyLimit, ticks_per_step: u64, ticks_per_beat: u16) -> Self {
+        let done = limit.index.start();
+        CopyFollow { limit, ticks_per_step, ticks_per_beat, done, last: None, onset: 0, chord: Vec::new() }
+    }
+
+    fn onset_of(&self, step: u64) -> u64 {
+        onset_step(step.saturating_mul(self.ticks_per_step), self.ticks_per_beat)
+    }
+
+    /// Walk the index from the final notes through the chord at the current onset, with `extra`
+    /// (a checked note) added: the match and last note after it, or `None` when `check` is set
+    /// and a checked note ends a copy over the limit.
+    fn walk(&self, extra: Option<u8>, check: bool) -> Option<(Match, Option<NoteKey>)> {
+        let mut chord = self.chord.clone();
+        chord.extend(extra.map(|p| (p, true)));
+        chord.sort_unstable();
+        let (mut m, mut last) = (self.done, self.last);
+        for (pitch, checked) in chord {
+            let k = NoteKey { onset: self.onset, pitch };
+            m = match last {
+                Some(l) => self.limit.index.advance(m, Step::between(l, k)),
+                None => self.limit.index.start(),
+            };
+            if check && checked && m.notes() > self.limit.max_notes {
+                return None;
+            }
+            last = Some(k);
+        }
+        Some((m, last))
+    }
+
+    /// Whether a checked note of `pitch` may start at grid step `now`.
+    fn allows(&self, now: u64, pitch: u8) -> bool {
+        let onset = self.onset_of(now);
+        if onset == self.onset {
+            return self.chord.iter().any(|&(p, _)| p == pitch) || self.walk(Some(pitch), true).is_some();
+        }
+        let mut next = self.clone();
+        next.time(now);
+        next.walk(Some(pitch), true).is_some()
+    }
+
+    /// Time is at grid step `now`: when that leaves the chord's onset, its notes become final.
+    fn time(&mut self, now: u64) {
+        let onset = self.onset_of(now);
+        if onset != self.onset {
+            let (done, last) = self.walk(None, false).expect("an unchecked walk never fails");
+            self.done = done;
+            self.last = last;
+            self.chord.clear();
+            self.onset = onset;
+        }
+    }
+
+    /// A note of `pitch` starts at grid step `now` (`checked`: a sampled note).
+    fn note(&mut self, now: u64, pitch: u8, checked: bool) {
+        self.time(now);
+        if !self.chord.iter().any(|&(p, _)| p == pitch) {
+            self.chord.push((pitch, checked));
+        }
+    }
+}
+
 /// Where a sequence is, as its scheme's guard reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Cursor {
@@ -211,6 +336,8 @@ pub(super) struct Follow {
     /// TSD / REMI: (end, pitch) of the free notes that may still sound.
     free_ends: Vec<(u64, u8)>,
     stall: u32,
+    /// The copy limit's state, when there is one.
+    copies: Option<CopyFollow>,
     /// Reading the primer: notes are context, nothing is checked.
     pub priming: bool,
 }
@@ -228,8 +355,20 @@ impl Follow {
             open: Vec::new(),
             free_ends: Vec::new(),
             stall: 0,
+            copies: None,
             priming: true,
         }
+    }
+
+    /// These rules with `limit` on copies too; decoded pieces have `ticks_per_beat` and
+    /// `ticks_per_step` ticks a grid step (the copy grid is in beats).
+    pub fn with_copy_limit(self, limit: CopyLimit, ticks_per_step: u64, ticks_per_beat: u16) -> Self {
+        Follow { copies: Some(CopyFollow::new(limit, ticks_per_step, ticks_per_beat)), ..self }
+    }
+
+    /// Whether the copy limit (if any) lets a sampled note of `pitch` start at the cursor.
+    fn copy_allows(&self, c: &Cursor, pitch: u8) -> bool {
+        c.part == Part::Drums || self.copies.as_ref().is_none_or(|cf| cf.allows(c.now, pitch))
     }
 
     /// Locked notes that time passed before they were written.
@@ -330,6 +469,7 @@ impl Follow {
                 None => {
                     self.free_possible(c, lowest_pitch)
                         && (!s.top_line || u16::from(pitch) < s.ceiling(c.now, c.now + 1))
+                        && self.copy_allows(c, pitch)
                 }
             },
             Effect::NoteVelocity(b) => self.pending_locked.is_none_or(|i| self.locked(i).bin == b),
@@ -366,6 +506,9 @@ impl Follow {
         let progress = match e {
             Effect::Time(n) => {
                 if n > c.now {
+                    if let Some(cf) = &mut self.copies {
+                        cf.time(n);
+                    }
                     let cap = self.cap;
                     self.open.retain(|o| o.start.saturating_add(cap) >= n);
                     self.free_ends.retain(|&(end, _)| end > n);
@@ -384,6 +527,9 @@ impl Follow {
             }
             Effect::NoteStart { pitch, bin } => {
                 let locked = self.locked_at(c.part, pitch, c.now);
+                if let Some(cf) = self.copies.as_mut().filter(|_| c.part != Part::Drums) {
+                    cf.note(c.now, pitch, !self.priming && locked.is_none());
+                }
                 match bin {
                     // midi-like: the note sounds from now on.
                     Some(_) => {

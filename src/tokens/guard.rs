@@ -43,7 +43,7 @@
 use std::sync::Arc;
 
 use super::config::Scheme;
-use super::constraint::{Constraints, Cursor, Effect, Follow};
+use super::constraint::{Constraints, CopyLimit, Cursor, Effect, Follow};
 use super::vocab::Vocab;
 use super::{durations, midi_like, Bpe, TokenId, Tokenizer, TokenizerConfig, EOS};
 
@@ -59,6 +59,8 @@ pub struct NoteRules {
     bpe: Option<Arc<Bpe>>,
     /// What sampling must respect beyond the grammar (see [`super::constraint`]).
     constraints: Option<Arc<Constraints>>,
+    /// The most notes a sample may copy from the training music (see [`super::constraint`]).
+    copy_limit: Option<CopyLimit>,
 }
 
 impl NoteRules {
@@ -71,6 +73,7 @@ impl NoteRules {
             max_polyphony: None,
             bpe: tokenizer.bpe.clone(),
             constraints: None,
+            copy_limit: None,
         }
     }
 
@@ -78,6 +81,17 @@ impl NoteRules {
     /// region, a stop: see [`super::constraint`]); `None` removes them.
     pub fn with_constraints(self, constraints: Option<Arc<Constraints>>) -> Self {
         NoteRules { constraints, ..self }
+    }
+
+    /// These rules, also letting no sampled note end a copy longer than the limit's (see
+    /// [`super::constraint`]); `None` removes the limit. Independent of the other constraints.
+    pub fn with_copy_limit(self, copy_limit: Option<CopyLimit>) -> Self {
+        NoteRules { copy_limit, ..self }
+    }
+
+    /// The copy limit, if any.
+    pub fn copy_limit(&self) -> Option<&CopyLimit> {
+        self.copy_limit.as_ref()
     }
 
     /// These rules, also allowing no new note while `max` notes (of all instruments) sound;
@@ -93,14 +107,14 @@ impl NoteRules {
 
     /// A guard that has read `primer`.
     pub fn guard(&self, primer: &[TokenId]) -> NoteGuard {
-        let base = NoteRules { bpe: None, constraints: None, ..self.clone() };
+        let base = NoteRules { bpe: None, constraints: None, copy_limit: None, ..self.clone() };
         let mut g = NoteGuard {
             state: match self.config.scheme {
                 Scheme::MidiLike => State::MidiLike(midi_like::Guard::new(base)),
                 Scheme::Tsd | Scheme::Remi => State::Durations(durations::Guard::new(base)),
             },
             bpe: self.bpe.clone(),
-            follow: self.constraints.clone().map(|c| Follow::new(c, self.max_note_steps)),
+            follow: self.follow(),
             lowest_pitch: self.vocab.pitch_range().0,
         };
         for &t in primer {
@@ -110,6 +124,26 @@ impl NoteRules {
             f.priming = false;
         }
         g
+    }
+}
+
+impl NoteRules {
+    /// The constraints' state at the start of a sequence, when there are constraints or a copy
+    /// limit.
+    fn follow(&self) -> Option<Follow> {
+        if self.constraints.is_none() && self.copy_limit.is_none() {
+            return None;
+        }
+        let spec = self.constraints.clone().unwrap_or_default();
+        let follow = Follow::new(spec, self.max_note_steps);
+        Some(match &self.copy_limit {
+            None => follow,
+            Some(limit) => {
+                let (tpb, ticks_per_step, _) =
+                    super::grid::output_resolution(&self.config, &super::DecodeOptions::default());
+                follow.with_copy_limit(limit.clone(), ticks_per_step, tpb)
+            }
+        })
     }
 }
 

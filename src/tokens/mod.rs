@@ -74,7 +74,7 @@ mod vocab;
 
 pub use bpe::{Bpe, BpeSpec};
 pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
-pub use constraint::Constraints;
+pub use constraint::{Constraints, CopyLimit};
 pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};

@@ -6,6 +6,16 @@ use std::path::{Path, PathBuf};
 
 use cadenza::midi::{write_file, Instrument, Note, Piece, TempoChange};
 
+/// A small deterministic generator of numbers.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
 /// A short piece: a scale-like melody over `bars` bars whose shape depends on `variant`.
 pub fn melody(variant: u8, bars: u64) -> Piece {
     let mut p = Piece::new(480);
