@@ -31,7 +31,9 @@ use crate::midi::{self, Instrument, Note, Piece};
 use crate::models::{saved, Generator};
 use crate::progress::Progress;
 use crate::sampler::Sampler;
-use crate::tokens::{Constraints, DecodeOptions, NoteRules, ProgramMode, TokenId, Tokenizer, BOS, EOS};
+use crate::tokens::{
+    Constraints, CopyLimit, DecodeOptions, NoteRules, ProgramMode, TokenId, Tokenizer, BOS, EOS,
+};
 
 /// How to edit: the sampling options and how many candidates each output is chosen from.
 #[derive(Debug, Clone)]
@@ -57,6 +59,9 @@ pub struct EditOptions {
     /// default: on the Bach test split the FIM Transformer's fills join worse this way than
     /// left to right with reranking (`docs/benchmarks.md`).
     pub fim: bool,
+    /// No new note may end a copy of more than this many notes of the training music (kept
+    /// notes are walked but not checked; see [`crate::tokens::constraint`]).
+    pub copy_limit: Option<CopyLimit>,
 }
 
 /// What an edit's candidates are ranked by.
@@ -98,6 +103,7 @@ impl Default for EditOptions {
             max_polyphony: None,
             rerank: Rerank::Kept,
             fim: false,
+            copy_limit: None,
         }
     }
 }
@@ -282,6 +288,7 @@ fn rules(tokenizer: &Tokenizer, constraints: Constraints, opts: &EditOptions) ->
     NoteRules::new(tokenizer)
         .with_max_polyphony(opts.max_polyphony)
         .with_constraints(Some(Arc::new(constraints)))
+        .with_copy_limit(opts.copy_limit.clone())
 }
 
 /// Sample `count × candidates` continuations of `primer` under `rules` (with `after`, middles
@@ -618,6 +625,10 @@ pub struct EditRequest {
     pub piece: PathBuf,
     pub edit: Edit,
     pub options: EditOptions,
+    /// No new note may end a copy of more than this many notes of the model's training split
+    /// (sets `options.copy_limit`, from `copy_corpus` or the corpus the checkpoint records).
+    pub max_copy: Option<usize>,
+    pub copy_corpus: Option<PathBuf>,
     /// The folder for the files, named `<checkpoint stem>-NNN.mid`.
     pub out: PathBuf,
 }
@@ -638,8 +649,15 @@ pub fn run(request: &EditRequest, progress: &dyn Progress) -> Result<EditOutcome
     let piece = midi::read_file(&request.piece, &loaded.tokenizer.read_options())?;
     progress.update(0, request.options.count as u64, "sampling");
     let t0 = Instant::now();
-    let (edited, region_beats) =
-        edit_loaded(&loaded, &piece, &request.piece, &request.edit, &request.options)?;
+    let mut options = request.options.clone();
+    if let Some(max) = request.max_copy {
+        if max == 0 {
+            return Err(Error::setting("max-copy", 0, "at least 1 note"));
+        }
+        let index = crate::generate::training_copies(&loaded, request.copy_corpus.as_deref(), progress)?;
+        options.copy_limit = Some(CopyLimit::new(Arc::new(index), max));
+    }
+    let (edited, region_beats) = edit_loaded(&loaded, &piece, &request.piece, &request.edit, &options)?;
     let seconds = t0.elapsed().as_secs_f64();
     progress.update(request.options.count as u64, request.options.count as u64, "sampling");
     let paths =

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::copies::CopyIndex;
 use crate::corpus::{Corpus, LoadOptions, Pieces, Split};
 use crate::error::{Error, ModelError, Result};
+use crate::key::{Key, KeyPlan};
 use crate::midi::{self, Piece};
 use crate::models::{saved, Generator};
 use crate::progress::Progress;
@@ -33,6 +34,12 @@ pub struct GenerateOptions {
     pub seed_seconds: Option<f64>,
     /// Leave the primer's notes out of the written pieces.
     pub strip_primer: bool,
+    /// The key to write in (needs a key-relative checkpoint; with a seed, the seed's key is the
+    /// default). See [`crate::key::plan`].
+    pub key: Option<Key>,
+    /// With a key: candidates sampled per piece, the one that sounds most in the key kept
+    /// ([`crate::key::DEFAULT_KEY_CANDIDATES`]; 1 takes the first).
+    pub key_candidates: usize,
 }
 
 /// One generated piece.
@@ -59,30 +66,46 @@ pub fn generate(
     opts: &GenerateOptions,
 ) -> Result<Vec<Generated>> {
     check_sampling(model, tokenizer, &opts.sampler, opts.count, opts.length)?;
-    let (primer, decode_opts) = match seed {
+    let plan = KeyPlan::new(tokenizer.config(), seed, opts.key)?;
+    let seed = seed.map(|p| plan.seed(p));
+    let (primer, decode_opts) = match seed.as_deref() {
         Some(p) => {
             (tokenizer.encode_prefix(p, opts.seed_beats, opts.seed_seconds), DecodeOptions::from_piece(p))
         }
         None => (vec![BOS], DecodeOptions::default()),
     };
-    let primers = vec![primer.clone(); opts.count];
+    let candidates = if plan.chooses() { opts.key_candidates.max(1) } else { 1 };
+    let primers = vec![primer.clone(); opts.count * candidates];
     let outs = model.generate_batch(&primers, opts.length, &opts.sampler, opts.rng_seed)?;
-    Ok(outs
-        .into_iter()
-        .map(|continuation| {
+    let mut rows = outs.into_iter();
+    let mut pieces = Vec::with_capacity(opts.count);
+    for _ in 0..opts.count {
+        let mut best: Option<(f64, Vec<TokenId>, Sample)> = None;
+        for continuation in rows.by_ref().take(candidates) {
             let sample = Sample::new(&opts.sampler, &primer, &continuation);
-            let piece = if opts.strip_primer {
-                sample.continuation_piece(tokenizer, &decode_opts)
-            } else {
-                sample.piece(tokenizer, &decode_opts)
-            };
-            let longest_copy = opts.sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
-                let keys = crate::copies::note_keys(&sample.piece(tokenizer, &decode_opts));
-                limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)
-            });
-            Generated { primer: primer.clone(), continuation, piece, longest_copy }
-        })
-        .collect())
+            let fit = if candidates > 1 { plan.fit(&sample.piece(tokenizer, &decode_opts)) } else { 0.0 };
+            if best.as_ref().is_none_or(|(f, _, _)| fit > *f) {
+                best = Some((fit, continuation, sample));
+            }
+        }
+        let Some((_, continuation, sample)) = best else { break };
+        let piece = if opts.strip_primer {
+            sample.continuation_piece(tokenizer, &decode_opts)
+        } else {
+            sample.piece(tokenizer, &decode_opts)
+        };
+        let longest_copy = opts.sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
+            let keys = crate::copies::note_keys(&sample.piece(tokenizer, &decode_opts));
+            limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)
+        });
+        pieces.push(Generated {
+            primer: primer.clone(),
+            continuation,
+            piece: plan.output(piece),
+            longest_copy,
+        });
+    }
+    Ok(pieces)
 }
 
 /// The checks every sampling job makes before it samples: the sampler's options, at least one
@@ -206,6 +229,8 @@ pub struct Generation {
 ///         seed_beats: None,
 ///         seed_seconds: None,
 ///         strip_primer: false,
+///         key: None,
+///         key_candidates: 1,
 ///     },
 ///     guard: Guard::default(),
 ///     copy_corpus: None,

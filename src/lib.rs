@@ -31,6 +31,7 @@ pub mod edit;
 pub mod error;
 pub mod eval;
 pub mod generate;
+pub mod key;
 pub mod math;
 pub mod metrics;
 pub mod midi;

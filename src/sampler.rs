@@ -13,6 +13,9 @@ use crate::tokens::{NoteGuard, NoteRules, TokenId, BOS, EOS, PAD};
 /// The RNG every sampler uses.
 pub type SampleRng = ChaCha8Rng;
 
+/// Rows from which [`Sampler::pick_rows`] spreads its work over threads.
+pub const PARALLEL_ROWS: usize = 16;
+
 /// The RNG for sample number `index` of a run seeded with `seed`: independent streams, so
 /// sample `i` is the same whether it is drawn alone or in a batch.
 pub fn rng_for(seed: u64, index: u64) -> SampleRng {
@@ -69,7 +72,11 @@ impl Guard {
             return Err(crate::Error::setting("max-copy", 0, "at least 1 note"));
         }
         let Some(index) = copies else {
-            return Err(crate::Error::setting("max-copy", max, "an index of the training music to check against"));
+            return Err(crate::Error::setting(
+                "max-copy",
+                max,
+                "an index of the training music to check against",
+            ));
         };
         match self.rules(tokenizer) {
             None => Err(crate::Error::setting("max-copy", max, "the note guard on (not --unguarded)")),
@@ -123,6 +130,26 @@ impl Sampler {
             }
             None => self.pick(probs, rng),
         }
+    }
+
+    /// [`Sampler::pick_guarded`] for many rows at once: row `k` is masked and read by its own
+    /// guard and drawn from its own stream, so the result does not depend on how the rows are
+    /// spread over threads. From [`PARALLEL_ROWS`] rows on they are spread over rayon's threads
+    /// (the guard's mask, one check per token with weight, is most of a batched step's host
+    /// work).
+    pub fn pick_rows(
+        &self,
+        rows: &mut [Vec<f64>],
+        mut slots: Vec<(Option<&mut NoteGuard>, &mut SampleRng)>,
+    ) -> Vec<TokenId> {
+        use rayon::prelude::*;
+        if rows.len() < PARALLEL_ROWS {
+            return rows.iter_mut().zip(slots).map(|(p, (g, r))| self.pick_guarded(p, g, r)).collect();
+        }
+        rows.par_iter_mut()
+            .zip(slots.par_iter_mut())
+            .map(|(p, (g, r))| self.pick_guarded(p, g.as_deref_mut(), *r))
+            .collect()
     }
 
     /// A whole sampled sequence (primer and continuation) made ready to decode: with note rules,

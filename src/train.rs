@@ -265,7 +265,11 @@ fn train_neural<N: crate::models::neural::Network>(
     let valid = corpus.slices(Split::Valid);
     let summary = corpus.summary();
     let train_tokens = summary.tokens[Split::Train.name()];
-    let (model_cfg, train_cfg) = neural.resolve_for::<N>(request.seed)?;
+    let (model_cfg, mut train_cfg) = neural.resolve_for::<N>(request.seed)?;
+    if tokenizer.config().key_relative && neural.overrides.transpose.is_none() {
+        // Random transposition would undo what key-relative pieces are for.
+        train_cfg.transpose = 0;
+    }
     let device = neural::parse_device(&train_cfg.device)?;
     progress.message(&format!(
         "{}: {}, on {device:?}{}; batch {} × {} tokens, lr {}{}",

@@ -51,12 +51,25 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("tiny.markov") && table.contains("tiny.hmm"), "{table}");
+    // Copies on notes: the models' and the test pieces' (the reference row), token n-grams beside.
+    for column in
+        ["token 8-grams in train", "longest copy (notes)", "copied ≥8 notes", "test pieces (reference)"]
+    {
+        assert!(table.contains(column), "{column}: {table}");
+    }
+    assert!(!table.contains("copied n-grams"), "{table}");
     for f in ["report.json", "report.md", "report.html"] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
     let report = json(&std::fs::read(out_dir.join("report.json")).unwrap());
     assert_eq!(report["note_guard"], true);
     assert_eq!(report["max_polyphony"], 1);
+    assert_eq!(report["copy_min"], 8);
+    let reference = &report["reference_copies"];
+    assert_eq!(reference["pieces"], report["test_pieces"], "{reference}");
+    assert!(reference["pieces"].as_u64().unwrap() > 0);
+    assert!(reference["mean_longest"].as_f64().unwrap() >= 1.0, "{reference}");
+    assert_eq!(reference["min"], 8);
     let models = report["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     for (m, ckpt) in models.iter().zip([&markov, &hmm]) {
@@ -83,6 +96,23 @@ fn compare_reports_eval_bits_and_writes_every_output() {
                 assert!(out_dir.join(w).is_file());
             }
         }
+        let mut longest = Vec::new();
+        for s in samples {
+            let c = &s["note_copy"];
+            assert_eq!(c["file"], s["file"]);
+            let notes = c["longest_notes"].as_u64().unwrap();
+            assert!(notes >= 1, "{c}");
+            assert!((0.0..=1.0).contains(&c["copied_share"].as_f64().unwrap()), "{c}");
+            // A source exactly when two notes or more are copied.
+            assert_eq!(c["source"].is_string(), notes >= 2, "{c}");
+            longest.push(notes);
+        }
+        let stats = &m["note_copies"];
+        assert_eq!((stats["pieces"].as_u64(), stats["min"].as_u64()), (Some(3), Some(8)), "{stats}");
+        assert_eq!(stats["max_longest"].as_u64(), longest.iter().max().copied());
+        let mean = longest.iter().sum::<u64>() as f64 / 3.0;
+        assert!((stats["mean_longest"].as_f64().unwrap() - mean).abs() < 1e-9, "{stats}");
+        assert!((0.0..=1.0).contains(&stats["mean_copied_share"].as_f64().unwrap()));
         let share = m["originality"]["mean_copied_share"].as_f64();
         assert!(share.is_none_or(|x| (0.0..=1.0).contains(&x)));
         let oa = m["mean_overlap"].as_f64().unwrap();
@@ -93,6 +123,25 @@ fn compare_reports_eval_bits_and_writes_every_output() {
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("tiny.hmm") && !html.contains("<script"));
     assert!(html.contains("samples/tiny.markov/000.mid"));
+    assert!(html.contains("test pieces (reference)") && html.contains("longest copy (notes)"));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("| test pieces (reference) |") && md.contains("tokenizer-specific"), "{md}");
+    let listed = md.lines().filter(|l| l.starts_with("- [samples/"));
+    assert!(
+        listed.clone().count() == 6
+            && listed.clone().all(|l| l.contains("longest copy ") || l.ends_with("no copy")),
+        "{md}"
+    );
+
+    // A copy of one note is no copy: refused before anything is loaded, naming the option.
+    let out = cadenza(tmp.path())
+        .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", markov.to_str().unwrap()])
+        .args(["--copy-min", "1", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("copy-min") && err.contains("at least 2"), "{err}");
 }
 
 /// The committed style classifier, which every build with libtorch can load.

@@ -167,3 +167,69 @@ fn generate_max_copy_from_the_command_line() {
     let o = run(&["--max-copy", "6", "--corpus", moved.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Infill and harmonize under the copy limit: no new note ends a copy of more than N notes of
+/// the training pieces (kept notes are not checked), by the index's matches on the result, for
+/// a memorizing Markov chain asked to rewrite (or harmonize) one of its own training pieces.
+#[test]
+fn edits_keep_new_notes_within_the_copy_limit() {
+    use cadenza::edit::{self, EditOptions};
+    use std::path::Path;
+
+    let pieces: Vec<Piece> = (0..4).map(|i| piece(10 + i, 32)).collect();
+    let keys: Vec<Vec<NoteKey>> = pieces.iter().map(note_keys).collect();
+    let mut index = CopyIndex::new();
+    for (i, k) in keys.iter().enumerate() {
+        index.add_piece(format!("piece {i}"), k.clone());
+    }
+    let index = Arc::new(index);
+    let tok = Tokenizer::new(TokenizerConfig::default()).unwrap();
+    let data: Vec<Vec<TokenId>> = pieces.iter().map(|p| tok.encode(p)).collect();
+    let model = MarkovModel::fit(
+        &MarkovConfig { order: 32, ..MarkovConfig::default() },
+        tok.vocab_size(),
+        &data,
+        None,
+    )
+    .unwrap();
+    let max = 8;
+    let opts = |limit: bool| EditOptions {
+        count: 2,
+        candidates: 2,
+        length: 1500,
+        copy_limit: limit.then(|| CopyLimit::new(index.clone(), max)),
+        ..EditOptions::default()
+    };
+    // The longest copy ending at a note that `new` says is new.
+    let longest_new = |p: &Piece, new: &dyn Fn(&NoteKey) -> bool| {
+        let k = note_keys(p);
+        index
+            .matches(&k)
+            .iter()
+            .zip(&k)
+            .filter(|(_, key)| new(key))
+            .map(|(m, _)| m.notes())
+            .max()
+            .unwrap_or(0)
+    };
+    let (a, b) = (8.0, 24.0);
+    let in_region = |k: &NoteKey| (a..b).contains(&k.beat());
+    let free = edit::infill(&model, &tok, &pieces[0], Path::new("p0.mid"), (a, b), &opts(false)).unwrap();
+    assert!(
+        free.iter().any(|e| longest_new(&e.piece, &in_region) > 2 * max),
+        "unguarded infill copies little"
+    );
+    for e in edit::infill(&model, &tok, &pieces[0], Path::new("p0.mid"), (a, b), &opts(true)).unwrap() {
+        assert!(e.new_notes > 0, "the guarded infill wrote nothing");
+        let l = longest_new(&e.piece, &in_region);
+        assert!(l <= max, "infill: a new note ends a copy of {l} notes");
+    }
+    let mut melody = pieces[1].clone();
+    melody.instruments.retain(|i| i.program == 40);
+    let tune: std::collections::HashSet<NoteKey> = note_keys(&melody).into_iter().collect();
+    let not_melody = |k: &NoteKey| !tune.contains(k);
+    for e in edit::harmonize(&model, &tok, &melody, Path::new("m.mid"), 3, &opts(true)).unwrap() {
+        let l = longest_new(&e.piece, &not_melody);
+        assert!(l <= max, "harmonize: a new note ends a copy of {l} notes");
+    }
+}

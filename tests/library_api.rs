@@ -116,6 +116,8 @@ fn train_eval_generate_compare_through_the_library() {
             seed_beats: Some(2.0),
             seed_seconds: None,
             strip_primer: false,
+            key: None,
+            key_candidates: 1,
         },
         copy_corpus: None,
         guard: Guard::default(),

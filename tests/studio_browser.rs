@@ -1,8 +1,10 @@
 //! The studio's page in a real browser: `cadenza studio` as a process on a free port, and
 //! headless Chromium driven over the DevTools protocol (`support/cdp.rs`). The page is loaded,
-//! a seed MIDI file is chosen in the file input and continued, the piano roll is drawn and the
-//! audio element loads its WAV, a region of the sample's piano roll is selected with the mouse and
-//! regenerated and an uploaded melody harmonized (kept notes drawn apart from new ones), a blind
+//! a seed MIDI file is chosen in the file input and continued under a copy limit ("max copy"),
+//! the piano roll is drawn with the sample's longest copy of the training music and the audio
+//! element loads its WAV, a region of the sample's piano roll is selected with the mouse and
+//! regenerated (under the edit's own copy limit) and an uploaded melody harmonized (kept notes
+//! drawn apart from new ones), a blind
 //! trial is voted on and the vote shows in the results table, all without one JavaScript error. A screenshot of the page is written to
 //! `target/tmp/studio-browser.png` (`docs/studio.png` is a copy of it).
 //!
@@ -64,11 +66,21 @@ fn generate_listen_and_vote_in_a_real_browser() {
     chrome.wait_for("document.getElementById('ckpt').options.length === 2", WAIT, SHOW);
     chrome.wait_for("document.getElementById('seedpiece').options.length > 1", WAIT, SHOW);
 
-    // Generate: one variation of a seed file chosen in the file input (a real upload).
+    // Generate: one variation of a seed file chosen in the file input (a real upload), no
+    // sampled note ending a copy of more than 6 notes of the training music.
+    let inputs = chrome.eval(
+        "['maxcopy', 'editmaxcopy'].map((id) => { const i = document.getElementById(id);
+           return i && [i.type, i.min, i.value, i.closest('label').textContent.trim()]; })",
+    );
+    assert_eq!(
+        inputs,
+        serde_json::json!([["number", "1", "", "max copy (notes)"], ["number", "1", "", "max copy (notes)"]]),
+        "the copy limit inputs, empty (off) at first"
+    );
     chrome.set_files("#seedfile", &[&seed]);
     chrome.eval(
         "(() => { const s = (id, v) => { document.getElementById(id).value = v; };
-           s('seedbeats', '4'); s('length', '384'); s('variations', '1'); s('rngseed', '11');
+           s('seedbeats', '4'); s('length', '384'); s('variations', '1'); s('rngseed', '11'); s('maxcopy', '6');
            document.getElementById('go').click(); })()",
     );
     let status = chrome.wait_for(
@@ -78,6 +90,7 @@ fn generate_listen_and_vote_in_a_real_browser() {
         SHOW,
     );
     assert!(status.as_str().unwrap().starts_with("1 sample(s)"), "{status}");
+    assert!(status.as_str().unwrap().contains("notes (max 6)"), "the longest copy: {status}");
     let generated = t0.elapsed();
 
     // The piano roll: an SVG with one rectangle per note, inside its box, and the primer marked.
@@ -94,6 +107,14 @@ fn generate_listen_and_vote_in_a_real_browser() {
     assert!(roll["width"].as_f64() > Some(300.0) && roll["height"].as_f64() > Some(100.0), "{roll}");
     assert!(roll["said"].as_str().unwrap().contains(&format!("{} notes", roll["notes"])), "{roll}");
     assert_eq!(roll["primer"], 1, "the seed's end is marked: {roll}");
+    // The sample's longest copy (the seed's notes included: its primer may quote the corpus).
+    let said = roll["said"].as_str().unwrap();
+    let copy = said
+        .split("longest copy of the training music ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(copy.is_some_and(|n| n >= 1) && said.contains("(max 6)"), "the longest copy is shown: {roll}");
 
     // Edit: drag across the middle of the sample's piano roll to select a region (snapped to
     // whole beats), regenerate it with K = 4, and find the result drawn with the kept notes
@@ -117,7 +138,7 @@ fn generate_listen_and_vote_in_a_real_browser() {
     assert!(selected["said"].as_str().unwrap().contains(&format!("beats {start}-{end}")), "{selected}");
     assert_eq!(selected["ready"], true, "{selected}");
     chrome.eval(
-        "(() => { document.getElementById('candidates').value = '4';
+        "(() => { document.getElementById('candidates').value = '4'; document.getElementById('editmaxcopy').value = '8';
            document.getElementById('infill').click(); })()",
     );
     let edited = chrome.wait_for(
@@ -146,6 +167,16 @@ fn generate_listen_and_vote_in_a_real_browser() {
     assert!(edited["said"].as_str().unwrap().contains(&format!("{} new", count("fresh"))), "{edited}");
     assert!(edited["midi"] == true && edited["audio"] == true, "{edited}");
     assert!(edited["status"].as_str().unwrap().contains("best of 4 candidates"), "{edited}");
+    let said = edited["said"].as_str().unwrap();
+    let copy = said
+        .split("longest copy of the training music ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        copy.is_some_and(|n| n <= 8) && said.contains("ending at a new note") && said.contains("(max 8)"),
+        "the edit's longest copy, within its limit: {edited}"
+    );
 
     // Harmonize an uploaded melody in two voices: the melody is kept, the voices are new.
     chrome.set_files("#editfile", &[&melody]);

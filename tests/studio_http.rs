@@ -594,3 +594,181 @@ fn infill_and_harmonize_keep_the_locked_notes_and_flag_the_new_ones() {
         assert_error(what, http(a, "GET", &path, b""), want);
     }
 }
+
+/// Poll job `job` until it ends; its last status.
+fn finished_job(a: std::net::SocketAddr, job: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, body) = http(a, "GET", &format!("/api/jobs/{job}"), b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let s = json_of(&body);
+        if s["state"] != "running" {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "job still running: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Each of `answer["longest_copy"]` (one per sample): a number of notes, at most `max`.
+fn longest_copies(answer: &serde_json::Value, max: u64) -> Vec<u64> {
+    let longest: Vec<u64> = answer["longest_copy"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no longest_copy: {answer}"))
+        .iter()
+        .map(|n| n.as_u64().unwrap_or_else(|| panic!("not a number of notes: {answer}")))
+        .collect();
+    assert_eq!(longest.len(), answer["samples"].as_array().unwrap().len(), "{answer}");
+    assert!(longest.iter().all(|&n| n <= max), "a copy longer than {max} notes: {answer}");
+    longest
+}
+
+#[test]
+fn max_copy_keeps_samples_from_copying_the_training_music() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    // The same checkpoint, its training corpus moved away.
+    let (mut header, payload) = cadenza::checkpoint::load(&ckpts.join("tiny.markov")).unwrap();
+    let gone = tmp.path().join("moved-away");
+    header.corpus.as_mut().unwrap().root = gone.display().to_string();
+    cadenza::checkpoint::save(&ckpts.join("gone.markov"), &header, &payload).unwrap();
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+
+    // Generation: every sample's longest copy is at most 6 notes, and the piano roll says so.
+    let req =
+        br#"{"checkpoint": "tiny.markov", "length": 256, "variations": 3, "rng_seed": 2, "max_copy": 6}"#;
+    let (status, body) = http(a, "POST", "/api/generate", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    assert_eq!((r["max_copy"].as_u64(), r["copy_index_cached"].as_bool()), (Some(6), Some(false)), "{r}");
+    let longest = longest_copies(&r, 6);
+    assert!(longest.iter().all(|&n| n >= 1), "{r}");
+    // A limit that binds: under one too large to, these draws copy 3 notes somewhere; under
+    // max_copy 2, none does.
+    let draw = |max: u64| {
+        let req = format!(
+            r#"{{"checkpoint": "tiny.markov", "length": 256, "variations": 3, "rng_seed": 2, "max_copy": {max}}}"#
+        );
+        let (status, body) = http(a, "POST", "/api/generate", req.as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        json_of(&body)
+    };
+    let free = draw(1_000_000);
+    assert!(longest_copies(&free, 1_000_000).iter().any(|&n| n > 2), "{free}");
+    assert_eq!(free["copy_index_cached"], true, "{free}");
+    longest_copies(&draw(2), 2);
+    for (id, n) in ids_of(&r).iter().zip(&longest) {
+        let roll = json_of(&http(a, "GET", &format!("/api/samples/{id}.json"), b"").1);
+        assert_eq!((roll["max_copy"].as_u64(), roll["longest_copy"].as_u64()), (Some(6), Some(*n)), "{roll}");
+    }
+    // Without a limit: no copy fields.
+    let (status, body) = http(a, "POST", "/api/generate", br#"{"checkpoint": "tiny.markov", "length": 32}"#);
+    assert_eq!(status, 200);
+    let r = json_of(&body);
+    assert!(r.get("longest_copy").is_none() && r.get("max_copy").is_none(), "{r}");
+    let plain = ids_of(&r).remove(0);
+    let roll = json_of(&http(a, "GET", &format!("/api/samples/{plain}.json"), b"").1);
+    assert!(roll["longest_copy"].is_null() && roll["max_copy"].is_null(), "{roll}");
+    // A job, from a seed: the index is kept from the first request.
+    let req = br#"{"checkpoint": "tiny.markov", "length": 128, "variations": 2, "rng_seed": 4, "seed_piece": "piece01.mid", "seed_beats": 2, "max_copy": 6}"#;
+    let (status, body) = http(a, "POST", "/api/jobs", req);
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let done = finished_job(a, json_of(&body)["job"].as_str().unwrap());
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["result"]["copy_index_cached"], true, "{done}");
+    assert_eq!(done["result"]["longest_copy"].as_array().map(Vec::len), Some(2), "{done}");
+
+    // Compare: each sample says its longest copy; a blind trial's clips do not.
+    let req =
+        br#"{"checkpoints": ["tiny.markov", "twin.markov"], "length": 64, "rng_seed": 3, "max_copy": 5}"#;
+    let (status, body) = http(a, "POST", "/api/compare", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    assert_eq!(r["max_copy"], 5, "{r}");
+    for s in r["samples"].as_array().unwrap() {
+        assert!(s["longest_copy"].as_u64().is_some_and(|n| n <= 5), "{r}");
+    }
+    let req = br#"{"a": "tiny.markov", "b": "twin.markov", "length": 48, "max_copy": 5}"#;
+    let (status, body) = http(a, "POST", "/api/trials", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let t = json_of(&body);
+    for clip in t["clips"].as_array().unwrap() {
+        let roll = json_of(&http(a, "GET", &format!("/api/samples/{}.json", clip.as_str().unwrap()), b"").1);
+        assert!(roll["longest_copy"].is_null() && roll["max_copy"].is_null(), "blind: {roll}");
+    }
+
+    // Infill and harmonize with a copy limit: the longest copy ending at a new note.
+    let up = upload(a, &common::melody(3, 4));
+    let req = format!(
+        r#"{{"checkpoint": "tiny.markov", "upload": "{up}", "start_beat": 4, "end_beat": 12, "candidates": 3, "variations": 2, "rng_seed": 7, "max_copy": 6}}"#
+    );
+    let (status, body) = http(a, "POST", "/api/infill", req.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    assert_eq!((r["max_copy"].as_u64(), r["copy_index_cached"].as_bool()), (Some(6), Some(true)), "{r}");
+    let longest = longest_copies(&r, 6);
+    let id = ids_of(&r).remove(0);
+    let roll = json_of(&http(a, "GET", &format!("/api/samples/{id}.json"), b"").1);
+    assert_eq!(roll["longest_copy"].as_u64(), Some(longest[0]), "{roll}");
+    let tune = upload(a, &single_line(1, 4));
+    let req =
+        format!(r#"{{"checkpoint": "tiny.markov", "upload": "{tune}", "candidates": 2, "max_copy": 8}}"#);
+    let (status, body) = http(a, "POST", "/api/harmonize", req.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    longest_copies(&json_of(&body), 8);
+
+    // Bad limits: a 400 that names the field, whatever the route.
+    let infill = |v: &str| {
+        format!(r#"{{"checkpoint": "tiny.markov", "upload": "{up}", "bars": [1, 1], "max_copy": {v}}}"#)
+    };
+    for v in ["0", "-1", r#""x""#, "2.5", "[6]", "true"] {
+        let bodies = [
+            ("/api/generate", format!(r#"{{"checkpoint": "tiny.markov", "max_copy": {v}}}"#)),
+            ("/api/jobs", format!(r#"{{"checkpoint": "tiny.markov", "max_copy": {v}}}"#)),
+            (
+                "/api/compare",
+                format!(r#"{{"checkpoints": ["tiny.markov", "twin.markov"], "max_copy": {v}}}"#),
+            ),
+            ("/api/trials", format!(r#"{{"a": "tiny.markov", "b": "twin.markov", "max_copy": {v}}}"#)),
+            ("/api/infill", infill(v)),
+            (
+                "/api/harmonize",
+                format!(r#"{{"checkpoint": "tiny.markov", "upload": "{tune}", "max_copy": {v}}}"#),
+            ),
+        ];
+        for (path, body) in bodies {
+            let answer = http(a, "POST", path, body.as_bytes());
+            let text = String::from_utf8_lossy(&answer.1).into_owned();
+            assert!(text.contains("max_copy"), "{path} {v}: {text}");
+            assert_error(&format!("{path} max_copy {v}"), answer, 400);
+        }
+    }
+    let unguarded = br#"{"checkpoint": "tiny.markov", "unguarded": true, "max_copy": 6}"#;
+    let answer = http(a, "POST", "/api/generate", unguarded);
+    assert!(String::from_utf8_lossy(&answer.1).contains("max_copy"), "{:?}", answer);
+    assert_error("unguarded with max_copy", answer, 400);
+
+    // A checkpoint whose training corpus is gone: 422 with the reason, and fine without a limit.
+    let answer = http(a, "POST", "/api/generate", br#"{"checkpoint": "gone.markov", "max_copy": 6}"#);
+    let text = String::from_utf8_lossy(&answer.1).into_owned();
+    assert!(
+        text.contains("max_copy") && text.contains("moved-away") && text.contains("not on this machine"),
+        "{text}"
+    );
+    assert_error("training corpus gone", answer, 422);
+    let (status, _) = http(a, "POST", "/api/generate", br#"{"checkpoint": "gone.markov", "length": 32}"#);
+    assert_eq!(status, 200);
+    let (status, body) = http(a, "POST", "/api/jobs", br#"{"checkpoint": "gone.markov", "max_copy": 6}"#);
+    assert_eq!(status, 202);
+    let failed = finished_job(a, json_of(&body)["job"].as_str().unwrap());
+    assert_eq!(
+        (failed["state"].as_str(), failed["status"].as_u64()),
+        (Some("failed"), Some(422)),
+        "{failed}"
+    );
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("not on this machine")), "{failed}");
+    let req = format!(r#"{{"checkpoint": "gone.markov", "upload": "{up}", "bars": [1, 1], "max_copy": 6}}"#);
+    assert_error("infill, training corpus gone", http(a, "POST", "/api/infill", req.as_bytes()), 422);
+    assert!(gone.to_str().is_some() && !gone.exists());
+}

@@ -107,6 +107,7 @@ fn base_configs() -> Vec<TokenizerConfig> {
             programs: ProgramMode::Programs,
             sustain: false,
             max_note_steps: 10,
+            key_relative: false,
         },
     ]
 }

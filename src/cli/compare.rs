@@ -1,5 +1,6 @@
 //! `cadenza compare`: Markov vs HMM vs LSTM (any checkpoints) side by side on one corpus's test
-//! split: likelihood, generation speed, musical statistics against the real music, originality;
+//! split: likelihood, generation speed, musical statistics against the real music, originality
+//! (copies on notes, against the test pieces' own, and token n-grams);
 //! a terminal table plus `report.json`, `report.md` and `report.html` with the samples; with
 //! `--judge`, a style classifier's verdict on every model's samples.
 
@@ -42,6 +43,10 @@ pub struct Args {
     /// n of the n-grams whose share found in the training split measures copying.
     #[arg(long, default_value_t = 8)]
     ngram: usize,
+    /// Copies on notes (as `cadenza check-copy` finds them) of at least N notes count in each
+    /// sample's copied share, and in the test pieces' reference row (at least 2).
+    #[arg(long, default_value_t = compare::copies::DEFAULT_COPY_MIN, value_name = "N")]
+    copy_min: usize,
     /// Folder for the reports and samples.
     #[arg(long, default_value = "out/compare")]
     out: PathBuf,
@@ -78,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             rng_seed: args.rng_seed,
             primer_beats: args.primer_beats,
             ngram: args.ngram.max(1),
+            copy_min: args.copy_min,
             sampler: Sampler { temperature: args.temperature, ..Sampler::default() },
         },
         guard: args.guard.guard(),

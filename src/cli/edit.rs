@@ -34,6 +34,14 @@ pub struct EditArgs {
     /// Start no note while N notes already sound (kept notes included).
     #[arg(long, value_name = "N")]
     max_polyphony: Option<usize>,
+    /// Let no new note end a copy of more than N notes of the model's training split (see
+    /// `generate --max-copy`; the kept notes are not checked).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_copy: Option<u64>,
+    /// With --max-copy: the corpus folder whose training split new notes may not copy
+    /// (default: the corpus the checkpoint records).
+    #[arg(long, value_name = "DIR", requires = "max_copy")]
+    corpus: Option<PathBuf>,
     #[command(flatten)]
     sampling: SamplingArgs,
     /// Folder for the files, named `<checkpoint stem>-NNN.mid`.
@@ -56,6 +64,7 @@ impl EditArgs {
             max_polyphony: self.max_polyphony,
             rerank: if self.rerank == "joint" { Rerank::Joint } else { Rerank::Kept },
             fim: self.fim,
+            copy_limit: None,
         }
     }
 }
@@ -131,6 +140,8 @@ pub fn run_infill(args: InfillArgs) -> anyhow::Result<()> {
         piece: args.piece,
         edit: Edit::Infill { region },
         options: args.common.options(args.horizon),
+        max_copy: args.common.max_copy.map(|n| n as usize),
+        copy_corpus: args.common.corpus.clone(),
         out: args.common.out.clone(),
     };
     report(&request)
@@ -143,6 +154,8 @@ pub fn run_harmonize(args: HarmonizeArgs) -> anyhow::Result<()> {
         piece: args.melody,
         edit: Edit::Harmonize { voices: args.voices },
         options: args.common.options(0.0),
+        max_copy: args.common.max_copy.map(|n| n as usize),
+        copy_corpus: args.common.corpus.clone(),
         out: args.common.out.clone(),
     };
     report(&request)

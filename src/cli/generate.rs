@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use super::progress::Reporter;
 use cadenza::generate::{self, GenerateOptions, GenerateRequest};
 
+use clap::builder::TypedValueParser as _;
+
 use super::options::{GuardArgs, SamplingArgs};
 
 /// Write new MIDI files sampled from a trained model.
@@ -36,6 +38,15 @@ pub struct Args {
     /// Leave the primer out of the written files.
     #[arg(long)]
     strip_primer: bool,
+    /// Write in this key: a tonic and a mode, such as "A minor", "F# major", "Bb minor". Needs
+    /// a checkpoint trained with --transpose-to-key. With --seed the seed's key is the default.
+    #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
+    key: Option<cadenza::key::Key>,
+    /// With --key: sample K candidates per piece and keep the one that sounds most in the key
+    /// (a key-relative model chooses between the major key and its relative minor itself).
+    #[arg(long, value_name = "K", default_value_t = cadenza::key::DEFAULT_KEY_CANDIDATES,
+          value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
+    key_candidates: usize,
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -64,6 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seed_beats: args.seed_beats,
             seed_seconds: args.seed_seconds,
             strip_primer: args.strip_primer,
+            key: args.key,
+            key_candidates: args.key_candidates,
         },
         guard: args.guard.guard(),
         copy_corpus: args.corpus,

@@ -10,6 +10,7 @@ mod doctor;
 mod edit;
 mod eval;
 mod generate;
+mod key;
 mod launch;
 mod options;
 mod play;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Find the longest copy of a corpus's music in MIDI files (transposed and re-tempoed quotes
     /// count), where it comes from, and the share of each file's notes inside copies.
     CheckCopy(check_copy::Args),
+    /// The key of MIDI files (Krumhansl-Schmuckler key finding, or the file's key signature when
+    /// the notes agree).
+    Key(key::Args),
     /// Compare checkpoints side by side on a corpus's test split: bits/token, generation
     /// speed, musical statistics against the real music, originality; writes an HTML report.
     Compare(compare::Args),
@@ -116,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Play(a) => play::run(a),
         Command::Compare(a) => compare::run(a),
         Command::CheckCopy(a) => check_copy::run(a),
+        Command::Key(a) => key::run(a),
         #[cfg(feature = "lstm")]
         Command::Classify(c) => classify::run(c),
         Command::Studio(a) => studio::run(a),

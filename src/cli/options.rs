@@ -43,6 +43,13 @@ pub struct TokenizerArgs {
     /// Do not apply the sustain pedal to note lengths.
     #[arg(long)]
     pub no_sustain: bool,
+    /// Key-relative training: move every piece to C major or A minor (its key found from its
+    /// notes, or its key signature when they agree) before the model learns it, as BachBot
+    /// and DeepBach did; generated music is moved to `--key`, or to the seed's key. Recorded in
+    /// the checkpoint. Neural training then does not transpose windows unless `--transpose`
+    /// asks for it.
+    #[arg(long)]
+    pub transpose_to_key: bool,
     /// BPE merges to apply on top of the scheme's tokens (a file from `cadenza tokens
     /// learn-bpe`, learned with the same tokenizer options).
     #[arg(long, value_name = "FILE")]
@@ -112,6 +119,11 @@ pub fn parse_split_key(s: &str) -> Result<SplitKey, String> {
     s.parse::<SplitKey>().map_err(|e| e.to_string())
 }
 
+/// `--key`: "A minor", "F# major", "Bb minor".
+pub fn parse_key(s: &str) -> Result<cadenza::key::Key, String> {
+    s.parse::<cadenza::key::Key>().map_err(|e| e.to_string())
+}
+
 fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse::<Scheme>().map_err(|e| e.to_string())
 }
@@ -162,6 +174,7 @@ impl TokenizerArgs {
             velocity_bins: self.velocity_bins,
             programs: if self.merge_piano { ProgramMode::MergePiano } else { base.programs },
             sustain: !self.no_sustain,
+            key_relative: self.transpose_to_key,
             ..base
         }
     }

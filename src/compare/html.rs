@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::copies;
 use super::report::{feature_rows, judge_rows, judges_note, num, summary_rows};
 use super::svg::{self, escape, model_colour, Series, REAL_COLOUR};
 use super::{Report, SamplePiece, SHOWN_SAMPLES};
@@ -45,7 +46,7 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
     let (header, rows) = summary_rows(r);
     s.push_str("<h2>Summary</h2>\n<table><tr>");
     for h in header {
-        let _ = write!(s, "<th>{}</th>", escape(h));
+        let _ = write!(s, "<th>{}</th>", escape(&h));
     }
     s.push_str("</tr>\n");
     for row in rows {
@@ -55,7 +56,7 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
         }
         s.push_str("</tr>\n");
     }
-    let _ = writeln!(s, "</table>\n<p class=\"note\">bits/token: held-out on the test split (as <code>cadenza eval</code>). mean OA: mean overlapped area between the model's and the test pieces' feature distributions (Gaussian KDE, Silverman bandwidth; 1 = indistinguishable). copied n-grams: share of the continuations' {}-grams found in the training split; longest copy: longest run of tokens copied verbatim from one training piece.</p>", r.ngram);
+    let _ = writeln!(s, "</table>\n<p class=\"note\">bits/token: held-out on the test split (as <code>cadenza eval</code>). mean OA: mean overlapped area between the model's and the test pieces' feature distributions (Gaussian KDE, Silverman bandwidth; 1 = indistinguishable). {}</p>", escape(&copies::note(r)));
     let _ = writeln!(s, "<p class=\"note\">{}</p>", escape(&judges_note(r)));
     if let Some(j) = &r.judge {
         s.push_str("<h2>Style judge</h2>\n<table><tr><th>label</th><th>test pieces</th>");
@@ -174,11 +175,12 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
         for (i, smp) in m.samples.iter().enumerate().take(SHOWN_SAMPLES) {
             let _ = writeln!(
                 s,
-                "<div class=\"sample\"><div>{} — primer from <code>{}</code>, {} new tokens, {} notes</div>",
+                "<div class=\"sample\"><div>{} — primer from <code>{}</code>, {} new tokens, {} notes, {}</div>",
                 escape(&smp.file),
                 escape(&smp.primer_source),
                 smp.new_tokens,
-                smp.notes
+                smp.notes,
+                escape(&copies::describe(smp.note_copy.as_ref()))
             );
             if let Some(p) = pieces.get(mi).and_then(|v| v.get(i)) {
                 s.push_str(&svg::piano_roll(&p.piece, p.primer_end_tick));
@@ -203,6 +205,12 @@ pub fn page(r: &Report, pieces: &[Vec<SamplePiece>]) -> String {
                 escape(&m.name)
             );
         }
+        s.push_str("<details class=\"note\"><summary>longest copy of every sample</summary><ul>\n");
+        for smp in &m.samples {
+            let copy = copies::describe(smp.note_copy.as_ref());
+            let _ = writeln!(s, "<li>{}: {}</li>", escape(&smp.file), escape(&copy));
+        }
+        s.push_str("</ul></details>\n");
     }
     s.push_str("</body></html>\n");
     s

@@ -7,12 +7,14 @@
 //! the same primed continuations from each (the opening beats of test pieces, one seed), measures
 //! the musical statistics of [`crate::metrics`] on every continuation and every test piece,
 //! compares their distributions (overlapped area, KL, histogram distances) and measures how much
-//! of each continuation is copied from the training split. Two judges say how real the samples
+//! of each continuation copies the training split, on notes ([`copies`], against the test
+//! pieces' own continuations) and on tokens (n-grams). Two judges say how real the samples
 //! look: a real-vs-generated [`discriminator`] per model (always), and a style classifier
 //! ([`judge`], when one is given) that attributes samples and test pieces to its labels.
 //! [`write`] saves the samples and the reports ([`report`]: terminal table, JSON, Markdown;
 //! [`html`]: one self-contained page).
 
+pub mod copies;
 pub mod discriminator;
 pub mod html;
 pub mod judge;
@@ -25,6 +27,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::copies::NoteCopyStats;
 use self::discriminator::DiscriminatorReport;
 pub use self::judge::{Judge, JudgeRequest, JudgeSummary, ModelJudge};
 use crate::checkpoint::{self, Header};
@@ -54,6 +57,8 @@ pub struct CompareOptions {
     pub primer_beats: f64,
     /// n of the n-grams of the originality share.
     pub ngram: usize,
+    /// Copies on notes of at least this many notes count in the copied share (at least 2).
+    pub copy_min: usize,
     pub sampler: Sampler,
 }
 
@@ -65,6 +70,7 @@ impl Default for CompareOptions {
             rng_seed: 0,
             primer_beats: 4.0,
             ngram: 8,
+            copy_min: copies::DEFAULT_COPY_MIN,
             sampler: Sampler::default(),
         }
     }
@@ -183,6 +189,12 @@ pub struct Report {
     #[serde(default)]
     pub max_polyphony: Option<usize>,
     pub ngram: usize,
+    /// The `min` of the copied share on notes.
+    #[serde(default = "copies::default_copy_min")]
+    pub copy_min: usize,
+    /// Copies on notes of the test pieces' own continuations: the reference row.
+    #[serde(default)]
+    pub reference_copies: Option<NoteCopyStats>,
     pub scalar_features: Vec<String>,
     pub histogram_features: Vec<String>,
     /// Statistics of the test pieces.
@@ -287,9 +299,13 @@ pub struct SampleReport {
     /// Tokens of primer and continuation the decoder dropped (0 under the note guard).
     #[serde(default)]
     pub dropped_tokens: usize,
+    /// The continuation's longest copy on notes and copied share ([`copies`]).
+    #[serde(default)]
+    pub note_copy: Option<crate::originality::CopyReport>,
 }
 
-/// How much the samples copy from the training split.
+/// How much the samples copy from the training split, in tokens (tokenizer-specific; copies on
+/// notes are [`NoteCopyStats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Originality {
     pub ngram: usize,
@@ -331,6 +347,9 @@ pub struct ModelReport {
     pub scalars: BTreeMap<String, ScalarComparison>,
     pub histograms: BTreeMap<String, HistogramSummary>,
     pub originality: Originality,
+    /// Copies on notes of the samples ([`copies`]).
+    #[serde(default)]
+    pub note_copies: Option<NoteCopyStats>,
     /// The style judge's verdict on the samples, when a judge was given.
     #[serde(default)]
     pub judge: Option<ModelJudge>,
@@ -473,6 +492,7 @@ pub struct CompareRequest {
 /// # Ok::<(), cadenza::Error>(())
 /// ```
 pub fn run(request: &CompareRequest, progress: &dyn Progress) -> Result<Outcome> {
+    copies::check_min(request.options.copy_min)?;
     // Check the tokenizers from the headers before loading any model.
     let headers = request.models.iter().map(|p| checkpoint::load_header(p)).collect::<Result<Vec<_>>>()?;
     let pairs: Vec<_> = request.models.iter().map(PathBuf::as_path).zip(&headers).collect();
@@ -552,6 +572,7 @@ pub fn compare_judged(
     if opts.samples == 0 {
         return Err(Error::setting("samples", 0, "at least 1"));
     }
+    copies::check_min(opts.copy_min)?;
     let tokenizer = corpus.tokenizer();
     let test = corpus.require_slices(Split::Test)?;
     let test_hashes = |c: &dyn Pieces| -> Vec<[u8; 32]> {
@@ -596,6 +617,8 @@ pub fn compare_judged(
     for name in HISTOGRAM_NAMES {
         real_hist.insert(name.to_string(), histogram_summary(&histogram_values(&real_refs, name), None));
     }
+    let copy_index = copies::training_index(corpus, opts, progress);
+    let reference_copies = copies::reference(&copy_index, tokenizer, &real_decoded, opts);
     // Per tokenizer: its primers, training sequences and n-gram index.
     let mut per_tokenizer: Vec<PerTokenizer> = Vec::new();
 
@@ -616,15 +639,11 @@ pub fn compare_judged(
         };
         let (_, primers, train, index) = &per_tokenizer[k];
         let primer_tokens: Vec<Vec<TokenId>> = primers.iter().map(|p| p.tokens.clone()).collect();
-        let rules = opts
-            .sampler
-            .notes
-            .as_ref()
-            .map(|r| {
-                NoteRules::new(tokenizer)
-                    .with_max_polyphony(r.max_polyphony())
-                    .with_copy_limit(r.copy_limit().cloned())
-            });
+        let rules = opts.sampler.notes.as_ref().map(|r| {
+            NoteRules::new(tokenizer)
+                .with_max_polyphony(r.max_polyphony())
+                .with_copy_limit(r.copy_limit().cloned())
+        });
         let sampler = opts.sampler.clone().with_notes(rules);
         progress.message(&format!("{}: scoring the test split", m.name));
         let score = Score::of_split(m.model, m.corpus, Split::Test)?;
@@ -645,8 +664,9 @@ pub fn compare_judged(
             let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
             let primer_end_tick = tokenizer.end_step(&primer.tokens) * ticks_per_step;
             let alone = sample.continuation_piece(tokenizer, &primer.decode);
+            let file = format!("samples/{}/{i:03}.mid", m.name);
             samples.push(SampleReport {
-                file: format!("samples/{}/{i:03}.mid", m.name),
+                file: file.clone(),
                 wav: None,
                 primer_source: primer.source.display().to_string(),
                 primer_tokens: primer.tokens.len(),
@@ -656,6 +676,7 @@ pub fn compare_judged(
                 copied_share: index.copied_share(cont),
                 longest_copy: longest_copied_span(cont, train),
                 dropped_tokens: tokenizer.dropped_tokens(full),
+                note_copy: Some(crate::originality::check_piece(&copy_index, file, &alone, opts.copy_min)),
             });
             pieces.push(SamplePiece { piece, primer_end_tick });
             continuations.push(alone);
@@ -731,6 +752,10 @@ pub fn compare_judged(
             scalars,
             histograms,
             originality,
+            note_copies: Some(NoteCopyStats::of(
+                opts.copy_min,
+                samples.iter().filter_map(|s| s.note_copy.as_ref()),
+            )),
             judge: model_judge,
             discriminator: Some(discriminated),
             samples,
@@ -752,6 +777,8 @@ pub fn compare_judged(
         note_guard: opts.sampler.notes.is_some(),
         max_polyphony: opts.sampler.notes.as_ref().and_then(|r| r.max_polyphony()),
         ngram: opts.ngram,
+        copy_min: opts.copy_min,
+        reference_copies: Some(reference_copies),
         scalar_features: SCALAR_NAMES.iter().map(|s| s.to_string()).collect(),
         histogram_features: HISTOGRAM_NAMES.iter().map(|s| s.to_string()).collect(),
         real: RealSet {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::copies::{self, longest_cell, share_cell};
 use super::Report;
 
 /// `x` with `digits` decimals, or `–` when undefined.
@@ -17,10 +18,14 @@ pub fn percent(x: Option<f64>) -> String {
     x.filter(|v| v.is_finite()).map_or("–".into(), |v| format!("{:.1}%", 100.0 * v))
 }
 
-/// The summary rows: one per model, as `[header, ...]` then cells. The `judge share` column is
-/// there only when a style judge was given.
-pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let mut header = vec![
+/// The name of the reference row of the summary table.
+pub const REFERENCE_ROW: &str = "test pieces (reference)";
+
+/// The summary rows: one per model, as `[header, ...]` then cells, then (when the report has
+/// it) the [`REFERENCE_ROW`] with only the copy columns filled. The `judge share` column is there
+/// only when a style judge was given.
+pub fn summary_rows(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header: Vec<String> = [
         "model",
         "kind",
         "tokenizer",
@@ -30,12 +35,17 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "perplexity",
         "tokens/s",
         "mean OA",
-        "copied n-grams",
-        "longest copy",
-        "discr. acc",
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
+    header.push(format!("token {}-grams in train", r.ngram));
+    // The copy columns, the only ones of the reference row.
+    let copy_columns = header.len();
+    header.push("longest copy (notes)".into());
+    header.push(copies::share_header(r));
+    header.push("discr. acc".into());
     if r.judge.is_some() {
-        header.push("judge share");
+        header.push("judge share".into());
     }
     // Ranks by bits/note (1 = best); bits/token compares only within one tokenizer, so with
     // several it names the tokenizer it belongs to.
@@ -45,7 +55,7 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
         key(a).total_cmp(&key(b))
     });
     let mixed = r.models.iter().any(|m| m.tokenizer_digest != r.models[0].tokenizer_digest);
-    let rows = r
+    let mut rows: Vec<Vec<String>> = r
         .models
         .iter()
         .enumerate()
@@ -63,7 +73,8 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 num(Some(m.tokens_per_second), 0),
                 num(m.mean_overlap, 3),
                 percent(m.originality.mean_copied_share),
-                format!("{:.1} (max {})", m.originality.mean_longest_copy, m.originality.max_longest_copy),
+                longest_cell(m.note_copies.as_ref()),
+                share_cell(m.note_copies.as_ref()),
                 num(m.discriminator.as_ref().and_then(|d| d.accuracy), 3),
             ];
             if r.judge.is_some() {
@@ -72,6 +83,13 @@ pub fn summary_rows(r: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
             row
         })
         .collect();
+    if let Some(c) = &r.reference_copies {
+        let mut row = vec!["–".to_string(); header.len()];
+        row[0] = REFERENCE_ROW.into();
+        row[copy_columns] = longest_cell(Some(c));
+        row[copy_columns + 1] = share_cell(Some(c));
+        rows.push(row);
+    }
     (header, rows)
 }
 
@@ -148,7 +166,13 @@ pub fn judge_rows<'a>(r: &Report, j: &'a super::JudgeSummary) -> Vec<(&'a String
 pub fn terminal_table(r: &Report) -> String {
     let (header, rows) = summary_rows(r);
     let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|row| row[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|row| row[c].chars().count())
+                .chain([header[c].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line =
         |cells: Vec<String>| {
@@ -165,7 +189,7 @@ pub fn terminal_table(r: &Report) -> String {
                 .collect::<Vec<_>>()
                 .join("  ")
         };
-    let mut out = line(header.iter().map(|s| s.to_string()).collect());
+    let mut out = line(header);
     out.push('\n');
     out.push_str(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>().join("  "));
     out.push('\n');
@@ -173,6 +197,8 @@ pub fn terminal_table(r: &Report) -> String {
         out.push_str(&line(row));
         out.push('\n');
     }
+    out.push_str(&copies::note(r));
+    out.push('\n');
     out.push_str(&judges_note(r));
     out.push('\n');
     out
@@ -192,15 +218,15 @@ pub fn markdown(r: &Report) -> String {
         r.corpus, r.test_pieces, r.test_tokens, r.tokenizer_digest, r.samples_per_model, r.length, r.primer_beats, r.temperature, r.rng_seed, r.guard_description()
     );
     let (header, rows) = summary_rows(r);
-    s.push_str(&md_row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>()));
+    s.push_str(&md_row(&header));
     s.push_str(&md_row(&vec!["---".to_string(); header.len()]));
     for row in rows {
         s.push_str(&md_row(&row));
     }
     let _ = writeln!(
         s,
-        "\n*bits/token*: held-out, on the test split (as `cadenza eval`). *mean OA*: mean overlapped area of the feature distributions with the test pieces' (1 = indistinguishable). *copied n-grams*: share of the continuations' {}-grams found in the training split; *longest copy*: longest run of tokens copied verbatim from one training piece.\n",
-        r.ngram
+        "\n*bits/token*: held-out, on the test split (as `cadenza eval`). *mean OA*: mean overlapped area of the feature distributions with the test pieces' (1 = indistinguishable).\n\n{}\n",
+        copies::note(r)
     );
     let _ = writeln!(s, "{}\n", judges_note(r));
     if let Some(j) = &r.judge {
@@ -253,7 +279,7 @@ pub fn markdown(r: &Report) -> String {
         for smp in &m.samples {
             let _ = writeln!(
                 s,
-                "- [{}]({}){}: primer from `{}`, {} new tokens, {} notes, copied {}-grams {}, longest copy {}",
+                "- [{}]({}){}: primer from `{}`, {} new tokens, {} notes, token {}-grams in train {}, {}",
                 smp.file,
                 smp.file,
                 smp.wav.as_ref().map_or(String::new(), |w| format!(" ([wav]({w}))")),
@@ -262,7 +288,7 @@ pub fn markdown(r: &Report) -> String {
                 smp.notes,
                 r.ngram,
                 percent(smp.copied_share),
-                smp.longest_copy
+                copies::describe(smp.note_copy.as_ref())
             );
         }
         s.push('\n');

@@ -9,6 +9,11 @@
 //! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
 //! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
 //! form.
+//!
+//! Every sampling request (generation, jobs, compare, trials, edits) may set `max_copy`: no
+//! sampled note may end a copy of more than that many notes of the checkpoint's training split,
+//! whose index [`super::models::Copies`] builds on first use and keeps. A checkpoint whose
+//! training corpus is not on this machine cannot serve it: 422.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -17,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::jobs::{Jobs, Tracker};
-use super::models::Models;
+use super::models::{Copies, Models, COPY_FIELD};
 use super::store::{self, SampleMeta, Store};
 use super::votes::{self, Trial, Vote, Votes};
 use super::Config;
@@ -97,6 +102,8 @@ pub fn status_of(e: &Error) -> u16 {
             StudioError::Database { .. } => 500,
             _ => 400,
         },
+        // A copy limit on a checkpoint whose training music is not here (see `Copies::get`).
+        Error::Setting { name: COPY_FIELD, .. } => 422,
         Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) | Error::Edit { .. } => 400,
         Error::Checkpoint { .. } | Error::Format { .. } | Error::Bytes(_) | Error::Model(_) => 422,
         _ => 500,
@@ -113,6 +120,8 @@ pub struct State {
     pub models: Models,
     /// Generation jobs running in the background, and the recent finished ones.
     pub jobs: Jobs,
+    /// The copy indexes of checkpoints' training splits, for `max_copy`.
+    pub copies: Copies,
     corpus: OnceLock<Vec<CorpusEntry>>,
 }
 
@@ -139,7 +148,8 @@ impl State {
         let store = Store::open(&config.data)?;
         let votes = Votes::open(&config.db)?;
         let models = Models::new(config.cached_models, &config.device);
-        Ok(State { config, store, votes, models, jobs: Jobs::default(), corpus: OnceLock::new() })
+        let copies = Copies::new(config.cached_models);
+        Ok(State { config, store, votes, models, jobs: Jobs::default(), copies, corpus: OnceLock::new() })
     }
 
     fn corpus(&self) -> Result<(&Path, &[CorpusEntry])> {
@@ -304,6 +314,7 @@ const SAMPLING_FIELDS: &[&str] = &[
     "rng_seed",
     "unguarded",
     "max_polyphony",
+    "max_copy",
 ];
 
 /// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
@@ -417,15 +428,32 @@ pub(super) struct DrawBody {
     pub rng_seed: Option<u64>,
     #[serde(default)]
     pub max_polyphony: Option<usize>,
+    /// The copy limit in notes, as sent (read by [`DrawBody::max_copy()`], checked by
+    /// [`DrawBody::check`]: kept raw so that a bad value gets an error naming the field).
+    #[serde(default)]
+    pub max_copy: Option<Value>,
 }
 
 impl DrawBody {
-    /// A polyphony limit of at least 1 and valid sampler options (a 400 otherwise).
+    /// A polyphony limit of at least 1, a copy limit that is a whole number of at least 1, and
+    /// valid sampler options (a 400 otherwise).
     pub(super) fn check(&self) -> Result<()> {
         if self.max_polyphony == Some(0) {
             return Err(bad("max_polyphony", "must be at least 1"));
         }
+        if let Some(v) = self.max_copy.as_ref().filter(|v| !v.is_null()) {
+            if self.max_copy().is_none() {
+                return Err(bad(COPY_FIELD, format!("must be a whole number of notes, at least 1, got {v}")));
+            }
+        }
         self.sampler().validate()
+    }
+
+    /// The copy limit asked for (`None`: none, or not a valid one, which [`DrawBody::check`]
+    /// refuses).
+    pub(super) fn max_copy(&self) -> Option<usize> {
+        let n = self.max_copy.as_ref()?.as_u64().filter(|&n| n >= 1)?;
+        usize::try_from(n).ok()
     }
 
     /// The sampler these fields ask for (note rules are set by the job).
@@ -468,7 +496,11 @@ impl SamplingBody {
         if self.seed_upload.is_some() && self.seed_piece.is_some() {
             return Err(bad("seed", "give seed_upload or seed_piece, not both"));
         }
-        self.draw.check()
+        self.draw.check()?;
+        if self.unguarded && self.draw.max_copy().is_some() {
+            return Err(bad(COPY_FIELD, "needs the note guard: leave unguarded off to limit copies"));
+        }
+        Ok(())
     }
 
     fn sampler(&self) -> Sampler {
@@ -476,7 +508,11 @@ impl SamplingBody {
     }
 
     fn guard(&self) -> Guard {
-        Guard { unguarded: self.unguarded, max_polyphony: self.draw.max_polyphony, max_copy: None }
+        Guard {
+            unguarded: self.unguarded,
+            max_polyphony: self.draw.max_polyphony,
+            max_copy: self.draw.max_copy(),
+        }
     }
 
     /// The seed file asked for, if any.
@@ -503,27 +539,49 @@ fn primer_beats(path: &Path, seed_beats: Option<f64>) -> Result<f64> {
     Ok(seed_beats.map_or(length, |b| b.min(length)))
 }
 
-/// What [`sample_into_store`] made: the sample ids, the sampling seconds, the new tokens, and
-/// whether the model was already loaded.
+/// What [`sample_into_store`] made: the sample ids, the sampling seconds, the new tokens,
+/// whether the model was already loaded, and under a copy limit each piece's longest copy and
+/// whether the copy index was already built.
 struct Stored {
     ids: Vec<String>,
     seconds: f64,
     new_tokens: usize,
     cached: bool,
+    longest_copy: Vec<Option<usize>>,
+    copies_cached: Option<bool>,
 }
 
-/// How many pieces to draw, from which rng seed, with or without the primer's notes.
+impl Stored {
+    /// Add to a generation's answer the copy limit, each sample's longest copy and whether the
+    /// index was kept from before (nothing without a limit).
+    fn copies_into(&self, max_copy: Option<usize>, answer: &mut Value) {
+        if let Some(max) = max_copy {
+            answer["max_copy"] = json!(max);
+            answer["longest_copy"] = json!(self.longest_copy);
+            answer["copy_index_cached"] = json!(self.copies_cached);
+        }
+    }
+}
+
+/// How many pieces to draw, from which rng seed, with or without the primer's notes, and
+/// whether for a blind trial (whose samples' metadata must not tell them apart).
 #[derive(Debug, Clone, Copy)]
 struct Draw {
     count: usize,
     rng_seed: u64,
     strip_primer: bool,
+    blind: bool,
 }
 
 impl Draw {
-    /// One piece with its primer: a listening trial's clip.
+    /// One piece with its primer: a clip to compare.
     fn clip(rng_seed: u64) -> Draw {
-        Draw { count: 1, rng_seed, strip_primer: false }
+        Draw { count: 1, rng_seed, strip_primer: false, blind: false }
+    }
+
+    /// A listening trial's clip.
+    fn blind_clip(rng_seed: u64) -> Draw {
+        Draw { blind: true, ..Draw::clip(rng_seed) }
     }
 }
 
@@ -536,7 +594,7 @@ fn sample_into_store(
     draw: Draw,
     progress: &Tracker,
 ) -> Result<Stored> {
-    let Draw { count, rng_seed, strip_primer } = draw;
+    let Draw { count, rng_seed, strip_primer, blind } = draw;
     let checkpoint = state.checkpoint(name)?;
     let primer_beats = match (&seed_file, strip_primer) {
         (Some(seed), false) => Some(primer_beats(seed, s.seed_beats)?),
@@ -550,13 +608,24 @@ fn sample_into_store(
         seed_beats: s.seed_beats,
         seed_seconds: None,
         strip_primer,
+        key: None,
+        key_candidates: 1,
     };
     progress.phase("model", 0, 1);
     let (model, cached) = state.models.get(&checkpoint)?;
-    progress.phase("sampling", 0, count);
-    let sampled = {
+    let max_copy = s.draw.max_copy();
+    let (sampled, copies_cached) = {
         let loaded = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard(), None)?
+        let (copies, copies_cached) = match max_copy {
+            Some(_) => {
+                progress.phase("copies", 0, 1);
+                let (index, kept) = state.copies.get(&checkpoint, name, &loaded)?;
+                (Some(index), Some(kept))
+            }
+            None => (None, None),
+        };
+        progress.phase("sampling", 0, count);
+        (generate::sample_loaded(&loaded, seed_file.as_deref(), &options, &s.guard(), copies)?, copies_cached)
     };
     let mut ids = Vec::new();
     for (i, piece) in sampled.pieces.iter().enumerate() {
@@ -567,10 +636,19 @@ fn sample_into_store(
             new_tokens: piece.continuation.len(),
             rng_seed,
             primer_beats,
+            max_copy: max_copy.filter(|_| !blind),
+            longest_copy: piece.longest_copy.filter(|_| !blind),
         };
         ids.push(state.store.add_sample(&midi::write_to_bytes(&piece.piece), &meta)?);
     }
-    Ok(Stored { ids, seconds: sampled.seconds, new_tokens: sampled.new_tokens, cached })
+    Ok(Stored {
+        ids,
+        seconds: sampled.seconds,
+        new_tokens: sampled.new_tokens,
+        cached,
+        longest_copy: sampled.pieces.iter().map(|p| p.longest_copy).collect(),
+        copies_cached,
+    })
 }
 
 /// A generation request, checked: the body, its seed file and its rng seed.
@@ -598,7 +676,7 @@ fn check_generate(state: &State, body: &[u8]) -> Result<Checked> {
 fn run_generate(state: &State, c: Checked, progress: &Tracker, audio: bool) -> Result<Value> {
     let t0 = std::time::Instant::now();
     let b = &c.body;
-    let draw = Draw { count: b.variations, rng_seed: c.rng_seed, strip_primer: b.strip_primer };
+    let draw = Draw { count: b.variations, rng_seed: c.rng_seed, strip_primer: b.strip_primer, blind: false };
     let stored = sample_into_store(state, &b.checkpoint, c.seed_file, &b.sampling, draw, progress)?;
     if audio {
         for (i, id) in stored.ids.iter().enumerate() {
@@ -607,14 +685,16 @@ fn run_generate(state: &State, c: Checked, progress: &Tracker, audio: bool) -> R
             let _ = wav(state, id);
         }
     }
-    Ok(json!({
+    let mut answer = json!({
         "samples": stored.ids,
         "rng_seed": c.rng_seed,
         "sampling_seconds": stored.seconds,
         "total_seconds": t0.elapsed().as_secs_f64(),
         "new_tokens": stored.new_tokens,
         "model_cached": stored.cached,
-    }))
+    });
+    stored.copies_into(b.sampling.draw.max_copy(), &mut answer);
+    Ok(answer)
 }
 
 fn generate(state: &State, body: &[u8]) -> Result<Response> {
@@ -683,10 +763,18 @@ fn compare(state: &State, body: &[u8]) -> Result<Response> {
             Draw::clip(rng_seed),
             &Tracker::none(),
         )?;
-        samples.push(json!({"checkpoint": name, "sample": stored.ids[0], "new_tokens": stored.new_tokens}));
+        let mut sample =
+            json!({"checkpoint": name, "sample": stored.ids[0], "new_tokens": stored.new_tokens});
+        if let Some(longest) = stored.longest_copy[0] {
+            sample["longest_copy"] = json!(longest);
+        }
+        samples.push(sample);
     }
-    let answer =
+    let mut answer =
         json!({"samples": samples, "rng_seed": rng_seed, "total_seconds": t0.elapsed().as_secs_f64()});
+    if let Some(max) = b.sampling.draw.max_copy() {
+        answer["max_copy"] = json!(max);
+    }
     Ok(Response::json(200, &answer))
 }
 
@@ -730,16 +818,23 @@ fn trial(state: &State, body: &[u8]) -> Result<Response> {
         }
         t.sampling.seed_piece = Some(name.clone());
         t.sampling.seed_upload = None;
-        let stored =
-            sample_into_store(state, &t.a, Some(path.clone()), &t.sampling, Draw::clip(rng_seed), &none)?;
+        let stored = sample_into_store(
+            state,
+            &t.a,
+            Some(path.clone()),
+            &t.sampling,
+            Draw::blind_clip(rng_seed),
+            &none,
+        )?;
         let real = real_clip(state, &t.a, &path, &name, &t.sampling, stored.new_tokens)?;
         (stored.ids[0].clone(), real, "real".to_string())
     } else {
         check_file_name(&t.b, "checkpoint")?;
         state.checkpoint(&t.b)?;
         let seed = t.sampling.seed_file(state)?;
-        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, Draw::clip(rng_seed), &none)?;
-        let b = sample_into_store(state, &t.b, seed, &t.sampling, Draw::clip(rng_seed), &none)?;
+        let clip = Draw::blind_clip(rng_seed);
+        let a = sample_into_store(state, &t.a, seed.clone(), &t.sampling, clip, &none)?;
+        let b = sample_into_store(state, &t.b, seed, &t.sampling, clip, &none)?;
         (a.ids[0].clone(), b.ids[0].clone(), t.b.clone())
     };
     let mut clips = [clip_a, clip_b];
@@ -780,6 +875,8 @@ fn real_clip(
         new_tokens: cont.len(),
         rng_seed: 0,
         primer_beats: Some(primer_beats(path, s.seed_beats)?),
+        max_copy: None,
+        longest_copy: None,
     };
     state.store.add_sample(&midi::write_to_bytes(&decoded), &meta)
 }
@@ -858,6 +955,8 @@ fn piano_roll(state: &State, id: &str) -> Result<Response> {
         "primer_tokens": meta.primer_tokens,
         "primer_seconds": meta.primer_beats.map(|b| tempo.seconds_at((b * tpb).round() as u64)),
         "new_tokens": meta.new_tokens,
+        "max_copy": meta.max_copy,
+        "longest_copy": meta.longest_copy,
         "notes": notes,
     });
     super::edit::annotate_roll(state, id, &piece, &mut roll)?;
@@ -984,6 +1083,37 @@ mod tests {
             );
             assert!(!error_line(&r).is_empty());
         }
+    }
+
+    #[test]
+    fn a_copy_limit_is_a_whole_number_of_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        for v in ["0", "-1", "\"x\"", "2.5", "1e3", "{}"] {
+            for body in [
+                format!(r#"{{"checkpoint": "m", "max_copy": {v}}}"#),
+                format!(r#"{{"checkpoints": ["m", "n"], "max_copy": {v}}}"#),
+            ] {
+                let url = if body.contains("checkpoints") { "/api/compare" } else { "/api/generate" };
+                let r = handle(&s, &req("POST", url, body.as_bytes()));
+                assert_eq!(r.status, 400, "{body}");
+                assert!(error_line(&r).starts_with("max_copy: "), "{body}: {}", error_line(&r));
+            }
+        }
+        let r = handle(
+            &s,
+            &req("POST", "/api/generate", br#"{"checkpoint": "m", "unguarded": true, "max_copy": 3}"#),
+        );
+        assert_eq!(r.status, 400);
+        assert!(error_line(&r).contains("max_copy"));
+        // Well formed: on to the checkpoint, which is not there.
+        for v in ["null", "1", "64"] {
+            let body = format!(r#"{{"checkpoint": "m", "max_copy": {v}}}"#);
+            assert_eq!(handle(&s, &req("POST", "/api/generate", body.as_bytes())).status, 404, "{body}");
+        }
+        let gone = Error::setting(COPY_FIELD, "set for m", "left out");
+        assert_eq!(status_of(&gone), 422);
+        assert_eq!(status_of(&Error::setting("max-copy", 0, "at least 1")), 400);
     }
 
     #[test]

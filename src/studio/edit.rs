@@ -10,9 +10,14 @@
 //! edit was (`"edit"`), so the page draws the kept part differently from the new one. Every
 //! piano roll also carries its tempo map (`"tempos"`), so that the page can turn a selection in
 //! seconds into beats; `GET /api/uploads/ID.json` is the piano roll of an uploaded piece.
+//!
+//! With `max_copy`, no new note may end a copy of more than that many notes of the checkpoint's
+//! training split (the kept notes are walked but not checked), and each result records the
+//! longest copy that ends at one of its new notes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +25,7 @@ use serde_json::{json, Value};
 
 use super::api::{bad, check_file_name, one_usize, parse, DrawBody, Response, State, MAX_VARIATIONS};
 use super::store::{self, SampleMeta};
+use crate::copies::{self, CopyIndex};
 use crate::edit::{edit_loaded, Edit, EditOptions, Region};
 use crate::error::{Error, Result, StudioError};
 use crate::midi::{self, Piece, TempoMap};
@@ -41,6 +47,7 @@ const COMMON_FIELDS: &[&str] = &[
     "top_p",
     "rng_seed",
     "max_polyphony",
+    "max_copy",
 ];
 
 fn default_candidates() -> usize {
@@ -161,6 +168,21 @@ fn new_notes(result: &[u8], kept: &Piece) -> Result<Vec<NoteKey>> {
     Ok(keys(&read_back(result)?).filter(|k| !take(&mut kept, k)).collect())
 }
 
+/// The longest copy of `index`'s music, in notes, that ends at one of `new`, the new notes of
+/// the stored result `result` (its MIDI bytes), both as the file reads back (0: no new note).
+fn longest_new_copy(index: &CopyIndex, result: &[u8], new: &[NoteKey]) -> Result<usize> {
+    let piece = read_back(result)?;
+    let tpb = piece.ticks_per_beat;
+    let new: HashSet<copies::NoteKey> = new
+        .iter()
+        .filter(|k| !k.3)
+        .map(|&(tick, pitch, _, _)| copies::NoteKey { onset: copies::onset_step(tick, tpb), pitch })
+        .collect();
+    let keys = copies::note_keys(&piece);
+    let matches = index.matches(&keys);
+    Ok(keys.iter().zip(&matches).filter(|(k, _)| new.contains(k)).map(|(_, m)| m.notes()).max().unwrap_or(0))
+}
+
 /// Check a body: the checkpoint's path, the source, the options (4xx before any work).
 fn check(state: &State, b: &EditBody) -> Result<(std::path::PathBuf, Source, Vec<u8>, EditOptions)> {
     let source = match (&b.sample, &b.upload) {
@@ -219,11 +241,18 @@ pub(super) fn harmonize(state: &State, body: &[u8]) -> Result<Response> {
 /// Edit, store each result with its record of new notes, answer.
 fn run(state: &State, b: &EditBody, edit: Edit) -> Result<Response> {
     let t0 = Instant::now();
-    let (checkpoint, source, bytes, options) = check(state, b)?;
+    let (checkpoint, source, bytes, mut options) = check(state, b)?;
+    let max_copy = b.draw.max_copy();
     let (model, cached) = state.models.get(&checkpoint)?;
     let sampling = Instant::now();
+    let mut copies: Option<(Arc<CopyIndex>, bool)> = None;
     let (edited, region, kept) = {
         let loaded = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(max) = max_copy {
+            let (index, kept) = state.copies.get(&checkpoint, &b.checkpoint, &loaded)?;
+            options.copy_limit = Some(crate::tokens::CopyLimit::new(Arc::clone(&index), max));
+            copies = Some((index, kept));
+        }
         let name = Path::new(source.label());
         let piece = midi::read_bytes(&bytes, name, &loaded.tokenizer.read_options())?;
         let (edited, region) = edit_loaded(&loaded, &piece, name, &edit, &options)?;
@@ -239,6 +268,7 @@ fn run(state: &State, b: &EditBody, edit: Edit) -> Result<Response> {
         Edit::Harmonize { .. } => "harmonize",
     };
     let mut ids = Vec::with_capacity(edited.len());
+    let mut longest = Vec::with_capacity(edited.len());
     for e in &edited {
         let midi_bytes = midi::write_to_bytes(&e.piece);
         let record = EditRecord {
@@ -248,6 +278,11 @@ fn run(state: &State, b: &EditBody, edit: Edit) -> Result<Response> {
             region_beats: region.map(|(a, b)| [a, b]),
             new: new_notes(&midi_bytes, &kept)?,
         };
+        let longest_copy = match &copies {
+            Some((index, _)) => Some(longest_new_copy(index, &midi_bytes, &record.new)?),
+            None => None,
+        };
+        longest.push(longest_copy);
         let record =
             serde_json::to_vec(&record).map_err(|source| Error::Json { what: "edit record", source })?;
         let meta = SampleMeta {
@@ -256,6 +291,8 @@ fn run(state: &State, b: &EditBody, edit: Edit) -> Result<Response> {
             new_tokens: 0,
             rng_seed: options.rng_seed,
             primer_beats: None,
+            max_copy,
+            longest_copy,
         };
         ids.push(state.store.add_sample_with(&midi_bytes, &meta, &[("edit.json", &record)])?);
     }
@@ -274,6 +311,11 @@ fn run(state: &State, b: &EditBody, edit: Edit) -> Result<Response> {
     });
     if let Some((a, e)) = region {
         answer["region"] = json!([a, e]);
+    }
+    if let (Some(max), Some((_, kept))) = (max_copy, &copies) {
+        answer["max_copy"] = json!(max);
+        answer["longest_copy"] = json!(longest);
+        answer["copy_index_cached"] = json!(kept);
     }
     Ok(Response::json(200, &answer))
 }

@@ -1,10 +1,10 @@
 //! Generation as a background job whose progress the page polls: `POST /api/jobs` (the body of
 //! `POST /api/generate`) checks the request, starts the work on a thread of its own and answers
 //! `202 {"job": ID}` at once; `GET /api/jobs/ID` tells the job's state (`running`, `done`,
-//! `failed`), its phase (`model`, `sampling`, `storing`, `audio`) with `done` of `total` steps,
-//! the seconds since it started (or that it took, once ended), and when it ends the answer
-//! `POST /api/generate` would have given (`result`) or its one-line error (`error`, with the
-//! `status` that answer would have had).
+//! `failed`), its phase (`model`, `copies` (indexing the training split for `max_copy`),
+//! `sampling`, `storing`, `audio`) with `done` of `total` steps, the seconds since it started (or
+//! that it took, once ended), and when it ends the answer `POST /api/generate` would have given
+//! (`result`) or its one-line error (`error`, with the `status` that answer would have had).
 //!
 //! Only the most recent [`MAX_JOBS`] jobs are remembered.
 

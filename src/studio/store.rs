@@ -41,6 +41,14 @@ pub struct SampleMeta {
     /// Where the primer ends, in beats from the start (`None`: no primer in the notes).
     #[serde(default)]
     pub primer_beats: Option<f64>,
+    /// The copy limit it was sampled under (`max_copy`, in notes; `None`: none, or a blind
+    /// trial's clip, whose metadata must not tell it apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_copy: Option<usize>,
+    /// Under a copy limit, its longest copy of the training music, in notes: generated, the
+    /// longest anywhere in the piece (seed included); edited, the longest ending at a new note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_copy: Option<usize>,
 }
 
 /// The folder of samples and uploads.
@@ -181,10 +189,17 @@ mod tests {
             new_tokens: 5,
             rng_seed: 3,
             primer_beats: Some(4.0),
+            max_copy: None,
+            longest_copy: None,
         };
         let id = store.add_sample(b"MThd", &meta).unwrap();
         assert_eq!(store.sample_midi(&id).unwrap(), b"MThd");
         assert_eq!(store.sample_meta(&id).unwrap(), meta);
+        let json = std::fs::read_to_string(store.sample_path(&id, "meta.json").unwrap()).unwrap();
+        assert!(!json.contains("copy"), "no copy fields without a limit: {json}");
+        let limited = SampleMeta { max_copy: Some(6), longest_copy: Some(4), ..meta.clone() };
+        let id = store.add_sample(b"MThd", &limited).unwrap();
+        assert_eq!(store.sample_meta(&id).unwrap(), limited);
         assert_eq!(store.sample_extra(&id, "edit.json").unwrap(), None);
         let edited = store.add_sample_with(b"MThd", &meta, &[("edit.json", b"{}")]).unwrap();
         assert_eq!(store.sample_extra(&edited, "edit.json").unwrap().as_deref(), Some(&b"{}"[..]));

@@ -107,6 +107,16 @@ pub struct TokenizerConfig {
     pub sustain: bool,
     /// The decoder closes a note still open after this many steps.
     pub max_note_steps: u32,
+    /// Key-relative pieces: every piece a model learns from is first moved to C major or A
+    /// minor (its key found by `crate::key`), and generated music is moved to the asked key (or
+    /// the seed's). The tokens themselves are encoded as without it. Absent (false) in
+    /// configurations from before it, and left out when false, so their digests stay.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub key_relative: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for TokenizerConfig {
@@ -121,6 +131,7 @@ impl Default for TokenizerConfig {
             programs: ProgramMode::Programs,
             sustain: true,
             max_note_steps: 12 * 16,
+            key_relative: false,
         }
     }
 }
@@ -139,6 +150,7 @@ impl TokenizerConfig {
             programs: ProgramMode::MergePiano,
             sustain: true,
             max_note_steps: 500,
+            key_relative: false,
         }
     }
 

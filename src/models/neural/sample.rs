@@ -301,8 +301,13 @@ impl<N: Network> NeuralModel<N> {
                     let mut rows = rows_f64(&b.probs)?;
                     let mut keep = Vec::with_capacity(b.primers.len());
                     let mut next = Vec::with_capacity(b.primers.len());
-                    for (k, &i) in b.primers.iter().enumerate() {
-                        let t = sampler.pick_guarded(&mut rows[k], guards[i].as_mut(), &mut rngs[i]);
+                    // Each row's guard and stream, borrowed apart (a batch's rows are distinct).
+                    let mut slots: Vec<Option<_>> =
+                        guards.iter_mut().zip(rngs.iter_mut()).map(|(g, r)| Some((g.as_mut(), r))).collect();
+                    let picked: Vec<_> =
+                        b.primers.iter().map(|&i| slots[i].take().expect("distinct rows")).collect();
+                    let picks = sampler.pick_rows(&mut rows, picked);
+                    for (k, (&i, t)) in b.primers.iter().zip(picks).enumerate() {
                         outs[i].push(t);
                         if t != EOS && outs[i].len() < max_new {
                             keep.push(k as i64);
