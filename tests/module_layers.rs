@@ -120,6 +120,7 @@ fn error_is_the_root_and_the_documented_order_holds() {
         "midi",
         "copies",
         "tokens",
+        "key",
         "corpus",
         "store",
         "originality",

@@ -219,3 +219,22 @@ impl TokenizerConfig {
         blake3::hash(&json).to_hex()[..16].to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_relative_is_absent_from_older_configurations_and_changes_the_digest_when_on() {
+        let plain = TokenizerConfig::default();
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("key_relative"), "{json}");
+        // A configuration written before the setting existed reads as not key-relative.
+        let old: TokenizerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!((old, old.digest()), (plain, plain.digest()));
+        let keyed = TokenizerConfig { key_relative: true, ..plain };
+        assert_ne!(keyed.digest(), plain.digest(), "key-relative pieces get their own cache entries");
+        let back: TokenizerConfig = serde_json::from_str(&serde_json::to_string(&keyed).unwrap()).unwrap();
+        assert!(back.key_relative);
+    }
+}

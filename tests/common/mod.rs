@@ -175,3 +175,43 @@ pub fn tune(tpb: u16, seed: u64, notes: u64) -> Piece {
     p.normalize();
     p
 }
+
+/// A piece in `key`: 48 notes of random lengths (eighth to half notes), mostly on scale
+/// degrees (harmonic minor in minor keys) with the tonic and dominant favoured, one note in
+/// eight chromatic, and a two-note chord (I, IV, V, I) under every fourth note.
+pub fn piece_in_key(key: cadenza::key::Key, seed: u64) -> Piece {
+    let mut rng = Lcg(seed);
+    let tpb = 480u64;
+    // Minor keys with the leading tone of harmonic minor, as music in minor keys has it.
+    let mut scale = key.scale();
+    if key.mode == cadenza::key::Mode::Minor {
+        scale[6] = (key.tonic + 11) % 12;
+    }
+    let mut piece = Piece::new(tpb as u16);
+    piece.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
+    let mut melody = Instrument { program: 0, channel: 0, ..Instrument::default() };
+    let mut chords = Instrument { program: 48, channel: 1, ..Instrument::default() };
+    let mut t = 0;
+    for i in 0..48usize {
+        let len = tpb / 2 * (1 + rng.next(4));
+        let pc = match rng.next(16) {
+            0..=3 => scale[0],
+            4..=5 => scale[4],
+            6..=13 => scale[rng.next(7) as usize],
+            _ => (scale[rng.next(7) as usize] + 1) % 12,
+        };
+        let pitch = 60 + pc;
+        melody.notes.push(Note { start: t, end: t + len, pitch, velocity: 80 });
+        if i % 4 == 0 {
+            let root = scale[[0, 3, 4, 0][(i / 4) % 4]];
+            let third = scale[([0, 3, 4, 0][(i / 4) % 4] + 2) % 7];
+            for pc in [root, third] {
+                chords.notes.push(Note { start: t, end: t + len, pitch: 48 + pc, velocity: 70 });
+            }
+        }
+        t += len;
+    }
+    chords.notes.sort();
+    piece.instruments = vec![melody, chords];
+    piece
+}
