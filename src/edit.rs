@@ -674,15 +674,21 @@ pub fn edit_loaded(
     edit: &Edit,
     options: &EditOptions,
 ) -> Result<(Vec<Edited>, Option<(f64, f64)>)> {
-    match edit {
+    // A key-relative model reads the piece in its reference key; the results go back to the
+    // piece's key, where the kept notes are exactly the originals again.
+    let plan = crate::key::KeyPlan::new(loaded.tokenizer.config(), Some(piece), None)?;
+    let moved = plan.seed(piece);
+    let (edited, beats) = match edit {
         Edit::Infill { region } => {
             let beats = region.beats(piece, path)?;
-            Ok((infill(&loaded.model, &loaded.tokenizer, piece, path, beats, options)?, Some(beats)))
+            (infill(&loaded.model, &loaded.tokenizer, &moved, path, beats, options)?, Some(beats))
         }
         Edit::Harmonize { voices } => {
-            Ok((harmonize(&loaded.model, &loaded.tokenizer, piece, path, *voices, options)?, None))
+            (harmonize(&loaded.model, &loaded.tokenizer, &moved, path, *voices, options)?, None)
         }
-    }
+    };
+    let edited = edited.into_iter().map(|e| Edited { piece: plan.output(e.piece), ..e }).collect();
+    Ok((edited, beats))
 }
 
 #[cfg(test)]

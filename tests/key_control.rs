@@ -79,6 +79,33 @@ fn a_key_relative_markov_chain_writes_in_the_asked_key() {
     let d_major: Key = "D major".parse().unwrap();
     assert!(found.iter().filter(|k| **k == d_major).count() >= 5, "{found:?}");
 
+    // An infill reads the D major piece in C major and gives it back in D major: every note
+    // outside the region is the seed's own, and the fill is in D major too.
+    let out = cadenza(tmp.path())
+        .args(["infill", ckpt.to_str().unwrap(), "--piece", seed.to_str().unwrap(), "--beats", "8-16"])
+        .args(["--count", "2", "--out"])
+        .arg(tmp.path().join("infilled"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let original = cadenza::midi::read_file(&seed, &Default::default()).unwrap();
+    let outside = |p: &cadenza::midi::Piece| {
+        let mut v: Vec<(u64, u8)> = p
+            .instruments
+            .iter()
+            .flat_map(|i| i.notes.iter())
+            .map(|n| (n.start * 480 / u64::from(p.ticks_per_beat), n.pitch))
+            .filter(|(t, _)| !(8 * 480..16 * 480).contains(t))
+            .collect();
+        v.sort();
+        v
+    };
+    for f in std::fs::read_dir(tmp.path().join("infilled")).unwrap() {
+        let piece = cadenza::midi::read_file(&f.unwrap().path(), &Default::default()).unwrap();
+        assert_eq!(outside(&piece), outside(&original), "kept notes keep their pitches");
+        assert_eq!(key_of_notes(&piece, None, Profile::AardenEssen).unwrap().key, d_major);
+    }
+
     // eval scores it on its own (key-relative) held-out pieces.
     let out = cadenza(tmp.path())
         .args(["eval", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--split", "train"])

@@ -772,3 +772,35 @@ fn max_copy_keeps_samples_from_copying_the_training_music() {
     assert_error("infill, training corpus gone", http(a, "POST", "/api/infill", req.as_bytes()), 422);
     assert!(gone.to_str().is_some() && !gone.exists());
 }
+
+#[test]
+fn keys_are_asked_of_key_relative_checkpoints_and_refused_by_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    // A key-relative chain on the same corpus (its melodies are in C major).
+    let keyed = common::train(tmp.path(), &corpus, "markov", &["--order", "3", "--transpose-to-key"]);
+    std::fs::copy(&keyed, ckpts.join("keyed.markov")).unwrap();
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+
+    let req = br#"{"checkpoint": "keyed.markov", "length": 128, "variations": 2, "rng_seed": 1, "key": "F# major"}"#;
+    let (status, body) = http(a, "POST", "/api/generate", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let want: cadenza::key::Key = "F# major".parse().unwrap();
+    for id in json_of(&body)["samples"].as_array().unwrap() {
+        let path = format!("/api/samples/{}.mid", id.as_str().unwrap());
+        let (status, bytes) = http(a, "GET", &path, b"");
+        assert_eq!(status, 200);
+        let piece = cadenza::midi::read_bytes(&bytes, Path::new("sample.mid"), &Default::default()).unwrap();
+        let found = cadenza::key::key_of_notes(&piece, None, cadenza::key::Profile::AardenEssen).unwrap();
+        assert_eq!(found.key, want);
+    }
+    // Refused in one line: a key of a checkpoint trained without --transpose-to-key (422), and
+    // something that is no key (400).
+    let req = br#"{"checkpoint": "tiny.markov", "length": 32, "key": "A minor"}"#;
+    let answer = http(a, "POST", "/api/generate", req);
+    assert!(String::from_utf8_lossy(&answer.1).contains("transpose-to-key"));
+    assert_error("key of a plain checkpoint", answer, 422);
+    let req = br#"{"checkpoint": "keyed.markov", "length": 32, "key": "H minor"}"#;
+    assert_error("no key", http(a, "POST", "/api/generate", req), 400);
+}

@@ -13,7 +13,9 @@
 //! Every sampling request (generation, jobs, compare, trials, edits) may set `max_copy`: no
 //! sampled note may end a copy of more than that many notes of the checkpoint's training split,
 //! whose index [`super::models::Copies`] builds on first use and keeps. A checkpoint whose
-//! training corpus is not on this machine cannot serve it: 422.
+//! training corpus is not on this machine cannot serve it: 422. Generation, jobs, compare and
+//! trials may set `key` ("A minor"): a key-relative checkpoint writes in it (the best of
+//! [`crate::key::DEFAULT_KEY_CANDIDATES`] samples each); any other checkpoint answers 422.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -104,6 +106,8 @@ pub fn status_of(e: &Error) -> u16 {
         },
         // A copy limit on a checkpoint whose training music is not here (see `Copies::get`).
         Error::Setting { name: COPY_FIELD, .. } => 422,
+        // A key asked of a checkpoint trained without key-relative pieces.
+        Error::Setting { name: "key", .. } => 422,
         Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) | Error::Edit { .. } => 400,
         Error::Checkpoint { .. } | Error::Format { .. } | Error::Bytes(_) | Error::Model(_) => 422,
         _ => 500,
@@ -315,6 +319,7 @@ const SAMPLING_FIELDS: &[&str] = &[
     "unguarded",
     "max_polyphony",
     "max_copy",
+    "key",
 ];
 
 /// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
@@ -411,6 +416,9 @@ struct SamplingBody {
     length: usize,
     #[serde(default)]
     unguarded: bool,
+    /// The key to write in, as "A minor" (a key-relative checkpoint; see [`crate::key::plan`]).
+    #[serde(default)]
+    key: Option<String>,
     #[serde(flatten)]
     draw: DrawBody,
 }
@@ -497,6 +505,7 @@ impl SamplingBody {
             return Err(bad("seed", "give seed_upload or seed_piece, not both"));
         }
         self.draw.check()?;
+        self.key()?;
         if self.unguarded && self.draw.max_copy().is_some() {
             return Err(bad(COPY_FIELD, "needs the note guard: leave unguarded off to limit copies"));
         }
@@ -505,6 +514,19 @@ impl SamplingBody {
 
     fn sampler(&self) -> Sampler {
         self.draw.sampler()
+    }
+
+    /// The key asked for (empty: none); a 400 naming the field when it is no key.
+    fn key(&self) -> Result<Option<crate::key::Key>> {
+        match self.key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            None => Ok(None),
+            Some(k) => k.parse().map(Some).map_err(|_| {
+                bad(
+                    "key",
+                    format!("must be a tonic and a mode, such as \"A minor\" or \"F# major\", got {k:?}"),
+                )
+            }),
+        }
     }
 
     fn guard(&self) -> Guard {
@@ -608,8 +630,8 @@ fn sample_into_store(
         seed_beats: s.seed_beats,
         seed_seconds: None,
         strip_primer,
-        key: None,
-        key_candidates: 1,
+        key: s.key()?,
+        key_candidates: crate::key::DEFAULT_KEY_CANDIDATES,
     };
     progress.phase("model", 0, 1);
     let (model, cached) = state.models.get(&checkpoint)?;
