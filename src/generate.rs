@@ -40,6 +40,59 @@ pub struct GenerateOptions {
     /// With a key: candidates sampled per piece, the one that sounds most in the key kept
     /// ([`crate::key::DEFAULT_KEY_CANDIDATES`]; 1 takes the first).
     pub key_candidates: usize,
+    /// Which instruments the samples may play (by default the seed's).
+    pub instruments: Instruments,
+}
+
+/// Which instruments samples may play (through the sampler's constraints, see
+/// [`crate::tokens::Constraints::only_instruments`]; tokenizers that merge every instrument into
+/// one piano part have no choice to make).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Instruments {
+    /// The instruments of the seed file (all of its parts, not only the primer's); any without
+    /// a seed, or when sampling unguarded.
+    #[default]
+    Seed,
+    /// Whatever the model writes.
+    Any,
+    /// Only these, `(program, is_drum)` (see [`crate::tokens::gm_names::parse_instrument`]).
+    Only(Vec<(u8, bool)>),
+}
+
+impl Instruments {
+    /// The instrument list for sampling with `tokenizer` after `seed`: `None` for no limit. An
+    /// explicit list with a tokenizer without instruments, or unguarded, is an error.
+    fn resolve(
+        &self,
+        tokenizer: &Tokenizer,
+        seed: Option<&Piece>,
+        guarded: bool,
+    ) -> Result<Option<Vec<(u8, bool)>>> {
+        let programs = tokenizer.config().programs == crate::tokens::ProgramMode::Programs;
+        match self {
+            Instruments::Any => Ok(None),
+            Instruments::Seed => Ok(seed.filter(|_| programs && guarded).map(|p| {
+                p.instruments.iter().filter(|i| !i.notes.is_empty()).map(|i| (i.program, i.is_drum)).collect()
+            })),
+            Instruments::Only(list) => {
+                if !programs {
+                    return Err(Error::setting(
+                        "instruments",
+                        list.len(),
+                        "a checkpoint whose tokenizer keeps instruments (this one merges them into one piano part)",
+                    ));
+                }
+                if !guarded {
+                    return Err(Error::setting(
+                        "instruments",
+                        list.len(),
+                        "the note guard on (not --unguarded)",
+                    ));
+                }
+                Ok(Some(list.clone()))
+            }
+        }
+    }
 }
 
 /// One generated piece.
@@ -74,15 +127,20 @@ pub fn generate(
         }
         None => (vec![BOS], DecodeOptions::default()),
     };
+    let mut sampler = opts.sampler.clone();
+    if let Some(list) = opts.instruments.resolve(tokenizer, seed.as_deref(), sampler.notes.is_some())? {
+        let only = Arc::new(crate::tokens::Constraints::new().only_instruments(&list));
+        sampler.notes = sampler.notes.map(|r| r.with_constraints(Some(only)));
+    }
     let candidates = if plan.chooses() { opts.key_candidates.max(1) } else { 1 };
     let primers = vec![primer.clone(); opts.count * candidates];
-    let outs = model.generate_batch(&primers, opts.length, &opts.sampler, opts.rng_seed)?;
+    let outs = model.generate_batch(&primers, opts.length, &sampler, opts.rng_seed)?;
     let mut rows = outs.into_iter();
     let mut pieces = Vec::with_capacity(opts.count);
     for _ in 0..opts.count {
         let mut best: Option<(f64, Vec<TokenId>, Sample)> = None;
         for continuation in rows.by_ref().take(candidates) {
-            let sample = Sample::new(&opts.sampler, &primer, &continuation);
+            let sample = Sample::new(&sampler, &primer, &continuation);
             let fit = if candidates > 1 { plan.fit(&sample.piece(tokenizer, &decode_opts)) } else { 0.0 };
             if best.as_ref().is_none_or(|(f, _, _)| fit > *f) {
                 best = Some((fit, continuation, sample));
@@ -94,7 +152,7 @@ pub fn generate(
         } else {
             sample.piece(tokenizer, &decode_opts)
         };
-        let longest_copy = opts.sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
+        let longest_copy = sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
             let keys = crate::copies::note_keys(&sample.piece(tokenizer, &decode_opts));
             limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)
         });
@@ -231,6 +289,7 @@ pub struct Generation {
 ///         strip_primer: false,
 ///         key: None,
 ///         key_candidates: 1,
+///         instruments: Default::default(),
 ///     },
 ///     guard: Guard::default(),
 ///     copy_corpus: None,

@@ -118,6 +118,7 @@ fn train_eval_generate_compare_through_the_library() {
             strip_primer: false,
             key: None,
             key_candidates: 1,
+            instruments: Default::default(),
         },
         copy_corpus: None,
         guard: Guard::default(),

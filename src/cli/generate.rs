@@ -47,6 +47,11 @@ pub struct Args {
     #[arg(long, value_name = "K", default_value_t = cadenza::key::DEFAULT_KEY_CANDIDATES,
           value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
     key_candidates: usize,
+    /// Which instruments the pieces may play: `seed` (the default: the seed's instruments, any
+    /// without a seed), `any`, or a comma-separated list of General MIDI names or program
+    /// numbers and `drums`, such as "Acoustic Grand Piano,33,drums".
+    #[arg(long, value_name = "LIST", default_value = "seed", value_parser = super::options::parse_instruments)]
+    instruments: cadenza::generate::Instruments,
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -77,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             strip_primer: args.strip_primer,
             key: args.key,
             key_candidates: args.key_candidates,
+            instruments: args.instruments,
         },
         guard: args.guard.guard(),
         copy_corpus: args.corpus,

@@ -124,6 +124,26 @@ pub fn parse_key(s: &str) -> Result<cadenza::key::Key, String> {
     s.parse::<cadenza::key::Key>().map_err(|e| e.to_string())
 }
 
+/// `--instruments`: `seed`, `any`, or General MIDI names, program numbers and `drums`, separated
+/// by commas.
+pub fn parse_instruments(s: &str) -> Result<cadenza::generate::Instruments, String> {
+    use cadenza::generate::Instruments;
+    match s.trim() {
+        "seed" => return Ok(Instruments::Seed),
+        "any" => return Ok(Instruments::Any),
+        _ => {}
+    }
+    let list = s
+        .split(',')
+        .map(|name| {
+            cadenza::tokens::gm_names::parse_instrument(name).ok_or_else(|| {
+                format!("{:?} is no instrument (a General MIDI name such as \"Flute\", a program number 0-127, or drums)", name.trim())
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Instruments::Only(list))
+}
+
 fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse::<Scheme>().map_err(|e| e.to_string())
 }

@@ -632,6 +632,7 @@ fn sample_into_store(
         strip_primer,
         key: s.key()?,
         key_candidates: crate::key::DEFAULT_KEY_CANDIDATES,
+        instruments: Default::default(),
     };
     progress.phase("model", 0, 1);
     let (model, cached) = state.models.get(&checkpoint)?;

@@ -22,6 +22,10 @@
 //! runs a [`Follow`] (the per-sequence state) beside the grammar: its mask first applies the
 //! grammar, then these rules.
 //!
+//! An **instrument list** ([`Constraints::only_instruments`]) keeps free notes to some parts: the
+//! sample may switch only to them and starts no free note in another (generation continuing a
+//! multitrack seed keeps to the seed's instruments this way).
+//!
 //! A [`CopyLimit`] rides on the same state: no note a sample writes may end a copy (see
 //! [`crate::copies`]) of more than `max_notes` notes of the training music. The rule follows the
 //! notes as the copy definition orders them: notes whose onset (on the copy grid) time has left
@@ -64,6 +68,8 @@ pub struct Constraints {
     stop: Option<u64>,
     top_line: bool,
     voices: Option<usize>,
+    /// The only parts free notes may be written in (sorted); `None`: any.
+    parts: Option<Vec<Part>>,
 }
 
 impl Constraints {
@@ -106,6 +112,24 @@ impl Constraints {
     /// At most `voices` free notes sound at once.
     pub fn with_voices(self, voices: usize) -> Self {
         Constraints { voices: Some(voices.max(1)), ..self }
+    }
+
+    /// Free notes only in these instruments, `(program, is_drum)` (the program of drums is
+    /// ignored): the model may switch only to their parts, and writes no free note in another
+    /// part it is left in (a primer's, or the first part before any instrument token).
+    pub fn only_instruments(self, instruments: &[(u8, bool)]) -> Self {
+        let mut parts: Vec<Part> = instruments
+            .iter()
+            .map(|&(p, drum)| if drum { Part::Drums } else { Part::Program(p & 0x7f) })
+            .collect();
+        parts.sort();
+        parts.dedup();
+        Constraints { parts: Some(parts), ..self }
+    }
+
+    /// Whether free notes may be written in part `q`.
+    fn part_allowed(&self, q: Part) -> bool {
+        self.parts.as_ref().is_none_or(|ps| ps.binary_search(&q).is_ok())
     }
 
     /// The constraints of an infill of `start..end` (steps) in `piece`: notes may start only in
@@ -336,6 +360,8 @@ pub(super) struct Follow {
     /// TSD / REMI: (end, pitch) of the free notes that may still sound.
     free_ends: Vec<(u64, u8)>,
     stall: u32,
+    /// Notes sampled (not the primer's, not locked) so far.
+    free_notes: usize,
     /// The copy limit's state, when there is one.
     copies: Option<CopyFollow>,
     /// Reading the primer: notes are context, nothing is checked.
@@ -351,6 +377,7 @@ impl Follow {
             done: vec![false; n],
             first: 0,
             missed: 0,
+            free_notes: 0,
             pending_locked: None,
             open: Vec::new(),
             free_ends: Vec::new(),
@@ -432,7 +459,11 @@ impl Follow {
         let s = &*self.spec;
         let stalled = self.stall >= STALL_LIMIT;
         match e {
-            Effect::End => s.stop.is_none() && self.first >= s.locked.len(),
+            // Asked for instruments, a sample ends only once it has played a note (a model whose
+            // way of starting is ruled out otherwise often ends at once).
+            Effect::End => {
+                s.stop.is_none() && self.first >= s.locked.len() && (s.parts.is_none() || self.free_notes > 0)
+            }
             Effect::Time(n) if n <= c.now => true,
             Effect::Time(n) => {
                 if s.stop.is_some_and(|stop| c.now < stop && n > stop) {
@@ -459,7 +490,10 @@ impl Follow {
             }
             Effect::Part(q) if q == c.part => true,
             Effect::Part(q) => {
-                self.due_at(c.now).any(|n| n.part == q) || (!stalled && self.free_possible(c, lowest_pitch))
+                self.due_at(c.now).any(|n| n.part == q)
+                    || (!stalled && s.part_allowed(q) && self.free_possible(c, lowest_pitch))
+                    // Back to a part left out of the instrument list only to end its notes.
+                    || (!stalled && !s.part_allowed(q) && self.open.iter().any(|o| o.part == q))
             }
             Effect::RunningVelocity(v) => {
                 !stalled || self.due_at(c.now).any(|n| n.part == c.part && n.bin == v)
@@ -467,7 +501,8 @@ impl Follow {
             Effect::NoteStart { pitch, bin } => match self.locked_at(c.part, pitch, c.now) {
                 Some(i) => bin.is_none_or(|b| b == self.locked(i).bin),
                 None => {
-                    self.free_possible(c, lowest_pitch)
+                    s.part_allowed(c.part)
+                        && self.free_possible(c, lowest_pitch)
                         && (!s.top_line || u16::from(pitch) < s.ceiling(c.now, c.now + 1))
                         && self.copy_allows(c, pitch)
                 }
@@ -527,6 +562,7 @@ impl Follow {
             }
             Effect::NoteStart { pitch, bin } => {
                 let locked = self.locked_at(c.part, pitch, c.now);
+                self.free_notes += usize::from(!self.priming && locked.is_none());
                 if let Some(cf) = self.copies.as_mut().filter(|_| c.part != Part::Drums) {
                     cf.note(c.now, pitch, !self.priming && locked.is_none());
                 }

@@ -156,9 +156,45 @@ pub fn program_name(program: u8) -> &'static str {
     GM_PROGRAM_NAMES[usize::from(program & 0x7f)]
 }
 
+/// An instrument as a user names it: `drums`, a program number 0-127, or a General MIDI name
+/// (any case, spaces and punctuation ignored: `flute`, `acoustic grand piano`, `Electric Bass
+/// (finger)`). `(program, is_drum)`; `None` for anything else.
+pub fn parse_instrument(name: &str) -> Option<(u8, bool)> {
+    let key =
+        |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let wanted = key(name);
+    if wanted.is_empty() {
+        return None;
+    }
+    if wanted == "drums" || wanted == "drumkit" || wanted == "percussion" {
+        return Some((0, true));
+    }
+    if let Ok(n) = name.trim().parse::<u8>() {
+        return (n < 128).then_some((n, false));
+    }
+    GM_PROGRAM_NAMES.iter().position(|n| key(n) == wanted).map(|p| (p as u8, false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instruments_are_named_by_number_gm_name_or_drums() {
+        assert_eq!(parse_instrument("drums"), Some((0, true)));
+        assert_eq!(parse_instrument(" Drums "), Some((0, true)));
+        assert_eq!(parse_instrument("33"), Some((33, false)));
+        assert_eq!(parse_instrument("flute"), Some((73, false)));
+        assert_eq!(parse_instrument("acoustic grand piano"), Some((0, false)));
+        assert_eq!(parse_instrument("electric bass (finger)"), Some((33, false)));
+        assert_eq!(parse_instrument("ElectricBassFinger"), Some((33, false)));
+        for bad in ["128", "kazoo", "", "  "] {
+            assert_eq!(parse_instrument(bad), None, "{bad:?}");
+        }
+        for p in 0..128u8 {
+            assert_eq!(parse_instrument(program_name(p)), Some((p, false)));
+        }
+    }
 
     #[test]
     fn names_match_the_gm_table_at_family_boundaries() {
