@@ -23,7 +23,7 @@ fn band(parts: &[Option<u8>], beats: u64, seed: u64) -> Piece {
     piece.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
     for (i, part) in parts.iter().enumerate() {
         let (low, channel, is_drum) = match part {
-            Some(p) => (36 + 12 * (i as u8 % 3), i as u8, false),
+            Some(_) => (36 + 12 * (i as u8 % 3), i as u8, false),
             None => (36, 9, true),
         };
         let mut notes = Vec::new();
