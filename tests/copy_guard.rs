@@ -69,15 +69,20 @@ fn sample(model: &MarkovModel, rules: Option<NoteRules>, seed: u64) -> Vec<Vec<T
     model.generate_batch(&vec![vec![BOS]; 3], 700, &sampler, seed).unwrap()
 }
 
-#[test]
-fn no_guarded_sample_copies_more_than_the_limit_for_any_tokenizer() {
+/// The four training pieces of these tests, their note keys, and their copy index.
+fn training_pieces() -> (Vec<Piece>, Vec<Vec<NoteKey>>, Arc<CopyIndex>) {
     let pieces: Vec<Piece> = (0..4).map(|i| piece(10 + i, 32)).collect();
     let keys: Vec<Vec<NoteKey>> = pieces.iter().map(note_keys).collect();
     let mut index = CopyIndex::new();
     for (i, k) in keys.iter().enumerate() {
         index.add_piece(format!("piece {i}"), k.clone());
     }
-    let index = Arc::new(index);
+    (pieces, keys, Arc::new(index))
+}
+
+#[test]
+fn no_guarded_sample_copies_more_than_the_limit_for_any_tokenizer() {
+    let (pieces, keys, index) = training_pieces();
     for scheme in [Scheme::MidiLike, Scheme::Tsd, Scheme::Remi] {
         let tok = Tokenizer::new(TokenizerConfig { scheme, ..TokenizerConfig::default() }).unwrap();
         let data: Vec<Vec<TokenId>> = pieces.iter().map(|p| tok.encode(p)).collect();
@@ -176,13 +181,7 @@ fn edits_keep_new_notes_within_the_copy_limit() {
     use cadenza::edit::{self, EditOptions};
     use std::path::Path;
 
-    let pieces: Vec<Piece> = (0..4).map(|i| piece(10 + i, 32)).collect();
-    let keys: Vec<Vec<NoteKey>> = pieces.iter().map(note_keys).collect();
-    let mut index = CopyIndex::new();
-    for (i, k) in keys.iter().enumerate() {
-        index.add_piece(format!("piece {i}"), k.clone());
-    }
-    let index = Arc::new(index);
+    let (pieces, _, index) = training_pieces();
     let tok = Tokenizer::new(TokenizerConfig::default()).unwrap();
     let data: Vec<Vec<TokenId>> = pieces.iter().map(|p| tok.encode(p)).collect();
     let model = MarkovModel::fit(

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use cadenza::midi::{Instrument, Note, Piece, TempoChange};
-use common::{cadenza, train, Lcg};
+use common::{generate6, pieces_in, train, Lcg};
 
 const PIANO: u8 = 0;
 const BASS: u8 = 33;
@@ -62,12 +62,9 @@ fn band_corpus(dir: &Path) -> std::path::PathBuf {
 
 /// The `(program, is_drum)` of every instrument with notes in every MIDI file under `dir`.
 fn instruments_in(dir: &Path) -> Vec<BTreeSet<(u8, bool)>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    files
+    pieces_in(dir)
         .iter()
-        .map(|f| {
-            let piece = cadenza::midi::read_file(f, &Default::default()).unwrap();
+        .map(|piece| {
             piece
                 .instruments
                 .iter()
@@ -79,22 +76,9 @@ fn instruments_in(dir: &Path) -> Vec<BTreeSet<(u8, bool)>> {
 }
 
 fn generate(tmp: &Path, ckpt: &Path, out: &str, extra: &[&str]) -> std::process::Output {
-    cadenza(tmp)
-        .args([
-            "generate",
-            ckpt.to_str().unwrap(),
-            "--count",
-            "6",
-            "--length",
-            "400",
-            "--rng-seed",
-            "2",
-            "--out",
-        ])
-        .arg(tmp.join(out))
-        .args(extra)
-        .output()
-        .unwrap()
+    let mut args = vec!["--length", "400", "--rng-seed", "2"];
+    args.extend_from_slice(extra);
+    generate6(tmp, ckpt, out, &args)
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use cadenza::key::{key_of_notes, Key, Profile};
-use common::{cadenza, piece_in_key, train};
+use common::{cadenza, generate6, piece_in_key, pieces_in, train};
 
 /// 30 pieces, in 15 tonics and both modes.
 fn corpus_in_many_keys(dir: &Path) -> std::path::PathBuf {
@@ -25,25 +25,13 @@ fn corpus_in_many_keys(dir: &Path) -> std::path::PathBuf {
 
 /// The keys cadenza's finder hears in the MIDI files under `dir`.
 fn keys_in(dir: &Path) -> Vec<Key> {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            let piece = cadenza::midi::read_file(f, &Default::default()).unwrap();
-            key_of_notes(&piece, None, Profile::AardenEssen).unwrap().key
-        })
-        .collect()
+    pieces_in(dir).iter().map(|p| key_of_notes(p, None, Profile::AardenEssen).unwrap().key).collect()
 }
 
 fn generate(tmp: &Path, ckpt: &Path, out: &str, extra: &[&str]) -> std::process::Output {
-    let out = tmp.join(out);
-    cadenza(tmp)
-        .args(["generate", ckpt.to_str().unwrap(), "--count", "6", "--length", "240", "--out"])
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap()
+    let mut args = vec!["--length", "240"];
+    args.extend_from_slice(extra);
+    generate6(tmp, ckpt, out, &args)
 }
 
 #[test]

@@ -76,6 +76,23 @@ pub fn cadenza(cache: &Path) -> assert_cmd::Command {
     c
 }
 
+/// Every MIDI file directly in `dir`, read, in file-name order.
+pub fn pieces_in(dir: &Path) -> Vec<Piece> {
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.iter().map(|f| cadenza::midi::read_file(f, &Default::default()).unwrap()).collect()
+}
+
+/// `cadenza generate CKPT --count 6 --out TMP/OUT EXTRA...`, run (not checked).
+pub fn generate6(tmp: &Path, ckpt: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    cadenza(tmp)
+        .args(["generate", ckpt.to_str().unwrap(), "--count", "6", "--out"])
+        .arg(tmp.join(out))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// Parse a command's JSON output, showing it on failure.
 pub fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
