@@ -8,4 +8,4 @@ pub mod index;
 pub mod notes;
 
 pub use index::{CopyIndex, Match, Source};
-pub use notes::{note_keys, onset_step, steps, NoteKey, Step, COPY_STEPS_PER_BEAT};
+pub use notes::{note_keys, onset_step, steps, top_line, NoteKey, Step, COPY_STEPS_PER_BEAT};

@@ -48,6 +48,21 @@ pub fn note_keys(piece: &Piece) -> Vec<NoteKey> {
     keys
 }
 
+/// The top line of `keys` (sorted by onset, then pitch, as [`note_keys`] gives them): the
+/// highest note at each onset, the melody in most textures. The copy definition applied to it
+/// catches a melody quoted under a new accompaniment, which the definition on every note misses
+/// (see `docs/ARCHITECTURE.md`, "Originality", for why the default stays on every note).
+pub fn top_line(keys: &[NoteKey]) -> Vec<NoteKey> {
+    let mut line: Vec<NoteKey> = Vec::new();
+    for &k in keys {
+        match line.last_mut() {
+            Some(last) if last.onset == k.onset => *last = k,
+            _ => line.push(k),
+        }
+    }
+    line
+}
+
 /// The move from one note to the next: the pitch interval and the onset gap, packed in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Step(u64);
@@ -79,6 +94,14 @@ pub fn steps(keys: &[NoteKey]) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_line_is_the_highest_note_of_each_onset() {
+        let k = |onset, pitch| NoteKey { onset, pitch };
+        let keys = [k(0, 48), k(0, 60), k(0, 67), k(6, 62), k(12, 50), k(12, 71)];
+        assert_eq!(top_line(&keys), [k(0, 67), k(6, 62), k(12, 71)]);
+        assert!(top_line(&[]).is_empty());
+    }
     use crate::midi::{Instrument, Note};
 
     fn piece(tpb: u16, notes: &[(u64, u8)], drums: &[(u64, u8)]) -> Piece {
