@@ -23,9 +23,12 @@ const RATE: u32 = 48_000;
 /// Largest difference allowed between an onset (or release) and the file's time, and the
 /// largest median difference. Unloaded, every message lands within 0.1 ms of its time; on a
 /// busy machine (two cores shared with compilers) the player's thread now and then wakes a few
-/// milliseconds late, which the worst case allows for and the median does not.
+/// milliseconds late, which the worst case allows for, and a message stamped just after its
+/// cycle began goes out one period (128 frames, 2.7 ms) later, which happened to half of four
+/// note-offs under a CI build: the median allows one period. (The figures of a quiet machine
+/// are measured in `docs/benchmarks.md`, not asserted here.)
 const WORST: f64 = 0.010;
-const MEDIAN: f64 = 0.001;
+const MEDIAN: f64 = 0.003;
 
 /// `jackd` on the PATH, or a skip (a failure under CI).
 fn jackd() -> Option<PathBuf> {
@@ -70,19 +73,29 @@ struct Receiver {
 }
 
 impl ProcessHandler for Receiver {
-    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+    fn process(&mut self, client: &Client, ps: &ProcessScope) -> Control {
         // Frames to microseconds through JACK's own mapping of this cycle onto the system clock
         // (a dummy server's frames drift from the wall clock when it is late on a busy machine).
-        let Ok(t) = ps.cycle_times() else { return Control::Continue };
-        let period = if t.next_usecs > t.current_usecs {
-            (t.next_usecs - t.current_usecs) as f64
-        } else {
-            f64::from(t.period_usecs)
+        // A cycle whose times JACK cannot give is still read (its events exist only in this
+        // cycle), timed by the client's frame clock instead.
+        let usecs_of: Box<dyn Fn(u32) -> u64> = match ps.cycle_times() {
+            Ok(t) => {
+                let period = if t.next_usecs > t.current_usecs {
+                    (t.next_usecs - t.current_usecs) as f64
+                } else {
+                    f64::from(t.period_usecs)
+                };
+                let per_frame = period / f64::from(ps.n_frames().max(1));
+                Box::new(move |frame| t.current_usecs + (f64::from(frame) * per_frame) as u64)
+            }
+            Err(_) => {
+                let start = ps.last_frame_time();
+                Box::new(move |frame| client.frames_to_time(start.wrapping_add(frame)))
+            }
         };
-        let per_frame = period / f64::from(ps.n_frames().max(1));
         if let Ok(mut log) = self.log.lock() {
             for m in self.port.iter(ps) {
-                log.push((t.current_usecs + (f64::from(m.time) * per_frame) as u64, m.bytes.to_vec()));
+                log.push((usecs_of(m.time), m.bytes.to_vec()));
             }
         }
         Control::Continue
