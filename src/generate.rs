@@ -42,6 +42,10 @@ pub struct GenerateOptions {
     pub key_candidates: usize,
     /// Which instruments the samples may play (by default the seed's).
     pub instruments: Instruments,
+    /// The tempo of the written pieces in quarter notes a minute (default: the seed's, else
+    /// 120). Beats-grid tokenizers only: their tokens count beats, so the tempo is the player's
+    /// to choose; on the seconds grid the tokens themselves fix the timing.
+    pub tempo: Option<f64>,
 }
 
 /// Which instruments samples may play (through the sampler's constraints, see
@@ -121,12 +125,15 @@ pub fn generate(
     check_sampling(model, tokenizer, &opts.sampler, opts.count, opts.length)?;
     let plan = KeyPlan::new(tokenizer.config(), seed, opts.key)?;
     let seed = seed.map(|p| plan.seed(p));
-    let (primer, decode_opts) = match seed.as_deref() {
+    let (primer, mut decode_opts) = match seed.as_deref() {
         Some(p) => {
             (tokenizer.encode_prefix(p, opts.seed_beats, opts.seed_seconds), DecodeOptions::from_piece(p))
         }
         None => (vec![BOS], DecodeOptions::default()),
     };
+    if let Some(bpm) = opts.tempo {
+        decode_opts.micros_per_beat = micros_per_beat(bpm, tokenizer)?;
+    }
     let mut sampler = opts.sampler.clone();
     if let Some(list) = opts.instruments.resolve(tokenizer, seed.as_deref(), sampler.notes.is_some())? {
         let only = Arc::new(crate::tokens::Constraints::new().only_instruments(&list));
@@ -164,6 +171,22 @@ pub fn generate(
         });
     }
     Ok(pieces)
+}
+
+/// Microseconds per quarter note of `bpm`, for a tokenizer on the beats grid (an error naming
+/// the setting otherwise, or for a tempo outside 10-400 bpm).
+fn micros_per_beat(bpm: f64, tokenizer: &Tokenizer) -> Result<u32> {
+    if !matches!(tokenizer.config().time, crate::tokens::TimeMode::Beats { .. }) {
+        return Err(Error::setting(
+            "tempo",
+            bpm,
+            "a checkpoint on the beats grid (on the seconds grid the model's tokens fix the timing)",
+        ));
+    }
+    if !(bpm.is_finite() && (10.0..=400.0).contains(&bpm)) {
+        return Err(Error::setting("tempo", bpm, "10 to 400 quarter notes a minute"));
+    }
+    Ok((60_000_000.0 / bpm).round() as u32)
 }
 
 /// The checks every sampling job makes before it samples: the sampler's options, at least one
@@ -290,6 +313,7 @@ pub struct Generation {
 ///         key: None,
 ///         key_candidates: 1,
 ///         instruments: Default::default(),
+///         tempo: None,
 ///     },
 ///     guard: Guard::default(),
 ///     copy_corpus: None,

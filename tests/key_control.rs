@@ -118,3 +118,32 @@ fn a_checkpoint_without_key_control_refuses_a_key_in_one_line() {
     assert_eq!(out.status.code(), Some(2), "a key that is no key is a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("A minor"), "the error shows the form");
 }
+
+#[test]
+fn a_tempo_is_written_on_the_beats_grid_and_refused_on_the_seconds_grid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = common::tiny_corpus(tmp.path(), 8, false);
+    let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "3"]);
+    let out = generate(tmp.path(), &ckpt, "slow", &["--tempo", "72"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for piece in pieces_in(&tmp.path().join("slow")) {
+        assert_eq!(piece.tempos.first().map(|t| t.micros_per_beat), Some(833_333));
+        assert!(piece.note_count() > 0);
+    }
+    // The default: 120 bpm without a seed.
+    let out = generate(tmp.path(), &ckpt, "plain", &[]);
+    assert!(out.status.success());
+    assert_eq!(pieces_in(&tmp.path().join("plain"))[0].tempos[0].micros_per_beat, 500_000);
+    for bad in ["0", "1000", "nan"] {
+        let out = generate(tmp.path(), &ckpt, "bad", &["--tempo", bad]);
+        assert_eq!(out.status.code(), Some(1), "--tempo {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("tempo"));
+    }
+    let secs = tmp.path().join("secs");
+    std::fs::create_dir_all(&secs).unwrap();
+    let ckpt = train(&secs, &corpus, "markov", &["--order", "3", "--grid", "seconds"]);
+    let out = generate(tmp.path(), &ckpt, "secs-out", &["--tempo", "90"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("beats grid") && err.trim().lines().count() == 1, "{err}");
+}

@@ -119,6 +119,7 @@ fn train_eval_generate_compare_through_the_library() {
             key: None,
             key_candidates: 1,
             instruments: Default::default(),
+            tempo: None,
         },
         copy_corpus: None,
         guard: Guard::default(),

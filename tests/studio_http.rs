@@ -803,4 +803,20 @@ fn keys_are_asked_of_key_relative_checkpoints_and_refused_by_others() {
     assert_error("key of a plain checkpoint", answer, 422);
     let req = br#"{"checkpoint": "keyed.markov", "length": 32, "key": "H minor"}"#;
     assert_error("no key", http(a, "POST", "/api/generate", req), 400);
+
+    // Tempo and instruments ride along: the seed's piano, at 90 bpm.
+    let req = br#"{"checkpoint": "tiny.markov", "length": 64, "seed_piece": "piece01.mid", "seed_beats": 2, "tempo": 90, "instruments": "seed"}"#;
+    let (status, body) = http(a, "POST", "/api/generate", req);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let id = json_of(&body)["samples"][0].as_str().unwrap().to_string();
+    let (_, bytes) = http(a, "GET", &format!("/api/samples/{id}.mid"), b"");
+    let piece = cadenza::midi::read_bytes(&bytes, Path::new("sample.mid"), &Default::default()).unwrap();
+    assert_eq!(piece.tempos[0].micros_per_beat, 666_667);
+    assert!(piece.instruments.iter().all(|i| i.program == 0 && !i.is_drum));
+    let req = br#"{"checkpoint": "tiny.markov", "length": 32, "instruments": "flute, kazoo"}"#;
+    let answer = http(a, "POST", "/api/generate", req);
+    assert!(String::from_utf8_lossy(&answer.1).contains("kazoo"), "{}", String::from_utf8_lossy(&answer.1));
+    assert_error("no instrument", answer, 400);
+    let req = br#"{"checkpoint": "tiny.markov", "length": 32, "tempo": 1000}"#;
+    assert_error("tempo out of range", http(a, "POST", "/api/generate", req), 422);
 }

@@ -52,6 +52,10 @@ pub struct Args {
     /// numbers and `drums`, such as "Acoustic Grand Piano,33,drums".
     #[arg(long, value_name = "LIST", default_value = "seed", value_parser = super::options::parse_instruments)]
     instruments: cadenza::generate::Instruments,
+    /// Tempo of the written pieces, in quarter notes a minute (default: the seed's, else 120).
+    /// Beats-grid checkpoints only (the default grid): their tokens count beats, not seconds.
+    #[arg(long, value_name = "BPM")]
+    tempo: Option<f64>,
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -83,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             key: args.key,
             key_candidates: args.key_candidates,
             instruments: args.instruments,
+            tempo: args.tempo,
         },
         guard: args.guard.guard(),
         copy_corpus: args.corpus,

@@ -15,7 +15,8 @@
 //! whose index [`super::models::Copies`] builds on first use and keeps. A checkpoint whose
 //! training corpus is not on this machine cannot serve it: 422. Generation, jobs, compare and
 //! trials may set `key` ("A minor"): a key-relative checkpoint writes in it (the best of
-//! [`crate::key::DEFAULT_KEY_CANDIDATES`] samples each); any other checkpoint answers 422.
+//! [`crate::key::DEFAULT_KEY_CANDIDATES`] samples each); any other checkpoint answers 422. They
+//! may also set `instruments` ("seed", "any", or names, numbers and "drums") and `tempo` (bpm).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -106,8 +107,9 @@ pub fn status_of(e: &Error) -> u16 {
         },
         // A copy limit on a checkpoint whose training music is not here (see `Copies::get`).
         Error::Setting { name: COPY_FIELD, .. } => 422,
-        // A key asked of a checkpoint trained without key-relative pieces.
-        Error::Setting { name: "key", .. } => 422,
+        // A key asked of a checkpoint trained without key-relative pieces; instruments of one
+        // that merges them; a tempo of one on the seconds grid (or out of range).
+        Error::Setting { name: "key" | "instruments" | "tempo", .. } => 422,
         Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) | Error::Edit { .. } => 400,
         Error::Checkpoint { .. } | Error::Format { .. } | Error::Bytes(_) | Error::Model(_) => 422,
         _ => 500,
@@ -320,6 +322,8 @@ const SAMPLING_FIELDS: &[&str] = &[
     "max_polyphony",
     "max_copy",
     "key",
+    "instruments",
+    "tempo",
 ];
 
 /// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
@@ -419,6 +423,13 @@ struct SamplingBody {
     /// The key to write in, as "A minor" (a key-relative checkpoint; see [`crate::key::plan`]).
     #[serde(default)]
     key: Option<String>,
+    /// The instruments to play: "seed" (the default), "any", or General MIDI names, program
+    /// numbers and "drums", separated by commas.
+    #[serde(default)]
+    instruments: Option<String>,
+    /// The tempo of the pieces in quarter notes a minute (beats-grid checkpoints).
+    #[serde(default)]
+    tempo: Option<f64>,
     #[serde(flatten)]
     draw: DrawBody,
 }
@@ -506,6 +517,7 @@ impl SamplingBody {
         }
         self.draw.check()?;
         self.key()?;
+        self.instruments()?;
         if self.unguarded && self.draw.max_copy().is_some() {
             return Err(bad(COPY_FIELD, "needs the note guard: leave unguarded off to limit copies"));
         }
@@ -514,6 +526,28 @@ impl SamplingBody {
 
     fn sampler(&self) -> Sampler {
         self.draw.sampler()
+    }
+
+    /// The instruments asked for (see [`SamplingBody::instruments`]); a 400 naming the one that
+    /// is no instrument.
+    fn instruments(&self) -> Result<generate::Instruments> {
+        let text = self.instruments.as_deref().map(str::trim).unwrap_or("");
+        match text {
+            "" | "seed" => Ok(generate::Instruments::Seed),
+            "any" => Ok(generate::Instruments::Any),
+            list => list
+                .split(',')
+                .map(|name| {
+                    crate::tokens::gm_names::parse_instrument(name).ok_or_else(|| {
+                        bad(
+                            "instruments",
+                            format!("{:?} is no General MIDI name, program number or drums", name.trim()),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(generate::Instruments::Only),
+        }
     }
 
     /// The key asked for (empty: none); a 400 naming the field when it is no key.
@@ -632,7 +666,8 @@ fn sample_into_store(
         strip_primer,
         key: s.key()?,
         key_candidates: crate::key::DEFAULT_KEY_CANDIDATES,
-        instruments: Default::default(),
+        instruments: s.instruments()?,
+        tempo: s.tempo,
     };
     progress.phase("model", 0, 1);
     let (model, cached) = state.models.get(&checkpoint)?;
