@@ -374,7 +374,8 @@ pub fn sample_loaded(
 
 /// The copy index of the training split of `loaded`'s model: of `corpus` when given, else of the
 /// corpus its checkpoint records, split as the checkpoint records (from the token cache when it
-/// has the pieces).
+/// has the pieces). `corpus` may also be a token store (a folder with a `manifest.json`): its
+/// train split, as the store was built.
 pub fn training_copies(
     loaded: &saved::LoadedModel,
     corpus: Option<&Path>,
@@ -400,6 +401,12 @@ pub fn training_copies(
         ));
     }
     progress.update(0, 1, "indexing the training split");
+    if root.join(crate::store::format::MANIFEST_FILE).is_file() {
+        // A token store (`cadenza corpus build`): its own split, decoded with its tokenizer.
+        let store = crate::store::TokenStore::open(&root)?;
+        progress.update(1, 1, "indexing the training split");
+        return Ok(store.copy_index(Split::Train));
+    }
     let opts = LoadOptions::default().as_recorded(summary);
     let corpus = Corpus::load(&root, &loaded.tokenizer, &opts)?;
     progress.update(1, 1, "indexing the training split");

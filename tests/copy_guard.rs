@@ -171,6 +171,25 @@ fn generate_max_copy_from_the_command_line() {
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     let o = run(&["--max-copy", "6", "--corpus", moved.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A token store of the corpus serves as well: the same limit holds.
+    let store = tmp.path().join("store");
+    let b = common::cadenza(tmp.path())
+        .args(["corpus", "build", moved.to_str().unwrap(), "--out", store.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let o = run(&["--max-copy", "5", "--corpus", store.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let longest: Vec<usize> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("longest copy of the training split: "))
+        .map(|l| l.trim_end_matches(" notes").parse().unwrap())
+        .collect();
+    assert_eq!(longest.len(), 3, "{text}");
+    assert!(longest.iter().all(|&n| (1..=5).contains(&n)), "{text}");
+    assert!(longest.iter().any(|&n| n >= 4), "the store holds the training music: {text}");
 }
 
 /// Infill and harmonize under the copy limit: no new note ends a copy of more than N notes of

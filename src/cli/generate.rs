@@ -66,7 +66,8 @@ pub struct Args {
     #[command(flatten)]
     guard: GuardArgs,
     /// With --max-copy: the corpus folder whose training split samples may not copy (default:
-    /// the corpus the checkpoint records, split as it records).
+    /// the corpus the checkpoint records, split as it records), or a token store (`cadenza
+    /// corpus build`; its train split).
     #[arg(long, value_name = "DIR", requires = "max_copy")]
     corpus: Option<PathBuf>,
 }
