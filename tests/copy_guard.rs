@@ -126,6 +126,17 @@ fn no_guarded_sample_copies_more_than_the_limit_for_any_tokenizer() {
     }
 }
 
+/// `generate`'s output and the longest copy it reports for each piece.
+fn longest_copies(o: &std::process::Output) -> (String, Vec<usize>) {
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let longest = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("longest copy of the training split: "))
+        .map(|l| l.trim_end_matches(" notes").parse().unwrap())
+        .collect();
+    (text, longest)
+}
+
 /// `cadenza generate --max-copy N`: samples of a memorizing Markov chain stay within N copied
 /// notes (as the command reports them); bad input is one clear error: N = 0, and a checkpoint
 /// whose training corpus is gone without `--corpus` (given, it works again).
@@ -145,12 +156,7 @@ fn generate_max_copy_from_the_command_line() {
     };
     let o = run(&["--max-copy", "6"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let longest: Vec<usize> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("longest copy of the training split: "))
-        .map(|l| l.trim_end_matches(" notes").parse().unwrap())
-        .collect();
+    let (text, longest) = longest_copies(&o);
     assert_eq!(longest.len(), 3, "{text}");
     assert!(longest.iter().all(|&n| (1..=6).contains(&n)), "{text}");
 
@@ -181,12 +187,7 @@ fn generate_max_copy_from_the_command_line() {
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
     let o = run(&["--max-copy", "5", "--corpus", store.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let longest: Vec<usize> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("longest copy of the training split: "))
-        .map(|l| l.trim_end_matches(" notes").parse().unwrap())
-        .collect();
+    let (text, longest) = longest_copies(&o);
     assert_eq!(longest.len(), 3, "{text}");
     assert!(longest.iter().all(|&n| (1..=5).contains(&n)), "{text}");
     assert!(longest.iter().any(|&n| n >= 4), "the store holds the training music: {text}");
