@@ -111,6 +111,9 @@ pub struct Generated {
     /// With a copy limit: the longest copy in the piece, in notes, ending at a sampled note or
     /// not (1 when none; see [`crate::copies`]).
     pub longest_copy: Option<usize>,
+    /// Tokens sampled for this piece: its continuation's, plus its rival candidates' when it
+    /// was chosen among several (a key asked of a key-relative model).
+    pub sampled_tokens: usize,
 }
 
 /// Sample `opts.count` continuations of `seed` (or of BOS alone) from `model`. With
@@ -146,7 +149,9 @@ pub fn generate(
     let mut pieces = Vec::with_capacity(opts.count);
     for _ in 0..opts.count {
         let mut best: Option<(f64, Vec<TokenId>, Sample)> = None;
+        let mut sampled_tokens = 0;
         for continuation in rows.by_ref().take(candidates) {
+            sampled_tokens += continuation.len();
             let sample = Sample::new(&sampler, &primer, &continuation);
             let fit = if candidates > 1 { plan.fit(&sample.piece(tokenizer, &decode_opts)) } else { 0.0 };
             if best.as_ref().is_none_or(|(f, _, _)| fit > *f) {
@@ -168,6 +173,7 @@ pub fn generate(
             continuation,
             piece: plan.output(piece),
             longest_copy,
+            sampled_tokens,
         });
     }
     Ok(pieces)
@@ -368,7 +374,7 @@ pub fn sample_loaded(
     let t0 = Instant::now();
     let pieces = generate(&loaded.model, &loaded.tokenizer, seed.as_ref(), &options)?;
     let seconds = t0.elapsed().as_secs_f64();
-    let new_tokens = pieces.iter().map(|g| g.continuation.len()).sum();
+    let new_tokens = pieces.iter().map(|g| g.sampled_tokens).sum();
     Ok(Sampled { pieces, seconds, new_tokens })
 }
 
