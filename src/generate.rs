@@ -63,6 +63,32 @@ pub enum Instruments {
     Only(Vec<(u8, bool)>),
 }
 
+impl std::str::FromStr for Instruments {
+    type Err = Error;
+
+    /// `seed`, `any`, or General MIDI names, program numbers and `drums` separated by commas
+    /// ("Flute,33,drums"; see [`crate::tokens::gm_names::parse_instrument`]).
+    fn from_str(s: &str) -> Result<Instruments> {
+        match s.trim() {
+            "seed" => return Ok(Instruments::Seed),
+            "any" => return Ok(Instruments::Any),
+            _ => {}
+        }
+        s.split(',')
+            .map(|name| {
+                crate::tokens::gm_names::parse_instrument(name).ok_or_else(|| {
+                    Error::setting(
+                        "instruments",
+                        format!("{:?}", name.trim()),
+                        "General MIDI names such as \"Flute\", program numbers 0-127 or drums, separated by commas; or seed, or any",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Instruments::Only)
+    }
+}
+
 impl Instruments {
     /// The instrument list for sampling with `tokenizer` after `seed`: `None` for no limit. An
     /// explicit list with a tokenizer without instruments, or unguarded, is an error.
@@ -148,26 +174,26 @@ pub fn generate(
     let mut rows = outs.into_iter();
     let mut pieces = Vec::with_capacity(opts.count);
     for _ in 0..opts.count {
-        let mut best: Option<(f64, Vec<TokenId>, Sample)> = None;
+        // Each candidate decoded once, primer included: ranked on it, then written (unless the
+        // primer is left out) and checked for copies.
+        let mut best: Option<(f64, Vec<TokenId>, Sample, Piece)> = None;
         let mut sampled_tokens = 0;
         for continuation in rows.by_ref().take(candidates) {
             sampled_tokens += continuation.len();
             let sample = Sample::new(&sampler, &primer, &continuation);
-            let fit = if candidates > 1 { plan.fit(&sample.piece(tokenizer, &decode_opts)) } else { 0.0 };
-            if best.as_ref().is_none_or(|(f, _, _)| fit > *f) {
-                best = Some((fit, continuation, sample));
+            let whole = sample.piece(tokenizer, &decode_opts);
+            let fit = if candidates > 1 { plan.fit(&whole) } else { 0.0 };
+            if best.as_ref().is_none_or(|(f, ..)| fit > *f) {
+                best = Some((fit, continuation, sample, whole));
             }
         }
-        let Some((_, continuation, sample)) = best else { break };
-        let piece = if opts.strip_primer {
-            sample.continuation_piece(tokenizer, &decode_opts)
-        } else {
-            sample.piece(tokenizer, &decode_opts)
-        };
+        let Some((_, continuation, sample, whole)) = best else { break };
         let longest_copy = sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
-            let keys = crate::copies::note_keys(&sample.piece(tokenizer, &decode_opts));
+            let keys = crate::copies::note_keys(&whole);
             limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)
         });
+        let piece =
+            if opts.strip_primer { sample.continuation_piece(tokenizer, &decode_opts) } else { whole };
         pieces.push(Generated {
             primer: primer.clone(),
             continuation,

@@ -79,29 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             format!(" ({} unreadable files skipped)", skipped.len())
         }
     );
-    let mut reports = Vec::new();
-    let mut failed = 0;
-    for file in &args.files {
-        match originality::check_file(&index, file, args.min) {
-            Ok(r) => {
-                if !args.json {
-                    println!("{}", line(&r, args.min));
-                }
-                reports.push(r);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {e}");
-            }
-        }
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports).context("writing the reports as JSON")?);
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} files could not be checked", args.files.len());
-    }
-    Ok(())
+    super::per_file::report_each(
+        &args.files,
+        args.json,
+        "checked",
+        |file| originality::check_file(&index, file, args.min),
+        |r| line(r, args.min),
+    )
 }
 
 /// The index of the corpus folder or the store.

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Serialize;
 
 use cadenza::key::{self, KeyEstimate, Profile};
@@ -67,29 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             files.push(path.clone());
         }
     }
-    let mut found = Vec::new();
-    let mut failed = 0;
-    for file in &files {
-        match find(file, &args) {
-            Ok(f) => {
-                if !args.json {
-                    println!("{}", line(&f));
-                }
-                found.push(f);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {e}");
-            }
-        }
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&found).context("writing the keys as JSON")?);
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} files could not be read", files.len());
-    }
-    Ok(())
+    super::per_file::report_each(&files, args.json, "read", |file| find(file, &args), line)
 }
 
 fn find(file: &Path, args: &Args) -> cadenza::Result<Found> {

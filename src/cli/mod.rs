@@ -13,6 +13,7 @@ mod generate;
 mod key;
 mod launch;
 mod options;
+mod per_file;
 mod play;
 mod progress;
 mod studio;

@@ -127,21 +127,7 @@ pub fn parse_key(s: &str) -> Result<cadenza::key::Key, String> {
 /// `--instruments`: `seed`, `any`, or General MIDI names, program numbers and `drums`, separated
 /// by commas.
 pub fn parse_instruments(s: &str) -> Result<cadenza::generate::Instruments, String> {
-    use cadenza::generate::Instruments;
-    match s.trim() {
-        "seed" => return Ok(Instruments::Seed),
-        "any" => return Ok(Instruments::Any),
-        _ => {}
-    }
-    let list = s
-        .split(',')
-        .map(|name| {
-            cadenza::tokens::gm_names::parse_instrument(name).ok_or_else(|| {
-                format!("{:?} is no instrument (a General MIDI name such as \"Flute\", a program number 0-127, or drums)", name.trim())
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Instruments::Only(list))
+    s.parse().map_err(|e: Error| e.to_string())
 }
 
 fn parse_scheme(s: &str) -> Result<Scheme, String> {

@@ -108,16 +108,20 @@ pub fn correlations(weights: &[f64; 12], profile: Profile) -> Option<[f64; 24]> 
 /// The best-correlating key of `weights` under `profile` (ties to the earlier key of
 /// [`Key::all`]); `None` as for [`correlations`].
 pub fn find_key(weights: &[f64; 12], profile: Profile) -> Option<KeyEstimate> {
-    let r = correlations(weights, profile)?;
+    correlations(weights, profile).map(|r| best_of(&r))
+}
+
+/// The best key of correlations `r` (in [`Key::all`] order; ties to the earlier key).
+fn best_of(r: &[f64; 24]) -> KeyEstimate {
     let keys: Vec<Key> = Key::all().collect();
     let mut order: Vec<usize> = (0..24).collect();
     order.sort_by(|&a, &b| r[b].total_cmp(&r[a]).then(a.cmp(&b)));
-    Some(KeyEstimate {
+    KeyEstimate {
         key: keys[order[0]],
         correlation: r[order[0]],
         margin: r[order[0]] - r[order[1]],
         from_signature: false,
-    })
+    }
 }
 
 /// The key of `piece` (or of its `span`, in ticks): the first key signature in force at the
@@ -127,8 +131,8 @@ pub fn find_key(weights: &[f64; 12], profile: Profile) -> Option<KeyEstimate> {
 /// without pitched notes (or with every pitch class sounding alike).
 pub fn key_of_piece(piece: &Piece, span: Option<Range<u64>>, profile: Profile) -> Option<KeyEstimate> {
     let from = span.as_ref().map_or(0, |s| s.start);
-    let weights = pitch_class_beats(piece, span);
-    let best = find_key(&weights, profile)?;
+    let r = correlations(&pitch_class_beats(piece, span), profile)?;
+    let best = best_of(&r);
     let signature = piece
         .key_signatures
         .iter()
@@ -136,7 +140,6 @@ pub fn key_of_piece(piece: &Piece, span: Option<Range<u64>>, profile: Profile) -
         .last()
         .or_else(|| piece.key_signatures.first());
     let Some(sig) = signature else { return Some(best) };
-    let r = correlations(&weights, profile)?;
     let named = Key::from_signature(sig);
     let candidate =
         [named, named.relative()].into_iter().max_by(|a, b| r[a.index()].total_cmp(&r[b.index()]))?;

@@ -30,8 +30,6 @@ pub struct KeyPlan {
     /// The key the output is written in: the asked key, else the seed's (key-relative models
     /// only; `None`: the model's own reference keys, C major or A minor, are kept).
     pub target: Option<Key>,
-    /// Whether the model is key-relative.
-    pub key_relative: bool,
 }
 
 impl KeyPlan {
@@ -47,22 +45,23 @@ impl KeyPlan {
                     "a checkpoint trained with key control (train --transpose-to-key); this one was not",
                 ));
             }
-            return Ok(KeyPlan { seed_key: None, target: None, key_relative: false });
+            return Ok(KeyPlan { seed_key: None, target: None });
         }
         let seed_key = seed.and_then(|p| key_of_piece(p, None, Profile::default())).map(|e| e.key);
-        Ok(KeyPlan { seed_key, target: asked.or(seed_key), key_relative: true })
+        Ok(KeyPlan { seed_key, target: asked.or(seed_key) })
     }
 
-    /// Whether candidates are worth sampling: a key-relative model asked for a key.
+    /// Whether candidates are worth sampling: a key-relative model with a key to write in (the
+    /// asked key, or the seed's).
     pub fn chooses(&self) -> bool {
-        self.key_relative && self.target.is_some()
+        self.target.is_some()
     }
 
     /// The seed as the model should read it: moved from its key to its reference key.
     pub fn seed<'a>(&self, seed: &'a Piece) -> Cow<'a, Piece> {
         match self.seed_key {
-            Some(k) if self.key_relative => Cow::Owned(to_key(seed, k, k.reference()).0),
-            _ => Cow::Borrowed(seed),
+            Some(k) => Cow::Owned(to_key(seed, k, k.reference()).0),
+            None => Cow::Borrowed(seed),
         }
     }
 
@@ -72,7 +71,7 @@ impl KeyPlan {
     /// correlates almost as well with the same notes, so the raw correlation would not tell
     /// them apart); -2 without notes, 0 without a target.
     pub fn fit(&self, sampled: &Piece) -> f64 {
-        let Some(target) = self.target.filter(|_| self.key_relative) else { return 0.0 };
+        let Some(target) = self.target else { return 0.0 };
         let Some(r) = correlations(&pitch_class_beats(sampled, None), Profile::default()) else {
             return -2.0;
         };
@@ -83,7 +82,7 @@ impl KeyPlan {
 
     /// A sampled piece moved from the model's keys to the target key.
     pub fn output(&self, sampled: Piece) -> Piece {
-        match self.target.filter(|_| self.key_relative) {
+        match self.target {
             Some(target) => to_key(&sampled, target.reference(), target).0,
             None => sampled,
         }

@@ -531,22 +531,14 @@ impl SamplingBody {
     /// The instruments asked for (see [`SamplingBody::instruments`]); a 400 naming the one that
     /// is no instrument.
     fn instruments(&self) -> Result<generate::Instruments> {
-        let text = self.instruments.as_deref().map(str::trim).unwrap_or("");
-        match text {
-            "" | "seed" => Ok(generate::Instruments::Seed),
-            "any" => Ok(generate::Instruments::Any),
-            list => list
-                .split(',')
-                .map(|name| {
-                    crate::tokens::gm_names::parse_instrument(name).ok_or_else(|| {
-                        bad(
-                            "instruments",
-                            format!("{:?} is no General MIDI name, program number or drums", name.trim()),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>>>()
-                .map(generate::Instruments::Only),
+        match self.instruments.as_deref().map(str::trim).unwrap_or("") {
+            "" => Ok(generate::Instruments::Seed),
+            text => text.parse().map_err(|e| match e {
+                Error::Setting { value, expected, .. } => {
+                    bad("instruments", format!("must be {expected}, got {value}"))
+                }
+                other => other,
+            }),
         }
     }
 
