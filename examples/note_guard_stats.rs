@@ -49,8 +49,8 @@ fn replay(t: &Tokenizer, seq: &[TokenId], c: &mut Counts) {
                     }
                 }
             }
-            Event::Program(p) => part = Some(p),
-            Event::Drums => part = None,
+            Event::Program(p, _) => part = Some(p),
+            Event::Drums(_) => part = None,
             Event::Eos => break,
             _ => {}
         }

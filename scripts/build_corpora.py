@@ -9,6 +9,10 @@
                   bach (chorales), palestrina (mass movements), monteverdi (madrigals),
                   trecento (14th-century Italian pieces), essen (Essen folk songs), ryans (Ryan's
                   Mammoth Collection fiddle tunes). Built only with --which styles.
+    corpora/quartets  the string quartets and other chamber scores music21 ships (Haydn,
+                  Beethoven, Mozart: parts that share a General MIDI program, like two violins),
+                  the multitrack test set of `scripts/track_round_trip.sh`. Built only with
+                  --which quartets.
 
 Nothing is downloaded from elsewhere. Each corpus is written once: files already exported are
 kept, and a `.complete` marker makes later runs return at once. Files are written to a temporary
@@ -110,6 +114,26 @@ def style_sources(cap):
             picked = named[:cap]
         jobs.extend((src, num, os.path.join(label, name)) for src, num, name in sorted(picked))
     return jobs
+
+
+QUARTET_COMPOSERS = ("haydn", "beethoven", "mozart")
+
+
+def quartet_sources():
+    """`(source, None, composer_work.mid)` jobs: every score of the chamber composers, one
+    format per work (.mxl preferred over .krn)."""
+    from music21 import corpus
+
+    best = {}
+    exts = [".mxl", ".xml", ".krn"]
+    for p in sorted(str(p) for p in corpus.getCorePaths()):
+        rel = p.split("/corpus/", 1)[-1]
+        stem, ext = os.path.splitext(rel)
+        if rel.split("/")[0] not in QUARTET_COMPOSERS or ext not in exts:
+            continue
+        if stem not in best or exts.index(ext) < exts.index(os.path.splitext(best[stem])[1]):
+            best[stem] = p
+    return [(p, None, stem.replace("/", "_") + ".mid") for stem, p in sorted(best.items())]
 
 
 def export_style(job):
@@ -238,8 +262,8 @@ def build(name, sources, worker, out_root, jobs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--which", choices=["bach", "folk", "styles", "all"], default="all",
-                    help="all = bach and folk (styles is built only when asked for)")
+    ap.add_argument("--which", choices=["bach", "folk", "styles", "quartets", "all"], default="all",
+                    help="all = bach and folk (styles and quartets are built only when asked for)")
     ap.add_argument("--cap", type=int, default=150, help="styles: pieces per label at most")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "corpora"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
@@ -250,6 +274,8 @@ def main():
         build("folk", folk_sources(), export_folk, args.out, args.jobs)
     if args.which == "styles":
         build("styles", style_sources(args.cap), export_style, args.out, args.jobs)
+    if args.which == "quartets":
+        build("quartets", quartet_sources(), export_style, args.out, args.jobs)
 
 
 if __name__ == "__main__":

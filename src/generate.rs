@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::copies::CopyIndex;
 use crate::corpus::{Corpus, LoadOptions, Pieces, Split};
+use crate::density::{self, Density};
 use crate::error::{Error, ModelError, Result};
 use crate::key::{Key, KeyPlan};
 use crate::midi::{self, Piece};
@@ -37,9 +38,12 @@ pub struct GenerateOptions {
     /// The key to write in (needs a key-relative checkpoint; with a seed, the seed's key is the
     /// default). See [`crate::key::plan`].
     pub key: Option<Key>,
-    /// With a key: candidates sampled per piece, the one that sounds most in the key kept
-    /// ([`crate::key::DEFAULT_KEY_CANDIDATES`]; 1 takes the first).
-    pub key_candidates: usize,
+    /// With a key or a density: candidates sampled per piece, the one of the asked density's
+    /// third that sounds most in the key kept ([`crate::key::DEFAULT_KEY_CANDIDATES`]; 1 takes
+    /// the first).
+    pub candidates: usize,
+    /// How dense the pieces should be, against the other candidates ([`crate::density`]).
+    pub density: Option<Density>,
     /// Which instruments the samples may play (by default the seed's).
     pub instruments: Instruments,
     /// The tempo of the written pieces in quarter notes a minute (default: the seed's, else
@@ -168,7 +172,9 @@ pub fn generate(
         let only = Arc::new(crate::tokens::Constraints::new().only_instruments(&list));
         sampler.notes = sampler.notes.map(|r| r.with_constraints(Some(only)));
     }
-    let candidates = if plan.chooses() { opts.key_candidates.max(1) } else { 1 };
+    let candidates = if plan.chooses() || opts.density.is_some() { opts.candidates.max(1) } else { 1 };
+    let (_, ticks_per_step) = tokenizer.decoded_resolution(&decode_opts);
+    let primer_end = tokenizer.end_step(&primer).saturating_mul(ticks_per_step);
     let primers = vec![primer.clone(); opts.count * candidates];
     let outs = model.generate_batch(&primers, opts.length, &sampler, opts.rng_seed)?;
     let mut rows = outs.into_iter();
@@ -176,18 +182,32 @@ pub fn generate(
     for _ in 0..opts.count {
         // Each candidate decoded once, primer included: ranked on it, then written (unless the
         // primer is left out) and checked for copies.
-        let mut best: Option<(f64, Vec<TokenId>, Sample, Piece)> = None;
+        let mut decoded: Vec<(Vec<TokenId>, Sample, Piece)> = Vec::with_capacity(candidates);
         let mut sampled_tokens = 0;
         for continuation in rows.by_ref().take(candidates) {
             sampled_tokens += continuation.len();
             let sample = Sample::new(&sampler, &primer, &continuation);
             let whole = sample.piece(tokenizer, &decode_opts);
-            let fit = if candidates > 1 { plan.fit(&whole) } else { 0.0 };
-            if best.as_ref().is_none_or(|(f, ..)| fit > *f) {
-                best = Some((fit, continuation, sample, whole));
+            decoded.push((continuation, sample, whole));
+        }
+        // The asked density's third (every candidate without one), then the best key fit.
+        let allowed = match opts.density {
+            Some(want) => {
+                let d: Vec<f64> =
+                    decoded.iter().map(|(.., w)| density::notes_per_beat(w, primer_end)).collect();
+                density::pick(&d, want)
+            }
+            None => (0..decoded.len()).collect(),
+        };
+        let mut best: Option<(f64, usize)> = None;
+        for i in allowed {
+            let fit = if plan.chooses() && candidates > 1 { plan.fit(&decoded[i].2) } else { 0.0 };
+            if best.is_none_or(|(f, _)| fit > f) {
+                best = Some((fit, i));
             }
         }
-        let Some((_, continuation, sample, whole)) = best else { break };
+        let Some((_, chosen)) = best else { break };
+        let (continuation, sample, whole) = decoded.swap_remove(chosen);
         let longest_copy = sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
             let keys = crate::copies::note_keys(&whole);
             limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)

@@ -26,6 +26,7 @@ pub mod classify;
 pub mod compare;
 pub mod copies;
 pub mod corpus;
+pub mod density;
 pub mod doctor;
 pub mod edit;
 pub mod error;

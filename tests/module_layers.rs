@@ -118,6 +118,7 @@ fn error_is_the_root_and_the_documented_order_holds() {
         "binio",
         "progress",
         "midi",
+        "density",
         "copies",
         "tokens",
         "key",

@@ -42,11 +42,18 @@ pub struct Args {
     /// a checkpoint trained with --transpose-to-key. With --seed the seed's key is the default.
     #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
     key: Option<cadenza::key::Key>,
-    /// With --key: sample K candidates per piece and keep the one that sounds most in the key
-    /// (a key-relative model chooses between the major key and its relative minor itself).
-    #[arg(long, value_name = "K", default_value_t = cadenza::key::DEFAULT_KEY_CANDIDATES,
+    /// With --key or --density: sample K candidates per piece and keep, of the asked density's
+    /// third of them, the one that sounds most in the key (a key-relative model chooses between
+    /// the major key and its relative minor itself).
+    #[arg(long, visible_alias = "key-candidates", value_name = "K",
+          default_value_t = cadenza::key::DEFAULT_KEY_CANDIDATES,
           value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
-    key_candidates: usize,
+    candidates: usize,
+    /// How many notes a beat the pieces play: `low`, `medium` or `high`, against what the model
+    /// writes from this seed (the sparsest, middle or densest third of --candidates samples).
+    /// Works with every model.
+    #[arg(long, value_name = "LEVEL", value_parser = super::options::parse_density)]
+    density: Option<cadenza::density::Density>,
     /// Which instruments the pieces may play: `seed` (the default: the seed's instruments, any
     /// without a seed), `any`, or a comma-separated list of General MIDI names or program
     /// numbers and `drums`, such as "Acoustic Grand Piano,33,drums".
@@ -86,7 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seed_seconds: args.seed_seconds,
             strip_primer: args.strip_primer,
             key: args.key,
-            key_candidates: args.key_candidates,
+            candidates: args.candidates,
+            density: args.density,
             instruments: args.instruments,
             tempo: args.tempo,
         },

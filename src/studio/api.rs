@@ -16,7 +16,8 @@
 //! training corpus is not on this machine cannot serve it: 422. Generation, jobs, compare and
 //! trials may set `key` ("A minor"): a key-relative checkpoint writes in it (the best of
 //! [`crate::key::DEFAULT_KEY_CANDIDATES`] samples each); any other checkpoint answers 422. They
-//! may also set `instruments` ("seed", "any", or names, numbers and "drums") and `tempo` (bpm).
+//! may also set `instruments` ("seed", "any", or names, numbers and "drums"), `tempo` (bpm) and
+//! `density` ("low", "medium", "high").
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -324,6 +325,7 @@ const SAMPLING_FIELDS: &[&str] = &[
     "key",
     "instruments",
     "tempo",
+    "density",
 ];
 
 /// `body` as a JSON object with no field outside `fields` (and [`SAMPLING_FIELDS`] when
@@ -430,6 +432,9 @@ struct SamplingBody {
     /// The tempo of the pieces in quarter notes a minute (beats-grid checkpoints).
     #[serde(default)]
     tempo: Option<f64>,
+    /// "low", "medium" or "high" (empty: any), chosen among candidates ([`crate::density`]).
+    #[serde(default)]
+    density: Option<String>,
     #[serde(flatten)]
     draw: DrawBody,
 }
@@ -518,6 +523,7 @@ impl SamplingBody {
         self.draw.check()?;
         self.key()?;
         self.instruments()?;
+        self.density()?;
         if self.unguarded && self.draw.max_copy().is_some() {
             return Err(bad(COPY_FIELD, "needs the note guard: leave unguarded off to limit copies"));
         }
@@ -539,6 +545,17 @@ impl SamplingBody {
                 }
                 other => other,
             }),
+        }
+    }
+
+    /// The density asked for (empty: none); a 400 naming the field otherwise.
+    fn density(&self) -> Result<Option<crate::density::Density>> {
+        match self.density.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            None => Ok(None),
+            Some(d) => d
+                .parse()
+                .map(Some)
+                .map_err(|_| bad("density", format!("must be low, medium or high, got {d:?}"))),
         }
     }
 
@@ -657,7 +674,8 @@ fn sample_into_store(
         seed_seconds: None,
         strip_primer,
         key: s.key()?,
-        key_candidates: crate::key::DEFAULT_KEY_CANDIDATES,
+        candidates: crate::key::DEFAULT_KEY_CANDIDATES,
+        density: s.density()?,
         instruments: s.instruments()?,
         tempo: s.tempo,
     };

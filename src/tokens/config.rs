@@ -113,10 +113,28 @@ pub struct TokenizerConfig {
     /// configurations from before it, and left out when false, so their digests stay.
     #[serde(default, skip_serializing_if = "is_false")]
     pub key_relative: bool,
+    /// How many parts one program (or the drum kit) may have, 1..=[`MAX_TRACKS`]: with 2 or
+    /// more, instruments that share a program (doubled guitars, two violins) stay apart as
+    /// instances of it (`PROGRAM_25`, `PROGRAM_25_TRACK_2`, ...); past the last instance they
+    /// merge into it. 1 (the default) merges them all, as configurations written before the
+    /// setting did (absent then, and left out when 1, so their digests stay).
+    #[serde(default = "one_track", skip_serializing_if = "is_one_track")]
+    pub tracks: u8,
 }
+
+/// Most instances of one program a configuration can keep apart (`tracks`).
+pub const MAX_TRACKS: u8 = 16;
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn one_track() -> u8 {
+    1
+}
+
+fn is_one_track(t: &u8) -> bool {
+    *t == 1
 }
 
 impl Default for TokenizerConfig {
@@ -132,6 +150,7 @@ impl Default for TokenizerConfig {
             sustain: true,
             max_note_steps: 12 * 16,
             key_relative: false,
+            tracks: 1,
         }
     }
 }
@@ -151,6 +170,7 @@ impl TokenizerConfig {
             sustain: true,
             max_note_steps: 500,
             key_relative: false,
+            tracks: 1,
         }
     }
 
@@ -181,6 +201,16 @@ impl TokenizerConfig {
         }
         if self.max_note_steps == 0 {
             return bad("max_note_steps", 0, "> 0");
+        }
+        if self.tracks == 0 || self.tracks > MAX_TRACKS {
+            return bad("tracks", self.tracks.into(), &format!("in 1..={MAX_TRACKS}"));
+        }
+        if self.tracks > 1 && self.programs == ProgramMode::MergePiano {
+            return bad(
+                "tracks",
+                self.tracks.into(),
+                "1 when every instrument is merged into one piano part",
+            );
         }
         if self.scheme.has_durations() && self.max_note_steps > MAX_DURATION_STEPS {
             return bad(
@@ -236,5 +266,21 @@ mod tests {
         assert_ne!(keyed.digest(), plain.digest(), "key-relative pieces get their own cache entries");
         let back: TokenizerConfig = serde_json::from_str(&serde_json::to_string(&keyed).unwrap()).unwrap();
         assert!(back.key_relative);
+    }
+
+    #[test]
+    fn tracks_are_absent_from_older_configurations_and_validated() {
+        let plain = TokenizerConfig::default();
+        assert!(!serde_json::to_string(&plain).unwrap().contains("tracks"));
+        let four = TokenizerConfig { tracks: 4, ..plain };
+        assert_ne!(four.digest(), plain.digest());
+        let back: TokenizerConfig = serde_json::from_str(&serde_json::to_string(&four).unwrap()).unwrap();
+        assert_eq!(back.tracks, 4);
+        assert!(four.validate().is_ok());
+        for bad in [0, MAX_TRACKS + 1] {
+            assert!(TokenizerConfig { tracks: bad, ..plain }.validate().is_err(), "{bad}");
+        }
+        let piano = TokenizerConfig { tracks: 2, programs: ProgramMode::MergePiano, ..plain };
+        assert!(piano.validate().unwrap_err().to_string().contains("tracks"));
     }
 }

@@ -120,7 +120,7 @@ impl Constraints {
     pub fn only_instruments(self, instruments: &[(u8, bool)]) -> Self {
         let mut parts: Vec<Part> = instruments
             .iter()
-            .map(|&(p, drum)| if drum { Part::Drums } else { Part::Program(p & 0x7f) })
+            .map(|&(p, drum)| if drum { Part::DRUMS } else { Part::program(p & 0x7f) })
             .collect();
         parts.sort();
         parts.dedup();
@@ -129,7 +129,7 @@ impl Constraints {
 
     /// Whether free notes may be written in part `q`.
     fn part_allowed(&self, q: Part) -> bool {
-        self.parts.as_ref().is_none_or(|ps| ps.binary_search(&q).is_ok())
+        self.parts.as_ref().is_none_or(|ps| ps.binary_search(&q.with_instance(0)).is_ok())
     }
 
     /// The constraints of an infill of `start..end` (steps) in `piece`: notes may start only in
@@ -156,14 +156,14 @@ impl Constraints {
         self.locked.len()
     }
 
-    /// Whether a locked note has this part (as the tokenizer codes it: [`super::grid`]'s
-    /// part code), pitch and start step.
-    pub fn is_locked(&self, part_code: u8, pitch: u8, start: u64) -> bool {
+    /// Whether a locked note has this program (128 for drums; any instance), pitch and start
+    /// step.
+    pub fn is_locked(&self, program: u8, pitch: u8, start: u64) -> bool {
         let from = self.locked.partition_point(|n| n.start < start);
         self.locked[from..]
             .iter()
             .take_while(|n| n.start == start)
-            .any(|n| n.part.code() == part_code && n.pitch == pitch)
+            .any(|n| n.part.program_code() == program && n.pitch == pitch)
     }
 
     /// Index range of the locked notes that may sound somewhere in `from..to`.
@@ -395,7 +395,7 @@ impl Follow {
 
     /// Whether the copy limit (if any) lets a sampled note of `pitch` start at the cursor.
     fn copy_allows(&self, c: &Cursor, pitch: u8) -> bool {
-        c.part == Part::Drums || self.copies.as_ref().is_none_or(|cf| cf.allows(c.now, pitch))
+        c.part.is_drums() || self.copies.as_ref().is_none_or(|cf| cf.allows(c.now, pitch))
     }
 
     /// Locked notes that time passed before they were written.
@@ -563,7 +563,7 @@ impl Follow {
             Effect::NoteStart { pitch, bin } => {
                 let locked = self.locked_at(c.part, pitch, c.now);
                 self.free_notes += usize::from(!self.priming && locked.is_none());
-                if let Some(cf) = self.copies.as_mut().filter(|_| c.part != Part::Drums) {
+                if let Some(cf) = self.copies.as_mut().filter(|_| !c.part.is_drums()) {
                     cf.note(c.now, pitch, !self.priming && locked.is_none());
                 }
                 match bin {
@@ -617,7 +617,7 @@ mod tests {
     use super::*;
 
     fn note(pitch: u8, start: u64, end: u64) -> GridNote {
-        GridNote { part: Part::Program(0), pitch, start, end, bin: 10 }
+        GridNote { part: Part::program(0), pitch, start, end, bin: 10 }
     }
 
     fn spec(locked: Vec<GridNote>) -> Constraints {
@@ -626,7 +626,7 @@ mod tests {
     }
 
     fn at(now: u64) -> Cursor {
-        Cursor { now, part: Part::Program(0), velocity: Some(10), pending: None }
+        Cursor { now, part: Part::program(0), velocity: Some(10), pending: None }
     }
 
     #[test]
@@ -682,7 +682,7 @@ mod tests {
         assert!(f.allows(&at(0), start(60), 21));
         assert!(f.allows(&at(0), start(67), 21), "the melody note itself");
         assert!(!f.allows(&at(0), start(68), 21) && !f.allows(&at(0), start(70), 21), "above the melody");
-        let other = Cursor { part: Part::Program(40), ..at(0) };
+        let other = Cursor { part: Part::program(40), ..at(0) };
         assert!(!f.allows(&other, start(67), 21), "the melody's pitch in another voice");
         assert!(!f.allows(&at(12), start(60), 21), "outside the region");
         f.push(&at(0), start(60));
@@ -701,6 +701,6 @@ mod tests {
         }
         assert!(!f.allows(&at(0), Effect::RunningVelocity(3), 21));
         assert!(f.allows(&at(0), Effect::RunningVelocity(10), 21), "the locked note's velocity");
-        assert!(!f.allows(&at(0), Effect::Part(Part::Program(5)), 21));
+        assert!(!f.allows(&at(0), Effect::Part(Part::program(5)), 21));
     }
 }

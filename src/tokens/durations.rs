@@ -135,12 +135,12 @@ fn onset_order(notes: &[GridNote]) -> Vec<&GridNote> {
     // Fast path (every real piece): one u64 per note holding onset, instrument, pitch and the
     // note's index; among notes equal in the first three, the index orders them by end, as
     // the canonical order does.
-    if notes.len() < 1 << 17 && notes.iter().all(|n| n.start < 1 << 32) {
+    if notes.len() < 1 << 17 && notes.iter().all(|n| n.start < 1 << 28) {
         let mut keys: Vec<u64> = notes
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                n.start << 32 | u64::from(n.part.code()) << 24 | u64::from(n.pitch & 0x7F) << 17 | i as u64
+                n.start << 36 | u64::from(n.part.code()) << 24 | u64::from(n.pitch & 0x7F) << 17 | i as u64
             })
             .collect();
         keys.sort_unstable();
@@ -161,10 +161,7 @@ fn bar_line(out: &mut Vec<TokenId>, lines: &mut BarLines, push: &impl Fn(&mut Ve
 }
 
 fn instrument_event(part: Part) -> Event {
-    match part {
-        Part::Program(p) => Event::Program(p),
-        Part::Drums => Event::Drums,
-    }
+    part.event()
 }
 
 /// The meters a REMI encoding of canonical `notes` writes: the first bar's at step 0, then one
@@ -241,7 +238,7 @@ impl Reader {
             remi: config.scheme == Scheme::Remi,
             steps_per_beat: steps_per_beat(config),
             now: 0,
-            part: Part::Program(0),
+            part: Part::program(0),
             bar: None,
             position: None,
             after_bar: false,
@@ -283,12 +280,8 @@ impl Reader {
                 self.now = self.now.saturating_add(u64::from(s));
                 true
             }
-            Event::Program(p) => {
-                self.part = Part::Program(p);
-                true
-            }
-            Event::Drums => {
-                self.part = Part::Drums;
+            e @ (Event::Program(..) | Event::Drums(_)) => {
+                self.part = Part::of_event(e).unwrap_or(self.part);
                 true
             }
             Event::Bar if self.remi => {
@@ -439,7 +432,7 @@ impl Guard {
         self.phase = match self.reader.pending {
             Some(Pending::Pitch(_)) => Phase::Pitch,
             Some(Pending::PitchVelocity(..)) => Phase::Velocity,
-            None if matches!(event, Event::Program(_) | Event::Drums) => Phase::Instrument,
+            None if matches!(event, Event::Program(..) | Event::Drums(_)) => Phase::Instrument,
             None => Phase::Free,
         };
     }
@@ -471,8 +464,9 @@ impl Guard {
                 Some((start, _)) => Effect::Time(start + u64::from(k)),
                 None => Effect::Other,
             },
-            Event::Program(p) => Effect::Part(Part::Program(p)),
-            Event::Drums => Effect::Part(Part::Drums),
+            e @ (Event::Program(..) | Event::Drums(_)) => {
+                Part::of_event(e).map_or(Effect::Other, Effect::Part)
+            }
             Event::Eos => Effect::End,
             _ => Effect::Other,
         }
@@ -516,8 +510,7 @@ impl Guard {
             (Phase::Free, event) => match event {
                 Event::Eos => true,
                 Event::Pitch(p) => placed && self.pitch_ok(p, full),
-                Event::Program(p) => switch_ok(Part::Program(p)),
-                Event::Drums => switch_ok(Part::Drums),
+                e @ (Event::Program(..) | Event::Drums(_)) => Part::of_event(e).is_some_and(switch_ok),
                 Event::TimeShift(_) => !r.remi,
                 Event::Bar => r.remi,
                 Event::TimeSig(..) => r.after_bar,

@@ -8,7 +8,7 @@
 
 use super::config::{ProgramMode, TimeMode, TokenizerConfig};
 use super::gm_names;
-use super::vocab::Vocab;
+use super::vocab::{Event, Vocab};
 use crate::midi::{Instrument, Note, Piece, TempoChange, TempoMap, TimeSignature, DRUM_CHANNEL};
 
 /// MIDI's default tempo, 120 bpm.
@@ -45,21 +45,74 @@ impl DecodeOptions {
     }
 }
 
-/// Which instrument a note belongs to in the token stream. Orders programs before drums.
+/// Which instrument a note belongs to in the token stream: a program or the drum kit, and its
+/// instance (0 unless [`TokenizerConfig::tracks`] keeps several parts of one program apart).
+/// Orders programs before drums, each by instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Part {
-    /// A pitched General MIDI program (0-127).
-    Program(u8),
-    /// The drum kit.
-    Drums,
+    /// A pitched General MIDI program (0-127), instance.
+    Program(u8, u8),
+    /// The drum kit, instance.
+    Drums(u8),
 }
 
 impl Part {
-    /// A number that orders parts as `Ord` does (programs by number, drums last).
-    pub(super) fn code(self) -> u8 {
+    /// The first instance of program `p`.
+    pub(super) fn program(p: u8) -> Part {
+        Part::Program(p.min(127), 0)
+    }
+
+    /// The first drum kit.
+    pub(super) const DRUMS: Part = Part::Drums(0);
+
+    /// The program number, 128 for drums.
+    pub(super) fn program_code(self) -> u8 {
         match self {
-            Part::Program(p) => p.min(127),
-            Part::Drums => 128,
+            Part::Program(p, _) => p.min(127),
+            Part::Drums(_) => 128,
+        }
+    }
+
+    /// Which instance of its program this part is (0 for the first).
+    pub(super) fn instance(self) -> u8 {
+        match self {
+            Part::Program(_, i) | Part::Drums(i) => i,
+        }
+    }
+
+    /// Whether this is a drum kit.
+    pub(super) fn is_drums(self) -> bool {
+        matches!(self, Part::Drums(_))
+    }
+
+    /// This part's program (or drums) as instance `i`.
+    pub(super) fn with_instance(self, i: u8) -> Part {
+        match self {
+            Part::Program(p, _) => Part::Program(p, i),
+            Part::Drums(_) => Part::Drums(i),
+        }
+    }
+
+    /// A number below 2^12 that orders parts as `Ord` does (programs by number, drums last,
+    /// each by instance).
+    pub(super) fn code(self) -> u16 {
+        u16::from(self.program_code()) * u16::from(super::config::MAX_TRACKS) + u16::from(self.instance())
+    }
+
+    /// The PROGRAM or DRUMS event that selects this part.
+    pub(super) fn event(self) -> Event {
+        match self {
+            Part::Program(p, i) => Event::Program(p, i),
+            Part::Drums(i) => Event::Drums(i),
+        }
+    }
+
+    /// The part `event` selects, if it selects one.
+    pub(super) fn of_event(event: Event) -> Option<Part> {
+        match event {
+            Event::Program(p, i) => Some(Part::Program(p, i)),
+            Event::Drums(i) => Some(Part::Drums(i)),
+            _ => None,
         }
     }
 }
@@ -173,12 +226,13 @@ pub(super) fn cut_position(
 }
 
 /// The part an instrument's notes go to, or `None` when the configuration drops it.
+/// (Its first instance: [`assign_instances`] numbers them.)
 fn part_of(config: &TokenizerConfig, inst: &Instrument) -> Option<Part> {
     match (config.programs, inst.is_drum) {
         (ProgramMode::MergePiano, true) => None,
-        (ProgramMode::MergePiano, false) => Some(Part::Program(0)),
-        (ProgramMode::Programs, true) => Some(Part::Drums),
-        (ProgramMode::Programs, false) => Some(Part::Program(inst.program.min(127))),
+        (ProgramMode::MergePiano, false) => Some(Part::program(0)),
+        (ProgramMode::Programs, true) => Some(Part::DRUMS),
+        (ProgramMode::Programs, false) => Some(Part::program(inst.program)),
     }
 }
 
@@ -188,19 +242,75 @@ fn part_of(config: &TokenizerConfig, inst: &Instrument) -> Option<Part> {
 pub(super) fn quantize_notes(config: &TokenizerConfig, vocab: &Vocab, piece: &Piece) -> Vec<GridNote> {
     let clock = StepClock::new(config, piece);
     let mut out = Vec::with_capacity(piece.note_count());
+    if config.tracks > 1 {
+        return assign_instances(config, piece, |inst, out| {
+            quantize_instrument(config, vocab, &clock, inst, out)
+        });
+    }
     for inst in &piece.instruments {
-        let Some(part) = part_of(config, inst) else { continue };
-        for n in &inst.notes {
-            if n.pitch < config.pitch_min || n.pitch > config.pitch_max {
-                continue;
-            }
-            let start = clock.step(n.start);
-            let mut end = clock.step(n.end);
-            if end <= start {
-                end = start.saturating_add(1);
-            }
-            out.push(GridNote { part, pitch: n.pitch, start, end, bin: vocab.velocity_bin(n.velocity) });
+        quantize_instrument(config, vocab, &clock, inst, &mut out);
+    }
+    out
+}
+
+/// Push the grid notes of one instrument (its first instance) onto `out`.
+fn quantize_instrument(
+    config: &TokenizerConfig,
+    vocab: &Vocab,
+    clock: &StepClock,
+    inst: &Instrument,
+    out: &mut Vec<GridNote>,
+) {
+    let Some(part) = part_of(config, inst) else { return };
+    for n in &inst.notes {
+        if n.pitch < config.pitch_min || n.pitch > config.pitch_max {
+            continue;
         }
+        let start = clock.step(n.start);
+        let mut end = clock.step(n.end);
+        if end <= start {
+            end = start.saturating_add(1);
+        }
+        out.push(GridNote { part, pitch: n.pitch, start, end, bin: vocab.velocity_bin(n.velocity) });
+    }
+}
+
+/// The grid notes of every instrument of `piece` (each quantized by `quantize`), the
+/// instruments of one program (or the drum kits) numbered as its instances 0, 1, ... up to
+/// `config.tracks - 1`, the rest merged into the last.
+///
+/// The numbering is canonical, so that a decoded piece encodes to the same tokens: instruments
+/// of one program are ranked by their canonical notes (first by their first onset, then note by
+/// note), and instruments left without a note do not count.
+fn assign_instances(
+    config: &TokenizerConfig,
+    piece: &Piece,
+    quantize: impl Fn(&Instrument, &mut Vec<GridNote>),
+) -> Vec<GridNote> {
+    let mut each: Vec<Vec<GridNote>> = Vec::with_capacity(piece.instruments.len());
+    for inst in &piece.instruments {
+        let mut notes = Vec::with_capacity(inst.notes.len());
+        quantize(inst, &mut notes);
+        if notes.is_empty() {
+            continue;
+        }
+        let mut notes = canonicalize(notes, config.max_note_steps);
+        notes.sort_unstable_by_key(|n| (n.start, n.pitch, n.end, n.bin));
+        each.push(notes);
+    }
+    let key = |notes: &[GridNote]| -> Vec<(u64, u8, u64, u8)> {
+        notes.iter().map(|n| (n.start, n.pitch, n.end, n.bin)).collect()
+    };
+    each.sort_by_cached_key(|notes| (notes[0].part, key(notes)));
+    let last = config.tracks.max(1) - 1;
+    let mut out = Vec::with_capacity(each.iter().map(Vec::len).sum());
+    let mut previous: Option<Part> = None;
+    let mut instance = 0u8;
+    for notes in each {
+        let part = notes[0].part;
+        instance = if previous == Some(part) { instance.saturating_add(1).min(last) } else { 0 };
+        previous = Some(part);
+        out.extend(notes.into_iter().map(|n| GridNote { part: part.with_instance(instance), ..n }));
     }
     out
 }
@@ -211,18 +321,19 @@ pub(super) fn quantize_notes(config: &TokenizerConfig, vocab: &Vocab, piece: &Pi
 ///    pairing a FIFO decoder makes; it changes only notes nested inside another note of the
 ///    same pitch), the velocity staying with the start;
 /// 2. each note is cut to at most `max_note_steps`;
-/// 3. identical notes (same part, pitch, start, end) are merged, keeping the loudest bin.
+/// 3. identical notes (same part, pitch, start, end) are merged, keeping the loudest bin;
+/// 4. the instances of each program are numbered by [`renumber_instances`]'s rule.
 ///
 /// Every input note must have `end > start`; so does every output note. Idempotent.
 pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec<GridNote> {
     let max_len = u64::from(max_note_steps.max(1));
     // Sorting on one packed integer is several times faster than on the tuple; pieces whose
     // times do not fit the packing (never real music) take the tuple.
-    if notes.iter().all(|n| n.start < 1 << 48 && n.end < 1 << 56) {
+    if notes.iter().all(|n| n.start < 1 << 45 && n.end < 1 << 56) {
         let mut keyed: Vec<(u128, GridNote)> = notes
             .iter()
             .map(|n| {
-                let hi = u64::from(n.part.code()) << 56 | u64::from(n.pitch) << 48 | n.start;
+                let hi = u64::from(n.part.code()) << 52 | u64::from(n.pitch & 0x7F) << 45 | n.start;
                 ((u128::from(hi) << 64) | u128::from(n.end << 8 | u64::from(n.bin)), *n)
             })
             .collect();
@@ -268,7 +379,50 @@ pub(super) fn canonicalize(mut notes: Vec<GridNote>, max_note_steps: u32) -> Vec
             _ => out.push(n),
         }
     }
-    out
+    renumber_instances(out)
+}
+
+/// Number the instances of each program (and of the drum kit) 0, 1, ... in the order of their
+/// notes, sorted by (start, pitch, end, bin) and compared as lists (so mostly by first onset),
+/// whatever instance numbers they came with: a decoded piece then encodes to the tokens of its
+/// canonical numbering. `notes` are sorted as [`canonicalize`] sorts them, and stay so.
+fn renumber_instances(notes: Vec<GridNote>) -> Vec<GridNote> {
+    if notes.iter().all(|n| n.part.instance() == 0) {
+        return notes;
+    }
+    let mut parts: Vec<(Part, Vec<(u64, u8, u64, u8)>)> = Vec::new();
+    for n in &notes {
+        match parts.last_mut() {
+            Some((p, list)) if *p == n.part => list.push((n.start, n.pitch, n.end, n.bin)),
+            _ => parts.push((n.part, vec![(n.start, n.pitch, n.end, n.bin)])),
+        }
+    }
+    for (_, list) in &mut parts {
+        list.sort_unstable();
+    }
+    parts.sort_by(|a, b| (a.0.program_code(), &a.1).cmp(&(b.0.program_code(), &b.1)));
+    let mut renamed: Vec<(Part, Part)> = Vec::with_capacity(parts.len());
+    let mut previous: Option<(u8, u8)> = None;
+    for (part, _) in &parts {
+        let instance = match previous {
+            Some((code, i)) if code == part.program_code() => i + 1,
+            _ => 0,
+        };
+        previous = Some((part.program_code(), instance));
+        renamed.push((*part, part.with_instance(instance)));
+    }
+    if renamed.iter().all(|(a, b)| a == b) {
+        return notes;
+    }
+    renamed.sort_unstable();
+    let mut notes = notes;
+    for n in &mut notes {
+        if let Ok(i) = renamed.binary_search_by(|(old, _)| old.cmp(&n.part)) {
+            n.part = renamed[i].1;
+        }
+    }
+    notes.sort_unstable_by_key(|n| (n.part, n.pitch, n.start, n.end));
+    notes
 }
 
 /// Resolution of decoded pieces: `(ticks_per_beat, ticks per grid step, micros_per_beat)`.
@@ -301,8 +455,9 @@ const PITCHED_CHANNELS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 1
 /// A piece holding canonical `notes` at the decoder's resolution (see [`output_resolution`]).
 ///
 /// One instrument per part, ordered by its first note (ties: programs in number order, then
-/// drums); pitched instruments take channels 0, 1, ... skipping 9 (wrapping after 15), drums
-/// channel 9; names are the General MIDI program names or "Drums"; drums have program 0.
+/// drums, each by instance); pitched instruments take channels 0, 1, ... skipping 9 (wrapping
+/// after 15), drums channel 9; names are the General MIDI program names or "Drums", with the
+/// instance's number after the first ("Violin 2"); drums have program 0.
 /// Velocities are the centres of their bins. One tempo event at tick 0; the time signatures
 /// `meters` (`(step, (numerator, denominator))`, REMI's bars) or, when there are none, the one
 /// of `options`; no key signature.
@@ -338,12 +493,16 @@ pub(super) fn to_piece(
     let mut pitched = 0usize;
     for &(_, part) in &parts {
         let (program, channel, is_drum, name) = match part {
-            Part::Drums => (0, DRUM_CHANNEL, true, gm_names::DRUMS_NAME),
-            Part::Program(p) => {
+            Part::Drums(_) => (0, DRUM_CHANNEL, true, gm_names::DRUMS_NAME),
+            Part::Program(p, _) => {
                 let ch = PITCHED_CHANNELS[pitched % PITCHED_CHANNELS.len()];
                 pitched += 1;
                 (p, ch, false, gm_names::program_name(p))
             }
+        };
+        let name = match part.instance() {
+            0 => name.to_string(),
+            i => format!("{name} {}", u16::from(i) + 1),
         };
         let notes = notes
             .iter()
@@ -355,7 +514,7 @@ pub(super) fn to_piece(
                 velocity: vocab.bin_velocity(n.bin),
             })
             .collect();
-        piece.instruments.push(Instrument { program, channel, is_drum, name: name.to_string(), notes });
+        piece.instruments.push(Instrument { program, channel, is_drum, name, notes });
     }
     piece.normalize();
     piece
@@ -366,7 +525,7 @@ mod tests {
     use super::*;
 
     fn gn(pitch: u8, start: u64, end: u64, bin: u8) -> GridNote {
-        GridNote { part: Part::Program(0), pitch, start, end, bin }
+        GridNote { part: Part::program(0), pitch, start, end, bin }
     }
 
     #[test]

@@ -558,7 +558,7 @@ mod tests {
             }
             g.close(&mut seq);
             // Naive replay: a list of (part, pitch, start).
-            let (mut now, mut part, mut open) = (0u64, Part::Program(0), Vec::<(Part, u8, u64)>::new());
+            let (mut now, mut part, mut open) = (0u64, Part::program(0), Vec::<(Part, u8, u64)>::new());
             for &tok in &seq[1..] {
                 match v.event(tok) {
                     Event::NoteOn(p) => open.push((part, p, now)),
@@ -571,8 +571,7 @@ mod tests {
                         now += u64::from(s);
                         assert!(open.iter().all(|&(_, _, st)| now - st <= 24), "a note outlived the cap");
                     }
-                    Event::Program(n) => part = Part::Program(n),
-                    Event::Drums => part = Part::Drums,
+                    e @ (Event::Program(..) | Event::Drums(_)) => part = Part::of_event(e).unwrap(),
                     _ => {}
                 }
             }

@@ -68,15 +68,15 @@ fn ordered_events(notes: &[GridNote]) -> Vec<Timed> {
     // and the note's index. Canonical notes are sorted by (instrument, pitch, start, end), so
     // among NOTE_ONs equal in step, instrument and pitch the index orders them by end, as the
     // full key does; NOTE_OFFs equal in those are the same token whatever their order.
-    if notes.len() < 1 << 16 && notes.iter().all(|n| n.end < 1 << 32) {
+    if notes.len() < 1 << 16 && notes.iter().all(|n| n.end < 1 << 28) {
         let mut keys: Vec<u64> = Vec::with_capacity(notes.len() * 2);
         for (i, n) in notes.iter().enumerate() {
             let low = u64::from(n.part.code()) << 23 | u64::from(n.pitch & 0x7F) << 16 | i as u64;
-            keys.push(n.start << 32 | 1 << 31 | low);
-            keys.push(n.end << 32 | low);
+            keys.push(n.start << 36 | 1 << 35 | low);
+            keys.push(n.end << 36 | low);
         }
         keys.sort_unstable();
-        return keys.iter().map(|&k| timed(&notes[(k & 0xFFFF) as usize], k >> 31 & 1 == 1)).collect();
+        return keys.iter().map(|&k| timed(&notes[(k & 0xFFFF) as usize], k >> 35 & 1 == 1)).collect();
     }
     let mut events: Vec<Timed> = notes.iter().flat_map(|n| [timed(n, true), timed(n, false)]).collect();
     // Keys are unique but for identical NOTE_OFFs, so an unstable sort gives one order.
@@ -114,13 +114,7 @@ pub(super) fn encode(config: &TokenizerConfig, vocab: &Vocab, notes: &[GridNote]
         }
         now = e.step;
         if programs && part != Some(e.part) {
-            push(
-                &mut out,
-                match e.part {
-                    Part::Program(p) => Event::Program(p),
-                    Part::Drums => Event::Drums,
-                },
-            );
+            push(&mut out, e.part.event());
             part = Some(e.part);
         }
         if e.on == 1 {
@@ -143,7 +137,7 @@ pub(super) fn decode(config: &TokenizerConfig, vocab: &Vocab, tokens: &[TokenId]
     let mut dropped = 0usize;
 
     let mut now = 0u64;
-    let mut part = Part::Program(0);
+    let mut part = Part::program(0);
     let mut bin = canonical_bin(config.velocity_bins / 2);
     let mut open: BTreeMap<(Part, u8), VecDeque<(u64, u8)>> = BTreeMap::new();
     let mut notes = Vec::new();
@@ -174,8 +168,7 @@ pub(super) fn decode(config: &TokenizerConfig, vocab: &Vocab, tokens: &[TokenId]
                 }
             }
             Event::Velocity(b) => bin = canonical_bin(b),
-            Event::Program(p) => part = Part::Program(p),
-            Event::Drums => part = Part::Drums,
+            Event::Program(..) | Event::Drums(_) => part = Part::of_event(vocab.event(token)).unwrap_or(part),
             Event::NoteOn(pitch) => open.entry((part, pitch)).or_default().push_back((now, bin)),
             Event::NoteOff(pitch) => match open.get_mut(&(part, pitch)) {
                 Some(queue) => {
@@ -234,7 +227,7 @@ impl Guard {
         Guard {
             rules,
             now: 0,
-            part: Part::Program(0),
+            part: Part::program(0),
             open: BTreeMap::new(),
             here: Vec::new(),
             ended: false,
@@ -251,8 +244,9 @@ impl Guard {
     pub fn effect(&self, token: TokenId) -> Effect {
         match self.rules.vocab.event(token) {
             Event::TimeShift(s) => Effect::Time(self.now.saturating_add(u64::from(s))),
-            Event::Program(p) => Effect::Part(Part::Program(p)),
-            Event::Drums => Effect::Part(Part::Drums),
+            e @ (Event::Program(..) | Event::Drums(_)) => {
+                Part::of_event(e).map_or(Effect::Other, Effect::Part)
+            }
             Event::Velocity(b) => Effect::RunningVelocity(canonical_bin(&self.rules.vocab, b)),
             Event::NoteOn(p) => Effect::NoteStart { pitch: p, bin: Some(self.velocity) },
             Event::NoteOff(p) => Effect::NoteOff(p),
@@ -272,8 +266,7 @@ impl Guard {
             Event::Pad | Event::Bos => {}
             Event::Pitch(_) | Event::Duration(_) | Event::Bar | Event::Position(_) | Event::TimeSig(..) => {}
             Event::Eos => self.ended = true,
-            Event::Program(p) => self.part = Part::Program(p),
-            Event::Drums => self.part = Part::Drums,
+            e @ (Event::Program(..) | Event::Drums(_)) => self.part = Part::of_event(e).unwrap_or(self.part),
             Event::NoteOn(p) => {
                 self.open.entry((self.part, p)).or_default().push_back(self.now);
                 self.here.push((self.part, p));
@@ -379,8 +372,7 @@ impl Guard {
         let due_in = |p: Part| self.open.keys().any(|&(part, pitch)| part == p && self.due(part, pitch));
         match self.rules.vocab.event(token) {
             Event::NoteOff(p) => self.due(self.part, p),
-            Event::Program(p) if !due_here => due_in(Part::Program(p)),
-            Event::Drums if !due_here => due_in(Part::Drums),
+            e @ (Event::Program(..) | Event::Drums(_)) if !due_here => Part::of_event(e).is_some_and(due_in),
             _ => false,
         }
     }
@@ -401,11 +393,7 @@ impl Guard {
             .chain(self.open.iter().filter(|((p, _), _)| *p != self.part));
         for (&(p, pitch), q) in order {
             if p != part {
-                let switch = match p {
-                    Part::Program(n) => v.id(Event::Program(n)),
-                    Part::Drums => v.id(Event::Drums),
-                };
-                out.extend(switch);
+                out.extend(v.id(p.event()));
                 part = p;
             }
             if let Some(off) = v.id(Event::NoteOff(pitch)) {

@@ -73,7 +73,7 @@ pub mod transpose;
 mod vocab;
 
 pub use bpe::{Bpe, BpeSpec};
-pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS};
+pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS, MAX_TRACKS};
 pub use constraint::{Constraints, CopyLimit};
 pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
@@ -307,7 +307,7 @@ impl Tokenizer {
         let (primer, continuation) = (&*self.base_tokens(primer), &*self.base_tokens(continuation));
         let v = &self.vocab;
         let last = |pred: &dyn Fn(Event) -> bool| primer.iter().rev().copied().find(|&t| pred(v.event(t)));
-        let instrument = last(&|e| matches!(e, Event::Program(_) | Event::Drums));
+        let instrument = last(&|e| matches!(e, Event::Program(..) | Event::Drums(_)));
         let mut out = vec![BOS];
         let mut rest = continuation;
         match self.config.scheme {
@@ -334,8 +334,10 @@ impl Tokenizer {
                 let since_bar = primer.iter().rposition(|&t| t == bar).map_or(primer, |i| &primer[i..]);
                 let position =
                     since_bar.iter().rev().copied().find(|&t| matches!(v.event(t), Event::Position(_)));
-                let first_time =
-                    rest.iter().map(|&t| v.event(t)).find(|e| !matches!(e, Event::Program(_) | Event::Drums));
+                let first_time = rest
+                    .iter()
+                    .map(|&t| v.event(t))
+                    .find(|e| !matches!(e, Event::Program(..) | Event::Drums(_)));
                 if !starts_bar && matches!(first_time, Some(Event::Pitch(_))) {
                     out.extend(position);
                 }

@@ -67,11 +67,11 @@ pub fn transpose_tokens(vocab: &Vocab, tokens: &[TokenId], semitones: i8) -> Vec
         .iter()
         .map(|&token| {
             let moved = match vocab.event(token) {
-                Event::Drums => {
+                Event::Drums(_) => {
                     drums = true;
                     None
                 }
-                Event::Program(_) => {
+                Event::Program(..) => {
                     drums = false;
                     None
                 }

@@ -9,7 +9,9 @@
 //! - `remi`: BAR, TIMESIG for each meter of [`super::bars::TIME_SIGNATURES`], POSITION
 //!   0..bar steps, PITCH, VELOCITY, DURATION;
 //!
-//! and, with [`ProgramMode::Programs`], 128 PROGRAM tokens and one DRUMS token last. The
+//! and, with [`ProgramMode::Programs`], 128 PROGRAM tokens and one DRUMS token last (repeated
+//! for each further instance when `tracks` keeps instruments of one program apart:
+//! `PROGRAM_p_TRACK_2`, ..., `DRUMS_TRACK_2`, ...). The
 //! `midi-like` layout is the one every checkpoint written before schemes existed uses.
 
 use super::bars;
@@ -30,10 +32,11 @@ pub enum Event {
     TimeShift(u16),
     /// Velocity bin: of the NOTE_ONs that follow (`midi-like`), of this note (`tsd`, `remi`).
     Velocity(u8),
-    /// General MIDI program of the notes that follow.
-    Program(u8),
-    /// The notes that follow are drums.
-    Drums,
+    /// General MIDI program of the notes that follow, and which instance of it (0 for the
+    /// first; others exist when the configuration's `tracks` keeps several apart).
+    Program(u8, u8),
+    /// The notes that follow are drums (of this instance of the kit).
+    Drums(u8),
     /// `tsd`, `remi`: a note of this pitch starts now (its VELOCITY and DURATION follow).
     Pitch(u8),
     /// `tsd`, `remi`: the length in steps (>= 1) of the note whose PITCH came before.
@@ -76,6 +79,7 @@ const KINDS: usize = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vocab {
     scheme: Scheme,
+    tracks: u8,
     pitch_min: u8,
     pitches: u16,
     velocity_bins: u16,
@@ -123,7 +127,8 @@ impl Vocab {
         let mut segments = [empty; MAX_SEGMENTS];
         let mut used = 0;
         let mut next = 3u16;
-        let programs = (config.programs == ProgramMode::Programs).then_some((Kind::Program, 129));
+        let instances = u16::from(config.tracks.max(1));
+        let programs = (config.programs == ProgramMode::Programs).then_some((Kind::Program, 129 * instances));
         for &(kind, count) in layout.iter().chain(programs.iter()) {
             segments[used] = Segment { kind, start: next, count };
             used += 1;
@@ -135,6 +140,7 @@ impl Vocab {
         }
         Vocab {
             scheme: config.scheme,
+            tracks: config.tracks.max(1),
             pitch_min: config.pitch_min,
             pitches,
             velocity_bins,
@@ -187,9 +193,12 @@ impl Vocab {
             Event::TimeShift(s) => at(Kind::Shift, s.checked_sub(1)?),
             Event::Duration(d) => at(Kind::Duration, d.checked_sub(1)?),
             Event::Velocity(b) => at(Kind::Velocity, u16::from(b)),
-            Event::Program(p) if p < 128 => at(Kind::Program, u16::from(p)),
-            Event::Program(_) => None,
-            Event::Drums => at(Kind::Program, 128),
+            Event::Program(p, i) if p < 128 && i < self.tracks => {
+                at(Kind::Program, u16::from(i) * 129 + u16::from(p))
+            }
+            Event::Program(..) => None,
+            Event::Drums(i) if i < self.tracks => at(Kind::Program, u16::from(i) * 129 + 128),
+            Event::Drums(_) => None,
             Event::Bar => at(Kind::Bar, 0),
             Event::Position(k) => at(Kind::Position, k),
             Event::TimeSig(n, d) => at(Kind::TimeSig, bars::time_signature_index(n, d)? as u16),
@@ -218,8 +227,8 @@ impl Vocab {
             Kind::Shift => Event::TimeShift(i + 1),
             Kind::Duration => Event::Duration(i + 1),
             Kind::Velocity => Event::Velocity(i as u8),
-            Kind::Program if i == 128 => Event::Drums,
-            Kind::Program => Event::Program(i as u8),
+            Kind::Program if i % 129 == 128 => Event::Drums((i / 129) as u8),
+            Kind::Program => Event::Program((i % 129) as u8, (i / 129) as u8),
             Kind::Bar => Event::Bar,
             Kind::Position => Event::Position(i),
             Kind::TimeSig => {
@@ -231,7 +240,7 @@ impl Vocab {
 
     /// Whether `token` selects an instrument (PROGRAM or DRUMS), in every scheme.
     pub fn is_instrument(&self, token: TokenId) -> bool {
-        matches!(self.event(token), Event::Program(_) | Event::Drums)
+        matches!(self.event(token), Event::Program(..) | Event::Drums(_))
     }
 
     /// Readable name of `token`.
@@ -244,8 +253,10 @@ impl Vocab {
             Event::NoteOff(p) => format!("NOTE_OFF_{p}"),
             Event::TimeShift(s) => format!("SHIFT_{s}"),
             Event::Velocity(b) => format!("VELOCITY_{b}"),
-            Event::Program(p) => format!("PROGRAM_{p}"),
-            Event::Drums => "DRUMS".into(),
+            Event::Program(p, 0) => format!("PROGRAM_{p}"),
+            Event::Program(p, i) => format!("PROGRAM_{p}_TRACK_{}", u16::from(i) + 1),
+            Event::Drums(0) => "DRUMS".into(),
+            Event::Drums(i) => format!("DRUMS_TRACK_{}", u16::from(i) + 1),
             Event::Pitch(p) => format!("PITCH_{p}"),
             Event::Duration(d) => format!("DURATION_{d}"),
             Event::Bar => "BAR".into(),
@@ -262,7 +273,7 @@ impl Vocab {
             "PAD" => Event::Pad,
             "BOS" => Event::Bos,
             "EOS" => Event::Eos,
-            "DRUMS" => Event::Drums,
+            "DRUMS" => Event::Drums(0),
             "BAR" => Event::Bar,
             _ => {
                 if let Some(p) = byte("NOTE_ON_") {
@@ -274,7 +285,11 @@ impl Vocab {
                 } else if let Some(b) = byte("VELOCITY_") {
                     Event::Velocity(b)
                 } else if let Some(p) = byte("PROGRAM_") {
-                    Event::Program(p)
+                    Event::Program(p, 0)
+                } else if let Some((p, i)) = name.strip_prefix("PROGRAM_").and_then(|r| track_of(r)) {
+                    Event::Program(p, i)
+                } else if let Some((0, i)) = name.strip_prefix("DRUMS").and_then(|r| track_of(r)) {
+                    Event::Drums(i)
                 } else if let Some(p) = byte("PITCH_") {
                     Event::Pitch(p)
                 } else if let Some(d) = num("DURATION_") {
@@ -292,6 +307,11 @@ impl Vocab {
         self.id(event)
     }
 
+    /// How many instances of one program this vocabulary has tokens for.
+    pub fn tracks(&self) -> u8 {
+        self.tracks
+    }
+
     /// The velocity bin of MIDI velocity `v` (1..=127).
     pub fn velocity_bin(&self, v: u8) -> u8 {
         let v = u16::from(v.clamp(1, 127)) - 1; // 0..=126
@@ -305,6 +325,14 @@ impl Vocab {
         let hi = ((b + 1) * 127).div_ceil(self.velocity_bins) - 1; // largest v-1 in bin
         ((lo + hi) / 2 + 1) as u8
     }
+}
+
+/// `"{n}_TRACK_{k}"` as `(n, k - 1)` and `"_TRACK_{k}"` as `(0, k - 1)`, for k >= 2.
+fn track_of(rest: &str) -> Option<(u8, u8)> {
+    let (n, k) = rest.split_once("_TRACK_")?;
+    let n = if n.is_empty() { 0 } else { n.parse().ok().filter(|_| !n.starts_with('0') || n == "0")? };
+    let k: u8 = k.parse().ok()?;
+    (k >= 2).then(|| (n, k - 1))
 }
 
 #[cfg(test)]
@@ -332,6 +360,24 @@ mod tests {
         assert_eq!(remi.parse("NOTE_ON_60"), None, "no NOTE_ON in remi");
         let midi = Vocab::new(&TokenizerConfig::default());
         assert_eq!(midi.parse("PITCH_60"), None, "no PITCH in midi-like");
+        assert_eq!(midi.parse("PROGRAM_5_TRACK_2"), None, "one instance per program by default");
+    }
+
+    #[test]
+    fn tracks_append_instances_after_the_first_layout() {
+        let one = Vocab::new(&TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() });
+        let three =
+            Vocab::new(&TokenizerConfig { scheme: Scheme::Tsd, tracks: 3, ..TokenizerConfig::default() });
+        assert_eq!(three.len(), one.len() + 2 * 129);
+        for id in 0..one.len() as TokenId {
+            assert_eq!(three.event(id), one.event(id), "the first instance keeps its ids");
+        }
+        let second = three.parse("PROGRAM_40_TRACK_2").unwrap();
+        assert_eq!(three.event(second), Event::Program(40, 1));
+        assert_eq!(three.name(three.id(Event::Drums(2)).unwrap()), "DRUMS_TRACK_3");
+        assert_eq!(three.id(Event::Drums(3)), None);
+        assert_eq!(three.parse("PROGRAM_40_TRACK_1"), None, "the first instance is plain PROGRAM_40");
+        assert!(three.is_instrument(second));
     }
 
     #[test]
@@ -339,7 +385,9 @@ mod tests {
         let tsd = TokenizerConfig { scheme: Scheme::Tsd, ..TokenizerConfig::default() };
         let remi = TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() };
         let piano = TokenizerConfig { programs: ProgramMode::MergePiano, ..remi };
-        for cfg in [TokenizerConfig::default(), TokenizerConfig::performance_rnn(), tsd, remi, piano] {
+        let tracked = TokenizerConfig { tracks: 3, ..tsd };
+        for cfg in [TokenizerConfig::default(), TokenizerConfig::performance_rnn(), tsd, remi, piano, tracked]
+        {
             let v = Vocab::new(&cfg);
             for id in 0..v.len() as TokenId {
                 assert_eq!(v.id(v.event(id)), Some(id), "{}", v.name(id));

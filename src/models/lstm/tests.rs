@@ -293,8 +293,8 @@ fn batched_sampling_matches_one_stream_per_row_and_is_seeded() {
                             assert!(k < p.len() || *c > 0, "a sampled NOTE_OFF_{n} closes nothing");
                             *c = c.saturating_sub(1);
                         }
-                        Event::Program(q) => part = Some(q),
-                        Event::Drums => part = None,
+                        Event::Program(q, _) => part = Some(q),
+                        Event::Drums(_) => part = None,
                         _ => {}
                     }
                 }

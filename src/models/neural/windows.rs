@@ -136,7 +136,7 @@ mod tests {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
         let v = *t.vocab();
         let on = |p| v.id(Event::NoteOn(p)).unwrap() as i64;
-        let drums = v.id(Event::Drums).unwrap();
+        let drums = v.id(Event::Drums(0)).unwrap();
         // A drum part: a window starting after DRUMS must leave its notes alone.
         let seq: Vec<TokenId> =
             std::iter::once(drums).chain(std::iter::repeat_n(on(40) as TokenId, 30)).collect();
@@ -171,7 +171,7 @@ mod tests {
         let id = |e| v.id(e).unwrap();
         // Notes 40, 41, 42, ...: in any window, consecutive pitches differ by exactly 1, moved
         // or not.
-        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0))];
+        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0, 0))];
         for k in 0..40u8 {
             seq.extend([
                 id(Event::Pitch(40 + k)),
@@ -201,7 +201,7 @@ mod tests {
                         matches!(
                             e,
                             Event::Pitch(_) | Event::Velocity(22) | Event::Duration(6) | Event::TimeShift(6)
-                        ) || matches!(e, Event::Program(0) | Event::Bos),
+                        ) || matches!(e, Event::Program(0, 0) | Event::Bos),
                         "{e:?}"
                     );
                 }
