@@ -142,7 +142,7 @@ fn measure<N: Network>(o: &Opts, model_cfg: &N::Config) -> Result<(), Box<dyn st
     let dir = tempfile::tempdir()?;
     let stop = AtomicBool::new(false);
     let run =
-        RunOptions { stop: &stop, progress: None, resume: None, max_steps_this_run: None, corpus: None };
+        RunOptions { stop: &stop, progress: None, resume: None, init: None, max_steps_this_run: None, corpus: None };
     let go = |steps| {
         train::<N, _>(
             model_cfg,

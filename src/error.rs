@@ -528,6 +528,8 @@ pub enum ModelError {
     TensorShape { name: String, found: Vec<i64>, expected: Vec<i64> },
     #[error("--resume keeps the checkpoint's model shape; drop the model options")]
     ResumeChangesShape,
+    #[error("--init starts from the checkpoint's model shape; drop the model options")]
+    InitChangesShape,
     #[error("--viterbi needs an HMM checkpoint, this one is {0}")]
     NotAnHmm(KindName),
 }

@@ -49,6 +49,16 @@ impl ModelSpec {
         }
     }
 
+    /// The checkpoint a neural run starts from (`--init`), if any (not when it resumes).
+    #[cfg(feature = "lstm")]
+    pub fn init(&self) -> Option<&Path> {
+        match self {
+            ModelSpec::Lstm(r) if r.resume.is_none() => r.init.as_deref(),
+            ModelSpec::Transformer(r) if r.resume.is_none() => r.init.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Check the model's settings (orders, states, network shape and training schedule, device,
     /// a `--resume` checkpoint's kind and shape) without reading any corpus, so that a mistake
     /// is told before minutes of loading. `seed` is the request's.
@@ -96,6 +106,20 @@ pub struct TrainRequest {
     pub out: PathBuf,
     /// Seed of every random choice (HMM start, LSTM initialisation and batches).
     pub seed: u64,
+}
+
+impl TrainRequest {
+    /// What can be checked before the corpus is read: the model's settings
+    /// ([`ModelSpec::validate`]) and that an `--init` checkpoint speaks this tokenizer.
+    pub fn check(&self) -> Result<()> {
+        self.model.validate(self.seed)?;
+        #[cfg(feature = "lstm")]
+        if let Some(path) = self.model.init() {
+            let header = crate::checkpoint::load_header(path)?;
+            crate::checkpoint::check_tokenizer(path, &header, &self.tokenizer)?;
+        }
+        Ok(())
+    }
 }
 
 /// How a neural run (LSTM, Transformer) ended.
@@ -160,7 +184,7 @@ pub fn default_out(corpus: &Path, kind: ModelKind) -> PathBuf {
 /// # Ok::<(), cadenza::Error>(())
 /// ```
 pub fn run(request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
-    request.model.validate(request.seed)?;
+    request.check()?;
     if let Some(dir) = &request.store {
         let store = crate::store::TokenStore::open(dir)?;
         store.require_tokenizer(&request.tokenizer)?;
@@ -290,6 +314,7 @@ fn train_neural<N: crate::models::neural::Network>(
         stop: &never,
         progress: Some(progress),
         resume: neural.resume.as_deref(),
+        init: neural.init.as_deref(),
         max_steps_this_run: None,
         corpus: Some(&summary),
     };

@@ -78,7 +78,7 @@ fn lstm_beats_a_unigram_model_on_bach() {
     let out = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(false);
     let run =
-        RunOptions { stop: &stop, progress: None, resume: None, max_steps_this_run: None, corpus: None };
+        RunOptions { stop: &stop, progress: None, resume: None, init: None, max_steps_this_run: None, corpus: None };
     let report = lstm::train(
         &model_cfg,
         &cfg,

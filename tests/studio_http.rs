@@ -819,4 +819,21 @@ fn keys_are_asked_of_key_relative_checkpoints_and_refused_by_others() {
     assert_error("no instrument", answer, 400);
     let req = br#"{"checkpoint": "tiny.markov", "length": 32, "tempo": 1000}"#;
     assert_error("tempo out of range", http(a, "POST", "/api/generate", req), 422);
+
+    // Density: from one set of candidates (one rng seed), `low` keeps a sparser piece than
+    // `high`; a level that is none is a 400.
+    let mut per_beat = Vec::new();
+    for level in ["low", "high"] {
+        let req =
+            format!(r#"{{"checkpoint": "tiny.markov", "length": 200, "rng_seed": 4, "density": "{level}"}}"#);
+        let (status, body) = http(a, "POST", "/api/generate", req.as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let id = json_of(&body)["samples"][0].as_str().unwrap().to_string();
+        let (_, bytes) = http(a, "GET", &format!("/api/samples/{id}.mid"), b"");
+        let piece = cadenza::midi::read_bytes(&bytes, Path::new("sample.mid"), &Default::default()).unwrap();
+        per_beat.push(cadenza::density::notes_per_beat(&piece, 0));
+    }
+    assert!(per_beat[0] < per_beat[1], "low, high: {per_beat:?}");
+    let req = br#"{"checkpoint": "tiny.markov", "length": 32, "density": "loud"}"#;
+    assert_error("no density", http(a, "POST", "/api/generate", req), 400);
 }

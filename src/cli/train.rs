@@ -93,6 +93,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(s) => s.tokenizer.clone(),
         None => args.tokenizer.tokenizer_or(default)?,
     };
+    #[cfg(feature = "lstm")]
+    if matches!(args.model, ModelKind::Markov | ModelKind::Hmm)
+        && (args.lstm.init.is_some() || args.lstm.resume.is_some())
+    {
+        anyhow::bail!("--init and --resume are for --model lstm and --model transformer");
+    }
     let model = match args.model {
         ModelKind::Markov => {
             let orders = if args.markov.order == "auto" {
@@ -139,10 +145,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tokenizer,
     };
     // Bad settings are told before the corpus is read.
-    request
-        .model
-        .validate(request.seed)
-        .with_context(|| format!("training the {} into {}", args.model, request.out.display()))?;
+    request.check().with_context(|| format!("training the {} into {}", args.model, request.out.display()))?;
     let corpus: Box<dyn Pieces> = match store {
         Some(s) => {
             super::corpus::report_store(&s);

@@ -89,6 +89,11 @@ pub struct LstmArgs {
     /// Continue training from a checkpoint (usually `OUT.last`).
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
+    /// Fine-tune: start from this checkpoint's weights (a model of this kind, trained with the
+    /// same tokenizer options), with its shape and this run's own learning-rate schedule, steps
+    /// and early stopping. The new checkpoint records its base.
+    #[arg(long, value_name = "CKPT", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Write the resume checkpoint every this many steps.
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
@@ -139,6 +144,7 @@ impl LstmArgs {
             settings_file: self.config.clone(),
             overrides: self.overrides(),
             resume: self.resume.clone(),
+            init: self.init.clone(),
         })
     }
 

@@ -66,6 +66,7 @@ impl TransformerArgs {
             settings_file: shared.config.clone(),
             overrides: shared.overrides(),
             resume: shared.resume.clone(),
+            init: shared.init.clone(),
         })
     }
 

@@ -71,6 +71,9 @@ pub struct NeuralRequest<C> {
     pub overrides: TrainOverrides,
     /// Continue from this checkpoint (usually `OUT.last`).
     pub resume: Option<PathBuf>,
+    /// Start from this checkpoint's weights (fine-tuning): its shape, fresh training settings,
+    /// a fresh optimizer and schedule. Ignored with `resume`.
+    pub init: Option<PathBuf>,
 }
 
 impl<C: NetConfig> NeuralRequest<C> {
@@ -98,8 +101,22 @@ impl<C: NetConfig> NeuralRequest<C> {
             None => {
                 let base = file()?.unwrap_or_default();
                 let train = TrainConfig { seed, ..self.overrides.apply(base) };
-                let mut model = self.model.clone().unwrap_or_default();
-                model.adapt_to(&train);
+                let model = match &self.init {
+                    Some(path) => {
+                        let (header, _) = checkpoint::load_kind(path, N::KIND)?;
+                        let (saved, _) = parse_hyperparameters::<C>(&header.hyperparameters)
+                            .map_err(|problem| Error::checkpoint(path, problem))?;
+                        if self.model.as_ref().is_some_and(|m| m != &saved) {
+                            return Err(ModelError::InitChangesShape.into());
+                        }
+                        saved
+                    }
+                    None => {
+                        let mut model = self.model.clone().unwrap_or_default();
+                        model.adapt_to(&train);
+                        model
+                    }
+                };
                 (model, train)
             }
         };
@@ -175,8 +192,14 @@ mod tests {
         };
         let (model, cfg) = first.resolve(3).unwrap();
         let never = std::sync::atomic::AtomicBool::new(false);
-        let opts =
-            RunOptions { stop: &never, progress: None, resume: None, max_steps_this_run: None, corpus: None };
+        let opts = RunOptions {
+            stop: &never,
+            progress: None,
+            resume: None,
+            init: None,
+            max_steps_this_run: None,
+            corpus: None,
+        };
         train(&model, &cfg, &tok, TrainData { train: &data, valid: &data }, &out, &opts).unwrap();
         let last = last_path(&out);
         // The checkpoint's shape and seed, the checkpoint's settings overridden by the flags.

@@ -45,7 +45,7 @@ pub fn quick_train(steps: u64) -> TrainConfig {
 
 /// Run options with `stop`, an optional checkpoint to resume and a cap on this run's steps.
 pub fn run_opts<'a>(stop: &'a AtomicBool, resume: Option<&'a Path>, max: Option<u64>) -> RunOptions<'a> {
-    RunOptions { stop, progress: None, resume, max_steps_this_run: max, corpus: None }
+    RunOptions { stop, progress: None, resume, init: None, max_steps_this_run: max, corpus: None }
 }
 
 /// The CUDA check every network runs: `model` (on the CPU) saved and loaded on `cuda:0` gives

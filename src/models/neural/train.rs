@@ -60,6 +60,9 @@ pub struct RunOptions<'a> {
     pub progress: Option<&'a dyn Progress>,
     /// Continue from this checkpoint (weights, optimizer moments, step, best score).
     pub resume: Option<&'a Path>,
+    /// Start from this checkpoint's weights (same network shape and tokenizer), with a fresh
+    /// optimizer, schedule and early stopping: fine-tuning. Ignored with `resume`.
+    pub init: Option<&'a Path>,
     /// Return (after checkpointing) once this call has run this many steps.
     pub max_steps_this_run: Option<u64>,
     /// Recorded in the checkpoints' headers.
@@ -81,6 +84,21 @@ pub struct TrainState {
     /// Mean training loss (nats/token) over the latest steps.
     pub train_loss: Option<f64>,
     pub last_valid_bits: Option<f64>,
+    /// The checkpoint the weights started from (`--init`), when fine-tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseModel>,
+}
+
+/// The checkpoint a fine-tuned model started from, as its checkpoints record it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseModel {
+    /// Its path, as given.
+    pub path: String,
+    /// When it was written, and its training corpus's content hash (if it recorded one).
+    pub created: String,
+    pub corpus_hash: Option<String>,
+    /// Its optimizer steps.
+    pub steps: u64,
 }
 
 /// Why [`train`] returned.
@@ -203,7 +221,11 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
         bad_epochs: 0,
         train_loss: None,
         last_valid_bits: None,
+        base: None,
     };
+    if let (Some(path), None) = (opts.init, opts.resume) {
+        state.base = Some(init::<N>(path, model_cfg, tokenizer, &net)?);
+    }
     if let Some(path) = opts.resume {
         state = resume::<N>(path, model_cfg, tokenizer, &net, &mut opt)?;
         state.steps_per_epoch = steps_per_epoch;
@@ -336,6 +358,30 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
         stopped,
         best_path: out.to_path_buf(),
         last_path: last,
+    })
+}
+
+/// Load the weights of the checkpoint at `path` into `net` (fine-tuning): the same kind, tokenizer
+/// and shape, else an error naming the file and what differs.
+fn init<N: Network>(path: &Path, model_cfg: &N::Config, tokenizer: &Tokenizer, net: &N) -> Result<BaseModel> {
+    let (header, bytes) = checkpoint::load_kind(path, N::KIND)?;
+    let bad = |problem| Error::checkpoint(path, problem);
+    checkpoint::check_tokenizer(path, &header, tokenizer)?;
+    let (saved_cfg, _) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
+    if &saved_cfg != model_cfg {
+        return Err(bad(CheckpointError::ShapeDiffers {
+            saved: format!("{saved_cfg:?}"),
+            asked: format!("{model_cfg:?}"),
+        }));
+    }
+    let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
+    let tensors = payload::decode(&bytes).map_err(payload)?;
+    net.load_named(&tensors).map_err(payload)?;
+    Ok(BaseModel {
+        path: path.display().to_string(),
+        created: header.created.clone(),
+        corpus_hash: header.corpus.as_ref().map(|c| c.content_hash.clone()),
+        steps: checkpoint_state(&header).map_or(0, |s| s.step),
     })
 }
 

@@ -1,0 +1,94 @@
+//! `train --init CKPT` (issue 26): an LSTM and a Transformer trained on one folder, then
+//! fine-tuned on another of the same kind of music from their weights, score the second folder
+//! better than their bases
+//! and better than as many steps from scratch; the fine-tuned checkpoint records its base; a
+//! base of another kind, tokenizer or shape is refused in one line naming the file.
+
+mod common;
+
+use std::path::Path;
+
+use common::{cadenza, distinct_corpus, eval_json, tiny_corpus};
+
+fn shape(model: &str) -> Vec<&'static str> {
+    match model {
+        "lstm" => vec!["--embed", "8", "--hidden", "16", "--layers", "1"],
+        _ => vec!["--layers", "1", "--dim", "16", "--heads", "2", "--ff", "32"],
+    }
+}
+
+/// `cadenza train --model MODEL` on `corpus` into `out` with `extra`; its output.
+fn train(tmp: &Path, corpus: &Path, model: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    cadenza(tmp)
+        .args([
+            "train",
+            "--model",
+            model,
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--batch", "4", "--window", "16", "--rng-seed", "1", "--device", "cpu", "--warmup", "5"])
+        .args(if extra.contains(&"--tokenizer") { &[][..] } else { &["--tokenizer", "midi-like"][..] })
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn valid_bits(tmp: &Path, ckpt: &Path, corpus: &Path) -> f64 {
+    eval_json(tmp, ckpt, corpus, "valid")["bits_per_token"].as_f64().unwrap()
+}
+
+#[test]
+fn fine_tuning_starts_from_the_base_weights_and_records_the_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tiny_corpus(tmp.path(), 12, false);
+    // The new folder: other melodies of the same kind (moved up, with a closing low note).
+    std::fs::create_dir_all(tmp.path().join("new")).unwrap();
+    let second = distinct_corpus(&tmp.path().join("new"), 24);
+    for model in ["lstm", "transformer"] {
+        let base = tmp.path().join(format!("base.{model}"));
+        let mut args = shape(model);
+        args.extend(["--steps", "60"]);
+        let out = train(tmp.path(), &first, model, &base, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let tuned = tmp.path().join(format!("tuned.{model}"));
+        let init = ["--init", base.to_str().unwrap(), "--steps", "15", "--lr", "0.003"];
+        let out = train(tmp.path(), &second, model, &tuned, &init);
+        assert!(out.status.success(), "{model}: {}", String::from_utf8_lossy(&out.stderr));
+        let scratch = tmp.path().join(format!("scratch.{model}"));
+        let mut args = shape(model);
+        args.extend(["--steps", "15", "--lr", "0.003"]);
+        let out = train(tmp.path(), &second, model, &scratch, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let (b, t, s) = (
+            valid_bits(tmp.path(), &base, &second),
+            valid_bits(tmp.path(), &tuned, &second),
+            valid_bits(tmp.path(), &scratch, &second),
+        );
+        assert!(t < b, "{model}: fine-tuned {t} against its base {b} on the new folder");
+        assert!(t < s, "{model}: fine-tuned {t} against 15 steps from scratch {s}");
+        let header = cadenza::checkpoint::load_header(&tuned).unwrap();
+        assert_eq!(header.extra["base"]["path"], base.to_str().unwrap(), "{}", header.extra);
+        assert_eq!(header.extra["base"]["steps"], 60);
+    }
+
+    // Refusals, one line each naming the base: another kind, another tokenizer, another shape.
+    let lstm = tmp.path().join("base.lstm");
+    let refused = |model: &str, extra: &[&str], want: &str| {
+        let mut args = vec!["--init", lstm.to_str().unwrap(), "--steps", "2"];
+        args.extend_from_slice(extra);
+        let out = train(tmp.path(), &second, model, &tmp.path().join("x.ckpt"), &args);
+        assert_eq!(out.status.code(), Some(1), "{model} {extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    };
+    refused("transformer", &[], "base.lstm");
+    refused("lstm", &["--tokenizer", "tsd"], "base.lstm");
+    refused("lstm", &["--hidden", "32"], "--init");
+    refused("markov", &[], "--init");
+}
