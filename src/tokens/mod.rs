@@ -29,7 +29,12 @@
 //!    A note whose end does not come after its start is made one step long.
 //! 2. **Range and parts.** Notes outside `pitch_min..=pitch_max` are dropped. With
 //!    [`ProgramMode::Programs`] an instrument is its General MIDI program, or "drums" for a drum
-//!    track whatever its program: instruments sharing one are merged. With
+//!    track whatever its program: instruments sharing one are merged, unless
+//!    [`TokenizerConfig::tracks`] is N > 1: then the instruments of one program (with a note
+//!    left by this rule) are its instances 1, 2, ..., ranked by their notes after rules 1 and 3-6
+//!    applied to each alone (sorted by start, pitch, end, bin and compared as lists, so first by
+//!    first onset); those past the N-th merge into the N-th, and the parts are then numbered
+//!    again by the same ranking. With
 //!    [`ProgramMode::MergePiano`] every pitched note goes to one piano part and drums are dropped.
 //! 3. **Velocity.** Each velocity becomes its bin's centre ([`Vocab::bin_velocity`] of
 //!    [`Vocab::velocity_bin`]).
@@ -42,7 +47,8 @@
 //! 6. **Duplicates.** Notes equal in instrument, pitch, start and end are merged into one (the
 //!    loudest).
 //! 7. **Layout.** The result has the decoder's resolution, one tempo event (120 bpm), no time or
-//!    key signatures, instruments ordered by first note with fresh channels and GM names (see
+//!    key signatures, instruments ordered by first note with fresh channels and GM names (with
+//!    the instance's number after the first: "Violin 2"; see
 //!    [`Tokenizer::decode_with`]). Tempo, signatures, channels and names of `p` are not encoded,
 //!    except under REMI:
 //! 8. **Bars (REMI only).** The time signatures become bar lines on the grid as [`bars`]
