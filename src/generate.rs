@@ -190,23 +190,8 @@ pub fn generate(
             let whole = sample.piece(tokenizer, &decode_opts);
             decoded.push((continuation, sample, whole));
         }
-        // The asked density's third (every candidate without one), then the best key fit.
-        let allowed = match opts.density {
-            Some(want) => {
-                let d: Vec<f64> =
-                    decoded.iter().map(|(.., w)| density::notes_per_beat(w, primer_end)).collect();
-                density::pick(&d, want)
-            }
-            None => (0..decoded.len()).collect(),
-        };
-        let mut best: Option<(f64, usize)> = None;
-        for i in allowed {
-            let fit = if plan.chooses() && candidates > 1 { plan.fit(&decoded[i].2) } else { 0.0 };
-            if best.is_none_or(|(f, _)| fit > f) {
-                best = Some((fit, i));
-            }
-        }
-        let Some((_, chosen)) = best else { break };
+        let wholes: Vec<&Piece> = decoded.iter().map(|(.., whole)| whole).collect();
+        let Some(chosen) = choose(&wholes, primer_end, &plan, opts.density) else { break };
         let (continuation, sample, whole) = decoded.swap_remove(chosen);
         let longest_copy = sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
             let keys = crate::copies::note_keys(&whole);
@@ -223,6 +208,34 @@ pub fn generate(
         });
     }
     Ok(pieces)
+}
+
+/// Which of `candidates` (decoded samples of one primer, primer included) a job keeps: of the
+/// third `density` asks for ([`density::pick`], by notes per beat from `primer_end`, in ticks;
+/// every candidate without a density), the one `plan` hears most clearly in its key (the first
+/// of that third when the plan has no key to choose by). `None` only without candidates.
+/// `generate` and `compare` choose through this.
+pub fn choose(
+    candidates: &[&Piece],
+    primer_end: u64,
+    plan: &KeyPlan,
+    density: Option<Density>,
+) -> Option<usize> {
+    let allowed = match density {
+        Some(want) => {
+            let d: Vec<f64> = candidates.iter().map(|p| density::notes_per_beat(p, primer_end)).collect();
+            density::pick(&d, want)
+        }
+        None => (0..candidates.len()).collect(),
+    };
+    let mut best: Option<(f64, usize)> = None;
+    for i in allowed {
+        let fit = if plan.chooses() && candidates.len() > 1 { plan.fit(candidates[i]) } else { 0.0 };
+        if best.is_none_or(|(f, _)| fit > f) {
+            best = Some((fit, i));
+        }
+    }
+    best.map(|(_, i)| i)
 }
 
 /// Microseconds per quarter note of `bpm`, for a tokenizer on the beats grid (an error naming

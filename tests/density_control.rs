@@ -1,7 +1,8 @@
 //! `generate --density low|medium|high` (issue 25) through the binary: a Markov chain and an
 //! HMM trained on a corpus of sparse and busy pieces write sparser pieces asked for `low` than
 //! for `medium`, and sparser for `medium` than for `high` (notes per beat, counted here from the
-//! written files); a density that is no level is refused in one line.
+//! written files), and `compare --density` likewise; a density that is no level is refused in
+//! one line.
 
 mod common;
 
@@ -68,6 +69,22 @@ fn low_medium_and_high_order_the_density_of_every_model() {
         }
         assert!(means[0] < means[1] && means[1] < means[2], "{kind}: low, medium, high = {means:?}");
     }
+    // compare asks the same way.
+    let mut compared = Vec::new();
+    for level in ["low", "high"] {
+        let out = tmp.path().join(format!("compare-{level}"));
+        let run = cadenza(tmp.path())
+            .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", markov.to_str().unwrap()])
+            .args(["--samples", "6", "--length", "200", "--density", level, "--no-audio", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let dir = std::fs::read_dir(out.join("samples")).unwrap().next().unwrap().unwrap().path();
+        compared.push(mean_density(&dir));
+    }
+    assert!(compared[0] < compared[1], "compare: low, high = {compared:?}");
+
     let bad = cadenza(tmp.path())
         .args(["generate", markov.to_str().unwrap(), "--density", "loud", "--out"])
         .arg(tmp.path().join("bad"))

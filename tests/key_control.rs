@@ -58,6 +58,21 @@ fn a_key_relative_markov_chain_writes_in_the_asked_key() {
         assert!(hits >= 5, "asked for {asked}, found {found:?}");
     }
 
+    // compare asks every model for the key the same way, and writes its samples in it.
+    let out = cadenza(tmp.path())
+        .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", ckpt.to_str().unwrap()])
+        .args(["--samples", "6", "--length", "200", "--key", "F# minor", "--candidates", "16", "--no-audio"])
+        .arg("--out")
+        .arg(tmp.path().join("compared"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let samples = tmp.path().join("compared/samples");
+    let model_dir = std::fs::read_dir(&samples).unwrap().next().unwrap().unwrap().path();
+    let found = keys_in(&model_dir);
+    let want: Key = "F# minor".parse().unwrap();
+    assert!(found.len() == 6 && found.iter().filter(|k| **k == want).count() >= 4, "compare: {found:?}");
+
     // Without --key, a seed's key is kept: a D major seed is continued in D major.
     let seed = tmp.path().join("seed.mid");
     cadenza::midi::write_file(&piece_in_key("D major".parse().unwrap(), 99), &seed).unwrap();
@@ -113,6 +128,16 @@ fn a_checkpoint_without_key_control_refuses_a_key_in_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("--transpose-to-key") && err.contains("A minor"), "{err}");
     assert!(!tmp.path().join("out").exists(), "nothing is written");
+
+    let out = cadenza(tmp.path())
+        .args(["compare", "--corpus", corpus.to_str().unwrap(), "--models", ckpt.to_str().unwrap()])
+        .args(["--samples", "2", "--key", "A minor", "--no-audio", "--out"])
+        .arg(tmp.path().join("compared"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.trim().lines().last().unwrap().contains("--transpose-to-key"), "{err}");
 
     let out = generate(tmp.path(), &ckpt, "out", &["--key", "H minor"]);
     assert_eq!(out.status.code(), Some(2), "a key that is no key is a usage error");

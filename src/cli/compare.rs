@@ -10,6 +10,7 @@ use super::progress::Reporter;
 use cadenza::compare::{self, CompareOptions, CompareRequest, JudgeRequest};
 use cadenza::corpus::LoadOptions;
 use cadenza::sampler::Sampler;
+use clap::builder::TypedValueParser as _;
 
 use super::options::GuardArgs;
 
@@ -47,6 +48,20 @@ pub struct Args {
     /// sample's copied share, and in the test pieces' reference row (at least 2).
     #[arg(long, default_value_t = compare::copies::DEFAULT_COPY_MIN, value_name = "N")]
     copy_min: usize,
+    /// Ask every model for this key, such as "E minor" (checkpoints trained with
+    /// --transpose-to-key; any other is refused): each sample is the one of --candidates that
+    /// sounds most in it, written in it.
+    #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
+    key: Option<cadenza::key::Key>,
+    /// Ask every model for a density, `low`, `medium` or `high`: each sample is taken from that
+    /// third of --candidates samples by notes per beat.
+    #[arg(long, value_name = "LEVEL", value_parser = super::options::parse_density)]
+    density: Option<cadenza::density::Density>,
+    /// With --key or --density: candidates sampled per primer (the sampling time counts them
+    /// all).
+    #[arg(long, value_name = "K", default_value_t = cadenza::key::DEFAULT_KEY_CANDIDATES,
+          value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
+    candidates: usize,
     /// Folder for the reports and samples.
     #[arg(long, default_value = "out/compare")]
     out: PathBuf,
@@ -85,6 +100,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ngram: args.ngram.max(1),
             copy_min: args.copy_min,
             sampler: Sampler { temperature: args.temperature, ..Sampler::default() },
+            key: args.key,
+            density: args.density,
+            candidates: args.candidates,
         },
         guard: args.guard.guard(),
         judge: args.judge.map(|checkpoint| JudgeRequest { checkpoint, label: args.judge_label }),

@@ -60,6 +60,14 @@ pub struct CompareOptions {
     /// Copies on notes of at least this many notes count in the copied share (at least 2).
     pub copy_min: usize,
     pub sampler: Sampler,
+    /// Ask every model for this key (key-relative checkpoints only; see [`crate::key::plan`]):
+    /// each sample is the one of `candidates` that sounds most in it, moved to it.
+    pub key: Option<crate::key::Key>,
+    /// Ask every model for this density: each sample is taken from the asked third of
+    /// `candidates` ([`crate::density`]).
+    pub density: Option<crate::density::Density>,
+    /// Candidates sampled per primer when a key or a density asks for a choice.
+    pub candidates: usize,
 }
 
 impl Default for CompareOptions {
@@ -72,6 +80,9 @@ impl Default for CompareOptions {
             ngram: 8,
             copy_min: copies::DEFAULT_COPY_MIN,
             sampler: Sampler::default(),
+            key: None,
+            density: None,
+            candidates: crate::key::DEFAULT_KEY_CANDIDATES,
         }
     }
 }
@@ -638,7 +649,11 @@ pub fn compare_judged(
             }
         };
         let (_, primers, train, index) = &per_tokenizer[k];
-        let primer_tokens: Vec<Vec<TokenId>> = primers.iter().map(|p| p.tokens.clone()).collect();
+        // With a key or a density to ask for, `k` candidates per primer, one kept.
+        let plan = crate::key::KeyPlan::new(tokenizer.config(), None, opts.key)?;
+        let k = if plan.chooses() || opts.density.is_some() { opts.candidates.max(1) } else { 1 };
+        let primer_tokens: Vec<Vec<TokenId>> =
+            primers.iter().flat_map(|p| std::iter::repeat_n(p.tokens.clone(), k)).collect();
         let rules = opts.sampler.notes.as_ref().map(|r| {
             NoteRules::new(tokenizer)
                 .with_max_polyphony(r.max_polyphony())
@@ -657,13 +672,24 @@ pub fn compare_judged(
         let mut samples = Vec::new();
         let mut pieces = Vec::new();
         let mut continuations = Vec::new();
-        for (i, (primer, cont)) in primers.iter().zip(&outs).enumerate() {
-            let sample = Sample::new(&sampler, &primer.tokens, cont);
-            let full = &sample.tokens;
-            let piece = sample.piece(tokenizer, &primer.decode);
+        for (i, (primer, rows)) in primers.iter().zip(outs.chunks(k)).enumerate() {
             let (_, ticks_per_step) = tokenizer.decoded_resolution(&primer.decode);
             let primer_end_tick = tokenizer.end_step(&primer.tokens) * ticks_per_step;
-            let alone = sample.continuation_piece(tokenizer, &primer.decode);
+            let mut decoded: Vec<(Sample, Piece)> = rows
+                .iter()
+                .map(|cont| {
+                    let sample = Sample::new(&sampler, &primer.tokens, cont);
+                    let piece = sample.piece(tokenizer, &primer.decode);
+                    (sample, piece)
+                })
+                .collect();
+            let wholes: Vec<&Piece> = decoded.iter().map(|(_, p)| p).collect();
+            let chosen = crate::generate::choose(&wholes, primer_end_tick, &plan, opts.density).unwrap_or(0);
+            let cont = &rows[chosen];
+            let (sample, piece) = decoded.swap_remove(chosen);
+            let piece = plan.output(piece);
+            let full = &sample.tokens;
+            let alone = plan.output(sample.continuation_piece(tokenizer, &primer.decode));
             let file = format!("samples/{}/{i:03}.mid", m.name);
             samples.push(SampleReport {
                 file: file.clone(),
