@@ -16,13 +16,8 @@
 
 use std::path::PathBuf;
 
-use cadenza::copies::{top_line, CopyIndex, NoteKey};
+use cadenza::copies::{top_line, NoteKey};
 use cadenza::originality::{folder_notes, index_keys};
-
-/// The longest copy (in notes) of `query` in `index`.
-fn longest(index: &CopyIndex, query: &[NoteKey]) -> usize {
-    index.matches(query).iter().map(|m| m.notes()).max().unwrap_or(0)
-}
 
 /// Sorted copy of `v`'s figures, with its median, mean, 95th percentile and max.
 fn summary(v: &[usize]) -> serde_json::Value {
@@ -91,7 +86,7 @@ fn main() {
     for (name, view) in views {
         let held: Vec<usize> = (0..n)
             .step_by(every.max(1))
-            .map(|i| longest(&index_without(i, view), &view(&pieces[i].1)))
+            .map(|i| index_without(i, view).longest(&view(&pieces[i].1)))
             .collect();
         let mut p95 = held.clone();
         p95.sort_unstable();
@@ -103,7 +98,7 @@ fn main() {
             let b = if a == b { (b + 1) % n } else { b };
             let query = planted(&pieces[a].1, &pieces[b].1);
             melody.push(top_line(&query).len());
-            found.push(longest(&index_without(b, view), &view(&query)));
+            found.push(index_without(b, view).longest(&view(&query)));
         }
         let detected = found.iter().filter(|&&f| f > threshold).count();
         out.insert(

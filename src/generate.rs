@@ -195,7 +195,7 @@ pub fn generate(
         let (continuation, sample, whole) = decoded.swap_remove(chosen);
         let longest_copy = sampler.notes.as_ref().and_then(|r| r.copy_limit()).map(|limit| {
             let keys = crate::copies::note_keys(&whole);
-            limit.index.matches(&keys).iter().map(|m| m.notes()).max().unwrap_or(0)
+            limit.index.longest(&keys)
         });
         let piece =
             if opts.strip_primer { sample.continuation_piece(tokenizer, &decode_opts) } else { whole };

@@ -211,6 +211,11 @@ impl CopyIndex {
         }
     }
 
+    /// The longest copy in `keys`, in notes (0 without notes; 1 when no two notes copy).
+    pub fn longest(&self, keys: &[NoteKey]) -> usize {
+        self.matches(keys).iter().map(|m| m.notes()).max().unwrap_or(0)
+    }
+
     /// For every note of `keys` (in the copy definition's order), the longest copy ending at it.
     pub fn matches(&self, keys: &[NoteKey]) -> Vec<Match> {
         let mut out = Vec::with_capacity(keys.len());
@@ -241,6 +246,19 @@ impl CopyIndex {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn longest_is_the_longest_match() {
+        let key = |onset: u64, pitch: u8| NoteKey { onset, pitch };
+        let train: Vec<NoteKey> = (0..8).map(|i| key(i * 12, 60 + (i % 5) as u8)).collect();
+        let mut index = CopyIndex::new();
+        index.add_piece("train", train.clone());
+        assert_eq!(index.longest(&train[2..7]), 5);
+        assert_eq!(index.longest(&[]), 0);
+        let other = [key(0, 40), key(7, 90), key(9, 20)];
+        assert_eq!(index.longest(&other), 1);
+    }
+
     use super::*;
     use rand::{Rng, SeedableRng};
 
