@@ -9,6 +9,13 @@
                   bach (chorales), palestrina (mass movements), monteverdi (madrigals),
                   trecento (14th-century Italian pieces), essen (Essen folk songs), ryans (Ryan's
                   Mammoth Collection fiddle tunes). Built only with --which styles.
+    corpora/base  everything music21 ships (about 3,200 source files: Palestrina, Ryan's Mammoth
+                  and O'Neill's fiddle tunes, the Essen folk songs one tune a file, Bach,
+                  Monteverdi, the trecento, the quartets and the rest), for pretraining a base
+                  model, with every valid and test piece of corpora/bach and corpora/folk under
+                  either split key (music, file bytes) removed by `cadenza corpus held-out`
+                  (which needs a built cadenza: --cadenza, default target/release/cadenza or
+                  target/debug/cadenza). Built only with --which base (after bach and folk).
     corpora/quartets  the string quartets and other chamber scores music21 ships (Haydn,
                   Beethoven, Mozart: parts that share a General MIDI program, like two violins),
                   the multitrack test set of `scripts/track_round_trip.sh`. Built only with
@@ -134,6 +141,100 @@ def quartet_sources():
         if stem not in best or exts.index(ext) < exts.index(os.path.splitext(best[stem])[1]):
             best[stem] = p
     return [(p, None, stem.replace("/", "_") + ".mid") for stem, p in sorted(best.items())]
+
+
+def base_sources(limit=None):
+    """`(source, None, name.mid)` jobs for every score music21 ships, one format per work
+    (.mxl, then .xml/.musicxml, .krn, .abc), roman-numeral analyses (.rntxt, not scores) left out;
+    an .abc collection of several tunes is one job `(source, "all", name)` that writes each tune
+    as `name_NNNN.mid` (parsed once). With `limit`, the first `limit` jobs in a stable
+    pseudo-random order (for quick checks)."""
+    import re
+
+    from music21 import corpus
+
+    prefer = {".mxl": 0, ".xml": 1, ".musicxml": 1, ".krn": 2, ".abc": 3}
+    best = {}
+    for p in sorted(str(p) for p in corpus.getCorePaths()):
+        rel = p.split("/corpus/", 1)[-1]
+        stem, ext = os.path.splitext(rel)
+        if ext not in prefer:
+            continue
+        if stem not in best or prefer[ext] < prefer[os.path.splitext(best[stem])[1]]:
+            best[stem] = p
+    jobs = []
+    for stem, p in sorted(best.items()):
+        name = stem.replace("/", "_")
+        if p.endswith(".abc"):
+            with open(p, encoding="latin-1") as f:
+                numbers = [int(m.group(1)) for m in re.finditer(r"^X:\s*(\d+)", f.read(), re.M)]
+            if len(numbers) > 1:
+                jobs.append((p, "all", name))
+                continue
+        jobs.append((p, None, f"{name}.mid"))
+    if limit is not None:
+        jobs = sorted(jobs, key=lambda j: spread_key(j[2]))[:limit]
+    return jobs
+
+
+def export_base(job):
+    """One base job: a score (as export_style), or every tune of an .abc collection."""
+    src, number, name = job
+    if number != "all":
+        return export_style(job)
+    from music21 import converter, stream
+
+    done_marker = os.path.join(OUT_DIR, f".{name}.done")
+    if os.path.exists(done_marker) and open(done_marker).read().strip() == "0":
+        return (len([f for f in os.listdir(OUT_DIR) if f.startswith(name + "_")]), 0, None)
+    try:
+        opus = converter.parse(src)
+    except Exception as e:  # noqa: BLE001
+        return (0, 1, f"{name}: {e}")
+    scores = list(opus.scores) if isinstance(opus, stream.Opus) else [opus]
+    ok, bad, errors = 0, 0, []
+    for i, score in enumerate(scores):
+        num = score.metadata.number if score.metadata and score.metadata.number else str(i + 1)
+        out = os.path.join(OUT_DIR, f"{name}_{str(num).zfill(4)}.mid")
+        if os.path.exists(out):
+            ok += 1
+            continue
+        try:
+            fix_time_signatures(score)
+            write_midi(score, out)
+            ok += 1
+        except Exception as e:  # noqa: BLE001
+            bad += 1
+            errors.append(f"{name} #{num}: {e}")
+    with open(done_marker, "w") as f:
+        f.write(f"{bad}\n")
+    return (ok, bad, "; ".join(errors[:3]) if errors else None)
+
+
+def remove_held_out(out_root, cadenza):
+    """Delete from corpora/base every valid or test piece of corpora/bach and corpora/folk."""
+    import subprocess
+
+    base = os.path.join(out_root, "base")
+    cmd = [cadenza, "corpus", "held-out", base, "--remove"]
+    for name in ("bach", "folk"):
+        held = os.path.join(out_root, name)
+        if not os.path.isdir(held):
+            sys.exit(f"{held}: missing; build it first (--which all)")
+        cmd += ["--from", held]
+    log("corpora/base: removing the held-out pieces of corpora/bach and corpora/folk...")
+    subprocess.run(cmd, check=True)
+
+
+def find_cadenza(given):
+    if given:
+        return given
+    here = os.path.join(os.path.dirname(__file__), "..", "target")
+    for build in ("release", "debug"):
+        path = os.path.join(here, build, "cadenza")
+        if os.path.exists(path):
+            return path
+    sys.exit("no cadenza binary: build it (cargo build --release) or pass --cadenza")
 
 
 def export_style(job):
@@ -262,8 +363,10 @@ def build(name, sources, worker, out_root, jobs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--which", choices=["bach", "folk", "styles", "quartets", "all"], default="all",
-                    help="all = bach and folk (styles and quartets are built only when asked for)")
+    ap.add_argument("--which", choices=["bach", "folk", "styles", "quartets", "base", "all"], default="all",
+                    help="all = bach and folk (styles, quartets and base are built only when asked for)")
+    ap.add_argument("--cadenza", help="base: the cadenza binary that removes held-out pieces")
+    ap.add_argument("--limit", type=int, help="base: export only this many pieces (quick checks)")
     ap.add_argument("--cap", type=int, default=150, help="styles: pieces per label at most")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "corpora"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
@@ -276,6 +379,14 @@ def main():
         build("styles", style_sources(args.cap), export_style, args.out, args.jobs)
     if args.which == "quartets":
         build("quartets", quartet_sources(), export_style, args.out, args.jobs)
+    if args.which == "base":
+        cadenza = find_cadenza(args.cadenza)
+        marker = os.path.join(args.out, "base", ".complete")
+        fresh = not os.path.exists(marker)
+        build("base", base_sources(args.limit), export_base, args.out, args.jobs)
+        if fresh:
+            # Also after a partial earlier run: the removal is idempotent.
+            remove_held_out(args.out, cadenza)
 
 
 if __name__ == "__main__":

@@ -205,3 +205,48 @@ fn checkpoints_are_scored_on_their_own_split() {
         other => panic!("expected SplitsDiffer, got {:?}", other.map(|_| ())),
     }
 }
+
+/// `corpus held-out BASE --from CORPUS --remove` (issue 26): a pretraining folder holding copies
+/// of a corpus (its bytes, and its music with other bytes) keeps, after the removal, no piece
+/// that is valid or test under either split key of that corpus, and every training piece.
+#[test]
+fn held_out_pieces_are_removed_from_a_pretraining_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = corpus_of_copies(tmp.path());
+    let base = tmp.path().join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    for f in std::fs::read_dir(&corpus).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("-a.mid") || name.ends_with("-d.mid") {
+            std::fs::copy(&f, base.join(&name)).unwrap();
+        }
+    }
+    let out = common::cadenza(tmp.path())
+        .args(["corpus", "held-out", base.to_str().unwrap(), "--from", corpus.to_str().unwrap()])
+        .args(["--remove", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let removed = common::json(&out.stdout)["leaks"].as_array().unwrap().len();
+    // Brute force: a tune is held out when its plain file lands outside train under either key.
+    let held: BTreeSet<String> = [SplitKey::Music, SplitKey::FileBytes]
+        .into_iter()
+        .flat_map(|key| {
+            let c = Corpus::load(&corpus, &tokenizer(), &options(key, false)).unwrap();
+            c.pieces
+                .iter()
+                .filter(|p| p.split != Split::Train)
+                .map(|p| p.path.to_string_lossy()[..6].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let left: BTreeSet<String> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy()[..6].to_string())
+        .collect();
+    assert!(!held.is_empty() && held.len() < PIECES, "{held:?}");
+    assert!(left.is_disjoint(&held), "left {left:?}, held out {held:?}");
+    assert_eq!(left.len() + held.len(), PIECES, "every training tune stays");
+    assert_eq!(removed, 2 * held.len(), "both copies of each held-out tune");
+}

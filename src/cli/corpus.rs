@@ -18,6 +18,26 @@ pub enum Command {
     /// memory whatever the corpus size. Interrupted, the same command resumes after the last
     /// finalized shard. `train`, `eval` and `compare` then take `--store STORE`.
     Build(BuildArgs),
+    /// List the files of a folder (a pretraining corpus) that repeat, by bytes or by music, a
+    /// valid or test piece of other corpora under either split key (music or file bytes), so
+    /// that models pretrained on the folder are scored on those corpora honestly. `--remove`
+    /// deletes them.
+    HeldOut(HeldOutArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HeldOutArgs {
+    /// The folder to check (e.g. corpora/base).
+    dir: PathBuf,
+    /// A corpus whose valid and test pieces must stay out (repeat the flag for several).
+    #[arg(long = "from", value_name = "CORPUS", required = true)]
+    from: Vec<PathBuf>,
+    /// Delete the files found.
+    #[arg(long)]
+    remove: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,6 +169,7 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Build(a) => build(a),
+        Command::HeldOut(a) => held_out(a),
         Command::Stats(a) => {
             let tokenizer = a.tokenizer.tokenizer()?;
             let corpus = load(&a.dir, &tokenizer, &a.corpus_args.load_options())?;
@@ -161,4 +182,29 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn held_out(a: HeldOutArgs) -> anyhow::Result<()> {
+    let ratios = cadenza::corpus::SplitRatios::default();
+    let leaks = cadenza::corpus::held_out::leaks(&a.dir, &a.from, &ratios)?;
+    if a.remove {
+        for leak in &leaks {
+            std::fs::remove_file(&leak.file)
+                .map_err(|e| anyhow::anyhow!("{}: cannot remove: {e}", leak.file.display()))?;
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::json!({ "leaks": leaks, "removed": a.remove }));
+        return Ok(());
+    }
+    for leak in &leaks {
+        let how = match leak.matched {
+            cadenza::corpus::held_out::Matched::Bytes => "the same bytes as",
+            cadenza::corpus::held_out::Matched::Music => "the music of",
+        };
+        println!("{}: {how} {}", leak.file.display(), leak.held_out.display());
+    }
+    let verb = if a.remove { "removed" } else { "found" };
+    eprintln!("{}: {} held-out pieces {verb}", a.dir.display(), leaks.len());
+    Ok(())
 }

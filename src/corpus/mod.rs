@@ -2,6 +2,7 @@
 //! train / valid / test, and cached on disk.
 //!
 //! - [`files`] finds the MIDI files under a folder.
+//! - [`held_out`] finds the files of a folder that repeat another corpus's held-out pieces.
 //! - [`split`] assigns each piece to a split from its content alone.
 //! - [`music_key`] hashes a piece's quantized notes: the split key, and what `--dedup` compares.
 //! - [`cache`] stores tokenized pieces keyed by file content and tokenizer configuration.
@@ -10,6 +11,7 @@
 
 pub mod cache;
 pub mod files;
+pub mod held_out;
 pub mod music_key;
 pub mod pieces;
 pub mod split;
