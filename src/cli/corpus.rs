@@ -32,7 +32,7 @@ pub struct HeldOutArgs {
     /// A corpus whose valid and test pieces must stay out (repeat the flag for several).
     #[arg(long = "from", value_name = "CORPUS", required = true)]
     from: Vec<PathBuf>,
-    /// Delete the files found.
+    /// Delete the files found (and print only how many).
     #[arg(long)]
     remove: bool,
     /// Print JSON instead of text.
@@ -197,7 +197,7 @@ fn held_out(a: HeldOutArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::json!({ "leaks": leaks, "removed": a.remove }));
         return Ok(());
     }
-    for leak in &leaks {
+    for leak in leaks.iter().filter(|_| !a.remove) {
         let how = match leak.matched {
             cadenza::corpus::held_out::Matched::Bytes => "the same bytes as",
             cadenza::corpus::held_out::Matched::Music => "the music of",
