@@ -1,8 +1,9 @@
 //! Parse + tokenize throughput over a folder of MIDI files, for `scripts/bench_parse.py`.
 //!
-//! `cargo run --release --example parse_bench -- DIR [REPEATS] [SCHEME]` reads every file into
-//! memory first, then times (a) parsing alone and (b) parsing + tokenizing with the default
-//! grid in SCHEME (`midi-like`, `tsd`, `remi`; default `midi-like`), on one thread, and (c)
+//! `cargo run --release --example parse_bench -- DIR [REPEATS] [SCHEME] [TRACKS]` reads every
+//! file into memory first, then times (a) parsing alone and (b) parsing + tokenizing with the
+//! default grid in SCHEME (`midi-like`, `tsd`, `remi`; default `midi-like`) and `tracks` TRACKS
+//! (default 1), on one thread, and (c)
 //! parsing + tokenizing on all threads with rayon. Prints one JSON object.
 
 use std::path::Path;
@@ -25,7 +26,8 @@ fn main() {
         })
         .collect();
     let scheme = args.get(3).map_or(Ok(Default::default()), |s| s.parse()).expect("a scheme name");
-    let tok = Tokenizer::new(TokenizerConfig { scheme, ..TokenizerConfig::default() }).expect("valid config");
+    let tracks: u8 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let tok = Tokenizer::new(TokenizerConfig { scheme, tracks, ..TokenizerConfig::default() }).expect("valid config");
     let opts = ReadOptions { apply_sustain: true };
 
     let mut notes = 0u64;
