@@ -92,3 +92,54 @@ fn fine_tuning_starts_from_the_base_weights_and_records_the_base() {
     refused("lstm", &["--hidden", "32"], "--init");
     refused("markov", &[], "--init");
 }
+
+#[test]
+fn finetune_is_one_command_from_a_folder_to_a_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tiny_corpus(tmp.path(), 12, false);
+    std::fs::create_dir_all(tmp.path().join("new")).unwrap();
+    let second = distinct_corpus(&tmp.path().join("new"), 24);
+    let base = tmp.path().join("base.lstm");
+    let mut args = shape("lstm");
+    args.extend(["--steps", "40"]);
+    let out = train(tmp.path(), &first, "lstm", &base, &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let finetune = |extra: &[&str]| {
+        cadenza(tmp.path())
+            .current_dir(tmp.path())
+            .args([
+                "finetune",
+                second.to_str().unwrap(),
+                "--out",
+                "tuned.lstm",
+                "--steps",
+                "12",
+                "--device",
+                "cpu",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // The base's kind, shape and tokenizer (midi-like) with no tokenizer flag given.
+    let out = finetune(&["--base", base.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tuned = tmp.path().join("tuned.lstm");
+    let header = cadenza::checkpoint::load_header(&tuned).unwrap();
+    assert_eq!(header.tokenizer, cadenza::checkpoint::load_header(&base).unwrap().tokenizer);
+    assert_eq!(header.extra["base"]["path"], base.to_str().unwrap());
+    assert!(valid_bits(tmp.path(), &tuned, &second) < valid_bits(tmp.path(), &base, &second));
+
+    // No base model at the default path, and a base of a kind that cannot be fine-tuned.
+    let out = finetune(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("checkpoints/base.transformer") && err.contains("--base"), "{err}");
+    let markov = common::train(tmp.path(), &first, "markov", &["--order", "2"]);
+    let out = finetune(&["--base", markov.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("markov"), "{err}");
+}

@@ -9,6 +9,8 @@ mod corpus;
 mod doctor;
 mod edit;
 mod eval;
+#[cfg(feature = "lstm")]
+mod finetune;
 mod generate;
 mod key;
 mod launch;
@@ -50,6 +52,11 @@ pub enum Command {
     Tokens(tokens::Args),
     /// Train a generator (markov, hmm, lstm, transformer) on a corpus and write its checkpoint.
     Train(Box<train::Args>),
+    /// Fine-tune a base LSTM or Transformer on a folder of MIDI files: one command from a folder
+    /// to a model (the base's kind, shape and tokenizer; small-folder defaults; early stopping on
+    /// a held-out tenth of the folder).
+    #[cfg(feature = "lstm")]
+    Finetune(Box<finetune::Args>),
     /// Sample new MIDI files from a checkpoint, optionally continuing a seed file.
     Generate(generate::Args),
     /// Regenerate the notes in a region of a piece (--beats A-B or --bars A-B), keeping every
@@ -114,6 +121,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Corpus(c) => corpus::run(c),
         Command::Tokens(a) => tokens::run(a),
         Command::Train(a) => train::run(*a),
+        #[cfg(feature = "lstm")]
+        Command::Finetune(a) => finetune::run(*a),
         Command::Generate(a) => generate::run(a),
         Command::Infill(a) => edit::run_infill(*a),
         Command::Harmonize(a) => edit::run_harmonize(*a),
