@@ -298,6 +298,9 @@ pub enum StudioError {
     /// A corpus piece asked of a server started without `--corpus`.
     #[error("the studio was started without --corpus")]
     NoCorpus,
+    /// A name a request would write that is already taken.
+    #[error("a {what} named {name} exists already")]
+    Exists { what: &'static str, name: String },
     /// A vote on a trial that already has one.
     #[error("trial {0} already has a vote")]
     AlreadyVoted(String),

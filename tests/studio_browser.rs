@@ -233,6 +233,11 @@ fn generate_listen_and_vote_in_a_real_browser() {
         SHOW,
     );
     assert_eq!(compared, serde_json::json!(["tiny.markov", "twin.markov"]), "{compared}");
+    // Fine-tuning needs an LSTM or Transformer base; with Markov chains only, it is off.
+    assert_eq!(
+        chrome.eval("[document.getElementById('finetune').disabled, document.getElementById('ftbase').options.length]"),
+        serde_json::json!([true, 0])
+    );
 
     // A blind trial between the two checkpoints; vote for clip 2 with ratings.
     chrome.eval(

@@ -837,3 +837,65 @@ fn keys_are_asked_of_key_relative_checkpoints_and_refused_by_others() {
     let req = br#"{"checkpoint": "tiny.markov", "length": 32, "density": "loud"}"#;
     assert_error("no density", http(a, "POST", "/api/generate", req), 400);
 }
+
+/// `POST /api/finetune` (issue 26): an LSTM in the checkpoint folder, fine-tuned on uploaded
+/// files as a background job, becomes a checkpoint the studio lists and generates from; a base
+/// that is no neural model, a missing upload, a bad name and a name taken are refused.
+#[test]
+fn a_base_model_is_fine_tuned_on_uploads_as_a_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    let shape = ["--embed", "8", "--hidden", "16", "--layers", "1", "--batch", "4", "--window", "16"];
+    let mut args = shape.to_vec();
+    args.extend(["--steps", "20", "--device", "cpu", "--tokenizer", "midi-like"]);
+    let base = ckpts.join("base.lstm");
+    let out = common::cadenza(tmp.path())
+        .args([
+            "train",
+            "--model",
+            "lstm",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            base.to_str().unwrap(),
+        ])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(ckpts.join("base.lstm.last")).unwrap();
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+    let uploads: Vec<String> =
+        (0..12).map(|v| upload(a, &common::melody(v % 8, 4 + u64::from(v % 3)))).collect();
+    let list = serde_json::to_string(&uploads).unwrap();
+
+    let req = format!(r#"{{"base": "base.lstm", "uploads": {list}, "name": "mine", "steps": 12}}"#);
+    let (status, body) = http(a, "POST", "/api/finetune", req.as_bytes());
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let job = json_of(&body)["job"].as_str().unwrap().to_string();
+    let done = finished_job(a, &job);
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["result"]["checkpoint"], "mine.lstm", "{done}");
+    let header = cadenza::checkpoint::load_header(&ckpts.join("mine.lstm")).unwrap();
+    assert!(header.extra["base"]["path"].as_str().unwrap().ends_with("base.lstm"));
+    let (_, body) = http(a, "GET", "/api/checkpoints", b"");
+    assert!(String::from_utf8_lossy(&body).contains("mine.lstm"));
+    let (status, body) = http(a, "POST", "/api/generate", br#"{"checkpoint": "mine.lstm", "length": 32}"#);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+
+    let refused = |what: &str, req: String, want: u16| {
+        assert_error(what, http(a, "POST", "/api/finetune", req.as_bytes()), want)
+    };
+    refused("markov base", format!(r#"{{"base": "tiny.markov", "uploads": {list}, "name": "x"}}"#), 422);
+    refused("no base", format!(r#"{{"base": "none.lstm", "uploads": {list}, "name": "x"}}"#), 404);
+    let missing = format!(r#"["{}", "0123456789abcdef0123456789abcdef"]"#, uploads[0]);
+    refused("missing upload", format!(r#"{{"base": "base.lstm", "uploads": {missing}, "name": "x"}}"#), 404);
+    refused(
+        "one upload",
+        format!(r#"{{"base": "base.lstm", "uploads": ["{}"], "name": "x"}}"#, uploads[0]),
+        400,
+    );
+    refused("bad name", format!(r#"{{"base": "base.lstm", "uploads": {list}, "name": "../x"}}"#), 400);
+    refused("taken", format!(r#"{{"base": "base.lstm", "uploads": {list}, "name": "mine"}}"#), 409);
+}

@@ -102,7 +102,7 @@ pub fn status_of(e: &Error) -> u16 {
             StudioError::TooLarge { .. } => 413,
             StudioError::ForeignHost(_) => 403,
             StudioError::ContentType { .. } => 415,
-            StudioError::AlreadyVoted(_) => 409,
+            StudioError::AlreadyVoted(_) | StudioError::Exists { .. } => 409,
             StudioError::Database { .. } => 500,
             _ => 400,
         },
@@ -110,7 +110,8 @@ pub fn status_of(e: &Error) -> u16 {
         Error::Setting { name: COPY_FIELD, .. } => 422,
         // A key asked of a checkpoint trained without key-relative pieces; instruments of one
         // that merges them; a tempo of one on the seconds grid (or out of range).
-        Error::Setting { name: "key" | "instruments" | "tempo", .. } => 422,
+        // A fine-tuning base that is no neural checkpoint.
+        Error::Setting { name: "key" | "instruments" | "tempo" | "base", .. } => 422,
         Error::InvalidMidi { .. } | Error::Setting { .. } | Error::Tokenizer(_) | Error::Edit { .. } => 400,
         Error::Checkpoint { .. } | Error::Format { .. } | Error::Bytes(_) | Error::Model(_) => 422,
         _ => 500,
@@ -282,6 +283,8 @@ fn route(state: &Arc<State>, req: &Request) -> Result<Response> {
             Ok(Response::json(200, &state.jobs.status(&p["/api/jobs/".len()..])?))
         }
         ("POST", "/api/compare") => compare(state, &req.body),
+        #[cfg(feature = "lstm")]
+        ("POST", "/api/finetune") => super::finetune::start(state, &req.body),
         ("POST", "/api/infill") => super::edit::infill(state, &req.body),
         ("POST", "/api/harmonize") => super::edit::harmonize(state, &req.body),
         ("GET", p) if p.starts_with("/api/uploads/") => super::edit::upload_roll(state, p),

@@ -12,6 +12,8 @@
 
 pub mod api;
 pub mod edit;
+#[cfg(feature = "lstm")]
+pub mod finetune;
 pub mod jobs;
 pub mod models;
 pub mod ports;
