@@ -180,35 +180,7 @@ def base_sources(limit=None):
 def export_base(job):
     """One base job: a score (as export_style), or every tune of an .abc collection."""
     src, number, name = job
-    if number != "all":
-        return export_style(job)
-    from music21 import converter, stream
-
-    done_marker = os.path.join(OUT_DIR, f".{name}.done")
-    if os.path.exists(done_marker) and open(done_marker).read().strip() == "0":
-        return (len([f for f in os.listdir(OUT_DIR) if f.startswith(name + "_")]), 0, None)
-    try:
-        opus = converter.parse(src)
-    except Exception as e:  # noqa: BLE001
-        return (0, 1, f"{name}: {e}")
-    scores = list(opus.scores) if isinstance(opus, stream.Opus) else [opus]
-    ok, bad, errors = 0, 0, []
-    for i, score in enumerate(scores):
-        num = score.metadata.number if score.metadata and score.metadata.number else str(i + 1)
-        out = os.path.join(OUT_DIR, f"{name}_{str(num).zfill(4)}.mid")
-        if os.path.exists(out):
-            ok += 1
-            continue
-        try:
-            fix_time_signatures(score)
-            write_midi(score, out)
-            ok += 1
-        except Exception as e:  # noqa: BLE001
-            bad += 1
-            errors.append(f"{name} #{num}: {e}")
-    with open(done_marker, "w") as f:
-        f.write(f"{bad}\n")
-    return (ok, bad, "; ".join(errors[:3]) if errors else None)
+    return export_collection(src, name) if number == "all" else export_style(job)
 
 
 def remove_held_out(out_root, cadenza):
@@ -296,23 +268,23 @@ def export_bach(job):
         return (0, 1, f"{os.path.basename(src)}: {e}")
 
 
-def export_folk(job):
-    src, _, _ = job
+def export_collection(src, name):
+    """Every tune of the collection file `src` (parsed once) as `name_NNNN.mid`; a `.name.done`
+    marker records the failures, so a collection without any is not parsed again."""
     from music21 import converter, stream
 
-    base = os.path.splitext(os.path.basename(src))[0]
-    done_marker = os.path.join(OUT_DIR, f".{base}.done")
+    done_marker = os.path.join(OUT_DIR, f".{name}.done")
     if os.path.exists(done_marker) and open(done_marker).read().strip() == "0":
-        return (len([f for f in os.listdir(OUT_DIR) if f.startswith(base + "_")]), 0, None)
+        return (len([f for f in os.listdir(OUT_DIR) if f.startswith(name + "_")]), 0, None)
     ok, bad, errors = 0, 0, []
     try:
         opus = converter.parse(src)
     except Exception as e:  # noqa: BLE001
-        return (0, 1, f"{base}: {e}")
+        return (0, 1, f"{name}: {e}")
     scores = list(opus.scores) if isinstance(opus, stream.Opus) else [opus]
     for i, score in enumerate(scores):
         num = score.metadata.number if score.metadata and score.metadata.number else str(i + 1)
-        out = os.path.join(OUT_DIR, f"{base}_{str(num).zfill(4)}.mid")
+        out = os.path.join(OUT_DIR, f"{name}_{str(num).zfill(4)}.mid")
         if os.path.exists(out):
             ok += 1
             continue
@@ -322,10 +294,15 @@ def export_folk(job):
             ok += 1
         except Exception as e:  # noqa: BLE001
             bad += 1
-            errors.append(f"{base} #{num}: {e}")
+            errors.append(f"{name} #{num}: {e}")
     with open(done_marker, "w") as f:
-        f.write(f"{bad}\n")  # sources with failures are retried on the next run
+        f.write(f"{bad}\n")  # collections with failures are retried on the next run
     return (ok, bad, "; ".join(errors[:3]) if errors else None)
+
+
+def export_folk(job):
+    src, _, _ = job
+    return export_collection(src, os.path.splitext(os.path.basename(src))[0])
 
 
 OUT_DIR = ""

@@ -3,7 +3,7 @@
 //! defaults; when resuming, the checkpoint's settings are the base instead, its model shape
 //! cannot change and its seed is kept (so windows and dropout continue as before).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::config::TrainConfig;
 use super::model::parse_hyperparameters;
@@ -77,6 +77,22 @@ pub struct NeuralRequest<C> {
 }
 
 impl<C: NetConfig> NeuralRequest<C> {
+    /// The shape and training settings the checkpoint at `path` records (a network of kind
+    /// `N`); `differs` when the request also asks for a shape, and another one.
+    fn saved_shape<N: Network<Config = C>>(
+        &self,
+        path: &Path,
+        differs: ModelError,
+    ) -> Result<(C, Option<TrainConfig>)> {
+        let (header, _) = checkpoint::load_kind(path, N::KIND)?;
+        let (saved, train) = parse_hyperparameters::<C>(&header.hyperparameters)
+            .map_err(|problem| Error::checkpoint(path, problem))?;
+        if self.model.as_ref().is_some_and(|m| m != &saved) {
+            return Err(differs.into());
+        }
+        Ok((saved, train))
+    }
+
     /// The model and training configurations of a run of network `N` (whose shape is a `C`),
     /// with `seed` as the run's seed (a resumed run keeps its checkpoint's); both are
     /// validated. A fresh run's shape is [adapted](NetConfig::adapt_to) to the training
@@ -85,12 +101,7 @@ impl<C: NetConfig> NeuralRequest<C> {
         let file = || self.settings_file.as_deref().map(TrainConfig::from_toml_file).transpose();
         let (model, train) = match &self.resume {
             Some(path) => {
-                let (header, _) = checkpoint::load_kind(path, N::KIND)?;
-                let (saved, train) = parse_hyperparameters::<C>(&header.hyperparameters)
-                    .map_err(|problem| Error::checkpoint(path, problem))?;
-                if self.model.as_ref().is_some_and(|m| m != &saved) {
-                    return Err(ModelError::ResumeChangesShape.into());
-                }
+                let (saved, train) = self.saved_shape::<N>(path, ModelError::ResumeChangesShape)?;
                 let seed = train.as_ref().map_or(seed, |t| t.seed);
                 let base = match file()? {
                     Some(c) => c,
@@ -102,15 +113,7 @@ impl<C: NetConfig> NeuralRequest<C> {
                 let base = file()?.unwrap_or_default();
                 let train = TrainConfig { seed, ..self.overrides.apply(base) };
                 let model = match &self.init {
-                    Some(path) => {
-                        let (header, _) = checkpoint::load_kind(path, N::KIND)?;
-                        let (saved, _) = parse_hyperparameters::<C>(&header.hyperparameters)
-                            .map_err(|problem| Error::checkpoint(path, problem))?;
-                        if self.model.as_ref().is_some_and(|m| m != &saved) {
-                            return Err(ModelError::InitChangesShape.into());
-                        }
-                        saved
-                    }
+                    Some(path) => self.saved_shape::<N>(path, ModelError::InitChangesShape)?.0,
                     None => {
                         let mut model = self.model.clone().unwrap_or_default();
                         model.adapt_to(&train);

@@ -361,9 +361,14 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
     })
 }
 
-/// Load the weights of the checkpoint at `path` into `net` (fine-tuning): the same kind, tokenizer
-/// and shape, else an error naming the file and what differs.
-fn init<N: Network>(path: &Path, model_cfg: &N::Config, tokenizer: &Tokenizer, net: &N) -> Result<BaseModel> {
+/// The header and tensors of the checkpoint at `path`, a network of kind `N` of shape
+/// `model_cfg` trained with `tokenizer`: else an error naming the file and what differs. What
+/// [`init`] and [`resume`] both read.
+fn load_matching<N: Network>(
+    path: &Path,
+    model_cfg: &N::Config,
+    tokenizer: &Tokenizer,
+) -> Result<(Header, std::collections::HashMap<String, Tensor>)> {
     let (header, bytes) = checkpoint::load_kind(path, N::KIND)?;
     let bad = |problem| Error::checkpoint(path, problem);
     checkpoint::check_tokenizer(path, &header, tokenizer)?;
@@ -374,9 +379,19 @@ fn init<N: Network>(path: &Path, model_cfg: &N::Config, tokenizer: &Tokenizer, n
             asked: format!("{model_cfg:?}"),
         }));
     }
-    let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
-    let tensors = payload::decode(&bytes).map_err(payload)?;
-    net.load_named(&tensors).map_err(payload)?;
+    let tensors = payload::decode(&bytes).map_err(|e| payload_error(path, e))?;
+    Ok((header, tensors))
+}
+
+fn payload_error(path: &Path, e: Error) -> Error {
+    Error::checkpoint(path, CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) })
+}
+
+/// Load the weights of the checkpoint at `path` into `net` (fine-tuning): the same kind, tokenizer
+/// and shape, else an error naming the file and what differs.
+fn init<N: Network>(path: &Path, model_cfg: &N::Config, tokenizer: &Tokenizer, net: &N) -> Result<BaseModel> {
+    let (header, tensors) = load_matching::<N>(path, model_cfg, tokenizer)?;
+    net.load_named(&tensors).map_err(|e| payload_error(path, e))?;
     Ok(BaseModel {
         path: path.display().to_string(),
         created: header.created.clone(),
@@ -393,20 +408,11 @@ fn resume<N: Network>(
     net: &N,
     opt: &mut AdamW,
 ) -> Result<TrainState> {
-    let (header, bytes) = checkpoint::load_kind(path, N::KIND)?;
+    let (header, tensors) = load_matching::<N>(path, model_cfg, tokenizer)?;
     let bad = |problem| Error::checkpoint(path, problem);
-    let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
-    checkpoint::check_tokenizer(path, &header, tokenizer)?;
-    let (saved_cfg, _) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
-    if &saved_cfg != model_cfg {
-        return Err(bad(CheckpointError::ShapeDiffers {
-            saved: format!("{saved_cfg:?}"),
-            asked: format!("{model_cfg:?}"),
-        }));
-    }
+    let payload = |e| payload_error(path, e);
     let state: TrainState =
         serde_json::from_value(header.extra.clone()).map_err(|e| bad(CheckpointError::NoTrainingState(e)))?;
-    let tensors = payload::decode(&bytes).map_err(payload)?;
     if !AdamW::has_state(&tensors) {
         return Err(bad(CheckpointError::NoOptimizerState { last: last_path(path) }));
     }
