@@ -66,12 +66,22 @@ fn install(dir: &Path, torch: Option<&Path>) -> PathBuf {
 }
 
 fn run(bin: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .current_dir(REPO)
-        .env("CADENZA_CACHE", "/nonexistent-cache")
-        .output()
-        .unwrap()
+    // A binary copied while another test thread forks can be briefly held open for writing by
+    // that child until it execs (Linux answers ETXTBSY): try again a few times.
+    for _ in 0..50 {
+        match Command::new(bin)
+            .args(args)
+            .current_dir(REPO)
+            .env("CADENZA_CACHE", "/nonexistent-cache")
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stayed busy", bin.display());
 }
 
 #[test]

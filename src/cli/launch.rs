@@ -7,7 +7,7 @@
 //! quickly. The decision is made on the raw arguments, before parsing them (the build without
 //! libtorch does not know the LSTM's flags):
 //!
-//! - `classify`, `doctor` and `studio`, and every `--help`, go to `cadenza-torch`;
+//! - `classify`, `doctor`, `finetune` and `studio`, and every `--help`, go to `cadenza-torch`;
 //! - `train` goes there unless `--model` is `markov` or `hmm`;
 //! - any other command goes there when one of its arguments names a checkpoint of a kind that
 //!   needs libtorch ([`ModelKind::needs_libtorch`]): `generate bach.lstm`, `compare ... --judge
@@ -37,7 +37,7 @@ pub fn needs_libtorch(args: &[OsString]) -> bool {
     let Some(sub) = args.iter().position(|a| !a.starts_with('-')) else { return false };
     let rest = &args[sub + 1..];
     match args[sub].as_str() {
-        "classify" | "doctor" | "studio" | "help" => true,
+        "classify" | "doctor" | "finetune" | "studio" | "help" => true,
         "train" => !matches!(flag_value(rest, "--model"), Some("markov" | "hmm")),
         _ => rest.iter().any(|a| names_torch_checkpoint(a)),
     }
@@ -120,6 +120,7 @@ mod tests {
             "train --help",
             "doctor --json",
             "studio",
+            "finetune my-folder --out m.transformer",
             "classify train --corpus s",
             "train --model lstm --corpus c",
             "train --model=transformer --corpus c",
