@@ -60,8 +60,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.base.exists() && args.base == std::path::Path::new(DEFAULT_BASE) {
         anyhow::bail!(
-            "{DEFAULT_BASE}: no base model here yet; pass --base with an LSTM or Transformer checkpoint \
-             (the README's \"Fine-tuning\" shows how to pretrain one)"
+            "{DEFAULT_BASE}: no base model here (none is committed yet); pass --base with an LSTM or \
+             Transformer checkpoint"
         );
     }
     let header = cadenza::checkpoint::load_header(&args.base)?;
