@@ -152,6 +152,99 @@ pub struct Trained {
     pub lstm: Option<NeuralRun>,
 }
 
+/// How a fine-tuning run goes (`cadenza finetune`, the studio's fine-tuning jobs): defaults for
+/// a folder of tens of pieces.
+#[cfg(feature = "lstm")]
+#[derive(Debug, Clone)]
+pub struct FinetuneOptions {
+    /// Optimizer steps at most (early stopping usually ends sooner); 20 of them warm up.
+    pub steps: u64,
+    /// Peak learning rate, lower than pretraining's.
+    pub lr: f64,
+    pub batch: usize,
+    /// Tokens per window; `None`: the base's training window.
+    pub window: Option<usize>,
+    /// Validations without improvement before stopping.
+    pub patience: u64,
+    /// Random transposition of up to ±N semitones; `None`: 5, or 0 for a key-relative base.
+    pub transpose: Option<u8>,
+    /// `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    pub seed: u64,
+    /// How the folder is read (its split gives the held-out tenth).
+    pub load: LoadOptions,
+}
+
+#[cfg(feature = "lstm")]
+impl Default for FinetuneOptions {
+    fn default() -> Self {
+        FinetuneOptions {
+            steps: 400,
+            lr: 3e-4,
+            batch: 8,
+            window: None,
+            patience: 3,
+            transpose: None,
+            device: "auto".into(),
+            seed: 0,
+            load: LoadOptions::default(),
+        }
+    }
+}
+
+/// The training job that fine-tunes the checkpoint `base` (an LSTM or a Transformer: its kind,
+/// shape and tokenizer are the new model's) on the MIDI files of `folder` into `out`. A base of
+/// another kind is an error naming the setting `base`.
+#[cfg(feature = "lstm")]
+pub fn finetune_request(
+    base: &Path,
+    folder: &Path,
+    out: &Path,
+    opts: &FinetuneOptions,
+) -> Result<TrainRequest> {
+    use crate::models::neural::{NeuralRequest, TrainOverrides};
+
+    let header = crate::checkpoint::load_header(base)?;
+    let tokenizer = header.tokenizer()?;
+    let window = opts.window.or_else(|| {
+        header.hyperparameters.pointer("/train/window").and_then(|w| w.as_u64()).map(|w| w as usize)
+    });
+    let overrides = TrainOverrides {
+        batch: Some(opts.batch),
+        window,
+        lr: Some(opts.lr),
+        steps: Some(opts.steps),
+        warmup: Some(opts.steps.min(20)),
+        patience: Some(opts.patience),
+        transpose: Some(opts.transpose.unwrap_or(if tokenizer.config().key_relative { 0 } else { 5 })),
+        device: Some(opts.device.clone()),
+        ..TrainOverrides::default()
+    };
+    let init = Some(base.to_path_buf());
+    let model = match header.kind {
+        ModelKind::Lstm => ModelSpec::Lstm(Box::new(NeuralRequest { overrides, init, ..Default::default() })),
+        ModelKind::Transformer => {
+            ModelSpec::Transformer(Box::new(NeuralRequest { overrides, init, ..Default::default() }))
+        }
+        other => {
+            return Err(crate::Error::setting(
+                "base",
+                format!("{} (a {other} checkpoint)", base.display()),
+                "an LSTM or Transformer checkpoint (train a Markov chain or an HMM with `train`)",
+            ))
+        }
+    };
+    Ok(TrainRequest {
+        corpus: folder.to_path_buf(),
+        store: None,
+        tokenizer,
+        load: opts.load.clone(),
+        model,
+        out: out.to_path_buf(),
+        seed: opts.seed,
+    })
+}
+
 /// The name [`NeuralRun`] had when the LSTM was the only neural model.
 #[cfg(feature = "lstm")]
 pub type LstmRun = NeuralRun;

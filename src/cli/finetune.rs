@@ -6,9 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cadenza::corpus::Pieces;
-use cadenza::models::neural::{NeuralRequest, TrainOverrides};
-use cadenza::models::ModelKind;
-use cadenza::train::{train_on, ModelSpec, TrainRequest};
+use cadenza::train::{finetune_request, train_on, FinetuneOptions};
 
 use super::options::CorpusArgs;
 use super::progress::Reporter;
@@ -64,48 +62,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
              Transformer checkpoint"
         );
     }
-    let header = cadenza::checkpoint::load_header(&args.base)?;
-    let tokenizer = header.tokenizer().with_context(|| format!("{}: its tokenizer", args.base.display()))?;
-    let window = args.window.or_else(|| {
-        header.hyperparameters.pointer("/train/window").and_then(|w| w.as_u64()).map(|w| w as usize)
-    });
-    let transpose = args.transpose.unwrap_or(if tokenizer.config().key_relative { 0 } else { 5 });
-    let overrides = TrainOverrides {
-        batch: Some(args.batch),
-        window,
-        lr: Some(args.lr),
-        steps: Some(args.steps),
-        warmup: Some(args.steps.min(20)),
-        patience: Some(args.patience),
-        transpose: Some(transpose),
-        device: Some(args.device.clone()),
-        ..TrainOverrides::default()
-    };
-    let model = match header.kind {
-        ModelKind::Lstm => ModelSpec::Lstm(Box::new(NeuralRequest {
-            overrides,
-            init: Some(args.base.clone()),
-            ..Default::default()
-        })),
-        ModelKind::Transformer => ModelSpec::Transformer(Box::new(NeuralRequest {
-            overrides,
-            init: Some(args.base.clone()),
-            ..Default::default()
-        })),
-        other => anyhow::bail!(
-            "{}: a {other} checkpoint; finetune starts from an LSTM or a Transformer (train a {other} with `cadenza train`)",
-            args.base.display()
-        ),
-    };
-    let request = TrainRequest {
-        corpus: args.folder.clone(),
-        store: None,
-        tokenizer,
-        load: args.corpus_args.load_options(),
-        model,
-        out: args.out.clone(),
+    let opts = FinetuneOptions {
+        steps: args.steps,
+        lr: args.lr,
+        batch: args.batch,
+        window: args.window,
+        patience: args.patience,
+        transpose: args.transpose,
+        device: args.device.clone(),
         seed: args.rng_seed,
+        load: args.corpus_args.load_options(),
     };
+    let request = finetune_request(&args.base, &args.folder, &args.out, &opts)?;
     let context = || format!("fine-tuning {} into {}", args.base.display(), args.out.display());
     request.check().with_context(context)?;
     let corpus = super::corpus::load(&request.corpus, &request.tokenizer, &request.load)?;

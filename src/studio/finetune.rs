@@ -40,7 +40,6 @@ struct FinetuneBody {
 /// What a checked request will do.
 struct Checked {
     base: std::path::PathBuf,
-    kind: ModelKind,
     uploads: Vec<std::path::PathBuf>,
     out: std::path::PathBuf,
     steps: u64,
@@ -79,7 +78,7 @@ fn check(state: &State, body: &[u8]) -> Result<Checked> {
     if !(1..=5000).contains(&steps) {
         return Err(bad("steps", format!("must be 1 to 5000, got {steps}")));
     }
-    Ok(Checked { base, kind: header.kind, uploads, out, steps })
+    Ok(Checked { base, uploads, out, steps })
 }
 
 /// `POST /api/finetune`: check, then start the job.
@@ -106,43 +105,18 @@ impl crate::progress::Progress for Progress<'_> {
 }
 
 fn run(c: Checked, tracker: &Tracker) -> Result<serde_json::Value> {
-    use crate::models::neural::{NeuralRequest, TrainOverrides};
-    use crate::train::{train_on, ModelSpec, TrainRequest};
+    use crate::corpus::LoadOptions;
+    use crate::train::{finetune_request, train_on, FinetuneOptions};
 
     tracker.phase("reading", 0, c.uploads.len());
-    let header = crate::checkpoint::load_header(&c.base)?;
-    let tokenizer = header.tokenizer()?;
     let folder = tempfile::tempdir().map_err(|e| Error::io(Path::new("temporary folder"), e))?;
     for (i, upload) in c.uploads.iter().enumerate() {
         let to = folder.path().join(format!("upload{i:04}.mid"));
         std::fs::copy(upload, &to).map_err(|e| Error::io(upload, e))?;
     }
-    let window = header.hyperparameters.pointer("/train/window").and_then(|w| w.as_u64()).map(|w| w as usize);
-    let overrides = TrainOverrides {
-        batch: Some(8),
-        window,
-        lr: Some(3e-4),
-        steps: Some(c.steps),
-        warmup: Some(c.steps.min(20)),
-        patience: Some(3),
-        transpose: Some(if tokenizer.config().key_relative { 0 } else { 5 }),
-        device: Some("auto".into()),
-        ..TrainOverrides::default()
-    };
-    let init = Some(c.base.clone());
-    let model = match c.kind {
-        ModelKind::Lstm => ModelSpec::Lstm(Box::new(NeuralRequest { overrides, init, ..Default::default() })),
-        _ => ModelSpec::Transformer(Box::new(NeuralRequest { overrides, init, ..Default::default() })),
-    };
-    let request = TrainRequest {
-        corpus: folder.path().to_path_buf(),
-        store: None,
-        tokenizer,
-        load: crate::corpus::LoadOptions::cached(true),
-        model,
-        out: c.out.clone(),
-        seed: 0,
-    };
+    let opts =
+        FinetuneOptions { steps: c.steps, load: LoadOptions::cached(true), ..FinetuneOptions::default() };
+    let request = finetune_request(&c.base, folder.path(), &c.out, &opts)?;
     request.check()?;
     let corpus = crate::corpus::Corpus::load(&request.corpus, &request.tokenizer, &request.load)?;
     let trained = train_on(&corpus, &request, &Progress(tracker))?;
