@@ -172,7 +172,7 @@ pub fn generate(
         let only = Arc::new(crate::tokens::Constraints::new().only_instruments(&list));
         sampler.notes = sampler.notes.map(|r| r.with_constraints(Some(only)));
     }
-    let candidates = if plan.chooses() || opts.density.is_some() { opts.candidates.max(1) } else { 1 };
+    let candidates = candidate_count(&plan, opts.density, opts.candidates);
     let (_, ticks_per_step) = tokenizer.decoded_resolution(&decode_opts);
     let primer_end = tokenizer.end_step(&primer).saturating_mul(ticks_per_step);
     let primers = vec![primer.clone(); opts.count * candidates];
@@ -208,6 +208,16 @@ pub fn generate(
         });
     }
     Ok(pieces)
+}
+
+/// Rows to sample per piece: `asked` (at least 1) when a key or a density asks for a choice
+/// among them ([`choose`]), else 1.
+pub fn candidate_count(plan: &KeyPlan, density: Option<Density>, asked: usize) -> usize {
+    if plan.chooses() || density.is_some() {
+        asked.max(1)
+    } else {
+        1
+    }
 }
 
 /// Which of `candidates` (decoded samples of one primer, primer included) a job keeps: of the

@@ -651,7 +651,7 @@ pub fn compare_judged(
         let (_, primers, train, index) = &per_tokenizer[k];
         // With a key or a density to ask for, `k` candidates per primer, one kept.
         let plan = crate::key::KeyPlan::new(tokenizer.config(), None, opts.key)?;
-        let k = if plan.chooses() || opts.density.is_some() { opts.candidates.max(1) } else { 1 };
+        let k = crate::generate::candidate_count(&plan, opts.density, opts.candidates);
         let primer_tokens: Vec<Vec<TokenId>> =
             primers.iter().flat_map(|p| std::iter::repeat_n(p.tokens.clone(), k)).collect();
         let rules = opts.sampler.notes.as_ref().map(|r| {

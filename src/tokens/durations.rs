@@ -119,7 +119,7 @@ pub(super) fn encode(
             }
         }
         if programs && part != Some(n.part) {
-            push(&mut out, instrument_event(n.part));
+            push(&mut out, n.part.event());
             part = Some(n.part);
         }
         push(&mut out, Event::Pitch(n.pitch));
@@ -158,10 +158,6 @@ fn bar_line(out: &mut Vec<TokenId>, lines: &mut BarLines, push: &impl Fn(&mut Ve
     if changed {
         push(out, Event::TimeSig(lines.meter.0, lines.meter.1));
     }
-}
-
-fn instrument_event(part: Part) -> Event {
-    part.event()
 }
 
 /// The meters a REMI encoding of canonical `notes` writes: the first bar's at step 0, then one

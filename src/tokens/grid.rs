@@ -298,10 +298,8 @@ fn assign_instances(
         notes.sort_unstable_by_key(|n| (n.start, n.pitch, n.end, n.bin));
         each.push(notes);
     }
-    let key = |notes: &[GridNote]| -> Vec<(u64, u8, u64, u8)> {
-        notes.iter().map(|n| (n.start, n.pitch, n.end, n.bin)).collect()
-    };
-    each.sort_by_cached_key(|notes| (notes[0].part, key(notes)));
+    let key = |n: &GridNote| (n.start, n.pitch, n.end, n.bin);
+    each.sort_by(|a, b| a[0].part.cmp(&b[0].part).then_with(|| a.iter().map(key).cmp(b.iter().map(key))));
     let last = config.tracks.max(1) - 1;
     let mut out = Vec::with_capacity(each.iter().map(Vec::len).sum());
     let mut previous: Option<Part> = None;

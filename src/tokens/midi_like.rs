@@ -168,7 +168,7 @@ pub(super) fn decode(config: &TokenizerConfig, vocab: &Vocab, tokens: &[TokenId]
                 }
             }
             Event::Velocity(b) => bin = canonical_bin(b),
-            Event::Program(..) | Event::Drums(_) => part = Part::of_event(vocab.event(token)).unwrap_or(part),
+            e @ (Event::Program(..) | Event::Drums(_)) => part = Part::of_event(e).unwrap_or(part),
             Event::NoteOn(pitch) => open.entry((part, pitch)).or_default().push_back((now, bin)),
             Event::NoteOff(pitch) => match open.get_mut(&(part, pitch)) {
                 Some(queue) => {
