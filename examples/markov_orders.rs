@@ -50,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         &train,
         &held,
         None,
+        None,
         |m, bits| {
             // Markov scoring cannot fail; a sequence it could not score would be left out.
             let train_lp: Vec<f64> =

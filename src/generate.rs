@@ -168,10 +168,12 @@ pub fn generate(
         decode_opts.micros_per_beat = micros_per_beat(bpm, tokenizer)?;
     }
     let mut sampler = opts.sampler.clone();
-    if let Some(list) = opts.instruments.resolve(tokenizer, seed.as_deref(), sampler.notes.is_some())? {
-        let only = Arc::new(crate::tokens::Constraints::new().only_instruments(&list));
+    let instruments = opts.instruments.resolve(tokenizer, seed.as_deref(), sampler.notes.is_some())?;
+    if let Some(list) = &instruments {
+        let only = Arc::new(crate::tokens::Constraints::new().only_instruments(list));
         sampler.notes = sampler.notes.map(|r| r.with_constraints(Some(only)));
     }
+    let primer = stated_controls(model, tokenizer, seed.as_deref(), &plan, opts, instruments, primer)?;
     let candidates = candidate_count(&plan, opts.density, opts.candidates);
     let (_, ticks_per_step) = tokenizer.decoded_resolution(&decode_opts);
     let primer_end = tokenizer.end_step(&primer).saturating_mul(ticks_per_step);
@@ -208,6 +210,50 @@ pub fn generate(
         });
     }
     Ok(pieces)
+}
+
+/// `primer` with the control prefix a checkpoint with control tokens reads (see
+/// [`crate::controls`]): the seed's measured values, replaced by what `opts` asks for (the key,
+/// the tempo, the instruments; a density becomes the bin at the asked third of the model's own
+/// distribution over density tokens, read after the controls before it). Unchanged for other
+/// checkpoints. Without a seed, the controls not asked for are left to the model.
+fn stated_controls(
+    model: &dyn Generator,
+    tokenizer: &Tokenizer,
+    seed: Option<&Piece>,
+    plan: &KeyPlan,
+    opts: &GenerateOptions,
+    instruments: Option<Vec<(u8, bool)>>,
+    primer: Vec<TokenId>,
+) -> Result<Vec<TokenId>> {
+    let set = tokenizer.config().controls;
+    if set.is_empty() {
+        return Ok(primer);
+    }
+    let vocab = tokenizer.vocab();
+    let measured = seed.map(|p| crate::controls::measure(p, set)).unwrap_or_default();
+    let mut asked = crate::controls::Asked {
+        key: opts.key.map(|k| plan.stated(k)),
+        tempo: opts.tempo,
+        density_bin: None,
+        instruments: instruments.filter(|_| opts.instruments != Instruments::Any),
+    };
+    let mut values = asked.apply(set, measured);
+    if opts.instruments == Instruments::Any {
+        values.instruments = None;
+    }
+    if let (Some(want), true) = (opts.density, set.has(crate::tokens::Control::Density)) {
+        let before = crate::tokens::ControlValues { density: None, instruments: None, ..values.clone() };
+        let mut stream = model.stream(&before.prefix(vocab, &[BOS]))?;
+        let mut probs = Vec::new();
+        stream.next_probs(&mut probs);
+        let weights: Vec<f64> = (0..crate::tokens::controls::DENSITY_BINS as u8)
+            .map(|b| vocab.id(crate::tokens::Event::Density(b)).map_or(0.0, |id| probs[usize::from(id)]))
+            .collect();
+        asked.density_bin = crate::controls::density_bin_of(&weights, want);
+        values.density = asked.density_bin.or(values.density);
+    }
+    Ok(values.prefix(vocab, &primer))
 }
 
 /// Rows to sample per piece: `asked` (at least 1) when a key or a density asks for a choice

@@ -24,6 +24,7 @@ pub mod checkpoint;
 #[cfg(feature = "lstm")]
 pub mod classify;
 pub mod compare;
+pub mod controls;
 pub mod copies;
 pub mod corpus;
 pub mod density;

@@ -311,6 +311,9 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
                 vocab,
                 &train,
                 &valid,
+                tokenizer.vocab().control_span().map(|(first, instruments, end)| {
+                    crate::models::markov::ConditionSpec { first, instruments, end }
+                }),
                 Some(progress),
                 |m, bits| {
                     if several {

@@ -109,6 +109,7 @@ fn base_configs() -> Vec<TokenizerConfig> {
             max_note_steps: 10,
             key_relative: false,
             tracks: 1,
+            controls: Default::default(),
         },
     ]
 }

@@ -57,6 +57,15 @@ pub struct TokenizerArgs {
     /// asks for it.
     #[arg(long)]
     pub transpose_to_key: bool,
+    /// Control tokens: every training piece starts with tokens that state its key, tempo,
+    /// note density and instruments (a comma list of `key`, `tempo`, `density`,
+    /// `instruments`, or `all`), each left out of a neural training window 30% of the time so
+    /// that a request without it still works. `generate --key/--tempo/--density/--instruments`
+    /// then state what they ask for; with a seed, the seed's own values are the default. The
+    /// Markov chain also counts every piece under its controls, so they hold far into a piece.
+    /// Recorded in the checkpoint; not with `--bpe`.
+    #[arg(long, value_name = "LIST", value_parser = parse_controls)]
+    pub controls: Option<cadenza::tokens::ControlSet>,
     /// BPE merges to apply on top of the scheme's tokens (a file from `cadenza tokens
     /// learn-bpe`, learned with the same tokenizer options).
     #[arg(long, value_name = "FILE")]
@@ -131,6 +140,11 @@ pub fn parse_key(s: &str) -> Result<cadenza::key::Key, String> {
     s.parse::<cadenza::key::Key>().map_err(|e| e.to_string())
 }
 
+/// `--controls`: `key,tempo,density,instruments`, `all` or `none`.
+pub fn parse_controls(s: &str) -> Result<cadenza::tokens::ControlSet, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
 /// `--density`: low, medium or high.
 pub fn parse_density(s: &str) -> Result<cadenza::density::Density, String> {
     s.parse().map_err(|e: Error| e.to_string())
@@ -194,6 +208,7 @@ impl TokenizerArgs {
             sustain: !self.no_sustain,
             key_relative: self.transpose_to_key,
             tracks: self.tracks,
+            controls: self.controls.unwrap_or_default(),
             ..base
         }
     }

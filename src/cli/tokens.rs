@@ -63,7 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let file = args.file.context("a MIDI file is needed")?;
     let tokenizer = args.tokenizer.tokenizer()?;
     let piece = midi::read_file(&file, &tokenizer.read_options())?;
-    let tokens = tokenizer.encode(&piece);
+    // With --controls, the prefix the piece is trained with.
+    let tokens = cadenza::controls::encode(&tokenizer, &piece);
     let words: Vec<String> =
         tokens.iter().map(|&t| if args.ids { t.to_string() } else { tokenizer.name(t) }).collect();
     println!("{}", words.join(" "));

@@ -375,7 +375,7 @@ pub(crate) fn read_piece(bytes: &[u8], path: &Path, opts: &ReadOptions, tokenize
         Err(Error::InvalidMidi { problem, .. }) => return Err(problem.to_string()),
         Err(e) => return Err(e.to_string()),
     };
-    let tokens = tokenizer.encode(&crate::key::for_model(&piece, tokenizer.config()));
+    let tokens = crate::controls::encode(tokenizer, &crate::key::for_model(&piece, tokenizer.config()));
     if tokens.len() <= 2 {
         return Err("no notes in the tokenizer's pitch range".into());
     }

@@ -28,8 +28,12 @@ pub struct KeyPlan {
     /// The seed's key (key-relative models only; `None` without a seed or pitched seed notes).
     pub seed_key: Option<Key>,
     /// The key the output is written in: the asked key, else the seed's (key-relative models
-    /// only; `None`: the model's own reference keys, C major or A minor, are kept).
+    /// only; `None`: the model's own reference keys, C major or A minor, are kept). For a
+    /// model with a key control token (and not key-relative), the asked key only.
     pub target: Option<Key>,
+    /// Whether the model learned key-relative pieces, so music moves in and out of its
+    /// reference keys; else a target is stated as a key token and nothing moves.
+    pub relative: bool,
 }
 
 impl KeyPlan {
@@ -38,17 +42,28 @@ impl KeyPlan {
     /// error naming the flag it needs.
     pub fn new(config: &TokenizerConfig, seed: Option<&Piece>, asked: Option<Key>) -> Result<KeyPlan> {
         if !config.key_relative {
-            if let Some(key) = asked {
+            let stated = config.controls.has(crate::tokens::Control::Key);
+            if let (Some(key), false) = (asked, stated) {
                 return Err(Error::setting(
                     "key",
                     key,
-                    "a checkpoint trained with key control (train --transpose-to-key); this one was not",
+                    "a checkpoint trained with key control (train --transpose-to-key or --controls key); this one was not",
                 ));
             }
-            return Ok(KeyPlan { seed_key: None, target: None });
+            return Ok(KeyPlan { seed_key: None, target: asked, relative: false });
         }
         let seed_key = seed.and_then(|p| key_of_piece(p, None, Profile::default())).map(|e| e.key);
-        Ok(KeyPlan { seed_key, target: asked.or(seed_key) })
+        Ok(KeyPlan { seed_key, target: asked.or(seed_key), relative: true })
+    }
+
+    /// The key a key control token states for `asked`: the asked key itself, or its reference
+    /// key (C major or A minor) for a key-relative model.
+    pub fn stated(&self, asked: Key) -> Key {
+        if self.relative {
+            asked.reference()
+        } else {
+            asked
+        }
     }
 
     /// Whether candidates are worth sampling: a key-relative model with a key to write in (the
@@ -66,7 +81,8 @@ impl KeyPlan {
     }
 
     /// How well a sampled piece (still in the model's keys) suits the target: its correlation
-    /// with the target's reference key (C major or A minor) minus its best correlation with any
+    /// with the target's reference key (C major or A minor; the target itself for a model that
+    /// is not key-relative) minus its best correlation with any
     /// other key, so positive exactly when the key finder hears the target (its relative key
     /// correlates almost as well with the same notes, so the raw correlation would not tell
     /// them apart); -2 without notes, 0 without a target.
@@ -75,7 +91,7 @@ impl KeyPlan {
         let Some(r) = correlations(&pitch_class_beats(sampled, None), Profile::default()) else {
             return -2.0;
         };
-        let want = target.reference().index();
+        let want = self.stated(target).index();
         let other = (0..24).filter(|&i| i != want).map(|i| r[i]).fold(f64::NEG_INFINITY, f64::max);
         r[want] - other
     }
@@ -83,8 +99,8 @@ impl KeyPlan {
     /// A sampled piece moved from the model's keys to the target key.
     pub fn output(&self, sampled: Piece) -> Piece {
         match self.target {
-            Some(target) => to_key(&sampled, target.reference(), target).0,
-            None => sampled,
+            Some(target) if self.relative => to_key(&sampled, target.reference(), target).0,
+            _ => sampled,
         }
     }
 }
@@ -108,6 +124,14 @@ mod tests {
         let config = TokenizerConfig::default();
         let err = KeyPlan::new(&config, None, Some(Key::A_MINOR)).unwrap_err().to_string();
         assert!(err.contains("--transpose-to-key") && err.contains("A minor"), "{err}");
+        // With a key control token, the key is stated and nothing moves.
+        let stated = TokenizerConfig { controls: "key".parse().unwrap(), ..config };
+        let plan = KeyPlan::new(&stated, Some(&triad(62, false)), Some(Key::A_MINOR)).unwrap();
+        assert!(plan.chooses() && !plan.relative);
+        assert_eq!(plan.stated(Key::A_MINOR), Key::A_MINOR);
+        assert_eq!(plan.seed(&triad(62, false)).into_owned(), triad(62, false));
+        assert_eq!(plan.output(triad(57, true)), triad(57, true));
+        assert!(plan.fit(&triad(57, true)) > 0.0 && plan.fit(&triad(60, false)) < 0.0);
         let plan = KeyPlan::new(&config, Some(&triad(62, false)), None).unwrap();
         assert!(!plan.chooses());
         assert_eq!(plan.seed(&triad(62, false)).into_owned(), triad(62, false));

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::controls::ControlSet;
 use crate::error::{Error, Result, TokenizerError};
 
 /// How time is quantized.
@@ -120,6 +121,11 @@ pub struct TokenizerConfig {
     /// setting did (absent then, and left out when 1, so their digests stay).
     #[serde(default = "one_track", skip_serializing_if = "is_one_track")]
     pub tracks: u8,
+    /// The controls every piece states in a prefix after BOS (key, tempo, density,
+    /// instruments: see [`super::controls`]). Empty (the default) in configurations written
+    /// before controls existed, and left out when empty, so their digests stay.
+    #[serde(default, skip_serializing_if = "ControlSet::is_empty")]
+    pub controls: ControlSet,
 }
 
 /// Most instances of one program a configuration can keep apart (`tracks`).
@@ -151,6 +157,7 @@ impl Default for TokenizerConfig {
             max_note_steps: 12 * 16,
             key_relative: false,
             tracks: 1,
+            controls: ControlSet::NONE,
         }
     }
 }
@@ -171,6 +178,7 @@ impl TokenizerConfig {
             max_note_steps: 500,
             key_relative: false,
             tracks: 1,
+            controls: ControlSet::NONE,
         }
     }
 
@@ -212,6 +220,7 @@ impl TokenizerConfig {
                 "1 when every instrument is merged into one piano part",
             );
         }
+        super::controls::validate(self.controls, self)?;
         if self.scheme.has_durations() && self.max_note_steps > MAX_DURATION_STEPS {
             return bad(
                 "max_note_steps",
@@ -282,5 +291,15 @@ mod tests {
         }
         let piano = TokenizerConfig { tracks: 2, programs: ProgramMode::MergePiano, ..plain };
         assert!(piano.validate().unwrap_err().to_string().contains("tracks"));
+    }
+
+    #[test]
+    fn controls_are_absent_from_older_configurations_and_change_the_digest_when_set() {
+        let plain = TokenizerConfig::default();
+        assert!(!serde_json::to_string(&plain).unwrap().contains("controls"));
+        let keyed = TokenizerConfig { controls: "key,density".parse().unwrap(), ..plain };
+        assert_ne!(keyed.digest(), plain.digest());
+        let back: TokenizerConfig = serde_json::from_str(&serde_json::to_string(&keyed).unwrap()).unwrap();
+        assert_eq!(back, keyed);
     }
 }

@@ -52,6 +52,8 @@ pub(super) fn canonical_bin(vocab: &Vocab, b: u8) -> u8 {
 /// What the decoder of `t`'s scheme reads from `tokens`.
 pub(super) fn decode_notes(t: &Tokenizer, tokens: &[TokenId]) -> Decoded {
     let (config, vocab) = (t.config(), t.vocab());
+    // Control tokens carry no music (see `super::controls`).
+    let tokens = &*super::controls::strip(vocab, tokens);
     match config.scheme {
         Scheme::MidiLike => midi_like::decode(config, vocab, tokens),
         Scheme::Tsd | Scheme::Remi => durations::decode(config, vocab, tokens),

@@ -44,6 +44,7 @@ use std::sync::Arc;
 
 use super::config::Scheme;
 use super::constraint::{Constraints, CopyLimit, Cursor, Effect, Follow};
+use super::controls::{self, ControlGate};
 use super::vocab::Vocab;
 use super::{durations, midi_like, Bpe, TokenId, Tokenizer, TokenizerConfig, EOS};
 
@@ -116,6 +117,7 @@ impl NoteRules {
             bpe: self.bpe.clone(),
             follow: self.follow(),
             lowest_pitch: self.vocab.pitch_range().0,
+            controls: self.vocab.has_controls().then(|| (self.vocab, ControlGate::default())),
         };
         for &t in primer {
             g.push(t);
@@ -155,6 +157,9 @@ pub struct NoteGuard {
     /// The constraints' state, when the rules have constraints.
     follow: Option<Follow>,
     lowest_pitch: u8,
+    /// With control tokens: the vocabulary and where the sequence stands with its prefix
+    /// (control tokens are allowed only there, and are no music for the grammar).
+    controls: Option<(Vocab, ControlGate)>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +201,12 @@ impl State {
 impl NoteGuard {
     /// Read one token (as the decoder would; a merged token as its base tokens).
     pub fn push(&mut self, token: TokenId) {
+        if let Some((vocab, gate)) = &mut self.controls {
+            gate.push(vocab, token);
+            if controls::control_of(vocab, token).is_some() {
+                return;
+            }
+        }
         let NoteGuard { state, bpe, follow, .. } = self;
         match bpe.as_ref().and_then(|b| b.expansion(token)) {
             Some(e) => e.iter().for_each(|&t| push_base(state, follow, t)),
@@ -267,9 +278,28 @@ impl NoteGuard {
     /// sampler always finds one. With BPE, a merged token is allowed when the rules allow each
     /// of its base tokens in turn.
     pub fn mask(&self, probs: &mut [f64]) {
+        let Some((vocab, gate)) = &self.controls else {
+            self.mask_grammar(probs);
+            if let Some(f) = &self.follow {
+                self.mask_constraints(f, probs);
+            }
+            return;
+        };
+        // Control tokens: the model's weight where the gate allows them, else none.
+        let n = probs.len().min(vocab.len());
+        let stated: Vec<(usize, f64)> = (0..n)
+            .filter_map(|id| {
+                let c = controls::control_of(vocab, id as TokenId)?;
+                gate.allows(c, id as TokenId).then_some((id, probs[id]))
+            })
+            .filter(|&(_, p)| p > 0.0)
+            .collect();
         self.mask_grammar(probs);
         if let Some(f) = &self.follow {
             self.mask_constraints(f, probs);
+        }
+        for (id, p) in stated {
+            probs[id] = p;
         }
     }
 

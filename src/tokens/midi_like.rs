@@ -149,6 +149,7 @@ pub(super) fn decode(config: &TokenizerConfig, vocab: &Vocab, tokens: &[TokenId]
         }
         match vocab.event(token) {
             Event::Pad | Event::Bos => {}
+            Event::Key(_) | Event::Tempo(_) | Event::Density(_) | Event::Instrument(_) => {}
             Event::Eos => break,
             Event::TimeShift(s) => {
                 now = now.saturating_add(u64::from(s));
@@ -265,6 +266,7 @@ impl Guard {
             Event::Velocity(b) => self.velocity = canonical_bin(&self.rules.vocab, b),
             Event::Pad | Event::Bos => {}
             Event::Pitch(_) | Event::Duration(_) | Event::Bar | Event::Position(_) | Event::TimeSig(..) => {}
+            Event::Key(_) | Event::Tempo(_) | Event::Density(_) | Event::Instrument(_) => {}
             Event::Eos => self.ended = true,
             e @ (Event::Program(..) | Event::Drums(_)) => self.part = Part::of_event(e).unwrap_or(self.part),
             Event::NoteOn(p) => {
@@ -355,6 +357,8 @@ impl Guard {
             Event::NoteOn(p) => !full && !self.here.contains(&(self.part, p)),
             Event::TimeShift(s) => u64::from(s) <= room,
             Event::Pad | Event::Bos => false,
+            // Control tokens are the note guard's to allow (only in the prefix).
+            Event::Key(_) | Event::Tempo(_) | Event::Density(_) | Event::Instrument(_) => false,
             _ => true,
         }
     }

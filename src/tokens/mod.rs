@@ -66,6 +66,7 @@ pub mod bars;
 pub mod bpe;
 mod config;
 pub mod constraint;
+pub mod controls;
 mod decode;
 pub mod durations;
 mod encode;
@@ -81,6 +82,7 @@ mod vocab;
 pub use bpe::{Bpe, BpeSpec};
 pub use config::{ProgramMode, Scheme, TimeMode, TokenizerConfig, MAX_DURATION_STEPS, MAX_TRACKS};
 pub use constraint::{Constraints, CopyLimit};
+pub use controls::{Control, ControlSet, ControlValues};
 pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
 pub use vocab::{Event, Vocab};
@@ -118,6 +120,14 @@ impl Tokenizer {
     /// This tokenizer with BPE merges on top; an error when they were learned on another base
     /// configuration.
     pub fn with_bpe(self, bpe: Bpe) -> Result<Self> {
+        if !self.config.controls.is_empty() {
+            return Err(TokenizerError::setting(
+                "bpe",
+                bpe.len(),
+                "a tokenizer without control tokens (--controls and --bpe do not go together yet)",
+            )
+            .into());
+        }
         if bpe.base() != &self.config {
             return Err(TokenizerError::BpeBase {
                 learned_scheme: bpe.base().scheme.name(),

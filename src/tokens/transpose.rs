@@ -58,8 +58,8 @@ pub fn transpose_piece(piece: &Piece, semitones: i8, lo: u8, hi: u8) -> Piece {
 /// `tokens` with the NOTE_ON/NOTE_OFF (or PITCH) tokens of pitched instruments shifted by `semitones`,
 /// folded into the vocabulary's pitch range. The instrument is tracked through the stream as
 /// the decoder does: notes after `DRUMS` are drums and stay put until a `PROGRAM_p`; notes
-/// before any instrument token are pitched. Every other token, including ids outside the
-/// vocabulary, is copied unchanged.
+/// before any instrument token are pitched. A KEY control token moves its tonic by the same
+/// shift. Every other token, including ids outside the vocabulary, is copied unchanged.
 pub fn transpose_tokens(vocab: &Vocab, tokens: &[TokenId], semitones: i8) -> Vec<TokenId> {
     let (lo, hi) = vocab.pitch_range();
     let mut drums = false;
@@ -78,6 +78,11 @@ pub fn transpose_tokens(vocab: &Vocab, tokens: &[TokenId], semitones: i8) -> Vec
                 Event::NoteOn(p) if !drums => vocab.id(Event::NoteOn(fold_pitch(p, semitones, lo, hi))),
                 Event::NoteOff(p) if !drums => vocab.id(Event::NoteOff(fold_pitch(p, semitones, lo, hi))),
                 Event::Pitch(p) if !drums => vocab.id(Event::Pitch(fold_pitch(p, semitones, lo, hi))),
+                // A stated key moves with the notes (its mode stays).
+                Event::Key(k) => {
+                    let tonic = (i16::from(k % 12) + i16::from(semitones)).rem_euclid(12) as u8;
+                    vocab.id(Event::Key(tonic + 12 * (k / 12)))
+                }
                 _ => None,
             };
             moved.unwrap_or(token)

@@ -16,6 +16,7 @@
 
 use super::bars;
 use super::config::{ProgramMode, Scheme, TimeMode, TokenizerConfig};
+use super::controls::{self, Control};
 use super::TokenId;
 
 /// What a token means.
@@ -47,6 +48,14 @@ pub enum Event {
     Position(u16),
     /// `remi`: the meter (numerator, denominator) from this bar on.
     TimeSig(u8, u8),
+    /// Control prefix: the piece's key, `tonic + 12 * minor` (see [`super::controls`]).
+    Key(u8),
+    /// Control prefix: the piece's tempo bin.
+    Tempo(u8),
+    /// Control prefix: the piece's note-density bin.
+    Density(u8),
+    /// Control prefix: an instrument that plays (program 0..=127, 128 for drums).
+    Instrument(u8),
 }
 
 /// The kinds of events, one per segment of a layout.
@@ -62,6 +71,10 @@ enum Kind {
     Bar,
     Position,
     TimeSig,
+    Key,
+    Tempo,
+    Density,
+    Instrument,
 }
 
 /// One segment of a layout: `count` tokens of `kind` from id `start` on.
@@ -72,13 +85,15 @@ struct Segment {
     count: u16,
 }
 
-const MAX_SEGMENTS: usize = 8;
-const KINDS: usize = 10;
+const MAX_SEGMENTS: usize = 12;
+const KINDS: usize = 14;
 
 /// Dense numbering of [`Event`]s for one configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vocab {
     scheme: Scheme,
+    /// Whether the layout has control tokens.
+    controls: bool,
     tracks: u8,
     pitch_min: u8,
     pitches: u16,
@@ -129,7 +144,17 @@ impl Vocab {
         let mut next = 3u16;
         let instances = u16::from(config.tracks.max(1));
         let programs = (config.programs == ProgramMode::Programs).then_some((Kind::Program, 129 * instances));
-        for &(kind, count) in layout.iter().chain(programs.iter()) {
+        let c = config.controls;
+        let controls = [
+            (Control::Key, Kind::Key, controls::KEYS),
+            (Control::Tempo, Kind::Tempo, controls::TEMPO_BINS),
+            (Control::Density, Kind::Density, controls::DENSITY_BINS),
+            (Control::Instruments, Kind::Instrument, controls::INSTRUMENT_TOKENS),
+        ]
+        .into_iter()
+        .filter(|&(control, ..)| c.has(control))
+        .map(|(_, kind, count)| (kind, count as u16));
+        for (kind, count) in layout.iter().copied().chain(programs).chain(controls) {
             segments[used] = Segment { kind, start: next, count };
             used += 1;
             next += count;
@@ -140,6 +165,7 @@ impl Vocab {
         }
         Vocab {
             scheme: config.scheme,
+            controls: !c.is_empty(),
             tracks: config.tracks.max(1),
             pitch_min: config.pitch_min,
             pitches,
@@ -202,6 +228,10 @@ impl Vocab {
             Event::Bar => at(Kind::Bar, 0),
             Event::Position(k) => at(Kind::Position, k),
             Event::TimeSig(n, d) => at(Kind::TimeSig, bars::time_signature_index(n, d)? as u16),
+            Event::Key(k) => at(Kind::Key, u16::from(k)),
+            Event::Tempo(b) => at(Kind::Tempo, u16::from(b)),
+            Event::Density(b) => at(Kind::Density, u16::from(b)),
+            Event::Instrument(p) => at(Kind::Instrument, u16::from(p)),
         }
     }
 
@@ -235,7 +265,32 @@ impl Vocab {
                 let (n, d) = bars::TIME_SIGNATURES[usize::from(i)];
                 Event::TimeSig(n, d)
             }
+            Kind::Key => Event::Key(i as u8),
+            Kind::Tempo => Event::Tempo(i as u8),
+            Kind::Density => Event::Density(i as u8),
+            Kind::Instrument => Event::Instrument(i as u8),
         }
+    }
+
+    /// Whether the layout has control tokens ([`super::controls`]).
+    pub fn has_controls(&self) -> bool {
+        self.controls
+    }
+
+    /// Where the control tokens lie, when there are any: `(first, instruments, end)`: they are
+    /// the ids `first..end`, the last of the layout, of which `instruments..end` are the
+    /// instrument controls (`instruments == end` without them).
+    pub fn control_span(&self) -> Option<(TokenId, TokenId, u32)> {
+        if !self.controls {
+            return None;
+        }
+        let first = [Kind::Key, Kind::Tempo, Kind::Density, Kind::Instrument]
+            .into_iter()
+            .filter_map(|k| self.segment(k))
+            .map(|s| s.start)
+            .min()?;
+        let instruments = self.segment(Kind::Instrument).map_or(self.len, |s| s.start);
+        Some((first, instruments, u32::from(self.len)))
     }
 
     /// Whether `token` selects an instrument (PROGRAM or DRUMS), in every scheme.
@@ -262,6 +317,11 @@ impl Vocab {
             Event::Bar => "BAR".into(),
             Event::Position(k) => format!("POSITION_{k}"),
             Event::TimeSig(n, d) => format!("TIMESIG_{n}_{d}"),
+            Event::Key(k) => format!("KEY_{}", controls::key_name(k)),
+            Event::Tempo(b) => format!("TEMPO_{b}"),
+            Event::Density(b) => format!("DENSITY_{b}"),
+            Event::Instrument(128) => "INSTRUMENT_DRUMS".into(),
+            Event::Instrument(p) => format!("INSTRUMENT_{p}"),
         }
     }
 
@@ -275,6 +335,7 @@ impl Vocab {
             "EOS" => Event::Eos,
             "DRUMS" => Event::Drums(0),
             "BAR" => Event::Bar,
+            "INSTRUMENT_DRUMS" => Event::Instrument(128),
             _ => {
                 if let Some(p) = byte("NOTE_ON_") {
                     Event::NoteOn(p)
@@ -296,6 +357,14 @@ impl Vocab {
                     Event::Duration(d)
                 } else if let Some(k) = num("POSITION_") {
                     Event::Position(k)
+                } else if let Some(k) = name.strip_prefix("KEY_").and_then(controls::parse_key_name) {
+                    Event::Key(k)
+                } else if let Some(b) = byte("TEMPO_") {
+                    Event::Tempo(b)
+                } else if let Some(b) = byte("DENSITY_") {
+                    Event::Density(b)
+                } else if let Some(p) = byte("INSTRUMENT_").filter(|&p| p < 128) {
+                    Event::Instrument(p)
                 } else if let Some(rest) = name.strip_prefix("TIMESIG_") {
                     let (n, d) = rest.split_once('_')?;
                     Event::TimeSig(n.parse().ok()?, d.parse().ok()?)
@@ -386,8 +455,19 @@ mod tests {
         let remi = TokenizerConfig { scheme: Scheme::Remi, ..TokenizerConfig::default() };
         let piano = TokenizerConfig { programs: ProgramMode::MergePiano, ..remi };
         let tracked = TokenizerConfig { tracks: 3, ..tsd };
-        for cfg in [TokenizerConfig::default(), TokenizerConfig::performance_rnn(), tsd, remi, piano, tracked]
-        {
+        let all = "all".parse().unwrap();
+        let controlled = TokenizerConfig { controls: all, ..remi };
+        let midi_controlled = TokenizerConfig { controls: all, tracks: 2, ..TokenizerConfig::default() };
+        for cfg in [
+            TokenizerConfig::default(),
+            TokenizerConfig::performance_rnn(),
+            tsd,
+            remi,
+            piano,
+            tracked,
+            controlled,
+            midi_controlled,
+        ] {
             let v = Vocab::new(&cfg);
             for id in 0..v.len() as TokenId {
                 assert_eq!(v.id(v.event(id)), Some(id), "{}", v.name(id));

@@ -19,7 +19,7 @@
 use crate::progress::{report, Progress};
 use rayon::prelude::*;
 
-use super::hash::{context_hash, retract};
+use super::hash::{context_hash_from, retract, SEED};
 use super::level::Level;
 use crate::error::{ModelError, Result};
 use crate::models::ModelKind;
@@ -37,15 +37,19 @@ fn pack(ctx: u64, token: TokenId, pos: u32) -> u128 {
 }
 
 /// Count every order `1..=order` of `train`; `levels[k - 1]` holds the n-grams of length `k`
-/// (discounts not yet set).
+/// (discounts not yet set). `seeds`, when given, holds one context seed per sequence (see
+/// [`super::hash::condition_seed`]: conditioned contexts); else every context grows from
+/// [`SEED`].
 pub(crate) fn count_levels<S: AsRef<[TokenId]> + Sync>(
     order: usize,
     vocab_size: usize,
     train: &[S],
+    seeds: Option<&[u64]>,
     progress: Option<&dyn Progress>,
 ) -> Result<Vec<Level>> {
     let train: Vec<&[TokenId]> = train.iter().map(AsRef::as_ref).collect();
     let train = train.as_slice();
+    let seed_of = |s: usize| seeds.map_or(SEED, |all| all[s]);
     // Flatten: positions become u32 offsets into one token array.
     let total_len: usize = train.iter().map(|s| s.len()).sum();
     if total_len >= u32::MAX as usize {
@@ -80,10 +84,12 @@ pub(crate) fn count_levels<S: AsRef<[TokenId]> + Sync>(
     let mut parts: Vec<Vec<u128>> = train
         .par_iter()
         .zip(starts.par_iter())
-        .map(|(seq, &start)| {
+        .enumerate()
+        .map(|(s, (seq, &start))| {
+            let seed = seed_of(s);
             (first..seq.len())
                 .filter(|&i| is_target(seq[i]))
-                .map(|i| pack(context_hash(&seq[i + 1 - order..i]), seq[i], (start + i) as u32))
+                .map(|i| pack(context_hash_from(seed, &seq[i + 1 - order..i]), seq[i], (start + i) as u32))
                 .collect()
         })
         .collect();
@@ -99,8 +105,11 @@ pub(crate) fn count_levels<S: AsRef<[TokenId]> + Sync>(
             let opening = train
                 .iter()
                 .zip(&starts)
-                .filter(|(seq, _)| seq.len() > k - 1 && is_target(seq[k - 1]))
-                .map(|(seq, &start)| pack(context_hash(&seq[..k - 1]), seq[k - 1], (start + k - 1) as u32))
+                .enumerate()
+                .filter(|(_, (seq, _))| seq.len() > k - 1 && is_target(seq[k - 1]))
+                .map(|(s, (seq, &start))| {
+                    pack(context_hash_from(seed_of(s), &seq[..k - 1]), seq[k - 1], (start + k - 1) as u32)
+                })
                 .collect();
             parts.push(opening);
         }

@@ -76,8 +76,24 @@ pub fn retract(h: u64, token: u16) -> u64 {
 }
 
 /// Hash of a whole context (oldest token first).
+#[cfg(test)]
 pub fn context_hash(context: &[u16]) -> u64 {
-    context.iter().rev().fold(SEED, |h, &t| extend(h, t))
+    context_hash_from(SEED, context)
+}
+
+/// Hash of a whole context grown from `seed` instead of [`SEED`]: a conditioned context (see
+/// [`condition_seed`]). [`retract`] works on it alike, down to `seed`.
+pub fn context_hash_from(seed: u64, context: &[u16]) -> u64 {
+    context.iter().rev().fold(seed, |h, &t| extend(h, t))
+}
+
+/// Mixed into the seeds of conditioned contexts.
+const CONDITION_SALT: u64 = 0x434f_4e44_4954_494f; // "CONDITIO"
+
+/// The empty context under the condition `tokens` (one control token, or a set of them): a
+/// seed no plain context hash equals except by collision.
+pub fn condition_seed(tokens: &[u16]) -> u64 {
+    tokens.iter().fold(fmix64(SEED ^ CONDITION_SALT), |h, &t| extend(h, t))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! with n-grams counted in parallel and stored compactly by context hash.
 //!
 //! - [`config`]: [`MarkovConfig`] and the discount estimates.
+//! - `condition`: counts under a piece's control tokens, in force at every token.
 //! - `count`: parallel counting (raw counts on top, continuation counts below).
 //! - `hash`: 64-bit context hashes and their collision odds.
 //! - `level`: the per-order tables.
@@ -24,6 +25,7 @@
 //! - Order-`k` discounts come from order-`k` count-of-counts, with KenLM's fallback
 //!   `0.5, 1, 1.5` when the estimate is undefined or out of range (tiny corpora).
 
+mod condition;
 pub mod config;
 mod count;
 mod hash;
@@ -35,5 +37,6 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
+pub use condition::ConditionSpec;
 pub use config::{Discounts, MarkovConfig, MAX_ORDER};
 pub use model::{MarkovModel, MarkovStream, AUTO_ORDERS, IMPOSSIBLE_LOG_PROB};

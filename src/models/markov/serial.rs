@@ -7,6 +7,10 @@
 //! |   D1 D2 D3 f64 | n_contexts u64 | n_followers u64
 //! |   context hashes u64 x n_contexts | followers per context u32 x n_contexts
 //! |   follower tokens u16 x n_followers | follower counts u32 x n_followers
+//! | version 2, only when the chain was counted under conditions (see `condition`; a chain
+//! | without them is written as version 1, byte for byte as before):
+//! |   first control token u16 | first instrument control u16 | end u32
+//! |   per order k = 1..=order: a level as above (contexts hashed from condition seeds)
 //! | CRC-32 of everything before, u32
 //! ```
 //!
@@ -15,6 +19,7 @@
 //! followers, followers in the support, positive counts, totals within `u32`, valid discounts),
 //! so bad input gives a [`FormatError`], never a panic. The framing is [`crate::binio`]'s.
 
+use super::condition::{ConditionSpec, Conditioned};
 use super::config::{check_discounts, Discounts, MarkovConfig, MAX_ORDER};
 use super::count::is_target;
 use super::hash::SEED;
@@ -23,12 +28,15 @@ use super::model::{check_vocab_size, MarkovModel};
 use crate::binio::{Format, Reader, Writer};
 use crate::error::FormatError;
 
-const FORMAT: Format = Format { name: "markov model", magic: b"CDZMARKV", version: 1 };
+const FORMAT: Format = Format { name: "markov model", magic: b"CDZMARKV", version: 2 };
+/// What a chain without conditions is written as.
+const FORMAT_V1: Format = Format { version: 1, ..FORMAT };
 
 impl MarkovModel {
     /// The model as bytes (see the module docs of `serial` for the layout).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(&FORMAT, 64 + self.heap_bytes());
+        let format = if self.conditioned.is_some() { &FORMAT } else { &FORMAT_V1 };
+        let mut w = Writer::with_capacity(format, 64 + self.heap_bytes());
         w.u32(self.config.order as u32);
         w.u32(self.vocab_size as u32);
         let (mode, fixed) = match self.config.discounts {
@@ -40,22 +48,14 @@ impl MarkovModel {
             w.f64(d);
         }
         for level in &self.levels {
-            for d in level.discounts {
-                w.f64(d);
-            }
-            w.u64(level.contexts() as u64);
-            w.u64(level.ngrams() as u64);
-            for &h in &level.ctx_hash {
-                w.u64(h);
-            }
-            for win in level.ctx_start.windows(2) {
-                w.u32(win[1] - win[0]);
-            }
-            for &t in &level.fol_token {
-                w.u16(t);
-            }
-            for &c in &level.fol_count {
-                w.u32(c);
+            write_level(&mut w, level);
+        }
+        if let Some(c) = &self.conditioned {
+            w.u16(c.spec.first);
+            w.u16(c.spec.instruments);
+            w.u32(c.spec.end);
+            for level in &c.levels {
+                write_level(&mut w, level);
             }
         }
         w.finish()
@@ -81,14 +81,60 @@ impl MarkovModel {
 
         let mut levels = Vec::with_capacity(order);
         for k in 1..=order {
-            levels.push(read_level(&mut r, k, vocab_size)?);
+            levels.push(read_level(&mut r, k, vocab_size, false)?);
         }
+        let conditioned = if r.version() >= 2 {
+            let spec = ConditionSpec { first: r.u16()?, instruments: r.u16()?, end: r.u32()? };
+            if !(spec.first <= spec.instruments
+                && u32::from(spec.instruments) <= spec.end
+                && spec.end as usize == vocab_size
+                && spec.first > 2)
+            {
+                return Err(
+                    r.invalid("conditions", format!("control tokens {spec:?} do not fit the vocabulary"))
+                );
+            }
+            let mut levels = Vec::with_capacity(order);
+            for k in 1..=order {
+                levels.push(read_level(&mut r, k, vocab_size, true)?);
+            }
+            Some(Conditioned { spec, levels })
+        } else {
+            None
+        };
         r.finish()?;
-        Ok(MarkovModel { config, vocab_size, levels })
+        Ok(MarkovModel { config, vocab_size, levels, conditioned })
     }
 }
 
-fn read_level(r: &mut Reader<'_>, k: usize, vocab_size: usize) -> Result<Level, FormatError> {
+fn write_level(w: &mut Writer, level: &Level) {
+    for d in level.discounts {
+        w.f64(d);
+    }
+    w.u64(level.contexts() as u64);
+    w.u64(level.ngrams() as u64);
+    for &h in &level.ctx_hash {
+        w.u64(h);
+    }
+    for win in level.ctx_start.windows(2) {
+        w.u32(win[1] - win[0]);
+    }
+    for &t in &level.fol_token {
+        w.u16(t);
+    }
+    for &c in &level.fol_count {
+        w.u32(c);
+    }
+}
+
+/// Read one level of order `k`; `conditioned`: its contexts grow from condition seeds (so
+/// order 1 holds one context per condition, not the one empty context).
+fn read_level(
+    r: &mut Reader<'_>,
+    k: usize,
+    vocab_size: usize,
+    conditioned: bool,
+) -> Result<Level, FormatError> {
     let discounts = [r.f64()?, r.f64()?, r.f64()?];
     check_discounts(discounts).map_err(|e| r.invalid("discounts", format!("order {k}: {e}")))?;
     let n_ctx = r.u64()?;
@@ -105,7 +151,7 @@ fn read_level(r: &mut Reader<'_>, k: usize, vocab_size: usize) -> Result<Level, 
         }
     }
     let (n_ctx, n_fol) = (n_ctx as usize, n_fol as usize);
-    if k == 1 && n_ctx > 1 {
+    if k == 1 && n_ctx > 1 && !conditioned {
         return Err(r.invalid("level", "more than one empty context"));
     }
     let hashes = (0..n_ctx).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
@@ -115,7 +161,7 @@ fn read_level(r: &mut Reader<'_>, k: usize, vocab_size: usize) -> Result<Level, 
     if hashes.windows(2).any(|w| w[0] >= w[1]) {
         return Err(r.invalid("level", format!("order {k}: contexts not sorted")));
     }
-    if k == 1 && hashes.first().is_some_and(|&h| h != SEED) {
+    if k == 1 && !conditioned && hashes.first().is_some_and(|&h| h != SEED) {
         return Err(r.invalid("level", "bad empty-context hash"));
     }
     if lens.iter().map(|&l| l as u64).sum::<u64>() != n_fol as u64 {

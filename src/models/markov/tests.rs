@@ -520,15 +520,30 @@ fn the_best_order_is_the_one_with_the_lowest_validation_bits() {
     let train: Vec<Vec<TokenId>> = (0..20).map(|_| make(&mut rng)).collect();
     let valid: Vec<Vec<TokenId>> = (0..5).map(|_| make(&mut rng)).collect();
     let mut heard = Vec::new();
-    let best =
-        MarkovModel::fit_best_order(&MarkovConfig::default(), &[1, 3], 8, &train, &valid, None, |m, b| {
-            heard.push((m.order(), b))
-        })
-        .unwrap();
+    let best = MarkovModel::fit_best_order(
+        &MarkovConfig::default(),
+        &[1, 3],
+        8,
+        &train,
+        &valid,
+        None,
+        None,
+        |m, b| heard.push((m.order(), b)),
+    )
+    .unwrap();
     assert_eq!(heard.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 3]);
     let lowest = heard.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
     assert_eq!(best.config().order, lowest);
     assert_eq!(lowest, 3, "{heard:?}");
-    assert!(MarkovModel::fit_best_order(&MarkovConfig::default(), &[], 8, &train, &valid, None, |_, _| {})
-        .is_err());
+    assert!(MarkovModel::fit_best_order(
+        &MarkovConfig::default(),
+        &[],
+        8,
+        &train,
+        &valid,
+        None,
+        None,
+        |_, _| {}
+    )
+    .is_err());
 }

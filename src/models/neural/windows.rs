@@ -1,12 +1,16 @@
 //! Random training windows: `window + 1` consecutive tokens cut from the training sequences
 //! (sequences chosen in proportion to their length), each randomly transposed for
-//! augmentation. A step's windows depend only on the seed and the step number, so a resumed
+//! augmentation; with control tokens, each window carries its piece's control prefix, parts of
+//! it dropped at random. A step's windows depend only on the seed and the step number, so a resumed
 //! run draws exactly the windows the uninterrupted run would have drawn.
 
 use rand::Rng;
 
 use crate::sampler::rng_for;
-use crate::tokens::{TokenId, Tokenizer, PAD};
+use crate::tokens::{controls, Control, TokenId, Tokenizer, PAD};
+
+/// The chance that a training window leaves out one control of its piece's prefix.
+pub const CONTROL_DROPOUT: f64 = 0.3;
 
 /// Mixed into the seed so the windows' RNG differs from other users of the same seed.
 const WINDOW_STREAM: u64 = 0x5749_4e44_4f57_5331; // "WINDOWS1"
@@ -75,7 +79,11 @@ impl<'a> Windows<'a> {
             } else {
                 0
             };
-            let cut = &seq[start..end];
+            let prefixed = self.with_prefix(seq, start, span, &mut rng);
+            let (start, cut) = match &prefixed {
+                Some((body_start, w)) => (*body_start, w.as_slice()),
+                None => (start, &seq[start..end]),
+            };
             let moved = if shift != 0 { self.transposed(i, start, cut, shift as i8) } else { None };
             let w = moved.as_deref().unwrap_or(cut);
             let reordered = fim.then(|| {
@@ -87,6 +95,50 @@ impl<'a> Windows<'a> {
             out.extend(std::iter::repeat_n(i64::from(PAD), window + 1 - w.len()));
         }
         out
+    }
+
+    /// With control tokens (see `crate::tokens::controls`): the window of `span` tokens from
+    /// `start` of `seq` with the piece's control prefix in front, each control (the instruments
+    /// as one) dropped with probability [`CONTROL_DROPOUT`], so the network learns the music
+    /// with and without each control stated. A window from the start is `BOS`, the kept
+    /// controls, then the music; a window from inside the piece starts with the kept controls
+    /// (a window would otherwise lose them after its first tokens). Returns where the music of
+    /// the window starts in `seq`, and the window; `None` for a sequence without a prefix (no
+    /// random draw then, so runs without controls draw the windows they always drew).
+    fn with_prefix(
+        &self,
+        seq: &[TokenId],
+        start: usize,
+        span: usize,
+        rng: &mut impl Rng,
+    ) -> Option<(usize, Vec<TokenId>)> {
+        let vocab = self.tokenizer.vocab();
+        let n = controls::prefix_len(vocab, seq);
+        if n == 0 {
+            return None;
+        }
+        let prefix = &seq[1..1 + n];
+        let mut kept_instruments = None;
+        let mut out = Vec::with_capacity(span);
+        if start == 0 {
+            out.push(seq[0]);
+        }
+        for &t in prefix {
+            let keep = match controls::control_of(vocab, t) {
+                Some(Control::Instruments) => {
+                    *kept_instruments.get_or_insert_with(|| rng.random::<f64>() >= CONTROL_DROPOUT)
+                }
+                _ => rng.random::<f64>() >= CONTROL_DROPOUT,
+            };
+            if keep {
+                out.push(t);
+            }
+        }
+        let body_start = start.max(1 + n);
+        let room = span.saturating_sub(out.len());
+        let body_end = (body_start + room).min(seq.len());
+        out.extend_from_slice(&seq[body_start..body_end]);
+        Some((body_start, out))
     }
 
     /// `cut` (starting at `start` of sequence `i`) transposed, with the tokens before it as

@@ -1,0 +1,141 @@
+//! Control tokens end to end (issue 25): a Markov chain trained with `--controls key` on a
+//! two-key corpus keeps the asked key hundreds of tokens into a piece, where a chain without
+//! controls mixes the keys; the checkpoint records its controls; a checkpoint without them
+//! refuses a key in one line; generation states the seed's controls by default.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use cadenza::midi::{write_file, Instrument, Note, Piece, TempoChange};
+use common::{cadenza, generate6, pieces_in, train, Lcg};
+
+/// The tonics of the two keys: C major and G major differ in one pitch class (F against F#).
+const C_MAJOR: u8 = 60;
+const G_MAJOR: u8 = 55;
+
+/// A stepwise random walk of 480 eighth notes over the major scale of `tonic`, over two
+/// octaves, every fourth note on a note of the tonic triad, so that the key is clear.
+fn walk(tonic: u8, seed: u64) -> Piece {
+    let mut rng = Lcg(seed);
+    let mut piece = Piece::new(480);
+    piece.tempos.push(TempoChange { tick: 0, micros_per_beat: 500_000 });
+    // Degrees over two octaves.
+    let mut degree: i64 = 7;
+    let mut notes = Vec::new();
+    for i in 0..480u64 {
+        degree = (degree + rng.next(5) as i64 - 2).clamp(0, 13);
+        if i % 4 == 0 {
+            degree -= [0, 1, 0, 1, 0, 2, 1][(degree % 7) as usize];
+        }
+        let pitch = tonic + 12 * (degree / 7) as u8 + [0, 2, 4, 5, 7, 9, 11][(degree % 7) as usize];
+        notes.push(Note { start: i * 240, end: i * 240 + 240, pitch, velocity: 80 });
+    }
+    piece.instruments.push(Instrument { program: 0, notes, ..Instrument::default() });
+    piece
+}
+
+/// 40 walks, half in C major, half in G major.
+fn two_key_corpus(dir: &Path) -> PathBuf {
+    let root = dir.join("corpus");
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..40u64 {
+        let (tonic, name) = if i % 2 == 0 { (C_MAJOR, "c") } else { (G_MAJOR, "g") };
+        let piece = walk(tonic, 7 + i * 13);
+        let key = cadenza::key::key_of_piece(&piece, None, cadenza::key::Profile::default()).unwrap().key;
+        assert_eq!(key.to_string(), if i % 2 == 0 { "C major" } else { "G major" }, "piece {i}");
+        write_file(&piece, &root.join(format!("{i:02}-{name}.mid"))).unwrap();
+    }
+    root
+}
+
+/// Of the F and F# notes after the first `skip` notes of each piece, the share that is F#; for
+/// the pieces with at least `skip + 100` notes (a chain may end a piece early: EOS follows the
+/// last note of a training piece), of which there must be three.
+fn sharp_shares(pieces: &[Piece], skip: usize) -> Vec<f64> {
+    let long: Vec<&Piece> = pieces.iter().filter(|p| p.note_count() >= skip + 100).collect();
+    assert!(long.len() >= 3, "only {} of {} pieces are long enough", long.len(), pieces.len());
+    long.iter()
+        .map(|p| {
+            let mut notes: Vec<&Note> = p.instruments.iter().flat_map(|i| &i.notes).collect();
+            notes.sort_by_key(|n| (n.start, n.pitch));
+            let later = notes.iter().skip(skip);
+            let (f, fs) = later.fold((0, 0), |(f, fs), n| match n.pitch % 12 {
+                5 => (f + 1, fs),
+                6 => (f, fs + 1),
+                _ => (f, fs),
+            });
+            assert!(f + fs >= 5, "too few F/F# notes after note {skip} to tell: {f} F, {fs} F#");
+            fs as f64 / (f + fs) as f64
+        })
+        .collect()
+}
+
+fn generated(tmp: &Path, ckpt: &Path, out: &str, extra: &[&str]) -> Vec<Piece> {
+    let mut args = vec!["--length", "1600", "--rng-seed", "5", "--candidates", "1"];
+    args.extend_from_slice(extra);
+    let run = generate6(tmp, ckpt, out, &args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    pieces_in(&tmp.join(out))
+}
+
+#[test]
+fn a_markov_chain_with_key_tokens_keeps_the_asked_key_far_into_a_piece() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = two_key_corpus(tmp.path());
+    // Order 4 under TSD is about one note of context: alone, it cannot remember a key.
+    let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "4", "--controls", "key"]);
+    let header = cadenza::checkpoint::load_header(&ckpt).unwrap();
+    assert_eq!(header.tokenizer.controls.to_string(), "key", "the checkpoint records its controls");
+
+    // 1,600 tokens are about 400 notes: look at the notes from the 100th on, far past the
+    // prefix and out of any context that holds it.
+    let c = sharp_shares(&generated(tmp.path(), &ckpt, "c", &["--key", "C major"]), 100);
+    let g = sharp_shares(&generated(tmp.path(), &ckpt, "g", &["--key", "G major"]), 100);
+    assert!(c.iter().all(|&s| s < 0.1), "asked for C major, F# shares {c:?}");
+    assert!(g.iter().all(|&s| s > 0.9), "asked for G major, F# shares {g:?}");
+
+    // The same chain without controls mixes the two keys within a piece: what the conditions
+    // prevent.
+    let plain_dir = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain_dir).unwrap();
+    let plain = train(&plain_dir, &corpus, "markov", &["--order", "4"]);
+    let mixed = sharp_shares(&generated(tmp.path(), &plain, "mixed", &[]), 100);
+    let mean_minority = mixed.iter().map(|&s| s.min(1.0 - s)).sum::<f64>() / mixed.len() as f64;
+    assert!(mean_minority > 0.2, "an order-4 chain without controls should mix keys: {mixed:?}");
+
+    // It refuses a key in one line that names the options it needs.
+    let out = generate6(tmp.path(), &plain, "refused", &["--key", "C major"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--controls key") && err.trim().lines().count() == 1, "{err}");
+}
+
+#[test]
+fn a_seed_states_its_own_controls_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = two_key_corpus(tmp.path());
+    let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "4", "--controls", "key,density"]);
+    // A G major seed, continued without --key: the continuation stays in G major.
+    let seed = tmp.path().join("seed.mid");
+    write_file(&walk(G_MAJOR, 999), &seed).unwrap();
+    let pieces =
+        generated(tmp.path(), &ckpt, "seeded", &["--seed", seed.to_str().unwrap(), "--seed-beats", "8"]);
+    let shares = sharp_shares(&pieces, 100);
+    assert!(shares.iter().all(|&s| s > 0.9), "a G major seed, F# shares {shares:?}");
+    // The tokens command shows the prefix a piece is read with.
+    let out = cadenza(tmp.path())
+        .args(["tokens", seed.to_str().unwrap(), "--controls", "key,density"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("BOS KEY_G_MAJOR DENSITY_"), "{text}");
+    // A control name the tokenizer does not know is one clear line.
+    let out = cadenza(tmp.path())
+        .args(["tokens", seed.to_str().unwrap(), "--controls", "key,mood"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mood"));
+}
