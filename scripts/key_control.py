@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""How well key-relative checkpoints write in the key they are asked for.
+"""How well checkpoints with key control write in the key they are asked for.
 
 Usage: .pyenv/bin/python scripts/key_control.py [--cadenza target/release/cadenza]
            [--count 20] [--keys "E minor,Bb major,F# minor,D major"] [--out out/key-control]
-           [--json OUT] CHECKPOINT...
+           [--candidates K] [--json OUT] CHECKPOINT...
 
-For every checkpoint (trained with `cadenza train ... --transpose-to-key`) and every key,
+For every checkpoint (trained with `cadenza train ... --transpose-to-key` or `--controls key`)
+and every key,
 `cadenza generate CKPT --key KEY --count N` writes N pieces from scratch; each piece's key is
 found by cadenza's key finder (`cadenza key --notes-only`) and by music21's `analyze('key')`.
 Prints, per checkpoint, the share of pieces each finder puts in the asked key (tonic and mode)
@@ -47,6 +48,8 @@ def main():
     ap.add_argument("--keys", default="E minor,Bb major,F# minor,D major")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/key-control"))
     ap.add_argument("--json", type=pathlib.Path)
+    ap.add_argument("--candidates", type=int,
+                    help="candidates per piece (generate's default, 8, when not given; 1 shows the model alone)")
     args = ap.parse_args()
     keys = [k.strip() for k in args.keys.split(",")]
     results = {}
@@ -58,7 +61,8 @@ def main():
             t0 = time.time()
             subprocess.run(
                 [args.cadenza, "generate", str(ckpt), "--key", key, "--count", str(args.count),
-                 "--length", str(args.length), "--rng-seed", "1", "--out", str(out)],
+                 "--length", str(args.length), "--rng-seed", "1", "--out", str(out)]
+                + (["--candidates", str(args.candidates)] if args.candidates else []),
                 check=True, capture_output=True,
             )
             seconds += time.time() - t0

