@@ -311,9 +311,7 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
                 vocab,
                 &train,
                 &valid,
-                tokenizer.vocab().control_span().map(|(first, instruments, end)| {
-                    crate::models::markov::ConditionSpec { first, instruments, end }
-                }),
+                condition_spec(tokenizer),
                 Some(progress),
                 |m, bits| {
                     if several {
@@ -327,6 +325,24 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
         ModelSpec::Hmm(config) => {
             let config = HmmConfig { seed: request.seed, ..config.clone() };
             let (m, report) = HmmModel::fit(&config, vocab, &train, Some(progress))?;
+            // With control tokens, a short chain counted under them rescales the HMM's
+            // predictions, so they hold far into a piece as the Markov chain's do.
+            let m = match condition_spec(tokenizer) {
+                None => m,
+                Some(spec) => {
+                    let order = MarkovConfig {
+                        order: crate::models::markov::CONDITION_ORDER,
+                        ..MarkovConfig::default()
+                    };
+                    m.with_conditions(Some(MarkovModel::fit_conditioned(
+                        &order,
+                        vocab,
+                        &train,
+                        Some(spec),
+                        None,
+                    )?))?
+                }
+            };
             progress.message(&format!("  {} EM iterations", report.iterations()));
             (Model::Hmm(m), json(&config, "HMM configuration")?, json(&report, "EM report")?)
         }
@@ -365,6 +381,13 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
         #[cfg(feature = "lstm")]
         lstm: None,
     })
+}
+
+/// Which tokens of `tokenizer` are control tokens, for the Markov chain's (and the HMM's)
+/// conditions; `None` without controls.
+fn condition_spec(tokenizer: &crate::tokens::Tokenizer) -> Option<crate::models::markov::ConditionSpec> {
+    let (first, instruments, end) = tokenizer.vocab().control_span()?;
+    Some(crate::models::markov::ConditionSpec { first, instruments, end })
 }
 
 fn json(value: &impl serde::Serialize, what: &'static str) -> Result<serde_json::Value> {

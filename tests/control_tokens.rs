@@ -113,6 +113,32 @@ fn a_markov_chain_with_key_tokens_keeps_the_asked_key_far_into_a_piece() {
 }
 
 #[test]
+fn an_hmm_with_key_tokens_keeps_the_asked_key_far_into_a_piece() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = two_key_corpus(tmp.path());
+    let hmm = &["--states", "8", "--max-iters", "10"];
+    let ckpt = train(tmp.path(), &corpus, "hmm", &[&hmm[..], &["--controls", "key"]].concat());
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let c = sharp_shares(&generated(tmp.path(), &ckpt, "c", &["--key", "C major"]), 100);
+    let g = sharp_shares(&generated(tmp.path(), &ckpt, "g", &["--key", "G major"]), 100);
+    assert!(mean(&c) < 0.15, "asked for C major, F# shares {c:?}");
+    assert!(mean(&g) > 0.85, "asked for G major, F# shares {g:?}");
+    // Eight states trained without controls do not keep a key.
+    let plain_dir = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain_dir).unwrap();
+    let plain = train(&plain_dir, &corpus, "hmm", hmm);
+    let mixed = sharp_shares(&generated(tmp.path(), &plain, "mixed", &[]), 100);
+    let minority: Vec<f64> = mixed.iter().map(|&s| s.min(1.0 - s)).collect();
+    assert!(mean(&minority) > 0.2, "an HMM without controls should mix keys: {mixed:?}");
+    // Its conditions are saved with it: eval scores it as it was trained.
+    let out = cadenza(tmp.path())
+        .args(["eval", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn a_seed_states_its_own_controls_by_default() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = two_key_corpus(tmp.path());

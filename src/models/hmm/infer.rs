@@ -20,6 +20,24 @@ impl HmmModel {
         if tokens.len() < 2 {
             return Vec::new();
         }
+        if self.conditions.is_some() {
+            // Rescaled predictions: read from the stream, token by token.
+            let mut stream = HmmStream::new(self, &tokens[..1]);
+            let mut probs = Vec::new();
+            return tokens[1..]
+                .iter()
+                .map(|&t| {
+                    crate::models::TokenStream::next_probs(&mut stream, &mut probs);
+                    let p = probs.get(usize::from(t)).copied().unwrap_or(0.0);
+                    stream.advance(t);
+                    if p > 0.0 {
+                        p.ln()
+                    } else {
+                        IMPOSSIBLE_LOG_PROB
+                    }
+                })
+                .collect();
+        }
         if simd::fma_available() {
             // SAFETY: the CPU has the features `forward_fma` is compiled for.
             #[cfg(target_arch = "x86_64")]
@@ -133,6 +151,8 @@ fn filter_step<const FMA: bool>(m: &HmmModel, pred: &[f64], o: TokenId, alpha: &
 #[derive(Debug, Clone)]
 pub struct HmmStream<'a> {
     model: &'a HmmModel,
+    /// With conditions: the chain's stream, which rescales each prediction.
+    conditions: Option<crate::models::markov::MarkovStream<'a>>,
     /// `P(next state | tokens so far)`.
     pred: Vec<f64>,
     /// Scratch: the filtered distribution of the current state.
@@ -142,7 +162,11 @@ pub struct HmmStream<'a> {
 impl<'a> HmmStream<'a> {
     /// A stream that has consumed `primer` (its first token, BOS, is context only).
     pub fn new(model: &'a HmmModel, primer: &[TokenId]) -> Self {
-        let mut s = HmmStream { model, pred: model.pi.clone(), alpha: vec![0.0; model.k] };
+        let conditions = model
+            .conditions
+            .as_deref()
+            .map(|c| crate::models::markov::MarkovStream::new(c, &primer[..primer.len().min(1)]));
+        let mut s = HmmStream { model, conditions, pred: model.pi.clone(), alpha: vec![0.0; model.k] };
         for &t in primer.iter().skip(1) {
             s.advance(t);
         }
@@ -151,6 +175,9 @@ impl<'a> HmmStream<'a> {
 
     /// Condition on one more token.
     fn advance(&mut self, token: TokenId) {
+        if let Some(c) = &mut self.conditions {
+            c.advance(token);
+        }
         filter_step::<false>(self.model, &self.pred, token, &mut self.alpha);
         matvec_t::<false>(&self.model.a, &self.alpha, &mut self.pred);
     }
@@ -171,6 +198,9 @@ impl TokenStream for HmmStream<'_> {
         if total > 0.0 && total.is_finite() {
             let inv = 1.0 / total;
             out.iter_mut().for_each(|p| *p *= inv);
+        }
+        if let Some(c) = &self.conditions {
+            c.rescale(out);
         }
     }
 

@@ -1,5 +1,6 @@
 //! Saving and loading HMM parameters as safetensors: three little-endian F64 tensors, `pi` (`K`),
-//! `A` (`K x K`) and `B` (`K x V`), validated on load.
+//! `A` (`K x K`) and `B` (`K x V`), validated on load; with control tokens, a U8 tensor
+//! `conditions` holding the conditioned Markov chain's bytes (see `crate::models::markov`).
 
 use std::collections::HashMap;
 
@@ -13,17 +14,21 @@ impl HmmModel {
     pub fn to_safetensors(&self) -> Vec<u8> {
         let bytes = |x: &[f64]| -> Vec<u8> { x.iter().flat_map(|v| v.to_le_bytes()).collect() };
         let (pi, a, b) = (bytes(&self.pi), bytes(&self.a), bytes(&self.b));
+        let conditions = self.conditions.as_ref().map(|c| c.to_bytes());
         let view = |shape: Vec<usize>, data| safetensors::tensor::TensorView::new(Dtype::F64, shape, data);
-        let tensors = [
+        let mut tensors = vec![
             ("pi", view(vec![self.k], &pi)),
             ("A", view(vec![self.k, self.k], &a)),
             ("B", view(vec![self.k, self.v], &b)),
         ];
+        if let Some(c) = &conditions {
+            tensors.push(("conditions", safetensors::tensor::TensorView::new(Dtype::U8, vec![c.len()], c)));
+        }
         let metadata = HashMap::from([("format".to_string(), "cadenza-hmm".to_string())]);
         // The views are built from buffers of exactly their shapes, so neither step can fail.
         let tensors: Vec<_> =
             tensors.into_iter().map(|(n, v)| (n, v.expect("buffer matches its shape"))).collect();
-        safetensors::serialize(tensors, Some(metadata)).expect("three F64 tensors serialize")
+        safetensors::serialize(tensors, Some(metadata)).expect("the tensors serialize")
     }
 
     /// Parameters from [`HmmModel::to_safetensors`] bytes. Checks dtypes and shapes, and that every
@@ -56,6 +61,14 @@ impl HmmModel {
                 ))
             }
         };
-        HmmModel::from_params(k, v, pi, a, b)
+        let conditions = match st.tensor("conditions") {
+            Err(_) => None,
+            Ok(t) if t.dtype() == Dtype::U8 => Some(
+                crate::models::markov::MarkovModel::from_bytes(t.data())
+                    .map_err(|e| tensor("conditions", e.to_string()))?,
+            ),
+            Ok(t) => return Err(tensor("conditions", format!("is {:?}, expected U8", t.dtype()))),
+        };
+        HmmModel::from_params(k, v, pi, a, b)?.with_conditions(conditions)
     }
 }

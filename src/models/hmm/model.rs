@@ -4,7 +4,8 @@
 use rand::Rng;
 
 use crate::error::{Error, ModelError, Result};
-use crate::models::ModelKind;
+use crate::models::markov::MarkovModel;
+use crate::models::{Generator, ModelKind};
 use crate::sampler::SampleRng;
 use crate::tokens::TokenId;
 
@@ -31,6 +32,10 @@ pub struct HmmModel {
     pub(crate) b: Vec<f64>,
     /// Emissions transposed, `V x K`, `bt[o * K + i] = P(o | i)`.
     pub(crate) bt: Vec<f64>,
+    /// With control tokens: a short Markov chain counted under each piece's controls, whose
+    /// ratios rescale every prediction so the controls hold far into a piece (see
+    /// `crate::models::markov::condition`).
+    pub(crate) conditions: Option<Box<MarkovModel>>,
 }
 
 impl HmmModel {
@@ -58,7 +63,23 @@ impl HmmModel {
         check_rows("B", &b, states, vocab_size)?;
         let at = transpose(&a, states, states);
         let bt = transpose(&b, states, vocab_size);
-        Ok(HmmModel { k: states, v: vocab_size, pi, a, at, b, bt })
+        Ok(HmmModel { k: states, v: vocab_size, pi, a, at, b, bt, conditions: None })
+    }
+
+    /// This model with `conditions` (a chain over the same vocabulary, counted under control
+    /// tokens) rescaling its predictions; `None` removes them.
+    pub fn with_conditions(self, conditions: Option<MarkovModel>) -> Result<Self> {
+        if let Some(c) = &conditions {
+            if c.vocab_size() != self.v {
+                return Err(ModelError::VocabMismatch { model: self.v, tokenizer: c.vocab_size() }.into());
+            }
+        }
+        Ok(HmmModel { conditions: conditions.map(Box::new), ..self })
+    }
+
+    /// The chain whose conditions rescale this model's predictions, if any.
+    pub fn conditions(&self) -> Option<&MarkovModel> {
+        self.conditions.as_deref()
     }
 
     /// A random model: Dirichlet(1) rows for `pi` and `A`; emission rows are the smoothed

@@ -37,6 +37,6 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
-pub use condition::ConditionSpec;
+pub use condition::{ConditionSpec, CONDITION_ORDER, CONDITION_WEIGHT};
 pub use config::{Discounts, MarkovConfig, MAX_ORDER};
 pub use model::{MarkovModel, MarkovStream, AUTO_ORDERS, IMPOSSIBLE_LOG_PROB};

@@ -251,6 +251,14 @@ impl MarkovModel {
     /// [`super::condition`]).
     fn next_probs_under(&self, history: &[TokenId], seeds: &[u64], out: &mut Vec<f64>) {
         self.chain_probs(history, None, self.config.order, out);
+        self.rescale(history, seeds, out);
+    }
+
+    /// Rescale `out`, a next-token distribution after `history` (from this chain or from
+    /// another model over the same vocabulary: the HMM's), by each condition of `seeds`: times
+    /// `[p(w | c, h') / p(w | h')] ^ CONDITION_WEIGHT` over the short context `h'`, renormalized.
+    /// Unchanged without conditions.
+    pub fn rescale(&self, history: &[TokenId], seeds: &[u64], out: &mut [f64]) {
         let Some(c) = self.conditioned.as_ref().filter(|_| !seeds.is_empty()) else { return };
         let short = c.levels.len();
         let (mut plain, mut under) = (Vec::new(), Vec::new());
@@ -341,16 +349,7 @@ impl Generator for MarkovModel {
     }
 
     fn stream(&self, primer: &[TokenId]) -> Result<Box<dyn TokenStream + '_>> {
-        let mut stream = MarkovStream {
-            model: self,
-            history: Vec::with_capacity(self.config.order),
-            prefix: None,
-            seeds: Vec::new(),
-        };
-        for &t in primer {
-            stream.advance(t);
-        }
-        Ok(Box::new(stream))
+        Ok(Box::new(MarkovStream::new(self, primer)))
     }
 }
 
@@ -379,9 +378,29 @@ impl TokenStream for MarkovStream<'_> {
 }
 
 impl MarkovStream<'_> {
+    /// `out` (a next-token distribution of any model after the tokens this stream read)
+    /// rescaled by the conditions of their control prefix ([`MarkovModel::rescale`]).
+    pub fn rescale(&self, out: &mut [f64]) {
+        self.model.rescale(&self.history, &self.seeds, out);
+    }
+
+    /// A stream over `model` that has read `primer`.
+    pub fn new<'a>(model: &'a MarkovModel, primer: &[TokenId]) -> MarkovStream<'a> {
+        let mut stream = MarkovStream {
+            model,
+            history: Vec::with_capacity(model.config.order),
+            prefix: None,
+            seeds: Vec::new(),
+        };
+        for &t in primer {
+            stream.advance(t);
+        }
+        stream
+    }
+
     /// Keep `token` in the history (the last `order - 1` tokens), and follow the control
     /// prefix.
-    fn advance(&mut self, token: TokenId) {
+    pub fn advance(&mut self, token: TokenId) {
         if let Some(c) = &self.model.conditioned {
             if token == BOS {
                 self.prefix = Some(vec![BOS]);
