@@ -35,7 +35,11 @@ def parse_key(text):
 
 
 def music21_key(path):
-    k = music21.converter.parse(str(path)).analyze("key")
+    """music21's key of a file; None when it finds none (a piece without notes)."""
+    try:
+        k = music21.converter.parse(str(path)).analyze("key")
+    except music21.analysis.discrete.DiscreteAnalysisException:
+        return None
     return k.tonic.pitchClass, k.mode
 
 
