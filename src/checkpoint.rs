@@ -210,6 +210,21 @@ pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Resu
     Ok(())
 }
 
+/// [`check_tokenizer`] for a checkpoint whose weights start another run (`train --init`): the
+/// same tokens, though the pieces may have been read otherwise: a model trained on pieces in
+/// every key can be fine-tuned on key-relative ones (`--transpose-to-key` changes what the
+/// pieces are, not what the tokens mean), and back.
+pub fn check_init_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Result<()> {
+    let ours = header.tokenizer().map_err(|e| Error::checkpoint(path, tokenizer_problem(e)))?;
+    if ours.bpe().is_none() && corpus.bpe().is_none() {
+        let config = crate::tokens::TokenizerConfig { key_relative: corpus.config().key_relative, ..*ours.config() };
+        if config.digest() == corpus.digest() {
+            return Ok(());
+        }
+    }
+    check_tokenizer(path, header, corpus)
+}
+
 /// A header's tokenizer that cannot be built, as a checkpoint problem.
 pub(crate) fn tokenizer_problem(e: Error) -> CheckpointError {
     match e {

@@ -116,7 +116,7 @@ impl TrainRequest {
         #[cfg(feature = "lstm")]
         if let Some(path) = self.model.init() {
             let header = crate::checkpoint::load_header(path)?;
-            crate::checkpoint::check_tokenizer(path, &header, &self.tokenizer)?;
+            crate::checkpoint::check_init_tokenizer(path, &header, &self.tokenizer)?;
         }
         Ok(())
     }

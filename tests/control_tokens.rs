@@ -138,6 +138,43 @@ fn an_hmm_with_key_tokens_keeps_the_asked_key_far_into_a_piece() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Notes per beat of each file under `dir` (its notes over the beats up to its last note's end).
+fn densities(dir: &Path) -> Vec<f64> {
+    pieces_in(dir).iter().map(|p| cadenza::density::notes_per_beat(p, 0)).collect()
+}
+
+#[test]
+fn density_tokens_make_the_asked_density_without_choosing_among_candidates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("corpus");
+    std::fs::create_dir_all(&root).unwrap();
+    // Walks of one, two and four notes a beat.
+    for i in 0..30u64 {
+        let mut piece = walk(C_MAJOR, 100 + i);
+        let per_beat = [1u64, 2, 4][(i % 3) as usize];
+        let step = 480 / per_beat;
+        for (j, n) in piece.instruments[0].notes.iter_mut().enumerate() {
+            (n.start, n.end) = (j as u64 * step, (j as u64 + 1) * step);
+        }
+        write_file(&piece, &root.join(format!("{i:02}.mid"))).unwrap();
+    }
+    let ckpt = train(tmp.path(), &root, "markov", &["--order", "4", "--controls", "density"]);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mut at = Vec::new();
+    for level in ["low", "medium", "high"] {
+        let run = generate6(
+            tmp.path(),
+            &ckpt,
+            level,
+            &["--length", "400", "--candidates", "1", "--density", level],
+        );
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        at.push(mean(&densities(&tmp.path().join(level))));
+    }
+    // (Weight 1/2 tempers the tokens: about 1.7, 2.2 and 3.1 notes a beat, not 1, 2 and 4.)
+    assert!(at[0] < at[1] && at[1] < at[2] && at[2] > 1.5 * at[0], "low, medium, high: {at:?}");
+}
+
 #[test]
 fn a_seed_states_its_own_controls_by_default() {
     let tmp = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@
 //!
 //! - `KEY_C_MAJOR` ... `KEY_B_MINOR`: 24 keys, index `tonic + 12 * minor` (as `crate::key::Key`);
 //! - `TEMPO_0` ... `TEMPO_9`: the first tempo of the piece, in bins of [`TEMPO_EDGES`] bpm;
-//! - `DENSITY_0` ... `DENSITY_10`: notes per beat, in log-spaced bins of [`DENSITY_EDGES`] (a
+//! - `DENSITY_0` ... `DENSITY_73`: notes per beat, in log-spaced bins of [`DENSITY_EDGES`] (a
 //!   job asked for `low`, `medium` or `high` takes the tertiles of the model's own distribution
 //!   over these bins, i.e. of its training corpus);
 //! - `INSTRUMENT_0` ... `INSTRUMENT_127`, `INSTRUMENT_DRUMS`: the programs that play.
@@ -138,8 +138,17 @@ impl<'de> Deserialize<'de> for ControlSet {
 /// `TEMPO_EDGES[i]` and at or above the edge before it.
 pub const TEMPO_EDGES: [f64; 9] = [60.0, 72.0, 84.0, 96.0, 108.0, 120.0, 132.0, 144.0, 168.0];
 
-/// Upper edges (notes per beat) of the density bins but the last, a factor of sqrt(2) apart.
-pub const DENSITY_EDGES: [f64; 10] = [0.5, 0.707, 1.0, 1.414, 2.0, 2.828, 4.0, 5.657, 8.0, 11.314];
+/// Upper edges (notes per beat) of the density bins but the last, a factor 2^(1/12) (6%) apart
+/// from 1/4 to 16 notes a beat: fine enough that the thirds of even a uniform corpus (most
+/// chorales have 4 to 5 notes a beat) fall in different bins.
+pub const DENSITY_EDGES: [f64; 73] = [
+    0.25, 0.2649, 0.2806, 0.2973, 0.315, 0.3337, 0.3536, 0.3746, 0.3969, 0.4204, 0.4454, 0.4719, 0.5, 0.5297,
+    0.5612, 0.5946, 0.63, 0.6674, 0.7071, 0.7492, 0.7937, 0.8409, 0.8909, 0.9439, 1.0, 1.0595, 1.1225,
+    1.1892, 1.2599, 1.3348, 1.4142, 1.4983, 1.5874, 1.6818, 1.7818, 1.8877, 2.0, 2.1189, 2.2449, 2.3784,
+    2.5198, 2.6697, 2.8284, 2.9966, 3.1748, 3.3636, 3.5636, 3.7755, 4.0, 4.2379, 4.4898, 4.7568, 5.0397,
+    5.3394, 5.6569, 5.9932, 6.3496, 6.7272, 7.1272, 7.551, 8.0, 8.4757, 8.9797, 9.5137, 10.0794, 10.6787,
+    11.3137, 11.9865, 12.6992, 13.4543, 14.2544, 15.102, 16.0,
+];
 
 /// Number of key tokens.
 pub const KEYS: usize = 24;
@@ -368,8 +377,9 @@ mod tests {
             assert_eq!(tempo_bin(bin_tempo(b)), b);
         }
         assert_eq!(density_bin(0.0), 0);
-        assert_eq!(density_bin(1.0), 3);
-        assert_eq!(density_bin(100.0), 10);
+        assert_eq!(density_bin(1.0), 25);
+        assert_eq!(density_bin(0.99), 24);
+        assert_eq!(density_bin(100.0), 73);
     }
 
     #[test]

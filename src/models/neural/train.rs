@@ -368,10 +368,15 @@ fn load_matching<N: Network>(
     path: &Path,
     model_cfg: &N::Config,
     tokenizer: &Tokenizer,
+    fine_tuning: bool,
 ) -> Result<(Header, std::collections::HashMap<String, Tensor>)> {
     let (header, bytes) = checkpoint::load_kind(path, N::KIND)?;
     let bad = |problem| Error::checkpoint(path, problem);
-    checkpoint::check_tokenizer(path, &header, tokenizer)?;
+    if fine_tuning {
+        checkpoint::check_init_tokenizer(path, &header, tokenizer)?;
+    } else {
+        checkpoint::check_tokenizer(path, &header, tokenizer)?;
+    }
     let (saved_cfg, _) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
     if &saved_cfg != model_cfg {
         return Err(bad(CheckpointError::ShapeDiffers {
@@ -390,7 +395,7 @@ fn payload_error(path: &Path, e: Error) -> Error {
 /// Load the weights of the checkpoint at `path` into `net` (fine-tuning): the same kind, tokenizer
 /// and shape, else an error naming the file and what differs.
 fn init<N: Network>(path: &Path, model_cfg: &N::Config, tokenizer: &Tokenizer, net: &N) -> Result<BaseModel> {
-    let (header, tensors) = load_matching::<N>(path, model_cfg, tokenizer)?;
+    let (header, tensors) = load_matching::<N>(path, model_cfg, tokenizer, true)?;
     net.load_named(&tensors).map_err(|e| payload_error(path, e))?;
     Ok(BaseModel {
         path: path.display().to_string(),
@@ -408,7 +413,7 @@ fn resume<N: Network>(
     net: &N,
     opt: &mut AdamW,
 ) -> Result<TrainState> {
-    let (header, tensors) = load_matching::<N>(path, model_cfg, tokenizer)?;
+    let (header, tensors) = load_matching::<N>(path, model_cfg, tokenizer, false)?;
     let bad = |problem| Error::checkpoint(path, problem);
     let payload = |e| payload_error(path, e);
     let state: TrainState =
