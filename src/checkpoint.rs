@@ -217,7 +217,8 @@ pub fn check_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Resu
 pub fn check_init_tokenizer(path: &Path, header: &Header, corpus: &Tokenizer) -> Result<()> {
     let ours = header.tokenizer().map_err(|e| Error::checkpoint(path, tokenizer_problem(e)))?;
     if ours.bpe().is_none() && corpus.bpe().is_none() {
-        let config = crate::tokens::TokenizerConfig { key_relative: corpus.config().key_relative, ..*ours.config() };
+        let config =
+            crate::tokens::TokenizerConfig { key_relative: corpus.config().key_relative, ..*ours.config() };
         if config.digest() == corpus.digest() {
             return Ok(());
         }
@@ -264,6 +265,24 @@ mod tests {
         let mut h = Header::new(ModelKind::Markov, &t, serde_json::json!({"order": 4}), "markov-v1");
         h.metrics.insert("valid_bits_per_token".into(), 2.5);
         h
+    }
+
+    #[test]
+    fn a_base_read_in_every_key_may_start_a_key_relative_run_but_not_another_tokenizer() {
+        let h = header();
+        let path = Path::new("base.ckpt");
+        let keyed =
+            Tokenizer::new(TokenizerConfig { key_relative: true, ..TokenizerConfig::default() }).unwrap();
+        assert!(check_tokenizer(path, &h, &keyed).is_err(), "resume and eval stay strict");
+        assert!(check_init_tokenizer(path, &h, &keyed).is_ok());
+        let tsd = TokenizerConfig { scheme: crate::tokens::Scheme::Tsd, ..TokenizerConfig::default() };
+        let err = check_init_tokenizer(path, &h, &Tokenizer::new(tsd).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("base.ckpt"), "{err}");
+        let controlled = TokenizerConfig { controls: "key".parse().unwrap(), ..TokenizerConfig::default() };
+        assert!(
+            check_init_tokenizer(path, &h, &Tokenizer::new(controlled).unwrap()).is_err(),
+            "other tokens"
+        );
     }
 
     fn saved(dir: &Path) -> std::path::PathBuf {

@@ -204,3 +204,20 @@ fn a_seed_states_its_own_controls_by_default() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("mood"));
 }
+
+#[test]
+fn the_committed_control_hmm_writes_in_the_asked_key() {
+    let ckpt = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/bach-control.hmm");
+    let header = cadenza::checkpoint::load_header(&ckpt).unwrap();
+    assert_eq!(header.tokenizer.controls.to_string(), "key");
+    assert!(header.tokenizer.key_relative);
+    let tmp = tempfile::tempdir().unwrap();
+    let run = generate6(tmp.path(), &ckpt, "e", &["--key", "E minor", "--length", "300", "--rng-seed", "2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let want: cadenza::key::Key = "E minor".parse().unwrap();
+    let found: Vec<_> = pieces_in(&tmp.path().join("e"))
+        .iter()
+        .map(|p| cadenza::key::key_of_notes(p, None, cadenza::key::Profile::default()).unwrap().key)
+        .collect();
+    assert!(found.iter().filter(|&&k| k == want).count() >= 5, "asked for E minor: {found:?}");
+}
