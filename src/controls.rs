@@ -58,7 +58,60 @@ pub fn encode(tokenizer: &Tokenizer, piece: &Piece) -> Vec<TokenId> {
     if set.is_empty() {
         return tokens;
     }
-    measure(piece, set).prefix(tokenizer.vocab(), &tokens)
+    let values = measure(piece, set);
+    let tokens = values.prefix(tokenizer.vocab(), &tokens);
+    match values.key {
+        Some(key) if tokenizer.scheme() == crate::tokens::Scheme::Remi => {
+            restate_keys(tokenizer, piece, tokens, key)
+        }
+        _ => tokens,
+    }
+}
+
+/// Bars of music the key finder reads to hear the key at a bar line.
+pub const KEY_WINDOW_BARS: usize = 4;
+
+/// REMI `tokens` of `piece` (with a control prefix stating `key`) with the key restated after
+/// each bar line where the music moves to another: where the key the finder hears in the
+/// [`KEY_WINDOW_BARS`] bars from that bar line differs from the key in force, and so does the one
+/// from the next bar line (a passing inflection is no modulation). The token goes right after the
+/// BAR, and after its TIMESIG when one follows.
+fn restate_keys(tokenizer: &Tokenizer, piece: &Piece, mut tokens: Vec<TokenId>, key: u8) -> Vec<TokenId> {
+    let vocab = tokenizer.vocab();
+    let (Some(bar), Some(spb)) = (vocab.id(crate::tokens::Event::Bar), tokenizer.steps_per_beat()) else {
+        return tokens;
+    };
+    let bars: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i] == bar).collect();
+    let tick = |step: u64| step * u64::from(piece.ticks_per_beat) / u64::from(spb.max(1));
+    let starts: Vec<u64> = bars.iter().map(|&i| tick(tokenizer.end_step(&tokens[..=i]))).collect();
+    let end = piece.end_tick().max(starts.last().copied().unwrap_or(0) + 1);
+    let heard: Vec<Option<u8>> = (0..starts.len())
+        .map(|j| {
+            let to = starts.get(j + KEY_WINDOW_BARS).copied().unwrap_or(end);
+            crate::key::key_of_notes(piece, Some(starts[j]..to), Profile::default())
+                .map(|e| e.key.index() as u8)
+        })
+        .collect();
+    let mut inserts = Vec::new();
+    let mut current = key;
+    for j in 0..heard.len() {
+        let Some(k) = heard[j] else { continue };
+        let next = heard.get(j + 1).copied().flatten().unwrap_or(k);
+        if k != current && next == k {
+            let mut at = bars[j] + 1;
+            if tokens.get(at).is_some_and(|&t| matches!(vocab.event(t), crate::tokens::Event::TimeSig(..))) {
+                at += 1;
+            }
+            inserts.push((at, k));
+            current = k;
+        }
+    }
+    for (at, k) in inserts.into_iter().rev() {
+        if let Some(id) = vocab.id(crate::tokens::Event::Key(k)) {
+            tokens.insert(at, id);
+        }
+    }
+    tokens
 }
 
 /// What a sampling job asks for, control by control (`None`: the seed's value, or none).
@@ -179,6 +232,55 @@ mod tests {
         let v = asked.apply(t.config().controls, measure(&p, t.config().controls));
         assert_eq!((v.key, v.instruments.clone()), (Some(21), Some(vec![0, 128])));
         assert_eq!(v.tempo, measure(&p, t.config().controls).tempo);
+    }
+
+    #[test]
+    fn remi_restates_the_key_where_the_music_modulates() {
+        let config = TokenizerConfig {
+            scheme: crate::tokens::Scheme::Remi,
+            controls: "key".parse().unwrap(),
+            ..TokenizerConfig::default()
+        };
+        let t = Tokenizer::new(config).unwrap();
+        // Fourteen bars of C major, then six of G major: each bar its tonic, leading tone, third
+        // and fifth.
+        let mut piece = scale(60, false);
+        piece.instruments[0].notes.clear();
+        let bar = 4 * 480;
+        for b in 0..20u64 {
+            let root = if b < 14 { 60 } else { 67 };
+            let mut start = b * bar;
+            for (p, len) in [(root, 720), (root - 1, 240), (root + 4, 480), (root + 7, 480)] {
+                piece.instruments[0].notes.push(Note { start, end: start + len, pitch: p, velocity: 80 });
+                start += len;
+            }
+        }
+        let tokens = encode(&t, &piece);
+        let v = t.vocab();
+        let keys: Vec<(usize, Event)> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (i, v.event(x)))
+            .filter(|(_, e)| matches!(e, Event::Key(_)))
+            .collect();
+        let g = Key::new(7, crate::key::Mode::Major).index() as u8;
+        assert_eq!(keys.first().map(|k| k.1), Some(Event::Key(0)), "the prefix states C major");
+        assert!(
+            keys.iter().any(|&(i, e)| e == Event::Key(g) && v.event(tokens[i - 1]) == Event::Bar),
+            "{keys:?}"
+        );
+        assert!(keys.len() <= 3, "no flapping: {keys:?}");
+        // The restated tokens carry no music, and the guard accepts them where they are.
+        assert_eq!(t.decode(&tokens), t.quantize(&piece));
+        assert_eq!(t.dropped_tokens(&tokens), 0);
+        let rules = crate::tokens::NoteRules::new(&t);
+        let mut guard = rules.guard(&tokens[..1]);
+        for &x in &tokens[1..] {
+            let mut probs = vec![1.0; v.len()];
+            guard.mask(&mut probs);
+            assert!(probs[usize::from(x)] > 0.0, "the guard refuses {} in an encoded piece", v.name(x));
+            guard.push(x);
+        }
     }
 
     #[test]

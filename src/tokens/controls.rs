@@ -14,7 +14,8 @@
 //! - `INSTRUMENT_0` ... `INSTRUMENT_127`, `INSTRUMENT_DRUMS`: the programs that play.
 //!
 //! A prefix is `BOS`, then the stated controls in that order (instruments ascending), then the
-//! music: [`ControlValues::prefix`] writes it, [`ControlValues::read`] reads it back. Control
+//! music; under REMI a `KEY` token is restated after a bar line where the music moves to another
+//! key (`crate::controls::encode` finds where): [`ControlValues::prefix`] writes it, [`ControlValues::read`] reads it back. Control
 //! tokens carry no music: the decoders skip them (they are never counted as dropped), and the
 //! note guard allows them only in the prefix, each kind at most once and in order
 //! ([`ControlGate`]), so a sampled sequence never states a control after its first note.
@@ -277,21 +278,30 @@ pub fn strip<'a>(vocab: &Vocab, tokens: &'a [TokenId]) -> std::borrow::Cow<'a, [
 
 /// Where a sampled sequence stands with its control prefix: open from BOS until the first token
 /// that is not a control; while open, each kind may come once, in prefix order (instruments
-/// ascending, several).
+/// ascending, several). Under REMI a key may also be restated once right after a bar line (after
+/// its TIMESIG, if any), where the music moves to another key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ControlGate {
     open: bool,
     /// The last control token read in the prefix.
     last: Option<(Control, TokenId)>,
+    /// Right after a BAR (and its TIMESIG), before anything else.
+    after_bar: bool,
 }
 
 impl ControlGate {
     /// Read `token`.
     pub fn push(&mut self, vocab: &Vocab, token: TokenId) {
         if token == BOS {
-            *self = ControlGate { open: true, last: None };
+            *self = ControlGate { open: true, last: None, after_bar: false };
             return;
         }
+        let event = vocab.event(token);
+        self.after_bar = match event {
+            Event::Bar => true,
+            Event::TimeSig(..) => self.after_bar,
+            _ => false,
+        };
         match control_of(vocab, token) {
             Some(c) if self.open => self.last = Some((c, token)),
             _ => self.open = false,
@@ -300,6 +310,9 @@ impl ControlGate {
 
     /// Whether the control token `token` (of kind `control`) may come next.
     pub fn allows(&self, control: Control, token: TokenId) -> bool {
+        if self.after_bar && !self.open && control == Control::Key {
+            return true;
+        }
         self.open
             && match self.last {
                 None => true,
@@ -438,6 +451,26 @@ mod tests {
         assert!(g.allows(Control::Instruments, id(Event::Instrument(6))));
         g.push(v, id(Event::Pitch(60)));
         assert!(!g.allows(Control::Instruments, id(Event::Instrument(6))), "closed after music");
+        assert!(!g.allows(Control::Key, id(Event::Key(3))), "no key inside the music");
+    }
+
+    #[test]
+    fn under_remi_a_key_may_be_restated_right_after_a_bar_line() {
+        let t = controlled(Scheme::Remi);
+        let v = t.vocab();
+        let id = |e| v.id(e).unwrap();
+        let mut g = ControlGate::default();
+        for e in [Event::Bos, Event::Key(0), Event::Bar, Event::Position(0), Event::Pitch(60)] {
+            g.push(v, id(e));
+        }
+        assert!(!g.allows(Control::Key, id(Event::Key(7))));
+        g.push(v, id(Event::Bar));
+        assert!(g.allows(Control::Key, id(Event::Key(7))));
+        assert!(!g.allows(Control::Tempo, id(Event::Tempo(7))), "only the key is restated");
+        g.push(v, id(Event::TimeSig(3, 4)));
+        assert!(g.allows(Control::Key, id(Event::Key(7))), "after the bar's meter too");
+        g.push(v, id(Event::Key(7)));
+        assert!(!g.allows(Control::Key, id(Event::Key(9))), "once");
     }
 
     #[test]

@@ -102,7 +102,8 @@ impl<'a> Windows<'a> {
     /// as one) dropped with probability [`CONTROL_DROPOUT`], so the network learns the music
     /// with and without each control stated. A window from the start is `BOS`, the kept
     /// controls, then the music; a window from inside the piece starts with the kept controls
-    /// (a window would otherwise lose them after its first tokens). Returns where the music of
+    /// (a window would otherwise lose them after its first tokens; under REMI its key is the one
+    /// last restated before the cut). Returns where the music of
     /// the window starts in `seq`, and the window; `None` for a sequence without a prefix (no
     /// random draw then, so runs without controls draw the windows they always drew).
     fn with_prefix(
@@ -118,6 +119,13 @@ impl<'a> Windows<'a> {
             return None;
         }
         let prefix = &seq[1..1 + n];
+        let body_start = start.max(1 + n);
+        // REMI restates the key where the music modulates: the key in force at the cut.
+        let restated = seq[1 + n..body_start]
+            .iter()
+            .rev()
+            .copied()
+            .find(|&t| controls::control_of(vocab, t) == Some(Control::Key));
         let mut kept_instruments = None;
         let mut out = Vec::with_capacity(span);
         if start == 0 {
@@ -131,10 +139,10 @@ impl<'a> Windows<'a> {
                 _ => rng.random::<f64>() >= CONTROL_DROPOUT,
             };
             if keep {
-                out.push(t);
+                let key = controls::control_of(vocab, t) == Some(Control::Key);
+                out.push(if key { restated.unwrap_or(t) } else { t });
             }
         }
-        let body_start = start.max(1 + n);
         let room = span.saturating_sub(out.len());
         let body_end = (body_start + room).min(seq.len());
         out.extend_from_slice(&seq[body_start..body_end]);
