@@ -413,7 +413,8 @@ pub fn infill(
     }
     let (a, b) = region_steps(spb, beats);
     let cut_beats = a as f64 / f64::from(spb);
-    let primer = tokenizer.encode_prefix(piece, Some(cut_beats), None);
+    let stated = stated_controls(tokenizer, piece);
+    let primer = stated(tokenizer.encode_prefix(piece, Some(cut_beats), None));
     let constraints = Constraints::infill(tokenizer, piece, a, b);
     let horizon_end = b as f64 / f64::from(spb) + opts.horizon_beats;
     let kept = kept_by_infill(tokenizer, piece, beats);
@@ -433,8 +434,8 @@ pub fn infill(
             out.instruments[at].notes.push(note);
         }
         out.normalize();
-        let tokens_scored = tokenizer.encode_prefix(&out, Some(horizon_end), None);
-        let after_from = tokenizer.encode_prefix(&out, Some(b as f64 / f64::from(spb)), None).len();
+        let tokens_scored = stated(tokenizer.encode_prefix(&out, Some(horizon_end), None));
+        let after_from = stated(tokenizer.encode_prefix(&out, Some(b as f64 / f64::from(spb)), None)).len();
         let after_notes = tokenizer
             .note_count(&tokens_scored)
             .saturating_sub(tokenizer.note_count(&tokens_scored[..after_from]));
@@ -463,6 +464,8 @@ pub fn harmonize(
     check_melody(tokenizer, melody, path)?;
     let constraints = Constraints::harmonize(tokenizer, melody, voices);
     let locked = constraints.clone();
+    let stated = stated_controls(tokenizer, melody);
+    let primer = stated(vec![BOS]);
     let melody_rules = rules(tokenizer, constraints.clone(), opts);
     let assemble = |tokens: &[TokenId], missed: usize| {
         let new = sampled_notes(tokenizer, without_eos(tokens), |drum, program, pitch, start| {
@@ -484,7 +487,7 @@ pub fn harmonize(
             out.instruments[at].notes.push(note);
         }
         out.normalize();
-        let tokens_scored = tokenizer.encode(&out);
+        let tokens_scored = stated(tokenizer.encode(&out));
         // The melody's own tokens, told by the constraints that locked them.
         let mut guard = melody_rules.guard(&[BOS]);
         let kept = std::iter::once(false)
@@ -495,9 +498,21 @@ pub fn harmonize(
             }))
             .collect();
         let after_notes = locked.locked_count();
-        Candidate { piece: out, tokens_scored, shared: 1, kept, after_notes, new_notes, missed }
+        Candidate { piece: out, tokens_scored, shared: primer.len(), kept, after_notes, new_notes, missed }
     };
-    sample_and_choose(model, &[BOS], None, rules(tokenizer, constraints, opts), opts, &assemble)
+    sample_and_choose(model, &primer, None, rules(tokenizer, constraints, opts), opts, &assemble)
+}
+
+/// For a checkpoint with control tokens, what puts the control prefix of `piece` (its measured
+/// values: key, tempo, density, instruments) after the BOS of a sequence, so an edit is sampled
+/// and scored as the model learned pieces; the identity otherwise.
+fn stated_controls<'a>(tokenizer: &'a Tokenizer, piece: &Piece) -> impl Fn(Vec<TokenId>) -> Vec<TokenId> + 'a {
+    let set = tokenizer.config().controls;
+    let values = (!set.is_empty()).then(|| crate::controls::measure(piece, set));
+    move |tokens| match &values {
+        Some(v) => v.prefix(tokenizer.vocab(), &tokens),
+        None => tokens,
+    }
 }
 
 /// What the tokenizer keeps of a piece, in words (for errors).

@@ -221,3 +221,64 @@ fn the_committed_control_hmm_writes_in_the_asked_key() {
         .collect();
     assert!(found.iter().filter(|&&k| k == want).count() >= 5, "asked for E minor: {found:?}");
 }
+
+#[test]
+fn infill_and_harmonize_read_the_piece_with_its_controls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = two_key_corpus(tmp.path());
+    let ckpt = train(tmp.path(), &corpus, "markov", &["--order", "4", "--controls", "key"]);
+    let piece_path = tmp.path().join("g.mid");
+    let piece = walk(G_MAJOR, 4242);
+    write_file(&piece, &piece_path).unwrap();
+    let plain_dir = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain_dir).unwrap();
+    let plain = train(&plain_dir, &corpus, "markov", &["--order", "4"]);
+    // The regenerated notes (beats 16 to 80) of three fills of each.
+    let region = |p: &Piece| {
+        let mut q = p.clone();
+        for i in &mut q.instruments {
+            i.notes.retain(|n| (16 * 480..80 * 480).contains(&n.start));
+        }
+        q
+    };
+    let fills = |ckpt: &Path, out: &str| {
+        let run = cadenza(tmp.path())
+            .args([
+                "infill",
+                ckpt.to_str().unwrap(),
+                "--piece",
+                piece_path.to_str().unwrap(),
+                "--beats",
+                "16-80",
+            ])
+            .args(["--count", "3", "--rng-seed", "4", "--out"])
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let pieces: Vec<Piece> = pieces_in(&tmp.path().join(out)).iter().map(region).collect();
+        let shares = sharp_shares(&pieces, 0);
+        (shares.iter().sum::<f64>() / shares.len() as f64, shares)
+    };
+    let (with, shares) = fills(&ckpt, "filled");
+    let (without, plain_shares) = fills(&plain, "plain-filled");
+    // In the piece's key, G major, more than the same chain without the key token manages.
+    assert!(
+        with > 0.8 && with > without + 0.1,
+        "F# shares of the fills: {shares:?}, without controls {plain_shares:?}"
+    );
+    let out = cadenza(tmp.path())
+        .args([
+            "harmonize",
+            ckpt.to_str().unwrap(),
+            "--melody",
+            piece_path.to_str().unwrap(),
+            "--voices",
+            "1",
+        ])
+        .args(["--count", "1", "--out"])
+        .arg(tmp.path().join("harmonized"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
