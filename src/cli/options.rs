@@ -63,7 +63,7 @@ pub struct TokenizerArgs {
     /// that a request without it still works. `generate --key/--tempo/--density/--instruments`
     /// then state what they ask for; with a seed, the seed's own values are the default. The
     /// Markov chain also counts every piece under its controls, so they hold far into a piece.
-    /// Recorded in the checkpoint; not with `--bpe`.
+    /// Recorded in the checkpoint; BPE merges (`--bpe`) never hold a control token.
     #[arg(long, value_name = "LIST", value_parser = parse_controls)]
     pub controls: Option<cadenza::tokens::ControlSet>,
     /// BPE merges to apply on top of the scheme's tokens (a file from `cadenza tokens

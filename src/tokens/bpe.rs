@@ -4,7 +4,7 @@
 //! **Learning** ([`Bpe::learn`]) starts from the base tokenizer's sequences (a corpus's
 //! training split) and repeatedly merges the most frequent adjacent pair (ties: the smallest
 //! pair of ids) into a new token, until the vocabulary has the size asked for or no pair occurs
-//! twice. PAD, BOS and EOS are never merged. Merge `i` makes token `base_len + i`.
+//! twice. PAD, BOS, EOS and control tokens are never merged. Merge `i` makes token `base_len + i`.
 //!
 //! **Encoding** ([`Bpe::encode`]) applies the merges in the order they were learned (each to
 //! every non-overlapping occurrence, left to right); **decoding** ([`Bpe::expand`]) replaces
@@ -53,7 +53,8 @@ impl Bpe {
     /// Merges `merges` over the base tokenizer `base`, checked: each pair names tokens that
     /// exist when it is made, never PAD/BOS/EOS, and the vocabulary fits token ids.
     pub fn new(base: TokenizerConfig, merges: Vec<[TokenId; 2]>) -> Result<Bpe> {
-        let base_len = Tokenizer::new(base)?.vocab().len();
+        let base_vocab = *Tokenizer::new(base)?.vocab();
+        let base_len = base_vocab.len();
         if base_len + merges.len() > usize::from(TokenId::MAX) {
             return Err(TokenizerError::TooManyMerges {
                 merges: merges.len(),
@@ -67,7 +68,8 @@ impl Bpe {
         for (i, &[a, b]) in merges.iter().enumerate() {
             let known = base_len + i;
             for t in [a, b] {
-                if usize::from(t) >= known || [PAD, BOS, EOS].contains(&t) {
+                let control = super::controls::control_of(&base_vocab, t).is_some();
+                if usize::from(t) >= known || [PAD, BOS, EOS].contains(&t) || control {
                     return Err(TokenizerError::Unmergeable { merge: i, token: t }.into());
                 }
             }
@@ -106,7 +108,10 @@ impl Bpe {
         }
         let mut seqs: Vec<Vec<TokenId>> = sequences.to_vec();
         let mut merges: Vec<[TokenId; 2]> = Vec::new();
-        let special = |t: TokenId| t == PAD || t == BOS || t == EOS;
+        // Control tokens stay single tokens: the guard, the conditions and the prefix read them.
+        let vocab = base.vocab();
+        let special =
+            |t: TokenId| t == PAD || t == BOS || t == EOS || super::controls::control_of(vocab, t).is_some();
         while base_len + merges.len() < vocab_size {
             let mut counts: HashMap<(TokenId, TokenId), u64> = HashMap::new();
             for s in &seqs {
@@ -276,6 +281,20 @@ mod tests {
         let mut s = vec![10, 10, 10];
         replace_pair(&mut s, (10, 10), 99);
         assert_eq!(s, vec![99, 10]);
+    }
+
+    #[test]
+    fn control_tokens_are_never_merged() {
+        let config = TokenizerConfig { controls: "key".parse().unwrap(), ..TokenizerConfig::default() };
+        let t = Tokenizer::new(config).unwrap();
+        let key = t.vocab().id(crate::tokens::Event::Key(7)).unwrap();
+        // KEY 10 is the most frequent pair, and is not merged; 10 11 is.
+        let seqs = vec![vec![BOS, key, 10, 11, 12, EOS]; 5];
+        let bpe = Bpe::learn(&t, &seqs, t.vocab().len() + 4, |_| {}).unwrap();
+        assert!(bpe.merges.iter().all(|m| !m.contains(&key)), "{:?}", bpe.merges);
+        assert!(!bpe.merges.is_empty());
+        assert!(Bpe::new(config, vec![[key, 10]]).is_err(), "a merge holding a control token");
+        assert!(t.with_bpe(bpe).is_ok());
     }
 
     #[test]

@@ -120,14 +120,6 @@ impl Tokenizer {
     /// This tokenizer with BPE merges on top; an error when they were learned on another base
     /// configuration.
     pub fn with_bpe(self, bpe: Bpe) -> Result<Self> {
-        if !self.config.controls.is_empty() {
-            return Err(TokenizerError::setting(
-                "bpe",
-                bpe.len(),
-                "a tokenizer without control tokens (--controls and --bpe do not go together yet)",
-            )
-            .into());
-        }
         if bpe.base() != &self.config {
             return Err(TokenizerError::BpeBase {
                 learned_scheme: bpe.base().scheme.name(),

@@ -40,14 +40,15 @@ use super::level::Level;
 use crate::tokens::{TokenId, BOS};
 
 /// Which tokens are conditions: the control tokens of a vocabulary, `first..end` (after every
-/// other token), of which `instruments..end` form one condition together.
+/// other base token; BPE merges, which never hold one, come after `end`), of which
+/// `instruments..end` form one condition together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConditionSpec {
     /// The first control token.
     pub first: TokenId,
     /// The first instrument control token (`end` when there are none).
     pub instruments: TokenId,
-    /// One past the last control token (the vocabulary size).
+    /// One past the last control token (the base vocabulary's size).
     pub end: u32,
 }
 

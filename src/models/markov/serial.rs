@@ -88,7 +88,7 @@ impl MarkovModel {
             let spec = ConditionSpec { first: r.u16()?, instruments: r.u16()?, end: r.u32()? };
             if !(spec.first <= spec.instruments
                 && u32::from(spec.instruments) <= spec.end
-                && spec.end as usize == vocab_size
+                && spec.end as usize <= vocab_size
                 && spec.first > 2)
             {
                 return Err(
