@@ -60,56 +60,83 @@ pub fn encode(tokenizer: &Tokenizer, piece: &Piece) -> Vec<TokenId> {
     }
     let values = measure(piece, set);
     let tokens = values.prefix(tokenizer.vocab(), &tokens);
-    match values.key {
-        Some(key) if tokenizer.scheme() == crate::tokens::Scheme::Remi => {
-            restate_keys(tokenizer, piece, tokens, key)
-        }
-        _ => tokens,
+    if tokenizer.scheme() == crate::tokens::Scheme::Remi {
+        restate(tokenizer, piece, tokens, &values)
+    } else {
+        tokens
     }
 }
 
 /// Bars of music the key finder reads to hear the key at a bar line.
 pub const KEY_WINDOW_BARS: usize = 4;
 
-/// REMI `tokens` of `piece` (with a control prefix stating `key`) with the key restated after
-/// each bar line where the music moves to another: where the key the finder hears in the
-/// [`KEY_WINDOW_BARS`] bars from that bar line differs from the key in force, and so does the one
-/// from the next bar line (a passing inflection is no modulation). The token goes right after the
-/// BAR, and after its TIMESIG when one follows.
-fn restate_keys(tokenizer: &Tokenizer, piece: &Piece, mut tokens: Vec<TokenId>, key: u8) -> Vec<TokenId> {
+/// REMI `tokens` of `piece` (after the control prefix stating `values`) with the key and the
+/// tempo restated after each bar line where they change. The key: where the key the finder hears
+/// in the [`KEY_WINDOW_BARS`] bars from that bar line differs from the key in force, and so does
+/// the one from the next bar line (a passing inflection is no modulation). The tempo: where the
+/// tempo in force at the bar line falls in another bin. The tokens go right after the BAR (and
+/// its TIMESIG when one follows), key first.
+fn restate(
+    tokenizer: &Tokenizer,
+    piece: &Piece,
+    mut tokens: Vec<TokenId>,
+    values: &ControlValues,
+) -> Vec<TokenId> {
+    use crate::tokens::Event;
     let vocab = tokenizer.vocab();
-    let (Some(bar), Some(spb)) = (vocab.id(crate::tokens::Event::Bar), tokenizer.steps_per_beat()) else {
+    let (Some(bar), Some(spb)) = (vocab.id(Event::Bar), tokenizer.steps_per_beat()) else {
         return tokens;
     };
+    if values.key.is_none() && values.tempo.is_none() {
+        return tokens;
+    }
     let bars: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i] == bar).collect();
     let tick = |step: u64| step * u64::from(piece.ticks_per_beat) / u64::from(spb.max(1));
     let starts: Vec<u64> = bars.iter().map(|&i| tick(tokenizer.end_step(&tokens[..=i]))).collect();
     let end = piece.end_tick().max(starts.last().copied().unwrap_or(0) + 1);
-    let heard: Vec<Option<u8>> = (0..starts.len())
-        .map(|j| {
-            let to = starts.get(j + KEY_WINDOW_BARS).copied().unwrap_or(end);
-            crate::key::key_of_notes(piece, Some(starts[j]..to), Profile::default())
-                .map(|e| e.key.index() as u8)
-        })
-        .collect();
-    let mut inserts = Vec::new();
-    let mut current = key;
-    for j in 0..heard.len() {
-        let Some(k) = heard[j] else { continue };
-        let next = heard.get(j + 1).copied().flatten().unwrap_or(k);
-        if k != current && next == k {
+    let heard: Vec<Option<u8>> = match values.key {
+        None => vec![None; starts.len()],
+        Some(_) => (0..starts.len())
+            .map(|j| {
+                let to = starts.get(j + KEY_WINDOW_BARS).copied().unwrap_or(end);
+                crate::key::key_of_notes(piece, Some(starts[j]..to), Profile::default())
+                    .map(|e| e.key.index() as u8)
+            })
+            .collect(),
+    };
+    let tempo_at = |t: u64| {
+        let micros =
+            piece.tempos.iter().take_while(|c| c.tick <= t).last().map_or(500_000, |c| c.micros_per_beat);
+        tempo_bin(60_000_000.0 / f64::from(micros.max(1)))
+    };
+    let mut inserts: Vec<(usize, Vec<TokenId>)> = Vec::new();
+    let (mut key, mut tempo) = (values.key, values.tempo);
+    for j in 0..bars.len() {
+        let mut here = Vec::new();
+        if let (Some(k), Some(current)) = (heard[j], key) {
+            let next = heard.get(j + 1).copied().flatten().unwrap_or(k);
+            if k != current && next == k {
+                here.extend(vocab.id(Event::Key(k)));
+                key = Some(k);
+            }
+        }
+        if let Some(current) = tempo {
+            let b = tempo_at(starts[j]);
+            if b != current {
+                here.extend(vocab.id(Event::Tempo(b)));
+                tempo = Some(b);
+            }
+        }
+        if !here.is_empty() {
             let mut at = bars[j] + 1;
-            if tokens.get(at).is_some_and(|&t| matches!(vocab.event(t), crate::tokens::Event::TimeSig(..))) {
+            if tokens.get(at).is_some_and(|&t| matches!(vocab.event(t), Event::TimeSig(..))) {
                 at += 1;
             }
-            inserts.push((at, k));
-            current = k;
+            inserts.push((at, here));
         }
     }
-    for (at, k) in inserts.into_iter().rev() {
-        if let Some(id) = vocab.id(crate::tokens::Event::Key(k)) {
-            tokens.insert(at, id);
-        }
+    for (at, here) in inserts.into_iter().rev() {
+        tokens.splice(at..at, here);
     }
     tokens
 }
@@ -238,7 +265,7 @@ mod tests {
     fn remi_restates_the_key_where_the_music_modulates() {
         let config = TokenizerConfig {
             scheme: crate::tokens::Scheme::Remi,
-            controls: "key".parse().unwrap(),
+            controls: "key,tempo".parse().unwrap(),
             ..TokenizerConfig::default()
         };
         let t = Tokenizer::new(config).unwrap();
@@ -255,8 +282,15 @@ mod tests {
                 start += len;
             }
         }
+        // The tempo moves from 100 to 140 bpm at bar 16.
+        piece.tempos.push(TempoChange { tick: 16 * bar, micros_per_beat: 428_571 });
         let tokens = encode(&t, &piece);
         let v = t.vocab();
+        let tempi: Vec<usize> =
+            (0..tokens.len()).filter(|&i| matches!(v.event(tokens[i]), Event::Tempo(_))).collect();
+        assert_eq!(tempi.len(), 2, "stated, then restated once");
+        assert_eq!(v.event(tokens[tempi[1]]), Event::Tempo(tempo_bin(140.0)));
+        assert!(matches!(v.event(tokens[tempi[1] - 1]), Event::Bar | Event::TimeSig(..) | Event::Key(_)));
         let keys: Vec<(usize, Event)> = tokens
             .iter()
             .enumerate()

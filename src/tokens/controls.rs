@@ -15,7 +15,8 @@
 //!
 //! A prefix is `BOS`, then the stated controls in that order (instruments ascending), then the
 //! music; under REMI a `KEY` token is restated after a bar line where the music moves to another
-//! key (`crate::controls::encode` finds where): [`ControlValues::prefix`] writes it, [`ControlValues::read`] reads it back. Control
+//! key, and a `TEMPO` token where the tempo in force moves to another bin
+//! (`crate::controls::encode` finds where): [`ControlValues::prefix`] writes it, [`ControlValues::read`] reads it back. Control
 //! tokens carry no music: the decoders skip them (they are never counted as dropped), and the
 //! note guard allows them only in the prefix, each kind at most once and in order
 //! ([`ControlGate`]), so a sampled sequence never states a control after its first note.
@@ -278,31 +279,33 @@ pub fn strip<'a>(vocab: &Vocab, tokens: &'a [TokenId]) -> std::borrow::Cow<'a, [
 
 /// Where a sampled sequence stands with its control prefix: open from BOS until the first token
 /// that is not a control; while open, each kind may come once, in prefix order (instruments
-/// ascending, several). Under REMI a key may also be restated once right after a bar line (after
-/// its TIMESIG, if any), where the music moves to another key.
+/// ascending, several). Under REMI a key, then a tempo, may also be restated right after a bar
+/// line (after its TIMESIG, if any), where the music moves to another key or tempo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ControlGate {
     open: bool,
     /// The last control token read in the prefix.
     last: Option<(Control, TokenId)>,
-    /// Right after a BAR (and its TIMESIG), before anything else.
-    after_bar: bool,
+    /// Right after a BAR (and its TIMESIG), before any music: the control restated there, if
+    /// any.
+    after_bar: Option<Option<Control>>,
 }
 
 impl ControlGate {
     /// Read `token`.
     pub fn push(&mut self, vocab: &Vocab, token: TokenId) {
         if token == BOS {
-            *self = ControlGate { open: true, last: None, after_bar: false };
+            *self = ControlGate { open: true, last: None, after_bar: None };
             return;
         }
-        let event = vocab.event(token);
-        self.after_bar = match event {
-            Event::Bar => true,
-            Event::TimeSig(..) => self.after_bar,
-            _ => false,
+        let control = control_of(vocab, token);
+        self.after_bar = match (vocab.event(token), self.after_bar) {
+            (Event::Bar, _) => Some(None),
+            (Event::TimeSig(..), Some(None)) => Some(None),
+            (_, Some(_)) if control.is_some() && !self.open => Some(control),
+            _ => None,
         };
-        match control_of(vocab, token) {
+        match control {
             Some(c) if self.open => self.last = Some((c, token)),
             _ => self.open = false,
         }
@@ -310,8 +313,12 @@ impl ControlGate {
 
     /// Whether the control token `token` (of kind `control`) may come next.
     pub fn allows(&self, control: Control, token: TokenId) -> bool {
-        if self.after_bar && !self.open && control == Control::Key {
-            return true;
+        if let (Some(restated), false) = (self.after_bar, self.open) {
+            return match control {
+                Control::Key => restated.is_none(),
+                Control::Tempo => restated.is_none() || restated == Some(Control::Key),
+                _ => false,
+            };
         }
         self.open
             && match self.last {
@@ -466,11 +473,16 @@ mod tests {
         assert!(!g.allows(Control::Key, id(Event::Key(7))));
         g.push(v, id(Event::Bar));
         assert!(g.allows(Control::Key, id(Event::Key(7))));
-        assert!(!g.allows(Control::Tempo, id(Event::Tempo(7))), "only the key is restated");
+        assert!(!g.allows(Control::Density, id(Event::Density(7))), "only key and tempo are restated");
         g.push(v, id(Event::TimeSig(3, 4)));
         assert!(g.allows(Control::Key, id(Event::Key(7))), "after the bar's meter too");
         g.push(v, id(Event::Key(7)));
         assert!(!g.allows(Control::Key, id(Event::Key(9))), "once");
+        assert!(g.allows(Control::Tempo, id(Event::Tempo(2))), "a tempo after the key");
+        g.push(v, id(Event::Tempo(2)));
+        assert!(!g.allows(Control::Tempo, id(Event::Tempo(3))) && !g.allows(Control::Key, id(Event::Key(3))));
+        g.push(v, id(Event::Position(0)));
+        assert!(!g.allows(Control::Tempo, id(Event::Tempo(3))), "closed by the music");
     }
 
     #[test]

@@ -102,8 +102,8 @@ impl<'a> Windows<'a> {
     /// as one) dropped with probability [`CONTROL_DROPOUT`], so the network learns the music
     /// with and without each control stated. A window from the start is `BOS`, the kept
     /// controls, then the music; a window from inside the piece starts with the kept controls
-    /// (a window would otherwise lose them after its first tokens; under REMI its key is the one
-    /// last restated before the cut). Returns where the music of
+    /// (a window would otherwise lose them after its first tokens; under REMI its key and tempo
+    /// are the ones last restated before the cut). Returns where the music of
     /// the window starts in `seq`, and the window; `None` for a sequence without a prefix (no
     /// random draw then, so runs without controls draw the windows they always drew).
     fn with_prefix(
@@ -120,12 +120,14 @@ impl<'a> Windows<'a> {
         }
         let prefix = &seq[1..1 + n];
         let body_start = start.max(1 + n);
-        // REMI restates the key where the music modulates: the key in force at the cut.
-        let restated = seq[1 + n..body_start]
-            .iter()
-            .rev()
-            .copied()
-            .find(|&t| controls::control_of(vocab, t) == Some(Control::Key));
+        // REMI restates the key and the tempo where they change: those in force at the cut.
+        let restated = |kind: Control| {
+            seq[1 + n..body_start]
+                .iter()
+                .rev()
+                .copied()
+                .find(|&t| controls::control_of(vocab, t) == Some(kind))
+        };
         let mut kept_instruments = None;
         let mut out = Vec::with_capacity(span);
         if start == 0 {
@@ -139,8 +141,10 @@ impl<'a> Windows<'a> {
                 _ => rng.random::<f64>() >= CONTROL_DROPOUT,
             };
             if keep {
-                let key = controls::control_of(vocab, t) == Some(Control::Key);
-                out.push(if key { restated.unwrap_or(t) } else { t });
+                out.push(match controls::control_of(vocab, t) {
+                    Some(kind @ (Control::Key | Control::Tempo)) => restated(kind).unwrap_or(t),
+                    _ => t,
+                });
             }
         }
         let room = span.saturating_sub(out.len());
