@@ -506,7 +506,10 @@ pub fn harmonize(
 /// For a checkpoint with control tokens, what puts the control prefix of `piece` (its measured
 /// values: key, tempo, density, instruments) after the BOS of a sequence, so an edit is sampled
 /// and scored as the model learned pieces; the identity otherwise.
-fn stated_controls<'a>(tokenizer: &'a Tokenizer, piece: &Piece) -> impl Fn(Vec<TokenId>) -> Vec<TokenId> + 'a {
+fn stated_controls<'a>(
+    tokenizer: &'a Tokenizer,
+    piece: &Piece,
+) -> impl Fn(Vec<TokenId>) -> Vec<TokenId> + 'a {
     let set = tokenizer.config().controls;
     let values = (!set.is_empty()).then(|| crate::controls::measure(piece, set));
     move |tokens| match &values {
