@@ -49,8 +49,9 @@ pub struct Args {
     #[arg(long, default_value_t = compare::copies::DEFAULT_COPY_MIN, value_name = "N")]
     copy_min: usize,
     /// Ask every model for this key, such as "E minor" (checkpoints trained with
-    /// --transpose-to-key; any other is refused): each sample is the one of --candidates that
-    /// sounds most in it, written in it.
+    /// --transpose-to-key or --controls key; any other is refused): each sample is the one of
+    /// --candidates that sounds most in it, written in it. Checkpoints with control tokens are
+    /// told each primer's own controls, and this key.
     #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
     key: Option<cadenza::key::Key>,
     /// Ask every model for a density, `low`, `medium` or `high`: each sample is taken from that

@@ -39,7 +39,8 @@ pub struct Args {
     #[arg(long)]
     strip_primer: bool,
     /// Write in this key: a tonic and a mode, such as "A minor", "F# major", "Bb minor". Needs
-    /// a checkpoint trained with --transpose-to-key. With --seed the seed's key is the default.
+    /// a checkpoint trained with --transpose-to-key or --controls key (which states it in a key
+    /// token). With --seed the seed's key is the default.
     #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
     key: Option<cadenza::key::Key>,
     /// With --key or --density: sample K candidates per piece and keep, of the asked density's
@@ -51,16 +52,19 @@ pub struct Args {
     candidates: usize,
     /// How many notes a beat the pieces play: `low`, `medium` or `high`, against what the model
     /// writes from this seed (the sparsest, middle or densest third of --candidates samples).
-    /// Works with every model.
+    /// Works with every model; one trained with --controls density is also told, by a density
+    /// token from the asked third of its training pieces' densities.
     #[arg(long, value_name = "LEVEL", value_parser = super::options::parse_density)]
     density: Option<cadenza::density::Density>,
     /// Which instruments the pieces may play: `seed` (the default: the seed's instruments, any
     /// without a seed), `any`, or a comma-separated list of General MIDI names or program
-    /// numbers and `drums`, such as "Acoustic Grand Piano,33,drums".
+    /// numbers and `drums`, such as "Acoustic Grand Piano,33,drums". A checkpoint trained with
+    /// --controls instruments is also told them, as instrument tokens.
     #[arg(long, value_name = "LIST", default_value = "seed", value_parser = super::options::parse_instruments)]
     instruments: cadenza::generate::Instruments,
     /// Tempo of the written pieces, in quarter notes a minute (default: the seed's, else 120).
-    /// Beats-grid checkpoints only (the default grid): their tokens count beats, not seconds.
+    /// Beats-grid checkpoints only (the default grid): their tokens count beats, not seconds. A
+    /// checkpoint trained with --controls tempo is also told it, as a tempo token.
     #[arg(long, value_name = "BPM")]
     tempo: Option<f64>,
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
