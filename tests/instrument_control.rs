@@ -1,7 +1,8 @@
 //! Instruments through the sampler's constraints, end to end through the binary: continuing a
 //! multitrack seed, a Markov chain and an HMM trained on bands of four play only the seed's
 //! instruments (and, told `--instruments any`, bring in the others they learned); asked for a
-//! list, they play only it; lists that cannot be honoured are refused in one line.
+//! list, they play only it; lists that cannot be honoured are refused in one line. Instrument
+//! control tokens (`--controls instruments`) alone, unguarded, make a band the seed lacks rarer.
 
 mod common;
 
@@ -127,4 +128,53 @@ fn samples_keep_to_the_seed_s_instruments_or_the_asked_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("instruments"), "{err}");
+}
+
+/// Notes of drums and of the flute, over all notes, in the MIDI files under `dir`.
+fn shares_in(dir: &Path) -> (f64, f64) {
+    let (mut drums, mut flute, mut all) = (0usize, 0usize, 0usize);
+    for piece in pieces_in(dir) {
+        for i in &piece.instruments {
+            all += i.notes.len();
+            if i.is_drum {
+                drums += i.notes.len();
+            } else if i.program == FLUTE {
+                flute += i.notes.len();
+            }
+        }
+    }
+    (drums as f64 / all.max(1) as f64, flute as f64 / all.max(1) as f64)
+}
+
+#[test]
+fn instrument_tokens_keep_a_band_without_the_constraint() {
+    // Two bands that share piano and bass: one with a flute, one with drums.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("corpus");
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..20u64 {
+        let third = if i % 2 == 0 { Some(FLUTE) } else { None };
+        let piece = band(&[Some(PIANO), Some(BASS), third], 16, i + 1);
+        cadenza::midi::write_file(&piece, &root.join(format!("band{i:02}.mid"))).unwrap();
+    }
+    let seed = tmp.path().join("trio.mid");
+    cadenza::midi::write_file(&band(&[Some(PIANO), Some(BASS), Some(FLUTE)], 8, 99), &seed).unwrap();
+    // Unguarded, so no constraint holds the instruments: only what the model learned.
+    let args = ["--seed", seed.to_str().unwrap(), "--seed-beats", "2", "--unguarded", "--length", "600"];
+    let controlled = train(tmp.path(), &root, "markov", &["--order", "4", "--controls", "instruments"]);
+    let out = generate6(tmp.path(), &controlled, "controlled", &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plain_dir = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain_dir).unwrap();
+    let plain = train(&plain_dir, &root, "markov", &["--order", "4"]);
+    let out = generate6(tmp.path(), &plain, "plain-out", &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (drums, flute) = shares_in(&tmp.path().join("controlled"));
+    let (plain_drums, plain_flute) = shares_in(&tmp.path().join("plain-out"));
+    assert!(plain_flute > 0.1, "the seed's flute plays on: {plain_flute}");
+    eprintln!("DEBUG {drums} {flute} {plain_drums} {plain_flute}");
+    assert!(
+        drums < plain_drums / 2.0 && flute > 0.1,
+        "drums {drums} (without tokens {plain_drums}), flute {flute}"
+    );
 }
