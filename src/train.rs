@@ -290,8 +290,8 @@ pub fn run(request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
 /// As [`run`], on pieces already loaded (a [`Corpus`] or a [`crate::store::TokenStore`], with
 /// `request.tokenizer`; `request.corpus`, `request.store` and `request.load` are not used).
 pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Progress) -> Result<Trained> {
-    let train = corpus.require_slices(Split::Train)?;
-    let valid = corpus.slices(Split::Valid);
+    let splits = TrainSplits::of(corpus, progress)?;
+    let (train, valid) = (splits.train(), splits.valid());
     let summary = corpus.summary();
     let kind = request.model.kind();
     let tokenizer = corpus.tokenizer();
@@ -314,8 +314,10 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
                 condition_spec(tokenizer),
                 Some(progress),
                 |m, bits| {
-                    if several {
+                    if several && bits.is_finite() {
                         progress.message(&format!("  order {:>2}: valid {bits:.4} bits/token", m.order()));
+                    } else if several {
+                        progress.message(&format!("  order {:>2}: nothing to validate on", m.order()));
                     }
                 },
             )?;
@@ -359,8 +361,15 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
     let mut record = Record { hyperparameters, corpus: Some(summary), extra, ..Record::default() };
     record.metrics.insert("train_bits_per_token".into(), train_bits);
     record.metrics.insert("train_tokens".into(), scored as f64);
-    let valid_score =
-        if valid.is_empty() { None } else { Some(Score::of_split(&model, corpus, Split::Valid)?) };
+    let valid_score = if valid.is_empty() {
+        None
+    } else if splits.by_time {
+        let seconds = corpus.split_seconds(Split::Train) * HELD_OUT_BY_TIME;
+        record.metrics.insert("valid_held_out_by_time".into(), HELD_OUT_BY_TIME);
+        Some(Score::of(&model, corpus.tokenizer(), &valid, seconds)?)
+    } else {
+        Some(Score::of_split(&model, corpus, Split::Valid)?)
+    };
     if let Some(s) = &valid_score {
         record.metrics.insert("valid_bits_per_token".into(), s.bits_per_token());
         record.metrics.insert("valid_tokens".into(), s.tokens as f64);
@@ -381,6 +390,62 @@ pub fn train_on(corpus: &dyn Pieces, request: &TrainRequest, progress: &dyn Prog
         #[cfg(feature = "lstm")]
         lstm: None,
     })
+}
+
+/// The share of each training piece's tokens held out, at its end, to validate on when a folder
+/// is too small to leave a piece for the valid split.
+pub const HELD_OUT_BY_TIME: f64 = 0.1;
+
+/// The sequences a run trains and validates on: the corpus's train and valid splits, or, when the
+/// valid split is empty (a folder too small for piece-level splits: with 12 pieces about one
+/// time in four), every training piece cut by time: its first 90% of tokens to train on, and its
+/// last 10% (cut between events, after BOS and the piece's control prefix) to validate on, so
+/// every model validates and none prints NaN. The checkpoint records it
+/// (`valid_held_out_by_time`).
+struct TrainSplits<'a> {
+    train: Vec<&'a [crate::tokens::TokenId]>,
+    valid: Vec<std::borrow::Cow<'a, [crate::tokens::TokenId]>>,
+    by_time: bool,
+}
+
+impl<'a> TrainSplits<'a> {
+    fn of(corpus: &'a dyn Pieces, progress: &dyn Progress) -> Result<TrainSplits<'a>> {
+        let train = corpus.require_slices(Split::Train)?;
+        let valid = corpus.slices(Split::Valid);
+        if !valid.is_empty() {
+            return Ok(TrainSplits { train, valid: valid.into_iter().map(Into::into).collect(), by_time: false });
+        }
+        let tokenizer = corpus.tokenizer();
+        let vocab = tokenizer.vocab();
+        let (mut kept, mut held) = (Vec::new(), Vec::new());
+        for seq in train {
+            let start = 1 + crate::tokens::controls::prefix_len(vocab, seq);
+            let at = start + ((seq.len() - start.min(seq.len())) as f64 * (1.0 - HELD_OUT_BY_TIME)) as usize;
+            let cut = tokenizer.time_boundary(seq, at);
+            if cut <= start || cut + 1 >= seq.len() {
+                kept.push(seq);
+                continue;
+            }
+            kept.push(&seq[..cut]);
+            let mut tail = seq[..start.min(seq.len())].to_vec();
+            tail.extend_from_slice(&seq[cut..]);
+            held.push(std::borrow::Cow::Owned(tail));
+        }
+        progress.message(&format!(
+            "no piece left for validation: holding out the last {:.0}% of each of the {} training pieces instead",
+            HELD_OUT_BY_TIME * 100.0,
+            held.len()
+        ));
+        Ok(TrainSplits { train: kept, by_time: !held.is_empty(), valid: held })
+    }
+
+    fn train(&self) -> Vec<&[crate::tokens::TokenId]> {
+        self.train.clone()
+    }
+
+    fn valid(&self) -> Vec<&[crate::tokens::TokenId]> {
+        self.valid.iter().map(|v| v.as_ref()).collect()
+    }
 }
 
 /// Which tokens of `tokenizer` are control tokens, for the Markov chain's (and the HMM's)
@@ -404,8 +469,8 @@ fn train_neural<N: crate::models::neural::Network>(
     use crate::models::neural::{self, NetConfig, RunOptions, TrainData};
 
     let tokenizer = corpus.tokenizer();
-    let train = corpus.require_slices(Split::Train)?;
-    let valid = corpus.slices(Split::Valid);
+    let splits = TrainSplits::of(corpus, progress)?;
+    let (train, valid) = (splits.train(), splits.valid());
     let summary = corpus.summary();
     let train_tokens = summary.tokens[Split::Train.name()];
     let (model_cfg, mut train_cfg) = neural.resolve_for::<N>(request.seed)?;

@@ -250,3 +250,48 @@ fn held_out_pieces_are_removed_from_a_pretraining_folder() {
     assert_eq!(left.len() + held.len(), PIECES, "every training tune stays");
     assert_eq!(removed, 2 * held.len(), "both copies of each held-out tune");
 }
+
+#[test]
+fn a_folder_too_small_for_a_valid_split_is_validated_on_the_ends_of_its_pieces() {
+    use cadenza::corpus::{assign_split, music_key, Split, SplitKey, SplitRatios};
+    // Four pieces that the split by music puts in train, none in valid (issue 26, item 6).
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("small");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut written = 0;
+    for seed in 0..200u64 {
+        let piece = common::piece_in_key(cadenza::key::Key::A_MINOR, seed);
+        let split = assign_split(&SplitRatios::default(), SplitKey::Music, &[0; 32], &music_key(&piece));
+        if split == Split::Train && written < 4 {
+            cadenza::midi::write_file(&piece, &root.join(format!("{seed}.mid"))).unwrap();
+            written += 1;
+        }
+    }
+    assert_eq!(written, 4);
+    for model in ["markov", "hmm"] {
+        let dir = tmp.path().join(model);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ckpt = dir.join(format!("small.{model}"));
+        let out = common::cadenza(&dir)
+            .args([
+                "train",
+                "--model",
+                model,
+                "--corpus",
+                root.to_str().unwrap(),
+                "--out",
+                ckpt.to_str().unwrap(),
+            ])
+            .args(if model == "hmm" { &["--states", "4", "--max-iters", "3"][..] } else { &[][..] })
+            .output()
+            .unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("holding out the last 10% of each of the 4 training pieces"), "{text}");
+        assert!(!text.contains("NaN"), "{text}");
+        let header = cadenza::checkpoint::load_header(&ckpt).unwrap();
+        assert_eq!(header.metrics.get("valid_held_out_by_time"), Some(&0.1), "{model}");
+        assert!(header.metrics.get("valid_bits_per_note").is_some_and(|b| b.is_finite()), "{model}");
+    }
+}

@@ -298,6 +298,17 @@ impl Tokenizer {
         decode::decode_notes(self, &self.base_tokens(tokens)).notes.len()
     }
 
+    /// The first index at or after `at` where a token that moves time stands (a SHIFT; a BAR or
+    /// POSITION under REMI; a merged token whose first base token is one), so that a cut there
+    /// falls between events rather than inside a note's tokens; `tokens.len()` when none.
+    pub fn time_boundary(&self, tokens: &[TokenId], at: usize) -> usize {
+        let moves = |t: TokenId| {
+            let first = self.bpe.as_ref().and_then(|b| b.expansion(t)).map_or(t, |e| e[0]);
+            matches!(self.vocab.event(first), Event::TimeShift(_) | Event::Bar | Event::Position(_))
+        };
+        (at.min(tokens.len())..tokens.len()).find(|&i| moves(tokens[i])).unwrap_or(tokens.len())
+    }
+
     /// The decoder's time, in grid steps, after reading `tokens` (up to an EOS): how far the
     /// time tokens (SHIFTs; REMI's bars and positions) have moved.
     pub fn end_step(&self, tokens: &[TokenId]) -> u64 {
