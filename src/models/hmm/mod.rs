@@ -6,6 +6,9 @@
 //!   [`HmmModel::fit_from`] starts from given parameters.
 //! - [`HmmStream`] filters the hidden state through a primer so sampling conditions on it.
 //! - [`HmmModel::to_safetensors`] / [`HmmModel::from_safetensors`] save and load.
+//! - With control tokens, [`HmmModel::with_conditions`] attaches a short Markov chain counted under
+//!   them, whose ratios rescale every prediction of the stream and of scoring
+//!   (`crate::models::markov::MarkovModel::rescale`), so a key holds far into a piece.
 //!
 //! Every sequence starts with BOS, which is context only: the hidden chain starts at the second
 //! token.
