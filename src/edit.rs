@@ -62,6 +62,9 @@ pub struct EditOptions {
     /// No new note may end a copy of more than this many notes of the training music (kept
     /// notes are walked but not checked; see [`crate::tokens::constraint`]).
     pub copy_limit: Option<CopyLimit>,
+    /// The key the new notes are asked for, stated as a key token (checkpoints trained with
+    /// `--controls key` and not key-relative); by default the piece's own key is stated.
+    pub key: Option<crate::key::Key>,
 }
 
 /// What an edit's candidates are ranked by.
@@ -104,6 +107,7 @@ impl Default for EditOptions {
             rerank: Rerank::Kept,
             fim: false,
             copy_limit: None,
+            key: None,
         }
     }
 }
@@ -117,6 +121,16 @@ impl EditOptions {
         }
         if !(self.horizon_beats.is_finite() && self.horizon_beats >= 0.0) {
             return Err(Error::setting("horizon", self.horizon_beats, "a number of beats >= 0"));
+        }
+        let config = tokenizer.config();
+        if let (Some(key), false) =
+            (self.key, config.controls.has(crate::tokens::Control::Key) && !config.key_relative)
+        {
+            return Err(Error::setting(
+                "key",
+                key,
+                "a checkpoint trained with --controls key and without --transpose-to-key (an edit states the key as a token)",
+            ));
         }
         Ok(())
     }
@@ -413,7 +427,7 @@ pub fn infill(
     }
     let (a, b) = region_steps(spb, beats);
     let cut_beats = a as f64 / f64::from(spb);
-    let stated = stated_controls(tokenizer, piece);
+    let stated = stated_controls(tokenizer, piece, opts.key);
     let primer = stated(tokenizer.encode_prefix(piece, Some(cut_beats), None));
     let constraints = Constraints::infill(tokenizer, piece, a, b);
     let horizon_end = b as f64 / f64::from(spb) + opts.horizon_beats;
@@ -464,7 +478,7 @@ pub fn harmonize(
     check_melody(tokenizer, melody, path)?;
     let constraints = Constraints::harmonize(tokenizer, melody, voices);
     let locked = constraints.clone();
-    let stated = stated_controls(tokenizer, melody);
+    let stated = stated_controls(tokenizer, melody, opts.key);
     let primer = stated(vec![BOS]);
     let melody_rules = rules(tokenizer, constraints.clone(), opts);
     let assemble = |tokens: &[TokenId], missed: usize| {
@@ -504,14 +518,17 @@ pub fn harmonize(
 }
 
 /// For a checkpoint with control tokens, what puts the control prefix of `piece` (its measured
-/// values: key, tempo, density, instruments) after the BOS of a sequence, so an edit is sampled
-/// and scored as the model learned pieces; the identity otherwise.
+/// values: key, tempo, density, instruments; `key` instead of its key when asked) after the BOS
+/// of a sequence, so an edit is sampled and scored as the model learned pieces; the identity
+/// otherwise.
 fn stated_controls<'a>(
     tokenizer: &'a Tokenizer,
     piece: &Piece,
+    key: Option<crate::key::Key>,
 ) -> impl Fn(Vec<TokenId>) -> Vec<TokenId> + 'a {
     let set = tokenizer.config().controls;
-    let values = (!set.is_empty()).then(|| crate::controls::measure(piece, set));
+    let asked = crate::controls::Asked { key, ..crate::controls::Asked::default() };
+    let values = (!set.is_empty()).then(|| asked.apply(set, crate::controls::measure(piece, set)));
     move |tokens| match &values {
         Some(v) => v.prefix(tokenizer.vocab(), &tokens),
         None => tokens,

@@ -241,7 +241,7 @@ fn infill_and_harmonize_read_the_piece_with_its_controls() {
         }
         q
     };
-    let fills = |ckpt: &Path, out: &str| {
+    let fills = |ckpt: &Path, out: &str, extra: &[&str]| {
         let run = cadenza(tmp.path())
             .args([
                 "infill",
@@ -253,6 +253,7 @@ fn infill_and_harmonize_read_the_piece_with_its_controls() {
             ])
             .args(["--count", "3", "--rng-seed", "4", "--out"])
             .arg(tmp.path().join(out))
+            .args(extra)
             .output()
             .unwrap();
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -260,8 +261,26 @@ fn infill_and_harmonize_read_the_piece_with_its_controls() {
         let shares = sharp_shares(&pieces, 0);
         (shares.iter().sum::<f64>() / shares.len() as f64, shares)
     };
-    let (with, shares) = fills(&ckpt, "filled");
-    let (without, plain_shares) = fills(&plain, "plain-filled");
+    let (with, shares) = fills(&ckpt, "filled", &[]);
+    let (without, plain_shares) = fills(&plain, "plain-filled", &[]);
+    // Asked for C major instead, the fills turn to F natural.
+    let (asked, asked_shares) = fills(&ckpt, "filled-c", &["--key", "C major"]);
+    assert!(asked < 0.3, "asked for C major, F# shares {asked_shares:?}");
+    let refused = cadenza(tmp.path())
+        .args([
+            "infill",
+            plain.to_str().unwrap(),
+            "--piece",
+            piece_path.to_str().unwrap(),
+            "--beats",
+            "16-80",
+        ])
+        .args(["--key", "C major"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--controls key") && err.trim().lines().count() == 1, "{err}");
     // In the piece's key, G major, more than the same chain without the key token manages.
     assert!(
         with > 0.8 && with > without + 0.1,

@@ -50,6 +50,11 @@ pub struct EditArgs {
     /// Device for libtorch models: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Ask for the new notes in this key, such as "D minor" (a checkpoint trained with
+    /// --controls key, not key-relative: the key is stated as a token). By default the piece's
+    /// own key is stated.
+    #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
+    key: Option<cadenza::key::Key>,
 }
 
 impl EditArgs {
@@ -65,6 +70,7 @@ impl EditArgs {
             rerank: if self.rerank == "joint" { Rerank::Joint } else { Rerank::Kept },
             fim: self.fim,
             copy_limit: None,
+            key: self.key,
         }
     }
 }
