@@ -514,6 +514,13 @@ fn infill_and_harmonize_keep_the_locked_notes_and_flag_the_new_ones() {
             400,
         ),
         ("unknown field", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "voices": 2"#), 400),
+        ("no such key", "/api/infill", infill(r#""start_beat": 0, "end_beat": 4, "key": "H minor""#), 400),
+        (
+            "a key the checkpoint cannot state",
+            "/api/infill",
+            infill(r#""start_beat": 0, "end_beat": 4, "key": "D minor""#),
+            422,
+        ),
         (
             "unknown upload",
             "/api/infill",

@@ -564,15 +564,7 @@ impl SamplingBody {
 
     /// The key asked for (empty: none); a 400 naming the field when it is no key.
     fn key(&self) -> Result<Option<crate::key::Key>> {
-        match self.key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
-            None => Ok(None),
-            Some(k) => k.parse().map(Some).map_err(|_| {
-                bad(
-                    "key",
-                    format!("must be a tonic and a mode, such as \"A minor\" or \"F# major\", got {k:?}"),
-                )
-            }),
-        }
+        parse_key(self.key.as_deref())
     }
 
     fn guard(&self) -> Guard {
@@ -1062,6 +1054,17 @@ fn wav(state: &State, id: &str) -> Result<Response> {
 fn wav(state: &State, id: &str) -> Result<Response> {
     state.store.sample_midi(id)?;
     Err(StudioError::NoAudio("this cadenza was built without the `audio` feature".into()).into())
+}
+
+/// A body's `key` field (empty or absent: none); a 400 naming the field when it is no key. The
+/// generation and edit routes read it alike.
+pub(super) fn parse_key(field: Option<&str>) -> Result<Option<crate::key::Key>> {
+    match field.map(str::trim).filter(|k| !k.is_empty()) {
+        None => Ok(None),
+        Some(k) => k.parse().map(Some).map_err(|_| {
+            bad("key", format!("must be a tonic and a mode, such as \"A minor\" or \"F# major\", got {k:?}"))
+        }),
+    }
 }
 
 #[cfg(test)]

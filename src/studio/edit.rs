@@ -48,6 +48,7 @@ const COMMON_FIELDS: &[&str] = &[
     "rng_seed",
     "max_polyphony",
     "max_copy",
+    "key",
 ];
 
 fn default_candidates() -> usize {
@@ -77,6 +78,10 @@ struct EditBody {
     candidates: usize,
     #[serde(default = "one_usize")]
     variations: usize,
+    /// The key the new notes are asked for (checkpoints with key tokens; see
+    /// [`crate::edit::EditOptions::key`]).
+    #[serde(default)]
+    key: Option<String>,
     #[serde(flatten)]
     draw: DrawBody,
 }
@@ -207,6 +212,7 @@ fn check(state: &State, b: &EditBody) -> Result<(std::path::PathBuf, Source, Vec
         sampler: b.draw.sampler(),
         rng_seed: b.draw.rng_seed.unwrap_or_else(rand::random),
         max_polyphony: b.draw.max_polyphony,
+        key: super::api::parse_key(b.key.as_deref())?,
         ..EditOptions::default()
     };
     Ok((checkpoint, source, bytes, options))
