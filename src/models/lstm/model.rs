@@ -191,10 +191,10 @@ impl Network for Net {
         Ok((state.0.f_index_select(1, rows)?, state.1.f_index_select(1, rows)?))
     }
 
-    fn cat_states(&self, states: &[State]) -> Result<Option<State>> {
+    fn cat_states(&self, states: &[State]) -> Result<State> {
         let h: Vec<&Tensor> = states.iter().map(|s| &s.0).collect();
         let c: Vec<&Tensor> = states.iter().map(|s| &s.1).collect();
-        Ok(Some((Tensor::f_cat(&h, 1)?, Tensor::f_cat(&c, 1)?)))
+        Ok((Tensor::f_cat(&h, 1)?, Tensor::f_cat(&c, 1)?))
     }
 }
 

@@ -110,7 +110,7 @@ pub trait Network: Sized + Send + 'static {
     /// The state of the rows `rows` (int64 indices on the device) of `state`, in that order.
     fn select_rows(&self, state: &Self::State, rows: &Tensor) -> Result<Self::State>;
 
-    /// The states stacked as one batch (rows in order), or `None` when they cannot be (a KV
-    /// cache of another length).
-    fn cat_states(&self, states: &[Self::State]) -> Result<Option<Self::State>>;
+    /// The states stacked as one batch (rows in order); a Transformer pads KV caches of rows that
+    /// have read fewer tokens (see [`crate::models::transformer`]). An empty list is an error.
+    fn cat_states(&self, states: &[Self::State]) -> Result<Self::State>;
 }

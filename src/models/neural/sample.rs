@@ -4,11 +4,10 @@
 //! Everything runs under `tch::no_grad` in evaluation mode (no dropout). Sampling is
 //! incremental: the network's state (recurrent state, KV cache) is kept and one token per
 //! sequence is fed per step. [`Generator::generate_batch`] primes primers of equal length
-//! together, runs all rows as one batch when the network can stack their states (always for
-//! the LSTM; for the Transformer when the primers have equal lengths, else one batch per
-//! primer length) and draws each row's token with [`crate::sampler::Sampler::pick`] and that
-//! row's own RNG ([`crate::sampler::rng_for`]) and note guard, so row `i` is the same sample
-//! alone or in a batch.
+//! together, then runs all rows as one batch (the Transformer pads the KV caches of shorter
+//! primers and masks the padding) and draws each row's token with
+//! [`crate::sampler::Sampler::pick`] and that row's own RNG ([`crate::sampler::rng_for`]) and
+//! note guard, so row `i` is the same sample alone or in a batch.
 //!
 //! A libtorch failure on any of these paths comes back as [`crate::Error::Torch`] (through
 //! [`Generator`] and the inherent `try_*` forms, which return the concrete stream type), never
@@ -106,8 +105,8 @@ impl<N: Network> TokenStream for NeuralStream<'_, N> {
     }
 }
 
-/// One batch of rows decoded together: their state, the next-token distributions and which
-/// primer each row continues.
+/// The rows decoded together: their state, the next-token distributions and which primer each
+/// row still decoding continues.
 struct Rows<S> {
     state: S,
     probs: Tensor,
@@ -236,7 +235,8 @@ impl<N: Network> NeuralModel<N> {
         let net = &*net;
         let (vocab, device) = (net.vocab(), net.device());
         tch::no_grad(|| -> Result<()> {
-            // Prime primers of equal length together, then split the batches into rows.
+            // Prime primers of equal length together, then split the batches into rows and stack
+            // them all as one batch (a Transformer pads the shorter primers' caches).
             let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
             for (i, p) in primers.iter().enumerate() {
                 by_len.entry(primer_or_bos(p).len()).or_default().push(i);
@@ -258,37 +258,10 @@ impl<N: Network> NeuralModel<N> {
             }
             let states: Vec<N::State> = row_state.into_iter().flatten().collect();
             let probs: Vec<Tensor> = row_probs.into_iter().flatten().collect();
-            // One batch of every row when the network can stack their states, else one per
-            // primer length.
-            let mut batches = match net.cat_states(&states)? {
-                Some(state) => {
-                    vec![Rows {
-                        state,
-                        probs: Tensor::f_cat(&probs, 0)?,
-                        primers: (0..primers.len()).collect(),
-                    }]
-                }
-                None => {
-                    let mut out = Vec::with_capacity(by_len.len());
-                    for rows in by_len.values() {
-                        let group: Vec<N::State> = rows
-                            .iter()
-                            .map(|&i| {
-                                net.select_rows(
-                                    &states[i],
-                                    &Tensor::f_from_slice(&[0i64])?.f_to_device(device)?,
-                                )
-                            })
-                            .collect::<Result<_>>()?;
-                        let state = net.cat_states(&group)?.ok_or(Error::Torch {
-                            op: "stacking decoding states",
-                            source: tch::TchError::Shape("rows primed together differ".into()),
-                        })?;
-                        let p: Vec<Tensor> = rows.iter().map(|&i| probs[i].shallow_clone()).collect();
-                        out.push(Rows { state, probs: Tensor::f_cat(&p, 0)?, primers: rows.clone() });
-                    }
-                    out
-                }
+            let mut b = Rows {
+                state: net.cat_states(&states)?,
+                probs: Tensor::f_cat(&probs, 0)?,
+                primers: (0..primers.len()).collect(),
             };
             let mut guards: Vec<_> = match guarded {
                 Some(g) => g.iter().map(|p| sampler.guard(primer_or_bos(p))).collect(),
@@ -296,40 +269,32 @@ impl<N: Network> NeuralModel<N> {
             };
             let mut rngs: Vec<_> = (0..primers.len()).map(|i| rng_for(seed, i as u64)).collect();
             for _ in 0..max_new {
-                let mut still = Vec::with_capacity(batches.len());
-                for mut b in batches {
-                    let mut rows = rows_f64(&b.probs)?;
-                    let mut keep = Vec::with_capacity(b.primers.len());
-                    let mut next = Vec::with_capacity(b.primers.len());
-                    // Each row's guard and stream, borrowed apart (a batch's rows are distinct).
-                    let mut slots: Vec<Option<_>> =
-                        guards.iter_mut().zip(rngs.iter_mut()).map(|(g, r)| Some((g.as_mut(), r))).collect();
-                    let picked: Vec<_> =
-                        b.primers.iter().map(|&i| slots[i].take().expect("distinct rows")).collect();
-                    let picks = sampler.pick_rows(&mut rows, picked);
-                    for (k, (&i, t)) in b.primers.iter().zip(picks).enumerate() {
-                        outs[i].push(t);
-                        if t != EOS && outs[i].len() < max_new {
-                            keep.push(k as i64);
-                            next.push(t);
-                        }
+                let mut rows = rows_f64(&b.probs)?;
+                let mut keep = Vec::with_capacity(b.primers.len());
+                let mut next = Vec::with_capacity(b.primers.len());
+                // Each row's guard and stream, borrowed apart (the batch's rows are distinct).
+                let mut slots: Vec<Option<_>> =
+                    guards.iter_mut().zip(rngs.iter_mut()).map(|(g, r)| Some((g.as_mut(), r))).collect();
+                let picked: Vec<_> =
+                    b.primers.iter().map(|&i| slots[i].take().expect("distinct rows")).collect();
+                let picks = sampler.pick_rows(&mut rows, picked);
+                for (k, (&i, t)) in b.primers.iter().zip(picks).enumerate() {
+                    outs[i].push(t);
+                    if t != EOS && outs[i].len() < max_new {
+                        keep.push(k as i64);
+                        next.push(t);
                     }
-                    if next.is_empty() {
-                        continue;
-                    }
-                    if keep.len() < b.primers.len() {
-                        let idx = Tensor::f_from_slice(&keep)?.f_to_device(device)?;
-                        b.state = net.select_rows(&b.state, &idx)?;
-                        b.primers = keep.iter().map(|&k| b.primers[k as usize]).collect();
-                    }
-                    let input = token_tensor(&next, vocab, device)?.f_unsqueeze(1)?;
-                    b.probs = prime(net, &input, &mut b.state, out_vocab)?;
-                    still.push(b);
                 }
-                if still.is_empty() {
+                if next.is_empty() {
                     break;
                 }
-                batches = still;
+                if keep.len() < b.primers.len() {
+                    let idx = Tensor::f_from_slice(&keep)?.f_to_device(device)?;
+                    b.state = net.select_rows(&b.state, &idx)?;
+                    b.primers = keep.iter().map(|&k| b.primers[k as usize]).collect();
+                }
+                let input = token_tensor(&next, vocab, device)?.f_unsqueeze(1)?;
+                b.probs = prime(net, &input, &mut b.state, out_vocab)?;
             }
             Ok(())
         })?;

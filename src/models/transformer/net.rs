@@ -19,6 +19,15 @@
 //! `context / 2` tokens every `context / 2` tokens, about one token's extra work per token.
 //! Rebuilds happen at fixed token counts, so scoring, streams and batched sampling agree
 //! whatever the chunking.
+//!
+//! **Rows of different lengths in one batch.** The cache holds each block's keys and values in
+//! buffers as wide as the context, written in place (no copy of the cache per step). Caches of
+//! different lengths stack ([`Network::cat_states`]): each row keeps its own length, writes its
+//! new columns after its own tokens, reads its rotary positions from its own length and masks
+//! the columns past them out of attention, so a row decodes as it would alone (up to float
+//! rounding). A row slides when its own length reaches the context, rebuilt alone from its last
+//! `context / 2` tokens into its own buffer rows while the others go on; `compare` and the studio
+//! continue primers of any lengths as one batch this way.
 
 use tch::{Device, Kind, Tensor};
 
@@ -75,24 +84,28 @@ impl Block {
     }
 }
 
-/// The KV cache of a batch of rows that have all read the same number of tokens.
+/// The KV cache of a batch of rows, each with its own length.
 #[derive(Debug)]
 pub struct Cache {
     batch: i64,
-    /// Per block: rotated keys and values, `[batch, heads, len, head_dim]`; empty before the
+    /// Per block: rotated keys and values in buffers of `[batch, heads, capacity, head_dim]`
+    /// (capacity: the context), row `r` in columns `0..lens[r]`, zeros after; empty before the
     /// first token.
     kv: Vec<(Tensor, Tensor)>,
-    /// The tokens the cache holds, `[batch, len]` (to rebuild it when it slides).
+    /// The tokens the cache holds, `[batch, capacity]` likewise (to rebuild a row that slides).
     tokens: Option<Tensor>,
+    /// Tokens each row holds.
+    lens: Vec<i64>,
+    /// The longest row's length: the columns in use.
     len: i64,
 }
 
 impl Cache {
     fn empty(batch: i64) -> Cache {
-        Cache { batch, kv: Vec::new(), tokens: None, len: 0 }
+        Cache { batch, kv: Vec::new(), tokens: None, lens: vec![0; batch.max(0) as usize], len: 0 }
     }
 
-    /// Tokens the cache holds per row.
+    /// Tokens the longest row holds.
     pub fn len(&self) -> i64 {
         self.len
     }
@@ -100,6 +113,59 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Tokens each row holds.
+    pub fn row_lens(&self) -> &[i64] {
+        &self.lens
+    }
+
+    /// Whether the rows hold different numbers of tokens.
+    fn is_ragged(&self) -> bool {
+        self.lens.iter().any(|&n| n != self.len)
+    }
+
+    /// Buffer columns.
+    fn capacity(&self) -> i64 {
+        self.tokens.as_ref().map_or(0, |t| t.size()[1])
+    }
+
+    /// The same rows in buffers of `cap` columns (at least the current capacity); `shape` gives
+    /// each block's `(heads, head_dim)` for a cache that has read nothing yet.
+    fn widened(&self, cap: i64, shape: &[(i64, i64)], device: Device) -> Result<Cache> {
+        let b = self.batch;
+        let kv = if self.kv.is_empty() {
+            shape
+                .iter()
+                .map(|&(h, hd)| {
+                    let z = Tensor::f_zeros([b, h, cap, hd], (Kind::Float, device))?;
+                    Ok((z.f_zeros_like()?, z))
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            self.kv
+                .iter()
+                .map(|(k, v)| Ok((widened(k, 2, cap)?, widened(v, 2, cap)?)))
+                .collect::<Result<_>>()?
+        };
+        let tokens = match &self.tokens {
+            Some(t) => widened(t, 1, cap)?,
+            None => Tensor::f_zeros([b, cap], (Kind::Int64, device))?,
+        };
+        Ok(Cache { batch: b, kv, tokens: Some(tokens), lens: self.lens.clone(), len: self.len })
+    }
+}
+
+/// `buf` with dimension `dim` zero-extended to `cap` (itself when it is that wide already).
+fn widened(buf: &Tensor, dim: i64, cap: i64) -> Result<Tensor> {
+    let mut size = buf.size();
+    let have = size[dim as usize];
+    if have >= cap {
+        return Ok(buf.shallow_clone());
+    }
+    size[dim as usize] = cap;
+    let out = Tensor::f_zeros(size.as_slice(), (buf.kind(), buf.device()))?;
+    out.f_narrow(dim, 0, have)?.f_copy_(buf)?;
+    Ok(out)
 }
 
 /// The weights and the forward pass.
@@ -169,6 +235,19 @@ impl Net {
         Ok((angles.f_cos()?.f_to_kind(kind)?, angles.f_sin()?.f_to_kind(kind)?))
     }
 
+    /// The rotary angles of each row's next `len` positions, from its own length `starts[r]`,
+    /// each `[batch, 1, len, head_dim / 2]` (the same values as [`Net::rope`] row by row).
+    fn rope_rows(&self, starts: &[i64], len: i64, kind: Kind) -> Result<(Tensor, Tensor)> {
+        let half = (self.cfg.head_dim() / 2) as i64;
+        let opts = (Kind::Float, self.device);
+        let idx = Tensor::f_arange(half, opts)?;
+        let inv_freq = idx.f_mul_scalar(-2.0 * ROPE_BASE.ln() / (2 * half) as f64)?.f_exp()?;
+        let pos: Vec<f32> = starts.iter().flat_map(|&s| (s..s + len).map(|p| p as f32)).collect();
+        let pos = Tensor::f_from_slice(&pos)?.f_to_device(self.device)?.f_view([starts.len() as i64, len])?;
+        let angles = pos.f_unsqueeze(2)?.f_mul(&inv_freq.f_view([1, 1, half])?)?.f_unsqueeze(1)?;
+        Ok((angles.f_cos()?.f_to_kind(kind)?, angles.f_sin()?.f_to_kind(kind)?))
+    }
+
     /// `x` (`[batch, heads, len, head_dim]`) rotated by the angles `cos`/`sin`.
     fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         let half = x.size()[3] / 2;
@@ -182,7 +261,7 @@ impl Net {
     /// Run `tokens` (`[batch, len]`) through the network after the `past` tokens whose keys
     /// and values `cache` holds (none: a fresh pass), appending theirs to it. Returns logits
     /// `[batch, len, vocab]` (f32).
-    fn pass(&self, tokens: &Tensor, cache: Option<&mut Cache>, mode: Mode) -> Result<Tensor> {
+    fn pass(&self, tokens: &Tensor, mut cache: Option<&mut Cache>, mode: Mode) -> Result<Tensor> {
         let (b, t) = (tokens.size()[0], tokens.size()[1]);
         let (h, hd) = (self.cfg.heads as i64, self.cfg.head_dim() as i64);
         let d = self.cfg.dim as i64;
@@ -191,21 +270,45 @@ impl Net {
             Ok(if mode.kind == Kind::Float { w.shallow_clone() } else { w.f_to_kind(mode.kind)? })
         };
         let past = cache.as_ref().map_or(0, |c| c.len);
-        let (cos, sin) = self.rope(past, t, mode.kind)?;
-        // Which keys each query sees: all earlier ones. `is_causal` aligns its mask top-left, so
-        // it only serves a pass without a cache; one query sees everything; otherwise a mask.
-        let (mask, causal) = if past == 0 {
+        let lens = cache.as_ref().filter(|c| c.is_ragged()).map(|c| c.lens.clone());
+        let (cos, sin) = match &lens {
+            Some(lens) => self.rope_rows(lens, t, mode.kind)?,
+            None => self.rope(past, t, mode.kind)?,
+        };
+        // Which keys each query sees: all earlier ones of its row. `is_causal` aligns its mask
+        // top-left, so it only serves a pass without a cache; one query of rows of equal lengths
+        // sees everything; otherwise a mask (rows of different lengths: up to each one's own).
+        let dev = self.device;
+        let keys = || Tensor::f_arange(past + t, (Kind::Int64, dev));
+        let (mask, causal) = if let Some(lens) = &lens {
+            let first = Tensor::f_from_slice(lens)?.f_to_device(dev)?.f_view([b, 1, 1, 1])?;
+            let q = Tensor::f_arange(t, (Kind::Int64, dev))?.f_view([1, 1, t, 1])?.f_add(&first)?;
+            (Some(keys()?.f_view([1, 1, 1, past + t])?.f_le_tensor(&q)?), false)
+        } else if past == 0 {
             (None, t > 1)
         } else if t == 1 {
             (None, false)
         } else {
-            let q = Tensor::f_arange_start(past, past + t, (Kind::Int64, self.device))?.f_unsqueeze(1)?;
-            let k = Tensor::f_arange(past + t, (Kind::Int64, self.device))?.f_unsqueeze(0)?;
-            (Some(k.f_le_tensor(&q)?), false)
+            let q = Tensor::f_arange_start(past, past + t, (Kind::Int64, dev))?.f_unsqueeze(1)?;
+            (Some(keys()?.f_unsqueeze(0)?.f_le_tensor(&q)?), false)
         };
+        // Where each row's new columns go (rows of different lengths: after their own tokens).
+        let columns = match &lens {
+            Some(lens) => {
+                let first = Tensor::f_from_slice(lens)?.f_to_device(dev)?.f_view([b, 1])?;
+                Some(Tensor::f_arange(t, (Kind::Int64, dev))?.f_view([1, t])?.f_add(&first)?)
+            }
+            None => None,
+        };
+        if let Some(c) = cache.as_deref_mut() {
+            let want = (self.cfg.effective_context() as i64).max(past + t);
+            if c.capacity() < past + t {
+                let shape = vec![(h, hd); self.blocks.len()];
+                *c = c.widened(want.max(2 * c.capacity()), &shape, dev)?;
+            }
+        }
         let mut x = Tensor::f_embedding(&self.embed, tokens, -1, false, false)?;
         x = cast(&x)?.f_dropout(p, mode.train)?;
-        let mut cache = cache;
         for (l, blk) in self.blocks.iter().enumerate() {
             let y = x
                 .f_layer_norm([d], Some(&cast(&blk.ln1_w)?), Some(&cast(&blk.ln1_b)?), LN_EPS, true)
@@ -216,17 +319,22 @@ impl Net {
             let mut k = Self::rotate(&qkv.f_select(0, 1)?, &cos, &sin)?;
             let mut v = qkv.f_select(0, 2)?;
             if let Some(c) = cache.as_deref_mut() {
-                if past > 0 {
-                    let (pk, pv) = &c.kv[l];
-                    k = Tensor::f_cat(&[pk, &k], 2)?;
-                    v = Tensor::f_cat(&[pv, &v], 2)?;
+                // Write the new columns into the block's buffers in place, then attend over
+                // the columns in use.
+                let (kb, vb) = &mut c.kv[l];
+                match &columns {
+                    Some(cols) => {
+                        let idx = cols.f_view([b, 1, t, 1])?.f_expand([b, h, t, hd], false)?;
+                        let _ = kb.f_scatter_(2, &idx, &k)?;
+                        let _ = vb.f_scatter_(2, &idx, &v)?;
+                    }
+                    None => {
+                        kb.f_narrow(2, past, t)?.f_copy_(&k)?;
+                        vb.f_narrow(2, past, t)?.f_copy_(&v)?;
+                    }
                 }
-                let entry = (k.shallow_clone(), v.shallow_clone());
-                if past > 0 {
-                    c.kv[l] = entry;
-                } else {
-                    c.kv.push(entry);
-                }
+                k = kb.f_narrow(2, 0, past + t)?;
+                v = vb.f_narrow(2, 0, past + t)?;
             }
             let a = Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), p, causal, None, false)
                 .map_err(torch("scaled_dot_product_attention"))?;
@@ -241,10 +349,15 @@ impl Net {
             x = x.f_add(&y.f_dropout(p, mode.train)?)?;
         }
         if let Some(c) = cache {
-            c.tokens = Some(match &c.tokens {
-                Some(old) if past > 0 => Tensor::f_cat(&[old, tokens], 1)?,
-                _ => tokens.shallow_clone(),
-            });
+            if let Some(buf) = c.tokens.as_mut() {
+                match &columns {
+                    Some(cols) => {
+                        let _ = buf.f_scatter_(1, cols, tokens)?;
+                    }
+                    None => buf.f_narrow(1, past, t)?.f_copy_(tokens)?,
+                }
+            }
+            c.lens.iter_mut().for_each(|n| *n += t);
             c.len = past + t;
         }
         let x = x
@@ -297,19 +410,12 @@ impl Network for Net {
     fn step(&self, input: &Tensor, state: &mut Cache) -> Result<Tensor> {
         let mode = Mode { train: false, kind: Kind::Float };
         let context = self.cfg.effective_context() as i64;
-        let keep = (context / 2).max(1);
         let total = input.size()[1];
         let mut outs = Vec::new();
         let mut start = 0;
         while start < total {
             if state.len >= context {
-                // Slide: rebuild the cache from the last `keep` tokens alone.
-                let held =
-                    state.tokens.as_ref().map(|t| t.f_narrow(1, state.len - keep, keep)).transpose()?;
-                *state = Cache::empty(state.batch);
-                if let Some(held) = held {
-                    let _ = self.pass(&held, Some(state), mode)?;
-                }
+                self.slide(state, context, mode)?;
             }
             let n = (total - start).min(context - state.len);
             outs.push(self.pass(&input.f_narrow(1, start, n)?, Some(state), mode)?);
@@ -323,31 +429,86 @@ impl Network for Net {
     }
 
     fn select_rows(&self, state: &Cache, rows: &Tensor) -> Result<Cache> {
+        let picked = Vec::<i64>::try_from(&rows.f_to_device(Device::Cpu)?.f_to_kind(Kind::Int64)?)?;
+        let mut lens = Vec::with_capacity(picked.len());
+        for &r in &picked {
+            lens.push(*state.lens.get(r as usize).ok_or_else(|| Error::Torch {
+                op: "selecting cache rows",
+                source: tch::TchError::Shape(format!("row {r} of a batch of {}", state.batch)),
+            })?);
+        }
         let kv = state
             .kv
             .iter()
             .map(|(k, v)| Ok((k.f_index_select(0, rows)?, v.f_index_select(0, rows)?)))
             .collect::<Result<_>>()?;
         let tokens = state.tokens.as_ref().map(|t| t.f_index_select(0, rows)).transpose()?;
-        Ok(Cache { batch: rows.size()[0], kv, tokens, len: state.len })
+        let len = lens.iter().copied().max().unwrap_or(0);
+        Ok(Cache { batch: picked.len() as i64, kv, tokens, lens, len })
     }
 
-    fn cat_states(&self, states: &[Cache]) -> Result<Option<Cache>> {
-        let Some(first) = states.first() else { return Ok(None) };
-        if states.iter().any(|s| s.len != first.len) {
-            return Ok(None);
+    fn cat_states(&self, states: &[Cache]) -> Result<Cache> {
+        if states.is_empty() {
+            return Err(Error::Torch {
+                op: "stacking decoding states",
+                source: tch::TchError::Shape("no states".into()),
+            });
         }
         let batch = states.iter().map(|s| s.batch).sum();
-        if first.len == 0 {
-            return Ok(Some(Cache::empty(batch)));
+        let lens: Vec<i64> = states.iter().flat_map(|s| s.lens.iter().copied()).collect();
+        let len = lens.iter().copied().max().unwrap_or(0);
+        if len == 0 {
+            return Ok(Cache::empty(batch));
         }
-        let mut kv = Vec::with_capacity(first.kv.len());
-        for l in 0..first.kv.len() {
-            let k: Vec<&Tensor> = states.iter().map(|s| &s.kv[l].0).collect();
-            let v: Vec<&Tensor> = states.iter().map(|s| &s.kv[l].1).collect();
+        // Buffers of one capacity, so that they stack.
+        let cap =
+            states.iter().map(Cache::capacity).max().unwrap_or(0).max(self.cfg.effective_context() as i64);
+        let (h, hd) = (self.cfg.heads as i64, self.cfg.head_dim() as i64);
+        let shape = vec![(h, hd); self.blocks.len()];
+        let wide = states.iter().map(|s| s.widened(cap, &shape, self.device)).collect::<Result<Vec<_>>>()?;
+        let mut kv = Vec::with_capacity(self.blocks.len());
+        for l in 0..self.blocks.len() {
+            let k: Vec<&Tensor> = wide.iter().map(|s| &s.kv[l].0).collect();
+            let v: Vec<&Tensor> = wide.iter().map(|s| &s.kv[l].1).collect();
             kv.push((Tensor::f_cat(&k, 0)?, Tensor::f_cat(&v, 0)?));
         }
-        let tokens: Vec<&Tensor> = states.iter().filter_map(|s| s.tokens.as_ref()).collect();
-        Ok(Some(Cache { batch, kv, tokens: Some(Tensor::f_cat(&tokens, 0)?), len: first.len }))
+        let tokens: Vec<&Tensor> = wide.iter().filter_map(|s| s.tokens.as_ref()).collect();
+        Ok(Cache { batch, kv, tokens: Some(Tensor::f_cat(&tokens, 0)?), lens, len })
+    }
+}
+
+impl Net {
+    /// Slide the rows of `state` whose own length has reached `context`: each is rebuilt from
+    /// its last `context / 2` tokens alone (see the module doc) into its own rows of the
+    /// buffers, the other rows untouched.
+    fn slide(&self, state: &mut Cache, context: i64, mode: Mode) -> Result<()> {
+        let keep = (context / 2).max(1);
+        let full: Vec<i64> = (0..state.batch).filter(|&r| state.lens[r as usize] >= context).collect();
+        let Some(tokens) = state.tokens.as_ref().filter(|_| !full.is_empty()) else { return Ok(()) };
+        let dev = self.device;
+        let idx = Tensor::f_from_slice(&full)?.f_to_device(dev)?;
+        // A sliding row holds exactly `context` tokens (a step never writes past it).
+        let held = tokens.f_index_select(0, &idx)?.f_narrow(1, context - keep, keep)?;
+        let mut fresh = Cache::empty(full.len() as i64);
+        let _ = self.pass(&held, Some(&mut fresh), mode)?;
+        if full.len() as i64 == state.batch {
+            *state = fresh;
+            return Ok(());
+        }
+        let cap = state.capacity();
+        let (h, hd) = (self.cfg.heads as i64, self.cfg.head_dim() as i64);
+        let fresh = fresh.widened(cap, &vec![(h, hd); self.blocks.len()], dev)?;
+        for ((k, v), (fk, fv)) in state.kv.iter_mut().zip(&fresh.kv) {
+            let _ = k.f_index_copy_(0, &idx, fk)?;
+            let _ = v.f_index_copy_(0, &idx, fv)?;
+        }
+        if let (Some(t), Some(ft)) = (state.tokens.as_mut(), fresh.tokens.as_ref()) {
+            let _ = t.f_index_copy_(0, &idx, ft)?;
+        }
+        for &r in &full {
+            state.lens[r as usize] = keep;
+        }
+        state.len = state.lens.iter().copied().max().unwrap_or(0);
+        Ok(())
     }
 }

@@ -189,6 +189,60 @@ fn batched_sampling_matches_one_stream_per_row_past_the_context() {
     assert_ne!(same[0], same[1]);
 }
 
+#[test]
+fn caches_of_different_lengths_stack_padded_and_decode_as_alone() {
+    let _g = torch_lock();
+    // Context 12: rows primed with 2, 6 and 11 tokens slide at different steps.
+    let model = random_model(TransformerConfig { context: 12, ..tiny() }, 17);
+    let rows: Vec<Vec<TokenId>> =
+        [2, 6, 11, 1].iter().enumerate().map(|(i, &n)| seq_of(n - 1, i + 1)).collect();
+    let more: Vec<Vec<TokenId>> = (0..4).map(|i| seq_of(30, i + 7)[1..].to_vec()).collect();
+    let ids = |t: &[TokenId]| Tensor::from_slice(&t.iter().map(|&x| i64::from(x)).collect::<Vec<_>>());
+    let got = tch::no_grad(|| {
+        let net = model.net();
+        let states: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let mut s = net.init_state(1).unwrap();
+                let _ = net.step(&ids(r).unsqueeze(0), &mut s).unwrap();
+                s
+            })
+            .collect();
+        let mut batch = net.cat_states(&states).unwrap();
+        assert_eq!(batch.row_lens(), [2, 6, 11, 1]);
+        // Feed 30 more tokens per row, in chunks of 1, 3 and 5 (each chunk crosses slides).
+        let mut got: Vec<Vec<f32>> = vec![Vec::new(); 4];
+        let mut at = 0;
+        for chunk in [1usize, 3, 5].iter().cycle() {
+            if at >= 30 {
+                break;
+            }
+            let n = (*chunk).min(30 - at);
+            let input = Tensor::stack(&more.iter().map(|m| ids(&m[at..at + n])).collect::<Vec<_>>(), 0);
+            let logits = net.step(&input, &mut batch).unwrap();
+            for (r, out) in got.iter_mut().enumerate() {
+                out.extend(payload::to_f32_vec(&logits.get(r as i64)).unwrap());
+            }
+            at += n;
+        }
+        // Every row slid at its own length: 2 + 30, 6 + 30, 11 + 30 and 1 + 30 tokens, rebuilt
+        // from their last 6 before the step after it reached 12.
+        assert_eq!(batch.row_lens(), [8, 12, 11, 7]);
+        assert_eq!(batch.len(), 12);
+        // A selected row keeps its length; the batch narrows to its longest row.
+        let one = net.select_rows(&batch, &Tensor::from_slice(&[3i64, 0])).unwrap();
+        assert_eq!((one.row_lens(), one.len()), ([7, 8].as_slice(), 8));
+        got
+    });
+    for (r, out) in got.iter().enumerate() {
+        let whole: Vec<TokenId> = rows[r].iter().chain(&more[r]).copied().collect();
+        let alone = cached_logits(&model, &whole, 1);
+        let vocab = alone.len() / whole.len();
+        let d = max_diff(out, &alone[rows[r].len() * vocab..]);
+        assert!(d < 1e-4, "row {r}: padded batch differs from the row alone by {d}");
+    }
+}
+
 /// `BOS`, `half` random tokens of `alphabet` (from id 10), the same again, `EOS`.
 fn copy_piece(rng: &mut impl rand::Rng, half: usize, alphabet: u16) -> Vec<TokenId> {
     let first: Vec<TokenId> = (0..half).map(|_| 10 + rng.random_range(0..alphabet)).collect();
