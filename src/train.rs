@@ -173,6 +173,10 @@ pub struct FinetuneOptions {
     pub seed: u64,
     /// How the folder is read (its split gives the held-out tenth).
     pub load: LoadOptions,
+    /// Continue an interrupted fine-tune from its `OUT.last` (its settings are the run's).
+    pub resume: Option<PathBuf>,
+    /// Stop as an interrupt does after this many steps of this run.
+    pub stop_after: Option<u64>,
 }
 
 #[cfg(feature = "lstm")]
@@ -188,6 +192,8 @@ impl Default for FinetuneOptions {
             device: "auto".into(),
             seed: 0,
             load: LoadOptions::default(),
+            resume: None,
+            stop_after: None,
         }
     }
 }
@@ -221,11 +227,22 @@ pub fn finetune_request(
         ..TrainOverrides::default()
     };
     let init = Some(base.to_path_buf());
+    let (resume, stop_after) = (opts.resume.clone(), opts.stop_after);
     let model = match header.kind {
-        ModelKind::Lstm => ModelSpec::Lstm(Box::new(NeuralRequest { overrides, init, ..Default::default() })),
-        ModelKind::Transformer => {
-            ModelSpec::Transformer(Box::new(NeuralRequest { overrides, init, ..Default::default() }))
-        }
+        ModelKind::Lstm => ModelSpec::Lstm(Box::new(NeuralRequest {
+            overrides,
+            init,
+            resume,
+            stop_after,
+            ..Default::default()
+        })),
+        ModelKind::Transformer => ModelSpec::Transformer(Box::new(NeuralRequest {
+            overrides,
+            init,
+            resume,
+            stop_after,
+            ..Default::default()
+        })),
         other => {
             return Err(crate::Error::setting(
                 "base",
@@ -413,7 +430,11 @@ impl<'a> TrainSplits<'a> {
         let train = corpus.require_slices(Split::Train)?;
         let valid = corpus.slices(Split::Valid);
         if !valid.is_empty() {
-            return Ok(TrainSplits { train, valid: valid.into_iter().map(Into::into).collect(), by_time: false });
+            return Ok(TrainSplits {
+                train,
+                valid: valid.into_iter().map(Into::into).collect(),
+                by_time: false,
+            });
         }
         let tokenizer = corpus.tokenizer();
         let vocab = tokenizer.vocab();
@@ -499,7 +520,7 @@ fn train_neural<N: crate::models::neural::Network>(
         progress: Some(progress),
         resume: neural.resume.as_deref(),
         init: neural.init.as_deref(),
-        max_steps_this_run: None,
+        max_steps_this_run: neural.stop_after,
         corpus: Some(&summary),
     };
     let report = neural::train::train::<N, _>(

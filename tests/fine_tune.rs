@@ -143,3 +143,47 @@ fn finetune_is_one_command_from_a_folder_to_a_model() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("markov"), "{err}");
 }
+
+#[test]
+fn a_fine_tune_is_reproducible_and_resumes_bit_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tiny_corpus(tmp.path(), 12, false);
+    std::fs::create_dir_all(tmp.path().join("new")).unwrap();
+    let second = distinct_corpus(&tmp.path().join("new"), 24);
+    let base = tmp.path().join("base.transformer");
+    let mut args = shape("transformer");
+    args.extend(["--steps", "30"]);
+    let out = train(tmp.path(), &first, "transformer", &base, &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let finetune = |name: &str, extra: &[&str]| {
+        let out = cadenza(tmp.path())
+            .current_dir(tmp.path())
+            .args(["finetune", second.to_str().unwrap(), "--base", base.to_str().unwrap(), "--out", name])
+            .args(["--steps", "24", "--batch", "4", "--window", "16", "--patience", "100", "--device", "cpu"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        tmp.path().join(name)
+    };
+    let payload = |path: &Path| cadenza::checkpoint::load(path).unwrap().1;
+    let step = |path: &Path| cadenza::checkpoint::load_header(path).unwrap().extra["step"].as_u64();
+
+    let a = finetune("a.transformer", &["--rng-seed", "5"]);
+    let again = finetune("again.transformer", &["--rng-seed", "5"]);
+    let other = finetune("other.transformer", &["--rng-seed", "6"]);
+    assert_eq!(payload(&a), payload(&again), "the same seed gave other weights");
+    assert_ne!(payload(&a), payload(&other), "another seed gave the same weights");
+
+    // Stopped after 9 of 24 steps as Ctrl-C stops it, then resumed: the uninterrupted result.
+    let stopped = finetune("b.transformer", &["--rng-seed", "5", "--stop-after", "9"]);
+    let last = tmp.path().join("b.transformer.last");
+    assert_eq!(step(&last), Some(9));
+    let resumed = finetune("b.transformer", &["--rng-seed", "5", "--resume", last.to_str().unwrap()]);
+    assert_eq!(stopped, resumed);
+    assert_eq!(step(&last), Some(24));
+    assert_eq!(payload(&resumed), payload(&a), "the resumed fine-tune differs from the straight one");
+    assert_eq!(payload(&last), payload(&tmp.path().join("a.transformer.last")));
+    let header = cadenza::checkpoint::load_header(&resumed).unwrap();
+    assert_eq!(header.extra["base"]["path"], base.to_str().unwrap(), "{}", header.extra);
+}

@@ -51,6 +51,13 @@ pub struct Args {
     /// Seed of the batches.
     #[arg(long, default_value_t = 0)]
     rng_seed: u64,
+    /// Continue a fine-tune stopped with Ctrl-C from its `OUT.last` (give the same folder, base
+    /// and options); the result is the one the run would have had uninterrupted.
+    #[arg(long, value_name = "CKPT")]
+    resume: Option<PathBuf>,
+    /// Stop as Ctrl-C does after this many steps of this run.
+    #[arg(long, value_name = "N", hide = true)]
+    stop_after: Option<u64>,
     #[command(flatten)]
     corpus_args: CorpusArgs,
 }
@@ -58,8 +65,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.base.exists() && args.base == std::path::Path::new(DEFAULT_BASE) {
         anyhow::bail!(
-            "{DEFAULT_BASE}: no base model here (none is committed yet); pass --base with an LSTM or \
-             Transformer checkpoint"
+            "{DEFAULT_BASE}: no base model here (run from the cadenza folder, where it is committed, or \
+             pass --base with an LSTM or Transformer checkpoint)"
         );
     }
     let opts = FinetuneOptions {
@@ -72,6 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         device: args.device.clone(),
         seed: args.rng_seed,
         load: args.corpus_args.load_options(),
+        resume: args.resume.clone(),
+        stop_after: args.stop_after,
     };
     let request = finetune_request(&args.base, &args.folder, &args.out, &opts)?;
     let context = || format!("fine-tuning {} into {}", args.base.display(), args.out.display());

@@ -97,6 +97,10 @@ pub struct LstmArgs {
     /// Write the resume checkpoint every this many steps.
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
+    /// Stop as Ctrl-C does (write `OUT.last`, then exit) after this many steps of this run;
+    /// `--resume OUT.last` carries on.
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after: Option<u64>,
     /// Share of training windows reordered for fill in the middle (PREFIX prefix SUFFIX suffix
     /// MIDDLE middle), e.g. 0.5, so that `cadenza infill` reads the music after the region too
     /// (0: left to right only).
@@ -145,6 +149,7 @@ impl LstmArgs {
             overrides: self.overrides(),
             resume: self.resume.clone(),
             init: self.init.clone(),
+            stop_after: self.stop_after,
         })
     }
 

@@ -67,6 +67,7 @@ impl TransformerArgs {
             overrides: shared.overrides(),
             resume: shared.resume.clone(),
             init: shared.init.clone(),
+            stop_after: shared.stop_after,
         })
     }
 

@@ -74,6 +74,9 @@ pub struct NeuralRequest<C> {
     /// Start from this checkpoint's weights (fine-tuning): its shape, fresh training settings,
     /// a fresh optimizer and schedule. Ignored with `resume`.
     pub init: Option<PathBuf>,
+    /// Stop as an interrupt does (checkpoint, then return) once this run has done this many
+    /// steps: scripted stops, and the tests of resuming.
+    pub stop_after: Option<u64>,
 }
 
 impl<C: NetConfig> NeuralRequest<C> {
