@@ -169,7 +169,15 @@ fn a_fine_tune_is_reproducible_and_resumes_bit_identically() {
     let payload = |path: &Path| cadenza::checkpoint::load(path).unwrap().1;
     let step = |path: &Path| cadenza::checkpoint::load_header(path).unwrap().extra["step"].as_u64();
 
+    // Stopped before its first step, the fine-tune holds exactly the base's weights: the same
+    // scores to the last bit.
+    finetune("zero.transformer", &["--rng-seed", "5", "--stop-after", "0"]);
+    let zero = tmp.path().join("zero.transformer.last");
+    assert_eq!(step(&zero), Some(0));
+    assert_eq!(valid_bits(tmp.path(), &zero, &second), valid_bits(tmp.path(), &base, &second));
+
     let a = finetune("a.transformer", &["--rng-seed", "5"]);
+    assert_ne!(valid_bits(tmp.path(), &a, &second), valid_bits(tmp.path(), &base, &second));
     let again = finetune("again.transformer", &["--rng-seed", "5"]);
     let other = finetune("other.transformer", &["--rng-seed", "6"]);
     assert_eq!(payload(&a), payload(&again), "the same seed gave other weights");
