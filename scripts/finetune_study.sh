@@ -5,7 +5,7 @@
 # committed checkpoints), with compare's statistics. One core per run (OMP_NUM_THREADS=1).
 #
 #   bash scripts/finetune_study.sh PHASE [OUT_DIR]
-#     PHASE: folders | scratch | markov | finetune | compare | table
+#     PHASE: folders | scratch | markov | finetune | eval | compare | table
 #
 # folders: OUT/bach-25, bach-50, bach-100 and folk-50, drawn (seeded) from the pieces of
 #   corpora/bach and corpora/folk that are in the training split under both split keys (so
@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CADENZA="${CADENZA:-$ROOT/target/debug/cadenza}"
 BASE="${BASE:-$ROOT/checkpoints/base.transformer}"
-PHASE="${1:?phase: folders | scratch | markov | finetune | compare | table}"
+PHASE="${1:?phase: folders | scratch | markov | finetune | eval | compare | table}"
 OUT="${2:-$ROOT/out/finetune-study}"
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
@@ -66,7 +66,7 @@ scratch)
     fi
     timed "$OUT/$set.scratch.log" "$CADENZA" train --model transformer --corpus "$(folder_of "$set")" \
       --split-key file-bytes --tokenizer midi-like --layers 4 --dim 144 --heads 4 --ff 576 \
-      --dropout 0.2 --batch 16 --window 256 --lr 0.002 --warmup 100 --steps 1000 --patience 4 \
+      --dropout 0.2 --batch 16 --window 256 --lr 0.002 --warmup 100 --steps 1000 --patience 10 \
       --rng-seed 1 --device cpu --out "$OUT/$set.scratch.transformer"
     tail -n 1 "$OUT/$set.scratch.log"
   done
@@ -86,6 +86,14 @@ finetune)
     tail -n 1 "$OUT/$set.tuned.log"
   done
   ;;
+eval)
+  for set in ${SETS_ONLY:-$SETS}; do
+    for m in markov scratch.transformer tuned.transformer; do
+      [ -f "$OUT/$set.$m" ] || continue
+      "$CADENZA" eval "$OUT/$set.$m" --corpus "$(corpus_of "$set")" --json > "$OUT/$set.$m.eval.json"
+    done
+  done
+  ;;
 compare)
   for set in ${SETS_ONLY:-$SETS}; do
     corpus="$(corpus_of "$set")"
@@ -99,11 +107,15 @@ compare)
   done
   ;;
 table)
+  printf '%-9s %-12s %10s %8s %8s\n' set model test_b/note cpu_s steps
   for set in $SETS; do
     for m in markov scratch.transformer tuned.transformer; do
-      [ -f "$OUT/$set.$m" ] || continue
+      [ -f "$OUT/$set.$m.eval.json" ] || continue
       log="$OUT/$set.${m%.transformer}.log"
-      echo "$set $m $(tail -n 1 "$log")"
+      bits=$("$ROOT/.pyenv/bin/python" -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['bits_per_note']:.3f}\")" "$OUT/$set.$m.eval.json")
+      cpu=$(grep -o 'cpu_s=[0-9]*' "$log" | tail -n 1 | cut -d= -f2 || true)
+      steps=$(grep -oE 'at step [0-9]+|[0-9]+ steps|step [0-9]+/[0-9]+|order [0-9]+' "$log" | tail -n 1 || true)
+      printf '%-9s %-12s %10s %8s %8s\n' "$set" "${m%.transformer}" "$bits" "$cpu" "$steps"
     done
   done
   ;;
