@@ -14,14 +14,9 @@ use cadenza::sampler::Sampler;
 use cadenza::tokens::{TokenId, BOS};
 use rand::{Rng, SeedableRng};
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(default),
-        Some(i) => {
-            args.get(i + 1).and_then(|v| v.parse().ok()).ok_or_else(|| format!("{name} needs a value"))
-        }
-    }
-}
+#[path = "support/args.rs"]
+mod args;
+use args::arg;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -226,23 +226,23 @@ pub fn finetune_request(
         device: Some(opts.device.clone()),
         ..TrainOverrides::default()
     };
-    let init = Some(base.to_path_buf());
-    let (resume, stop_after) = (opts.resume.clone(), opts.stop_after);
+    // The same request whatever the network's shape type.
+    fn neural<C: Default>(
+        overrides: TrainOverrides,
+        base: &Path,
+        opts: &FinetuneOptions,
+    ) -> Box<NeuralRequest<C>> {
+        Box::new(NeuralRequest {
+            overrides,
+            init: Some(base.to_path_buf()),
+            resume: opts.resume.clone(),
+            stop_after: opts.stop_after,
+            ..Default::default()
+        })
+    }
     let model = match header.kind {
-        ModelKind::Lstm => ModelSpec::Lstm(Box::new(NeuralRequest {
-            overrides,
-            init,
-            resume,
-            stop_after,
-            ..Default::default()
-        })),
-        ModelKind::Transformer => ModelSpec::Transformer(Box::new(NeuralRequest {
-            overrides,
-            init,
-            resume,
-            stop_after,
-            ..Default::default()
-        })),
+        ModelKind::Lstm => ModelSpec::Lstm(neural(overrides, base, opts)),
+        ModelKind::Transformer => ModelSpec::Transformer(neural(overrides, base, opts)),
         other => {
             return Err(crate::Error::setting(
                 "base",
