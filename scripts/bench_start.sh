@@ -11,7 +11,7 @@ dir=${2:-target/release}
 for b in cadenza cadenza-torch; do
     [[ -x "$dir/$b" ]] || { echo "bench_start.sh: no $dir/$b (run scripts/build.sh)" >&2; exit 1; }
 done
-if readelf -d "$dir/cadenza" | grep -q 'libtorch'; then
+if readelf -d "$dir/cadenza" | grep 'libtorch' >/dev/null; then
     echo "bench_start.sh: $dir/cadenza links libtorch: build the fast-start one with scripts/build.sh" >&2
     exit 1
 fi

@@ -50,7 +50,9 @@ lib_tests_in() {
     local best="" f
     for f in "$@"; do
         [[ -f "$f" && -x "$f" ]] || continue
-        if "$f" --list 2>/dev/null | grep -q '^models::transformer::tests::cuda_matches_the_cpu_and_trains_in_bf16: test$' \
+        # grep reads the whole list (no -q): under pipefail, a grep that quits at the first match
+        # can fail the pipeline with the lister's SIGPIPE.
+        if "$f" --list 2>/dev/null | grep '^models::transformer::tests::cuda_matches_the_cpu_and_trains_in_bf16: test$' >/dev/null \
             && { [[ -z "$best" ]] || [[ "$f" -nt "$best" ]]; }; then
             best="$f"
         fi

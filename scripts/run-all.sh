@@ -28,7 +28,7 @@ done
 echo "=== train"
 $CADENZA train --model markov --corpus corpora/bach --out checkpoints/bach.markov "${SPLIT[@]}"
 $CADENZA train --model hmm --corpus corpora/bach --out checkpoints/bach.hmm --states 64 "${SPLIT[@]}"
-if $CADENZA doctor --json | grep -q '"cuda_available": true'; then
+if $CADENZA doctor --json | grep '"cuda_available": true' >/dev/null; then
     $CADENZA train --model lstm --corpus corpora/bach --out checkpoints/bach.lstm --device cuda \
         --epochs 40 --patience 4 --rng-seed 1 "${SPLIT[@]}"
 elif [ ! -f checkpoints/bach.lstm ]; then
