@@ -96,22 +96,20 @@ pub struct Cache {
     tokens: Option<Tensor>,
     /// Tokens each row holds.
     lens: Vec<i64>,
-    /// The longest row's length: the columns in use.
-    len: i64,
 }
 
 impl Cache {
     fn empty(batch: i64) -> Cache {
-        Cache { batch, kv: Vec::new(), tokens: None, lens: vec![0; batch.max(0) as usize], len: 0 }
+        Cache { batch, kv: Vec::new(), tokens: None, lens: vec![0; batch.max(0) as usize] }
     }
 
-    /// Tokens the longest row holds.
+    /// Tokens the longest row holds: the columns in use.
     pub fn len(&self) -> i64 {
-        self.len
+        self.lens.iter().copied().max().unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Tokens each row holds.
@@ -121,37 +119,12 @@ impl Cache {
 
     /// Whether the rows hold different numbers of tokens.
     fn is_ragged(&self) -> bool {
-        self.lens.iter().any(|&n| n != self.len)
+        self.lens.windows(2).any(|w| w[0] != w[1])
     }
 
     /// Buffer columns.
     fn capacity(&self) -> i64 {
         self.tokens.as_ref().map_or(0, |t| t.size()[1])
-    }
-
-    /// The same rows in buffers of `cap` columns (at least the current capacity); `shape` gives
-    /// each block's `(heads, head_dim)` for a cache that has read nothing yet.
-    fn widened(&self, cap: i64, shape: &[(i64, i64)], device: Device) -> Result<Cache> {
-        let b = self.batch;
-        let kv = if self.kv.is_empty() {
-            shape
-                .iter()
-                .map(|&(h, hd)| {
-                    let z = Tensor::f_zeros([b, h, cap, hd], (Kind::Float, device))?;
-                    Ok((z.f_zeros_like()?, z))
-                })
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            self.kv
-                .iter()
-                .map(|(k, v)| Ok((widened(k, 2, cap)?, widened(v, 2, cap)?)))
-                .collect::<Result<_>>()?
-        };
-        let tokens = match &self.tokens {
-            Some(t) => widened(t, 1, cap)?,
-            None => Tensor::f_zeros([b, cap], (Kind::Int64, device))?,
-        };
-        Ok(Cache { batch: b, kv, tokens: Some(tokens), lens: self.lens.clone(), len: self.len })
     }
 }
 
@@ -223,28 +196,53 @@ impl Net {
         Ok(Net { cfg, vocab: v, device, embed, blocks, lnf_w: ones(d)?, lnf_b: zeros(d)? })
     }
 
+    /// The rows of `cache` in buffers of `cap` columns (at least its current capacity; zeros for
+    /// a cache that has read nothing yet).
+    fn widened(&self, cache: &Cache, cap: i64) -> Result<Cache> {
+        let b = cache.batch;
+        let (h, hd) = (self.cfg.heads as i64, self.cfg.head_dim() as i64);
+        let kv = if cache.kv.is_empty() {
+            (0..self.blocks.len())
+                .map(|_| {
+                    let z = Tensor::f_zeros([b, h, cap, hd], (Kind::Float, self.device))?;
+                    Ok((z.f_zeros_like()?, z))
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            cache
+                .kv
+                .iter()
+                .map(|(k, v)| Ok((widened(k, 2, cap)?, widened(v, 2, cap)?)))
+                .collect::<Result<_>>()?
+        };
+        let tokens = match &cache.tokens {
+            Some(t) => widened(t, 1, cap)?,
+            None => Tensor::f_zeros([b, cap], (Kind::Int64, self.device))?,
+        };
+        Ok(Cache { batch: b, kv, tokens: Some(tokens), lens: cache.lens.clone() })
+    }
+
+    /// The rotary embedding's inverse frequencies, `[head_dim / 2]` (f32).
+    fn inv_freq(&self) -> Result<Tensor> {
+        let half = (self.cfg.head_dim() / 2) as i64;
+        let idx = Tensor::f_arange(half, (Kind::Float, self.device))?;
+        Ok(idx.f_mul_scalar(-2.0 * ROPE_BASE.ln() / (2 * half) as f64)?.f_exp()?)
+    }
+
     /// `cos` and `sin` of the rotary angles for positions `start..start + len`, each
     /// `[len, head_dim / 2]`.
     fn rope(&self, start: i64, len: i64, kind: Kind) -> Result<(Tensor, Tensor)> {
-        let half = (self.cfg.head_dim() / 2) as i64;
-        let opts = (Kind::Float, self.device);
-        let idx = Tensor::f_arange(half, opts)?;
-        let inv_freq = idx.f_mul_scalar(-2.0 * ROPE_BASE.ln() / (2 * half) as f64)?.f_exp()?;
-        let pos = Tensor::f_arange_start(start, start + len, opts)?;
-        let angles = pos.f_unsqueeze(1)?.f_mul(&inv_freq.f_unsqueeze(0)?)?;
+        let pos = Tensor::f_arange_start(start, start + len, (Kind::Float, self.device))?;
+        let angles = pos.f_unsqueeze(1)?.f_mul(&self.inv_freq()?.f_unsqueeze(0)?)?;
         Ok((angles.f_cos()?.f_to_kind(kind)?, angles.f_sin()?.f_to_kind(kind)?))
     }
 
     /// The rotary angles of each row's next `len` positions, from its own length `starts[r]`,
     /// each `[batch, 1, len, head_dim / 2]` (the same values as [`Net::rope`] row by row).
     fn rope_rows(&self, starts: &[i64], len: i64, kind: Kind) -> Result<(Tensor, Tensor)> {
-        let half = (self.cfg.head_dim() / 2) as i64;
-        let opts = (Kind::Float, self.device);
-        let idx = Tensor::f_arange(half, opts)?;
-        let inv_freq = idx.f_mul_scalar(-2.0 * ROPE_BASE.ln() / (2 * half) as f64)?.f_exp()?;
         let pos: Vec<f32> = starts.iter().flat_map(|&s| (s..s + len).map(|p| p as f32)).collect();
         let pos = Tensor::f_from_slice(&pos)?.f_to_device(self.device)?.f_view([starts.len() as i64, len])?;
-        let angles = pos.f_unsqueeze(2)?.f_mul(&inv_freq.f_view([1, 1, half])?)?.f_unsqueeze(1)?;
+        let angles = pos.f_unsqueeze(2)?.f_mul(&self.inv_freq()?.f_view([1, 1, -1])?)?.f_unsqueeze(1)?;
         Ok((angles.f_cos()?.f_to_kind(kind)?, angles.f_sin()?.f_to_kind(kind)?))
     }
 
@@ -269,7 +267,7 @@ impl Net {
         let cast = |w: &Tensor| -> Result<Tensor> {
             Ok(if mode.kind == Kind::Float { w.shallow_clone() } else { w.f_to_kind(mode.kind)? })
         };
-        let past = cache.as_ref().map_or(0, |c| c.len);
+        let past = cache.as_ref().map_or(0, |c| c.len());
         let lens = cache.as_ref().filter(|c| c.is_ragged()).map(|c| c.lens.clone());
         let (cos, sin) = match &lens {
             Some(lens) => self.rope_rows(lens, t, mode.kind)?,
@@ -280,9 +278,16 @@ impl Net {
         // sees everything; otherwise a mask (rows of different lengths: up to each one's own).
         let dev = self.device;
         let keys = || Tensor::f_arange(past + t, (Kind::Int64, dev));
-        let (mask, causal) = if let Some(lens) = &lens {
-            let first = Tensor::f_from_slice(lens)?.f_to_device(dev)?.f_view([b, 1, 1, 1])?;
-            let q = Tensor::f_arange(t, (Kind::Int64, dev))?.f_view([1, 1, t, 1])?.f_add(&first)?;
+        // Rows of different lengths: each one's new columns, after its own tokens, `[b, t]`.
+        let columns = match &lens {
+            Some(lens) => {
+                let first = Tensor::f_from_slice(lens)?.f_to_device(dev)?.f_view([b, 1])?;
+                Some(Tensor::f_arange(t, (Kind::Int64, dev))?.f_view([1, t])?.f_add(&first)?)
+            }
+            None => None,
+        };
+        let (mask, causal) = if let Some(cols) = &columns {
+            let q = cols.f_view([b, 1, t, 1])?;
             (Some(keys()?.f_view([1, 1, 1, past + t])?.f_le_tensor(&q)?), false)
         } else if past == 0 {
             (None, t > 1)
@@ -292,19 +297,10 @@ impl Net {
             let q = Tensor::f_arange_start(past, past + t, (Kind::Int64, dev))?.f_unsqueeze(1)?;
             (Some(keys()?.f_unsqueeze(0)?.f_le_tensor(&q)?), false)
         };
-        // Where each row's new columns go (rows of different lengths: after their own tokens).
-        let columns = match &lens {
-            Some(lens) => {
-                let first = Tensor::f_from_slice(lens)?.f_to_device(dev)?.f_view([b, 1])?;
-                Some(Tensor::f_arange(t, (Kind::Int64, dev))?.f_view([1, t])?.f_add(&first)?)
-            }
-            None => None,
-        };
         if let Some(c) = cache.as_deref_mut() {
-            let want = (self.cfg.effective_context() as i64).max(past + t);
             if c.capacity() < past + t {
-                let shape = vec![(h, hd); self.blocks.len()];
-                *c = c.widened(want.max(2 * c.capacity()), &shape, dev)?;
+                let want = (self.cfg.effective_context() as i64).max(past + t);
+                *c = self.widened(c, want.max(2 * c.capacity()))?;
             }
         }
         let mut x = Tensor::f_embedding(&self.embed, tokens, -1, false, false)?;
@@ -358,7 +354,6 @@ impl Net {
                 }
             }
             c.lens.iter_mut().for_each(|n| *n += t);
-            c.len = past + t;
         }
         let x = x
             .f_layer_norm([d], Some(&cast(&self.lnf_w)?), Some(&cast(&self.lnf_b)?), LN_EPS, true)
@@ -414,10 +409,10 @@ impl Network for Net {
         let mut outs = Vec::new();
         let mut start = 0;
         while start < total {
-            if state.len >= context {
+            if state.len() >= context {
                 self.slide(state, context, mode)?;
             }
-            let n = (total - start).min(context - state.len);
+            let n = (total - start).min(context - state.len());
             outs.push(self.pass(&input.f_narrow(1, start, n)?, Some(state), mode)?);
             start += n;
         }
@@ -443,8 +438,7 @@ impl Network for Net {
             .map(|(k, v)| Ok((k.f_index_select(0, rows)?, v.f_index_select(0, rows)?)))
             .collect::<Result<_>>()?;
         let tokens = state.tokens.as_ref().map(|t| t.f_index_select(0, rows)).transpose()?;
-        let len = lens.iter().copied().max().unwrap_or(0);
-        Ok(Cache { batch: picked.len() as i64, kv, tokens, lens, len })
+        Ok(Cache { batch: picked.len() as i64, kv, tokens, lens })
     }
 
     fn cat_states(&self, states: &[Cache]) -> Result<Cache> {
@@ -456,16 +450,13 @@ impl Network for Net {
         }
         let batch = states.iter().map(|s| s.batch).sum();
         let lens: Vec<i64> = states.iter().flat_map(|s| s.lens.iter().copied()).collect();
-        let len = lens.iter().copied().max().unwrap_or(0);
-        if len == 0 {
+        if lens.iter().all(|&n| n == 0) {
             return Ok(Cache::empty(batch));
         }
         // Buffers of one capacity, so that they stack.
         let cap =
             states.iter().map(Cache::capacity).max().unwrap_or(0).max(self.cfg.effective_context() as i64);
-        let (h, hd) = (self.cfg.heads as i64, self.cfg.head_dim() as i64);
-        let shape = vec![(h, hd); self.blocks.len()];
-        let wide = states.iter().map(|s| s.widened(cap, &shape, self.device)).collect::<Result<Vec<_>>>()?;
+        let wide = states.iter().map(|s| self.widened(s, cap)).collect::<Result<Vec<_>>>()?;
         let mut kv = Vec::with_capacity(self.blocks.len());
         for l in 0..self.blocks.len() {
             let k: Vec<&Tensor> = wide.iter().map(|s| &s.kv[l].0).collect();
@@ -473,7 +464,7 @@ impl Network for Net {
             kv.push((Tensor::f_cat(&k, 0)?, Tensor::f_cat(&v, 0)?));
         }
         let tokens: Vec<&Tensor> = wide.iter().filter_map(|s| s.tokens.as_ref()).collect();
-        Ok(Cache { batch, kv, tokens: Some(Tensor::f_cat(&tokens, 0)?), lens, len })
+        Ok(Cache { batch, kv, tokens: Some(Tensor::f_cat(&tokens, 0)?), lens })
     }
 }
 
@@ -495,9 +486,7 @@ impl Net {
             *state = fresh;
             return Ok(());
         }
-        let cap = state.capacity();
-        let (h, hd) = (self.cfg.heads as i64, self.cfg.head_dim() as i64);
-        let fresh = fresh.widened(cap, &vec![(h, hd); self.blocks.len()], dev)?;
+        let fresh = self.widened(&fresh, state.capacity())?;
         for ((k, v), (fk, fv)) in state.kv.iter_mut().zip(&fresh.kv) {
             let _ = k.f_index_copy_(0, &idx, fk)?;
             let _ = v.f_index_copy_(0, &idx, fv)?;
@@ -508,7 +497,6 @@ impl Net {
         for &r in &full {
             state.lens[r as usize] = keep;
         }
-        state.len = state.lens.iter().copied().max().unwrap_or(0);
         Ok(())
     }
 }
