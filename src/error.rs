@@ -87,6 +87,9 @@ pub enum Error {
     /// A style classifier's data, options or use (see `crate::classify`).
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    /// A live session that had to end (a port that went away; see `crate::live`).
+    #[error("live: {0}")]
+    Live(String),
     /// An edit (infill, harmonization) that cannot be done on this piece, about `path` (see
     /// `crate::edit`).
     #[error("{}: {problem}", path.display())]

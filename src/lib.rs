@@ -34,6 +34,7 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod key;
+pub mod live;
 pub mod math;
 pub mod metrics;
 pub mod midi;

@@ -8,18 +8,15 @@
 #![cfg(feature = "jack")]
 
 mod common;
+#[path = "support/jack.rs"]
+mod jack;
 #[path = "support/studio.rs"]
 mod studio;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cadenza::midi::{write_file, Instrument, Note, Piece, TempoChange};
-use jack::{Client, ClientOptions, Control, MidiIn, Port, ProcessHandler, ProcessScope};
-
-const RATE: u32 = 48_000;
 /// Largest difference allowed between an onset (or release) and the file's time, and the
 /// largest median difference. Unloaded, every message lands within 0.1 ms of its time; on a
 /// busy machine (two cores shared with compilers) the player's thread now and then wakes a few
@@ -30,88 +27,10 @@ const RATE: u32 = 48_000;
 const WORST: f64 = 0.010;
 const MEDIAN: f64 = 0.003;
 
-/// `jackd` on the PATH, or a skip (a failure under CI).
-fn jackd() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path).map(|d| d.join("jackd")).find(|p| p.is_file());
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but there is no jackd (apt-get install jackd2)");
-        eprintln!("skipping: no jackd (apt-get install jackd2, or run scripts/setup.sh)");
-    }
-    found
-}
-
-/// A JACK dummy server of our own, stopped on drop: SIGTERM first, so that it removes its shared
-/// memory and unlocks its metadata database (a SIGKILLed jackd leaves them behind in /dev/shm,
-/// and later servers can hang on them), SIGKILL only if it is still there after 5 s.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the child this struct owns.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// What the receiving port got: (microseconds on JACK's clock, bytes).
-type Log = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
-
-struct Receiver {
-    port: Port<MidiIn>,
-    log: Log,
-}
-
-impl ProcessHandler for Receiver {
-    fn process(&mut self, client: &Client, ps: &ProcessScope) -> Control {
-        // Frames to microseconds through JACK's own mapping of this cycle onto the system clock
-        // (a dummy server's frames drift from the wall clock when it is late on a busy machine).
-        // A cycle whose times JACK cannot give is still read (its events exist only in this
-        // cycle), timed by the client's frame clock instead.
-        let usecs_of: Box<dyn Fn(u32) -> u64> = match ps.cycle_times() {
-            Ok(t) => {
-                let period = if t.next_usecs > t.current_usecs {
-                    (t.next_usecs - t.current_usecs) as f64
-                } else {
-                    f64::from(t.period_usecs)
-                };
-                let per_frame = period / f64::from(ps.n_frames().max(1));
-                Box::new(move |frame| t.current_usecs + (f64::from(frame) * per_frame) as u64)
-            }
-            Err(_) => {
-                let start = ps.last_frame_time();
-                Box::new(move |frame| client.frames_to_time(start.wrapping_add(frame)))
-            }
-        };
-        if let Ok(mut log) = self.log.lock() {
-            for m in self.port.iter(ps) {
-                log.push((usecs_of(m.time), m.bytes.to_vec()));
-            }
-        }
-        Control::Continue
-    }
-}
-
-/// Note-ons and note-offs of `log`: (seconds since the first note-on, pitch, on?).
-fn notes(log: &Log) -> Vec<(f64, u8, bool)> {
-    let log = log.lock().unwrap();
-    let events: Vec<(u64, u8, bool)> = log
-        .iter()
-        .filter(|(_, b)| b.len() == 3 && matches!(b[0] & 0xf0, 0x80 | 0x90))
-        .map(|(f, b)| (*f, b[1], b[0] & 0xf0 == 0x90 && b[2] > 0))
-        .collect();
-    let Some(first) = events.iter().find(|e| e.2).map(|e| e.0) else { return Vec::new() };
-    events.iter().map(|&(us, p, on)| ((us as f64 - first as f64) / 1e6, p, on)).collect()
+/// Note-ons and note-offs the test client received: (seconds since the first note-on, pitch,
+/// on?).
+fn got(traffic: &Arc<Mutex<jack::Traffic>>) -> Vec<(f64, u8, bool)> {
+    jack::notes(&traffic.lock().unwrap().got)
 }
 
 /// Four quarter notes at 120 bpm (onsets 0, 0.5, 1, 1.5 s), each held for an eighth.
@@ -142,10 +61,15 @@ fn assert_close(what: &str, got: &[f64], want: &[f64]) {
     );
 }
 
-fn wait_for_notes(log: &Log, ons: usize, offs: usize, timeout: Duration) -> Vec<(f64, u8, bool)> {
+fn wait_for_notes(
+    log: &Arc<Mutex<jack::Traffic>>,
+    ons: usize,
+    offs: usize,
+    timeout: Duration,
+) -> Vec<(f64, u8, bool)> {
     let deadline = Instant::now() + timeout;
     loop {
-        let n = notes(log);
+        let n = got(log);
         let (on, off) = (n.iter().filter(|e| e.2).count(), n.iter().filter(|e| !e.2).count());
         if (on >= ons && off >= offs) || Instant::now() > deadline {
             return n;
@@ -156,40 +80,11 @@ fn wait_for_notes(log: &Log, ons: usize, offs: usize, timeout: Duration) -> Vec<
 
 #[test]
 fn play_and_the_studio_send_notes_to_a_jack_port_on_time() {
-    let Some(jackd) = jackd() else { return };
+    let Some(jackd) = jack::jackd() else { return };
     let t0 = Instant::now();
-    let name = format!("cadenza-test-{}", std::process::id());
     // The one server of this process: every JACK client below (ours, cadenza's) finds it by name.
-    std::env::set_var("JACK_DEFAULT_SERVER", &name);
-    let jack_log = tempfile::NamedTempFile::new().unwrap();
-    let _server = Server(
-        Command::new(&jackd)
-            .args(["--no-realtime", "-n", &name, "-d", "dummy", "-r", &RATE.to_string(), "-p", "128"])
-            .stdin(Stdio::null())
-            .stdout(jack_log.reopen().unwrap())
-            .stderr(jack_log.reopen().unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let jack_said = || std::fs::read_to_string(jack_log.path()).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let client = loop {
-        match Client::new("receiver", ClientOptions::NO_START_SERVER) {
-            Ok((c, _)) => break c,
-            Err(e) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the JACK server {name} did not come up: {e}\n{}",
-                    jack_said()
-                )
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(client.sample_rate() as u64, u64::from(RATE));
-    let port = client.register_port("in", MidiIn::default()).unwrap();
-    let log: Log = Arc::default();
-    let active = client.activate_async((), Receiver { port, log: Arc::clone(&log) }).unwrap();
+    let server = jack::Server::start(&jackd, "test");
+    let (active, log) = jack::test_client(&server, "receiver", false);
 
     // `cadenza play --list-ports` shows the port, and `play --port` plays the file into it.
     let tmp = tempfile::tempdir().unwrap();
@@ -220,10 +115,10 @@ fn play_and_the_studio_send_notes_to_a_jack_port_on_time() {
     assert!(err.contains("nowhere") && err.contains("receiver:in"), "{err}");
 
     // The studio: generate a sample, then send it to the port.
-    log.lock().unwrap().clear();
+    log.lock().unwrap().got.clear();
     let (corpus, ckpts, data) = studio::setup(tmp.path());
-    let server = studio::start(tmp.path(), &ckpts, &data, &corpus);
-    let a = server.addr;
+    let studio_server = studio::start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio_server.addr;
     let (status, body) = studio::http(a, "GET", "/api/ports", b"");
     assert_eq!(status, 200);
     let ports = studio::json_of(&body);
@@ -267,7 +162,7 @@ fn play_and_the_studio_send_notes_to_a_jack_port_on_time() {
     let ons: Vec<f64> = got.iter().filter(|e| e.2).map(|e| e.0).collect();
     assert_close("studio send to port: note-ons", &ons, &want);
     assert_eq!(got.iter().filter(|e| !e.2).count(), want.len(), "every note is released");
-    drop(server);
+    drop(studio_server);
     let _ = active.deactivate();
     eprintln!("midi_ports_jack: {:.1} s in all", t0.elapsed().as_secs_f64());
 }

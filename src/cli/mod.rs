@@ -16,6 +16,7 @@ mod key;
 mod launch;
 mod options;
 mod per_file;
+mod live;
 mod play;
 mod progress;
 mod studio;
@@ -78,6 +79,8 @@ pub enum Command {
     Compare(compare::Args),
     /// Play a MIDI file: through a MIDI port, the built-in SoundFont synth, or into a WAV file.
     Play(play::Args),
+    /// Answer a player on a MIDI keyboard: each phrase continued by the model, on the beat.
+    Live(live::Args),
     /// A style classifier on labelled MIDI folders: train, eval (accuracy, precision, recall,
     /// F1, confusion), predict.
     #[cfg(feature = "lstm")]
@@ -128,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Harmonize(a) => edit::run_harmonize(*a),
         Command::Eval(a) => eval::run(a),
         Command::Play(a) => play::run(a),
+        Command::Live(a) => live::run(a),
         Command::Compare(a) => compare::run(a),
         Command::CheckCopy(a) => check_copy::run(a),
         Command::Key(a) => key::run(a),

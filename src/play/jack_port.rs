@@ -10,21 +10,30 @@
 //! after its stamp (a constant latency of one period), at its exact frame within the cycle, so
 //! the timing that reaches the port is the wall-clock timing of the player, not rounded to
 //! periods.
+//!
+//! A live session ([`duplex`]) also registers `cadenza:in`, connected from the keyboard's
+//! port: the callback stamps each message it reads with the time JACK gives its frame and
+//! hands it to the session ([`crate::live::Incoming`]); a connection of either port that is
+//! broken (the other client went away) or the server shutting down ends the session with a
+//! line that says which.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
 use jack::{
-    AsyncClient, Client, ClientOptions, Control, MidiOut, Port, PortFlags, ProcessHandler, ProcessScope,
-    RawMidi,
+    AsyncClient, Client, ClientOptions, ClientStatus, Control, MidiIn, MidiOut, NotificationHandler, Port,
+    PortFlags, PortId, ProcessHandler, ProcessScope, RawMidi,
 };
 use midly::live::LiveEvent;
 use nodi::{Connection, MidiEvent};
 
 use super::failure;
 use crate::error::Result;
+use crate::live::{Incoming, Sink};
 
 /// The prefix that selects JACK.
 pub const PREFIX: &str = "jack:";
@@ -41,7 +50,8 @@ struct Stamped {
     bytes: [u8; 3],
 }
 
-/// The real-time side: drains the channel into the port's buffer.
+/// The real-time side: drains the channel into the port's buffer, and (live) reads the input
+/// port.
 struct Process {
     port: Port<MidiOut>,
     rx: Receiver<Stamped>,
@@ -49,10 +59,90 @@ struct Process {
     pending: Option<Stamped>,
     /// Messages handed over and not yet written.
     queued: Arc<AtomicUsize>,
+    input: Option<Listen>,
+}
+
+/// The input side of a live session.
+struct Listen {
+    port: Port<MidiIn>,
+    tx: Sender<Incoming>,
+    /// An instant and JACK's microsecond clock at the same moment.
+    origin: (Instant, u64),
+}
+
+impl Listen {
+    fn read(&self, client: &Client, ps: &ProcessScope) {
+        // Frames to microseconds through JACK's mapping of this cycle onto its clock; a cycle
+        // whose times JACK cannot give is timed by the client's frame clock.
+        let (start_us, per_frame) = match ps.cycle_times() {
+            Ok(t) => {
+                let period = if t.next_usecs > t.current_usecs {
+                    (t.next_usecs - t.current_usecs) as f64
+                } else {
+                    f64::from(t.period_usecs)
+                };
+                (t.current_usecs, period / f64::from(ps.n_frames().max(1)))
+            }
+            Err(_) => (client.frames_to_time(ps.last_frame_time()), 1e6 / f64::from(client.sample_rate().max(1) as u32)),
+        };
+        for m in self.port.iter(ps) {
+            let us = start_us + (f64::from(m.time) * per_frame) as u64;
+            let at = if us >= self.origin.1 {
+                self.origin.0 + Duration::from_micros(us - self.origin.1)
+            } else {
+                self.origin.0.checked_sub(Duration::from_micros(self.origin.1 - us)).unwrap_or(self.origin.0)
+            };
+            let _ = self.tx.send(Incoming::Midi { at, bytes: m.bytes.to_vec() });
+        }
+    }
+}
+
+/// Watches a live session's connections and the server (nothing for plain playback).
+#[derive(Default)]
+pub struct Watch {
+    /// Our ports' full names, and where to say that one lost its connection.
+    live: Option<(Vec<String>, Mutex<Sender<Incoming>>)>,
+}
+
+impl Watch {
+    fn say(&self, why: String) {
+        if let Some((_, tx)) = &self.live {
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(Incoming::Closed(why));
+            }
+        }
+    }
+}
+
+impl NotificationHandler for Watch {
+    unsafe fn shutdown(&mut self, _: ClientStatus, reason: &str) {
+        self.say(format!("the JACK server shut down ({reason})"));
+    }
+
+    fn ports_connected(&mut self, client: &Client, a: PortId, b: PortId, connected: bool) {
+        let Some((ours, _)) = &self.live else { return };
+        if connected {
+            return;
+        }
+        let name = |id| client.port_by_id(id).and_then(|p| p.name().ok());
+        let (na, nb) = (name(a), name(b));
+        let mine = |n: &Option<String>| n.as_ref().is_some_and(|n| ours.contains(n));
+        if mine(&na) || mine(&nb) {
+            let (ours, other) = if mine(&na) { (na, nb) } else { (nb, na) };
+            self.say(format!(
+                "JACK port {} was disconnected from {}",
+                ours.unwrap_or_default(),
+                other.unwrap_or_else(|| "a port that went away".into())
+            ));
+        }
+    }
 }
 
 impl ProcessHandler for Process {
-    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+    fn process(&mut self, client: &Client, ps: &ProcessScope) -> Control {
+        if let Some(input) = &self.input {
+            input.read(client, ps);
+        }
         let n = ps.n_frames();
         let start = ps.last_frame_time();
         let mut writer = self.port.writer(ps);
@@ -79,7 +169,7 @@ impl ProcessHandler for Process {
 
 /// A connection to a JACK MIDI input port; nodi's player plays into it.
 pub struct JackConnection {
-    client: Option<AsyncClient<(), Process>>,
+    client: Option<AsyncClient<Watch, Process>>,
     tx: Sender<Stamped>,
     queued: Arc<AtomicUsize>,
     /// The port connected to, as JACK names it.
@@ -110,23 +200,71 @@ pub fn port_names() -> Result<Vec<String>> {
     Ok(client.ports(None, Some("midi"), PortFlags::IS_INPUT))
 }
 
+/// The MIDI output ports of the running JACK server (where a live session can listen).
+pub fn source_names() -> Result<Vec<String>> {
+    let client = open_client()?;
+    Ok(client.ports(None, Some("midi"), PortFlags::IS_OUTPUT))
+}
+
+/// The port among `client`'s MIDI ports with `flags` that `spec` names.
+fn find(client: &Client, spec: &str, flags: PortFlags) -> Result<String> {
+    let names = client.ports(None, Some("midi"), flags);
+    let i = super::ports::select_port(&names, spec)
+        .map_err(|_| failure(format!("JACK MIDI port \"{spec}\""), no_such(&names, flags)))?;
+    Ok(names[i].clone())
+}
+
+fn register_out(client: &Client) -> Result<Port<MidiOut>> {
+    client.register_port("out", MidiOut::default()).map_err(|e| failure("JACK", format!("cannot register a MIDI port ({e})")))
+}
+
 /// Connect to the JACK MIDI input port `spec` names (what follows `jack:`; see
 /// [`super::ports::select_port`]).
 pub fn connect(spec: &str) -> Result<JackConnection> {
     let client = open_client()?;
-    let names = client.ports(None, Some("midi"), PortFlags::IS_INPUT);
-    let target = names[super::ports::select_port(&names, spec)
-        .map_err(|_| failure(format!("JACK MIDI port \"{spec}\""), no_such(&names)))?]
-    .clone();
+    let target = find(&client, spec, PortFlags::IS_INPUT)?;
+    let port = register_out(&client)?;
+    start(client, port, None, Watch::default(), target)
+}
+
+/// A live session's ports: `cadenza:in`, connected from the MIDI output port `input` names,
+/// whose messages go to `tx`, and `cadenza:out`, connected to the MIDI input port `output`
+/// names (both what follows `jack:`).
+pub fn duplex(input: &str, output: &str, tx: Sender<Incoming>) -> Result<JackConnection> {
+    let client = open_client()?;
+    let source = find(&client, input, PortFlags::IS_OUTPUT)?;
+    let target = find(&client, output, PortFlags::IS_INPUT)?;
+    let out = register_out(&client)?;
     let port = client
-        .register_port("out", MidiOut::default())
+        .register_port("in", MidiIn::default())
         .map_err(|e| failure("JACK", format!("cannot register a MIDI port ({e})")))?;
+    let ins = port.name().map_err(|e| failure("JACK", e.to_string()))?;
+    let outs = out.name().map_err(|e| failure("JACK", e.to_string()))?;
+    let origin = (Instant::now(), client.time());
+    let listen = Listen { port, tx: tx.clone(), origin };
+    let watch = Watch { live: Some((vec![ins.clone(), outs], Mutex::new(tx))) };
+    let con = start(client, out, Some(listen), watch, target)?;
+    let client = con.client.as_ref().expect("an active client").as_client();
+    client
+        .connect_ports_by_name(&source, &ins)
+        .map_err(|e| failure(format!("JACK MIDI port \"{source}\""), format!("cannot connect ({e})")))?;
+    Ok(con)
+}
+
+/// Activate `client` with `port` (and the input) and connect `port` to `target`.
+fn start(
+    client: Client,
+    port: Port<MidiOut>,
+    input: Option<Listen>,
+    watch: Watch,
+    target: String,
+) -> Result<JackConnection> {
     let ours = port.name().map_err(|e| failure("JACK", e.to_string()))?;
     let (tx, rx) = channel();
     let queued = Arc::new(AtomicUsize::new(0));
-    let process = Process { port, rx, pending: None, queued: Arc::clone(&queued) };
+    let process = Process { port, rx, pending: None, queued: Arc::clone(&queued), input };
     let client = client
-        .activate_async((), process)
+        .activate_async(watch, process)
         .map_err(|e| failure("JACK", format!("cannot activate the client ({e})")))?;
     client
         .as_client()
@@ -135,9 +273,10 @@ pub fn connect(spec: &str) -> Result<JackConnection> {
     Ok(JackConnection { client: Some(client), tx, queued, target })
 }
 
-fn no_such(names: &[String]) -> String {
+fn no_such(names: &[String], flags: PortFlags) -> String {
+    let kind = if flags.contains(PortFlags::IS_INPUT) { "input" } else { "output" };
     if names.is_empty() {
-        "the JACK server has no MIDI input ports".to_string()
+        format!("the JACK server has no MIDI {kind} ports")
     } else {
         format!("no such port, or several match; available: {}", names.join(", "))
     }
@@ -145,12 +284,33 @@ fn no_such(names: &[String]) -> String {
 
 impl Connection for JackConnection {
     fn play(&mut self, event: MidiEvent) -> bool {
-        let Some(client) = &self.client else { return false };
         let mut buf = Vec::with_capacity(3);
         let live = LiveEvent::Midi { channel: event.channel, message: event.message };
         if live.write_std(&mut buf).is_err() {
             return true;
         }
+        self.send_bytes(&buf)
+    }
+}
+
+impl Sink for JackConnection {
+    fn send(&mut self, bytes: &[u8]) -> bool {
+        self.send_bytes(bytes)
+    }
+
+    /// Messages are written one period after they are handed over.
+    fn latency(&self) -> Duration {
+        self.client.as_ref().map_or(Duration::ZERO, |c| {
+            let c = c.as_client();
+            Duration::from_secs_f64(f64::from(c.buffer_size()) / f64::from(c.sample_rate().max(1) as u32))
+        })
+    }
+}
+
+impl JackConnection {
+    /// Hand a message of up to three bytes to the process callback, stamped now.
+    fn send_bytes(&mut self, buf: &[u8]) -> bool {
+        let Some(client) = &self.client else { return false };
         let mut bytes = [0u8; 3];
         let len = buf.len().min(3);
         bytes[..len].copy_from_slice(&buf[..len]);

@@ -92,6 +92,9 @@ pub(crate) fn play<C: Connection>(
     after: impl FnOnce(&AtomicBool),
 ) -> Result<PlayOutcome> {
     stop.store(false, Ordering::SeqCst);
+    // Real-time scheduling where the system allows it, as JACK clients have, so that a busy
+    // machine delays the messages less.
+    crate::live::session::try_realtime_priority();
     let total = song.duration_secs(opts.speed);
     let name = song
         .path()

@@ -12,6 +12,7 @@
 #[cfg(feature = "jack")]
 pub mod jack_port;
 mod live;
+pub mod live_ports;
 pub mod ports;
 mod quiet;
 pub mod render;

@@ -66,6 +66,8 @@ pub struct Constraints {
     longest: u64,
     free: Option<(u64, u64)>,
     stop: Option<u64>,
+    /// The first free note starts exactly here: time may not move past it before one has.
+    opening: Option<u64>,
     top_line: bool,
     voices: Option<usize>,
     /// The only parts free notes may be written in (sorted); `None`: any.
@@ -102,6 +104,12 @@ impl Constraints {
     /// The sequence is complete at step `stop` (see the module doc).
     pub fn stop_at(self, stop: u64) -> Self {
         Constraints { stop: Some(stop), ..self }
+    }
+
+    /// The first free note starts exactly at step `step` (a live answer opens on the beat):
+    /// time may not move past it before a free note has started.
+    pub fn open_at(self, step: u64) -> Self {
+        Constraints { opening: Some(step), ..self }
     }
 
     /// No free note sounds at or above a locked note sounding at the same time.
@@ -472,6 +480,9 @@ impl Follow {
                 if self.next_start().is_some_and(|start| start < n) {
                     return false;
                 }
+                if s.opening.is_some_and(|open| open < n && self.free_notes == 0 && !self.priming) {
+                    return false;
+                }
                 let locked_overdue = self.open.iter().any(|o| match o.kind {
                     Kind::Locked(i) => self.locked(i).end < n,
                     _ => false,
@@ -688,6 +699,21 @@ mod tests {
         f.push(&at(0), start(60));
         assert!(!f.allows(&at(0), start(55), 21), "one voice");
         assert!(!f.complete(&at(24)), "a free note still sounds");
+    }
+
+    #[test]
+    fn an_opening_holds_time_until_a_free_note_starts_there() {
+        let s = Arc::new(Constraints::new().free_between(8, 24).stop_at(24).open_at(8));
+        let mut f = Follow::new(s, 48);
+        assert!(f.allows(&at(0), Effect::Time(12), 21), "the primer is not held");
+        f.priming = false;
+        assert!(f.allows(&at(0), Effect::Time(8), 21));
+        assert!(!f.allows(&at(0), Effect::Time(9), 21), "past the opening before a note");
+        assert!(!f.allows(&at(8), Effect::Time(10), 21));
+        let start = Effect::NoteStart { pitch: 60, bin: Some(10) };
+        assert!(f.allows(&at(8), start, 21));
+        f.push(&at(8), start);
+        assert!(f.allows(&at(8), Effect::Time(16), 21), "free once the answer has begun");
     }
 
     #[test]

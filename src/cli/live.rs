@@ -1,0 +1,138 @@
+//! `cadenza live`: answer a player on a MIDI keyboard, phrase by phrase, on the beat. A thin
+//! layer over [`cadenza::live`] and the ports of [`cadenza::play::live_ports`].
+
+use std::path::PathBuf;
+
+use super::options::{GuardArgs, SamplingArgs};
+
+/// Listen on a MIDI input port and answer each phrase the player plays, on the beat, through
+/// a MIDI output port. Once every key has been up for --wait seconds, the model continues what
+/// was played for --answer-beats beats at the player's tempo; the answer is sampled as soon as
+/// the keys go up, so it starts on time. Playing again interrupts the answer (its notes are
+/// released at once). Ctrl-C ends the session, every note released.
+///
+/// With JACK (`jack:` names), cadenza registers `cadenza:in` and `cadenza:out` and connects
+/// them to the ports named; otherwise both are ALSA ports.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The checkpoint that answers (any model kind on the beats grid).
+    #[arg(required_unless_present = "list_ports")]
+    checkpoint: Option<PathBuf>,
+    /// The port the player's keyboard sends to (see --list-ports): `jack:NAME`, or an ALSA
+    /// port's index or (part of) its name.
+    #[arg(long = "in", value_name = "PORT", required_unless_present = "list_ports")]
+    input: Option<String>,
+    /// The port the answers go to (a synth): `jack:NAME` or an ALSA port, as `play --port`.
+    #[arg(long = "out", value_name = "PORT", required_unless_present = "list_ports")]
+    output: Option<String>,
+    /// List the ports the session can listen to, and exit (`play --list-ports` lists outputs).
+    #[arg(long)]
+    list_ports: bool,
+    /// Seconds of silence (every key up) after which the phrase is answered; the answer
+    /// starts on the first beat after it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
+    wait: f64,
+    /// Length of each answer, in beats.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    answer_beats: u32,
+    /// Beats of the session before the answer that the model reads.
+    #[arg(long, value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    context_beats: u32,
+    /// The player's tempo in quarter notes a minute [default: estimated from each phrase].
+    #[arg(long, value_name = "BPM")]
+    bpm: Option<f64>,
+    /// How the model plays along: `answer` (call and response).
+    #[arg(long, default_value = "answer", value_parser = ["answer"])]
+    mode: String,
+    /// MIDI channel of the answers, 1-16.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    channel: u8,
+    /// End after this many answers have played in full (default: at Ctrl-C).
+    #[arg(long, value_name = "N")]
+    max_answers: Option<usize>,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Answer in this key (a key-relative checkpoint; see `generate --key`).
+    #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
+    key: Option<cadenza::key::Key>,
+    /// Device for LSTM and Transformer checkpoints: auto, cpu, cuda, cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    #[command(flatten)]
+    guard: GuardArgs,
+    /// With --max-copy: the corpus folder whose training split answers may not copy
+    /// [default: the one the checkpoint records].
+    #[arg(long, value_name = "DIR", requires = "max_copy")]
+    corpus: Option<PathBuf>,
+}
+
+#[cfg(feature = "audio")]
+pub fn run(args: Args) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use cadenza::live::{AnswerOptions, LiveRequest, SessionOptions};
+
+    if args.list_ports {
+        print!("{}", cadenza::play::live_ports::describe_sources());
+        return Ok(());
+    }
+    let (Some(checkpoint), Some(input), Some(output)) = (args.checkpoint, args.input, args.output) else {
+        anyhow::bail!("a checkpoint, --in and --out are needed");
+    };
+    let request = LiveRequest {
+        checkpoint,
+        device: args.device,
+        answer: AnswerOptions {
+            beats: args.answer_beats,
+            context_beats: args.context_beats,
+            sampler: args.sampling.sampler(),
+            rng_seed: args.sampling.rng_seed,
+            key: args.key,
+            ..AnswerOptions::default()
+        },
+        session: SessionOptions {
+            wait: args.wait,
+            bpm: args.bpm,
+            channel: args.channel - 1,
+            max_answers: args.max_answers,
+        },
+        guard: args.guard.guard(),
+        copy_corpus: args.corpus,
+    };
+    let ports = cadenza::play::live_ports::open(&input, &output)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let theirs = Arc::clone(&stop);
+    if let Err(e) = ctrlc::set_handler(move || {
+        if theirs.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    }) {
+        eprintln!("warning: cannot install the Ctrl-C handler ({e})");
+    }
+    eprintln!("listening on {input}, answering on {output} (Ctrl-C to end)");
+    let summary = cadenza::live::serve(&request, &ports.input, ports.sink, &stop, &mut |r| {
+        println!(
+            "answer {}: {} notes to a phrase of {} at {:.1} bpm, ready {:.0} ms after the keys went up, \
+             first beat at {:.0} ms",
+            r.index + 1,
+            r.notes,
+            r.phrase_notes,
+            r.bpm,
+            r.ready_after * 1e3,
+            r.due_after * 1e3
+        );
+    })?;
+    eprintln!(
+        "{} answers: {} played in full, {} interrupted, {} withdrawn (the player went on)",
+        summary.answered, summary.played, summary.interrupted, summary.withdrawn
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "audio"))]
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("this cadenza was built without the `audio` feature; rebuild with `--features audio` for live")
+}

@@ -1,0 +1,79 @@
+//! Live: a player plays a phrase on a MIDI keyboard and the model answers on the beat
+//! (`cadenza live`).
+//!
+//! - [`input`]: MIDI bytes into note messages (running status, velocity-0 note-ons; everything
+//!   else skipped);
+//! - [`tempo`]: the player's beat grid from a phrase's onsets;
+//! - [`answer`]: the session on that grid primes any model, which writes an answer under the
+//!   sampler's constraints (first note on the answer's first beat, the answer's length exact);
+//! - [`session`]: the loop that listens, samples each answer as soon as the player lets go of
+//!   the keys, and plays it at its time on a thread of its own, withdrawn or interrupted when the
+//!   player plays again, every note released however the session ends.
+//!
+//! The ports themselves (JACK, ALSA) are in `crate::play`, which turns them into
+//! [`session::Incoming`] and a [`session::Sink`].
+
+pub mod answer;
+pub mod input;
+pub mod session;
+pub mod tempo;
+
+pub use answer::{answer, Answer, AnswerOptions, Played};
+pub use session::{run, AnswerReport, Incoming, SessionOptions, Sink, Summary};
+pub use tempo::Grid;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::models::saved;
+use crate::sampler::Guard;
+
+/// A live job: which model answers, and how.
+#[derive(Debug, Clone)]
+pub struct LiveRequest {
+    pub checkpoint: PathBuf,
+    /// Device for libtorch models: `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// How answers are sampled (their note rules are made from `guard`).
+    pub answer: AnswerOptions,
+    pub session: SessionOptions,
+    pub guard: Guard,
+    /// With `guard.max_copy`: the corpus whose training split answers may not copy (`None`:
+    /// the one the checkpoint records).
+    pub copy_corpus: Option<PathBuf>,
+}
+
+/// Load the model `request` names and answer the player on `input` through `sink` until
+/// `stop` (see [`session::run`]); `report` hears of each answer.
+pub fn serve(
+    request: &LiveRequest,
+    input: &Receiver<Incoming>,
+    sink: Box<dyn Sink>,
+    stop: &AtomicBool,
+    report: &mut dyn FnMut(&AnswerReport),
+) -> Result<Summary> {
+    let loaded = saved::load(&request.checkpoint, &request.device)?;
+    let copies = match request.guard.max_copy {
+        Some(_) => Some(Arc::new(crate::generate::training_copies(
+            &loaded,
+            request.copy_corpus.as_deref(),
+            &crate::progress::Silent,
+        )?)),
+        None => None,
+    };
+    let mut opts = request.answer.clone();
+    opts.sampler.notes = request.guard.rules_with_copies(&loaded.tokenizer, copies)?;
+    opts.sampler.validate()?;
+    // A first answer to nothing checks the model and the options before the player starts,
+    // and warms the model up (its first call pays for allocations).
+    let grid = Grid::at_bpm(session::DEFAULT_BPM, 0.0);
+    let warm = [Played { pitch: 60, velocity: 64, start: 0.0, end: 0.4 }];
+    answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX, &opts)?;
+    let respond = |history: &[Played], grid: Grid, first: i64, index: usize| {
+        answer(&loaded.model, &loaded.tokenizer, history, grid, first, index as u64, &opts).map(|a| a.notes)
+    };
+    session::run(input, sink, stop, &request.session, respond, report)
+}
