@@ -37,7 +37,7 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=256))]
     answer_beats: u32,
     /// Beats of the session before the answer that the model reads.
-    #[arg(long, value_name = "N", default_value_t = 32,
+    #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     context_beats: u32,
     /// The player's tempo in quarter notes a minute [default: estimated from each phrase].
@@ -98,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bpm: args.bpm,
             channel: args.channel - 1,
             max_answers: args.max_answers,
+            expected_sampling: 0.0,
         },
         guard: args.guard.guard(),
         copy_corpus: args.corpus,
@@ -115,12 +116,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("listening on {input}, answering on {output} (Ctrl-C to end)");
     let summary = cadenza::live::serve(&request, &ports.input, ports.sink, &stop, &mut |r| {
         println!(
-            "answer {}: {} notes to a phrase of {} at {:.1} bpm, ready {:.0} ms after the keys went up, \
-             first beat at {:.0} ms",
+            "answer {}: {} notes to a phrase of {} at {:.1} bpm, sampled in {:.0} ms, ready {:.0} ms after \
+             the keys went up, first beat at {:.0} ms",
             r.index + 1,
             r.notes,
             r.phrase_notes,
             r.bpm,
+            r.sampling * 1e3,
             r.ready_after * 1e3,
             r.due_after * 1e3
         );

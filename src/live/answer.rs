@@ -1,8 +1,9 @@
 //! What a model answers to a phrase: the session so far, placed on the player's beat grid,
 //! primes any generator, which writes `beats` beats under the sampler's constraints (see
 //! [`crate::tokens::Constraints`]): its first note starts exactly on the answer's first beat
-//! ([`Constraints::open_at`]), notes start only inside the answer, and the answer's time adds
-//! up to its length. Keys, the copy limit and the note guard come with the sampler and
+//! ([`Constraints::open_at`]), notes start only inside the answer, and the sample ends once its
+//! time reaches the answer's end ([`Constraints::end_by`]; not a stop that its time must land
+//! on exactly, which would leave a model that wants to move on only notes to write). Keys, the copy limit and the note guard come with the sampler and
 //! [`crate::generate::generate`], as for `generate`.
 
 use std::sync::Arc;
@@ -49,7 +50,7 @@ impl Default for AnswerOptions {
     fn default() -> Self {
         AnswerOptions {
             beats: 8,
-            context_beats: 32,
+            context_beats: 16,
             sampler: Sampler::default(),
             rng_seed: 0,
             key: None,
@@ -121,7 +122,7 @@ pub fn answer(
     let piece = session_piece(history, grid, from, start_beat);
     let lead = (start_beat - from) as u64;
     let (a, b) = (lead * u64::from(spb), (lead + u64::from(opts.beats)) * u64::from(spb));
-    let constraints = Arc::new(Constraints::new().free_between(a, b).stop_at(b).open_at(a));
+    let constraints = Arc::new(Constraints::new().free_between(a, b).open_at(a).end_by(b));
     let mut sampler = opts.sampler.clone();
     sampler.notes = sampler.notes.map(|r| r.with_constraints(Some(constraints)));
     let gen_opts = GenerateOptions {

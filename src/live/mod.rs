@@ -67,13 +67,17 @@ pub fn serve(
     let mut opts = request.answer.clone();
     opts.sampler.notes = request.guard.rules_with_copies(&loaded.tokenizer, copies)?;
     opts.sampler.validate()?;
-    // A first answer to nothing checks the model and the options before the player starts,
-    // and warms the model up (its first call pays for allocations).
+    // A first answer to one note checks the model and the options before the player starts and
+    // warms the model up (its first call pays for allocations); a second one times it.
     let grid = Grid::at_bpm(session::DEFAULT_BPM, 0.0);
     let warm = [Played { pitch: 60, velocity: 64, start: 0.0, end: 0.4 }];
     answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX, &opts)?;
+    let t0 = std::time::Instant::now();
+    answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX - 1, &opts)?;
+    let mut session_opts = request.session.clone();
+    session_opts.expected_sampling = session_opts.expected_sampling.max(t0.elapsed().as_secs_f64());
     let respond = |history: &[Played], grid: Grid, first: i64, index: usize| {
         answer(&loaded.model, &loaded.tokenizer, history, grid, first, index as u64, &opts).map(|a| a.notes)
     };
-    session::run(input, sink, stop, &request.session, respond, report)
+    session::run(input, sink, stop, &session_opts, respond, report)
 }

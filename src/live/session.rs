@@ -1,9 +1,11 @@
 //! A live session: listen to a player, answer each phrase on the beat.
 //!
-//! The loop reads stamped MIDI from the input port ([`Incoming`]), keeps the keys held and the
-//! notes played, and as soon as every key is up it samples the answer to the phrase at once
-//! (ahead of time), on the player's beat grid ([`super::tempo`]): the answer's first beat is
-//! the first beat at or after the release plus `wait`. The answer is handed to a player thread
+//! The loop reads stamped MIDI from the input port ([`Incoming`]) and keeps the keys held and
+//! the notes played. Once every key has been up for the wait less the time sampling is expected
+//! to take (learned from each answer), it samples the answer to the phrase ahead of time, on the
+//! player's beat grid ([`super::tempo`]): the answer's first beat is the first beat at or after
+//! the release plus `wait` (or, when sampling took longer than that, the first beat after the
+//! answer is ready: the answer moves by whole beats). The answer is handed to a player thread
 //! that sends each message at its time; a key pressed before the answer's first beat withdraws
 //! it silently (the phrase goes on), a key pressed while it plays interrupts it (its sounding
 //! notes are released at once) and starts a new phrase. Whatever stops the session (the stop
@@ -57,13 +59,20 @@ pub struct SessionOptions {
     pub channel: u8,
     /// End the session after this many answers (`None`: when stopped).
     pub max_answers: Option<usize>,
+    /// Seconds an answer is expected to take to sample (the session then learns it from each
+    /// answer): sampling starts this long (and a margin) before the wait is over, so short gaps
+    /// between the notes of a phrase cost nothing and the answer is ready by its first beat.
+    pub expected_sampling: f64,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { wait: 0.5, bpm: None, channel: 0, max_answers: None }
+        SessionOptions { wait: 0.5, bpm: None, channel: 0, max_answers: None, expected_sampling: 0.0 }
     }
 }
+
+/// Sampling starts this much earlier than the expected sampling time asks.
+const MARGIN: f64 = 0.05;
 
 /// The tempo assumed for a phrase too short to have one when none is given.
 pub const DEFAULT_BPM: f64 = 120.0;
@@ -78,7 +87,10 @@ pub struct AnswerReport {
     pub bpm: f64,
     /// Seconds from the release of the last key to the sampled answer being ready.
     pub ready_after: f64,
-    /// Seconds from the release of the last key to the answer's first beat.
+    /// Seconds the sampling itself took.
+    pub sampling: f64,
+    /// Seconds from the release of the last key to the answer's first beat (a beat or more
+    /// after the first beat past the wait when the answer was not ready by then).
     pub due_after: f64,
     pub notes: usize,
 }
@@ -289,6 +301,7 @@ pub fn run(
         scheduled: None,
     };
     let mut summary = Summary { answered: 0, played: 0, withdrawn: 0, interrupted: 0 };
+    let mut expected = opts.expected_sampling.max(0.0);
     let mut messages = Vec::new();
     let outcome = loop {
         if stop.load(Ordering::SeqCst) {
@@ -358,7 +371,11 @@ pub fn run(
         let Some(released) = s.released.filter(|_| s.scheduled.is_none() && !s.onsets.is_empty()) else {
             continue;
         };
-        // Every key is up: sample the answer now, ahead of its first beat.
+        // Every key is up: sample the answer ahead of its first beat, as late as the expected
+        // sampling time allows (a gap inside a phrase is usually shorter).
+        if now - released < (opts.wait - expected - MARGIN).max(0.0) {
+            continue;
+        }
         let grid = match opts.bpm {
             Some(bpm) => Grid::at_bpm(bpm, s.onsets[0]).refit_phase(&s.onsets),
             None => tempo::estimate(&s.onsets).unwrap_or_else(|| {
@@ -369,11 +386,24 @@ pub fn run(
         s.grid = Some(grid);
         let first = grid.next_beat(released + opts.wait);
         let index = summary.answered;
+        let t0 = Instant::now();
         let notes = match answer(&s.history, grid, first, index) {
             Ok(n) => n,
             Err(e) => break Err(e),
         };
+        let sampling = t0.elapsed().as_secs_f64();
+        // Learn the sampling time: at once when it grows, slowly when it shrinks.
+        expected = if sampling * 1.25 > expected { sampling * 1.25 } else { 0.7 * expected + 0.3 * sampling * 1.25 };
         let ready = s.seconds(Instant::now());
+        // Ready after its first beat (sampling took longer than the wait): the whole answer moves
+        // on by whole beats to the next beat, rather than its overdue notes bursting out at once.
+        let late_beats = (grid.beats_at(ready + 0.005) - first as f64).ceil().max(0.0);
+        let (first, notes) = if late_beats > 0.0 {
+            let shift = late_beats * grid.beat;
+            (first + late_beats as i64, notes.into_iter().map(|n| Played { start: n.start + shift, end: n.end + shift, ..n }).collect())
+        } else {
+            (first, notes)
+        };
         summary.answered += 1;
         let due = grid.time_of(first as f64);
         let end = notes.iter().map(|n| n.end).fold(due, f64::max);
@@ -382,6 +412,7 @@ pub fn run(
             phrase_notes: s.phrase_notes,
             bpm: grid.bpm(),
             ready_after: ready - released,
+            sampling,
             due_after: due - released,
             notes: notes.len(),
         });
@@ -499,8 +530,6 @@ mod tests {
         let log = log.lock().unwrap().clone();
         offs_follow_ons(&log);
         assert_eq!(log.last().unwrap().1, all_notes_off(0), "all notes off at the end");
-        // Answers sampled at the gaps inside the phrase were withdrawn: the first that sounded
-        // answers the whole phrase.
         let pitch = log.iter().find(|(_, m)| m[0] == 0x90).expect("an answer sounded").1[1];
         let first: Vec<&(Instant, [u8; 3])> = log.iter().filter(|(_, m)| m[1] == pitch).collect();
         let ons: Vec<Instant> = first.iter().filter(|(_, m)| m[0] == 0x90).map(|e| e.0).collect();
@@ -515,7 +544,10 @@ mod tests {
         assert!(early < 0.04 && late < 0.25, "first note {early:.3} s early, {late:.3} s late");
         // Nothing of the first answer starts after the interruption, and its note is released.
         assert!(ons.iter().all(|&t| t < interrupted_at));
-        assert!(summary.interrupted == 1 && summary.withdrawn == 3, "{summary:?} {reports:?}");
+        // The gaps inside the phrase (0.1 s) are shorter than the wait less the margin: nothing
+        // was sampled before the phrase ended.
+        assert!(summary.interrupted == 1 && summary.withdrawn == 0, "{summary:?} {reports:?}");
+        assert_eq!(pitch, 70, "the first answer answered the whole phrase");
         let r = &reports[usize::from(pitch - 70)];
         assert_eq!(r.phrase_notes, 4);
         assert!((r.bpm - 150.0).abs() < 7.5, "{r:?}");
@@ -527,7 +559,8 @@ mod tests {
         let (tx, rx) = channel();
         let log: Log = Arc::default();
         let stop = AtomicBool::new(false);
-        let opts = SessionOptions { wait: 0.6, bpm: Some(120.0), ..Default::default() };
+        // Sampling expected to take the whole wait: it starts as soon as the keys are up.
+        let opts = SessionOptions { wait: 0.6, bpm: Some(120.0), expected_sampling: 0.6, ..Default::default() };
         let sink = Box::new(Recorder(Arc::clone(&log)));
         let handle = std::thread::spawn(move || {
             phrase(&tx);

@@ -68,6 +68,8 @@ pub struct Constraints {
     stop: Option<u64>,
     /// The first free note starts exactly here: time may not move past it before one has.
     opening: Option<u64>,
+    /// The sequence ends (only EOS) once time reaches this step, however it got there.
+    end_by: Option<u64>,
     top_line: bool,
     voices: Option<usize>,
     /// The only parts free notes may be written in (sorted); `None`: any.
@@ -110,6 +112,13 @@ impl Constraints {
     /// time may not move past it before a free note has started.
     pub fn open_at(self, step: u64) -> Self {
         Constraints { opening: Some(step), ..self }
+    }
+
+    /// The sequence ends as soon as time reaches step `step`: unlike a stop, time may jump past
+    /// it (the model writes its own rhythm; the notes still sounding are closed by the sampler)
+    /// and notes may still be sounding. A live answer cuts its sample there.
+    pub fn end_by(self, step: u64) -> Self {
+        Constraints { end_by: Some(step), ..self }
     }
 
     /// No free note sounds at or above a locked note sounding at the same time.
@@ -453,8 +462,12 @@ impl Follow {
     }
 
     /// Every locked note written, no note under way, no free note sounding, the stop reached:
-    /// only EOS may follow. Never true without a stop.
+    /// only EOS may follow; or time has reached the end of an [`Constraints::end_by`]. Never
+    /// true without either.
     pub fn complete(&self, c: &Cursor) -> bool {
+        if self.spec.end_by.is_some_and(|end| c.now >= end && c.pending.is_none()) {
+            return true;
+        }
         self.spec.stop.is_some_and(|stop| c.now >= stop)
             && self.first >= self.spec.locked.len()
             && c.pending.is_none()
@@ -469,8 +482,11 @@ impl Follow {
         match e {
             // Asked for instruments, a sample ends only once it has played a note (a model whose
             // way of starting is ruled out otherwise often ends at once).
+            // An opening must be played before the end.
             Effect::End => {
-                s.stop.is_none() && self.first >= s.locked.len() && (s.parts.is_none() || self.free_notes > 0)
+                s.stop.is_none()
+                    && self.first >= s.locked.len()
+                    && ((s.parts.is_none() && s.opening.is_none()) || self.free_notes > 0)
             }
             Effect::Time(n) if n <= c.now => true,
             Effect::Time(n) => {
@@ -710,10 +726,18 @@ mod tests {
         assert!(f.allows(&at(0), Effect::Time(8), 21));
         assert!(!f.allows(&at(0), Effect::Time(9), 21), "past the opening before a note");
         assert!(!f.allows(&at(8), Effect::Time(10), 21));
+        assert!(!f.allows(&at(8), Effect::End, 21), "no end before the opening note");
         let start = Effect::NoteStart { pitch: 60, bin: Some(10) };
         assert!(f.allows(&at(8), start, 21));
         f.push(&at(8), start);
         assert!(f.allows(&at(8), Effect::Time(16), 21), "free once the answer has begun");
+        let open = Arc::new(Constraints::new().free_between(8, 24).open_at(8).end_by(24));
+        let mut f = Follow::new(open, 48);
+        f.priming = false;
+        f.push(&at(8), start);
+        assert!(f.allows(&at(8), Effect::Time(30), 21), "time may jump past the end");
+        assert!(!f.complete(&at(23)) && f.complete(&at(24)) && f.complete(&at(30)), "then only EOS");
+        assert!(!f.allows(&at(24), start, 21), "no note starts at the end");
     }
 
     #[test]

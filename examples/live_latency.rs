@@ -1,0 +1,259 @@
+//! How fast and how well `cadenza live` answers: a JACK dummy server of its own, a client that
+//! plays `--phrases` phrases (eight notes in a major key, 80-140 bpm, mostly quarters)
+//! into `cadenza live CKPT` for each checkpoint given (a new key every four phrases, as a player
+//! keeps to a key for a while), and records the answers.
+//!
+//! Per checkpoint it prints: the answer latency (its first note against the first beat of the
+//! phrase's own grid after the wait, median and 95th percentile; measured at the client, whose
+//! reading of `cadenza:out` trails one JACK period of 2.7 ms in the graph), the time cadenza
+//! took to have the answer ready after the last key went up (median, p95; from its report), the
+//! tempo it heard, how many phrases were answered, and the share of answers the key finder
+//! places in the phrase's key.
+//!
+//! ```sh
+//! cargo build --release --bin cadenza --example live_latency
+//! target/release/examples/live_latency --bin target/release/cadenza --phrases 20 \
+//!     checkpoints/bach.lstm checkpoints/bach.transformer /tmp/bach.markov checkpoints/bach-key.hmm
+//! ```
+
+#[path = "support/args.rs"]
+mod args;
+#[path = "../tests/support/jack.rs"]
+mod jack;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cadenza::key::{finder, Key, Mode};
+use cadenza::midi::{Instrument, Note, Piece};
+use rand::{Rng, SeedableRng};
+
+struct Phrase {
+    key: Key,
+    bpm: f64,
+    /// (onset µs, pitch, release µs)
+    notes: Vec<(u64, u8, u64)>,
+}
+
+fn phrase(rng: &mut impl Rng, start: u64, tonic: u8) -> Phrase {
+    let key = Key { tonic, mode: Mode::Major };
+    let scale = key.scale();
+    let bpm = rng.random_range(80.0..140.0);
+    let beat = 60e6 / bpm;
+    let mut at = 0.0; // beats
+    let mut degree: i32 = 0;
+    let mut notes = Vec::new();
+    let mut pairs = 0;
+    while notes.len() < 8 {
+        let len = if pairs == 0 && notes.len() > 2 && rng.random_bool(0.3) { 0.5 } else { 1.0 };
+        if len < 1.0 {
+            pairs += 1;
+        }
+        let steps = if len < 1.0 { 2 } else { 1 };
+        for _ in 0..steps {
+            let octave = degree.div_euclid(7);
+            let step = i32::from((scale[degree.rem_euclid(7) as usize] + 12 - tonic) % 12);
+            let pitch = 60 + i32::from(tonic) + 12 * octave + step;
+            let on = start + (at * beat) as u64;
+            notes.push((on, pitch.clamp(48, 88) as u8, on + (len * 0.8 * beat) as u64));
+            at += len;
+            degree = (degree + [-2, -1, -1, 1, 1, 2, 0][rng.random_range(0..7)]).clamp(-3, 9);
+        }
+    }
+    // End on the tonic, as phrases in one key often do.
+    if let Some(last) = notes.last_mut() {
+        last.1 = 60 + tonic;
+    }
+    Phrase { key, bpm, notes }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn main() -> Result<(), String> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let bin: String = args::arg(&argv, "--bin", "target/debug/cadenza".to_string())?;
+    let phrases: usize = args::arg(&argv, "--phrases", 20)?;
+    let wait: f64 = args::arg(&argv, "--wait", 0.5)?;
+    let beats: u32 = args::arg(&argv, "--answer-beats", 4)?;
+    let seed: u64 = args::arg(&argv, "--seed", 1)?;
+    let verbose = argv.iter().any(|a| a == "--verbose");
+    let context: u32 = args::arg(&argv, "--context-beats", 16)?;
+    let mut ckpts = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        if argv[i] == "--verbose" {
+            i += 1;
+        } else if argv[i].starts_with("--") {
+            i += 2;
+        } else {
+            ckpts.push(argv[i].clone());
+            i += 1;
+        }
+    }
+    if ckpts.is_empty() {
+        return Err("give one or more checkpoints".into());
+    }
+    let jackd = jack::jackd().ok_or("no jackd")?;
+    let server = jack::Server::start(&jackd, "bench");
+    let (active, traffic) = jack::test_client(&server, "keys", true);
+    let client = active.as_client();
+    println!(
+        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | tempo error median | answers in the phrase's key |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for ckpt in &ckpts {
+        let mut child = Command::new(&bin)
+            .args(["live", ckpt, "--in", "jack:keys:out", "--out", "jack:keys:in", "--wait", &wait.to_string()])
+            .args(["--answer-beats", &beats.to_string(), "--rng-seed", &seed.to_string()])
+            .args(["--context-beats", &context.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{bin}: {e}"))?;
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let theirs = Arc::clone(&lines);
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let reader = std::thread::spawn(move || {
+            for l in stdout.lines().map_while(Result::ok) {
+                theirs.lock().unwrap().push(l);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let connected = |n: &str| client.port_by_name(n).is_some_and(|p| p.connected_count().unwrap_or(0) > 0);
+        while !(connected("keys:out") && connected("keys:in")) {
+            if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                return Err(format!("{ckpt}: cadenza live did not connect"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (mut late, mut in_key, mut answered) = (Vec::new(), 0, 0);
+        let mut truths: Vec<(f64, usize)> = Vec::new();
+        let mut tonic = 0;
+        for n in 0..phrases {
+            // A player keeps to a key for a while: a new key every four phrases.
+            if n % 4 == 0 {
+                tonic = rng.random_range(0..12u8);
+            }
+            let start = client.time() + 300_000;
+            let p = phrase(&mut rng, start, tonic);
+            truths.push((p.bpm, p.notes.len()));
+            {
+                let mut t = traffic.lock().unwrap();
+                let mut events: Vec<(u64, Vec<u8>)> = Vec::new();
+                for &(on, pitch, off) in &p.notes {
+                    events.push((on, vec![0x90, pitch, 80]));
+                    events.push((off, vec![0x80, pitch, 0]));
+                }
+                events.sort();
+                t.to_send.extend(events);
+            }
+            let beat = 60e6 / p.bpm;
+            let last_off = p.notes.iter().map(|n| n.2).max().unwrap();
+            let first = p.notes[0].0;
+            let k = ((last_off + (wait * 1e6) as u64 - first) as f64 / beat - 1e-3).ceil();
+            let due = first + (k * beat) as u64;
+            let end = due + (f64::from(beats) * beat) as u64;
+            while client.time() < end + 400_000 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let t = traffic.lock().unwrap();
+            let ons: Vec<(u64, u8, u64)> = {
+                let got: Vec<&(u64, Vec<u8>)> = t.got.iter().filter(|(us, _)| *us > last_off).collect();
+                got.iter()
+                    .filter(|(_, b)| b.len() == 3 && b[0] & 0xf0 == 0x90 && b[2] > 0)
+                    .map(|(us, b)| {
+                        let off = got
+                            .iter()
+                            .find(|(u2, b2)| *u2 > *us && b2.len() == 3 && b2[1] == b[1] && (b2[0] & 0xf0 == 0x80 || b2[2] == 0))
+                            .map_or(*us + 250_000, |(u2, _)| *u2);
+                        (*us, b[1], off)
+                    })
+                    .collect()
+            };
+            drop(t);
+            let Some(first_on) = ons.first() else { continue };
+            answered += 1;
+            late.push((first_on.0 as f64 - due as f64) / 1e3);
+            let mut piece = Piece::new(1000);
+            let t0 = first_on.0;
+            let notes = ons
+                .iter()
+                .map(|&(on, pitch, off)| {
+                    let (on, off) = ((on - t0) / 1000, (off - t0) / 1000);
+                    Note { start: on, end: off.max(on + 1), pitch, velocity: 80 }
+                })
+                .collect();
+            piece.instruments.push(Instrument { program: 0, channel: 0, is_drum: false, name: String::new(), notes });
+            piece.normalize();
+            let heard = finder::key_of_notes(&piece, None, finder::Profile::default());
+            if heard.as_ref().is_some_and(|k| k.key == p.key) {
+                in_key += 1;
+            }
+            if verbose {
+                let played: Vec<u8> = p.notes.iter().map(|n| n.1).collect();
+                let answer: Vec<(u64, u8)> = ons.iter().map(|n| ((n.0 - first_on.0) / 1000, n.1)).collect();
+                eprintln!(
+                    "{} at {:.0} bpm: {played:?} answered {answer:?}, heard in {:?}, first note {:+.1} ms",
+                    p.key,
+                    p.bpm,
+                    heard.map(|k| k.key.to_string()),
+                    late.last().unwrap()
+                );
+            }
+        }
+        cadenza_stop(&mut child);
+        reader.join().unwrap();
+        let lines = lines.lock().unwrap().clone();
+        if verbose {
+            lines.iter().for_each(|l| eprintln!("  {l}"));
+        }
+        let field = |l: &str, before: &str, after: &str| -> Option<f64> {
+            let i = l.find(after)?;
+            let head = &l[..i];
+            head.rsplit(before).next()?.trim().parse().ok()
+        };
+        let mut ready: Vec<f64> = lines.iter().filter_map(|l| field(l, "ready ", " ms after")).collect();
+        late.sort_by(f64::total_cmp);
+        ready.sort_by(f64::total_cmp);
+        // The tempo heard for each whole phrase (answers sampled at the gaps between its notes
+        // read fewer notes, and were withdrawn), against the tempo played.
+        let mut heard = lines.iter().filter(|l| l.starts_with("answer ")).filter_map(|l| {
+            Some((field(l, "phrase of ", " at ")?, field(l, " at ", " bpm")?))
+        });
+        let mut tempo_err: Vec<f64> = Vec::new();
+        for (bpm, n) in truths {
+            if let Some((_, h)) = heard.by_ref().find(|(notes, _)| *notes as usize == n) {
+                tempo_err.push(((h / bpm) - 1.0).abs() * 100.0);
+            }
+        }
+        tempo_err.sort_by(f64::total_cmp);
+        println!(
+            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1}% | {in_key}/{answered} ({:.0}%) |",
+            percentile(&late, 0.5),
+            percentile(&late, 0.95),
+            percentile(&ready, 0.5),
+            percentile(&ready, 0.95),
+            percentile(&tempo_err, 0.5),
+            100.0 * f64::from(in_key) / f64::from(answered.max(1))
+        );
+    }
+    drop(active);
+    drop(server);
+    Ok(())
+}
+
+fn cadenza_stop(child: &mut std::process::Child) {
+    // SAFETY: kill(2) on our child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let _ = child.wait();
+}
