@@ -26,7 +26,12 @@ const WAIT: f64 = 0.3;
 /// each note held for three quarters of a beat, some released by note-ons of velocity 0 and
 /// sent with running status, a sustain pedal and a sysex message between the notes. Returns
 /// the onsets and the last release (microseconds).
-fn play_phrase(client: &::jack::Client, traffic: &Arc<Mutex<jack::Traffic>>, pitches: &[u8], lead: f64) -> (Vec<u64>, u64) {
+fn play_phrase(
+    client: &::jack::Client,
+    traffic: &Arc<Mutex<jack::Traffic>>,
+    pitches: &[u8],
+    lead: f64,
+) -> (Vec<u64>, u64) {
     let beat = 60.0 / BPM * 1e6;
     let start = client.time() + (lead * 1e6) as u64;
     let mut t = traffic.lock().unwrap();
@@ -92,7 +97,12 @@ fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 }
 
 /// `cadenza live` on `ckpt` between the test client's ports, once its ports are connected.
-fn start_live(tmp: &std::path::Path, ckpt: &std::path::Path, client: &::jack::Client, extra: &[&str]) -> Child {
+fn start_live(
+    tmp: &std::path::Path,
+    ckpt: &std::path::Path,
+    client: &::jack::Client,
+    extra: &[&str],
+) -> Child {
     let bin = assert_cmd::cargo::cargo_bin("cadenza");
     let child = std::process::Command::new(bin)
         .env("CADENZA_CACHE", tmp)
@@ -105,9 +115,8 @@ fn start_live(tmp: &std::path::Path, ckpt: &std::path::Path, client: &::jack::Cl
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let connected = |name: &str| {
-        client.port_by_name(name).is_some_and(|p| p.connected_count().unwrap_or(0) > 0)
-    };
+    let connected =
+        |name: &str| client.port_by_name(name).is_some_and(|p| p.connected_count().unwrap_or(0) > 0);
     wait_until("cadenza:in and cadenza:out to be connected", Duration::from_secs(30), || {
         connected("keys:out") && connected("keys:in")
     });
@@ -154,9 +163,13 @@ fn live_answers_phrases_on_the_beat_and_releases_every_note() {
 
     // Three phrases, each answered on the first beat after the wait.
     let mut late = Vec::new();
-    for (n, pitches) in [[60u8, 62, 64, 65, 67, 65, 64, 62], [64, 65, 67, 69, 67, 65, 64, 60], [67, 65, 64, 62, 60, 62, 64, 60]]
-        .iter()
-        .enumerate()
+    for (n, pitches) in [
+        [60u8, 62, 64, 65, 67, 65, 64, 62],
+        [64, 65, 67, 69, 67, 65, 64, 60],
+        [67, 65, 64, 62, 60, 62, 64, 60],
+    ]
+    .iter()
+    .enumerate()
     {
         let (onsets, last) = play_phrase(client, &traffic, pitches, 0.2);
         let first_beat = due(&onsets, last + (WAIT * 1e6) as u64);
@@ -171,7 +184,11 @@ fn live_answers_phrases_on_the_beat_and_releases_every_note() {
         eprintln!("answer {}: {} notes, first note {:+.1} ms from its beat", n + 1, ons.len(), off_by / 1e3);
         // Not before the beat (beyond a period of jitter), and not late beyond what a loaded
         // 2-core machine allows; the benchmark measures the real figures.
-        assert!(off_by > -3_000.0 && off_by < 150_000.0, "answer {}: first note {off_by} µs from its beat", n + 1);
+        assert!(
+            off_by > -3_000.0 && off_by < 150_000.0,
+            "answer {}: first note {off_by} µs from its beat",
+            n + 1
+        );
         assert!(ons.iter().all(|e| e.0 < answer_end + 20_000), "the answer keeps to its 4 beats: {got:?}");
         late.push(off_by);
         assert_released(&traffic);

@@ -136,5 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(not(feature = "audio"))]
 pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this cadenza was built without the `audio` feature; rebuild with `--features audio` for live")
+    anyhow::bail!(
+        "this cadenza was built without the `audio` feature; rebuild with `--features audio` for live"
+    )
 }

@@ -324,10 +324,12 @@ pub fn run(
                                     summary.withdrawn += 1;
                                 } else {
                                     summary.interrupted += 1;
-                                    s.history.extend(sch.notes.iter().filter(|n| n.start < t).map(|n| Played {
-                                        end: n.end.min(t),
-                                        ..*n
-                                    }));
+                                    s.history.extend(
+                                        sch.notes
+                                            .iter()
+                                            .filter(|n| n.start < t)
+                                            .map(|n| Played { end: n.end.min(t), ..*n }),
+                                    );
                                     s.onsets.clear();
                                     s.phrase_notes = 0;
                                 }
@@ -393,14 +395,21 @@ pub fn run(
         };
         let sampling = t0.elapsed().as_secs_f64();
         // Learn the sampling time: at once when it grows, slowly when it shrinks.
-        expected = if sampling * 1.25 > expected { sampling * 1.25 } else { 0.7 * expected + 0.3 * sampling * 1.25 };
+        expected =
+            if sampling * 1.25 > expected { sampling * 1.25 } else { 0.7 * expected + 0.3 * sampling * 1.25 };
         let ready = s.seconds(Instant::now());
         // Ready after its first beat (sampling took longer than the wait): the whole answer moves
         // on by whole beats to the next beat, rather than its overdue notes bursting out at once.
         let late_beats = (grid.beats_at(ready + 0.005) - first as f64).ceil().max(0.0);
         let (first, notes) = if late_beats > 0.0 {
             let shift = late_beats * grid.beat;
-            (first + late_beats as i64, notes.into_iter().map(|n| Played { start: n.start + shift, end: n.end + shift, ..n }).collect())
+            (
+                first + late_beats as i64,
+                notes
+                    .into_iter()
+                    .map(|n| Played { start: n.start + shift, end: n.end + shift, ..n })
+                    .collect(),
+            )
         } else {
             (first, notes)
         };
@@ -419,7 +428,11 @@ pub fn run(
         let at = |t: f64| s.base + Duration::from_secs_f64(t.max(0.0));
         let mut events: Vec<Timed> = Vec::with_capacity(notes.len() * 2);
         for n in &notes {
-            events.push(Timed { at: at(n.start), answer: index, bytes: note_on(opts.channel, n.pitch, n.velocity) });
+            events.push(Timed {
+                at: at(n.start),
+                answer: index,
+                bytes: note_on(opts.channel, n.pitch, n.velocity),
+            });
             events.push(Timed { at: at(n.end), answer: index, bytes: note_off(opts.channel, n.pitch) });
         }
         // Offs before ons at the same time, so a repeated pitch sounds again.
@@ -517,7 +530,9 @@ mod tests {
             due += grid_beat;
         }
         // Let three answer notes play, then interrupt with a key.
-        std::thread::sleep((due + grid_beat * 2 + Duration::from_millis(100)).saturating_duration_since(Instant::now()));
+        std::thread::sleep(
+            (due + grid_beat * 2 + Duration::from_millis(100)).saturating_duration_since(Instant::now()),
+        );
         key(&tx, &[0x90, 48, 80]);
         let interrupted_at = Instant::now();
         std::thread::sleep(Duration::from_millis(300));
@@ -560,7 +575,8 @@ mod tests {
         let log: Log = Arc::default();
         let stop = AtomicBool::new(false);
         // Sampling expected to take the whole wait: it starts as soon as the keys are up.
-        let opts = SessionOptions { wait: 0.6, bpm: Some(120.0), expected_sampling: 0.6, ..Default::default() };
+        let opts =
+            SessionOptions { wait: 0.6, bpm: Some(120.0), expected_sampling: 0.6, ..Default::default() };
         let sink = Box::new(Recorder(Arc::clone(&log)));
         let handle = std::thread::spawn(move || {
             phrase(&tx);

@@ -89,7 +89,8 @@ pub fn estimate(onsets: &[f64]) -> Option<Grid> {
 
 /// The best-supported inter-onset interval, folded into the tempo range.
 fn first_guess(onsets: &[f64]) -> Option<f64> {
-    let mut iois: Vec<f64> = onsets.windows(2).map(|w| w[1] - w[0]).filter(|d| (0.1..=2.4).contains(d)).collect();
+    let mut iois: Vec<f64> =
+        onsets.windows(2).map(|w| w[1] - w[0]).filter(|d| (0.1..=2.4).contains(d)).collect();
     iois.sort_by(f64::total_cmp);
     // (sum, count) of each cluster.
     let mut clusters: Vec<(f64, f64)> = Vec::new();

@@ -83,7 +83,10 @@ impl Listen {
                 };
                 (t.current_usecs, period / f64::from(ps.n_frames().max(1)))
             }
-            Err(_) => (client.frames_to_time(ps.last_frame_time()), 1e6 / f64::from(client.sample_rate().max(1) as u32)),
+            Err(_) => (
+                client.frames_to_time(ps.last_frame_time()),
+                1e6 / f64::from(client.sample_rate().max(1)),
+            ),
         };
         for m in self.port.iter(ps) {
             let us = start_us + (f64::from(m.time) * per_frame) as u64;
@@ -215,7 +218,9 @@ fn find(client: &Client, spec: &str, flags: PortFlags) -> Result<String> {
 }
 
 fn register_out(client: &Client) -> Result<Port<MidiOut>> {
-    client.register_port("out", MidiOut::default()).map_err(|e| failure("JACK", format!("cannot register a MIDI port ({e})")))
+    client
+        .register_port("out", MidiOut::default())
+        .map_err(|e| failure("JACK", format!("cannot register a MIDI port ({e})")))
 }
 
 /// Connect to the JACK MIDI input port `spec` names (what follows `jack:`; see
@@ -302,7 +307,7 @@ impl Sink for JackConnection {
     fn latency(&self) -> Duration {
         self.client.as_ref().map_or(Duration::ZERO, |c| {
             let c = c.as_client();
-            Duration::from_secs_f64(f64::from(c.buffer_size()) / f64::from(c.sample_rate().max(1) as u32))
+            Duration::from_secs_f64(f64::from(c.buffer_size()) / f64::from(c.sample_rate().max(1)))
         })
     }
 }

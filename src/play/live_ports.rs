@@ -40,7 +40,8 @@ impl Sink for AlsaOut {
 pub fn describe_sources() -> String {
     let alsa = match super::quiet::without_stderr(|| MidiInput::new("cadenza")) {
         Ok(input) => {
-            let names: Vec<String> = input.ports().iter().map(|p| input.port_name(p).unwrap_or_default()).collect();
+            let names: Vec<String> =
+                input.ports().iter().map(|p| input.port_name(p).unwrap_or_default()).collect();
             if names.is_empty() {
                 "no MIDI input ports found\n".to_string()
             } else {
@@ -84,7 +85,8 @@ pub fn open(input: &str, output: &str) -> Result<LivePorts> {
             let mut midi_in = midi_in;
             midi_in.ignore(Ignore::None);
             let sources = midi_in.ports();
-            let names: Vec<String> = sources.iter().map(|p| midi_in.port_name(p).unwrap_or_default()).collect();
+            let names: Vec<String> =
+                sources.iter().map(|p| midi_in.port_name(p).unwrap_or_default()).collect();
             let i = ports::select_port(&names, input).map_err(|_| {
                 failure(
                     format!("MIDI input port \"{input}\""),
@@ -105,7 +107,9 @@ pub fn open(input: &str, output: &str) -> Result<LivePorts> {
                     },
                     (),
                 )
-                .map_err(|e| failure(format!("MIDI input port \"{}\"", names[i]), format!("cannot connect ({e})")))?;
+                .map_err(|e| {
+                    failure(format!("MIDI input port \"{}\"", names[i]), format!("cannot connect ({e})"))
+                })?;
             Ok(LivePorts { input: rx, sink, _alsa_input: Some(conn) })
         }
         _ => Err(failure(

@@ -515,7 +515,9 @@ impl Follow {
                 // Past the stop, time moves only to close free notes.
                 !(s.stop.is_some_and(|stop| c.now >= stop) && !self.open.iter().any(|o| o.kind == Kind::Free))
             }
-            Effect::Part(q) if q == c.part => true,
+            // Restating the part moves nothing: a stall ends it too (a model can otherwise loop
+            // on it when what it wants is refused).
+            Effect::Part(q) if q == c.part => !stalled || self.due_at(c.now).any(|n| n.part == q),
             Effect::Part(q) => {
                 self.due_at(c.now).any(|n| n.part == q)
                     || (!stalled && s.part_allowed(q) && self.free_possible(c, lowest_pitch))
@@ -752,5 +754,15 @@ mod tests {
         assert!(!f.allows(&at(0), Effect::RunningVelocity(3), 21));
         assert!(f.allows(&at(0), Effect::RunningVelocity(10), 21), "the locked note's velocity");
         assert!(!f.allows(&at(0), Effect::Part(Part::program(5)), 21));
+        assert!(f.allows(&at(0), Effect::Part(Part::program(0)), 21), "the locked note's part");
+        let free = Arc::new(Constraints::new().free_between(0, 12).open_at(0));
+        let mut f = Follow::new(free, 48);
+        f.priming = false;
+        for _ in 0..STALL_LIMIT {
+            assert!(f.allows(&at(0), Effect::Part(Part::program(0)), 21));
+            f.push(&at(0), Effect::Part(Part::program(0)));
+        }
+        assert!(!f.allows(&at(0), Effect::Part(Part::program(0)), 21), "restating the part stalls too");
+        assert!(f.allows(&at(0), Effect::NoteStart { pitch: 60, bin: Some(10) }, 21));
     }
 }

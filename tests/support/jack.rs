@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jack::{AsyncClient, Client, ClientOptions, Control, MidiIn, MidiOut, Port, ProcessHandler, ProcessScope, RawMidi};
+use jack::{
+    AsyncClient, Client, ClientOptions, Control, MidiIn, MidiOut, Port, ProcessHandler, ProcessScope, RawMidi,
+};
 
 pub const RATE: u32 = 48_000;
 
@@ -67,7 +69,12 @@ impl Server {
                     return c;
                 }
                 Err(e) => {
-                    assert!(Instant::now() < deadline, "the JACK server {} did not come up: {e}\n{}", self.name, self.said())
+                    assert!(
+                        Instant::now() < deadline,
+                        "the JACK server {} did not come up: {e}\n{}",
+                        self.name,
+                        self.said()
+                    )
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -159,7 +166,11 @@ impl ProcessHandler for Handler {
 }
 
 /// A test client `name` with an input port `in` and, with `output`, an output port `out`.
-pub fn test_client(server: &Server, name: &str, output: bool) -> (AsyncClient<(), Handler>, Arc<Mutex<Traffic>>) {
+pub fn test_client(
+    server: &Server,
+    name: &str,
+    output: bool,
+) -> (AsyncClient<(), Handler>, Arc<Mutex<Traffic>>) {
     let client = server.client(name);
     let input = client.register_port("in", MidiIn::default()).unwrap();
     let output = output.then(|| client.register_port("out", MidiOut::default()).unwrap());
