@@ -103,6 +103,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         guard: args.guard.guard(),
         copy_corpus: args.corpus,
     };
+    // The model first: a bad checkpoint or option is said before any port is touched.
+    let prepared = cadenza::live::prepare(&request)?;
     let ports = cadenza::play::live_ports::open(&input, &output)?;
     let stop = Arc::new(AtomicBool::new(false));
     let theirs = Arc::clone(&stop);
@@ -114,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("warning: cannot install the Ctrl-C handler ({e})");
     }
     eprintln!("listening on {input}, answering on {output} (Ctrl-C to end)");
-    let summary = cadenza::live::serve(&request, &ports.input, ports.sink, &stop, &mut |r| {
+    let summary = prepared.serve(&ports.input, ports.sink, &stop, &mut |r| {
         println!(
             "answer {}: {} notes to a phrase of {} at {:.1} bpm, sampled in {:.0} ms, ready {:.0} ms after \
              the keys went up, first beat at {:.0} ms",

@@ -46,15 +46,25 @@ pub struct LiveRequest {
     pub copy_corpus: Option<PathBuf>,
 }
 
-/// Load the model `request` names and answer the player on `input` through `sink` until
-/// `stop` (see [`session::run`]); `report` hears of each answer.
-pub fn serve(
-    request: &LiveRequest,
-    input: &Receiver<Incoming>,
-    sink: Box<dyn Sink>,
-    stop: &AtomicBool,
-    report: &mut dyn FnMut(&AnswerReport),
-) -> Result<Summary> {
+/// A model loaded and checked for a live session (see [`prepare`]).
+pub struct Prepared {
+    loaded: saved::LoadedModel,
+    opts: AnswerOptions,
+    session: SessionOptions,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("session", &self.session).finish_non_exhaustive()
+    }
+}
+
+/// Load the model `request` names and check it answers (before any port is opened): a first
+/// answer to one note checks the model and the options and warms the model up (its first call
+/// pays for allocations); a second one times it, the session's first guess of how long
+/// sampling takes.
+pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
+    request.session.validate()?;
     let loaded = saved::load(&request.checkpoint, &request.device)?;
     let copies = match request.guard.max_copy {
         Some(_) => Some(Arc::new(crate::generate::training_copies(
@@ -67,17 +77,42 @@ pub fn serve(
     let mut opts = request.answer.clone();
     opts.sampler.notes = request.guard.rules_with_copies(&loaded.tokenizer, copies)?;
     opts.sampler.validate()?;
-    // A first answer to one note checks the model and the options before the player starts and
-    // warms the model up (its first call pays for allocations); a second one times it.
     let grid = Grid::at_bpm(session::DEFAULT_BPM, 0.0);
     let warm = [Played { pitch: 60, velocity: 64, start: 0.0, end: 0.4 }];
     answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX, &opts)?;
     let t0 = std::time::Instant::now();
     answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX - 1, &opts)?;
-    let mut session_opts = request.session.clone();
-    session_opts.expected_sampling = session_opts.expected_sampling.max(t0.elapsed().as_secs_f64());
-    let respond = |history: &[Played], grid: Grid, first: i64, index: usize| {
-        answer(&loaded.model, &loaded.tokenizer, history, grid, first, index as u64, &opts).map(|a| a.notes)
-    };
-    session::run(input, sink, stop, &session_opts, respond, report)
+    let mut session = request.session.clone();
+    session.expected_sampling = session.expected_sampling.max(t0.elapsed().as_secs_f64());
+    Ok(Prepared { loaded, opts, session })
+}
+
+impl Prepared {
+    /// Answer the player on `input` through `sink` until `stop` (see [`session::run`]);
+    /// `report` hears of each answer.
+    pub fn serve(
+        &self,
+        input: &Receiver<Incoming>,
+        sink: Box<dyn Sink>,
+        stop: &AtomicBool,
+        report: &mut dyn FnMut(&AnswerReport),
+    ) -> Result<Summary> {
+        let (loaded, opts) = (&self.loaded, &self.opts);
+        let respond = |history: &[Played], grid: Grid, first: i64, index: usize| {
+            answer(&loaded.model, &loaded.tokenizer, history, grid, first, index as u64, opts)
+                .map(|a| a.notes)
+        };
+        session::run(input, sink, stop, &self.session, respond, report)
+    }
+}
+
+/// [`prepare`] then [`Prepared::serve`]: the one entry point of a live job.
+pub fn serve(
+    request: &LiveRequest,
+    input: &Receiver<Incoming>,
+    sink: Box<dyn Sink>,
+    stop: &AtomicBool,
+    report: &mut dyn FnMut(&AnswerReport),
+) -> Result<Summary> {
+    prepare(request)?.serve(input, sink, stop, report)
 }

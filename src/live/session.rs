@@ -71,6 +71,22 @@ impl Default for SessionOptions {
     }
 }
 
+impl SessionOptions {
+    /// A wait of 0-60 s, a tempo of 20-400 bpm, a channel of 0-15.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.wait.is_finite() && (0.0..=60.0).contains(&self.wait)) {
+            return Err(Error::setting("wait", self.wait, "seconds between 0 and 60"));
+        }
+        if let Some(bpm) = self.bpm.filter(|b| !(b.is_finite() && (20.0..=400.0).contains(b))) {
+            return Err(Error::setting("bpm", bpm, "a tempo between 20 and 400"));
+        }
+        if self.channel > 15 {
+            return Err(Error::setting("channel", self.channel + 1, "a MIDI channel, 1-16"));
+        }
+        Ok(())
+    }
+}
+
 /// Sampling starts this much earlier than the expected sampling time asks.
 const MARGIN: f64 = 0.05;
 
@@ -282,12 +298,7 @@ pub fn run(
     mut answer: impl FnMut(&[Played], Grid, i64, usize) -> Result<Vec<Played>>,
     report: &mut dyn FnMut(&AnswerReport),
 ) -> Result<Summary> {
-    if !(opts.wait.is_finite() && (0.0..=60.0).contains(&opts.wait)) {
-        return Err(Error::setting("wait", opts.wait, "seconds between 0 and 60"));
-    }
-    if let Some(bpm) = opts.bpm.filter(|b| !(b.is_finite() && (20.0..=400.0).contains(b))) {
-        return Err(Error::setting("bpm", bpm, "a tempo between 20 and 400"));
-    }
+    opts.validate()?;
     let mut player = Player::start(sink, opts.channel);
     let mut s = State {
         base: Instant::now(),

@@ -38,26 +38,14 @@ impl Sink for AlsaOut {
 /// per ALSA input (or why there are none), then one `jack:NAME` line per MIDI output of a
 /// running JACK server.
 pub fn describe_sources() -> String {
-    let alsa = match super::quiet::without_stderr(|| MidiInput::new("cadenza")) {
-        Ok(input) => {
-            let names: Vec<String> =
-                input.ports().iter().map(|p| input.port_name(p).unwrap_or_default()).collect();
-            if names.is_empty() {
-                "no MIDI input ports found\n".to_string()
-            } else {
-                names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect()
-            }
-        }
-        Err(e) => format!("no MIDI input ports: the MIDI system is not available ({e})\n"),
-    };
+    let alsa = super::quiet::without_stderr(|| MidiInput::new("cadenza"))
+        .map(|input| input.ports().iter().map(|p| input.port_name(p).unwrap_or_default()).collect())
+        .map_err(|e| format!("the MIDI system is not available ({e})"));
     #[cfg(feature = "jack")]
-    let alsa = alsa
-        + &super::jack_port::source_names()
-            .unwrap_or_default()
-            .iter()
-            .map(|n| format!("{}{n}\n", super::jack_port::PREFIX))
-            .collect::<String>();
-    alsa
+    let jack = super::jack_port::source_names().unwrap_or_default();
+    #[cfg(not(feature = "jack"))]
+    let jack = Vec::new();
+    ports::describe("input", alsa, &jack)
 }
 
 /// Open the session's ports: `input` (where the player's keyboard is) and `output` (where the

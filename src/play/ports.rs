@@ -35,25 +35,30 @@ fn names_of(out: &MidiOutput, ports: &[MidiOutputPort]) -> Vec<String> {
 /// Text for `--list-ports`: one `INDEX: NAME` line per ALSA port (or a one-line explanation that
 /// there are none), then one `jack:NAME` line per MIDI input of a running JACK server.
 pub fn describe_ports() -> String {
-    let alsa = match try_midi_output() {
-        Ok(out) => {
-            let names = names_of(&out, &out.ports());
-            if names.is_empty() {
-                "no MIDI output ports found\n".to_string()
-            } else {
-                names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect()
-            }
-        }
-        Err(why) => format!("no MIDI output ports: {why}\n"),
-    };
+    let alsa = try_midi_output().map(|out| names_of(&out, &out.ports()));
     #[cfg(feature = "jack")]
-    let alsa = alsa
-        + &super::jack_port::port_names()
-            .unwrap_or_default()
-            .iter()
-            .map(|n| format!("{}{n}\n", super::jack_port::PREFIX))
-            .collect::<String>();
-    alsa
+    let jack = super::jack_port::port_names().unwrap_or_default();
+    #[cfg(not(feature = "jack"))]
+    let jack = Vec::new();
+    describe("output", alsa, &jack)
+}
+
+/// The `--list-ports` text of ALSA ports of one `direction` (or why there are none) and JACK
+/// ports.
+pub(super) fn describe(
+    direction: &str,
+    alsa: std::result::Result<Vec<String>, String>,
+    jack: &[String],
+) -> String {
+    let mut text = match alsa {
+        Ok(names) if names.is_empty() => format!("no MIDI {direction} ports found\n"),
+        Ok(names) => names.iter().enumerate().map(|(i, n)| format!("{i}: {n}\n")).collect(),
+        Err(why) => format!("no MIDI {direction} ports: {why}\n"),
+    };
+    for n in jack {
+        text += &format!("jack:{n}\n");
+    }
+    text
 }
 
 /// A connection to a MIDI port of either backend.
