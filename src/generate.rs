@@ -450,10 +450,7 @@ pub fn run(request: &GenerateRequest, progress: &dyn Progress) -> Result<Generat
     let loaded = saved::load(&request.checkpoint, &request.device)?;
     let options = &request.options;
     progress.update(0, options.count as u64, "sampling");
-    let copies = match request.guard.max_copy {
-        Some(_) => Some(Arc::new(training_copies(&loaded, request.copy_corpus.as_deref(), progress)?)),
-        None => None,
-    };
+    let copies = copies_for(&loaded, &request.guard, request.copy_corpus.as_deref(), progress)?;
     let sampled = sample_loaded(&loaded, request.seed_file.as_deref(), options, &request.guard, copies)?;
     progress.update(options.count as u64, options.count as u64, "sampling");
     let (pieces, seconds, new_tokens) = (sampled.pieces, sampled.seconds, sampled.new_tokens);
@@ -492,6 +489,19 @@ pub fn sample_loaded(
     let seconds = t0.elapsed().as_secs_f64();
     let new_tokens = pieces.iter().map(|g| g.sampled_tokens).sum();
     Ok(Sampled { pieces, seconds, new_tokens })
+}
+
+/// The index `guard`'s copy limit checks against ([`training_copies`]), when it asks for one.
+pub fn copies_for(
+    loaded: &saved::LoadedModel,
+    guard: &Guard,
+    corpus: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<Option<Arc<CopyIndex>>> {
+    match guard.max_copy {
+        Some(_) => Ok(Some(Arc::new(training_copies(loaded, corpus, progress)?))),
+        None => Ok(None),
+    }
 }
 
 /// The copy index of the training split of `loaded`'s model: of `corpus` when given, else of the

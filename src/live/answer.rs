@@ -65,8 +65,6 @@ pub struct Answer {
     pub notes: Vec<Played>,
     pub primer_tokens: usize,
     pub sampled_tokens: usize,
-    /// The sampled tokens.
-    pub tokens: Vec<crate::tokens::TokenId>,
 }
 
 /// `history` (the session's notes, any order) from `from` beats to `to` beats of `grid`, as a
@@ -143,7 +141,7 @@ pub fn answer(
     };
     let generated = generate::generate(model, tokenizer, Some(&piece), &gen_opts)?;
     let Some(g) = generated.into_iter().next() else {
-        return Ok(Answer { notes: Vec::new(), primer_tokens: 0, sampled_tokens: 0, tokens: Vec::new() });
+        return Ok(Answer { notes: Vec::new(), primer_tokens: 0, sampled_tokens: 0 });
     };
     let tpb = f64::from(g.piece.ticks_per_beat);
     let beat_of = |tick: u64| from as f64 + tick as f64 / tpb;
@@ -163,12 +161,7 @@ pub fn answer(
         })
         .collect();
     notes.sort_by(|x, y| x.start.total_cmp(&y.start).then(x.pitch.cmp(&y.pitch)));
-    Ok(Answer {
-        notes,
-        primer_tokens: g.primer.len(),
-        sampled_tokens: g.continuation.len(),
-        tokens: g.continuation,
-    })
+    Ok(Answer { notes, primer_tokens: g.primer.len(), sampled_tokens: g.continuation.len() })
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@ pub use tempo::Grid;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
 
 use crate::error::Result;
 use crate::models::saved;
@@ -66,14 +65,12 @@ impl std::fmt::Debug for Prepared {
 pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     request.session.validate()?;
     let loaded = saved::load(&request.checkpoint, &request.device)?;
-    let copies = match request.guard.max_copy {
-        Some(_) => Some(Arc::new(crate::generate::training_copies(
-            &loaded,
-            request.copy_corpus.as_deref(),
-            &crate::progress::Silent,
-        )?)),
-        None => None,
-    };
+    let copies = crate::generate::copies_for(
+        &loaded,
+        &request.guard,
+        request.copy_corpus.as_deref(),
+        &crate::progress::Silent,
+    )?;
     let mut opts = request.answer.clone();
     opts.sampler.notes = request.guard.rules_with_copies(&loaded.tokenizer, copies)?;
     opts.sampler.validate()?;

@@ -277,6 +277,17 @@ impl State {
         }
     }
 
+    /// Where the key `pitch` of `channel` is among the keys held.
+    fn held_at(&self, channel: u8, pitch: u8) -> Option<usize> {
+        self.held.iter().position(|h| h.0 == channel && h.1 == pitch)
+    }
+
+    /// The phrase under way is over (answered, or cut by a key during its answer).
+    fn end_phrase(&mut self) {
+        self.onsets.clear();
+        self.phrase_notes = 0;
+    }
+
     fn release(&mut self, idx: usize, t: f64) {
         let (_, pitch, velocity, start) = self.held.swap_remove(idx);
         self.history.push(Played { pitch, velocity, start, end: t.max(start) });
@@ -341,11 +352,10 @@ pub fn run(
                                             .filter(|n| n.start < t)
                                             .map(|n| Played { end: n.end.min(t), ..*n }),
                                     );
-                                    s.onsets.clear();
-                                    s.phrase_notes = 0;
+                                    s.end_phrase();
                                 }
                             }
-                            if let Some(i) = s.held.iter().position(|h| h.0 == channel && h.1 == pitch) {
+                            if let Some(i) = s.held_at(channel, pitch) {
                                 s.release(i, t); // a key pressed twice: the first note ends
                             }
                             s.held.push((channel, pitch, velocity, t));
@@ -353,7 +363,7 @@ pub fn run(
                             s.released = None;
                         }
                         Message::NoteOff { channel, pitch } => {
-                            if let Some(i) = s.held.iter().position(|h| h.0 == channel && h.1 == pitch) {
+                            if let Some(i) = s.held_at(channel, pitch) {
                                 s.release(i, t);
                             }
                         }
@@ -373,8 +383,7 @@ pub fn run(
         if let Some(sch) = s.scheduled.as_ref().filter(|sch| now >= sch.end) {
             s.history.extend(sch.notes.iter().copied());
             s.scheduled = None;
-            s.onsets.clear();
-            s.phrase_notes = 0;
+            s.end_phrase();
             summary.played += 1;
             s.history.retain(|n| n.end >= now - MEMORY);
             if opts.max_answers.is_some_and(|m| summary.played >= m) {
@@ -446,8 +455,7 @@ pub fn run(
             });
             events.push(Timed { at: at(n.end), answer: index, bytes: note_off(opts.channel, n.pitch) });
         }
-        // Offs before ons at the same time, so a repeated pitch sounds again.
-        events.sort_by_key(|e| (e.at, e.bytes[0] & 0xf0 == 0x90));
+        // In time order, offs before ons at the same time, so a repeated pitch sounds again.
         player.with(|q| {
             q.events.extend(events);
             q.events.make_contiguous().sort_by_key(|e| (e.at, e.bytes[0] & 0xf0 == 0x90));

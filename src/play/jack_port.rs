@@ -19,14 +19,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use std::sync::Mutex;
 
 use jack::{
     AsyncClient, Client, ClientOptions, ClientStatus, Control, MidiIn, MidiOut, NotificationHandler, Port,
-    PortFlags, PortId, ProcessHandler, ProcessScope, RawMidi,
+    PortFlags, PortId, PortSpec, ProcessHandler, ProcessScope, RawMidi,
 };
 use midly::live::LiveEvent;
 use nodi::{Connection, MidiEvent};
@@ -83,10 +81,9 @@ impl Listen {
                 };
                 (t.current_usecs, period / f64::from(ps.n_frames().max(1)))
             }
-            Err(_) => (
-                client.frames_to_time(ps.last_frame_time()),
-                1e6 / f64::from(client.sample_rate().max(1)),
-            ),
+            Err(_) => {
+                (client.frames_to_time(ps.last_frame_time()), 1e6 / f64::from(client.sample_rate().max(1)))
+            }
         };
         for m in self.port.iter(ps) {
             let us = start_us + (f64::from(m.time) * per_frame) as u64;
@@ -217,9 +214,10 @@ fn find(client: &Client, spec: &str, flags: PortFlags) -> Result<String> {
     Ok(names[i].clone())
 }
 
-fn register_out(client: &Client) -> Result<Port<MidiOut>> {
+/// Register our port `name` (`out`, `in`).
+fn register<S: PortSpec + Default>(client: &Client, name: &str) -> Result<Port<S>> {
     client
-        .register_port("out", MidiOut::default())
+        .register_port(name, S::default())
         .map_err(|e| failure("JACK", format!("cannot register a MIDI port ({e})")))
 }
 
@@ -228,7 +226,7 @@ fn register_out(client: &Client) -> Result<Port<MidiOut>> {
 pub fn connect(spec: &str) -> Result<JackConnection> {
     let client = open_client()?;
     let target = find(&client, spec, PortFlags::IS_INPUT)?;
-    let port = register_out(&client)?;
+    let port = register::<MidiOut>(&client, "out")?;
     start(client, port, None, Watch::default(), target)
 }
 
@@ -239,10 +237,8 @@ pub fn duplex(input: &str, output: &str, tx: Sender<Incoming>) -> Result<JackCon
     let client = open_client()?;
     let source = find(&client, input, PortFlags::IS_OUTPUT)?;
     let target = find(&client, output, PortFlags::IS_INPUT)?;
-    let out = register_out(&client)?;
-    let port = client
-        .register_port("in", MidiIn::default())
-        .map_err(|e| failure("JACK", format!("cannot register a MIDI port ({e})")))?;
+    let out = register::<MidiOut>(&client, "out")?;
+    let port = register::<MidiIn>(&client, "in")?;
     let ins = port.name().map_err(|e| failure("JACK", e.to_string()))?;
     let outs = out.name().map_err(|e| failure("JACK", e.to_string()))?;
     let origin = (Instant::now(), client.time());

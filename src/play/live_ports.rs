@@ -68,23 +68,13 @@ pub fn open(input: &str, output: &str) -> Result<LivePorts> {
             ));
         }
         (None, None) => {
-            let midi_in = super::quiet::without_stderr(|| MidiInput::new("cadenza"))
+            let mut midi_in = super::quiet::without_stderr(|| MidiInput::new("cadenza"))
                 .map_err(|e| failure("MIDI", format!("the MIDI system is not available ({e})")))?;
-            let mut midi_in = midi_in;
             midi_in.ignore(Ignore::None);
             let sources = midi_in.ports();
             let names: Vec<String> =
                 sources.iter().map(|p| midi_in.port_name(p).unwrap_or_default()).collect();
-            let i = ports::select_port(&names, input).map_err(|_| {
-                failure(
-                    format!("MIDI input port \"{input}\""),
-                    if names.is_empty() {
-                        "there are no MIDI input ports".to_string()
-                    } else {
-                        format!("no such port, or several match; available: {}", names.join(", "))
-                    },
-                )
-            })?;
+            let i = ports::select_named(&names, input, "MIDI input port", "there are no MIDI input ports")?;
             let sink = Box::new(AlsaOut(ports::connect(output)?));
             let conn = midi_in
                 .connect(

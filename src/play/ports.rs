@@ -110,6 +110,12 @@ pub fn connect_any(spec: &str) -> Result<PortConnection> {
 /// The port that `spec` names among `names`: an index; else a case-insensitive exact name;
 /// else the only name containing `spec` (case-insensitive).
 pub fn select_port(names: &[String], spec: &str) -> Result<usize> {
+    select_named(names, spec, "MIDI port", "no MIDI output ports found")
+}
+
+/// [`select_port`], its error naming `spec` as `what` and saying `none` when there are no
+/// ports at all.
+pub(super) fn select_named(names: &[String], spec: &str, what: &str, none: &str) -> Result<usize> {
     let spec = spec.trim();
     if let Ok(i) = spec.parse::<usize>() {
         if i < names.len() {
@@ -124,9 +130,9 @@ pub fn select_port(names: &[String], spec: &str) -> Result<usize> {
     if let [i] = hits[..] {
         return Ok(i);
     }
-    let subject = format!("MIDI port \"{spec}\"");
+    let subject = format!("{what} \"{spec}\"");
     if names.is_empty() {
-        return Err(failure(subject, "no MIDI output ports found"));
+        return Err(failure(subject, none));
     }
     let list = names.iter().enumerate().map(|(i, n)| format!("{i}: {n}")).collect::<Vec<_>>().join(", ");
     let why = if hits.is_empty() { "no such port" } else { "matches several ports" };
