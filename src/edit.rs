@@ -429,7 +429,16 @@ pub fn infill(
     let cut_beats = a as f64 / f64::from(spb);
     let stated = stated_controls(tokenizer, piece, opts.key);
     let primer = stated(tokenizer.encode_prefix(piece, Some(cut_beats), None));
-    let constraints = Constraints::infill(tokenizer, piece, a, b);
+    // New notes keep to the piece's instruments, as a continuation keeps to its seed's: a
+    // model that wanders into a part the piece does not have (a tiny chain's smoothing gives
+    // every program some weight) writes into contexts it never learned.
+    // And no more notes sound at once than anywhere in the piece: a model whose preferred time
+    // step would overshoot the region's end otherwise stacks notes on one step instead of
+    // taking the small step left (seen: 741 notes on one step of a tiny chain's fill).
+    let mut constraints = Constraints::infill(tokenizer, piece, a, b).voices_as_in(tokenizer, piece);
+    if let Some(list) = crate::generate::Instruments::Seed.resolve(tokenizer, Some(piece), true)? {
+        constraints = constraints.only_instruments(&list);
+    }
     let horizon_end = b as f64 / f64::from(spb) + opts.horizon_beats;
     let kept = kept_by_infill(tokenizer, piece, beats);
     let references = nearest_pitches(&kept, tick_of(a, piece, spb), tick_of(b, piece, spb));

@@ -96,7 +96,7 @@ impl std::str::FromStr for Instruments {
 impl Instruments {
     /// The instrument list for sampling with `tokenizer` after `seed`: `None` for no limit. An
     /// explicit list with a tokenizer without instruments, or unguarded, is an error.
-    fn resolve(
+    pub fn resolve(
         &self,
         tokenizer: &Tokenizer,
         seed: Option<&Piece>,

@@ -115,6 +115,15 @@ fn check_infill(model: &dyn Generator, t: &Tokenizer, what: &str) {
             let fresh = notes_of(out, |n| (sa..sb).contains(&t.step_at(out, n.start)));
             assert_eq!(fresh.len(), e.new_notes, "{what}: new notes counted");
             assert!(fresh.iter().all(|n| n.3 > n.2), "{what}: a new note without length");
+            // New notes stay in the piece's instruments.
+            if t.config().programs == cadenza::tokens::ProgramMode::Programs {
+                let programs: Vec<u8> = p.instruments.iter().map(|i| i.program).collect();
+                assert!(
+                    fresh.iter().all(|n| programs.contains(&n.0)),
+                    "{what}: a new note in another instrument"
+                );
+            }
+
             assert_eq!(
                 (out.ticks_per_beat, &out.tempos, &out.time_signatures),
                 (p.ticks_per_beat, &p.tempos, &p.time_signatures)

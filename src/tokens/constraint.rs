@@ -71,6 +71,10 @@ pub struct Constraints {
     /// The sequence ends (only EOS) once time reaches this step, however it got there.
     end_by: Option<u64>,
     top_line: bool,
+    /// Free notes only below this pitch.
+    below: Option<u8>,
+    /// Free notes only of these pitch classes (bit `c` for pitch class `c`).
+    scale: Option<u16>,
     voices: Option<usize>,
     /// The only parts free notes may be written in (sorted); `None`: any.
     parts: Option<Vec<Part>>,
@@ -124,6 +128,41 @@ impl Constraints {
     /// No free note sounds at or above a locked note sounding at the same time.
     pub fn below_locked(self) -> Self {
         Constraints { top_line: true, ..self }
+    }
+
+    /// Free notes only below `pitch` (an accompaniment under a player).
+    pub fn below_pitch(self, pitch: u8) -> Self {
+        Constraints { below: Some(pitch), ..self }
+    }
+
+    /// Free notes only of the pitch classes `classes` (0 = C .. 11 = B): a live answer keeps to
+    /// its phrase's key.
+    pub fn in_scale(self, classes: &[u8]) -> Self {
+        let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
+        Constraints { scale: Some(mask), ..self }
+    }
+
+    /// At most as many free notes sound at once as the notes of `piece` ever do on
+    /// `tokenizer`'s grid (drums aside; at least 1): a fill no denser than its piece.
+    pub fn voices_as_in(self, tokenizer: &Tokenizer, piece: &Piece) -> Self {
+        let mut events: Vec<(u64, i32)> = super::encode::canonical_notes(tokenizer, piece)
+            .iter()
+            .filter(|n| !n.part.is_drums())
+            .flat_map(|n| [(n.start, 1), (n.end, -1)])
+            .collect();
+        // Ends before starts at one step, as `free_sounding` counts.
+        events.sort();
+        let most = events
+            .iter()
+            .scan(0i32, |now, &(_, d)| {
+                Some({
+                    *now += d;
+                    *now
+                })
+            })
+            .max()
+            .unwrap_or(1);
+        self.with_voices(most.max(1) as usize)
     }
 
     /// At most `voices` free notes sound at once.
@@ -459,6 +498,7 @@ impl Follow {
             && s.stop.is_none_or(|stop| c.now < stop)
             && s.voices.is_none_or(|v| self.free_sounding(c.now) < v)
             && (!s.top_line || s.ceiling(c.now, c.now + 1) > u16::from(lowest_pitch))
+            && s.below.is_none_or(|b| b > lowest_pitch)
     }
 
     /// Every locked note written, no note under way, no free note sounding, the stop reached:
@@ -533,6 +573,8 @@ impl Follow {
                     s.part_allowed(c.part)
                         && self.free_possible(c, lowest_pitch)
                         && (!s.top_line || u16::from(pitch) < s.ceiling(c.now, c.now + 1))
+                        && s.below.is_none_or(|b| pitch < b)
+                        && s.scale.is_none_or(|m| m >> (pitch % 12) & 1 == 1)
                         && self.copy_allows(c, pitch)
                 }
             },
@@ -717,6 +759,22 @@ mod tests {
         f.push(&at(0), start(60));
         assert!(!f.allows(&at(0), start(55), 21), "one voice");
         assert!(!f.complete(&at(24)), "a free note still sounds");
+    }
+
+    #[test]
+    fn an_accompaniment_stays_below_its_pitch_and_an_answer_on_its_scale() {
+        let s = Arc::new(Constraints::new().free_between(0, 16).open_at(0).end_by(16).below_pitch(64));
+        let mut f = Follow::new(s, 48);
+        f.priming = false;
+        let start = |p| Effect::NoteStart { pitch: p, bin: Some(10) };
+        assert!(f.allows(&at(0), start(63), 21) && f.allows(&at(0), start(36), 21));
+        assert!(!f.allows(&at(0), start(64), 21) && !f.allows(&at(0), start(80), 21), "at or above it");
+        let c_major = Arc::new(Constraints::new().in_scale(&[0, 2, 4, 5, 7, 9, 11]));
+        let f = Follow::new(c_major, 48);
+        assert!(f.allows(&at(0), start(60), 21) && f.allows(&at(0), start(71), 21));
+        assert!(!f.allows(&at(0), start(61), 21) && !f.allows(&at(0), start(66), 21), "off the scale");
+        let none = Arc::new(Constraints::new().below_pitch(21));
+        assert!(!Follow::new(none, 48).free_possible(&at(0), 21), "nothing under the lowest pitch");
     }
 
     #[test]
