@@ -86,11 +86,13 @@ fn main() -> Result<(), String> {
     let beats: u32 = args::arg(&argv, "--answer-beats", 4)?;
     let seed: u64 = args::arg(&argv, "--seed", 1)?;
     let verbose = argv.iter().any(|a| a == "--verbose");
+    let chromatic = argv.iter().any(|a| a == "--chromatic");
+    let candidates: u32 = args::arg(&argv, "--candidates", 4)?;
     let context: u32 = args::arg(&argv, "--context-beats", 16)?;
     let mut ckpts = Vec::new();
     let mut i = 0;
     while i < argv.len() {
-        if argv[i] == "--verbose" {
+        if argv[i] == "--verbose" || argv[i] == "--chromatic" {
             i += 1;
         } else if argv[i].starts_with("--") {
             i += 2;
@@ -107,9 +109,9 @@ fn main() -> Result<(), String> {
     let (active, traffic) = jack::test_client(&server, "keys", true);
     let client = active.as_client();
     println!(
-        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | answers in the phrase's key | in a related key | answer time on the key's scale |"
+        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases the finder places in their key | answers in the phrase's key | answers in the key the phrase is heard in | same, Krumhansl-Kessler | in a related key | answer time on the key's scale |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for ckpt in &ckpts {
         let mut child = Command::new(&bin)
             .args([
@@ -123,7 +125,8 @@ fn main() -> Result<(), String> {
                 &wait.to_string(),
             ])
             .args(["--answer-beats", &beats.to_string(), "--rng-seed", &seed.to_string()])
-            .args(["--context-beats", &context.to_string()])
+            .args(["--context-beats", &context.to_string(), "--candidates", &candidates.to_string()])
+            .args(chromatic.then_some("--chromatic"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -146,7 +149,8 @@ fn main() -> Result<(), String> {
             std::thread::sleep(Duration::from_millis(50));
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let (mut late, mut in_key, mut near_key, mut answered) = (Vec::new(), 0, 0, 0);
+        let (mut late, mut in_key, mut kk_key, mut near_key, mut answered) = (Vec::new(), 0, 0, 0, 0);
+        let (mut phrase_in_key, mut as_heard) = (0, 0);
         let (mut in_scale, mut all_beats) = (0.0, 0.0);
         let mut tonic = 0;
         for n in 0..phrases {
@@ -216,9 +220,43 @@ fn main() -> Result<(), String> {
             });
             piece.normalize();
             let heard = finder::key_of_notes(&piece, None, finder::Profile::default());
+            // The phrase itself, as the finder hears it: how clear its key is to begin with.
+            let mut played = Piece::new(1000);
+            let p0 = p.notes[0].0;
+            played.instruments.push(Instrument {
+                program: 0,
+                channel: 0,
+                is_drum: false,
+                name: String::new(),
+                notes: p
+                    .notes
+                    .iter()
+                    .map(|&(on, pitch, off)| Note {
+                        start: (on - p0) / 1000,
+                        end: ((off - p0) / 1000).max((on - p0) / 1000 + 1),
+                        pitch,
+                        velocity: 80,
+                    })
+                    .collect(),
+            });
+            played.normalize();
+            let phrase_heard = finder::key_of_notes(&played, None, finder::Profile::default());
+            if phrase_heard.as_ref().is_some_and(|k| k.key == p.key) {
+                phrase_in_key += 1;
+            }
+            // The answer in the key the phrase is heard in; and a second opinion, with the
+            // profile cadenza does not choose its answers by.
+            if phrase_heard.zip(heard.as_ref()).is_some_and(|(a, b)| a.key == b.key) {
+                as_heard += 1;
+            }
+            let kk = |piece: &Piece| finder::key_of_notes(piece, None, finder::Profile::KrumhanslKessler);
+            if kk(&played).zip(kk(&piece)).is_some_and(|(a, b)| a.key == b.key) {
+                kk_key += 1;
+            }
             if heard.as_ref().is_some_and(|k| k.key == p.key) {
                 in_key += 1;
             }
+
             // The same key, its relative minor, or the keys a fifth either side.
             let related = |k: Key| {
                 let major = if k.mode == Mode::Major { k.tonic } else { (k.tonic + 3) % 12 };
@@ -263,12 +301,14 @@ fn main() -> Result<(), String> {
         late.sort_by(f64::total_cmp);
         ready.sort_by(f64::total_cmp);
         println!(
-            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {in_key}/{answered} ({:.0}%) | {near_key}/{answered} ({:.0}%) | {:.0}% |",
+            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {phrase_in_key}/{answered} | {in_key}/{answered} ({:.0}%) | {as_heard}/{answered} ({:.0}%) | {kk_key}/{answered} ({:.0}%) | {near_key}/{answered} ({:.0}%) | {:.0}% |",
             percentile(&late, 0.5),
             percentile(&late, 0.95),
             percentile(&ready, 0.5),
             percentile(&ready, 0.95),
             100.0 * f64::from(in_key) / f64::from(answered.max(1)),
+            100.0 * f64::from(as_heard) / f64::from(answered.max(1)),
+            100.0 * f64::from(kk_key) / f64::from(answered.max(1)),
             100.0 * f64::from(near_key) / f64::from(answered.max(1)),
             100.0 * in_scale / all_beats.max(1e-9)
         );

@@ -132,6 +132,7 @@ fn error_is_the_root_and_the_documented_order_holds() {
         "metrics",
         "generate",
         "edit",
+        "live",
         "train",
         "eval",
         "compare",

@@ -289,3 +289,164 @@ fn generate_listen_and_vote_in_a_real_browser() {
         bytes / 1024
     );
 }
+
+/// What the Live panel shows when a wait fails.
+const LIVE_SHOW: &str = "JSON.stringify({status: document.getElementById('livestatus').textContent, \
+    log: document.getElementById('livelog').textContent, sent: (window.fakeMidi || {sent: []}).sent.length})";
+
+/// A fake Web MIDI keyboard and synth: `navigator.requestMIDIAccess` resolves to one input,
+/// whose messages `fakeMidi.play([[pitch, start s, length s], ...])` dispatches in real time
+/// (recording each onset and release on `performance.now()`'s clock, in seconds), and one output
+/// that records what it is sent, with its timestamp and when it was handed over (ms).
+const FAKE_MIDI: &str = "(() => {
+  const input = { id: 'kbd', name: 'Fake keyboard', onmidimessage: null };
+  const fake = window.fakeMidi = { input, sent: [], onsets: [], releases: [] };
+  const output = { id: 'synth', name: 'Fake synth',
+    send(data, ts) { const now = performance.now(); fake.sent.push({ data: [...data], ts: ts || now, at: now }); } };
+  const message = (bytes) => input.onmidimessage && input.onmidimessage({ data: new Uint8Array(bytes), timeStamp: performance.now() });
+  fake.key = (bytes) => { message(bytes); };
+  fake.play = (notes) => {
+    for (const [p, s, d] of notes) {
+      setTimeout(() => { fake.onsets.push(performance.now() / 1000); message([0x90, p, 80]); }, 200 + s * 1000);
+      setTimeout(() => { fake.releases.push(performance.now() / 1000); message([0x80, p, 64]); }, 200 + (s + d) * 1000);
+    }
+  };
+  Object.defineProperty(navigator, 'requestMIDIAccess', { configurable: true,
+    value: async () => ({ inputs: new Map([['kbd', input]]), outputs: new Map([['synth', output]]) }) });
+  return true;
+})()";
+
+/// Note-ons and note-offs sent, as (pitch, on, timestamp ms), in timestamp order (offs first at
+/// one time); and the all-notes-off messages' timestamps.
+fn sent_notes(chrome: &mut Chrome) -> (Vec<(u64, bool, f64)>, Vec<f64>) {
+    let sent = chrome.eval("fakeMidi.sent");
+    let mut notes = Vec::new();
+    let mut all_off = Vec::new();
+    for m in sent.as_array().unwrap() {
+        let d: Vec<u64> = m["data"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+        let ts = m["ts"].as_f64().unwrap();
+        assert!(m["at"].as_f64().unwrap() <= ts + 60.0, "handed over well before its time: {m}");
+        match d[0] & 0xf0 {
+            0x90 if d[2] > 0 => notes.push((d[1], true, ts)),
+            0x80 | 0x90 => notes.push((d[1], false, ts)),
+            0xb0 if d[1] == 123 => all_off.push(ts),
+            _ => panic!("unexpected message {m}"),
+        }
+    }
+    notes.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.1.cmp(&b.1)));
+    (notes, all_off)
+}
+
+/// Every note-on is followed by its note-off; no note sounds at the end.
+fn no_stuck_notes(notes: &[(u64, bool, f64)]) {
+    let mut sounding = std::collections::HashMap::<u64, i32>::new();
+    for &(pitch, on, ts) in notes {
+        let n = sounding.entry(pitch).or_default();
+        *n += if on { 1 } else { -1 };
+        assert!(*n >= 0, "a note-off of {pitch} at {ts} before its note-on: {notes:?}");
+    }
+    assert!(sounding.values().all(|&n| n == 0), "stuck notes: {sounding:?}");
+}
+
+/// The Live panel (issue 27): without Web MIDI, or refused it, the page says so in one line;
+/// with a (fake) keyboard and synth, a phrase at 120 bpm is answered through
+/// `POST /api/live/answer`, its first note on the phrase's beat grid after the wait and every
+/// note released; a key pressed during the next answer stops it with every note released and
+/// all notes off, and Stop leaves nothing sounding.
+#[test]
+fn the_live_panel_answers_a_keyboard_through_web_midi() {
+    let Some(bin) = cdp::chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = studio::setup(tmp.path());
+    let server = studio::start(tmp.path(), &ckpts, &data, &corpus);
+    let mut chrome = Chrome::launch(&bin, 1100, 900);
+    chrome.navigate(&server.url());
+    chrome.wait_for("document.getElementById('ckpt').options.length === 2", WAIT, LIVE_SHOW);
+
+    chrome.eval(
+        "Object.defineProperty(navigator, 'requestMIDIAccess', { configurable: true, value: undefined });
+         document.getElementById('livestart').click()",
+    );
+    let said = chrome.wait_for("document.querySelector('#livestatus .error')?.textContent", WAIT, LIVE_SHOW);
+    assert!(said.as_str().unwrap().contains("no MIDI access"), "{said}");
+    chrome.eval(
+        "Object.defineProperty(navigator, 'requestMIDIAccess', { configurable: true,
+           value: async () => { throw new DOMException('Permission denied', 'SecurityError'); } });
+         document.getElementById('livestart').click()",
+    );
+    let said = chrome.wait_for(
+        "(() => { const t = document.querySelector('#livestatus .error')?.textContent || ''; return /refused/.test(t) ? t : ''; })()",
+        WAIT,
+        LIVE_SHOW,
+    );
+    assert!(said.as_str().unwrap().contains("Permission denied"), "{said}");
+
+    assert_eq!(chrome.eval(FAKE_MIDI), true);
+    chrome.eval(
+        "(() => { document.getElementById('livewait').value = '0.4'; document.getElementById('livebeats').value = '4';
+           document.getElementById('rngseed').value = '5'; document.getElementById('livestart').click(); })()",
+    );
+    chrome.wait_for("document.getElementById('livestop').disabled === false", WAIT, LIVE_SHOW);
+    chrome.eval(
+        "(() => { const out = document.getElementById('liveout'); out.value = 'synth';
+           out.dispatchEvent(new Event('change')); })()",
+    );
+    let said = chrome.wait_for(
+        "(() => { const t = document.getElementById('livestatus').textContent; return /Fake synth/.test(t) ? t : ''; })()",
+        WAIT,
+        LIVE_SHOW,
+    );
+    assert!(
+        said.as_str().unwrap().contains("Fake keyboard") && said.as_str().unwrap().contains("Fake synth"),
+        "{said}"
+    );
+
+    // A phrase of eight notes at 120 bpm, in C major.
+    chrome.eval("fakeMidi.play([60, 62, 64, 65, 67, 65, 64, 62].map((p, i) => [p, i * 0.5, 0.35]))");
+    chrome.wait_for("live.index === 1 && live.answer === null && live.queue.length === 0", WAIT, LIVE_SHOW);
+    let (notes, all_off) = sent_notes(&mut chrome);
+    assert!(!notes.is_empty() && all_off.is_empty(), "{notes:?} {all_off:?}");
+    no_stuck_notes(&notes);
+    let onsets: Vec<f64> = serde_json::from_value(chrome.eval("fakeMidi.onsets")).unwrap();
+    let releases: Vec<f64> = serde_json::from_value(chrome.eval("fakeMidi.releases")).unwrap();
+    let released = releases.iter().copied().fold(0.0, f64::max);
+    let first = notes[0].2 / 1000.0;
+    assert!(first >= released + 0.4 - 0.002, "after the wait: first note {first}, released {released}");
+    assert!(first < released + 0.4 + 0.5 + 0.03, "on the first beat after the wait: {first} vs {released}");
+    let beats = (first - onsets[0]) / 0.5;
+    assert!(
+        (beats - beats.round()).abs() * 0.5 < 0.03,
+        "on the phrase's beat: {beats} beats after its first note"
+    );
+    let log = chrome.eval("document.getElementById('livelog').textContent");
+    assert!(log.as_str().unwrap().contains("answer 1:"), "{log}");
+
+    // A second phrase; once its answer sounds, a key stops it.
+    chrome.eval("fakeMidi.play([67, 65, 64, 62].map((p, i) => [p, i * 0.5, 0.35]))");
+    chrome.wait_for(
+        "live.answer !== null && fakeMidi.sent.some((m) => m.data[0] === 0x90 && m.ts <= performance.now() && m.ts > fakeMidi.releases.at(-1) * 1000)",
+        WAIT,
+        LIVE_SHOW,
+    );
+    let pressed = chrome
+        .eval("(() => { fakeMidi.key([0x90, 72, 90]); return performance.now(); })()")
+        .as_f64()
+        .unwrap();
+    let log = chrome.wait_for(
+        "(() => { const t = document.getElementById('livelog').textContent; return /interrupted/.test(t) ? t : ''; })()",
+        WAIT,
+        LIVE_SHOW,
+    );
+    assert!(log.as_str().unwrap().contains("answer 2: interrupted"), "{log}");
+    chrome.eval("fakeMidi.key([0x80, 72, 0]); document.getElementById('livestop').click()");
+    std::thread::sleep(Duration::from_millis(300));
+    let (notes, all_off) = sent_notes(&mut chrome);
+    no_stuck_notes(&notes);
+    assert!(!all_off.is_empty(), "all notes off on the interruption");
+    let late: Vec<_> = notes.iter().filter(|n| n.1 && n.2 > pressed + 1.0).collect();
+    assert!(late.is_empty(), "note-ons after the key that stopped the answer at {pressed}: {late:?}");
+    assert_eq!(chrome.eval("document.getElementById('livestatus').textContent"), "stopped");
+
+    let errors = chrome.errors();
+    assert!(errors.is_empty(), "JavaScript errors: {errors:#?}\nchromium stderr:\n{}", chrome.stderr());
+}

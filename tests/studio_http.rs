@@ -906,3 +906,84 @@ fn a_base_model_is_fine_tuned_on_uploads_as_a_job() {
     refused("bad name", format!(r#"{{"base": "base.lstm", "uploads": {list}, "name": "../x"}}"#), 400);
     refused("taken", format!(r#"{{"base": "base.lstm", "uploads": {list}, "name": "mine"}}"#), 409);
 }
+
+/// `POST /api/live/answer` (issue 27, the studio's Live panel): a phrase at 100 bpm is answered
+/// on its beat grid, its first note on the first beat at or after the release plus the wait,
+/// every note inside the answer, in the phrase's key; the same rng seed answers the same; a
+/// given tempo is kept; bad phrases and options are one line each.
+#[test]
+fn live_answers_a_phrase_on_its_beat() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, ckpts, data) = setup(tmp.path());
+    let studio = start(tmp.path(), &ckpts, &data, &corpus);
+    let a = studio.addr;
+    let (beat, t0) = (0.6, 10.0);
+    let pitches = [60, 62, 64, 65, 67, 65, 64, 62, 60];
+    let notes: Vec<serde_json::Value> = pitches
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let start = t0 + i as f64 * beat + if i % 2 == 1 { 0.012 } else { -0.008 };
+            serde_json::json!({"pitch": p, "velocity": 80, "start": start, "end": start + 0.45})
+        })
+        .collect();
+    let released = notes.last().unwrap()["end"].as_f64().unwrap();
+    let ask = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({"checkpoint": "tiny.markov", "notes": notes, "released": released,
+            "wait": 0.5, "answer_beats": 4, "rng_seed": 3});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        http(a, "POST", "/api/live/answer", body.to_string().as_bytes())
+    };
+    let (status, body) = ask(serde_json::json!({}));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = json_of(&body);
+    let bpm = r["bpm"].as_f64().unwrap();
+    assert!((bpm - 100.0).abs() <= 3.0, "tempo from the phrase: {r}");
+    let (first, end) = (r["first_beat"].as_f64().unwrap(), r["end"].as_f64().unwrap());
+    let b = r["beat"].as_f64().unwrap();
+    assert!(first >= released + 0.5 - 1e-3 && first < released + 0.5 + b, "first beat after the wait: {r}");
+    let beats = (first - t0) / beat;
+    assert!(
+        (beats - beats.round()).abs() * beat < 0.02,
+        "the first beat on the phrase's grid: {beats} beats"
+    );
+    assert!((end - first - 4.0 * b).abs() < 1e-6, "four beats: {r}");
+    let answer = r["notes"].as_array().unwrap();
+    assert!(!answer.is_empty(), "{r}");
+    let starts: Vec<f64> = answer.iter().map(|n| n["start"].as_f64().unwrap()).collect();
+    assert!((starts[0] - first).abs() < 1e-3, "the first note on the first beat: {starts:?} vs {first}");
+    for n in answer {
+        let (s, e) = (n["start"].as_f64().unwrap(), n["end"].as_f64().unwrap());
+        assert!(s >= first - 1e-6 && s < end && e > s && e <= end + 1e-6, "inside the answer: {n}");
+    }
+    // The tiny corpus is in C major, and so is the phrase: the answer stays on its scale.
+    let scale = [0, 2, 4, 5, 7, 9, 11];
+    let in_scale = answer.iter().filter(|n| scale.contains(&(n["pitch"].as_u64().unwrap() % 12))).count();
+    assert!(in_scale * 10 >= answer.len() * 8, "{in_scale} of {} notes in C major", answer.len());
+    let (_, again) = ask(serde_json::json!({}));
+    assert_eq!(json_of(&again)["notes"], r["notes"], "the same rng seed answers the same");
+    let (status, body) = ask(serde_json::json!({"bpm": 90}));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!((json_of(&body)["bpm"].as_f64().unwrap() - 90.0).abs() < 1e-9);
+
+    let bad = |what: &str, extra: serde_json::Value, code: u16, says: &str| {
+        let answer = ask(extra);
+        let text = String::from_utf8_lossy(&answer.1).to_string();
+        assert!(text.contains(says), "{what}: {text}");
+        assert_error(what, answer, code);
+    };
+    let silent = serde_json::json!([{"pitch": 60, "velocity": 0, "start": 1.0, "end": 1.5}]);
+    bad("velocity 0", serde_json::json!({"notes": silent}), 400, "velocity");
+    let backwards = serde_json::json!([{"pitch": 60, "velocity": 9, "start": 2.0, "end": 1.5}]);
+    bad("ends before it starts", serde_json::json!({"notes": backwards}), 400, "start <= end");
+    bad("no phrase", serde_json::json!({"notes": []}), 400, "no note of the phrase");
+    bad("a phrase after the release", serde_json::json!({"phrase_start": 99.0}), 400, "phrase");
+    bad("unknown field", serde_json::json!({"mode": "accompany"}), 400, "mode");
+    bad("wait", serde_json::json!({"wait": 99}), 400, "wait");
+    bad("answer beats", serde_json::json!({"answer_beats": 0}), 400, "answer_beats");
+    bad("no checkpoint", serde_json::json!({"checkpoint": "nope.markov"}), 404, "nope.markov");
+    bad("a path", serde_json::json!({"checkpoint": "../secret.txt"}), 400, "checkpoint");
+    bad("key of a plain checkpoint", serde_json::json!({"key": "A minor"}), 422, "transpose-to-key");
+}

@@ -1,5 +1,5 @@
-//! `cadenza live`: answer a player on a MIDI keyboard, phrase by phrase, on the beat. A thin
-//! layer over [`cadenza::live`] and the ports of [`cadenza::play::live_ports`].
+//! `cadenza live`: answer a player on a MIDI keyboard, phrase by phrase, on the beat, or play
+//! along under them bar by bar. A thin layer over [`cadenza::live`] and the ports of [`cadenza::play::live_ports`].
 
 use std::path::PathBuf;
 
@@ -9,7 +9,9 @@ use super::options::{GuardArgs, SamplingArgs};
 /// a MIDI output port. Once every key has been up for --wait seconds, the model continues what
 /// was played for --answer-beats beats at the player's tempo; the answer is sampled as soon as
 /// the keys go up, so it starts on time. Playing again interrupts the answer (its notes are
-/// released at once). Ctrl-C ends the session, every note released.
+/// released at once). With --mode accompany, it plays bar by bar under the player instead
+/// (below the lowest note they played in the last bar), from the tempo of their first notes
+/// (or --bpm), until they stop for a bar. Ctrl-C ends the session, every note released.
 ///
 /// With JACK (`jack:` names), cadenza registers `cadenza:in` and `cadenza:out` and connects
 /// them to the ports named; otherwise both are ALSA ports.
@@ -32,10 +34,10 @@ pub struct Args {
     /// starts on the first beat after it.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
     wait: f64,
-    /// Length of each answer, in beats.
-    #[arg(long, value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    answer_beats: u32,
+    /// Length of each answer, in beats; accompanying, of a bar (the player's first note is a
+    /// downbeat) [default: 8 answering, 4 accompanying].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    answer_beats: Option<u32>,
     /// Beats of the session before the answer that the model reads.
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -43,17 +45,28 @@ pub struct Args {
     /// The player's tempo in quarter notes a minute [default: estimated from each phrase].
     #[arg(long, value_name = "BPM")]
     bpm: Option<f64>,
-    /// How the model plays along: `answer` (call and response).
-    #[arg(long, default_value = "answer", value_parser = ["answer"])]
+    /// How the model plays along: `answer` (call and response) or `accompany` (bar by bar
+    /// under the player).
+    #[arg(long, default_value = "answer", value_parser = ["answer", "accompany"])]
     mode: String,
     /// MIDI channel of the answers, 1-16.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
     channel: u8,
-    /// End after this many answers have played in full (default: at Ctrl-C).
+    /// End after this many answers (accompanying: bars) have played in full (default: at
+    /// Ctrl-C).
     #[arg(long, value_name = "N")]
     max_answers: Option<usize>,
     #[command(flatten)]
     sampling: SamplingArgs,
+    /// Let answers leave the session's key: by default every note the model writes is on the
+    /// scale of the key the key finder hears in the context (a minor key's raised seventh too).
+    #[arg(long)]
+    chromatic: bool,
+    /// Answers sampled (in one batch) for each one played: the one that fits the session's key
+    /// best is played.
+    #[arg(long, value_name = "K", default_value_t = cadenza::live::answer::DEFAULT_CANDIDATES as u16,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    candidates: u16,
     /// Answer in this key (a key-relative checkpoint; see `generate --key`).
     #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
     key: Option<cadenza::key::Key>,
@@ -73,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    use cadenza::live::{AnswerOptions, LiveRequest, SessionOptions};
+    use cadenza::live::{AnswerOptions, LiveRequest, Mode, SessionOptions};
 
     if args.list_ports {
         print!("{}", cadenza::play::live_ports::describe_sources());
@@ -82,18 +95,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (Some(checkpoint), Some(input), Some(output)) = (args.checkpoint, args.input, args.output) else {
         anyhow::bail!("a checkpoint, --in and --out are needed");
     };
+    let mode: Mode = args.mode.parse()?;
+    let beats = args.answer_beats.unwrap_or(if mode == Mode::Accompany { 4 } else { 8 });
     let request = LiveRequest {
         checkpoint,
         device: args.device,
         answer: AnswerOptions {
-            beats: args.answer_beats,
             context_beats: args.context_beats,
             sampler: args.sampling.sampler(),
             rng_seed: args.sampling.rng_seed,
             key: args.key,
+            keep_key: !args.chromatic,
+            candidates: usize::from(args.candidates),
             ..AnswerOptions::default()
         },
         session: SessionOptions {
+            mode,
+            beats,
             wait: args.wait,
             bpm: args.bpm,
             channel: args.channel - 1,
@@ -115,8 +133,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }) {
         eprintln!("warning: cannot install the Ctrl-C handler ({e})");
     }
-    eprintln!("listening on {input}, answering on {output} (Ctrl-C to end)");
+    let doing = if mode == Mode::Accompany { "accompanying" } else { "answering" };
+    eprintln!("listening on {input}, {doing} on {output} (Ctrl-C to end)");
     let summary = prepared.serve(&ports.input, ports.sink, &stop, &mut |r| {
+        if mode == Mode::Accompany {
+            println!(
+                "bar {}: {} notes under {} played at {:.1} bpm, sampled in {:.0} ms, {:.0} ms before the bar",
+                r.index + 1,
+                r.notes,
+                r.phrase_notes,
+                r.bpm,
+                r.sampling * 1e3,
+                (r.due_after - r.ready_after) * 1e3
+            );
+            return;
+        }
         println!(
             "answer {}: {} notes to a phrase of {} at {:.1} bpm, sampled in {:.0} ms, ready {:.0} ms after \
              the keys went up, first beat at {:.0} ms",
@@ -129,10 +160,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.due_after * 1e3
         );
     })?;
-    eprintln!(
-        "{} answers: {} played in full, {} interrupted, {} withdrawn (the player went on)",
-        summary.answered, summary.played, summary.interrupted, summary.withdrawn
-    );
+    if mode == Mode::Accompany {
+        eprintln!(
+            "{} bars: {} played in full, {} notes dropped (ready too late)",
+            summary.answered, summary.played, summary.withdrawn
+        );
+    } else {
+        eprintln!(
+            "{} answers: {} played in full, {} interrupted, {} withdrawn (the player went on)",
+            summary.answered, summary.played, summary.interrupted, summary.withdrawn
+        );
+    }
     Ok(())
 }
 

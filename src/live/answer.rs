@@ -3,7 +3,14 @@
 //! [`crate::tokens::Constraints`]): its first note starts exactly on the answer's first beat
 //! ([`Constraints::open_at`]), notes start only inside the answer, and the sample ends once its
 //! time reaches the answer's end ([`Constraints::end_by`]; not a stop that its time must land
-//! on exactly, which would leave a model that wants to move on only notes to write). Keys, the copy limit and the note guard come with the sampler and
+//! on exactly, which would leave a model that wants to move on only notes to write).
+//!
+//! An answer keeps to the session's key: the key finder hears the key of the phrase being
+//! answered ([`session_key`], or the key given), every note the model writes
+//! is on its scale ([`Constraints::in_scale`]), and of [`AnswerOptions::candidates`] answers
+//! sampled in one batch the one whose notes fit the key's profile best ([`key_fit`]) is played.
+//! Accompanying, every note stays under a pitch ([`Constraints::below_pitch`]). Keys of
+//! key-relative checkpoints, the copy limit and the note guard come with the sampler and
 //! [`crate::generate::generate`], as for `generate`.
 
 use std::sync::Arc;
@@ -20,6 +27,9 @@ use crate::tokens::{Constraints, Tokenizer};
 /// Ticks per beat of the piece a session is written into.
 const TICKS: u16 = 480;
 
+/// Answers sampled for each one played, by default.
+pub const DEFAULT_CANDIDATES: usize = 4;
+
 /// A note that sounded in the session (seconds on the session's clock).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Played {
@@ -29,11 +39,25 @@ pub struct Played {
     pub end: f64,
 }
 
-/// How a model answers.
+/// What a session asks the model for: `beats` beats from beat `first_beat` of `grid` after
+/// `history` (the session so far, any order), as its answer number `index` (its sampling
+/// stream); accompanying, every note below the pitch `below`. The phrase being answered (whose
+/// notes tell the session's key) began at `phrase_start`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub history: &'a [Played],
+    pub phrase_start: f64,
+    pub grid: Grid,
+    pub first_beat: i64,
+    pub beats: u32,
+    pub index: usize,
+    pub below: Option<u8>,
+}
+
+/// How a model answers (what every answer of a session shares; what differs from one to the
+/// next is an [`Ask`]).
 #[derive(Debug, Clone)]
 pub struct AnswerOptions {
-    /// Length of an answer in beats.
-    pub beats: u32,
     /// Beats of the session before the answer that prime the model.
     pub context_beats: u32,
     /// The sampler, its note rules set for the model's tokenizer (the constraints of each
@@ -44,17 +68,24 @@ pub struct AnswerOptions {
     pub key: Option<Key>,
     /// Most tokens an answer may take.
     pub max_tokens: usize,
+    /// Keep the answer's notes on the scale of the key the session is in ([`session_key`]; a
+    /// minor key's raised seventh allowed too).
+    pub keep_key: bool,
+    /// Answers sampled (in one batch) for each one played: the one that fits the session's key
+    /// best ([`key_fit`]) is played (the first, with `keep_key` off).
+    pub candidates: usize,
 }
 
 impl Default for AnswerOptions {
     fn default() -> Self {
         AnswerOptions {
-            beats: 8,
             context_beats: 16,
             sampler: Sampler::default(),
             rng_seed: 0,
             key: None,
             max_tokens: 1024,
+            keep_key: true,
+            candidates: DEFAULT_CANDIDATES,
         }
     }
 }
@@ -91,17 +122,61 @@ pub fn session_piece(history: &[Played], grid: Grid, from: i64, to: i64) -> Piec
     piece
 }
 
-/// `model`'s answer `index` (its sampling stream) to `history`, starting on beat `start_beat`
-/// of `grid`.
+/// Seconds each pitch class sounds in `notes` (each note at least `floor`): what the key
+/// finder reads of played notes, as [`crate::key::finder::pitch_class_beats`] reads a piece.
+fn pitch_class_seconds<'a>(notes: impl IntoIterator<Item = &'a Played>, floor: f64) -> [f64; 12] {
+    let mut weights = [0.0; 12];
+    for n in notes {
+        weights[usize::from(n.pitch % 12)] += (n.end - n.start).max(floor);
+    }
+    weights
+}
+
+/// The key the session is in: `key` when given, else the key the finder hears in the notes of
+/// `history` that start at or after `from` (the phrase being answered), else in all of
+/// `history` (seconds on the session's clock).
+pub fn session_key(history: &[Played], from: Option<f64>, key: Option<Key>) -> Option<Key> {
+    if key.is_some() {
+        return key;
+    }
+    let heard = |from: f64| {
+        let weights = pitch_class_seconds(history.iter().filter(|n| n.start >= from), 1e-3);
+        crate::key::finder::find_key(&weights, crate::key::Profile::default()).map(|k| k.key)
+    };
+    from.and_then(heard).or_else(|| heard(f64::NEG_INFINITY))
+}
+
+/// The pitch classes an answer in `key` keeps to: its scale (a minor key's raised seventh too).
+pub fn scale_of(key: Key) -> Vec<u8> {
+    let mut classes = key.scale().to_vec();
+    if key.mode == crate::key::Mode::Minor {
+        classes.push((key.tonic + 11) % 12);
+    }
+    classes
+}
+
+/// How well `notes` fit `key`, as the key finder hears them: the correlation of their sounding
+/// time per pitch class with the key's profile, plus 1 when no other key correlates better
+/// (the finder names `key`); -1 without notes.
+pub fn key_fit(notes: &[Played], key: Key) -> f64 {
+    let weights = pitch_class_seconds(notes, 0.0);
+    let Some(r) = crate::key::finder::correlations(&weights, crate::key::Profile::default()) else {
+        return -1.0;
+    };
+    let own = r[key.index()];
+    let named = r.iter().all(|&c| c <= own);
+    own + if named { 1.0 } else { 0.0 }
+}
+
+/// `model`'s answer to what `ask` asks: notes from its first beat for its beats, after its
+/// history, drawn with its index's sampling streams.
 pub fn answer(
     model: &dyn Generator,
     tokenizer: &Tokenizer,
-    history: &[Played],
-    grid: Grid,
-    start_beat: i64,
-    index: u64,
+    ask: &Ask,
     opts: &AnswerOptions,
 ) -> Result<Answer> {
+    let &Ask { history, phrase_start, grid, first_beat: start_beat, beats, index, below } = ask;
     let spb = tokenizer.steps_per_beat().ok_or_else(|| {
         Error::setting(
             "checkpoint",
@@ -109,7 +184,7 @@ pub fn answer(
             "a model on the beats grid (a live answer follows the player's beat)",
         )
     })?;
-    if opts.beats == 0 {
+    if beats == 0 {
         return Err(Error::setting("answer-beats", 0, "at least 1 beat"));
     }
     let earliest = history
@@ -121,47 +196,74 @@ pub fn answer(
     let from = earliest.max(start_beat - i64::from(opts.context_beats));
     let piece = session_piece(history, grid, from, start_beat);
     let lead = (start_beat - from) as u64;
-    let (a, b) = (lead * u64::from(spb), (lead + u64::from(opts.beats)) * u64::from(spb));
-    let constraints = Arc::new(Constraints::new().free_between(a, b).open_at(a).end_by(b));
+    let (a, b) = (lead * u64::from(spb), (lead + u64::from(beats)) * u64::from(spb));
+    let mut constraints = Constraints::new().free_between(a, b).open_at(a).end_by(b);
+    let context: Vec<Played> =
+        history.iter().filter(|p| p.start < grid.time_of(start_beat as f64)).copied().collect();
+    let key = opts.keep_key.then(|| session_key(&context, Some(phrase_start), opts.key)).flatten();
+    // A key-relative model writes in the key's reference key (C major or A minor), moved to the
+    // key afterwards (see `crate::key::plan`): its constraints are in the reference key's pitches.
+    let relative = tokenizer.config().key_relative;
+    let (model_key, shift) = match key {
+        Some(k) if relative => (Some(k.reference()), k.reference().shift_to(k)),
+        other => (other, 0),
+    };
+    if let Some(k) = model_key {
+        constraints = constraints.in_scale(&scale_of(k));
+    }
+    if let Some(pitch) = below {
+        let moved = (i16::from(pitch) - i16::from(shift)).clamp(1, 127) as u8;
+        constraints = constraints.below_pitch(moved);
+    }
+    let constraints = Arc::new(constraints);
     let mut sampler = opts.sampler.clone();
     sampler.notes = sampler.notes.map(|r| r.with_constraints(Some(constraints)));
     let gen_opts = GenerateOptions {
-        count: 1,
+        count: opts.candidates.max(1),
         length: opts.max_tokens,
         sampler,
-        rng_seed: opts.rng_seed.wrapping_add(index),
+        rng_seed: opts.rng_seed.wrapping_add(index as u64),
         seed_beats: Some(lead as f64),
         seed_seconds: None,
         strip_primer: false,
-        key: opts.key,
+        // A key-relative model is asked for the session's key, so its answer comes back in it.
+        key: if relative { key.or(opts.key) } else { opts.key },
         candidates: 1,
         density: None,
         instruments: Instruments::Any,
         tempo: Some(grid.bpm().clamp(10.0, 400.0)),
     };
     let generated = generate::generate(model, tokenizer, Some(&piece), &gen_opts)?;
-    let Some(g) = generated.into_iter().next() else {
-        return Ok(Answer { notes: Vec::new(), primer_tokens: 0, sampled_tokens: 0 });
-    };
-    let tpb = f64::from(g.piece.ticks_per_beat);
-    let beat_of = |tick: u64| from as f64 + tick as f64 / tpb;
-    let (first, last) = (start_beat as f64, (start_beat + i64::from(opts.beats)) as f64);
-    let mut notes: Vec<Played> = g
-        .piece
-        .instruments
-        .iter()
-        .filter(|i| !i.is_drum)
-        .flat_map(|i| &i.notes)
-        .filter(|n| beat_of(n.start) >= first - 1e-6 && beat_of(n.start) < last)
-        .map(|n| Played {
-            pitch: n.pitch,
-            velocity: n.velocity,
-            start: grid.time_of(beat_of(n.start)),
-            end: grid.time_of(beat_of(n.end).min(last)),
-        })
-        .collect();
-    notes.sort_by(|x, y| x.start.total_cmp(&y.start).then(x.pitch.cmp(&y.pitch)));
-    Ok(Answer { notes, primer_tokens: g.primer.len(), sampled_tokens: g.continuation.len() })
+    let (first, last) = (start_beat as f64, (start_beat + i64::from(beats)) as f64);
+    // Each candidate's notes on the session's clock; the one that fits the session's key best
+    // (the first of equals) is the answer.
+    let mut best: Option<(f64, Answer)> = None;
+    for g in generated {
+        let tpb = f64::from(g.piece.ticks_per_beat);
+        let beat_of = |tick: u64| from as f64 + tick as f64 / tpb;
+        let mut notes: Vec<Played> = g
+            .piece
+            .instruments
+            .iter()
+            .filter(|i| !i.is_drum)
+            .flat_map(|i| &i.notes)
+            .filter(|n| beat_of(n.start) >= first - 1e-6 && beat_of(n.start) < last)
+            .map(|n| Played {
+                pitch: n.pitch,
+                velocity: n.velocity,
+                start: grid.time_of(beat_of(n.start)),
+                end: grid.time_of(beat_of(n.end).min(last)),
+            })
+            .collect();
+        notes.sort_by(|x, y| x.start.total_cmp(&y.start).then(x.pitch.cmp(&y.pitch)));
+        let fit = key.map_or(0.0, |k| key_fit(&notes, k));
+        if best.as_ref().is_none_or(|(b, _)| fit > *b) {
+            let answer =
+                Answer { notes, primer_tokens: g.primer.len(), sampled_tokens: g.continuation.len() };
+            best = Some((fit, answer));
+        }
+    }
+    Ok(best.map_or(Answer { notes: Vec::new(), primer_tokens: 0, sampled_tokens: 0 }, |(_, a)| a))
 }
 
 #[cfg(test)]

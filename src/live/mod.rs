@@ -6,20 +6,26 @@
 //! - [`tempo`]: the player's beat grid from a phrase's onsets;
 //! - [`answer`]: the session on that grid primes any model, which writes an answer under the
 //!   sampler's constraints (first note on the answer's first beat, the answer's length exact);
-//! - [`session`]: the loop that listens, samples each answer as soon as the player lets go of
-//!   the keys, and plays it at its time on a thread of its own, withdrawn or interrupted when the
-//!   player plays again, every note released however the session ends.
+//! - [`listener`]: the keys held and the notes played, from the input port;
+//! - [`player`]: the thread that sends the session's notes at their times, every note released
+//!   however the session ends;
+//! - [`session`]: the loop that samples each answer as soon as the player lets go of the keys
+//!   and plays it at its time, withdrawn or interrupted when the player plays again;
+//! - [`accompany`]: the loop that plays bar by bar under the player instead.
 //!
 //! The ports themselves (JACK, ALSA) are in `crate::play`, which turns them into
 //! [`session::Incoming`] and a [`session::Sink`].
 
+pub mod accompany;
 pub mod answer;
 pub mod input;
+pub mod listener;
+pub mod player;
 pub mod session;
 pub mod tempo;
 
-pub use answer::{answer, Answer, AnswerOptions, Played};
-pub use session::{run, AnswerReport, Incoming, SessionOptions, Sink, Summary};
+pub use answer::{answer, Answer, AnswerOptions, Ask, Played};
+pub use session::{run, AnswerReport, Incoming, Mode, SessionOptions, Sink, Summary};
 pub use tempo::Grid;
 
 use std::path::PathBuf;
@@ -74,11 +80,20 @@ pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     let mut opts = request.answer.clone();
     opts.sampler.notes = request.guard.rules_with_copies(&loaded.tokenizer, copies)?;
     opts.sampler.validate()?;
-    let grid = Grid::at_bpm(session::DEFAULT_BPM, 0.0);
+    let grid = Grid::at_bpm(tempo::DEFAULT_BPM, 0.0);
     let warm = [Played { pitch: 60, velocity: 64, start: 0.0, end: 0.4 }];
-    answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX, &opts)?;
+    let warm_up = |index: usize| Ask {
+        history: &warm,
+        phrase_start: 0.0,
+        grid,
+        first_beat: 1,
+        beats: request.session.beats,
+        index,
+        below: None,
+    };
+    answer(&loaded.model, &loaded.tokenizer, &warm_up(usize::MAX), &opts)?;
     let t0 = std::time::Instant::now();
-    answer(&loaded.model, &loaded.tokenizer, &warm, grid, 1, u64::MAX - 1, &opts)?;
+    answer(&loaded.model, &loaded.tokenizer, &warm_up(usize::MAX - 1), &opts)?;
     let mut session = request.session.clone();
     session.expected_sampling = session.expected_sampling.max(t0.elapsed().as_secs_f64());
     Ok(Prepared { loaded, opts, session })
@@ -95,10 +110,7 @@ impl Prepared {
         report: &mut dyn FnMut(&AnswerReport),
     ) -> Result<Summary> {
         let (loaded, opts) = (&self.loaded, &self.opts);
-        let respond = |history: &[Played], grid: Grid, first: i64, index: usize| {
-            answer(&loaded.model, &loaded.tokenizer, history, grid, first, index as u64, opts)
-                .map(|a| a.notes)
-        };
+        let respond = |ask: &Ask| answer(&loaded.model, &loaded.tokenizer, ask, opts).map(|a| a.notes);
         session::run(input, sink, stop, &self.session, respond, report)
     }
 }

@@ -16,6 +16,8 @@ pub const CHORD: f64 = 0.04;
 /// The slowest and fastest tempi a guess is folded into.
 pub const SLOWEST_BPM: f64 = 50.0;
 pub const FASTEST_BPM: f64 = 200.0;
+/// The tempo assumed for a phrase too short to have one when none is given.
+pub const DEFAULT_BPM: f64 = 120.0;
 
 /// A beat grid: beat `k` falls at `anchor + k * beat` seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,6 +62,21 @@ impl Grid {
         let n = onsets.len() as f64;
         let anchor = onsets.iter().zip(&steps).map(|(t, s)| t - s * unit).sum::<f64>() / n;
         Grid { anchor, beat: self.beat }
+    }
+}
+
+/// The grid a phrase is answered on: the given tempo `bpm` with its phase fitted to the
+/// phrase's `onsets`; else the tempo estimated from them; else (fewer than three onsets) the
+/// `previous` phrase's tempo, or [`DEFAULT_BPM`], through them.
+pub fn phrase_grid(onsets: &[f64], bpm: Option<f64>, previous: Option<Grid>) -> Grid {
+    let anchor = onsets.iter().copied().filter(|t| t.is_finite()).fold(f64::INFINITY, f64::min);
+    let anchor = if anchor.is_finite() { anchor } else { 0.0 };
+    match bpm {
+        Some(bpm) => Grid::at_bpm(bpm, anchor).refit_phase(onsets),
+        None => estimate(onsets).unwrap_or_else(|| {
+            let beat = previous.map_or(60.0 / DEFAULT_BPM, |g| g.beat);
+            Grid { anchor, beat }.refit_phase(onsets)
+        }),
     }
 }
 

@@ -94,7 +94,7 @@ pub(crate) fn play<C: Connection>(
     stop.store(false, Ordering::SeqCst);
     // Real-time scheduling where the system allows it, as JACK clients have, so that a busy
     // machine delays the messages less.
-    crate::live::session::try_realtime_priority();
+    crate::live::player::try_realtime_priority();
     let total = song.duration_secs(opts.speed);
     let name = song
         .path()

@@ -5,7 +5,7 @@
 //! `POST /api/trials`, `POST /api/votes`, `GET /api/results[?format=csv]`, and (in [`super::ports`])
 //! `GET /api/ports`, `POST /api/ports/play`, and (in [`super::jobs`]) `POST /api/jobs`,
 //! `GET /api/jobs/<id>`, and (in [`super::edit`]) `POST /api/infill`, `POST /api/harmonize`,
-//! `GET /api/uploads/<id>.json`. Names from requests
+//! `GET /api/uploads/<id>.json`, and (in [`super::live`]) `POST /api/live/answer`. Names from requests
 //! never become paths unchecked: checkpoints are plain file names of the checkpoints folder,
 //! corpus pieces must be among the corpus's listed files, ids must be of [`store::check_id`]'s
 //! form.
@@ -287,6 +287,7 @@ fn route(state: &Arc<State>, req: &Request) -> Result<Response> {
         ("POST", "/api/finetune") => super::finetune::start(state, &req.body),
         ("POST", "/api/infill") => super::edit::infill(state, &req.body),
         ("POST", "/api/harmonize") => super::edit::harmonize(state, &req.body),
+        ("POST", "/api/live/answer") => super::live::answer(state, &req.body),
         ("GET", p) if p.starts_with("/api/uploads/") => super::edit::upload_roll(state, p),
         ("POST", "/api/trials") => trial(state, &req.body),
         ("POST", "/api/votes") => vote(state, &req.body),
@@ -441,6 +442,10 @@ struct SamplingBody {
     #[serde(flatten)]
     draw: DrawBody,
 }
+
+/// The fields of [`DrawBody`], for the routes that list the fields they accept.
+pub(super) const DRAW_FIELDS: &[&str] =
+    &["temperature", "top_k", "top_p", "rng_seed", "max_polyphony", "max_copy"];
 
 /// How each token is drawn: the fields generation, trials and edits share.
 #[derive(Debug, Clone, Deserialize)]

@@ -23,7 +23,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::api::{bad, check_file_name, one_usize, parse, DrawBody, Response, State, MAX_VARIATIONS};
+use super::api::{
+    bad, check_file_name, one_usize, parse, DrawBody, Response, State, DRAW_FIELDS, MAX_VARIATIONS,
+};
 use super::store::{self, SampleMeta};
 use crate::copies::{self, CopyIndex};
 use crate::edit::{edit_loaded, Edit, EditOptions, Region};
@@ -35,21 +37,8 @@ pub const MAX_CANDIDATES: usize = 1024;
 /// Most voices harmonize writes under the melody.
 pub const MAX_VOICES: usize = 8;
 
-/// The fields both routes take.
-const COMMON_FIELDS: &[&str] = &[
-    "checkpoint",
-    "sample",
-    "upload",
-    "candidates",
-    "variations",
-    "temperature",
-    "top_k",
-    "top_p",
-    "rng_seed",
-    "max_polyphony",
-    "max_copy",
-    "key",
-];
+/// The fields both routes take (with [`DRAW_FIELDS`]).
+const COMMON_FIELDS: &[&str] = &["checkpoint", "sample", "upload", "candidates", "variations", "key"];
 
 fn default_candidates() -> usize {
     16
@@ -220,7 +209,8 @@ fn check(state: &State, b: &EditBody) -> Result<(std::path::PathBuf, Source, Vec
 
 /// `POST /api/infill`.
 pub(super) fn infill(state: &State, body: &[u8]) -> Result<Response> {
-    let fields: Vec<&str> = COMMON_FIELDS.iter().copied().chain(["start_beat", "end_beat", "bars"]).collect();
+    let fields: Vec<&str> =
+        COMMON_FIELDS.iter().chain(DRAW_FIELDS).copied().chain(["start_beat", "end_beat", "bars"]).collect();
     let b: EditBody = parse(body, &fields, false)?;
     let region = match (b.start_beat, b.end_beat, b.bars) {
         (Some(a), Some(e), None) => Region::Beats(a, e),
@@ -236,7 +226,7 @@ pub(super) fn infill(state: &State, body: &[u8]) -> Result<Response> {
 
 /// `POST /api/harmonize`.
 pub(super) fn harmonize(state: &State, body: &[u8]) -> Result<Response> {
-    let fields: Vec<&str> = COMMON_FIELDS.iter().copied().chain(["voices"]).collect();
+    let fields: Vec<&str> = COMMON_FIELDS.iter().chain(DRAW_FIELDS).copied().chain(["voices"]).collect();
     let b: EditBody = parse(body, &fields, false)?;
     if !(1..=MAX_VOICES).contains(&b.voices) {
         return Err(bad("voices", format!("must be 1 to {MAX_VOICES}, got {}", b.voices)));

@@ -5,7 +5,7 @@
 //! the handlers (a pure function from request to response, tested without a socket), [`store`]
 //! the sample files and their opaque ids, [`models`] the checkpoints kept loaded between
 //! requests, [`jobs`] generation in the background with its progress, [`ports`] the MIDI ports
-//! a sample can be sent to, [`edit`] infill and harmonize on a sample or an upload,
+//! a sample can be sent to, [`edit`] infill and harmonize on a sample or an upload, [`live`] the Live panel's answers,
 //! [`votes`] the database and the Wilson intervals, and `page.html` the one self-contained page.
 //!
 //! Every bad request gets a 4xx answer whose body is one line of JSON, `{"error": "..."}`.
@@ -15,6 +15,7 @@ pub mod edit;
 #[cfg(feature = "lstm")]
 pub mod finetune;
 pub mod jobs;
+pub mod live;
 pub mod models;
 pub mod ports;
 pub mod store;

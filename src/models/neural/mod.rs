@@ -72,7 +72,7 @@ pub trait Network: Sized + Send + 'static {
     type Config: NetConfig;
     /// What incremental decoding carries from one step to the next, for a batch of rows:
     /// the recurrent `(h, c)` of the LSTM, the Transformer's KV cache.
-    type State;
+    type State: Send;
     /// The checkpoint kind.
     const KIND: ModelKind;
 

@@ -24,7 +24,6 @@ pub(crate) fn token_tensor(tokens: &[TokenId], vocab: i64, device: Device) -> Re
 }
 
 /// A trained network.
-#[derive(Debug)]
 pub struct NeuralModel<N: Network> {
     config: N::Config,
     /// The tokenizer's vocabulary (the network's, less its FIM sentinels).
@@ -37,6 +36,25 @@ pub struct NeuralModel<N: Network> {
     device: Device,
     /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
     net: Mutex<N>,
+    /// The state after the primer primed last (see `sample::primed`), taken after the net's
+    /// lock.
+    pub(crate) kept: Mutex<Option<super::sample::Kept<N::State>>>,
+    /// Tokens fed to the network to prime primers so far (a kept prefix is not fed again).
+    pub(crate) primed_tokens: std::sync::atomic::AtomicUsize,
+}
+
+impl<N: Network + std::fmt::Debug> std::fmt::Debug for NeuralModel<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeuralModel")
+            .field("config", &self.config)
+            .field("vocab_size", &self.vocab_size)
+            .field("sentinels", &self.sentinels)
+            .field("window", &self.window)
+            .field("device", &self.device)
+            .field("net", &self.net)
+            .field("kept", &self.kept)
+            .finish()
+    }
 }
 
 impl<N: Network> NeuralModel<N> {
@@ -60,7 +78,15 @@ impl<N: Network> NeuralModel<N> {
             window: window.max(1),
             device: net.device(),
             net: Mutex::new(net),
+            kept: Mutex::new(None),
+            primed_tokens: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Tokens fed to the network to prime primers so far: a primer that extends the one primed
+    /// last costs only its new tokens (see [`super::sample`]).
+    pub fn primed_tokens(&self) -> usize {
+        self.primed_tokens.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the network was trained to fill in the middle (see [`super::fim`]).

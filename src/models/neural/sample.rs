@@ -3,17 +3,24 @@
 //!
 //! Everything runs under `tch::no_grad` in evaluation mode (no dropout). Sampling is
 //! incremental: the network's state (recurrent state, KV cache) is kept and one token per
-//! sequence is fed per step. [`Generator::generate_batch`] primes primers of equal length
-//! together, then runs all rows as one batch (the Transformer pads the KV caches of shorter
+//! sequence is fed per step. [`Generator::generate_batch`] primes distinct primers of equal
+//! length together, then runs all rows as one batch (the Transformer pads the KV caches of shorter
 //! primers and masks the padding) and draws each row's token with
 //! [`crate::sampler::Sampler::pick`] and that row's own RNG ([`crate::sampler::rng_for`]) and
 //! note guard, so row `i` is the same sample alone or in a batch.
+//!
+//! Priming is shared: rows with one primer are primed once and their state copied, and the
+//! state after the primer primed last is kept ([`Kept`]): a primer that extends it (a live
+//! session, whose primer grows by what was played since) feeds only its new tokens. The result
+//! equals priming from the start up to rounding (the KV cache and the recurrent state carry
+//! exactly what a longer pass would compute).
 //!
 //! A libtorch failure on any of these paths comes back as [`crate::Error::Torch`] (through
 //! [`Generator`] and the inherent `try_*` forms, which return the concrete stream type), never
 //! as a panic, a dropped token or an empty distribution.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use tch::{Kind, Tensor};
 
@@ -54,6 +61,20 @@ fn prime<N: Network>(net: &N, tokens: &Tensor, state: &mut N::State, out_vocab: 
     match last {
         Some(p) => Ok(p),
         None => Ok(Tensor::f_zeros([batch, out_vocab.min(net.vocab())], (Kind::Float, net.device()))?),
+    }
+}
+
+/// The state after a primer, kept for the next one (batch of one row).
+pub(crate) struct Kept<S> {
+    tokens: Vec<TokenId>,
+    state: S,
+    /// The next-token distribution after it (`[1, out_vocab]`).
+    probs: Tensor,
+}
+
+impl<S> std::fmt::Debug for Kept<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept").field("tokens", &self.tokens.len()).finish_non_exhaustive()
     }
 }
 
@@ -169,17 +190,40 @@ impl<N: Network> NeuralModel<N> {
 
     /// A stream that has read `primer` (the fallible form of [`Generator::stream`]).
     pub fn try_stream(&self, primer: &[TokenId]) -> Result<NeuralStream<'_, N>> {
-        let (probs, state) = {
+        let (state, probs) = {
             let net = self.net();
-            tch::no_grad(|| -> Result<_> {
-                let input = token_tensor(primer_or_bos(primer), net.vocab(), net.device())?.f_unsqueeze(0)?;
-                let mut state = net.init_state(1)?;
-                let probs = prime(&*net, &input, &mut state, self.vocab_size as i64)?;
-                Ok((probs, state))
-            })?
+            tch::no_grad(|| self.primed(&net, primer_or_bos(primer), self.vocab_size as i64))?
         };
         let next = rows_f64(&probs)?.pop().unwrap_or_default();
         Ok(NeuralStream { model: self, state, next })
+    }
+
+    /// The state and next-token distribution after `primer` (one row): from the state kept
+    /// after the primer primed last when that is a prefix of this one (only the new tokens are
+    /// fed), else from the start; the result is kept in turn.
+    fn primed(&self, net: &N, primer: &[TokenId], out_vocab: i64) -> Result<(N::State, Tensor)> {
+        let row = Tensor::f_from_slice(&[0i64])?.f_to_device(net.device())?;
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let from = kept.as_ref().filter(|k| primer.len() >= k.tokens.len() && primer.starts_with(&k.tokens));
+        let (mut state, kept_probs, done) = match from {
+            Some(k) => (net.select_rows(&k.state, &row)?, Some(k.probs.shallow_clone()), k.tokens.len()),
+            None => (net.init_state(1)?, None, 0),
+        };
+        let rest = &primer[done..];
+        let probs = match kept_probs.filter(|_| rest.is_empty()) {
+            Some(p) => p,
+            None => {
+                let input = token_tensor(rest, net.vocab(), net.device())?.f_unsqueeze(0)?;
+                self.primed_tokens.fetch_add(rest.len(), Ordering::Relaxed);
+                prime(net, &input, &mut state, out_vocab)?
+            }
+        };
+        *kept = Some(Kept {
+            tokens: primer.to_vec(),
+            state: net.select_rows(&state, &row)?,
+            probs: probs.shallow_clone(),
+        });
+        Ok((state, probs))
     }
 
     /// Sample one continuation per primer (see the module doc); the fallible form of
@@ -244,13 +288,30 @@ impl<N: Network> NeuralModel<N> {
             let mut row_state: Vec<Option<N::State>> = (0..primers.len()).map(|_| None).collect();
             let mut row_probs: Vec<Option<Tensor>> = (0..primers.len()).map(|_| None).collect();
             for rows in by_len.values() {
-                let ids = rows
-                    .iter()
-                    .map(|&i| token_tensor(primer_or_bos(&primers[i]), vocab, device))
-                    .collect::<Result<Vec<_>>>()?;
-                let mut state = net.init_state(rows.len() as i64)?;
-                let probs = prime(net, &Tensor::f_stack(&ids, 0)?, &mut state, out_vocab)?;
-                for (k, &i) in rows.iter().enumerate() {
+                // Each distinct primer once (many rows often continue one primer).
+                let mut distinct: Vec<&[TokenId]> = Vec::new();
+                let mut of_row = Vec::with_capacity(rows.len());
+                for &i in rows {
+                    let p = primer_or_bos(&primers[i]);
+                    of_row.push(distinct.iter().position(|d| *d == p).unwrap_or_else(|| {
+                        distinct.push(p);
+                        distinct.len() - 1
+                    }));
+                }
+                let (state, probs) = if let [only] = distinct[..] {
+                    self.primed(net, only, out_vocab)?
+                } else {
+                    let ids = distinct
+                        .iter()
+                        .map(|p| token_tensor(p, vocab, device))
+                        .collect::<Result<Vec<_>>>()?;
+                    let mut state = net.init_state(distinct.len() as i64)?;
+                    let probs = prime(net, &Tensor::f_stack(&ids, 0)?, &mut state, out_vocab)?;
+                    let fed: usize = distinct.iter().map(|p| p.len()).sum();
+                    self.primed_tokens.fetch_add(fed, Ordering::Relaxed);
+                    (state, probs)
+                };
+                for (&i, &k) in rows.iter().zip(&of_row) {
                     let idx = Tensor::f_from_slice(&[k as i64])?.f_to_device(device)?;
                     row_state[i] = Some(net.select_rows(&state, &idx)?);
                     row_probs[i] = Some(probs.f_narrow(0, k as i64, 1)?);

@@ -13,7 +13,7 @@ use crate::checkpoint::{self, Header};
 use crate::models::markov::{MarkovConfig, MarkovModel};
 use crate::models::neural::testing::{check_cuda, quick_train, run_opts, tokenizer, torch_lock};
 use crate::models::neural::{last_path, payload, train::checkpoint_state, NetConfig, Network, StopReason};
-use crate::models::{Generator, ModelKind};
+use crate::models::{Generator, ModelKind, TokenStream};
 use crate::sampler::{rng_for, Sampler};
 use crate::tokens::{TokenId, BOS, EOS};
 
@@ -369,4 +369,37 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     let sampler = Sampler { temperature: 0.0, ..Sampler::default() };
     let rows = model.generate_middles(&fim_piece(13)[..2], &fim_piece(13)[3..], 3, 1, &sampler, 5).unwrap();
     assert_eq!(rows, vec![vec![13]; 3]);
+}
+
+/// Priming is shared (issue 27: a live session's primer grows by what was played since): rows
+/// of one primer are primed once, and a primer that extends the one primed last feeds only its
+/// new tokens, past the context window too, with the distribution a fresh model reads.
+#[test]
+fn a_primer_that_extends_the_last_one_feeds_only_its_new_tokens() {
+    let _g = torch_lock();
+    let model = random_model(tiny(), 5);
+    let short = seq_of(40, 1);
+    let long: Vec<TokenId> = short.iter().chain(&seq_of(30, 2)[1..]).copied().collect();
+    let sampler = Sampler::default();
+    let before = model.primed_tokens();
+    model.try_generate_batch(&vec![short.clone(); 3], 2, &sampler, 7).unwrap();
+    assert_eq!(model.primed_tokens() - before, short.len(), "three rows of one primer, primed once");
+    let mid = model.primed_tokens();
+    let mut kept = model.try_stream(&long).unwrap();
+    assert_eq!(model.primed_tokens() - mid, long.len() - short.len(), "only the new tokens");
+    let fresh = random_model(tiny(), 5);
+    let mut whole = fresh.try_stream(&long).unwrap();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    kept.next_probs(&mut a);
+    whole.next_probs(&mut b);
+    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(diff < 1e-5, "kept and fresh priming differ by {diff}");
+    // Sampling from the kept state equals sampling from a fresh one.
+    let rows = model.try_generate_batch(&[long.clone()], 12, &sampler, 3).unwrap();
+    assert_eq!(rows, fresh.try_generate_batch(&[long.clone()], 12, &sampler, 3).unwrap());
+    // A primer that does not extend the last one is primed from the start.
+    let other = seq_of(20, 3);
+    let at = model.primed_tokens();
+    model.try_stream(&other).unwrap();
+    assert_eq!(model.primed_tokens() - at, other.len());
 }
