@@ -2,7 +2,8 @@
 # Pack everything the GPU run (scripts/gpu_run.sh) needs into one git-ignored folder, to carry
 # to a machine that has CUDA and PyTorch but no Rust: stripped release binaries (cadenza,
 # examples/net_bench, examples/transformer_bench), the lib unit-test binary (it holds the
-# `cuda_*` tests), the system libraries they need beyond glibc and libtorch (lib/), the Bach and folk corpora as two .tar.gz, scripts/bench_torch.py,
+# `cuda_*` tests), the system libraries they need beyond glibc and libtorch (lib/), the Python
+# package as installed in the project's Python (py/cadenza: its extension needs only glibc), the Bach and folk corpora as two .tar.gz, scripts/bench_torch.py,
 # scripts/gpu_run.sh and a manifest.json. The folder must stay under 64 MiB (the carry limit);
 # the script fails if it is over. Prints the folder's path last.
 #
@@ -114,6 +115,12 @@ done | sort -u | while read -r name path; do
         *) cp -L "$path" "$out/lib/$name" ;;
     esac
 done
+# The Python package (issue 28) as scripts/setup.sh installed it, for the torchrun step.
+python="${CADENZA_PYTHON:-.pyenv/bin/python}"
+pkg="$("$python" -c 'import cadenza, os; print(os.path.dirname(cadenza.__file__))' 2>/dev/null)" \
+    || die "$python cannot import cadenza: install the Python package (scripts/setup.sh)"
+mkdir -p "$out/py/cadenza"
+find "$pkg" -maxdepth 1 -type f \( -name '*.py' -o -name '*.so' \) -exec cp {} "$out/py/cadenza/" \;
 tar -czf "$out/bach.tar.gz" -C "$bach" --dereference .
 tar -czf "$out/folk.tar.gz" -C "$folk" --dereference .
 cp scripts/bench_torch.py scripts/gpu_run.sh "$out/"

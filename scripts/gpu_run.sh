@@ -9,7 +9,9 @@
 #   3. `cadenza train` of the default LSTM and Transformer on Bach and on folk (each time-boxed:
 #      SIGINT at the box, which makes cadenza finish the step and write its checkpoint), then
 #      `cadenza eval --json` of each on the test split;
-#   4. at most 8 files into $OUT (default ./out/gpu): summary.json, logs.tar.gz and the
+#   4. the Python trainer (issue 28) from a token store of Bach under `torchrun` on one GPU (NCCL;
+#      gloo on the CPU in the dry run), then `cadenza eval --json` of its checkpoint;
+#   5. at most 8 files into $OUT (default ./out/gpu): summary.json, logs.tar.gz and the
 #      checkpoints that fit in 16 MiB.
 #
 # Every step is time-boxed with `timeout` and the run as a whole keeps under $GPU_RUN_BUDGET
@@ -24,7 +26,9 @@
 # GPU_LSTM_SHAPE and GPU_TRANSFORMER_SHAPE (train flags of the shape, default: the GPU defaults),
 # GPU_TRAIN_ARGS (more train flags, e.g. "--split-key file-bytes" to score on the committed
 # checkpoints' split), all split on spaces; GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
-# bench_MODEL_f32, bench_MODEL_bf16, bench_kv_cache, train_MODEL_CORPUS, eval_MODEL_CORPUS).
+# bench_MODEL_f32, bench_MODEL_bf16, bench_kv_cache, train_MODEL_CORPUS, eval_MODEL_CORPUS,
+# store_bach, ddp_transformer_bach, eval_ddp_transformer_bach); GPU_DDP_STEPS (300) and
+# GPU_DDP_SHAPE (default 6 x 512, 8 heads, MLP 2048) for the torchrun step.
 set -euo pipefail
 
 usage() {
@@ -168,6 +172,8 @@ if ((dry)); then
         --window 16 --steps 3 --sample-tokens 8 --sample-batches "1,64,256" --threads 1)
     tbench=(--device cpu --layers 1 --dim 16 --heads 2 --ff 32 --context-tokens 32 --cached 8 --recomputed 2)
     bench_secs=120
+    py="${CADENZA_PYTHON:-.pyenv/bin/python}"
+    ddp=(--steps 3 --layers 1 --dim 16 --heads 2 --ff 32 --batch 2 --window 16)
 else
     device=cuda
     read -r -a lstm_shape <<<"${GPU_LSTM_SHAPE:-}"
@@ -182,6 +188,9 @@ else
         --batch 64 --window 256 --steps 50 --sample-tokens 128 --sample-batches "1,64,256")
     tbench=(--device cuda --layers 6 --dim 512 --heads 8 --ff 2048 --threads 0)
     bench_secs="${GPU_BENCH_SECS:-75}"
+    py=python3
+    read -r -a ddp_shape <<<"${GPU_DDP_SHAPE:---layers 6 --dim 512 --heads 8 --ff 2048}"
+    ddp=(--steps "${GPU_DDP_STEPS:-300}" "${ddp_shape[@]}")
 fi
 
 # 1. doctor and the CUDA tests.
@@ -237,7 +246,16 @@ for corpus in bach folk; do
     done
 done
 
-# 4. Results: summary.json, logs.tar.gz, and the checkpoints that fit (8 files, 16 MiB each).
+# 4. The Python trainer under torchrun (one process: NCCL on the GPU), from a token store.
+step store_bach 90 "$cadenza" corpus build "$work/corpora/bach" --out "$work/store-bach" --tokenizer midi-like
+step ddp_transformer_bach 120 env PYTHONPATH="$pack/py" "$py" -m torch.distributed.run --standalone \
+    --nproc_per_node 1 -m cadenza.train --model transformer --store "$work/store-bach" \
+    --out "$work/ckpt/bach-ddp.transformer" --device "$device" "${ddp[@]}"
+step eval_ddp_transformer_bach 90 "$cadenza" eval "$work/ckpt/bach-ddp.transformer" \
+    --store "$work/store-bach" --split test --device "$device" --json
+last_json "$work/logs/eval_ddp_transformer_bach.log" "$work/results/eval_ddp_transformer_bach.json"
+
+# 5. Results: summary.json, logs.tar.gz, and the checkpoints that fit (8 files, 16 MiB each).
 tar -czf "$out/logs.tar.gz" -C "$work" logs steps.tsv
 python3 - "$work" "$out" "$pack" "$dry" "$start" "$budget" <<'EOF'
 import hashlib, json, os, shutil, sys, time

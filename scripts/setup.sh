@@ -5,7 +5,9 @@
 #     `jack` crate's build wants libjack's pkg-config file, its tests a dummy JACK server)
 #   - libtorch: the PyPI wheel torch==2.11.0 (CUDA 13 build) in a venv under
 #     ~/.cache/cadenza/torch-2.11.0, linked as ./.libtorch (see .cargo/config.toml)
-#   - Python tools for corpora, checks and benchmarks in ~/.cache/cadenza/venv, linked as ./.pyenv
+#   - Python tools for corpora, checks and benchmarks in ~/.cache/cadenza/venv, linked as ./.pyenv,
+#     which also imports torch (from the venv above, through a .pth file: no second copy) and
+#     cadenza's own Python package (python/, built with maturin, no libtorch)
 #   - the corpora (scripts/build_corpora.py) unless CADENZA_SKIP_CORPORA is set
 # Usage: scripts/setup.sh [--corpora bach|all|none]
 set -euo pipefail
@@ -49,7 +51,7 @@ TORCH_DIR=$("$TORCH_ENV/bin/python" -c 'import torch, os; print(os.path.dirname(
 ln -sfn "$(dirname "$TORCH_DIR")" "$ROOT/.libtorch"   # .libtorch/torch/{lib,include}
 
 # --- Python tools ------------------------------------------------------------------------------
-TOOLS="music21==10.5.1 mido==1.3.3 pretty-midi==0.2.11.post0 miditok==3.1.0 symusic==0.6.0 hmmlearn==0.3.3 scikit-learn==1.9.1 numpy"
+TOOLS="music21==10.5.1 mido==1.3.3 pretty-midi==0.2.11.post0 miditok==3.1.0 symusic==0.6.0 hmmlearn==0.3.3 scikit-learn==1.9.1 numpy maturin==1.15.0 pytest==8.4.2"
 STAMP="$TOOLS_ENV/.complete-$(echo "$TOOLS" | md5sum | cut -c1-8)"
 if [ ! -f "$STAMP" ]; then
     say "installing Python tools into $TOOLS_ENV"
@@ -59,6 +61,15 @@ if [ ! -f "$STAMP" ]; then
     touch "$STAMP"
 fi
 ln -sfn "$TOOLS_ENV" "$ROOT/.pyenv"
+
+# --- the Python package: torch visible from .pyenv, then `import cadenza` ---------------------
+SITE=$("$TOOLS_ENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+dirname "$TORCH_DIR" > "$SITE/cadenza-torch.pth"
+if [ -z "${CADENZA_SKIP_PYTHON_PACKAGE:-}" ]; then
+    say "building the Python package (python/) into .pyenv"
+    PATH="$TOOLS_ENV/bin:$PATH" "$TOOLS_ENV/bin/pip" install -q --disable-pip-version-check \
+        --no-build-isolation --no-deps "$ROOT/python"
+fi
 
 # --- corpora ----------------------------------------------------------------------------------
 if [ -z "${CADENZA_SKIP_CORPORA:-}" ] && [ "$CORPORA" != none ]; then

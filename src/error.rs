@@ -17,6 +17,22 @@ type TokenId = u16;
 /// A model kind's name (`markov`, `hmm`, `lstm`: [`crate::models::ModelKind::name`]).
 type KindName = &'static str;
 
+/// `e` and the errors under it on one line (`a: b: c`), each cause left out when the message
+/// above already says it: how the command line and the Python package report an error.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg.replace('\n', " ")
+}
+
 /// Result alias used throughout the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

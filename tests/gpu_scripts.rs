@@ -117,6 +117,9 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
         "bench_torch.py",
         "gpu_run.sh",
         "manifest.json",
+        "py/cadenza/__init__.py",
+        "py/cadenza/train.py",
+        "py/cadenza/_native.abi3.so",
     ] {
         assert!(pack_dir.join(f).is_file(), "{f} missing from the pack\n{}", text(&o));
     }
@@ -155,6 +158,7 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
             want.extend(["train", "eval"].map(|stage| format!("{stage}_{m}_{c}")));
         }
     }
+    want.extend(["store_bach", "ddp_transformer_bach", "eval_ddp_transformer_bach"].map(String::from));
     assert_eq!(steps.iter().map(|s| s.0.clone()).collect::<Vec<_>>(), want, "{s:#}");
     assert!(steps.iter().all(|s| s.1 == "ok"), "{steps:?}");
     assert!(!s["needs_cuda_not_run"].as_array().unwrap().is_empty(), "the dry run says what it could not do");
@@ -177,8 +181,12 @@ fn dry_run_packs_runs_every_step_and_reports_failures() {
             assert_eq!(s["checkpoints"][format!("{c}.{m}")]["returned"], true, "{s:#}");
         }
     }
+    // The Python trainer's checkpoint (torchrun, gloo here) is a cadenza checkpoint.
+    let e = &r["eval_ddp_transformer_bach"];
+    assert!(e["bits_per_token"].as_f64().is_some_and(f64::is_finite), "{e}");
+    assert_eq!(s["checkpoints"]["bach-ddp.transformer"]["returned"], true, "{s:#}");
     let names = check_files(&out, &s);
-    for f in ["summary.json", "logs.tar.gz", "bach.lstm", "folk.transformer"] {
+    for f in ["summary.json", "logs.tar.gz", "bach.lstm", "folk.transformer", "bach-ddp.transformer"] {
         assert!(names.iter().any(|n| n == f), "{f} not in OUT: {names:?}");
     }
 

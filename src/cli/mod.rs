@@ -144,13 +144,5 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// An error and its causes on one line, leaving out causes the message already quotes (the
 /// library's errors name their cause themselves).
 fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
-    }
-    msg.replace('\n', " ")
+    cadenza::error::one_line(e.as_ref())
 }

@@ -6,7 +6,7 @@ use cadenza::corpus::{LoadOptions, Split, SplitKey};
 use cadenza::error::BpeFileError;
 use cadenza::models::ModelKind;
 use cadenza::sampler::Guard;
-use cadenza::tokens::{Bpe, ProgramMode, Scheme, TimeMode, Tokenizer, TokenizerConfig};
+use cadenza::tokens::{Bpe, Grid, Scheme, Tokenizer, TokenizerConfig, TokenizerSettings};
 use cadenza::Error;
 use clap::builder::TypedValueParser as _;
 
@@ -187,30 +187,23 @@ impl TokenizerArgs {
     /// The tokenizer configuration these options describe, with `default` when `--tokenizer`
     /// is not given.
     pub fn config_or(&self, default: Scheme) -> TokenizerConfig {
-        let base = match self.grid {
-            GridKind::Beats => TokenizerConfig {
-                time: TimeMode::Beats { steps_per_beat: self.steps_per_beat },
-                max_shift_steps: self.max_shift.unwrap_or(self.steps_per_beat.saturating_mul(4)),
-                max_note_steps: u32::from(self.steps_per_beat) * 16,
-                ..TokenizerConfig::default()
-            },
-            GridKind::Seconds => TokenizerConfig {
-                time: TimeMode::Seconds { step_ms: self.step_ms },
-                max_shift_steps: self.max_shift.unwrap_or((1000 / self.step_ms.max(1)).max(1)),
-                max_note_steps: 5000 / u32::from(self.step_ms.max(1)),
-                ..TokenizerConfig::performance_rnn()
-            },
-        };
-        TokenizerConfig {
+        TokenizerSettings {
             scheme: self.scheme.unwrap_or(default),
+            grid: match self.grid {
+                GridKind::Beats => Grid::Beats,
+                GridKind::Seconds => Grid::Seconds,
+            },
+            steps_per_beat: self.steps_per_beat,
+            step_ms: self.step_ms,
+            max_shift: self.max_shift,
             velocity_bins: self.velocity_bins,
-            programs: if self.merge_piano { ProgramMode::MergePiano } else { base.programs },
-            sustain: !self.no_sustain,
-            key_relative: self.transpose_to_key,
+            merge_piano: self.merge_piano,
             tracks: self.tracks,
+            sustain: !self.no_sustain,
+            transpose_to_key: self.transpose_to_key,
             controls: self.controls.unwrap_or_default(),
-            ..base
         }
+        .config()
     }
 }
 

@@ -8,13 +8,10 @@
 //! the libtorch ones report a failed tensor operation as [`crate::Error::Torch`].
 
 pub mod hmm;
-#[cfg(feature = "lstm")]
 pub mod lstm;
 pub mod markov;
-#[cfg(feature = "lstm")]
 pub mod neural;
 pub mod saved;
-#[cfg(feature = "lstm")]
 pub mod transformer;
 
 pub use crate::checkpoint::ModelKind;

@@ -263,6 +263,13 @@ impl TokenStore {
         self.pieces.is_empty()
     }
 
+    /// Where each piece's tokens are, in store order: its shard (an index into
+    /// `manifest.shards`) and its index entry (token offset and length in that shard, split,
+    /// path). What a reader that maps the shards itself (the Python package) needs.
+    pub fn locations(&self) -> impl Iterator<Item = (usize, &IndexEntry)> + '_ {
+        self.pieces.iter().map(|l| (l.shard, &l.entry))
+    }
+
     /// The tokens of every shard, in shard order (each a slice of its map).
     pub fn shard_tokens(&self) -> Vec<&[TokenId]> {
         self.maps.iter().zip(&self.manifest.shards).map(|(m, e)| shard_tokens(m, e.tokens)).collect()

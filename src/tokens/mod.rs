@@ -74,6 +74,7 @@ pub mod gm_names;
 mod grid;
 mod guard;
 pub mod midi_like;
+pub mod settings;
 #[cfg(test)]
 mod testing;
 pub mod transpose;
@@ -85,6 +86,7 @@ pub use constraint::{Constraints, CopyLimit};
 pub use controls::{Control, ControlSet, ControlValues};
 pub use grid::DecodeOptions;
 pub use guard::{NoteGuard, NoteRules};
+pub use settings::{Grid, TokenizerSettings};
 pub use vocab::{Event, Vocab};
 
 use crate::error::{Result, TokenizerError};

@@ -9,48 +9,57 @@
 //!   (`NeuralModel<Net>`: load, save, logits, the [`crate::models::Generator`]).
 
 pub mod config;
+#[cfg(feature = "lstm")]
 pub mod model;
 
-pub use super::neural::{
-    last_path, parse_device, RunOptions, StopReason, TrainConfig, TrainData, TrainOverrides, TrainState,
-};
-pub use super::neural::{optim, payload, sample, train, windows};
 pub use config::LstmConfig;
-pub use model::{LstmModel, Net, PAYLOAD_FORMAT};
+#[cfg(feature = "lstm")]
+pub use trained::*;
 
-use std::path::Path;
+/// The trained model and its training run (libtorch), under the names they have always had.
+#[cfg(feature = "lstm")]
+mod trained {
+    pub use super::model::{LstmModel, Net, PAYLOAD_FORMAT};
+    pub use crate::models::neural::{
+        last_path, parse_device, RunOptions, StopReason, TrainConfig, TrainData, TrainOverrides, TrainState,
+    };
+    pub use crate::models::neural::{optim, payload, sample, train, windows};
 
-use crate::error::Result;
-use crate::tokens::Tokenizer;
+    use std::path::Path;
 
-/// An LSTM training run as asked for (see [`crate::models::neural::NeuralRequest`]).
-pub type LstmRequest = super::neural::NeuralRequest<LstmConfig>;
+    use super::LstmConfig;
+    use crate::error::Result;
+    use crate::tokens::Tokenizer;
 
-/// What [`train`](fn@train) did.
-pub type TrainReport = super::neural::TrainReport<Net>;
+    /// An LSTM training run as asked for (see [`crate::models::neural::NeuralRequest`]).
+    pub type LstmRequest = crate::models::neural::NeuralRequest<LstmConfig>;
 
-/// A stream of next-token distributions from an LSTM.
-pub type LstmStream<'a> = super::neural::NeuralStream<'a, Net>;
+    /// What [`train`](fn@train) did.
+    pub type TrainReport = crate::models::neural::TrainReport<Net>;
 
-impl LstmRequest {
-    /// The model and training configurations of this run, with `seed` as the run's seed
-    /// (a resumed run keeps its checkpoint's); both are validated.
-    pub fn resolve(&self, seed: u64) -> Result<(LstmConfig, TrainConfig)> {
-        self.resolve_for::<Net>(seed)
+    /// A stream of next-token distributions from an LSTM.
+    pub type LstmStream<'a> = crate::models::neural::NeuralStream<'a, Net>;
+
+    impl LstmRequest {
+        /// The model and training configurations of this run, with `seed` as the run's seed
+        /// (a resumed run keeps its checkpoint's); both are validated.
+        pub fn resolve(&self, seed: u64) -> Result<(LstmConfig, TrainConfig)> {
+            self.resolve_for::<Net>(seed)
+        }
+    }
+
+    /// Train an LSTM of shape `model_cfg` (see [`crate::models::neural::train::train`]).
+    pub fn train(
+        model_cfg: &LstmConfig,
+        cfg: &TrainConfig,
+        tokenizer: &Tokenizer,
+        data: TrainData<'_>,
+        out: &Path,
+        opts: &RunOptions<'_>,
+    ) -> Result<TrainReport> {
+        crate::models::neural::train::train::<Net, _>(model_cfg, cfg, tokenizer, data, out, opts)
     }
 }
 
-/// Train an LSTM of shape `model_cfg` (see [`crate::models::neural::train::train`]).
-pub fn train(
-    model_cfg: &LstmConfig,
-    cfg: &TrainConfig,
-    tokenizer: &Tokenizer,
-    data: TrainData<'_>,
-    out: &Path,
-    opts: &RunOptions<'_>,
-) -> Result<TrainReport> {
-    super::neural::train::train::<Net, _>(model_cfg, cfg, tokenizer, data, out, opts)
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "lstm"))]
 mod tests;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "lstm")]
 use tch::Device;
 
 use crate::error::{Error, Result};
@@ -189,6 +190,7 @@ fn parse_device_name(name: &str) -> Result<DeviceName> {
     })
 }
 
+#[cfg(feature = "lstm")]
 /// The device `name` (`auto|cpu|cuda|cuda:N`) stands for on this machine: `auto` is the first
 /// GPU when CUDA is available, else the CPU. Asking for a GPU that is not there is an error.
 pub fn parse_device(name: &str) -> Result<Device> {

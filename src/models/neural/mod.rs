@@ -13,7 +13,12 @@
 //!   sentinel tokens.
 //! - [`request`]: the precedence of explicit settings, a settings file, the defaults and
 //!   `--resume`.
-//! - [`payload`]: tensors to and from safetensors bytes for checkpoints.
+//! - [`payload`]: tensors to and from safetensors bytes for checkpoints, through [`weights`]:
+//!   named `f32` arrays and the checkpoint they make, which the Python trainer writes too.
+//!
+//! Without the `lstm` feature (no libtorch) only [`config`], [`fim`], [`windows`] and
+//! [`weights`] are built: what the Python package needs to draw cadenza's training windows and
+//! to read and write its checkpoints.
 //! - `testing` (tests only): the helpers the networks' tests share, one libtorch lock among them.
 //!
 //! Every libtorch call on a path a user's input reaches uses tch's fallible `f_` operations, so
@@ -21,31 +26,48 @@
 
 pub mod config;
 pub mod fim;
+#[cfg(feature = "lstm")]
 pub mod model;
+#[cfg(feature = "lstm")]
 pub mod optim;
+#[cfg(feature = "lstm")]
 pub mod payload;
+#[cfg(feature = "lstm")]
 pub mod request;
+#[cfg(feature = "lstm")]
 pub mod sample;
-#[cfg(test)]
+#[cfg(all(test, feature = "lstm"))]
 pub(crate) mod testing;
+#[cfg(feature = "lstm")]
 pub mod train;
+pub mod weights;
 pub mod windows;
 
+#[cfg(feature = "lstm")]
 use std::collections::HashMap;
 use std::fmt::Debug;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+#[cfg(feature = "lstm")]
 use tch::{Device, Tensor};
 
 use crate::error::Result;
+#[cfg(feature = "lstm")]
 use crate::models::ModelKind;
 
-pub use config::{parse_device, TrainConfig};
-pub use model::{NeuralModel, PAYLOAD_FORMAT};
+#[cfg(feature = "lstm")]
+pub use config::parse_device;
+pub use config::TrainConfig;
+#[cfg(feature = "lstm")]
+pub use model::NeuralModel;
+#[cfg(feature = "lstm")]
 pub use request::{NeuralRequest, TrainOverrides};
+#[cfg(feature = "lstm")]
 pub use sample::NeuralStream;
+#[cfg(feature = "lstm")]
 pub use train::{last_path, RunOptions, StopReason, TrainData, TrainReport, TrainState};
+pub use weights::PAYLOAD_FORMAT;
 
 /// A network's shape (its hyperparameters), saved in checkpoints as `hyperparameters.model`.
 pub trait NetConfig:
@@ -65,6 +87,7 @@ pub trait NetConfig:
     fn describe(&self, vocab: usize) -> String;
 }
 
+#[cfg(feature = "lstm")]
 /// A libtorch network over a token vocabulary: what the shared stack needs of the LSTM and of
 /// the Transformer.
 pub trait Network: Sized + Send + 'static {

@@ -7,14 +7,13 @@ use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Tensor};
 
 use super::config::TrainConfig;
-use super::{payload, NetConfig, Network};
+use super::{payload, Network};
 use crate::checkpoint::ModelKind;
 use crate::checkpoint::{self, Header};
 use crate::error::{CheckpointError, Error, ModelError, Result};
 use crate::tokens::{TokenId, PAD};
 
-/// The payload format name written into checkpoint headers.
-pub const PAYLOAD_FORMAT: &str = "safetensors";
+pub use super::weights::{hyperparameters, parse_hyperparameters, PAYLOAD_FORMAT};
 
 /// Tokens as an int64 tensor on `device`; ids past the vocabulary read as PAD.
 pub(crate) fn token_tensor(tokens: &[TokenId], vocab: i64, device: Device) -> Result<Tensor> {
@@ -183,29 +182,6 @@ impl<N: Network> NeuralModel<N> {
         net.load_named(&tensors).map_err(payload)?;
         Ok(Self::from_net_with(net, sentinels, window))
     }
-}
-
-/// The checkpoint's `hyperparameters`: `{"model": <network config>, "train": TrainConfig}`.
-pub fn hyperparameters<C: serde::Serialize>(model: &C, train: Option<&TrainConfig>) -> serde_json::Value {
-    serde_json::json!({ "model": model, "train": train })
-}
-
-/// Read back [`hyperparameters`].
-pub fn parse_hyperparameters<C: NetConfig>(
-    v: &serde_json::Value,
-) -> std::result::Result<(C, Option<TrainConfig>), CheckpointError> {
-    let bad = CheckpointError::Hyperparameters;
-    let model = v.get("model").ok_or_else(|| bad("they lack the model configuration".into()))?;
-    let model: C =
-        serde_json::from_value(model.clone()).map_err(|e| bad(format!("model configuration: {e}")))?;
-    model.validate().map_err(|e| bad(e.to_string()))?;
-    let train = match v.get("train") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(t) => {
-            Some(serde_json::from_value(t.clone()).map_err(|e| bad(format!("training configuration: {e}")))?)
-        }
-    };
-    Ok((model, train))
 }
 
 /// The smallest vocabulary a network is built for: the special tokens and one more.

@@ -1,39 +1,18 @@
-//! Named tensors to and from safetensors bytes (the checkpoint payload), in memory.
+//! Named libtorch tensors to and from safetensors bytes (the checkpoint payload), in memory,
+//! through [`super::weights`]'s plain arrays.
 //!
 //! Tensors are stored as f32 on the CPU whatever their device, so a checkpoint written on a GPU
 //! loads on the CPU and the other way round.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use safetensors_tch::tensor::{Dtype, SafeTensors, View};
 use tch::{Device, Kind, Tensor};
 
+use super::weights::{self, NamedArray};
 use crate::error::{Error, ModelError, Result};
 
 fn tensor_error(name: &str, problem: impl std::fmt::Display) -> Error {
     ModelError::Tensor { name: name.into(), problem: problem.to_string() }.into()
-}
-
-/// One tensor's bytes as the safetensors writer sees them.
-struct F32View {
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for F32View {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
 }
 
 /// The f32 values of `t` (any device, any float kind), row-major.
@@ -42,26 +21,31 @@ pub fn to_f32_vec(t: &Tensor) -> std::result::Result<Vec<f32>, tch::TchError> {
     Vec::<f32>::try_from(&flat)
 }
 
-/// Serialize `tensors` (name, tensor) to safetensors bytes.
-pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
-    let mut views = Vec::with_capacity(tensors.len());
+/// `tensors` (name, tensor) as plain `f32` arrays on the CPU.
+pub fn arrays(tensors: &[(String, Tensor)]) -> Result<Vec<NamedArray>> {
+    let mut arrays = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         let values = to_f32_vec(t).map_err(|e| tensor_error(name, e))?;
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let shape = t.size().iter().map(|&d| d as usize).collect();
-        views.push((name.clone(), F32View { shape, bytes }));
+        arrays.push(NamedArray { name: name.clone(), shape, values });
     }
-    safetensors_tch::tensor::serialize(views, &None).map_err(|e| tensor_error("(all)", format!("{e:?}")))
+    Ok(arrays)
 }
 
-/// Parse safetensors bytes into CPU tensors by name.
+/// Serialize `tensors` (name, tensor) to safetensors bytes (see [`weights::encode`]).
+pub fn encode(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    weights::encode(&arrays(tensors)?)
+}
+
+/// Parse safetensors bytes into CPU tensors by name (see [`weights::decode`]).
 pub fn decode(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
-    let st =
-        SafeTensors::deserialize(bytes).map_err(|e| tensor_error("(all)", format!("unreadable: {e:?}")))?;
     let mut out = HashMap::new();
-    for (name, view) in st.tensors() {
-        let t = Tensor::try_from(view).map_err(|e| tensor_error(&name, e))?;
-        out.insert(name, t);
+    for a in weights::decode(bytes)? {
+        let shape: Vec<i64> = a.shape.iter().map(|&d| d as i64).collect();
+        let t = Tensor::f_from_slice(&a.values)
+            .and_then(|t| t.f_view(shape.as_slice()))
+            .map_err(|e| tensor_error(&a.name, e))?;
+        out.insert(a.name, t);
     }
     Ok(out)
 }

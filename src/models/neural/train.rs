@@ -23,11 +23,11 @@ use tch::{Device, Kind, Reduction, Tensor};
 use super::config::{parse_device, TrainConfig};
 use super::model::{hyperparameters, parse_hyperparameters, NeuralModel, PAYLOAD_FORMAT};
 use super::optim::{clip_grad_norm, zero_grad, AdamW};
+use super::weights::{self, Written};
 use super::windows::Windows;
 use super::{payload, NetConfig, Network};
 use crate::checkpoint::{self, CorpusSummary, Header};
 use crate::error::{CheckpointError, Error, ModelError, Result};
-use crate::models::saved::{self, Record};
 use crate::progress::{self, Progress};
 use crate::tokens::{TokenId, Tokenizer, PAD};
 
@@ -152,20 +152,20 @@ struct Saver<'a, C> {
 impl<C: NetConfig> Saver<'_, C> {
     /// Write a checkpoint: the weights, and the optimizer moments when `opt` is given.
     fn save<N: Network>(&self, path: &Path, net: &N, opt: Option<&AdamW>, state: &TrainState) -> Result<()> {
-        let record = Record {
+        let written = Written {
+            kind: N::KIND,
+            tokenizer: self.tokenizer,
             hyperparameters: hyperparameters(self.model_cfg, Some(self.cfg)),
             corpus: self.corpus.cloned(),
             metrics: metrics(state),
             extra: serde_json::to_value(state)
                 .map_err(|source| Error::Json { what: "training state", source })?,
         };
-        let header = saved::header(N::KIND, self.tokenizer, PAYLOAD_FORMAT, record);
         let mut tensors = net.named();
         if let Some(opt) = opt {
             tensors.extend(opt.named_state());
         }
-        let bytes = payload::encode(&tensors)?;
-        checkpoint::save(path, &header, &bytes)
+        weights::save(path, written, &payload::arrays(&tensors)?).map(|_| ())
     }
 }
 

@@ -13,6 +13,7 @@ use crate::checkpoint::{self, Header};
 use crate::models::markov::{MarkovConfig, MarkovModel};
 use crate::models::neural::testing::{check_cuda, quick_train, run_opts, tokenizer, torch_lock};
 use crate::models::neural::{last_path, payload, train::checkpoint_state, NetConfig, Network, StopReason};
+use crate::models::neural::{TrainConfig, TrainData};
 use crate::models::{Generator, ModelKind, TokenStream};
 use crate::sampler::{rng_for, Sampler};
 use crate::tokens::{TokenId, BOS, EOS};
