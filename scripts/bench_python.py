@@ -90,6 +90,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--store", help="a token store to time DDP training on")
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--cli", help="a cadenza binary: check that every file's ids equal `cadenza tokens --ids` (each scheme)")
     args = ap.parse_args()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; date: {time.strftime('%Y-%m-%d %H:%M')}\n")
     print("| corpus | files | scheme | cadenza.encode, 1 thread | encode_many, 1 thread | encode_many, 2 threads | miditok | cadenza / miditok (1 thread) |")
@@ -97,6 +98,14 @@ def main():
     for d in args.dirs:
         files = midi_files(d)
         n = len(files)
+        if args.cli:
+            for scheme, _ in SCHEMES:
+                ours = cadenza.Tokenizer(scheme).encode_many(files, threads=os.cpu_count())
+                for f, ids in zip(files, ours):
+                    out = subprocess.run([args.cli, "tokens", f, "--ids", "--tokenizer", scheme], capture_output=True, text=True, check=True)
+                    if ids.tolist() != [int(x) for x in out.stdout.split()]:
+                        sys.exit(f"{f}: ids differ from the command line's ({scheme})")
+                print(f"{d}: ids identical to `cadenza tokens --ids` on all {n} files ({scheme})", file=sys.stderr)
         for scheme, cls, a, many, m in tokenizers(files, args.repeats):
             name = os.path.basename(os.path.normpath(d))
             print(f"| {name} | {n} | {scheme} / {cls} | {n / a:,.0f} | {n / many[1]:,.0f} | {n / many[2]:,.0f} | {n / m:,.0f} | {m / a:.0f}x |")

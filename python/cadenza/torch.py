@@ -83,6 +83,28 @@ def load(path, device="cpu") -> Tuple[torch.nn.Module, Dict]:
     return net.to(device), header
 
 
+def _full(t: torch.Tensor) -> np.ndarray:
+    """A tensor's whole value as f32 numpy (a sharded DTensor gathered: every rank must call)."""
+    if hasattr(t, "full_tensor"):
+        t = t.full_tensor()
+    return t.detach().float().cpu().contiguous().numpy()
+
+
+def tensors(net: torch.nn.Module, optimizer: Optional[torch.optim.Optimizer] = None):
+    """``(name, array)`` of every tensor a cadenza checkpoint of ``net`` holds, with AdamW's
+    moments under cadenza's names (``adamw.m.<name>``, ``adamw.v.<name>``) when ``optimizer``
+    is given. With FSDP every rank must call it (the shards are gathered)."""
+    named = nets.named_weights(net)
+    out = [(n, _full(p)) for n, p in named.items()]
+    if optimizer is not None:
+        for n, p in named.items():
+            st = optimizer.state.get(p, {})
+            if "exp_avg" in st:
+                out.append((f"adamw.m.{n}", _full(st["exp_avg"])))
+                out.append((f"adamw.v.{n}", _full(st["exp_avg_sq"])))
+    return out
+
+
 def save(
     net: torch.nn.Module,
     path,
@@ -92,25 +114,20 @@ def save(
     metrics: Optional[Dict] = None,
     extra=None,
     optimizer: Optional[torch.optim.Optimizer] = None,
+    arrays=None,
 ):
-    """Write ``net`` as a cadenza checkpoint (atomically), with AdamW's moments under cadenza's
-    names (``adamw.m.<name>``, ``adamw.v.<name>``) when ``optimizer`` is given."""
+    """Write ``net`` as a cadenza checkpoint (atomically): its weights, or ``arrays`` as
+    ``tensors`` gave them, with AdamW's moments when ``optimizer`` is given."""
     kind = "lstm" if isinstance(net, nets.LSTM) else "transformer"
-    named = nets.named_weights(net)
-    tensors = [(n, p.detach().float().cpu().contiguous().numpy()) for n, p in named.items()]
-    if optimizer is not None:
-        for n, p in named.items():
-            st = optimizer.state.get(p, {})
-            if "exp_avg" in st:
-                tensors.append((f"adamw.m.{n}", st["exp_avg"].float().cpu().contiguous().numpy()))
-                tensors.append((f"adamw.v.{n}", st["exp_avg_sq"].float().cpu().contiguous().numpy()))
+    if arrays is None:
+        arrays = tensors(net, optimizer)
     _native.write_checkpoint(
         str(path),
         kind,
         tokenizer,
         json.dumps(net.cfg),
         json.dumps(train),
-        tensors,
+        arrays,
         store._native if store is not None else None,
         json.dumps(metrics or {}),
         json.dumps(extra),

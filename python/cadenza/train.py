@@ -12,8 +12,8 @@ configuration and network shape come from the library). Each step's global batch
 takes every W-th row and the gradients are averaged, each process's loss scaled so that the
 step equals one process's mean over the global batch's (non-PAD) targets. AdamW and the
 warm-up + cosine schedule are cadenza's; bf16 autocast on CUDA unless ``--no-bf16``;
-``--fsdp`` shards parameters, gradients and optimizer state (FSDP) for a model that no longer
-fits one device. Rank 0 writes OUT (the weights, the training state, the store's corpus
+``--fsdp`` shards parameters, gradients and optimizer state (FSDP2, ``fully_shard``) for a model
+that no longer fits one device. Rank 0 writes OUT (the weights, the training state, the store's corpus
 summary) and OUT.last (with AdamW's moments) every ``--checkpoint-every`` steps and at the end;
 ``--resume OUT.last`` continues exactly.
 """
@@ -69,7 +69,7 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-every", type=int, default=0)
     p.add_argument("--stop-after", type=int, help="stop after this many steps of this run (saving OUT.last to resume)")
     p.add_argument("--no-bf16", action="store_true", help="f32 on CUDA too")
-    p.add_argument("--fsdp", action="store_true", help="shard the model over the processes (FSDP)")
+    p.add_argument("--fsdp", action="store_true", help="shard the model over the processes (FSDP2)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -119,22 +119,28 @@ def main(argv=None):
 
     torch.manual_seed(train["seed"])
     net = nets.build(args.model, model_cfg, vocab).to(device)
+    start, moments = 0, None
+    if args.resume:
+        start, moments = resume(args.resume, net, device)
+    if world > 1 and args.fsdp:
+        # FSDP2: each Transformer block (or the whole LSTM) and the root sharded over the ranks;
+        # gradients are averaged as DDP's are.
+        from torch.distributed.fsdp import fully_shard
+
+        for block in getattr(net, "blocks", []):
+            fully_shard(block)
+        fully_shard(net)
+        model = net
+    elif world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local] if cuda else None)
+    else:
+        model = net
     params = list(nets.named_weights(net).values())
     opt = torch.optim.AdamW(
         params, lr=train["lr"], betas=(train["beta1"], train["beta2"]), eps=train["eps"], weight_decay=train["weight_decay"]
     )
-    start = 0
-    if args.resume:
-        start = resume(args.resume, net, opt, device)
-    if world > 1:
-        if args.fsdp:
-            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-            model = FSDP(net, use_orig_params=True)
-        else:
-            model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local] if cuda else None)
-    else:
-        model = net
+    if moments is not None:
+        load_moments(opt, net, moments, start)
     schedule = lr_schedule(train, total)
     bf16 = cuda and train["bf16"]
     log_every = 10
@@ -158,7 +164,7 @@ def main(argv=None):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if train["clip"] > 0:
-            clip = model.clip_grad_norm_(train["clip"]) if args.fsdp and world > 1 else torch.nn.utils.clip_grad_norm_(params, train["clip"])
+            torch.nn.utils.clip_grad_norm_(params, train["clip"])
         opt.step()
         mean = loss.detach() / world
         if world > 1:
@@ -199,29 +205,23 @@ def state(step, per_epoch, total, train_loss):
 
 
 def checkpoint(args, net, opt, tokenizer, train, store, step, per_epoch, total, train_loss, rank, model):
-    if args.fsdp and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-        with FSDP.summon_full_params(model, writeback=False, rank0_only=True):
-            if rank == 0:
-                write(args, net, None, tokenizer, train, store, step, per_epoch, total, train_loss)
+    """Write OUT (weights) and OUT.last (with AdamW's moments) on rank 0; every rank gathers its
+    shards first under FSDP."""
+    weights = ctorch.tensors(net)
+    full = ctorch.tensors(net, opt)
+    if rank != 0:
         return
-    if rank == 0:
-        write(args, net, opt, tokenizer, train, store, step, per_epoch, total, train_loss)
-
-
-def write(args, net, opt, tokenizer, train, store, step, per_epoch, total, train_loss):
     extra = state(step, per_epoch, total, train_loss)
     metrics = {"steps": float(step)}
     if train_loss is not None:
         metrics["train_bits_per_token"] = train_loss / math.log(2)
-    ctorch.save(net, args.out, tokenizer, train, store, metrics, extra)
-    if opt is not None:
-        ctorch.save(net, args.out + ".last", tokenizer, train, store, metrics, extra, optimizer=opt)
+    ctorch.save(net, args.out, tokenizer, train, store, metrics, extra, arrays=weights)
+    ctorch.save(net, args.out + ".last", tokenizer, train, store, metrics, extra, arrays=full)
 
 
-def resume(path, net, opt, device):
-    """Load weights, AdamW moments and the step from ``path``; returns the step."""
+def resume(path, net, device):
+    """Load the weights of ``path`` into ``net``; returns the step and the arrays (for the
+    moments, loaded once the optimizer exists)."""
     header_json, arrays = _native.read_checkpoint(str(path))
     header = json.loads(header_json)
     step = int((header.get("extra") or {}).get("step", 0))
@@ -231,16 +231,22 @@ def resume(path, net, opt, device):
             if name not in arrays:
                 sys.exit(f"error: {path}: the checkpoint lacks the tensor {name}")
             p.copy_(torch.from_numpy(np.asarray(arrays[name])).to(device))
-    for name, p in named.items():
-        m, v = arrays.get(f"adamw.m.{name}"), arrays.get(f"adamw.v.{name}")
-        if m is None or v is None:
-            sys.exit(f"error: {path}: it holds the model but not the optimizer state; resume from its .last")
-        opt.state[p] = {
-            "step": torch.tensor(float(step)),
-            "exp_avg": torch.from_numpy(np.asarray(m)).to(device),
-            "exp_avg_sq": torch.from_numpy(np.asarray(v)).to(device),
-        }
-    return step
+    if not all(f"adamw.m.{n}" in arrays and f"adamw.v.{n}" in arrays for n in named):
+        sys.exit(f"error: {path}: it holds the model but not the optimizer state; resume from its .last")
+    return step, arrays
+
+
+def load_moments(opt, net, arrays, step):
+    """AdamW's moments from a checkpoint's arrays, sharded like their parameters under FSDP."""
+    for name, p in nets.named_weights(net).items():
+        m, v = (torch.from_numpy(np.asarray(arrays[f"adamw.{k}.{name}"])) for k in "mv")
+        if hasattr(p, "device_mesh"):
+            from torch.distributed.tensor import distribute_tensor
+
+            m, v = (distribute_tensor(t.to(p.device), p.device_mesh, p.placements) for t in (m, v))
+        else:
+            m, v = m.to(p.device), v.to(p.device)
+        opt.state[p] = {"step": torch.tensor(float(step)), "exp_avg": m, "exp_avg_sq": v}
 
 
 if __name__ == "__main__":

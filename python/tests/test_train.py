@@ -166,3 +166,13 @@ def test_an_lstm_trains_under_torchrun_and_cadenza_scores_it(bach_store, tmp_pat
     assert math.isfinite(ev["bits_per_token"]) and ev["pieces"] > 0
     net, header = ctorch.load(out)
     assert header["kind"] == "lstm" and header["corpus"]["tokens"]["train"] > 0
+
+
+def test_fsdp_over_two_processes_reaches_one_process_weights(runs, bach_store):
+    d, _, _ = runs
+    train(bach_store, d / "fsdp.transformer", 2, 20, "--fsdp")
+    _, a = cadenza.read_checkpoint(str(d / "one.transformer"))
+    _, b = cadenza.read_checkpoint(str(d / "fsdp.transformer"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
+    _, last = cadenza.read_checkpoint(str(d / "fsdp.transformer") + ".last")
+    assert all(f"adamw.m.{k}" in last and last[f"adamw.v.{k}"].shape == a[k].shape for k in a), "gathered moments"
