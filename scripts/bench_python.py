@@ -15,25 +15,8 @@ import sys
 import time
 
 import cadenza
+from bench_parse import SCHEMES, best_of, midi_files  # same files, schemes and timing rule
 
-SCHEMES = [("midi-like", "MIDILike"), ("tsd", "TSD"), ("remi", "REMI")]
-
-
-def midi_files(root):
-    out = []
-    for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if not x.startswith(".")]
-        out += [os.path.join(d, f) for f in files if f.lower().endswith((".mid", ".midi"))]
-    return sorted(out)
-
-
-def best_of(n, f):
-    best = float("inf")
-    for _ in range(n):
-        t = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def tokenizers(files, repeats):
