@@ -38,7 +38,8 @@ pub struct Args {
     /// downbeat) [default: 8 answering, 4 accompanying].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     answer_beats: Option<u32>,
-    /// Beats of the session before the answer that the model reads.
+    /// Beats of the session before the answer that the model reads (N to 1.5 N: the start moves
+    /// by N / 2 beats at a time, so that a network keeps its state from one answer to the next).
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     context_beats: u32,

@@ -58,7 +58,8 @@ pub struct Ask<'a> {
 /// next is an [`Ask`]).
 #[derive(Debug, Clone)]
 pub struct AnswerOptions {
-    /// Beats of the session before the answer that prime the model.
+    /// Beats of the session before the answer that prime the model: from this many to 1.5 times
+    /// as many, the start moving by half of it at a time (see [`answer`]).
     pub context_beats: u32,
     /// The sampler, its note rules set for the model's tokenizer (the constraints of each
     /// answer are added to them).
@@ -193,7 +194,11 @@ pub fn answer(
         .filter(|&b| b < start_beat)
         .min()
         .unwrap_or(start_beat);
-    let from = earliest.max(start_beat - i64::from(opts.context_beats));
+    // The context starts on a multiple of half its length, so it moves by half a context at a
+    // time: the answers in between are primed by extending the last primer, and a network feeds
+    // only the new tokens (its state after the last primer is kept).
+    let hop = i64::from(opts.context_beats / 2).max(1);
+    let from = earliest.max((start_beat - i64::from(opts.context_beats)).div_euclid(hop) * hop);
     let piece = session_piece(history, grid, from, start_beat);
     let lead = (start_beat - from) as u64;
     let (a, b) = (lead * u64::from(spb), (lead + u64::from(beats)) * u64::from(spb));
@@ -285,5 +290,52 @@ mod tests {
         assert_eq!((notes[0].start, notes[0].end, notes[0].pitch), (10, 470, 62));
         assert_eq!((notes[1].start, notes[1].end, notes[1].velocity), (480, 1920, 1));
         assert_eq!(piece.tempos[0].micros_per_beat, 500_000);
+    }
+
+    /// A session that keeps its grid primes a network by extending its last primer, so only the
+    /// new tokens are fed, while the context's start stays (issue 27: a new phrase costs only
+    /// its own tokens).
+    #[cfg(feature = "lstm")]
+    #[test]
+    fn answers_on_one_grid_feed_a_network_only_the_new_tokens() {
+        use crate::models::transformer::TransformerModel;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/bach.transformer");
+        let (model, header) = TransformerModel::load(&path, tch::Device::Cpu).unwrap();
+        let tokenizer = header.tokenizer().unwrap();
+        let guard = crate::sampler::Guard { unguarded: false, max_polyphony: None, max_copy: None };
+        let mut opts = AnswerOptions { context_beats: 32, candidates: 2, ..AnswerOptions::default() };
+        opts.sampler.notes = guard.rules_with_copies(&tokenizer, None).unwrap();
+        let grid = Grid::at_bpm(120.0, 0.0);
+        let mut history: Vec<Played> = Vec::new();
+        let mut fed = Vec::new();
+        // Context 32 beats moving by 16: answers on beats 4, 16, 28 and 40 all read from beat 0.
+        for k in 0..4i64 {
+            let base = 12 * k;
+            for (i, pitch) in [60u8, 62, 64, 65].into_iter().enumerate() {
+                let t = grid.time_of((base + i as i64) as f64);
+                history.push(Played { pitch, velocity: 80, start: t, end: t + 0.4 });
+            }
+            let phrase_start = grid.time_of(base as f64);
+            let ask = Ask {
+                history: &history,
+                phrase_start,
+                grid,
+                first_beat: base + 4,
+                beats: 8,
+                index: 0,
+                below: None,
+            };
+            let before = model.primed_tokens();
+            let a = answer(&model, &tokenizer, &ask, &opts).unwrap();
+            assert!(!a.notes.is_empty(), "answer {k} has notes");
+            fed.push((model.primed_tokens() - before, a.primer_tokens));
+            history.extend(a.notes);
+        }
+        eprintln!("(tokens fed, primer tokens) per answer: {fed:?}");
+        assert_eq!(fed[0].0, fed[0].1, "the first primer is fed whole: {fed:?}");
+        for w in fed.windows(2) {
+            assert!(w[1].1 > w[0].1, "the primers grow: {fed:?}");
+            assert_eq!(w[1].0, w[1].1 - w[0].1, "only the new tokens are fed: {fed:?}");
+        }
     }
 }

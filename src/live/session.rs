@@ -194,6 +194,8 @@ pub fn run(
     let mut s = Listener::new();
     let mut scheduled: Option<Scheduled> = None;
     let mut grid: Option<Grid> = None;
+    // The grid the session's past is written on (see `tempo::session_grid`).
+    let mut written: Option<Grid> = None;
     let mut summary = Summary::default();
     let mut expected = opts.expected_sampling.max(0.0);
     let outcome = loop {
@@ -238,19 +240,26 @@ pub fn run(
         let g = tempo::phrase_grid(&s.onsets, opts.bpm, grid);
         grid = Some(g);
         let first = g.next_beat(released + opts.wait);
+        // Sampled on the session's grid, from its beat nearest the phrase's first beat, then
+        // moved onto the phrase's own beat.
+        let w = tempo::session_grid(written, g);
+        written = Some(w);
+        let (first_written, onto) = w.beat_on(g.time_of(first as f64));
         let index = summary.answered;
         let t0 = Instant::now();
         let ask = Ask {
             history: &s.history,
             phrase_start: s.onsets[0],
-            grid: g,
-            first_beat: first,
+            grid: w,
+            first_beat: first_written,
             beats: opts.beats,
             index,
             below: None,
         };
-        let notes = match sample(&ask) {
-            Ok(n) => n,
+        let notes: Vec<Played> = match sample(&ask) {
+            Ok(n) => {
+                n.into_iter().map(|n| Played { start: n.start + onto, end: n.end + onto, ..n }).collect()
+            }
             Err(e) => break Err(e),
         };
         let sampling = t0.elapsed().as_secs_f64();

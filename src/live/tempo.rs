@@ -65,6 +65,10 @@ impl Grid {
     }
 }
 
+/// How far (a ratio) a phrase's tempo may differ from the session's for the session to keep
+/// writing its past on its own grid.
+const KEEP_TEMPO: f64 = 0.02;
+
 /// The grid a phrase is answered on: the given tempo `bpm` with its phase fitted to the
 /// phrase's `onsets`; else the tempo estimated from them; else (fewer than three onsets) the
 /// `previous` phrase's tempo, or [`DEFAULT_BPM`], through them.
@@ -77,6 +81,25 @@ pub fn phrase_grid(onsets: &[f64], bpm: Option<f64>, previous: Option<Grid>) -> 
             let beat = previous.map_or(60.0 / DEFAULT_BPM, |g| g.beat);
             Grid { anchor, beat }.refit_phase(onsets)
         }),
+    }
+}
+
+/// The grid a session writes its past on: the `session`'s own while the phrase's grid `phrase`
+/// keeps its tempo (within 2%), else the phrase's. On one grid the past reads the same tokens
+/// answer after answer, so a network's state after the last primer carries over; the answer is
+/// then moved onto the phrase's own beat ([`Grid::beat_on`]).
+pub fn session_grid(session: Option<Grid>, phrase: Grid) -> Grid {
+    match session {
+        Some(s) if (phrase.beat / s.beat - 1.0).abs() <= KEEP_TEMPO => s,
+        _ => phrase,
+    }
+}
+
+impl Grid {
+    /// The beat of this grid nearest the time `t`, and how far `t` is after it (seconds).
+    pub fn beat_on(&self, t: f64) -> (i64, f64) {
+        let k = self.beats_at(t).round();
+        (k as i64, t - self.time_of(k))
     }
 }
 
@@ -252,5 +275,21 @@ mod tests {
         assert!((grid.anchor - 0.31).abs() < 0.01 && (grid.beat - 0.5).abs() < 1e-12, "{grid:?}");
         assert_eq!(grid.next_beat(1.5), 3, "beat 3 of a grid through 0.31 s is at 1.81 s");
         assert_eq!(grid.next_beat(1.31), 2);
+    }
+
+    #[test]
+    fn the_session_keeps_its_grid_while_the_tempo_holds() {
+        let session = Grid::at_bpm(120.0, 0.3);
+        let near = Grid::at_bpm(121.5, 40.1);
+        assert_eq!(session_grid(Some(session), near), session, "1.2% slower: kept");
+        let far = Grid::at_bpm(126.0, 40.1);
+        assert_eq!(session_grid(Some(session), far), far, "5% faster: the phrase's own");
+        assert_eq!(session_grid(None, far), far);
+        // A phrase beat 40.1 s: beat 80 of the session's grid is at 40.3 s.
+        let (k, off) = session.beat_on(40.1);
+        assert!(k == 80 && (off + 0.2).abs() < 1e-9, "{k} {off}");
+        let (k, off) = session.beat_on(40.52);
+        assert_eq!(k, 80);
+        assert!((off - 0.22).abs() < 1e-9);
     }
 }
