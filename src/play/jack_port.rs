@@ -57,6 +57,9 @@ struct Process {
     pending: Option<Stamped>,
     /// Messages handed over and not yet written.
     queued: Arc<AtomicUsize>,
+    /// Cycles run so far (so that closing waits for cycles, not wall time: on a loaded machine
+    /// the server may run late).
+    cycles: Arc<AtomicUsize>,
     input: Option<Listen>,
 }
 
@@ -163,6 +166,7 @@ impl ProcessHandler for Process {
             last = time;
             self.queued.fetch_sub(1, Ordering::SeqCst);
         }
+        self.cycles.fetch_add(1, Ordering::SeqCst);
         Control::Continue
     }
 }
@@ -172,6 +176,8 @@ pub struct JackConnection {
     client: Option<AsyncClient<Watch, Process>>,
     tx: Sender<Stamped>,
     queued: Arc<AtomicUsize>,
+    /// Cycles the process callback has run.
+    cycles: Arc<AtomicUsize>,
     /// The port connected to, as JACK names it.
     pub target: String,
 }
@@ -263,7 +269,9 @@ fn start(
     let ours = port.name().map_err(|e| failure("JACK", e.to_string()))?;
     let (tx, rx) = channel();
     let queued = Arc::new(AtomicUsize::new(0));
-    let process = Process { port, rx, pending: None, queued: Arc::clone(&queued), input };
+    let cycles = Arc::new(AtomicUsize::new(0));
+    let process =
+        Process { port, rx, pending: None, queued: Arc::clone(&queued), cycles: Arc::clone(&cycles), input };
     let client = client
         .activate_async(watch, process)
         .map_err(|e| failure("JACK", format!("cannot activate the client ({e})")))?;
@@ -271,7 +279,7 @@ fn start(
         .as_client()
         .connect_ports_by_name(&ours, &target)
         .map_err(|e| failure(format!("JACK MIDI port \"{target}\""), format!("cannot connect ({e})")))?;
-    Ok(JackConnection { client: Some(client), tx, queued, target })
+    Ok(JackConnection { client: Some(client), tx, queued, cycles, target })
 }
 
 fn no_such(names: &[String], flags: PortFlags) -> String {
@@ -326,16 +334,19 @@ impl JackConnection {
 }
 
 impl Drop for JackConnection {
-    /// Let the queued messages reach the port (up to a second), then close the client.
+    /// Let the queued messages reach the port and two more cycles run, so that the receiving
+    /// ports read the last one (each wait up to a second), then close the client.
     fn drop(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(1);
         while self.queued.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
         if let Some(client) = self.client.take() {
-            // One more period, so that the last cycle's buffer is delivered.
-            let period = client.as_client().buffer_size() as f64 / client.as_client().sample_rate() as f64;
-            std::thread::sleep(Duration::from_secs_f64(period * 2.0));
+            let written = self.cycles.load(Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while self.cycles.load(Ordering::SeqCst) < written + 2 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let _ = client.deactivate();
         }
     }
