@@ -182,8 +182,8 @@ def main(argv=None):
                 print(f"step {done}/{total} loss {train_loss:.4f} nats/token {tokens / max(secs, 1e-9):.0f} tok/s", flush=True)
             loss_sum, loss_n, clock, tokens = 0.0, 0, time.time(), 0
         if args.checkpoint_every and done % args.checkpoint_every == 0 and done < total:
-            checkpoint(args, net, opt, tokenizer, train, store, done, per_epoch, total, train_loss, rank, model)
-    checkpoint(args, net, opt, tokenizer, train, store, end, per_epoch, total, train_loss, rank, model)
+            checkpoint(args, net, opt, tokenizer, train, store, done, per_epoch, total, train_loss, rank)
+    checkpoint(args, net, opt, tokenizer, train, store, end, per_epoch, total, train_loss, rank)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -204,11 +204,11 @@ def state(step, per_epoch, total, train_loss):
     }
 
 
-def checkpoint(args, net, opt, tokenizer, train, store, step, per_epoch, total, train_loss, rank, model):
+def checkpoint(args, net, opt, tokenizer, train, store, step, per_epoch, total, train_loss, rank):
     """Write OUT (weights) and OUT.last (with AdamW's moments) on rank 0; every rank gathers its
-    shards first under FSDP."""
-    weights = ctorch.tensors(net)
+    shards first under FSDP (once: OUT's weights are OUT.last's less the moments)."""
     full = ctorch.tensors(net, opt)
+    weights = [(n, a) for n, a in full if not n.startswith("adamw.")]
     if rank != 0:
         return
     extra = state(step, per_epoch, total, train_loss)
