@@ -1,16 +1,20 @@
 //! How fast and how well `cadenza live` answers: a JACK dummy server of its own, a client that
-//! plays `--phrases` phrases (eight notes in a major key, 80-140 bpm, mostly quarters)
-//! into `cadenza live CKPT` for each checkpoint given (a new key every four phrases, as a player
-//! keeps to a key for a while), and records the answers.
+//! plays `--phrases` phrases (eight notes in a major key, 80-140 bpm, mostly quarters: tonic
+//! chord tones on beats 1 and 3, steps between, a close on the tonic; `--walk`: a random walk
+//! on the scale instead) into `cadenza live CKPT` for each checkpoint given (a new key every
+//! four phrases, as a player keeps to a key for a while), and records the answers.
 //!
 //! Per checkpoint it prints: the answer latency (its first note against the first beat of the
 //! phrase's own grid after the wait, median and 95th percentile; measured at the client, whose
 //! reading of `cadenza:out` trails one JACK period of 2.7 ms in the graph), the time cadenza
 //! took to have the answer ready after the last key went up (median, p95; from its report), how
-//! many phrases were answered, the share of answers the key finder places
-//! in the phrase's key (and in it or a related key: its relative minor, the keys a fifth either
-//! side), and the share of the answers' sounding time on the phrase key's scale (7 of 12 pitch
-//! classes: about 58% for notes drawn at random).
+//! many phrases were answered, how many phrases the key finder places in the key they were
+//! written in (Aarden-Essen, the profile cadenza chooses answers by, and Krumhansl-Kessler, a
+//! second opinion), how many answers each places in the phrase's key and in the key it hears in
+//! the phrase, how many the first places in the phrase's key or a related one (its relative
+//! minor, the keys a fifth either side), and the share of the answers' sounding time on the
+//! phrase key's scale (7 of 12 pitch classes: about 58% for notes drawn at random).
+//! `--chromatic`, `--no-cadence` and `--tonic-weight` are passed to `cadenza live`.
 //!
 //! ```sh
 //! cargo build --release --bin cadenza --example live_latency
@@ -29,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cadenza::key::{finder, Key, Mode};
-use cadenza::midi::{Instrument, Note, Piece};
+use cadenza::midi::{Note, Piece};
 use rand::{Rng, SeedableRng};
 
 struct Phrase {
@@ -39,36 +43,84 @@ struct Phrase {
     notes: Vec<(u64, u8, u64)>,
 }
 
-fn phrase(rng: &mut impl Rng, start: u64, tonic: u8) -> Phrase {
+/// A phrase of eight notes (mostly quarters, at most one eighth pair) in `tonic`'s major key at
+/// 80-140 bpm, each note held for 80% of its spacing. `tonal`: as a player keeps to a key, the
+/// notes on the beats of a half note (beats 1 and 3 of a bar) are the tonic chord's root, third
+/// and fifth in some order (then one of them again), each near the last note, the notes between
+/// step by a degree, and the phrase closes on the tonic from the degree above or below (a
+/// cadence). Otherwise a random walk on the scale that starts and ends on the tonic (whose key
+/// the finder often hears elsewhere).
+fn phrase(rng: &mut impl Rng, start: u64, tonic: u8, tonal: bool) -> Phrase {
     let key = Key { tonic, mode: Mode::Major };
     let scale = key.scale();
     let bpm = rng.random_range(80.0..140.0);
     let beat = 60e6 / bpm;
     let mut at = 0.0; // beats
     let mut degree: i32 = 0;
-    let mut notes = Vec::new();
+    let mut degrees = Vec::new();
+    let mut times = Vec::new();
     let mut pairs = 0;
-    while notes.len() < 8 {
-        let len = if pairs == 0 && notes.len() > 2 && rng.random_bool(0.3) { 0.5 } else { 1.0 };
+    // The chord tones of the strong beats: root, third and fifth shuffled, then one again.
+    let mut chord = vec![0, 2, 4];
+    for i in (1..3).rev() {
+        chord.swap(i, rng.random_range(0..=i));
+    }
+    chord.push(chord[rng.random_range(0..3)]);
+    let mut strong = chord.into_iter();
+    while degrees.len() < 8 {
+        let len = if pairs == 0 && degrees.len() > 2 && degrees.len() < 6 && rng.random_bool(0.3) {
+            0.5
+        } else {
+            1.0
+        };
         if len < 1.0 {
             pairs += 1;
         }
         let steps = if len < 1.0 { 2 } else { 1 };
         for _ in 0..steps {
-            let octave = degree.div_euclid(7);
-            let step = i32::from((scale[degree.rem_euclid(7) as usize] + 12 - tonic) % 12);
-            let pitch = 60 + i32::from(tonic) + 12 * octave + step;
-            let on = start + (at * beat) as u64;
-            notes.push((on, pitch.clamp(48, 88) as u8, on + (len * 0.8 * beat) as u64));
+            if tonal && at % 2.0 == 0.0 {
+                // That chord tone in the octave nearest the last note.
+                let tone = strong.next().unwrap_or(0);
+                degree =
+                    [tone - 7, tone, tone + 7].into_iter().min_by_key(|d| (d - degree).abs()).unwrap_or(tone);
+            }
+            degrees.push(degree);
+            times.push((at, len));
             at += len;
-            degree = (degree + [-2, -1, -1, 1, 1, 2, 0][rng.random_range(0..7)]).clamp(-3, 9);
+            let moves: &[i32] = if tonal { &[-1, 1] } else { &[-2, -1, -1, 1, 1, 2, 0] };
+            degree = (degree + moves[rng.random_range(0..moves.len())]).clamp(-3, 9);
         }
     }
-    // End on the tonic, as phrases in one key often do.
-    if let Some(last) = notes.last_mut() {
-        last.1 = 60 + tonic;
+    let n = degrees.len();
+    if tonal {
+        // Close on the tonic from the degree above or below.
+        degrees[n - 2] = if rng.random_bool(0.5) { 1 } else { -1 };
     }
+    // End on the tonic, as phrases in one key often do.
+    degrees[n - 1] = 0;
+    let notes = degrees
+        .iter()
+        .zip(&times)
+        .map(|(&d, &(at, len))| {
+            let step = i32::from((scale[d.rem_euclid(7) as usize] + 12 - tonic) % 12);
+            let pitch = 60 + i32::from(tonic) + 12 * d.div_euclid(7) + step;
+            let on = start + (at * beat) as u64;
+            (on, pitch.clamp(48, 88) as u8, on + (len * 0.8 * beat) as u64)
+        })
+        .collect();
     Phrase { key, bpm, notes }
+}
+
+/// Notes (onset µs, pitch, release µs) as a piece in milliseconds from `t0`.
+fn in_ms(notes: &[(u64, u8, u64)], t0: u64) -> Piece {
+    let notes = notes
+        .iter()
+        .map(|&(on, pitch, off)| {
+            let (on, off) = ((on - t0) / 1000, (off - t0) / 1000);
+            Note { start: on, end: off.max(on + 1), pitch, velocity: 80 }
+        })
+        .collect();
+    Piece::of_notes(1000, notes)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -87,12 +139,16 @@ fn main() -> Result<(), String> {
     let seed: u64 = args::arg(&argv, "--seed", 1)?;
     let verbose = argv.iter().any(|a| a == "--verbose");
     let chromatic = argv.iter().any(|a| a == "--chromatic");
+    let no_cadence = argv.iter().any(|a| a == "--no-cadence");
+    let walk = argv.iter().any(|a| a == "--walk");
+    let flags = ["--verbose", "--chromatic", "--no-cadence", "--walk"];
     let candidates: u32 = args::arg(&argv, "--candidates", 4)?;
     let context: u32 = args::arg(&argv, "--context-beats", 16)?;
+    let tonic_weight: f64 = args::arg(&argv, "--tonic-weight", cadenza::live::answer::DEFAULT_TONIC_WEIGHT)?;
     let mut ckpts = Vec::new();
     let mut i = 0;
     while i < argv.len() {
-        if argv[i] == "--verbose" || argv[i] == "--chromatic" {
+        if flags.contains(&argv[i].as_str()) {
             i += 1;
         } else if argv[i].starts_with("--") {
             i += 2;
@@ -109,9 +165,9 @@ fn main() -> Result<(), String> {
     let (active, traffic) = jack::test_client(&server, "keys", true);
     let client = active.as_client();
     println!(
-        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases the finder places in their key | answers in the phrase's key | answers in the key the phrase is heard in | same, Krumhansl-Kessler | in a related key | answer time on the key's scale |"
+        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases in their key (AE / KK) | answers in the phrase's key (AE / KK) | answers in the key the phrase is heard in (AE / KK) | in a related key (AE) | answer time on the key's scale |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for ckpt in &ckpts {
         let mut child = Command::new(&bin)
             .args([
@@ -127,6 +183,8 @@ fn main() -> Result<(), String> {
             .args(["--answer-beats", &beats.to_string(), "--rng-seed", &seed.to_string()])
             .args(["--context-beats", &context.to_string(), "--candidates", &candidates.to_string()])
             .args(chromatic.then_some("--chromatic"))
+            .args(no_cadence.then_some("--no-cadence"))
+            .args(["--tonic-weight", &tonic_weight.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -151,6 +209,7 @@ fn main() -> Result<(), String> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let (mut late, mut in_key, mut kk_key, mut near_key, mut answered) = (Vec::new(), 0, 0, 0, 0);
         let (mut phrase_in_key, mut as_heard) = (0, 0);
+        let (mut phrase_kk_in_key, mut kk_in_key) = (0, 0);
         let (mut in_scale, mut all_beats) = (0.0, 0.0);
         let mut tonic = 0;
         for n in 0..phrases {
@@ -159,7 +218,7 @@ fn main() -> Result<(), String> {
                 tonic = rng.random_range(0..12u8);
             }
             let start = client.time() + 300_000;
-            let p = phrase(&mut rng, start, tonic);
+            let p = phrase(&mut rng, start, tonic, !walk);
             {
                 let mut t = traffic.lock().unwrap();
                 let mut events: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -202,44 +261,10 @@ fn main() -> Result<(), String> {
             let Some(first_on) = ons.first() else { continue };
             answered += 1;
             late.push((first_on.0 as f64 - due as f64) / 1e3);
-            let mut piece = Piece::new(1000);
-            let t0 = first_on.0;
-            let notes = ons
-                .iter()
-                .map(|&(on, pitch, off)| {
-                    let (on, off) = ((on - t0) / 1000, (off - t0) / 1000);
-                    Note { start: on, end: off.max(on + 1), pitch, velocity: 80 }
-                })
-                .collect();
-            piece.instruments.push(Instrument {
-                program: 0,
-                channel: 0,
-                is_drum: false,
-                name: String::new(),
-                notes,
-            });
-            piece.normalize();
+            let piece = in_ms(&ons, first_on.0);
             let heard = finder::key_of_notes(&piece, None, finder::Profile::default());
             // The phrase itself, as the finder hears it: how clear its key is to begin with.
-            let mut played = Piece::new(1000);
-            let p0 = p.notes[0].0;
-            played.instruments.push(Instrument {
-                program: 0,
-                channel: 0,
-                is_drum: false,
-                name: String::new(),
-                notes: p
-                    .notes
-                    .iter()
-                    .map(|&(on, pitch, off)| Note {
-                        start: (on - p0) / 1000,
-                        end: ((off - p0) / 1000).max((on - p0) / 1000 + 1),
-                        pitch,
-                        velocity: 80,
-                    })
-                    .collect(),
-            });
-            played.normalize();
+            let played = in_ms(&p.notes, p.notes[0].0);
             let phrase_heard = finder::key_of_notes(&played, None, finder::Profile::default());
             if phrase_heard.as_ref().is_some_and(|k| k.key == p.key) {
                 phrase_in_key += 1;
@@ -253,6 +278,8 @@ fn main() -> Result<(), String> {
             if kk(&played).zip(kk(&piece)).is_some_and(|(a, b)| a.key == b.key) {
                 kk_key += 1;
             }
+            phrase_kk_in_key += usize::from(kk(&played).is_some_and(|k| k.key == p.key));
+            kk_in_key += usize::from(kk(&piece).is_some_and(|k| k.key == p.key));
             if heard.as_ref().is_some_and(|k| k.key == p.key) {
                 in_key += 1;
             }
@@ -275,13 +302,16 @@ fn main() -> Result<(), String> {
                 }
             }
             if verbose {
-                let played: Vec<u8> = p.notes.iter().map(|n| n.1).collect();
+                let pitches: Vec<u8> = p.notes.iter().map(|n| n.1).collect();
                 let answer: Vec<(u64, u8)> = ons.iter().map(|n| ((n.0 - first_on.0) / 1000, n.1)).collect();
                 eprintln!(
-                    "{} at {:.0} bpm: {played:?} answered {answer:?}, heard in {:?}, first note {:+.1} ms",
+                    "{} at {:.0} bpm: {pitches:?} (heard in {:?}) answered {answer:?}, heard in {:?} (Krumhansl-Kessler: {:?} and {:?}), first note {:+.1} ms",
                     p.key,
                     p.bpm,
+                    finder::key_of_notes(&played, None, finder::Profile::default()).map(|k| k.key.to_string()),
                     heard.map(|k| k.key.to_string()),
+                    kk(&played).map(|k| k.key.to_string()),
+                    kk(&piece).map(|k| k.key.to_string()),
                     late.last().unwrap()
                 );
             }
@@ -301,15 +331,11 @@ fn main() -> Result<(), String> {
         late.sort_by(f64::total_cmp);
         ready.sort_by(f64::total_cmp);
         println!(
-            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {phrase_in_key}/{answered} | {in_key}/{answered} ({:.0}%) | {as_heard}/{answered} ({:.0}%) | {kk_key}/{answered} ({:.0}%) | {near_key}/{answered} ({:.0}%) | {:.0}% |",
+            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {phrase_in_key} / {phrase_kk_in_key} of {answered} | {in_key} / {kk_in_key} of {answered} | {as_heard} / {kk_key} of {answered} | {near_key}/{answered} | {:.0}% |",
             percentile(&late, 0.5),
             percentile(&late, 0.95),
             percentile(&ready, 0.5),
             percentile(&ready, 0.95),
-            100.0 * f64::from(in_key) / f64::from(answered.max(1)),
-            100.0 * f64::from(as_heard) / f64::from(answered.max(1)),
-            100.0 * f64::from(kk_key) / f64::from(answered.max(1)),
-            100.0 * f64::from(near_key) / f64::from(answered.max(1)),
             100.0 * in_scale / all_beats.max(1e-9)
         );
     }

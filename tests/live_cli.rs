@@ -40,6 +40,11 @@ fn bad_checkpoints_options_and_ports_are_one_line_each() {
     );
     one_line_error(&["live", ck, "--in", "0", "--out", "0", "--wait=-2"], tmp.path(), &["wait"]);
     one_line_error(&["live", ck, "--in", "0", "--out", "0", "--bpm", "1000"], tmp.path(), &["bpm"]);
+    one_line_error(
+        &["live", ck, "--in", "0", "--out", "0", "--tonic-weight", "0"],
+        tmp.path(),
+        &["tonic-weight"],
+    );
     // The ports: one of each kind, or no MIDI system at all, is one line naming them.
     one_line_error(&["live", ck, "--in", "jack:a", "--out", "0"], tmp.path(), &["jack:a", "both"]);
     let out = common::cadenza(tmp.path()).args(["live", "--list-ports"]).output().unwrap();
@@ -49,7 +54,11 @@ fn bad_checkpoints_options_and_ports_are_one_line_each() {
     let help = common::cadenza(tmp.path()).args(["live", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
-        help.contains("--answer-beats") && help.contains("--wait") && help.contains("on the beat"),
+        help.contains("--answer-beats")
+            && help.contains("--wait")
+            && help.contains("on the beat")
+            && help.contains("--no-cadence")
+            && help.contains("--tonic-weight"),
         "{help}"
     );
 }

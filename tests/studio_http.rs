@@ -964,6 +964,10 @@ fn live_answers_a_phrase_on_its_beat() {
     assert!(in_scale * 10 >= answer.len() * 8, "{in_scale} of {} notes in C major", answer.len());
     let (_, again) = ask(serde_json::json!({}));
     assert_eq!(json_of(&again)["notes"], r["notes"], "the same rng seed answers the same");
+    // Without the cadence and the tonic's weight: still an answer on the beat.
+    let (status, body) = ask(serde_json::json!({"cadence": false, "tonic_weight": 1}));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(!json_of(&body)["notes"].as_array().unwrap().is_empty());
     let (status, body) = ask(serde_json::json!({"bpm": 90}));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!((json_of(&body)["bpm"].as_f64().unwrap() - 90.0).abs() < 1e-9);
@@ -983,6 +987,7 @@ fn live_answers_a_phrase_on_its_beat() {
     bad("unknown field", serde_json::json!({"mode": "accompany"}), 400, "mode");
     bad("wait", serde_json::json!({"wait": 99}), 400, "wait");
     bad("answer beats", serde_json::json!({"answer_beats": 0}), 400, "answer_beats");
+    bad("tonic weight", serde_json::json!({"tonic_weight": 0.5}), 400, "tonic_weight");
     bad("no checkpoint", serde_json::json!({"checkpoint": "nope.markov"}), 404, "nope.markov");
     bad("a path", serde_json::json!({"checkpoint": "../secret.txt"}), 400, "checkpoint");
     bad("key of a plain checkpoint", serde_json::json!({"key": "A minor"}), 422, "transpose-to-key");

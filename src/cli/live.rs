@@ -63,6 +63,15 @@ pub struct Args {
     /// scale of the key the key finder hears in the context (a minor key's raised seventh too).
     #[arg(long)]
     chromatic: bool,
+    /// Let answers open and close anywhere in the key: by default an answer's first notes and
+    /// the notes starting in its last beat are of the key's tonic chord (a cadence). Accompanying
+    /// never does this.
+    #[arg(long)]
+    no_cadence: bool,
+    /// How much more likely the notes of the key's tonic chord are in an answer than the model
+    /// has them (1: as the model has them; not when accompanying).
+    #[arg(long, value_name = "W", default_value_t = cadenza::live::answer::DEFAULT_TONIC_WEIGHT)]
+    tonic_weight: f64,
     /// Answers sampled (in one batch) for each one played: the one that fits the session's key
     /// best is played.
     #[arg(long, value_name = "K", default_value_t = cadenza::live::answer::DEFAULT_CANDIDATES as u16,
@@ -107,6 +116,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             rng_seed: args.sampling.rng_seed,
             key: args.key,
             keep_key: !args.chromatic,
+            cadence: !args.no_cadence,
+            tonic_weight: args.tonic_weight,
             candidates: usize::from(args.candidates),
             ..AnswerOptions::default()
         },

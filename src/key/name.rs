@@ -108,6 +108,12 @@ impl Key {
         };
         steps.map(|s| (self.tonic + s) % 12)
     }
+
+    /// The pitch classes of the key's tonic chord: tonic, third (major or minor) and fifth.
+    pub fn triad(self) -> [u8; 3] {
+        let third = if self.mode == Mode::Major { 4 } else { 3 };
+        [self.tonic % 12, (self.tonic + third) % 12, (self.tonic + 7) % 12]
+    }
 }
 
 impl std::fmt::Display for Key {
@@ -221,5 +227,15 @@ mod tests {
         assert_eq!(Key::new(7, Mode::Major).shift_to(Key::C_MAJOR), 5);
         assert_eq!(Key::new(2, Mode::Major).shift_to(Key::C_MAJOR), -2);
         assert_eq!(Key::new(6, Mode::Major).shift_to(Key::C_MAJOR), -6);
+    }
+
+    #[test]
+    fn a_tonic_chord_lies_on_its_scale() {
+        assert_eq!(Key::C_MAJOR.triad(), [0, 4, 7]);
+        assert_eq!(Key::A_MINOR.triad(), [9, 0, 4]);
+        assert_eq!("F# minor".parse::<Key>().unwrap().triad(), [6, 9, 1]);
+        for key in Key::all() {
+            assert!(key.triad().iter().all(|c| key.scale().contains(c)), "{key}");
+        }
     }
 }

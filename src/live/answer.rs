@@ -7,9 +7,14 @@
 //!
 //! An answer keeps to the session's key: the key finder hears the key of the phrase being
 //! answered ([`session_key`], or the key given), every note the model writes
-//! is on its scale ([`Constraints::in_scale`]), and of [`AnswerOptions::candidates`] answers
-//! sampled in one batch the one whose notes fit the key's profile best ([`key_fit`]) is played.
-//! Accompanying, every note stays under a pitch ([`Constraints::below_pitch`]). Keys of
+//! is on its scale ([`Constraints::in_scale`]), an answer opens and closes on the key's tonic
+//! chord (the notes starting on its first step and in its last beat: a cadence;
+//! [`Constraints::in_classes_between`]), its notes lean on that chord (they weigh
+//! [`AnswerOptions::tonic_weight`] times the model's probability;
+//! [`Constraints::favour_classes`]), and of [`AnswerOptions::candidates`] answers sampled
+//! in one batch the one whose notes fit the key's profile best ([`key_fit`]) is played.
+//! Accompanying, every note stays under a pitch ([`Constraints::below_pitch`]) and follows the
+//! player's harmony (no cadence). Keys of
 //! key-relative checkpoints, the copy limit and the note guard come with the sampler and
 //! [`crate::generate::generate`], as for `generate`.
 
@@ -29,6 +34,10 @@ const TICKS: u16 = 480;
 
 /// Answers sampled for each one played, by default.
 pub const DEFAULT_CANDIDATES: usize = 4;
+
+/// How much more likely an answer's notes of the key's tonic chord are than the model has them,
+/// by default (see [`AnswerOptions::tonic_weight`]).
+pub const DEFAULT_TONIC_WEIGHT: f64 = 2.0;
 
 /// A note that sounded in the session (seconds on the session's clock).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +81,13 @@ pub struct AnswerOptions {
     /// Keep the answer's notes on the scale of the key the session is in ([`session_key`]; a
     /// minor key's raised seventh allowed too).
     pub keep_key: bool,
+    /// With `keep_key`, an answer (not an accompaniment) opens and closes on the key's tonic
+    /// chord: its first notes and the notes starting in its last beat are of the chord's pitch
+    /// classes.
+    pub cadence: bool,
+    /// With `keep_key`, the notes of the key's tonic chord weigh this many times the model's
+    /// probability in an answer (not an accompaniment; 1: as the model has them).
+    pub tonic_weight: f64,
     /// Answers sampled (in one batch) for each one played: the one that fits the session's key
     /// best ([`key_fit`]) is played (the first, with `keep_key` off).
     pub candidates: usize,
@@ -86,8 +102,20 @@ impl Default for AnswerOptions {
             key: None,
             max_tokens: 1024,
             keep_key: true,
+            cadence: true,
+            tonic_weight: DEFAULT_TONIC_WEIGHT,
             candidates: DEFAULT_CANDIDATES,
         }
+    }
+}
+
+impl AnswerOptions {
+    /// Check the options the sampler does not: the tonic's weight (1 to 100).
+    pub fn validate(&self) -> Result<()> {
+        if !(self.tonic_weight.is_finite() && (1.0..=100.0).contains(&self.tonic_weight)) {
+            return Err(Error::setting("tonic-weight", self.tonic_weight, "a weight from 1 to 100"));
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +243,14 @@ pub fn answer(
     };
     if let Some(k) = model_key {
         constraints = constraints.in_scale(&scale_of(k));
+        if opts.cadence && below.is_none() {
+            let close = b.saturating_sub(u64::from(spb)).max(a);
+            constraints =
+                constraints.in_classes_between(a, a + 1, &k.triad()).in_classes_between(close, b, &k.triad());
+        }
+        if below.is_none() {
+            constraints = constraints.favour_classes(&k.triad(), opts.tonic_weight);
+        }
     }
     if let Some(pitch) = below {
         let moved = (i16::from(pitch) - i16::from(shift)).clamp(1, 127) as u8;
@@ -290,6 +326,92 @@ mod tests {
         assert_eq!((notes[0].start, notes[0].end, notes[0].pitch), (10, 470, 62));
         assert_eq!((notes[1].start, notes[1].end, notes[1].velocity), (480, 1920, 1));
         assert_eq!(piece.tempos[0].micros_per_beat, 500_000);
+    }
+
+    /// An answer keeps to the key the finder hears in the phrase and, with a cadence, opens and
+    /// closes on its tonic chord, even from a model trained on chromatic runs (which alone
+    /// wanders off any key).
+    #[test]
+    fn an_answer_keeps_to_the_key_and_closes_on_its_tonic_chord() {
+        use crate::models::markov::{MarkovConfig, MarkovModel};
+        let tokenizer = Tokenizer::new(crate::tokens::TokenizerConfig::default()).unwrap();
+        let train: Vec<Vec<crate::tokens::TokenId>> = (0..8u64)
+            .map(|k| {
+                let notes = (0..40u64)
+                    .map(|i| {
+                        let (start, len) = (i * 240, if (i + k) % 3 == 0 { 480 } else { 240 });
+                        let pitch = 48 + ((i * (k % 3 + 1) + k) % 30) as u8;
+                        Note { start, end: start + len, pitch, velocity: 80 }
+                    })
+                    .collect();
+                let piece = Piece::of_notes(TICKS, notes);
+                tokenizer.encode(&piece)
+            })
+            .collect();
+        let config = MarkovConfig { order: 2, ..MarkovConfig::default() };
+        let model = MarkovModel::fit(&config, tokenizer.vocab_size(), &train, None).unwrap();
+        let guard = crate::sampler::Guard { unguarded: false, max_polyphony: None, max_copy: None };
+        let grid = Grid::at_bpm(120.0, 0.0);
+        // A phrase in G major: G B D C B A F# G, in quarters.
+        let history: Vec<Played> = [67u8, 71, 74, 72, 71, 69, 66, 67]
+            .iter()
+            .enumerate()
+            .map(|(i, &pitch)| {
+                let t = grid.time_of(i as f64);
+                Played { pitch, velocity: 80, start: t, end: t + 0.4 }
+            })
+            .collect();
+        let key = session_key(&history, Some(0.0), None).unwrap();
+        assert_eq!(key.to_string(), "G major");
+        let (scale, triad) = (scale_of(key), key.triad());
+        let (open, close, end) = (grid.time_of(9.0), grid.time_of(12.0), grid.time_of(13.0));
+        let mut off_chord_without = 0;
+        for cadence in [true, false] {
+            let mut opts = AnswerOptions { cadence, candidates: 1, ..AnswerOptions::default() };
+            opts.sampler.notes = guard.rules_with_copies(&tokenizer, None).unwrap();
+            let mut closes = 0;
+            for index in 0..12 {
+                let ask = Ask {
+                    history: &history,
+                    phrase_start: 0.0,
+                    grid,
+                    first_beat: 9,
+                    beats: 4,
+                    index,
+                    below: None,
+                };
+                let a = answer(&model, &tokenizer, &ask, &opts).unwrap();
+                assert!(!a.notes.is_empty(), "answer {index} has notes");
+                assert!(
+                    (a.notes[0].start - open).abs() < 1e-9,
+                    "answer {index} opens on its beat: {:?}",
+                    a.notes
+                );
+                for n in &a.notes {
+                    assert!(
+                        scale.contains(&(n.pitch % 12)),
+                        "answer {index}: {} is off G major's scale",
+                        n.pitch
+                    );
+                    let (at_open, at_close) =
+                        ((n.start - open).abs() < 1e-9, n.start >= close - 1e-9 && n.start < end);
+                    closes += usize::from(at_close);
+                    let in_chord = triad.contains(&(n.pitch % 12));
+                    if cadence {
+                        assert!(
+                            !(at_open || at_close) || in_chord,
+                            "answer {index}: {} at {:.3} s",
+                            n.pitch,
+                            n.start
+                        );
+                    } else if at_open || at_close {
+                        off_chord_without += usize::from(!in_chord);
+                    }
+                }
+            }
+            assert!(closes > 0, "some answers have notes in their last beat (cadence {cadence})");
+        }
+        assert!(off_chord_without > 0, "without the cadence the model opens or closes off the chord");
     }
 
     /// A session that keeps its grid primes a network by extending its last primer, so only the

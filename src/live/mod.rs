@@ -70,6 +70,7 @@ impl std::fmt::Debug for Prepared {
 /// sampling takes.
 pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     request.session.validate()?;
+    request.answer.validate()?;
     let loaded = saved::load(&request.checkpoint, &request.device)?;
     let copies = crate::generate::copies_for(
         &loaded,

@@ -90,6 +90,20 @@ impl Piece {
         }
     }
 
+    /// A piece of one piano part (program 0, channel 1, no name) holding `notes`, normalized.
+    pub fn of_notes(ticks_per_beat: u16, notes: Vec<Note>) -> Self {
+        let mut piece = Piece::new(ticks_per_beat);
+        piece.instruments.push(Instrument {
+            program: 0,
+            channel: 0,
+            is_drum: false,
+            name: String::new(),
+            notes,
+        });
+        piece.normalize();
+        piece
+    }
+
     /// Number of notes across all instruments.
     pub fn note_count(&self) -> usize {
         self.instruments.iter().map(|i| i.notes.len()).sum()

@@ -40,6 +40,12 @@ fn four() -> usize {
 fn sixteen() -> u32 {
     16
 }
+fn yes() -> bool {
+    true
+}
+fn tonic_weight() -> f64 {
+    crate::live::answer::DEFAULT_TONIC_WEIGHT
+}
 
 /// A note as the page sends it: the `Played` of the library, seconds on the page's clock.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -84,6 +90,12 @@ struct LiveBody {
     /// Let the answer leave the session's key (see [`AnswerOptions::keep_key`]).
     #[serde(default)]
     chromatic: bool,
+    /// Open and close on the key's tonic chord (see [`AnswerOptions::cadence`]).
+    #[serde(default = "yes")]
+    cadence: bool,
+    /// How much more likely the tonic chord's notes are (see [`AnswerOptions::tonic_weight`]).
+    #[serde(default = "tonic_weight")]
+    tonic_weight: f64,
     #[serde(flatten)]
     draw: DrawBody,
 }
@@ -102,6 +114,8 @@ const FIELDS: &[&str] = &[
     "index",
     "key",
     "chromatic",
+    "cadence",
+    "tonic_weight",
     "candidates",
 ];
 /// The session's notes, checked (a 400 naming the first bad one).
@@ -158,6 +172,9 @@ pub(super) fn answer(state: &State, body: &[u8]) -> Result<Response> {
     if !(1..=MAX_CANDIDATES).contains(&b.candidates) {
         return Err(bad("candidates", format!("must be 1 to {MAX_CANDIDATES}, got {}", b.candidates)));
     }
+    if !(b.tonic_weight.is_finite() && (1.0..=100.0).contains(&b.tonic_weight)) {
+        return Err(bad("tonic_weight", format!("must be a weight from 1 to 100, got {}", b.tonic_weight)));
+    }
     b.draw.check()?;
     let key = parse_key(b.key.as_deref())?;
     check_file_name(&b.checkpoint, "checkpoint")?;
@@ -179,6 +196,8 @@ pub(super) fn answer(state: &State, body: &[u8]) -> Result<Response> {
         rng_seed,
         key,
         keep_key: !b.chromatic,
+        cadence: b.cadence,
+        tonic_weight: b.tonic_weight,
         candidates: b.candidates,
         ..AnswerOptions::default()
     };

@@ -22,6 +22,12 @@
 //! runs a [`Follow`] (the per-sequence state) beside the grammar: its mask first applies the
 //! grammar, then these rules.
 //!
+//! **Pitch classes**: free notes only of some pitch classes ([`Constraints::in_scale`]), or only
+//! of some within a window of steps ([`Constraints::in_classes_between`]: a live answer opens and
+//! closes on its key's tonic chord). One rule is soft: [`Constraints::favour_classes`] forbids
+//! nothing but multiplies the model's probability of free notes of some pitch classes (the
+//! guard's mask weighs what the rules allow).
+//!
 //! An **instrument list** ([`Constraints::only_instruments`]) keeps free notes to some parts: the
 //! sample may switch only to them and starts no free note in another (generation continuing a
 //! multitrack seed keeps to the seed's instruments this way).
@@ -75,6 +81,10 @@ pub struct Constraints {
     below: Option<u8>,
     /// Free notes only of these pitch classes (bit `c` for pitch class `c`).
     scale: Option<u16>,
+    /// Free notes starting at steps in `start..end` only of these pitch classes.
+    classes_between: Vec<(u64, u64, u16)>,
+    /// Free notes of these pitch classes weigh this many times the model's probability.
+    favour: Option<(u16, f64)>,
     voices: Option<usize>,
     /// The only parts free notes may be written in (sorted); `None`: any.
     parts: Option<Vec<Part>>,
@@ -140,6 +150,30 @@ impl Constraints {
     pub fn in_scale(self, classes: &[u8]) -> Self {
         let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
         Constraints { scale: Some(mask), ..self }
+    }
+
+    /// Free notes starting at steps in `start..end` only of the pitch classes `classes` (on top
+    /// of [`Constraints::in_scale`]): a live answer opens and closes on its key's tonic chord.
+    pub fn in_classes_between(mut self, start: u64, end: u64, classes: &[u8]) -> Self {
+        let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
+        self.classes_between.push((start, end, mask));
+        self
+    }
+
+    /// Free notes of the pitch classes `classes` weigh `weight` times the model's probability
+    /// (a soft rule, unlike the others: nothing is forbidden; `weight` 1 is none): a live answer
+    /// leans on its key's tonic chord.
+    pub fn favour_classes(self, classes: &[u8], weight: f64) -> Self {
+        let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
+        let favour = (weight.is_finite() && weight > 0.0 && weight != 1.0).then_some((mask, weight));
+        Constraints { favour, ..self }
+    }
+
+    /// Whether a free note of `pitch` may start at `step` by the pitch-class rules.
+    fn class_allowed(&self, pitch: u8, step: u64) -> bool {
+        let class = pitch % 12;
+        self.scale.is_none_or(|m| m >> class & 1 == 1)
+            && self.classes_between.iter().all(|&(a, b, m)| !(a..b).contains(&step) || m >> class & 1 == 1)
     }
 
     /// At most as many free notes sound at once as the notes of `piece` ever do on
@@ -574,7 +608,7 @@ impl Follow {
                         && self.free_possible(c, lowest_pitch)
                         && (!s.top_line || u16::from(pitch) < s.ceiling(c.now, c.now + 1))
                         && s.below.is_none_or(|b| pitch < b)
-                        && s.scale.is_none_or(|m| m >> (pitch % 12) & 1 == 1)
+                        && s.class_allowed(pitch, c.now)
                         && self.copy_allows(c, pitch)
                 }
             },
@@ -590,6 +624,22 @@ impl Follow {
                 }
             }
             Effect::Other => !stalled,
+        }
+    }
+
+    /// What the model's probability of a token with effect `e` at `c` (one the rules allow) is
+    /// multiplied by: [`Constraints::favour_classes`]'s weight for a free note of a favoured
+    /// pitch class, else 1.
+    pub fn weight(&self, c: &Cursor, e: Effect) -> f64 {
+        match (self.spec.favour, e) {
+            (Some((mask, w)), Effect::NoteStart { pitch, .. })
+                if !self.priming
+                    && mask >> (pitch % 12) & 1 == 1
+                    && self.locked_at(c.part, pitch, c.now).is_none() =>
+            {
+                w
+            }
+            _ => 1.0,
         }
     }
 
@@ -775,6 +825,24 @@ mod tests {
         assert!(!f.allows(&at(0), start(61), 21) && !f.allows(&at(0), start(66), 21), "off the scale");
         let none = Arc::new(Constraints::new().below_pitch(21));
         assert!(!Follow::new(none, 48).free_possible(&at(0), 21), "nothing under the lowest pitch");
+        // Opening and closing on the tonic chord: C E G in steps 0..1 and 12..16 only.
+        let cadence = Arc::new(
+            Constraints::new()
+                .in_scale(&[0, 2, 4, 5, 7, 9, 11])
+                .in_classes_between(0, 1, &[0, 4, 7])
+                .in_classes_between(12, 16, &[0, 4, 7]),
+        );
+        let f = Follow::new(cadence, 48);
+        assert!(f.allows(&at(0), start(64), 21) && !f.allows(&at(0), start(62), 21), "the opening");
+        assert!(f.allows(&at(4), start(62), 21) && !f.allows(&at(4), start(61), 21), "the scale between");
+        assert!(f.allows(&at(15), start(55), 21) && !f.allows(&at(12), start(65), 21), "the close");
+        assert!(f.allows(&at(16), start(65), 21), "after the window");
+        let mut f = Follow::new(Arc::new(Constraints::new().favour_classes(&[0, 4, 7], 3.0)), 48);
+        assert_eq!(f.weight(&at(0), start(64)), 1.0, "the primer is not weighed");
+        f.priming = false;
+        assert_eq!((f.weight(&at(0), start(64)), f.weight(&at(0), start(67))), (3.0, 3.0));
+        assert_eq!((f.weight(&at(0), start(62)), f.weight(&at(0), Effect::Time(4))), (1.0, 1.0));
+        assert!(f.allows(&at(0), start(62), 21), "nothing is forbidden");
     }
 
     #[test]

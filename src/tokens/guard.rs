@@ -272,7 +272,8 @@ impl NoteGuard {
         }
     }
 
-    /// Set to zero the probability of every token the rules forbid next (see the module doc).
+    /// Set to zero the probability of every token the rules forbid next (see the module doc), and
+    /// weigh the others as the constraints' soft rules ask ([`super::Constraints::favour_classes`]).
     /// `probs` is indexed by token id; entries past the vocabulary are left alone. If the
     /// model gives no weight to any allowed token, the first allowed one gets weight 1, so a
     /// sampler always finds one. With BPE, a merged token is allowed when the rules allow each
@@ -304,7 +305,8 @@ impl NoteGuard {
     }
 
     /// The constraints' part of [`NoteGuard::mask`], after the grammar's: when the sequence is
-    /// complete only EOS is left; else every token the constraints forbid is zeroed. If that
+    /// complete only EOS is left; else every token the constraints forbid is zeroed and every
+    /// other weighed by them ([`super::constraint::Follow::weight`]; a BPE merge is not). If that
     /// leaves no weight, the first allowed token gets weight 1; if nothing is allowed at all
     /// (a dead end), EOS.
     fn mask_constraints(&self, f: &Follow, probs: &mut [f64]) {
@@ -324,7 +326,14 @@ impl NoteGuard {
             }
             let token = id as TokenId;
             let ok = match self.bpe.as_ref().and_then(|b| b.expansion(token)) {
-                None => f.allows(&cursor, self.state.effect(token), self.lowest_pitch),
+                None => {
+                    let effect = self.state.effect(token);
+                    let ok = f.allows(&cursor, effect, self.lowest_pitch);
+                    if ok {
+                        *p *= f.weight(&cursor, effect);
+                    }
+                    ok
+                }
                 Some(_) => self.allows_all(token),
             };
             if ok {
@@ -470,6 +479,18 @@ mod tests {
             assert!(all.iter().any(|n| n == name), "{name} missing");
         }
         assert!(!all.iter().any(|n| n == "PAD" || n == "BOS"));
+    }
+
+    #[test]
+    fn a_soft_rule_weighs_what_it_favours_and_forbids_nothing() {
+        let t = tok();
+        let favour = Arc::new(Constraints::new().favour_classes(&[0, 4, 7], 3.0));
+        let g = NoteRules::new(&t).with_constraints(Some(favour)).guard(&ids(&t, "BOS NOTE_ON_60 SHIFT_6"));
+        let mut p = vec![1.0; t.vocab_size()];
+        g.mask(&mut p);
+        let at = |name: &str| p[ids(&t, name)[0] as usize];
+        assert_eq!((at("NOTE_ON_64"), at("NOTE_ON_67"), at("NOTE_ON_72")), (3.0, 3.0, 3.0));
+        assert_eq!((at("NOTE_ON_62"), at("NOTE_ON_61"), at("SHIFT_1"), at("EOS")), (1.0, 1.0, 1.0, 1.0));
     }
 
     #[test]
