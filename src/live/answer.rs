@@ -39,6 +39,9 @@ pub const DEFAULT_CANDIDATES: usize = 4;
 /// by default (see [`AnswerOptions::tonic_weight`]).
 pub const DEFAULT_TONIC_WEIGHT: f64 = 2.0;
 
+/// The tonic weights an answer may be asked for.
+pub const TONIC_WEIGHTS: std::ops::RangeInclusive<f64> = 1.0..=100.0;
+
 /// A note that sounded in the session (seconds on the session's clock).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Played {
@@ -112,7 +115,7 @@ impl Default for AnswerOptions {
 impl AnswerOptions {
     /// Check the options the sampler does not: the tonic's weight (1 to 100).
     pub fn validate(&self) -> Result<()> {
-        if !(self.tonic_weight.is_finite() && (1.0..=100.0).contains(&self.tonic_weight)) {
+        if !TONIC_WEIGHTS.contains(&self.tonic_weight) {
             return Err(Error::setting("tonic-weight", self.tonic_weight, "a weight from 1 to 100"));
         }
         Ok(())
@@ -243,13 +246,15 @@ pub fn answer(
     };
     if let Some(k) = model_key {
         constraints = constraints.in_scale(&scale_of(k));
-        if opts.cadence && below.is_none() {
-            let close = b.saturating_sub(u64::from(spb)).max(a);
-            constraints =
-                constraints.in_classes_between(a, a + 1, &k.triad()).in_classes_between(close, b, &k.triad());
-        }
+        // An answer (not an accompaniment) opens and closes on the tonic chord and leans on it.
         if below.is_none() {
-            constraints = constraints.favour_classes(&k.triad(), opts.tonic_weight);
+            let chord = k.triad();
+            if opts.cadence {
+                let close = b.saturating_sub(u64::from(spb)).max(a);
+                constraints =
+                    constraints.in_classes_between(a, a + 1, &chord).in_classes_between(close, b, &chord);
+            }
+            constraints = constraints.favour_classes(&chord, opts.tonic_weight);
         }
     }
     if let Some(pitch) = below {

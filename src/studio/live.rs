@@ -172,7 +172,7 @@ pub(super) fn answer(state: &State, body: &[u8]) -> Result<Response> {
     if !(1..=MAX_CANDIDATES).contains(&b.candidates) {
         return Err(bad("candidates", format!("must be 1 to {MAX_CANDIDATES}, got {}", b.candidates)));
     }
-    if !(b.tonic_weight.is_finite() && (1.0..=100.0).contains(&b.tonic_weight)) {
+    if !crate::live::answer::TONIC_WEIGHTS.contains(&b.tonic_weight) {
         return Err(bad("tonic_weight", format!("must be a weight from 1 to 100, got {}", b.tonic_weight)));
     }
     b.draw.check()?;

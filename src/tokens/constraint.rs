@@ -62,6 +62,11 @@ use crate::midi::Piece;
 /// to the next locked note (or a time move) is allowed.
 pub const STALL_LIMIT: u32 = 8;
 
+/// The bit set of pitch classes `classes` (bit `c` for pitch class `c`; any pitch taken mod 12).
+fn class_mask(classes: &[u8]) -> u16 {
+    classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12))
+}
+
 /// What a sampled sequence must respect beyond the grammar (see the module doc). Times are grid
 /// steps of the tokenizer the constraints were made for.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -148,15 +153,13 @@ impl Constraints {
     /// Free notes only of the pitch classes `classes` (0 = C .. 11 = B): a live answer keeps to
     /// its phrase's key.
     pub fn in_scale(self, classes: &[u8]) -> Self {
-        let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
-        Constraints { scale: Some(mask), ..self }
+        Constraints { scale: Some(class_mask(classes)), ..self }
     }
 
     /// Free notes starting at steps in `start..end` only of the pitch classes `classes` (on top
     /// of [`Constraints::in_scale`]): a live answer opens and closes on its key's tonic chord.
     pub fn in_classes_between(mut self, start: u64, end: u64, classes: &[u8]) -> Self {
-        let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
-        self.classes_between.push((start, end, mask));
+        self.classes_between.push((start, end, class_mask(classes)));
         self
     }
 
@@ -164,8 +167,8 @@ impl Constraints {
     /// (a soft rule, unlike the others: nothing is forbidden; `weight` 1 is none): a live answer
     /// leans on its key's tonic chord.
     pub fn favour_classes(self, classes: &[u8], weight: f64) -> Self {
-        let mask = classes.iter().fold(0u16, |m, &c| m | 1 << (c % 12));
-        let favour = (weight.is_finite() && weight > 0.0 && weight != 1.0).then_some((mask, weight));
+        let favour =
+            (weight.is_finite() && weight > 0.0 && weight != 1.0).then_some((class_mask(classes), weight));
         Constraints { favour, ..self }
     }
 
