@@ -305,13 +305,13 @@ fn rules(tokenizer: &Tokenizer, constraints: Constraints, opts: &EditOptions) ->
         .with_copy_limit(opts.copy_limit.clone())
 }
 
-/// Sample `count × candidates` continuations of `primer` under `rules` (with `after`, middles
-/// between `primer` and it, by a model that fills in the middle), make each a candidate with
-/// `assemble`, score them and keep the best of each group.
+/// Sample `count × candidates` continuations of `primer` under `rules` (with `after` and a
+/// gap, middles between `primer` and `after` lasting the gap, by a model that fills in the
+/// middle), make each a candidate with `assemble`, score them and keep the best of each group.
 fn sample_and_choose(
     model: &dyn Generator,
     primer: &[TokenId],
-    after: Option<&[TokenId]>,
+    after: Option<(&[TokenId], &[TokenId])>,
     rules: NoteRules,
     opts: &EditOptions,
     assemble: &(dyn Fn(&[TokenId], usize) -> Candidate + Sync),
@@ -320,7 +320,9 @@ fn sample_and_choose(
     let k = opts.candidates;
     let rows = opts.count * k;
     let outs = match after {
-        Some(after) => model.generate_middles(primer, after, rows, opts.length, &sampler, opts.rng_seed)?,
+        Some((after, gap)) => {
+            model.generate_middles(primer, after, gap, rows, opts.length, &sampler, opts.rng_seed)?
+        }
         None => model.generate_batch(&vec![primer.to_vec(); rows], opts.length, &sampler, opts.rng_seed)?,
     };
     let candidates: Vec<Candidate> = outs
@@ -465,8 +467,14 @@ pub fn infill(
         let kept = (0..tokens_scored.len()).map(|i| i >= after_from).collect();
         Candidate { piece: out, tokens_scored, shared: primer.len(), kept, after_notes, new_notes, missed }
     };
-    let after = (opts.fim && model.fills_in_the_middle()).then(|| tokenizer.encode_suffix(&kept, b));
-    sample_and_choose(model, &primer, after.as_deref(), rules(tokenizer, constraints, opts), opts, &assemble)
+    // What a FIM network reads around the region: the music from its end on, and how long the
+    // middle lasts (from the primer's last event to the region's end).
+    let after = (opts.fim && model.fills_in_the_middle()).then(|| {
+        let gap = tokenizer.shift_tokens(b.saturating_sub(tokenizer.end_step(&primer)));
+        (tokenizer.encode_suffix(&kept, b), gap)
+    });
+    let around = after.as_ref().map(|(after, gap)| (after.as_slice(), gap.as_slice()));
+    sample_and_choose(model, &primer, around, rules(tokenizer, constraints, opts), opts, &assemble)
 }
 
 /// Lock `melody` (a single line) as the top voice and let the model write at most `voices`

@@ -61,19 +61,22 @@ pub trait Generator: Send + Sync {
         false
     }
 
-    /// Sample `rows` middles between `before` (starting with BOS) and `after`, each row `i`
-    /// with stream `i` of `rng_seed`; its guard reads `before`. Only for models that
+    /// Sample `rows` middles between `before` (starting with BOS) and `after`, lasting `gap`
+    /// (the time they move, as [`crate::tokens::Tokenizer::shift_tokens`] writes it), each row
+    /// `i` with stream `i` of `rng_seed`; its guard reads `before`. Only for models that
     /// [`Generator::fills_in_the_middle`].
+    #[allow(clippy::too_many_arguments)]
     fn generate_middles(
         &self,
         before: &[TokenId],
         after: &[TokenId],
+        gap: &[TokenId],
         rows: usize,
         max_new_tokens: usize,
         sampler: &Sampler,
         rng_seed: u64,
     ) -> Result<Vec<Vec<TokenId>>> {
-        let _ = (before, after, rows, max_new_tokens, sampler, rng_seed);
+        let _ = (before, after, gap, rows, max_new_tokens, sampler, rng_seed);
         Err(crate::error::ModelError::NoFillInTheMiddle(self.kind().name()).into())
     }
 }

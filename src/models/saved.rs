@@ -93,12 +93,13 @@ impl Generator for Model {
         &self,
         before: &[TokenId],
         after: &[TokenId],
+        gap: &[TokenId],
         rows: usize,
         max_new_tokens: usize,
         sampler: &Sampler,
         rng_seed: u64,
     ) -> Result<Vec<Vec<TokenId>>> {
-        self.generator().generate_middles(before, after, rows, max_new_tokens, sampler, rng_seed)
+        self.generator().generate_middles(before, after, gap, rows, max_new_tokens, sampler, rng_seed)
     }
 }
 

@@ -311,6 +311,38 @@ impl Tokenizer {
         (at.min(tokens.len())..tokens.len()).find(|&i| moves(tokens[i])).unwrap_or(tokens.len())
     }
 
+    /// The tokens that move time by `steps` as the encoder writes such a move: SHIFTs, the
+    /// longest first. Empty under REMI (its bars and positions state time absolutely) and for 0.
+    pub fn shift_tokens(&self, steps: u64) -> Vec<TokenId> {
+        if self.config.scheme == Scheme::Remi {
+            return Vec::new();
+        }
+        let max = u64::from(self.config.max_shift_steps.max(1));
+        let (mut left, mut out) = (steps, Vec::new());
+        while left > 0 {
+            let s = left.min(max);
+            out.extend(self.vocab.id(Event::TimeShift(s as u16)));
+            left -= s;
+        }
+        out
+    }
+
+    /// How far the SHIFTs among `tokens` move time, in grid steps (merged tokens expanded); a
+    /// window read from anywhere in a sequence. 0 under REMI (see [`Tokenizer::shift_tokens`]).
+    pub fn shifted_steps(&self, tokens: &[TokenId]) -> u64 {
+        if self.config.scheme == Scheme::Remi {
+            return 0;
+        }
+        let v = &self.vocab;
+        self.base_tokens(tokens)
+            .iter()
+            .map(|&t| match v.event(t) {
+                Event::TimeShift(s) => u64::from(s),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The decoder's time, in grid steps, after reading `tokens` (up to an EOS): how far the
     /// time tokens (SHIFTs; REMI's bars and positions) have moved.
     pub fn end_step(&self, tokens: &[TokenId]) -> u64 {

@@ -238,14 +238,17 @@ impl<N: Network> NeuralModel<N> {
         self.sample_rows(primers, None, max_new, sampler, seed)
     }
 
-    /// Sample `rows` middles between `before` and `after` with a FIM network (the fallible form
-    /// of [`Generator::generate_middles`]): each row reads `PREFIX before SUFFIX after MIDDLE`
-    /// (see [`super::fim`]) with both cut to fit the training window ([`super::fim::fit`]), its
-    /// guard reads all of `before`, row `i` draws with stream `i`.
+    /// Sample `rows` middles between `before` and `after`, lasting `gap` (time tokens), with a
+    /// FIM network (the fallible form of [`Generator::generate_middles`]): each row reads
+    /// `PREFIX before SUFFIX after GAP gap MIDDLE` (see [`super::fim`]; a network of the first
+    /// layout reads no GAP section) with both cut to fit the training window
+    /// ([`super::fim::fit`]), its guard reads all of `before`, row `i` draws with stream `i`.
+    #[allow(clippy::too_many_arguments)]
     pub fn try_generate_middles(
         &self,
         before: &[TokenId],
         after: &[TokenId],
+        gap: &[TokenId],
         rows: usize,
         max_new: usize,
         sampler: &Sampler,
@@ -254,8 +257,10 @@ impl<N: Network> NeuralModel<N> {
         if !self.fills_in_the_middle() {
             return Err(ModelError::NoFillInTheMiddle(N::KIND.name()).into());
         }
-        let (near_before, near_after) = super::fim::fit(before, after, self.window);
-        let read = vec![super::fim::primer(near_before, near_after, self.vocab_size); rows];
+        let gap = (self.sentinels != super::fim::SENTINELS_NO_GAP).then_some(gap);
+        let reserved = self.sentinels + gap.map_or(0, <[TokenId]>::len);
+        let (near_before, near_after) = super::fim::fit(before, after, self.window, reserved);
+        let read = vec![super::fim::primer(near_before, near_after, gap, self.vocab_size); rows];
         let guarded = vec![before.to_vec(); rows];
         self.sample_rows(&read, Some(&guarded), max_new, sampler, seed)
     }
@@ -398,11 +403,12 @@ impl<N: Network> Generator for NeuralModel<N> {
         &self,
         before: &[TokenId],
         after: &[TokenId],
+        gap: &[TokenId],
         rows: usize,
         max_new_tokens: usize,
         sampler: &Sampler,
         rng_seed: u64,
     ) -> Result<Vec<Vec<TokenId>>> {
-        self.try_generate_middles(before, after, rows, max_new_tokens, sampler, rng_seed)
+        self.try_generate_middles(before, after, gap, rows, max_new_tokens, sampler, rng_seed)
     }
 }

@@ -46,7 +46,8 @@ impl<'a> Windows<'a> {
 
     /// These windows, a share `rate` of them reordered for fill in the middle: cut at two
     /// uniform points into prefix, middle and suffix, as [`super::fim::reorder`] writes them
-    /// (so the cut is three tokens shorter and the window as long as the others).
+    /// with the middle's time as the gap (the cut is [`super::fim::SENTINELS`] tokens shorter,
+    /// and the window, cut to the others' length, loses the middle's last tokens for the gap's).
     pub fn with_fim(self, rate: f64) -> Self {
         Windows { fim_rate: rate, ..self }
     }
@@ -88,7 +89,13 @@ impl<'a> Windows<'a> {
             let w = moved.as_deref().unwrap_or(cut);
             let reordered = fim.then(|| {
                 let (a, b) = (rng.random_range(0..=w.len()), rng.random_range(0..=w.len()));
-                super::fim::reorder(w, a.min(b), a.max(b), self.tokenizer.vocab_size())
+                let (i, j) = (a.min(b), a.max(b));
+                let gap = self.tokenizer.shift_tokens(self.tokenizer.shifted_steps(&w[i..j]));
+                let mut r = super::fim::reorder(w, i, j, &gap, self.tokenizer.vocab_size());
+                // The gap's tokens push the middle's last ones out of the window (never more
+                // than the middle has: the gap is written with no more SHIFTs than it holds).
+                r.truncate(window + 1);
+                r
             });
             let w = reordered.as_deref().unwrap_or(w);
             out.extend(w.iter().map(|&t| i64::from(t)));
@@ -242,6 +249,47 @@ mod tests {
         }
         let (k, d) = (with_key as f64 / rows as f64, with_density as f64 / rows as f64);
         assert!((0.62..0.78).contains(&k) && (0.62..0.78).contains(&d), "key in {k}, density in {d}");
+    }
+
+    #[test]
+    fn fim_windows_state_how_long_their_middle_lasts() {
+        use super::super::fim;
+        let t = Tokenizer::new(TokenizerConfig {
+            scheme: crate::tokens::Scheme::Tsd,
+            ..TokenizerConfig::default()
+        })
+        .unwrap();
+        let v = *t.vocab();
+        let id = |e| v.id(e).unwrap();
+        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0, 0))];
+        for k in 0..12u8 {
+            seq.extend([id(Event::Pitch(50 + k)), id(Event::Velocity(22)), id(Event::Duration(6))]);
+            seq.push(id(Event::TimeShift(if k % 3 == 0 { 30 } else { 6 })));
+        }
+        let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap().with_fim(1.0);
+        let vocab = t.vocab_size();
+        let (mut rows, mut long_gaps) = (0, 0);
+        for step in 0..40 {
+            for row in w.batch(4, step, 4, 80, 0).chunks(81) {
+                let row: Vec<TokenId> =
+                    row.iter().take_while(|&&x| x != i64::from(PAD)).map(|&x| x as TokenId).collect();
+                assert_eq!(fim::restore(&row, vocab).as_deref(), Some(&seq[..]), "the whole piece fits");
+                let at_gap = row.iter().position(|&x| x == fim::gap(vocab)).unwrap();
+                let at_middle = row.iter().position(|&x| x == fim::middle(vocab)).unwrap();
+                let (gap, middle) = (&row[at_gap + 1..at_middle], &row[at_middle + 1..]);
+                // The gap is the middle's time, written with the longest SHIFTs first.
+                assert_eq!(t.shifted_steps(gap), t.shifted_steps(middle), "{row:?}");
+                assert_eq!(gap, t.shift_tokens(t.shifted_steps(middle)).as_slice());
+                assert!(
+                    gap.len()
+                        <= middle.iter().filter(|&&x| matches!(v.event(x), Event::TimeShift(_))).count()
+                );
+                long_gaps += usize::from(gap.len() > 1);
+                rows += 1;
+            }
+        }
+        assert_eq!(rows, 160);
+        assert!(long_gaps > 10, "middles longer than one SHIFT: {long_gaps}");
     }
 
     #[test]

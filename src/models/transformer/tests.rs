@@ -351,7 +351,8 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     let (mut right, mut left_bits) = (0, 0.0);
     for m in 10..18 {
         let piece = fim_piece(m);
-        let primer = fim::primer(&piece[..2], &piece[3..], vocab);
+        let gap = tok.shift_tokens(tok.shifted_steps(&piece[2..3]));
+        let primer = fim::primer(&piece[..2], &piece[3..], Some(&gap), vocab);
         let mut probs = Vec::new();
         model.stream(&primer).unwrap().next_probs(&mut probs);
         assert_eq!(probs.len(), vocab);
@@ -368,7 +369,9 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     assert!(left_bits > 2.0, "left to right the first symbol is a guess: {left_bits} bits");
     // Sampling middles: the guard reads the prefix, the network the whole primer.
     let sampler = Sampler { temperature: 0.0, ..Sampler::default() };
-    let rows = model.generate_middles(&fim_piece(13)[..2], &fim_piece(13)[3..], 3, 1, &sampler, 5).unwrap();
+    let gap = tok.shift_tokens(tok.shifted_steps(&fim_piece(13)[2..3]));
+    let rows =
+        model.generate_middles(&fim_piece(13)[..2], &fim_piece(13)[3..], &gap, 3, 1, &sampler, 5).unwrap();
     assert_eq!(rows, vec![vec![13]; 3]);
 }
 
