@@ -14,7 +14,10 @@
 //! the phrase, how many the first places in the phrase's key or a related one (its relative
 //! minor, the keys a fifth either side), and the share of the answers' sounding time on the
 //! phrase key's scale (7 of 12 pitch classes: about 58% for notes drawn at random).
-//! `--chromatic`, `--no-cadence` and `--tonic-weight` are passed to `cadenza live`.
+//! Answers sampled in parts (`--part-beats`, or picked by `cadenza live` for a slow model):
+//! the parts after the first, and how many of them were ready only after their first beat.
+//! `--chromatic`, `--no-cadence`, `--tonic-weight` and `--part-beats` are passed to `cadenza
+//! live`.
 //!
 //! ```sh
 //! cargo build --release --bin cadenza --example live_latency
@@ -145,6 +148,10 @@ fn main() -> Result<(), String> {
     let candidates: u32 = args::arg(&argv, "--candidates", 4)?;
     let context: u32 = args::arg(&argv, "--context-beats", 16)?;
     let tonic_weight: f64 = args::arg(&argv, "--tonic-weight", cadenza::live::answer::DEFAULT_TONIC_WEIGHT)?;
+    let part_beats: Option<u32> = match args::arg(&argv, "--part-beats", String::new())? {
+        s if s.is_empty() => None,
+        s => Some(s.parse().map_err(|_| "--part-beats needs a number of beats")?),
+    };
     let mut ckpts = Vec::new();
     let mut i = 0;
     while i < argv.len() {
@@ -165,9 +172,9 @@ fn main() -> Result<(), String> {
     let (active, traffic) = jack::test_client(&server, "keys", true);
     let client = active.as_client();
     println!(
-        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases in their key (AE / KK) | answers in the phrase's key (AE / KK) | answers in the key the phrase is heard in (AE / KK) | in a related key (AE) | answer time on the key's scale |"
+        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases in their key (AE / KK) | answers in the phrase's key (AE / KK) | answers in the key the phrase is heard in (AE / KK) | in a related key (AE) | answer time on the key's scale | later parts (late) |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for ckpt in &ckpts {
         let mut child = Command::new(&bin)
             .args([
@@ -185,6 +192,7 @@ fn main() -> Result<(), String> {
             .args(chromatic.then_some("--chromatic"))
             .args(no_cadence.then_some("--no-cadence"))
             .args(["--tonic-weight", &tonic_weight.to_string()])
+            .args(part_beats.iter().flat_map(|p| ["--part-beats".to_string(), p.to_string()]))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -330,8 +338,11 @@ fn main() -> Result<(), String> {
         let mut ready: Vec<f64> = lines.iter().filter_map(|l| field(l, "ready ", " ms after")).collect();
         late.sort_by(f64::total_cmp);
         ready.sort_by(f64::total_cmp);
+        // Answers in parts: the parts after the first, and those ready after their first beat.
+        let parts = lines.iter().filter(|l| l.contains(" part ")).count();
+        let late_parts = lines.iter().filter(|l| l.contains(" part ") && l.contains("(late")).count();
         println!(
-            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {phrase_in_key} / {phrase_kk_in_key} of {answered} | {in_key} / {kk_in_key} of {answered} | {as_heard} / {kk_key} of {answered} | {near_key}/{answered} | {:.0}% |",
+            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {phrase_in_key} / {phrase_kk_in_key} of {answered} | {in_key} / {kk_in_key} of {answered} | {as_heard} / {kk_key} of {answered} | {near_key}/{answered} | {:.0}% | {parts} ({late_parts}) |",
             percentile(&late, 0.5),
             percentile(&late, 0.95),
             percentile(&ready, 0.5),

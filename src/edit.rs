@@ -55,7 +55,7 @@ pub struct EditOptions {
     /// What the candidates are ranked by.
     pub rerank: Rerank,
     /// Infill with a model trained to fill in the middle: let it read the music after the
-    /// region too (`PREFIX before SUFFIX after MIDDLE`), not only through the reranking. Off by
+    /// region too (`PREFIX before SUFFIX after GAP gap MIDDLE`, the gap the region's time), not only through the reranking. Off by
     /// default: on the Bach test split the FIM Transformer's fills join worse this way than
     /// left to right with reranking (`docs/benchmarks.md`).
     pub fim: bool,

@@ -38,6 +38,11 @@ pub struct Args {
     /// downbeat) [default: 8 answering, 4 accompanying].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     answer_beats: Option<u32>,
+    /// Sample each answer in parts of N beats, each part played while the next is sampled (a
+    /// slow model then starts on time) [default: parts only when the model, timed before the
+    /// session, could not sample a whole answer within the wait; N = --answer-beats: never].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    part_beats: Option<u32>,
     /// Beats of the session before the answer that the model reads (N to 1.5 N: the start moves
     /// by N / 2 beats at a time, so that a network keeps its state from one answer to the next).
     #[arg(long, value_name = "N", default_value_t = 16,
@@ -129,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             channel: args.channel - 1,
             max_answers: args.max_answers,
             expected_sampling: 0.0,
+            part_beats: args.part_beats,
         },
         guard: args.guard.guard(),
         copy_corpus: args.corpus,
@@ -146,7 +152,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("warning: cannot install the Ctrl-C handler ({e})");
     }
     let doing = if mode == Mode::Accompany { "accompanying" } else { "answering" };
-    eprintln!("listening on {input}, {doing} on {output} (Ctrl-C to end)");
+    let parts = match prepared.part_beats() {
+        Some(p) if mode == Mode::Answer && p < beats => format!(", answers in parts of {p} beats"),
+        _ => String::new(),
+    };
+    eprintln!("listening on {input}, {doing} on {output}{parts} (Ctrl-C to end)");
     let summary = prepared.serve(&ports.input, ports.sink, &stop, &mut |r| {
         if mode == Mode::Accompany {
             println!(
@@ -157,6 +167,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 r.bpm,
                 r.sampling * 1e3,
                 (r.due_after - r.ready_after) * 1e3
+            );
+            return;
+        }
+        if r.part > 0 {
+            println!(
+                "answer {} part {} of {}: {} notes, sampled in {:.0} ms, ready {:.0} ms before its first beat{}",
+                r.index + 1,
+                r.part + 1,
+                r.parts,
+                r.notes,
+                r.sampling * 1e3,
+                (r.due_after - r.ready_after) * 1e3,
+                match r.moved_beats {
+                    0 => String::new(),
+                    n => format!(" (late: the rest moved by {n} beats)"),
+                }
             );
             return;
         }

@@ -102,8 +102,8 @@ pub struct LstmArgs {
     #[arg(long, value_name = "N", hide = true)]
     pub stop_after: Option<u64>,
     /// Share of training windows reordered for fill in the middle (PREFIX prefix SUFFIX suffix
-    /// MIDDLE middle), e.g. 0.5, so that `cadenza infill` reads the music after the region too
-    /// (0: left to right only).
+    /// GAP gap MIDDLE middle, the gap the middle's time), e.g. 0.5, so that `cadenza infill
+    /// --fim` reads the music after the region too (0: left to right only).
     #[arg(long, value_name = "RATE")]
     pub fim_rate: Option<f64>,
 }

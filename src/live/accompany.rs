@@ -106,6 +106,7 @@ pub(super) fn run(
             beats: opts.beats,
             index,
             below: Some(below),
+            part_of: None,
         };
         let notes = match sample(&ask) {
             Ok(n) => n,
@@ -128,6 +129,9 @@ pub(super) fn run(
             sampling,
             due_after: due - s.seconds(t0),
             notes: notes.len(),
+            part: 0,
+            parts: 1,
+            moved_beats: 0,
         });
         player.schedule(s.base, index, opts.channel, &notes);
         let end = g.time_of((first + bar) as f64);

@@ -55,6 +55,11 @@ pub struct Played {
 /// `history` (the session so far, any order), as its answer number `index` (its sampling
 /// stream); accompanying, every note below the pitch `below`. The phrase being answered (whose
 /// notes tell the session's key) began at `phrase_start`.
+///
+/// A long answer may be sampled in parts, each played while the next is sampled: `part_of`
+/// is then the whole answer's first beat and end beat, and `history` holds the parts before
+/// this one. Only the first part opens the answer (its first note on its first beat, of the
+/// tonic chord) and only the last closes it; the key is the one heard before the whole answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Ask<'a> {
     pub history: &'a [Played],
@@ -64,6 +69,14 @@ pub struct Ask<'a> {
     pub beats: u32,
     pub index: usize,
     pub below: Option<u8>,
+    pub part_of: Option<(i64, i64)>,
+}
+
+impl Ask<'_> {
+    /// The whole answer's first beat and end beat.
+    pub fn whole(&self) -> (i64, i64) {
+        self.part_of.unwrap_or((self.first_beat, self.first_beat + i64::from(self.beats)))
+    }
 }
 
 /// How a model answers (what every answer of a session shares; what differs from one to the
@@ -208,7 +221,9 @@ pub fn answer(
     ask: &Ask,
     opts: &AnswerOptions,
 ) -> Result<Answer> {
-    let &Ask { history, phrase_start, grid, first_beat: start_beat, beats, index, below } = ask;
+    let &Ask { history, phrase_start, grid, first_beat: start_beat, beats, index, below, .. } = ask;
+    let (whole_start, whole_end) = ask.whole();
+    let (opens, closes) = (start_beat == whole_start, start_beat + i64::from(beats) >= whole_end);
     let spb = tokenizer.steps_per_beat().ok_or_else(|| {
         Error::setting(
             "checkpoint",
@@ -233,9 +248,12 @@ pub fn answer(
     let piece = session_piece(history, grid, from, start_beat);
     let lead = (start_beat - from) as u64;
     let (a, b) = (lead * u64::from(spb), (lead + u64::from(beats)) * u64::from(spb));
-    let mut constraints = Constraints::new().free_between(a, b).open_at(a).end_by(b);
+    let mut constraints = Constraints::new().free_between(a, b).end_by(b);
+    if opens {
+        constraints = constraints.open_at(a);
+    }
     let context: Vec<Played> =
-        history.iter().filter(|p| p.start < grid.time_of(start_beat as f64)).copied().collect();
+        history.iter().filter(|p| p.start < grid.time_of(whole_start as f64)).copied().collect();
     let key = opts.keep_key.then(|| session_key(&context, Some(phrase_start), opts.key)).flatten();
     // A key-relative model writes in the key's reference key (C major or A minor), moved to the
     // key afterwards (see `crate::key::plan`): its constraints are in the reference key's pitches.
@@ -249,10 +267,12 @@ pub fn answer(
         // An answer (not an accompaniment) opens and closes on the tonic chord and leans on it.
         if below.is_none() {
             let chord = k.triad();
-            if opts.cadence {
+            if opts.cadence && opens {
+                constraints = constraints.in_classes_between(a, a + 1, &chord);
+            }
+            if opts.cadence && closes {
                 let close = b.saturating_sub(u64::from(spb)).max(a);
-                constraints =
-                    constraints.in_classes_between(a, a + 1, &chord).in_classes_between(close, b, &chord);
+                constraints = constraints.in_classes_between(close, b, &chord);
             }
             constraints = constraints.favour_classes(&chord, opts.tonic_weight);
         }
@@ -268,7 +288,11 @@ pub fn answer(
         count: opts.candidates.max(1),
         length: opts.max_tokens,
         sampler,
-        rng_seed: opts.rng_seed.wrapping_add(index as u64),
+        // Each part of an answer draws its own streams (the first, an answer's whole one's).
+        rng_seed: opts
+            .rng_seed
+            .wrapping_add(index as u64)
+            .wrapping_add(((start_beat - whole_start) as u64) << 32),
         seed_beats: Some(lead as f64),
         seed_seconds: None,
         strip_primer: false,
@@ -384,6 +408,7 @@ mod tests {
                     beats: 4,
                     index,
                     below: None,
+                    part_of: None,
                 };
                 let a = answer(&model, &tokenizer, &ask, &opts).unwrap();
                 assert!(!a.notes.is_empty(), "answer {index} has notes");
@@ -417,6 +442,46 @@ mod tests {
             assert!(closes > 0, "some answers have notes in their last beat (cadence {cadence})");
         }
         assert!(off_chord_without > 0, "without the cadence the model opens or closes off the chord");
+
+        // The same answer in two parts of 2 beats: the first opens it, the second (reading the
+        // first) closes it; where they meet, neither is held to the chord.
+        let mut opts = AnswerOptions { candidates: 1, ..AnswerOptions::default() };
+        opts.sampler.notes = guard.rules_with_copies(&tokenizer, None).unwrap();
+        let (seam_from, seam_to) = (grid.time_of(10.0), grid.time_of(12.0));
+        let (mut off_chord_at_seam, mut closes) = (0, 0);
+        for index in 0..12 {
+            let part = |history: &[Played], first_beat: i64| {
+                let ask = Ask {
+                    history,
+                    phrase_start: 0.0,
+                    grid,
+                    first_beat,
+                    beats: 2,
+                    index,
+                    below: None,
+                    part_of: Some((9, 13)),
+                };
+                answer(&model, &tokenizer, &ask, &opts).unwrap().notes
+            };
+            let first = part(&history, 9);
+            assert!((first[0].start - open).abs() < 1e-9, "part 1 of {index} opens on its beat: {first:?}");
+            assert!(first.iter().all(|n| n.start < grid.time_of(11.0) && n.end <= grid.time_of(11.0) + 1e-9));
+            let with_first: Vec<Played> = history.iter().chain(&first).copied().collect();
+            let second = part(&with_first, 11);
+            assert!(second.iter().all(|n| n.start >= grid.time_of(11.0) - 1e-9 && n.start < end));
+            for n in first.iter().chain(&second) {
+                assert!(scale.contains(&(n.pitch % 12)), "answer {index}: {} is off the key", n.pitch);
+                let in_chord = triad.contains(&(n.pitch % 12));
+                if (n.start - open).abs() < 1e-9 || n.start >= close - 1e-9 {
+                    assert!(in_chord, "answer {index}: {} at {:.3} s", n.pitch, n.start);
+                    closes += usize::from(n.start >= close - 1e-9);
+                } else if n.start >= seam_from - 1e-9 && n.start < seam_to {
+                    off_chord_at_seam += usize::from(!in_chord);
+                }
+            }
+        }
+        assert!(closes > 0, "the second parts close on the chord");
+        assert!(off_chord_at_seam > 0, "the parts' seam is not a cadence");
     }
 
     /// A session that keeps its grid primes a network by extending its last primer, so only the
@@ -451,6 +516,7 @@ mod tests {
                 beats: 8,
                 index: 0,
                 below: None,
+                part_of: None,
             };
             let before = model.primed_tokens();
             let a = answer(&model, &tokenizer, &ask, &opts).unwrap();

@@ -91,16 +91,63 @@ pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
         beats: request.session.beats,
         index,
         below: None,
+        part_of: None,
     };
     answer(&loaded.model, &loaded.tokenizer, &warm_up(usize::MAX), &opts)?;
     let t0 = std::time::Instant::now();
     answer(&loaded.model, &loaded.tokenizer, &warm_up(usize::MAX - 1), &opts)?;
+    let whole = t0.elapsed().as_secs_f64();
     let mut session = request.session.clone();
-    session.expected_sampling = session.expected_sampling.max(t0.elapsed().as_secs_f64());
+    if session.mode == Mode::Answer && session.part_beats.is_none() {
+        session.part_beats = auto_part_beats(whole, session.beats, session.wait);
+    }
+    let part = session.part_beats.unwrap_or(session.beats).clamp(1, session.beats);
+    let first_part = whole * f64::from(part) / f64::from(session.beats);
+    session.expected_sampling = session.expected_sampling.max(first_part);
     Ok(Prepared { loaded, opts, session })
 }
 
+/// Share of the wait that sampling an answer's first part may take when parts are picked.
+const PART_SHARE_OF_WAIT: f64 = 0.4;
+
+/// The parts an answer of `beats` beats is sampled in when a whole one takes `whole` seconds to
+/// sample and the session waits `wait` seconds: `None` (the whole answer at once) when that
+/// fits in [`PART_SHARE_OF_WAIT`] of the wait, else parts of as many beats as do (at least 1).
+/// The share leaves room for primers longer than the one timed and for a busy machine.
+pub fn auto_part_beats(whole: f64, beats: u32, wait: f64) -> Option<u32> {
+    let budget = PART_SHARE_OF_WAIT * wait;
+    if whole <= budget || beats <= 1 {
+        return None;
+    }
+    let per_beat = whole / f64::from(beats);
+    Some(((budget / per_beat).floor() as u32).clamp(1, beats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_model_answers_in_parts_that_fit_the_wait() {
+        // 8 beats in 10 ms: at once.
+        assert_eq!(auto_part_beats(0.01, 8, 0.5), None);
+        // 8 beats in 0.6 s (the Bach Transformer's four four-voice candidates): 0.2 s for the
+        // first part, 75 ms a beat: parts of 2 beats.
+        assert_eq!(auto_part_beats(0.6, 8, 0.5), Some(2));
+        // Slower still: one beat at a time; a one-beat answer cannot be cut.
+        assert_eq!(auto_part_beats(5.0, 8, 0.5), Some(1));
+        assert_eq!(auto_part_beats(5.0, 1, 0.5), None);
+        // No wait: every answer is late anyway, in parts of one beat.
+        assert_eq!(auto_part_beats(0.01, 8, 0.0), Some(1));
+    }
+}
+
 impl Prepared {
+    /// The beats of each part answers are sampled in (`None`: whole), as [`prepare`] set them.
+    pub fn part_beats(&self) -> Option<u32> {
+        self.session.part_beats
+    }
+
     /// Answer the player on `input` through `sink` until `stop` (see [`session::run`]);
     /// `report` hears of each answer.
     pub fn serve(

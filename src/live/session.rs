@@ -4,7 +4,10 @@
 //! sampling is expected to take (learned from each answer), the answer to the phrase is sampled
 //! ahead of time, on the player's beat grid ([`super::tempo`]): its first beat is the first beat
 //! at or after the release plus `wait` (or, when sampling took longer than that, the first beat
-//! after the answer is ready: the answer moves by whole beats). The answer is handed to the
+//! after the answer is ready: the answer moves by whole beats). A model too slow to sample a
+//! whole answer within the wait answers in parts ([`SessionOptions::part_beats`]): the first part
+//! is sampled ahead as above, each next one while the one before plays (a part ready late moves
+//! the rest of the answer by whole beats). The answer is handed to the
 //! player thread ([`super::player`]) that sends each message at its time; a key pressed before
 //! the answer's first beat withdraws it silently (the phrase goes on), a key pressed while it
 //! plays interrupts it (its sounding notes are released at once) and starts a new phrase.
@@ -64,10 +67,15 @@ pub struct SessionOptions {
     pub channel: u8,
     /// End the session after this many answers, or bars accompanied (`None`: when stopped).
     pub max_answers: Option<usize>,
-    /// Seconds an answer is expected to take to sample (the session then learns it from each
-    /// answer): sampling starts this long (and a margin) before the wait is over, so short gaps
-    /// between the notes of a phrase cost nothing and the answer is ready by its first beat.
+    /// Seconds an answer (its first part) is expected to take to sample (the session then
+    /// learns it from each answer): sampling starts this long (and a margin) before the wait is
+    /// over, so short gaps between the notes of a phrase cost nothing and the answer is ready by
+    /// its first beat.
     pub expected_sampling: f64,
+    /// Answering, sample each answer in parts of this many beats, each part played while the
+    /// next is sampled (`None`: the whole answer at once; [`super::prepare`] picks parts when a
+    /// whole answer would not be ready within the wait). Not for accompanying.
+    pub part_beats: Option<u32>,
 }
 
 impl Default for SessionOptions {
@@ -80,6 +88,7 @@ impl Default for SessionOptions {
             channel: 0,
             max_answers: None,
             expected_sampling: 0.0,
+            part_beats: None,
         }
     }
 }
@@ -95,6 +104,9 @@ impl SessionOptions {
         }
         if let Some(bpm) = self.bpm.filter(|b| !(b.is_finite() && (20.0..=400.0).contains(b))) {
             return Err(Error::setting("bpm", bpm, "a tempo between 20 and 400"));
+        }
+        if let Some(p) = self.part_beats.filter(|p| !(1..=256).contains(p)) {
+            return Err(Error::setting("part-beats", p, "1 to 256 beats"));
         }
         if self.channel > 15 {
             return Err(Error::setting("channel", self.channel + 1, "a MIDI channel, 1-16"));
@@ -124,6 +136,12 @@ pub struct AnswerReport {
     /// when the answer was not ready by then).
     pub due_after: f64,
     pub notes: usize,
+    /// Answering in parts: which part this is (0: the first, or the whole answer), of how many.
+    pub part: usize,
+    pub parts: usize,
+    /// Whole beats the answer was moved on from this part on because the part was ready after
+    /// its first beat (0: on time).
+    pub moved_beats: u32,
 }
 
 /// How a session ended.
@@ -140,10 +158,42 @@ pub struct Summary {
 /// An answer handed to the player.
 struct Scheduled {
     index: usize,
-    /// Its first beat and its end (session seconds).
+    /// Its first beat and its end (session seconds; the end is not known while parts of the
+    /// answer are still to be sampled).
     due: f64,
     end: f64,
     notes: Vec<Played>,
+    /// The parts of the answer still to sample.
+    rest: Option<Rest>,
+}
+
+/// What sampling the rest of an answer in parts needs.
+#[derive(Debug, Clone, Copy)]
+struct Rest {
+    /// The grid the answer is written on; the answer's first and end beats there, and the first
+    /// beat of its next part.
+    grid: Grid,
+    first: i64,
+    end: i64,
+    next: i64,
+    /// Seconds the answer's notes moved from the written grid (onto the phrase's beat, and by
+    /// whole beats when a part was ready late).
+    moved: f64,
+    phrase_start: f64,
+    released: f64,
+    /// The next part's number, of `parts`.
+    part: usize,
+    parts: usize,
+}
+
+/// Parts of `part` beats (the last may be shorter) an answer of `beats` beats is sampled in.
+fn parts_of(beats: u32, part: u32) -> usize {
+    beats.div_ceil(part.clamp(1, beats.max(1))) as usize
+}
+
+/// Whole beats of `beat` seconds a part due at `due` moves on when it is ready at `ready`.
+fn late_beats(ready: f64, due: f64, beat: f64) -> f64 {
+    ((ready + 0.005 - due) / beat).ceil().max(0.0)
 }
 
 /// Learn the sampling time from one that took `sampling` seconds: at once when it grows, slowly
@@ -198,6 +248,7 @@ pub fn run(
     let mut written: Option<Grid> = None;
     let mut summary = Summary::default();
     let mut expected = opts.expected_sampling.max(0.0);
+    let part_beats = opts.part_beats.unwrap_or(opts.beats).clamp(1, opts.beats);
     let outcome = loop {
         // A key withdraws the answer before its first beat, interrupts it after.
         let mut on_key = |s: &mut Listener, t: f64| {
@@ -229,6 +280,63 @@ pub fn run(
                 break Ok(());
             }
         }
+        // The next part of an answer in parts, sampled as soon as the one before is handed over
+        // (a key pressed meanwhile is heard once it is sampled).
+        if let Some(sch) = scheduled.as_mut() {
+            if let Some(rest) = sch.rest {
+                let beats = (rest.end - rest.next).min(i64::from(part_beats)) as u32;
+                let mut history = s.history.clone();
+                history.extend(sch.notes.iter().map(|n| Played {
+                    start: n.start - rest.moved,
+                    end: n.end - rest.moved,
+                    ..*n
+                }));
+                let ask = Ask {
+                    history: &history,
+                    phrase_start: rest.phrase_start,
+                    grid: rest.grid,
+                    first_beat: rest.next,
+                    beats,
+                    index: sch.index,
+                    below: None,
+                    part_of: Some((rest.first, rest.end)),
+                };
+                let t0 = Instant::now();
+                let notes = match sample(&ask) {
+                    Ok(n) => n,
+                    Err(e) => break Err(e),
+                };
+                let sampling = t0.elapsed().as_secs_f64();
+                let ready = s.now();
+                let due = rest.grid.time_of(rest.next as f64) + rest.moved;
+                let late = late_beats(ready, due, rest.grid.beat);
+                let moved = rest.moved + late * rest.grid.beat;
+                let notes: Vec<Played> = notes
+                    .into_iter()
+                    .map(|n| Played { start: n.start + moved, end: n.end + moved, ..n })
+                    .collect();
+                report(&AnswerReport {
+                    index: sch.index,
+                    phrase_notes: s.phrase_notes,
+                    bpm: 60.0 / rest.grid.beat,
+                    ready_after: ready - rest.released,
+                    sampling,
+                    due_after: due + late * rest.grid.beat - rest.released,
+                    notes: notes.len(),
+                    part: rest.part,
+                    parts: rest.parts,
+                    moved_beats: late as u32,
+                });
+                player.schedule(s.base, sch.index, opts.channel, &notes);
+                sch.notes.extend(notes);
+                let next = rest.next + i64::from(beats);
+                sch.rest = (next < rest.end).then_some(Rest { next, moved, part: rest.part + 1, ..rest });
+                if sch.rest.is_none() {
+                    sch.end = sch.notes.iter().map(|n| n.end).fold(sch.due, f64::max);
+                }
+                continue;
+            }
+        }
         let Some(released) = s.released.filter(|_| scheduled.is_none() && !s.onsets.is_empty()) else {
             continue;
         };
@@ -247,14 +355,16 @@ pub fn run(
         let (first_written, onto) = w.beat_on(g.time_of(first as f64));
         let index = summary.answered;
         let t0 = Instant::now();
+        let whole = (first_written, first_written + i64::from(opts.beats));
         let ask = Ask {
             history: &s.history,
             phrase_start: s.onsets[0],
             grid: w,
             first_beat: first_written,
-            beats: opts.beats,
+            beats: part_beats,
             index,
             below: None,
+            part_of: (part_beats < opts.beats).then_some(whole),
         };
         let notes: Vec<Played> = match sample(&ask) {
             Ok(n) => {
@@ -267,14 +377,27 @@ pub fn run(
         let ready = s.now();
         // Ready after its first beat (sampling took longer than the wait): the whole answer moves
         // on by whole beats to the next beat, rather than its overdue notes bursting out at once.
-        let late_beats = (g.beats_at(ready + 0.005) - first as f64).ceil().max(0.0);
-        let shift = late_beats * g.beat;
-        let first = first + late_beats as i64;
+        let late = late_beats(ready, g.time_of(first as f64), g.beat);
+        let shift = late * g.beat;
+        let first = first + late as i64;
         let notes: Vec<Played> =
             notes.into_iter().map(|n| Played { start: n.start + shift, end: n.end + shift, ..n }).collect();
         summary.answered += 1;
         let due = g.time_of(first as f64);
-        let end = notes.iter().map(|n| n.end).fold(due, f64::max);
+        let parts = parts_of(opts.beats, part_beats);
+        let rest = (parts > 1).then_some(Rest {
+            grid: w,
+            first: whole.0,
+            end: whole.1,
+            next: whole.0 + i64::from(part_beats),
+            moved: onto + shift,
+            phrase_start: s.onsets[0],
+            released,
+            part: 1,
+            parts,
+        });
+        let end =
+            if rest.is_some() { f64::INFINITY } else { notes.iter().map(|n| n.end).fold(due, f64::max) };
         report(&AnswerReport {
             index,
             phrase_notes: s.phrase_notes,
@@ -283,10 +406,13 @@ pub fn run(
             sampling,
             due_after: due - released,
             notes: notes.len(),
+            part: 0,
+            parts,
+            moved_beats: late as u32,
         });
         player.schedule(s.base, index, opts.channel, &notes);
         s.released = None;
-        scheduled = Some(Scheduled { index, due, end, notes });
+        scheduled = Some(Scheduled { index, due, end, notes, rest });
     };
     player.finish();
     outcome.map(|()| summary)
@@ -387,6 +513,91 @@ mod tests {
         assert_eq!(r.phrase_notes, 4);
         assert!((r.bpm - 150.0).abs() < 7.5, "{r:?}");
         assert!(r.due_after >= 0.2 && r.due_after < 0.2 + 0.41, "{r:?}");
+    }
+
+    /// An answer of 8 beats in parts of 3: each part is asked for after the one before, with
+    /// the parts before it in its history at their places on the written grid, and the whole
+    /// answer plays on the beat, one note a beat, as if sampled at once.
+    #[test]
+    fn an_answer_in_parts_plays_each_part_on_the_beat_after_the_one_before() {
+        let (tx, rx) = channel();
+        let log: Log = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let opts =
+            SessionOptions { wait: 0.2, part_beats: Some(3), max_answers: Some(1), ..Default::default() };
+        let (sink, theirs_stop) = (Box::new(Recorder(Arc::clone(&log))), Arc::clone(&stop));
+        type Seen = (i64, u32, Option<(i64, i64)>, Vec<f64>);
+        let asks: Arc<std::sync::Mutex<Vec<Seen>>> = Arc::default();
+        let theirs_asks = Arc::clone(&asks);
+        let mut one_a_beat = scripted(8);
+        let session = std::thread::spawn(move || {
+            let mut reports = Vec::new();
+            let sample = |ask: &Ask| {
+                let answered: Vec<f64> = ask
+                    .history
+                    .iter()
+                    .filter(|n| n.pitch >= 70)
+                    .map(|n| ask.grid.beats_at(n.start))
+                    .collect();
+                theirs_asks.lock().unwrap().push((ask.first_beat, ask.beats, ask.part_of, answered));
+                // A part takes a while to sample: 0.1 s, a quarter of a beat at 150 bpm.
+                std::thread::sleep(Duration::from_millis(100));
+                let notes = one_a_beat(ask)?;
+                Ok(notes.into_iter().take(ask.beats as usize).collect())
+            };
+            let r = run(&rx, sink, &theirs_stop, &opts, sample, &mut |a| reports.push(a.clone()));
+            (r, reports)
+        });
+        let first_on = Instant::now();
+        phrase(&tx);
+        let released = Instant::now();
+        let grid_beat = Duration::from_millis(400);
+        let mut due = first_on;
+        while due < released + Duration::from_millis(200) {
+            due += grid_beat;
+        }
+        let (result, reports) = session.join().unwrap();
+        let summary = result.unwrap();
+        assert_eq!((summary.answered, summary.played), (1, 1), "{summary:?} {reports:?}");
+        let asks = asks.lock().unwrap().clone();
+        let first = asks[0].0;
+        let seen: Vec<(i64, u32, Option<(i64, i64)>)> = asks.iter().map(|a| (a.0, a.1, a.2)).collect();
+        let whole = Some((first, first + 8));
+        assert_eq!(
+            seen,
+            vec![(first, 3, whole), (first + 3, 3, whole), (first + 6, 2, whole)],
+            "{reports:?}"
+        );
+        // Each part reads the parts before it, where they were written.
+        for (k, a) in asks.iter().enumerate() {
+            let expected: Vec<f64> = (0..3 * k as i64).map(|j| (first + j) as f64).collect();
+            assert_eq!(a.3.len(), expected.len(), "part {k}: {:?}", a.3);
+            assert!(a.3.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-6), "part {k}: {:?}", a.3);
+        }
+        assert_eq!(
+            reports.iter().map(|r| (r.part, r.parts)).collect::<Vec<_>>(),
+            vec![(0, 3), (1, 3), (2, 3)]
+        );
+        let log = log.lock().unwrap().clone();
+        offs_follow_ons(&log);
+        let ons: Vec<Instant> = log.iter().filter(|(_, m)| m[0] == 0x90).map(|e| e.0).collect();
+        assert_eq!(ons.len(), 8, "{log:?}");
+        // One note a beat from the first beat, within what a busy machine allows: no part late.
+        if reports.iter().all(|r| r.moved_beats == 0) {
+            for (k, &on) in ons.iter().enumerate() {
+                let at = due + grid_beat * k as u32;
+                let off = on.saturating_duration_since(at).max(at.saturating_duration_since(on));
+                assert!(
+                    off.as_secs_f64() < 0.25,
+                    "note {k} {:.3} s off the beat; {reports:?}",
+                    off.as_secs_f64()
+                );
+            }
+        } else {
+            // A loaded machine moved a part on by whole beats: the notes stay on the grid.
+            let beats: Vec<f64> = ons.iter().map(|on| on.duration_since(due).as_secs_f64() / 0.4).collect();
+            assert!(beats.iter().all(|b| (b - b.round()).abs() < 0.3), "{beats:?} {reports:?}");
+        }
     }
 
     #[test]

@@ -212,6 +212,7 @@ pub(super) fn answer(state: &State, body: &[u8]) -> Result<Response> {
         beats: b.answer_beats,
         index: usize::try_from(b.index).map_err(|_| bad("index", "too large"))?,
         below: None,
+        part_of: None,
     };
     let answer = live::answer(&loaded.model, &loaded.tokenizer, &ask, &opts)?;
     let sampling_seconds = sampling.elapsed().as_secs_f64();

@@ -50,7 +50,7 @@ pub struct TrainConfig {
     /// Windows are cut from these many tokens at most during validation (0 = all).
     pub valid_max_tokens: u64,
     /// Share of training windows cut at two random points into prefix, middle and suffix and
-    /// reordered as `PREFIX prefix SUFFIX suffix MIDDLE middle` (fill in the middle, see
+    /// reordered as `PREFIX prefix SUFFIX suffix GAP gap MIDDLE middle` (fill in the middle, see
     /// [`super::fim`]); 0 (the default) trains left to right only. A network trained with a
     /// rate above 0 has [`super::fim::SENTINELS`] more tokens than the tokenizer.
     pub fim_rate: f64,

@@ -9,7 +9,7 @@
 //!   streams, batched incremental sampling).
 //! - [`train`]: the training loop with checkpoints, early stopping and exact resume; [`optim`]
 //!   its AdamW and gradient clipping, [`windows`] its random (transposed) training windows.
-//! - [`fim`]: fill-in-the-middle windows (`PREFIX prefix SUFFIX suffix MIDDLE middle`) and their
+//! - [`fim`]: fill-in-the-middle windows (`PREFIX prefix SUFFIX suffix GAP gap MIDDLE middle`) and their
 //!   sentinel tokens.
 //! - [`request`]: the precedence of explicit settings, a settings file, the defaults and
 //!   `--resume`.
