@@ -45,6 +45,15 @@ fn bad_checkpoints_options_and_ports_are_one_line_each() {
         tmp.path(),
         &["tonic-weight"],
     );
+    // Ranges clap checks: its line, then its pointer to --help.
+    let out = common::cadenza(tmp.path())
+        .args(["live", ck, "--in", "0", "--out", "0", "--part-beats", "0"])
+        .output();
+    let err = String::from_utf8_lossy(&out.as_ref().unwrap().stderr).to_string();
+    assert!(
+        !out.unwrap().status.success() && err.lines().next().is_some_and(|l| l.contains("--part-beats")),
+        "{err}"
+    );
     // The ports: one of each kind, or no MIDI system at all, is one line naming them.
     one_line_error(&["live", ck, "--in", "jack:a", "--out", "0"], tmp.path(), &["jack:a", "both"]);
     let out = common::cadenza(tmp.path()).args(["live", "--list-ports"]).output().unwrap();
@@ -58,7 +67,8 @@ fn bad_checkpoints_options_and_ports_are_one_line_each() {
             && help.contains("--wait")
             && help.contains("on the beat")
             && help.contains("--no-cadence")
-            && help.contains("--tonic-weight"),
+            && help.contains("--tonic-weight")
+            && help.contains("--part-beats"),
         "{help}"
     );
 }

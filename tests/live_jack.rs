@@ -4,7 +4,8 @@
 //! Checked: each phrase is answered, the answer's first note falls on the first beat of the
 //! player's grid after the wait (within what a busy machine allows; the tight figures are
 //! measured by `examples/live_latency.rs`), a key played during an answer silences it, every
-//! note-on is released (after Ctrl-C too), and an unknown port or a port that goes away ends
+//! note-on is released (after Ctrl-C too), an answer sampled in parts plays on its beats, and
+//! an unknown port or a port that goes away ends
 //! the command with one line (`tests/live_accompany_jack.rs` checks `--mode accompany`).
 //!
 //! Without `jackd` the test skips, except under CI (`CI` set), where it fails.
@@ -122,6 +123,27 @@ fn live_answers_phrases_on_the_beat_and_releases_every_note() {
     assert!(reports.iter().filter(|l| l.starts_with("answer ")).count() >= 4, "{reports:?}");
     assert!(reports[0].contains("bpm"), "{reports:?}");
     assert!(stderr.contains("interrupted"), "{stderr}");
+
+    // An answer in parts of one beat: each part sampled while the one before plays, the whole
+    // on its beats as if sampled at once; one answer played, and the command ends by itself.
+    let mut child = start_live(tmp.path(), &ckpt, client, &["--part-beats", "1", "--max-answers", "1"]);
+    let (onsets, last) = play_phrase(client, &traffic, &[60, 64, 67, 72, 67, 64, 62, 60], 0.2);
+    let first_beat = due(&onsets, last + (WAIT * 1e6) as u64);
+    let answer_end = first_beat + 4 * (60.0 / BPM * 1e6) as u64;
+    wait_until("the answer in parts", Duration::from_secs(20), || client.time() > answer_end + 300_000);
+    let status = child.wait().unwrap();
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("parts of 1 beats") && stdout.contains("part 4 of 4"), "{stdout}\n{stderr}");
+    let got = answers(&traffic, last + 1);
+    let ons: Vec<&(u64, u8, bool)> = got.iter().filter(|e| e.2).collect();
+    assert!(!ons.is_empty(), "the phrase was not answered: {got:?}\n{stdout}");
+    let off_by = ons[0].0 as f64 - first_beat as f64;
+    assert!(off_by > -3_000.0 && off_by < 150_000.0, "answer in parts: first note {off_by} µs from its beat");
+    assert!(ons.iter().all(|e| e.0 < answer_end + 20_000), "the parts keep to the 4 beats: {got:?}");
+    assert_released(&traffic);
 
     // A port that goes away ends the command with one line.
     let mut child = start_live(tmp.path(), &ckpt, client, &[]);
