@@ -319,18 +319,28 @@ fn fim_piece(m: TokenId) -> Vec<TokenId> {
     vec![BOS, 4, m, m, m, 5, m, m, m, EOS]
 }
 
+/// `BOS 4 SHIFT_k 5 EOS`, k from 1 to 8: neither side of the SHIFT tells k, only the gap
+/// (the middle's time) does.
+fn gap_piece(tok: &crate::tokens::Tokenizer, k: u16) -> Vec<TokenId> {
+    vec![BOS, 4, tok.vocab().id(crate::tokens::Event::TimeShift(k)).unwrap(), 5, EOS]
+}
+
 #[test]
 fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     use crate::models::neural::fim;
     let _g = torch_lock();
     let mut rng = rng_for(11, 0);
     let symbol = |rng: &mut crate::sampler::SampleRng| 10 + rand::Rng::random_range(rng, 0..8u16);
-    let train_set: Vec<Vec<TokenId>> = (0..300).map(|_| fim_piece(symbol(&mut rng))).collect();
     let tok = tokenizer();
+    let train_set: Vec<Vec<TokenId>> = (0..300)
+        .map(|_| fim_piece(symbol(&mut rng)))
+        .chain((0..300).map(|i| gap_piece(&tok, 1 + (i % 8) as u16)))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(false);
     let model_cfg = TransformerConfig { layers: 2, heads: 4, dim: 64, ff: 128, dropout: 0.0, context: 0 };
-    let cfg = TrainConfig { batch: 16, window: 12, lr: 3e-3, warmup: 30, fim_rate: 0.5, ..quick_train(600) };
+    // A window of 13: a whole piece and the four sentinels fit in a FIM window.
+    let cfg = TrainConfig { batch: 16, window: 13, lr: 3e-3, warmup: 30, fim_rate: 0.5, ..quick_train(900) };
     let out = dir.path().join("fim.ckpt");
     let report = train(
         &model_cfg,
@@ -373,6 +383,21 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     let rows =
         model.generate_middles(&fim_piece(13)[..2], &fim_piece(13)[3..], &gap, 3, 1, &sampler, 5).unwrap();
     assert_eq!(rows, vec![vec![13]; 3]);
+    // The gap says how long the middle lasts: read from it, the SHIFT is right (chance: 1 in 8).
+    let mut from_gap = 0;
+    for k in 1..=8u16 {
+        let piece = gap_piece(&tok, k);
+        let gap = tok.shift_tokens(tok.shifted_steps(&piece[2..3]));
+        assert_eq!(gap, piece[2..3]);
+        let mut probs = Vec::new();
+        model
+            .stream(&fim::primer(&piece[..2], &piece[3..], Some(&gap), vocab))
+            .unwrap()
+            .next_probs(&mut probs);
+        from_gap += usize::from(crate::math::argmax(&probs) == usize::from(piece[2]));
+    }
+    eprintln!("the middle's time from the gap: {from_gap}/8 right");
+    assert!(from_gap >= 6, "the middle's time read from the gap: {from_gap}/8");
 }
 
 /// Priming is shared (issue 27: a live session's primer grows by what was played since): rows
