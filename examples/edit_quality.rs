@@ -1,7 +1,7 @@
 //! How good infill and harmonization are, on the held-out pieces of a corpus.
 //!
 //! `cargo run --release --example edit_quality -- --corpus corpora/bach [--pieces N] [--beats 4]
-//! [--candidates 16] [--voices 3] [--seed 1] [--json OUT.json] CHECKPOINT...`
+//! [--candidates 16] [--voices 3] [--seed 1] [--json OUT.json] [--fim] [--infill-only] CHECKPOINT...`
 //!
 //! For each checkpoint, on the test split it was trained with (the first N pieces by path):
 //!
@@ -21,7 +21,9 @@
 //!   originals.
 //!
 //! Each candidate samples with seed `seed + piece index`, temperature 1. A piece that fails is
-//! named on stderr and left out of every condition.
+//! named on stderr and left out of every condition. `--fim`: a checkpoint trained to fill in
+//! the middle reads the music after the region too (`infill --fim`); `--infill-only` skips the
+//! harmonization.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -38,7 +40,7 @@ use serde_json::{json, Value};
 
 const USAGE: &str =
     "usage: edit_quality --corpus DIR [--pieces N] [--beats 4] [--candidates 16] [--voices 3] \
-     [--seed 1] [--json OUT.json] CHECKPOINT...";
+     [--seed 1] [--json OUT.json] [--fim] [--infill-only] CHECKPOINT...";
 
 /// Totals of one condition over pieces.
 #[derive(Default)]
@@ -210,8 +212,9 @@ fn header(columns: &str) {
     println!("| {columns} |\n|{}", " --- |".repeat(columns.split('|').count()));
 }
 
-fn options(candidates: usize, seed: u64, rerank: Rerank) -> EditOptions {
+fn options(candidates: usize, seed: u64, rerank: Rerank, fim: bool) -> EditOptions {
     EditOptions {
+        fim,
         count: 1,
         candidates,
         length: 4096,
@@ -242,6 +245,8 @@ struct Args {
     voices: usize,
     seed: u64,
     json: Option<PathBuf>,
+    fim: bool,
+    infill_only: bool,
     checkpoints: Vec<PathBuf>,
 }
 
@@ -258,6 +263,8 @@ fn parse() -> Result<Args, Box<dyn std::error::Error>> {
             "--voices" => a.voices = value()?.parse()?,
             "--seed" => a.seed = value()?.parse()?,
             "--json" => a.json = Some(value()?.into()),
+            "--fim" => a.fim = true,
+            "--infill-only" => a.infill_only = true,
             _ => a.checkpoints.push(s.into()),
         }
     }
@@ -305,8 +312,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 let start = (end_beat / 2.0 - a.beats / 2.0).floor();
                 let region = (start, start + a.beats);
-                let run =
-                    |c, r| timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r)));
+                let run = |c, r| {
+                    timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r, a.fim)))
+                };
                 let got = (|| -> Res<_> {
                     let c = ceiling(model, t, &piece, region)?;
                     Ok((c, [run(1, Rerank::Joint)?, run(k, Rerank::Joint)?, run(k, Rerank::Kept)?]))
@@ -337,10 +345,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             // Harmonization under the top line.
-            let Some(melody) = melody_of(&piece) else { continue };
+            let Some(melody) = melody_of(&piece).filter(|_| !a.infill_only) else { continue };
             let beats = (melody.end_tick() as f64 / tpb).ceil() as u64;
-            let run =
-                |c, r| timed(|| edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, r)));
+            let run = |c, r| {
+                timed(|| edit::harmonize(model, t, &melody, &file, a.voices, &options(c, seed, r, a.fim)))
+            };
             let runs = (|| -> Res<_> {
                 Ok([run(1, Rerank::Kept)?, run(k, Rerank::Kept)?, run(k, Rerank::Joint)?])
             })();

@@ -206,6 +206,64 @@ pub(super) fn learn(expected: f64, sampling: f64) -> f64 {
     }
 }
 
+/// Sample the next part of `sch`, an answer in parts of `part_beats` beats (reading the parts
+/// before it), hand it to the player on `channel` and report it; a part ready after its first
+/// beat moves it and the rest of the answer on by whole beats.
+fn next_part(
+    s: &Listener,
+    sch: &mut Scheduled,
+    part_beats: u32,
+    channel: u8,
+    player: &Player,
+    sample: &mut impl FnMut(&Ask) -> Result<Vec<Played>>,
+    report: &mut dyn FnMut(&AnswerReport),
+) -> Result<()> {
+    let Some(rest) = sch.rest else { return Ok(()) };
+    let beats = (rest.end - rest.next).min(i64::from(part_beats)) as u32;
+    let mut history = s.history.clone();
+    let back = |n: &Played| Played { start: n.start - rest.moved, end: n.end - rest.moved, ..*n };
+    history.extend(sch.notes.iter().map(back));
+    let ask = Ask {
+        history: &history,
+        phrase_start: rest.phrase_start,
+        grid: rest.grid,
+        first_beat: rest.next,
+        beats,
+        index: sch.index,
+        below: None,
+        part_of: Some((rest.first, rest.end)),
+    };
+    let t0 = Instant::now();
+    let notes = sample(&ask)?;
+    let sampling = t0.elapsed().as_secs_f64();
+    let ready = s.now();
+    let due = rest.grid.time_of(rest.next as f64) + rest.moved;
+    let late = late_beats(ready, due, rest.grid.beat);
+    let moved = rest.moved + late * rest.grid.beat;
+    let notes: Vec<Played> =
+        notes.into_iter().map(|n| Played { start: n.start + moved, end: n.end + moved, ..n }).collect();
+    report(&AnswerReport {
+        index: sch.index,
+        phrase_notes: s.phrase_notes,
+        bpm: 60.0 / rest.grid.beat,
+        ready_after: ready - rest.released,
+        sampling,
+        due_after: due + late * rest.grid.beat - rest.released,
+        notes: notes.len(),
+        part: rest.part,
+        parts: rest.parts,
+        moved_beats: late as u32,
+    });
+    player.schedule(s.base, sch.index, channel, &notes);
+    sch.notes.extend(notes);
+    let next = rest.next + i64::from(beats);
+    sch.rest = (next < rest.end).then_some(Rest { next, moved, part: rest.part + 1, ..rest });
+    if sch.rest.is_none() {
+        sch.end = sch.notes.iter().map(|n| n.end).fold(sch.due, f64::max);
+    }
+    Ok(())
+}
+
 /// One turn of a session's loop: `Ok(false)` once `stop` is set, an error once a port has gone
 /// away, else whatever came in taken in (`before_key` runs before each key press).
 pub(super) fn listen(
@@ -282,60 +340,11 @@ pub fn run(
         }
         // The next part of an answer in parts, sampled as soon as the one before is handed over
         // (a key pressed meanwhile is heard once it is sampled).
-        if let Some(sch) = scheduled.as_mut() {
-            if let Some(rest) = sch.rest {
-                let beats = (rest.end - rest.next).min(i64::from(part_beats)) as u32;
-                let mut history = s.history.clone();
-                history.extend(sch.notes.iter().map(|n| Played {
-                    start: n.start - rest.moved,
-                    end: n.end - rest.moved,
-                    ..*n
-                }));
-                let ask = Ask {
-                    history: &history,
-                    phrase_start: rest.phrase_start,
-                    grid: rest.grid,
-                    first_beat: rest.next,
-                    beats,
-                    index: sch.index,
-                    below: None,
-                    part_of: Some((rest.first, rest.end)),
-                };
-                let t0 = Instant::now();
-                let notes = match sample(&ask) {
-                    Ok(n) => n,
-                    Err(e) => break Err(e),
-                };
-                let sampling = t0.elapsed().as_secs_f64();
-                let ready = s.now();
-                let due = rest.grid.time_of(rest.next as f64) + rest.moved;
-                let late = late_beats(ready, due, rest.grid.beat);
-                let moved = rest.moved + late * rest.grid.beat;
-                let notes: Vec<Played> = notes
-                    .into_iter()
-                    .map(|n| Played { start: n.start + moved, end: n.end + moved, ..n })
-                    .collect();
-                report(&AnswerReport {
-                    index: sch.index,
-                    phrase_notes: s.phrase_notes,
-                    bpm: 60.0 / rest.grid.beat,
-                    ready_after: ready - rest.released,
-                    sampling,
-                    due_after: due + late * rest.grid.beat - rest.released,
-                    notes: notes.len(),
-                    part: rest.part,
-                    parts: rest.parts,
-                    moved_beats: late as u32,
-                });
-                player.schedule(s.base, sch.index, opts.channel, &notes);
-                sch.notes.extend(notes);
-                let next = rest.next + i64::from(beats);
-                sch.rest = (next < rest.end).then_some(Rest { next, moved, part: rest.part + 1, ..rest });
-                if sch.rest.is_none() {
-                    sch.end = sch.notes.iter().map(|n| n.end).fold(sch.due, f64::max);
-                }
-                continue;
+        if let Some(sch) = scheduled.as_mut().filter(|sch| sch.rest.is_some()) {
+            if let Err(e) = next_part(&s, sch, part_beats, opts.channel, &player, &mut sample, report) {
+                break Err(e);
             }
+            continue;
         }
         let Some(released) = s.released.filter(|_| scheduled.is_none() && !s.onsets.is_empty()) else {
             continue;
