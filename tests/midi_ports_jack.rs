@@ -47,12 +47,25 @@ fn four_notes() -> Piece {
     p
 }
 
+/// Times are counted from the first note-on received, so a first note that goes out late (a
+/// loaded machine once held the studio's first chord back 6-10 ms, every later note on time)
+/// would shift every other time by as much: the times are compared after taking off their
+/// median difference, a constant delay of the whole playback, which is not a rhythm error.
 fn assert_close(what: &str, got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: {got:?} against {want:?}");
-    let mut off: Vec<f64> = got.iter().zip(want).map(|(g, w)| (g - w).abs()).collect();
+    let mut diffs: Vec<f64> = got.iter().zip(want).map(|(g, w)| g - w).collect();
+    diffs.sort_by(f64::total_cmp);
+    let shift = diffs[diffs.len() / 2];
+    let mut off: Vec<f64> = got.iter().zip(want).map(|(g, w)| (g - w - shift).abs()).collect();
     off.sort_by(f64::total_cmp);
     let (median, worst) = (off[off.len() / 2], off[off.len() - 1]);
-    eprintln!("{what}: {} times, median {:.2} ms, worst {:.2} ms off", got.len(), median * 1e3, worst * 1e3);
+    eprintln!(
+        "{what}: {} times, median {:.2} ms, worst {:.2} ms off (after a shift of {:.2} ms)",
+        got.len(),
+        median * 1e3,
+        worst * 1e3,
+        shift * 1e3
+    );
     assert!(
         worst <= WORST && median <= MEDIAN,
         "{what}: off by {:.2} ms (median), up to {:.2} ms: {got:?} against {want:?}",
