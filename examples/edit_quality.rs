@@ -23,7 +23,7 @@
 //! Each candidate samples with seed `seed + piece index`, temperature 1. A piece that fails is
 //! named on stderr and left out of every condition. `--fim`: a checkpoint trained to fill in
 //! the middle reads the music after the region too (`infill --fim`); `--infill-only` skips the
-//! harmonization.
+//! harmonization; `--probe-only` only reads the real regions (FIM against left to right).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,7 @@ use cadenza::metrics::distance::overlapped_area;
 use cadenza::metrics::Features;
 use cadenza::models::{saved, Generator};
 use cadenza::sampler::Sampler;
+use cadenza::tokens::TokenId;
 use cadenza::{Instrument, Piece, Result as Res, Tokenizer};
 use serde_json::{json, Value};
 
@@ -207,6 +208,89 @@ fn ceiling(
     Ok((nats, t.note_count(&all) - t.note_count(&before), region))
 }
 
+/// How well a FIM network reads the real region of `p` (`start..end` beats), against reading it
+/// left to right: nats of the region's real tokens (from the end of the music before it to its
+/// NOTE_OFFs at `end`) and their notes, (1) left to right after all the music before, (2) FIM
+/// with the after cut from the piece's own token stream (a cut as training makes them; the gap
+/// the region's own SHIFTs), (3) FIM as `infill --fim` builds its primer (the kept notes' suffix
+/// from `end`, the gap from the primer's end to `end`), (4) left to right after only the music
+/// before that the FIM primer keeps. `None` when the region has no notes or
+/// cuts no boundary at `end` (a SHIFT across it).
+fn fim_probe(
+    m: &dyn Generator,
+    t: &Tokenizer,
+    p: &Piece,
+    (start, end): (f64, f64),
+    window: usize,
+) -> Res<Option<([f64; 4], usize)>> {
+    use cadenza::models::neural::fim;
+    use cadenza::tokens::Event;
+    let spb = u64::from(t.steps_per_beat().unwrap_or(1));
+    let b = (end * spb as f64).round() as u64;
+    let whole = t.encode(p);
+    let i = t.encode_prefix(p, Some(start), None).len();
+    // From the tokens before `end`, on through the SHIFTs to it and its NOTE_OFFs (an instrument
+    // switch too, when NOTE_OFFs follow it).
+    let mut j = t.encode_prefix(p, Some(end), None).len();
+    let mut now = t.end_step(&whole[..j]);
+    while j < whole.len() {
+        match t.vocab().event(whole[j]) {
+            Event::TimeShift(n) if now + u64::from(n) <= b => now += u64::from(n),
+            Event::NoteOff(_) if now == b => {}
+            Event::Program(..) | Event::Drums(_)
+                if now == b
+                    && whole.get(j + 1).is_some_and(|&x| matches!(t.vocab().event(x), Event::NoteOff(_))) => {
+            }
+            _ => break,
+        }
+        j += 1;
+    }
+    let notes = t.note_count(&whole[..j]) - t.note_count(&whole[..i]);
+    if now != b || notes == 0 {
+        return Ok(None);
+    }
+    let middle = &whole[i..j];
+    let scored = |seq: &[TokenId], from: usize| -> Res<f64> {
+        Ok(m.log_probs(seq)?.iter().skip(from.saturating_sub(1)).sum())
+    };
+    let left_to_right = scored(&whole[..j], i)?;
+    let vocab = t.vocab_size();
+    let fim_of = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<f64> {
+        let (near_before, near_after) = fim::fit(before, after, window, fim::SENTINELS + gap.len());
+        let mut seq = fim::primer(near_before, near_after, Some(gap), vocab);
+        let from = seq.len();
+        seq.extend_from_slice(middle);
+        scored(&seq, from)
+    };
+    let own_gap = t.shift_tokens(t.shifted_steps(middle));
+    let stream = fim_of(&whole[..i], &whole[j..], &own_gap)?;
+    let kept = Piece {
+        instruments: p
+            .instruments
+            .iter()
+            .map(|inst| Instrument {
+                notes: inst
+                    .notes
+                    .iter()
+                    .filter(|n| {
+                        let beat = n.start as f64 / f64::from(p.ticks_per_beat.max(1));
+                        !(start..end).contains(&beat)
+                    })
+                    .copied()
+                    .collect(),
+                ..inst.clone()
+            })
+            .collect(),
+        ..p.clone()
+    };
+    let infill_gap = t.shift_tokens(b.saturating_sub(t.end_step(&whole[..i])));
+    let built = fim_of(&whole[..i], &t.encode_suffix(&kept, b), &infill_gap)?;
+    // Left to right after only as much of the music before as the FIM primer keeps.
+    let (near_before, _) = fim::fit(&whole[..i], &whole[j..], window, fim::SENTINELS + own_gap.len());
+    let near = scored(&[near_before, middle].concat(), near_before.len())?;
+    Ok(Some(([left_to_right, stream, built, near], notes)))
+}
+
 /// A markdown table's head row and rule, from `a | b | c`.
 fn header(columns: &str) {
     println!("| {columns} |\n|{}", " --- |".repeat(columns.split('|').count()));
@@ -247,6 +331,7 @@ struct Args {
     json: Option<PathBuf>,
     fim: bool,
     infill_only: bool,
+    probe_only: bool,
     checkpoints: Vec<PathBuf>,
 }
 
@@ -265,6 +350,7 @@ fn parse() -> Result<Args, Box<dyn std::error::Error>> {
             "--json" => a.json = Some(value()?.into()),
             "--fim" => a.fim = true,
             "--infill-only" => a.infill_only = true,
+            "--probe-only" => (a.fim, a.infill_only, a.probe_only) = (true, true, true),
             _ => a.checkpoints.push(s.into()),
         }
     }
@@ -293,6 +379,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut fill: Vec<Tally> = infill_names.iter().map(|_| Tally::default()).collect();
         let mut harm: Vec<Tally> = harmony_names.iter().map(|_| Tally::default()).collect();
         let (mut short, mut failed, started) = (0, 0, Instant::now());
+        // With --fim: the real regions read left to right, FIM from the token stream, FIM as
+        // infill builds it (nats), and their notes.
+        let window = m.header.hyperparameters["train"]["window"].as_u64().unwrap_or(256) as usize;
+        let (mut probe, mut probe_notes, mut probed) = ([0.0f64; 4], 0usize, 0usize);
         for (i, rel) in tests.iter().enumerate() {
             let file = a.corpus.join(rel);
             let seed = a.seed + i as u64;
@@ -315,6 +405,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let run = |c, r| {
                     timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r, a.fim)))
                 };
+                if a.fim && model.fills_in_the_middle() {
+                    match fim_probe(model, t, &piece, region, window) {
+                        Ok(Some((nats, notes))) => {
+                            probe.iter_mut().zip(nats).for_each(|(sum, x)| *sum += x);
+                            probe_notes += notes;
+                            probed += 1;
+                        }
+                        Ok(None) => {}
+                        Err(e) => eprintln!("{} (FIM probe): {e}", file.display()),
+                    }
+                }
+                if a.probe_only {
+                    continue;
+                }
                 let got = (|| -> Res<_> {
                     let c = ceiling(model, t, &piece, region)?;
                     Ok((c, [run(1, Rerank::Joint)?, run(k, Rerank::Joint)?, run(k, Rerank::Kept)?]))
@@ -392,6 +496,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "| {n} | {} | {} | {bits:.3} | {notes:.2} | {real:.2} | {overlap} | {seconds} | {missed} |",
                 c.pieces, c.after_notes
             );
+        }
+        if probed > 0 {
+            println!("\nThe real regions' notes ({probed} regions, {probe_notes} notes), read:\n");
+            header("reading | bits/note of the region");
+            let names = [
+                "left to right (all the music before)",
+                "FIM, the after cut from the piece's token stream",
+                "FIM, the primer as `infill --fim` builds it",
+                "left to right, the music before cut as the FIM primer cuts it",
+            ];
+            for (n, nats) in names.iter().zip(probe) {
+                println!("| {n} | {:.3} |", -nats / std::f64::consts::LN_2 / probe_notes as f64);
+            }
         }
         if !a.infill_only {
             println!("\nHarmonization, {} voices under the top line:\n", a.voices);
