@@ -256,8 +256,7 @@ fn fim_probe(
     let left_to_right = scored(&whole[..j], i)?;
     let vocab = t.vocab_size();
     let fim_of = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<f64> {
-        let (near_before, near_after) = fim::fit(before, after, window, fim::SENTINELS + gap.len());
-        let mut seq = fim::primer(near_before, near_after, Some(gap), vocab);
+        let mut seq = fim::fitted_primer(before, after, Some(gap), window, vocab);
         let from = seq.len();
         seq.extend_from_slice(middle);
         scored(&seq, from)

@@ -51,6 +51,13 @@ pub struct Played {
     pub end: f64,
 }
 
+impl Played {
+    /// The same note `seconds` later (earlier when negative).
+    pub fn later(self, seconds: f64) -> Played {
+        Played { start: self.start + seconds, end: self.end + seconds, ..self }
+    }
+}
+
 /// What a session asks the model for: `beats` beats from beat `first_beat` of `grid` after
 /// `history` (the session so far, any order), as its answer number `index` (its sampling
 /// stream); accompanying, every note below the pitch `below`. The phrase being answered (whose

@@ -101,8 +101,7 @@ pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     if session.mode == Mode::Answer && session.part_beats.is_none() {
         session.part_beats = auto_part_beats(whole, session.beats, session.wait);
     }
-    let part = session.part_beats.unwrap_or(session.beats).clamp(1, session.beats);
-    let first_part = whole * f64::from(part) / f64::from(session.beats);
+    let first_part = whole * f64::from(session.part()) / f64::from(session.beats);
     session.expected_sampling = session.expected_sampling.max(first_part);
     Ok(Prepared { loaded, opts, session })
 }

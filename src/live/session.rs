@@ -94,6 +94,12 @@ impl Default for SessionOptions {
 }
 
 impl SessionOptions {
+    /// Beats of each part an answer is sampled in: [`SessionOptions::part_beats`], or the whole
+    /// answer, at most the answer's beats.
+    pub fn part(&self) -> u32 {
+        self.part_beats.unwrap_or(self.beats).clamp(1, self.beats.max(1))
+    }
+
     /// A wait of 0-60 s, 1-256 beats, a tempo of 20-400 bpm, a channel of 0-15.
     pub fn validate(&self) -> Result<()> {
         if !(self.wait.is_finite() && (0.0..=60.0).contains(&self.wait)) {
@@ -186,11 +192,6 @@ struct Rest {
     parts: usize,
 }
 
-/// Parts of `part` beats (the last may be shorter) an answer of `beats` beats is sampled in.
-fn parts_of(beats: u32, part: u32) -> usize {
-    beats.div_ceil(part.clamp(1, beats.max(1))) as usize
-}
-
 /// Whole beats of `beat` seconds a part due at `due` moves on when it is ready at `ready`.
 fn late_beats(ready: f64, due: f64, beat: f64) -> f64 {
     ((ready + 0.005 - due) / beat).ceil().max(0.0)
@@ -221,8 +222,7 @@ fn next_part(
     let Some(rest) = sch.rest else { return Ok(()) };
     let beats = (rest.end - rest.next).min(i64::from(part_beats)) as u32;
     let mut history = s.history.clone();
-    let back = |n: &Played| Played { start: n.start - rest.moved, end: n.end - rest.moved, ..*n };
-    history.extend(sch.notes.iter().map(back));
+    history.extend(sch.notes.iter().map(|n| n.later(-rest.moved)));
     let ask = Ask {
         history: &history,
         phrase_start: rest.phrase_start,
@@ -240,8 +240,7 @@ fn next_part(
     let due = rest.grid.time_of(rest.next as f64) + rest.moved;
     let late = late_beats(ready, due, rest.grid.beat);
     let moved = rest.moved + late * rest.grid.beat;
-    let notes: Vec<Played> =
-        notes.into_iter().map(|n| Played { start: n.start + moved, end: n.end + moved, ..n }).collect();
+    let notes: Vec<Played> = notes.into_iter().map(|n| n.later(moved)).collect();
     report(&AnswerReport {
         index: sch.index,
         phrase_notes: s.phrase_notes,
@@ -306,7 +305,7 @@ pub fn run(
     let mut written: Option<Grid> = None;
     let mut summary = Summary::default();
     let mut expected = opts.expected_sampling.max(0.0);
-    let part_beats = opts.part_beats.unwrap_or(opts.beats).clamp(1, opts.beats);
+    let part_beats = opts.part();
     let outcome = loop {
         // A key withdraws the answer before its first beat, interrupts it after.
         let mut on_key = |s: &mut Listener, t: f64| {
@@ -376,9 +375,7 @@ pub fn run(
             part_of: (part_beats < opts.beats).then_some(whole),
         };
         let notes: Vec<Played> = match sample(&ask) {
-            Ok(n) => {
-                n.into_iter().map(|n| Played { start: n.start + onto, end: n.end + onto, ..n }).collect()
-            }
+            Ok(n) => n.into_iter().map(|n| n.later(onto)).collect(),
             Err(e) => break Err(e),
         };
         let sampling = t0.elapsed().as_secs_f64();
@@ -389,11 +386,11 @@ pub fn run(
         let late = late_beats(ready, g.time_of(first as f64), g.beat);
         let shift = late * g.beat;
         let first = first + late as i64;
-        let notes: Vec<Played> =
-            notes.into_iter().map(|n| Played { start: n.start + shift, end: n.end + shift, ..n }).collect();
+        let notes: Vec<Played> = notes.into_iter().map(|n| n.later(shift)).collect();
         summary.answered += 1;
         let due = g.time_of(first as f64);
-        let parts = parts_of(opts.beats, part_beats);
+        // Parts of `part_beats` beats, the last maybe shorter.
+        let parts = opts.beats.div_ceil(part_beats) as usize;
         let rest = (parts > 1).then_some(Rest {
             grid: w,
             first: whole.0,
@@ -463,6 +460,16 @@ mod tests {
         }
     }
 
+    /// The answer's first beat to a [`phrase`] that began at `first_on` and ended at
+    /// `released`: the first beat of its 150 bpm grid after the release and a wait of 0.2 s.
+    fn first_beat_after_wait(first_on: Instant, released: Instant) -> Instant {
+        let mut due = first_on;
+        while due < released + Duration::from_millis(200) {
+            due += Duration::from_millis(400);
+        }
+        due
+    }
+
     #[test]
     fn a_phrase_is_answered_on_the_beat_then_an_interruption_silences_the_answer() {
         let (tx, rx) = channel();
@@ -477,13 +484,7 @@ mod tests {
         });
         let first_on = Instant::now();
         phrase(&tx);
-        let released = Instant::now();
-        // The answer's first beat: the first beat of the 150 bpm grid after release + wait.
-        let grid_beat = Duration::from_millis(400);
-        let mut due = first_on;
-        while due < released + Duration::from_millis(200) {
-            due += grid_beat;
-        }
+        let (due, grid_beat) = (first_beat_after_wait(first_on, Instant::now()), Duration::from_millis(400));
         // Let three answer notes play, then interrupt with a key.
         std::thread::sleep(
             (due + grid_beat * 2 + Duration::from_millis(100)).saturating_duration_since(Instant::now()),
@@ -559,12 +560,7 @@ mod tests {
         });
         let first_on = Instant::now();
         phrase(&tx);
-        let released = Instant::now();
-        let grid_beat = Duration::from_millis(400);
-        let mut due = first_on;
-        while due < released + Duration::from_millis(200) {
-            due += grid_beat;
-        }
+        let (due, grid_beat) = (first_beat_after_wait(first_on, Instant::now()), Duration::from_millis(400));
         let (result, reports) = session.join().unwrap();
         let summary = result.unwrap();
         assert_eq!((summary.answered, summary.played), (1, 1), "{summary:?} {reports:?}");

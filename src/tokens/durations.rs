@@ -93,11 +93,8 @@ pub(super) fn encode(
         }
         match &mut clock {
             Clock::Shifts { now, max_shift } => {
-                let mut gap = n.start - *now;
-                while gap > 0 {
-                    let s = gap.min(*max_shift);
-                    push(&mut out, Event::TimeShift(s as u16));
-                    gap -= s;
+                for shift in super::time_shifts(n.start - *now, *max_shift) {
+                    push(&mut out, shift);
                 }
                 *now = n.start;
             }

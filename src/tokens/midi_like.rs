@@ -106,11 +106,8 @@ pub(super) fn encode(config: &TokenizerConfig, vocab: &Vocab, notes: &[GridNote]
         if e.step as f64 >= cut {
             break;
         }
-        let mut gap = e.step - now;
-        while gap > 0 {
-            let s = gap.min(max_shift);
-            push(&mut out, Event::TimeShift(s as u16));
-            gap -= s;
+        for shift in super::time_shifts(e.step - now, max_shift) {
+            push(&mut out, shift);
         }
         now = e.step;
         if programs && part != Some(e.part) {

@@ -75,6 +75,19 @@ mod grid;
 mod guard;
 pub mod midi_like;
 pub mod settings;
+
+/// A move of time by `steps` grid steps as the encoders write it: SHIFTs of at most
+/// `max_shift` steps, the longest first (`SHIFT_48 SHIFT_48 SHIFT_4` for 100 steps).
+pub(super) fn time_shifts(steps: u64, max_shift: u64) -> impl Iterator<Item = Event> {
+    let max_shift = max_shift.max(1);
+    let mut left = steps;
+    std::iter::from_fn(move || {
+        let s = left.min(max_shift);
+        left -= s;
+        (s > 0).then_some(Event::TimeShift(s as u16))
+    })
+}
+
 #[cfg(test)]
 mod testing;
 pub mod transpose;
@@ -317,14 +330,7 @@ impl Tokenizer {
         if self.config.scheme == Scheme::Remi {
             return Vec::new();
         }
-        let max = u64::from(self.config.max_shift_steps.max(1));
-        let (mut left, mut out) = (steps, Vec::new());
-        while left > 0 {
-            let s = left.min(max);
-            out.extend(self.vocab.id(Event::TimeShift(s as u16)));
-            left -= s;
-        }
-        out
+        time_shifts(steps, u64::from(self.config.max_shift_steps)).filter_map(|e| self.vocab.id(e)).collect()
     }
 
     /// How far the SHIFTs among `tokens` move time, in grid steps (merged tokens expanded); a

@@ -86,6 +86,21 @@ pub fn fit<'a>(
     (&before[before.len() - keep_before..], &after[..keep_after])
 }
 
+/// What a FIM network trained on windows of `window` tokens reads before it writes the middle
+/// between `before` and `after` lasting `gap_tokens`: both cut by [`fit`] to leave the middle
+/// its room, then [`primer`] (`None`: a network of the first layout, without the GAP section).
+pub fn fitted_primer(
+    before: &[TokenId],
+    after: &[TokenId],
+    gap_tokens: Option<&[TokenId]>,
+    window: usize,
+    vocab: usize,
+) -> Vec<TokenId> {
+    let reserved = gap_tokens.map_or(SENTINELS_NO_GAP, |g| SENTINELS + g.len());
+    let (near_before, near_after) = fit(before, after, window, reserved);
+    primer(near_before, near_after, gap_tokens, vocab)
+}
+
 /// What a FIM network reads before it writes the middle between `before` and `after`, which
 /// lasts `gap_tokens` (`None`: a network of the first layout, without the GAP section).
 pub fn primer(

@@ -258,9 +258,7 @@ impl<N: Network> NeuralModel<N> {
             return Err(ModelError::NoFillInTheMiddle(N::KIND.name()).into());
         }
         let gap = (self.sentinels != super::fim::SENTINELS_NO_GAP).then_some(gap);
-        let reserved = self.sentinels + gap.map_or(0, <[TokenId]>::len);
-        let (near_before, near_after) = super::fim::fit(before, after, self.window, reserved);
-        let read = vec![super::fim::primer(near_before, near_after, gap, self.vocab_size); rows];
+        let read = vec![super::fim::fitted_primer(before, after, gap, self.window, self.vocab_size); rows];
         let guarded = vec![before.to_vec(); rows];
         self.sample_rows(&read, Some(&guarded), max_new, sampler, seed)
     }

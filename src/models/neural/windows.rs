@@ -178,6 +178,23 @@ mod tests {
     use super::*;
     use crate::tokens::{Event, TokenizerConfig};
 
+    fn tsd() -> Tokenizer {
+        Tokenizer::new(TokenizerConfig { scheme: crate::tokens::Scheme::Tsd, ..TokenizerConfig::default() })
+            .unwrap()
+    }
+
+    /// A TSD line of `n` notes rising by a semitone from `low`, each of velocity bin 22 and 6
+    /// steps long, note `k` followed by a SHIFT of `shift(k)` steps.
+    fn tsd_line(t: &Tokenizer, low: u8, n: u8, shift: impl Fn(u8) -> u16) -> Vec<TokenId> {
+        let id = |e| t.vocab().id(e).unwrap();
+        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0, 0))];
+        for k in 0..n {
+            seq.extend([id(Event::Pitch(low + k)), id(Event::Velocity(22)), id(Event::Duration(6))]);
+            seq.push(id(Event::TimeShift(shift(k))));
+        }
+        seq
+    }
+
     #[test]
     fn windows_are_real_slices_padded_at_the_end() {
         let t = Tokenizer::new(TokenizerConfig::default()).unwrap();
@@ -254,18 +271,9 @@ mod tests {
     #[test]
     fn fim_windows_state_how_long_their_middle_lasts() {
         use super::super::fim;
-        let t = Tokenizer::new(TokenizerConfig {
-            scheme: crate::tokens::Scheme::Tsd,
-            ..TokenizerConfig::default()
-        })
-        .unwrap();
+        let t = tsd();
         let v = *t.vocab();
-        let id = |e| v.id(e).unwrap();
-        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0, 0))];
-        for k in 0..12u8 {
-            seq.extend([id(Event::Pitch(50 + k)), id(Event::Velocity(22)), id(Event::Duration(6))]);
-            seq.push(id(Event::TimeShift(if k % 3 == 0 { 30 } else { 6 })));
-        }
+        let seq = tsd_line(&t, 50, 12, |k| if k % 3 == 0 { 30 } else { 6 });
         let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap().with_fim(1.0);
         let vocab = t.vocab_size();
         let (mut rows, mut long_gaps) = (0, 0);
@@ -323,24 +331,11 @@ mod tests {
 
     #[test]
     fn tsd_windows_move_pitches_together_and_keep_the_rest() {
-        let t = Tokenizer::new(TokenizerConfig {
-            scheme: crate::tokens::Scheme::Tsd,
-            ..TokenizerConfig::default()
-        })
-        .unwrap();
+        let t = tsd();
         let v = *t.vocab();
-        let id = |e| v.id(e).unwrap();
         // Notes 40, 41, 42, ...: in any window, consecutive pitches differ by exactly 1, moved
         // or not.
-        let mut seq = vec![crate::tokens::BOS, id(Event::Program(0, 0))];
-        for k in 0..40u8 {
-            seq.extend([
-                id(Event::Pitch(40 + k)),
-                id(Event::Velocity(22)),
-                id(Event::Duration(6)),
-                id(Event::TimeShift(6)),
-            ]);
-        }
+        let seq = tsd_line(&t, 40, 40, |_| 6);
         let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap();
         let mut moved = std::collections::BTreeSet::new();
         for step in 0..30 {
