@@ -23,7 +23,8 @@
 //! Each candidate samples with seed `seed + piece index`, temperature 1. A piece that fails is
 //! named on stderr and left out of every condition. `--fim`: a checkpoint trained to fill in
 //! the middle reads the music after the region too (`infill --fim`); `--infill-only` skips the
-//! harmonization; `--probe-only` only reads the real regions (FIM against left to right).
+//! harmonization; `--probe-only` only reads the real regions (FIM against left to right, in
+//! all and by where in the region a token lies: its first 4 tokens, the next 8, the rest).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -216,13 +217,27 @@ fn ceiling(
 /// from `end`, the gap from the primer's end to `end`), (4) left to right after only the music
 /// before that the FIM primer keeps. `None` when the region has no notes or
 /// cuts no boundary at `end` (a SHIFT across it).
+/// Where in the middle the probe splits its tokens: the first 4, the next 8, the rest.
+const MIDDLE_SPANS: [(usize, usize); 3] = [(0, 4), (4, 12), (12, usize::MAX)];
+
+/// What [`fim_probe`] read of one region.
+struct Probe {
+    /// Nats of the region's tokens: left to right, FIM from the stream, FIM as infill builds
+    /// it, left to right after the FIM primer's cut of the music before.
+    nats: [f64; 4],
+    notes: usize,
+    /// Per [`MIDDLE_SPANS`] span of the middle's tokens: nats FIM (from the stream), nats left
+    /// to right (the FIM cut), tokens.
+    spans: [(f64, f64, usize); 3],
+}
+
 fn fim_probe(
     m: &dyn Generator,
     t: &Tokenizer,
     p: &Piece,
     (start, end): (f64, f64),
     window: usize,
-) -> Res<Option<([f64; 4], usize)>> {
+) -> Res<Option<Probe>> {
     use cadenza::models::neural::fim;
     use cadenza::tokens::Event;
     let spb = u64::from(t.steps_per_beat().unwrap_or(1));
@@ -250,19 +265,25 @@ fn fim_probe(
         return Ok(None);
     }
     let middle = &whole[i..j];
-    let scored = |seq: &[TokenId], from: usize| -> Res<f64> {
-        Ok(m.log_probs(seq)?.iter().skip(from.saturating_sub(1)).sum())
+    // The log-probabilities of the tokens of `seq` from `from` on.
+    let per_token = |seq: &[TokenId], from: usize| -> Res<Vec<f64>> {
+        Ok(m.log_probs(seq)?.into_iter().skip(from.saturating_sub(1)).collect())
     };
+    let scored = |seq: &[TokenId], from: usize| -> Res<f64> { Ok(per_token(seq, from)?.iter().sum()) };
     let left_to_right = scored(&whole[..j], i)?;
     let vocab = t.vocab_size();
-    let fim_of = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<f64> {
+    let fim_tokens = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<Vec<f64>> {
         let mut seq = fim::fitted_primer(before, after, Some(gap), window, vocab);
         let from = seq.len();
         seq.extend_from_slice(middle);
-        scored(&seq, from)
+        per_token(&seq, from)
+    };
+    let fim_of = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<f64> {
+        Ok(fim_tokens(before, after, gap)?.iter().sum())
     };
     let own_gap = t.shift_tokens(t.shifted_steps(middle));
-    let stream = fim_of(&whole[..i], &whole[j..], &own_gap)?;
+    let stream_tokens = fim_tokens(&whole[..i], &whole[j..], &own_gap)?;
+    let stream = stream_tokens.iter().sum();
     let kept = Piece {
         instruments: p
             .instruments
@@ -286,8 +307,13 @@ fn fim_probe(
     let built = fim_of(&whole[..i], &t.encode_suffix(&kept, b), &infill_gap)?;
     // Left to right after only as much of the music before as the FIM primer keeps.
     let (near_before, _) = fim::fit(&whole[..i], &whole[j..], window, fim::SENTINELS + own_gap.len());
-    let near = scored(&[near_before, middle].concat(), near_before.len())?;
-    Ok(Some(([left_to_right, stream, built, near], notes)))
+    let near_tokens = per_token(&[near_before, middle].concat(), near_before.len())?;
+    let near = near_tokens.iter().sum();
+    let spans = MIDDLE_SPANS.map(|(a, b)| {
+        let (b, a) = (b.min(middle.len()), a.min(middle.len()));
+        (stream_tokens[a..b].iter().sum(), near_tokens[a..b].iter().sum(), b - a)
+    });
+    Ok(Some(Probe { nats: [left_to_right, stream, built, near], notes, spans }))
 }
 
 /// A markdown table's head row and rule, from `a | b | c`.
@@ -382,6 +408,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // infill builds it (nats), and their notes.
         let window = m.header.hyperparameters["train"]["window"].as_u64().unwrap_or(256) as usize;
         let (mut probe, mut probe_notes, mut probed) = ([0.0f64; 4], 0usize, 0usize);
+        let mut spans = [(0.0f64, 0.0f64, 0usize); 3];
         for (i, rel) in tests.iter().enumerate() {
             let file = a.corpus.join(rel);
             let seed = a.seed + i as u64;
@@ -406,9 +433,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 if a.fim && model.fills_in_the_middle() {
                     match fim_probe(model, t, &piece, region, window) {
-                        Ok(Some((nats, notes))) => {
-                            probe.iter_mut().zip(nats).for_each(|(sum, x)| *sum += x);
-                            probe_notes += notes;
+                        Ok(Some(got)) => {
+                            probe.iter_mut().zip(got.nats).for_each(|(sum, x)| *sum += x);
+                            for (sum, x) in spans.iter_mut().zip(got.spans) {
+                                (sum.0, sum.1, sum.2) = (sum.0 + x.0, sum.1 + x.1, sum.2 + x.2);
+                            }
+                            probe_notes += got.notes;
                             probed += 1;
                         }
                         Ok(None) => {}
@@ -507,6 +537,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ];
             for (n, nats) in names.iter().zip(probe) {
                 println!("| {n} | {:.3} |", -nats / std::f64::consts::LN_2 / probe_notes as f64);
+            }
+            println!("\nWhere in the region FIM loses (bits/token, FIM from the stream against left to right after the FIM cut):\n");
+            header("tokens of the region | tokens | FIM | left to right | difference");
+            for ((a, b), (fim, l2r, n)) in MIDDLE_SPANS.iter().zip(spans) {
+                let bits = |nats: f64| -nats / std::f64::consts::LN_2 / n.max(1) as f64;
+                let span =
+                    if *b == usize::MAX { format!("{}th on", a + 1) } else { format!("{}-{}", a + 1, b) };
+                println!(
+                    "| {span} | {n} | {:.3} | {:.3} | {:+.3} |",
+                    bits(fim),
+                    bits(l2r),
+                    bits(fim) - bits(l2r)
+                );
             }
         }
         if !a.infill_only {

@@ -8,16 +8,18 @@
 //! phrase's own grid after the wait, median and 95th percentile; measured at the client, whose
 //! reading of `cadenza:out` trails one JACK period of 2.7 ms in the graph), the time cadenza
 //! took to have the answer ready after the last key went up (median, p95; from its report), how
-//! many phrases were answered, how many phrases the key finder places in the key they were
-//! written in (Aarden-Essen, the profile cadenza chooses answers by, and Krumhansl-Kessler, a
-//! second opinion), how many answers each places in the phrase's key and in the key it hears in
-//! the phrase, how many the first places in the phrase's key or a related one (its relative
+//! many phrases were answered, how many phrases are heard in the key they were written in (by
+//! the session, `cadenza::live::answer::session_key`: both profiles, the last note counting
+//! double; by the key finder's Aarden-Essen and Krumhansl-Kessler profiles each alone), how
+//! many answers each profile alone (and both together, as cadenza chooses its answers) places
+//! in the phrase's key, how many answers each profile places in the key the session hears in
+//! the phrase, how many Aarden-Essen places in the phrase's key or a related one (its relative
 //! minor, the keys a fifth either side), and the share of the answers' sounding time on the
 //! phrase key's scale (7 of 12 pitch classes: about 58% for notes drawn at random).
 //! Answers sampled in parts (`--part-beats`, or picked by `cadenza live` for a slow model):
 //! the parts after the first, and how many of them were ready only after their first beat.
-//! `--chromatic`, `--no-cadence`, `--tonic-weight` and `--part-beats` are passed to `cadenza
-//! live`.
+//! `--chromatic`, `--no-cadence`, `--tonic-weight`, `--part-beats`, `--candidates` and
+//! `--threads` are passed to `cadenza live`.
 //!
 //! ```sh
 //! cargo build --release --bin cadenza --example live_latency
@@ -36,6 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cadenza::key::{finder, Key, Mode};
+use cadenza::live::answer::{session_key, Played};
 use cadenza::midi::{Note, Piece};
 use rand::{Rng, SeedableRng};
 
@@ -145,9 +148,17 @@ fn main() -> Result<(), String> {
     let no_cadence = argv.iter().any(|a| a == "--no-cadence");
     let walk = argv.iter().any(|a| a == "--walk");
     let flags = ["--verbose", "--chromatic", "--no-cadence", "--walk"];
-    let candidates: u32 = args::arg(&argv, "--candidates", 4)?;
+    // Not given: `cadenza live` picks them (4, or up to 16 for a quick model).
+    let candidates: Option<u32> = match args::arg(&argv, "--candidates", String::new())? {
+        s if s.is_empty() => None,
+        s => Some(s.parse().map_err(|_| "--candidates needs a number")?),
+    };
     let context: u32 = args::arg(&argv, "--context-beats", 16)?;
     let tonic_weight: f64 = args::arg(&argv, "--tonic-weight", cadenza::live::answer::DEFAULT_TONIC_WEIGHT)?;
+    let threads: Option<u32> = match args::arg(&argv, "--threads", String::new())? {
+        s if s.is_empty() => None,
+        s => Some(s.parse().map_err(|_| "--threads needs a number")?),
+    };
     let part_beats: Option<u32> = match args::arg(&argv, "--part-beats", String::new())? {
         s if s.is_empty() => None,
         s => Some(s.parse().map_err(|_| "--part-beats needs a number of beats")?),
@@ -172,7 +183,7 @@ fn main() -> Result<(), String> {
     let (active, traffic) = jack::test_client(&server, "keys", true);
     let client = active.as_client();
     println!(
-        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases in their key (AE / KK) | answers in the phrase's key (AE / KK) | answers in the key the phrase is heard in (AE / KK) | in a related key (AE) | answer time on the key's scale | later parts (late) |"
+        "| checkpoint | answered | latency median | p95 | ready after release, median | p95 | phrases in their key (session / AE / KK) | answers in the phrase's key (AE / KK / both) | answers in the key the session hears in the phrase (AE / KK) | in a related key (AE) | answer time on the key's scale | later parts (late) |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for ckpt in &ckpts {
@@ -188,7 +199,9 @@ fn main() -> Result<(), String> {
                 &wait.to_string(),
             ])
             .args(["--answer-beats", &beats.to_string(), "--rng-seed", &seed.to_string()])
-            .args(["--context-beats", &context.to_string(), "--candidates", &candidates.to_string()])
+            .args(["--context-beats", &context.to_string()])
+            .args(candidates.iter().flat_map(|c| ["--candidates".to_string(), c.to_string()]))
+            .args(threads.iter().flat_map(|c| ["--threads".to_string(), c.to_string()]))
             .args(chromatic.then_some("--chromatic"))
             .args(no_cadence.then_some("--no-cadence"))
             .args(["--tonic-weight", &tonic_weight.to_string()])
@@ -216,7 +229,7 @@ fn main() -> Result<(), String> {
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let (mut late, mut in_key, mut kk_key, mut near_key, mut answered) = (Vec::new(), 0, 0, 0, 0);
-        let (mut phrase_in_key, mut as_heard) = (0, 0);
+        let (mut phrase_in_key, mut as_heard, mut session_in_key, mut both_in_key) = (0, 0, 0, 0);
         let (mut phrase_kk_in_key, mut kk_in_key) = (0, 0);
         let (mut in_scale, mut all_beats) = (0.0, 0.0);
         let mut tonic = 0;
@@ -277,15 +290,30 @@ fn main() -> Result<(), String> {
             if phrase_heard.as_ref().is_some_and(|k| k.key == p.key) {
                 phrase_in_key += 1;
             }
-            // The answer in the key the phrase is heard in; and a second opinion, with the
-            // profile cadenza does not choose its answers by.
-            if phrase_heard.zip(heard.as_ref()).is_some_and(|(a, b)| a.key == b.key) {
+            // The key the session hears in the phrase (both profiles, its last note counting
+            // double), and the answer in it by each profile alone (cadenza chooses its answers
+            // by the two together).
+            let as_played: Vec<Played> = p
+                .notes
+                .iter()
+                .map(|&(on, pitch, off)| Played {
+                    pitch,
+                    velocity: 80,
+                    start: on as f64 / 1e6,
+                    end: off as f64 / 1e6,
+                })
+                .collect();
+            let session = session_key(&as_played, None, None);
+            session_in_key += usize::from(session == Some(p.key));
+            if session.zip(heard.as_ref()).is_some_and(|(a, b)| a == b.key) {
                 as_heard += 1;
             }
             let kk = |piece: &Piece| finder::key_of_notes(piece, None, finder::Profile::KrumhanslKessler);
-            if kk(&played).zip(kk(&piece)).is_some_and(|(a, b)| a.key == b.key) {
+            if session.zip(kk(&piece)).is_some_and(|(a, b)| a == b.key) {
                 kk_key += 1;
             }
+            let both = finder::find_key_by_both(&finder::pitch_class_beats(&piece, None));
+            both_in_key += usize::from(both.is_some_and(|k| k.key == p.key));
             phrase_kk_in_key += usize::from(kk(&played).is_some_and(|k| k.key == p.key));
             kk_in_key += usize::from(kk(&piece).is_some_and(|k| k.key == p.key));
             if heard.as_ref().is_some_and(|k| k.key == p.key) {
@@ -342,7 +370,7 @@ fn main() -> Result<(), String> {
         let parts = lines.iter().filter(|l| l.contains(" part ")).count();
         let late_parts = lines.iter().filter(|l| l.contains(" part ") && l.contains("(late")).count();
         println!(
-            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {phrase_in_key} / {phrase_kk_in_key} of {answered} | {in_key} / {kk_in_key} of {answered} | {as_heard} / {kk_key} of {answered} | {near_key}/{answered} | {:.0}% | {parts} ({late_parts}) |",
+            "| {ckpt} | {answered}/{phrases} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {session_in_key} / {phrase_in_key} / {phrase_kk_in_key} of {answered} | {in_key} / {kk_in_key} / {both_in_key} of {answered} | {as_heard} / {kk_key} of {answered} | {near_key}/{answered} | {:.0}% | {parts} ({late_parts}) |",
             percentile(&late, 0.5),
             percentile(&late, 0.95),
             percentile(&ready, 0.5),

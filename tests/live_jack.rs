@@ -123,6 +123,15 @@ fn live_answers_phrases_on_the_beat_and_releases_every_note() {
     assert!(reports.iter().filter(|l| l.starts_with("answer ")).count() >= 4, "{reports:?}");
     assert!(reports[0].contains("bpm"), "{reports:?}");
     assert!(stderr.contains("interrupted"), "{stderr}");
+    // A quick model (a Markov chain samples an answer in milliseconds) chooses each answer among
+    // more candidates than the 4 of the default, as many as fit in the wait.
+    let chosen: usize = stderr
+        .split("each chosen from ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(chosen > 4 && chosen <= cadenza::live::MAX_AUTO_CANDIDATES, "{stderr}");
 
     // An answer in parts of one beat: each part sampled while the one before plays, the whole
     // on its beats as if sampled at once; one answer played, and the command ends by itself.

@@ -78,16 +78,21 @@ pub struct Args {
     #[arg(long, value_name = "W", default_value_t = cadenza::live::answer::DEFAULT_TONIC_WEIGHT)]
     tonic_weight: f64,
     /// Answers sampled (in one batch) for each one played: the one that fits the session's key
-    /// best is played.
-    #[arg(long, value_name = "K", default_value_t = cadenza::live::answer::DEFAULT_CANDIDATES as u16,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    candidates: u16,
+    /// best is played [default: 4, or up to 16 for a model quick enough to sample them within
+    /// the wait].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=64))]
+    candidates: Option<u16>,
     /// Answer in this key (a key-relative checkpoint; see `generate --key`).
     #[arg(long, value_name = "KEY", value_parser = super::options::parse_key)]
     key: Option<cadenza::key::Key>,
     /// Device for LSTM and Transformer checkpoints: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Threads an LSTM or Transformer samples with on the CPU (an answer is many small steps:
+    /// one thread keeps them on time when other programs are busy; more may help a large model
+    /// on an idle machine).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
     #[command(flatten)]
     guard: GuardArgs,
     /// With --max-copy: the corpus folder whose training split answers may not copy
@@ -123,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             keep_key: !args.chromatic,
             cadence: !args.no_cadence,
             tonic_weight: args.tonic_weight,
-            candidates: usize::from(args.candidates),
+            candidates: args.candidates.map_or(cadenza::live::answer::DEFAULT_CANDIDATES, usize::from),
             ..AnswerOptions::default()
         },
         session: SessionOptions {
@@ -138,6 +143,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         guard: args.guard.guard(),
         copy_corpus: args.corpus,
+        auto_candidates: args.candidates.is_none(),
+        cpu_threads: Some(usize::from(args.threads)),
     };
     // The model first: a bad checkpoint or option is said before any port is touched.
     let prepared = cadenza::live::prepare(&request)?;
@@ -152,10 +159,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("warning: cannot install the Ctrl-C handler ({e})");
     }
     let doing = if mode == Mode::Accompany { "accompanying" } else { "answering" };
-    let parts = match prepared.part_beats() {
+    let mut parts = match prepared.part_beats() {
         Some(p) if mode == Mode::Answer && p < beats => format!(", answers in parts of {p} beats"),
         _ => String::new(),
     };
+    if mode == Mode::Answer && args.candidates.is_none() {
+        parts += &format!(", each chosen from {} candidates", prepared.candidates());
+    }
     eprintln!("listening on {input}, {doing} on {output}{parts} (Ctrl-C to end)");
     let summary = prepared.serve(&ports.input, ports.sink, &stop, &mut |r| {
         if mode == Mode::Accompany {

@@ -15,6 +15,10 @@
 //!
 //! The ports themselves (JACK, ALSA) are in `crate::play`, which turns them into
 //! [`session::Incoming`] and a [`session::Sink`].
+//!
+//! [`prepare`] times one answer before the session and fits the work to the wait: a slow model
+//! answers in parts ([`auto_part_beats`]), a quick one chooses each answer among more candidates
+//! ([`auto_candidates`]).
 
 pub mod accompany;
 pub mod answer;
@@ -49,6 +53,16 @@ pub struct LiveRequest {
     /// With `guard.max_copy`: the corpus whose training split answers may not copy (`None`:
     /// the one the checkpoint records).
     pub copy_corpus: Option<PathBuf>,
+    /// Answering, choose each answer from more candidates than `answer.candidates` when the
+    /// model is quick enough to sample them within the wait (see [`auto_candidates`]).
+    pub auto_candidates: bool,
+    /// Threads libtorch samples with on the CPU, for the whole process (`None`: libtorch's
+    /// own choice, every core). One keeps a small network's answers on time on a busy machine:
+    /// an answer is many small steps, and a second thread waiting for a core that another
+    /// program holds stalls each of them (on the 2-core VM beside a training run, the Bach
+    /// Transformer's 1-beat parts took 0.4-0.9 s on two threads; its 4-beat parts fit the wait
+    /// on one).
+    pub cpu_threads: Option<usize>,
 }
 
 /// A model loaded and checked for a live session (see [`prepare`]).
@@ -71,6 +85,9 @@ impl std::fmt::Debug for Prepared {
 pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     request.session.validate()?;
     request.answer.validate()?;
+    if let Some(threads) = request.cpu_threads {
+        crate::models::neural::set_cpu_threads(threads);
+    }
     let loaded = saved::load(&request.checkpoint, &request.device)?;
     let copies = crate::generate::copies_for(
         &loaded,
@@ -96,8 +113,13 @@ pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     answer(&loaded.model, &loaded.tokenizer, &warm_up(usize::MAX), &opts)?;
     let t0 = std::time::Instant::now();
     answer(&loaded.model, &loaded.tokenizer, &warm_up(usize::MAX - 1), &opts)?;
-    let whole = t0.elapsed().as_secs_f64();
+    let mut whole = t0.elapsed().as_secs_f64();
     let mut session = request.session.clone();
+    if session.mode == Mode::Answer && request.auto_candidates {
+        let candidates = auto_candidates(whole, opts.candidates, session.wait);
+        whole *= candidates as f64 / opts.candidates.max(1) as f64;
+        opts.candidates = candidates;
+    }
     if session.mode == Mode::Answer && session.part_beats.is_none() {
         session.part_beats = auto_part_beats(whole, session.beats, session.wait);
     }
@@ -106,8 +128,29 @@ pub fn prepare(request: &LiveRequest) -> Result<Prepared> {
     Ok(Prepared { loaded, opts, session })
 }
 
-/// Share of the wait that sampling an answer's first part may take when parts are picked.
+/// Share of the wait that sampling an answer's first part may take when parts are picked, or
+/// a whole answer when candidates are.
 const PART_SHARE_OF_WAIT: f64 = 0.4;
+
+/// Most candidates [`auto_candidates`] picks.
+pub const MAX_AUTO_CANDIDATES: usize = 16;
+
+/// The candidates an answer is chosen from when a whole answer from `candidates` of them
+/// takes `whole` seconds to sample and the session waits `wait` seconds: as many as still fit
+/// in [`PART_SHARE_OF_WAIT`] of the wait, reckoning their time in proportion (batched sampling
+/// grows more slowly), from `candidates` up to [`MAX_AUTO_CANDIDATES`]. A quick model spends
+/// the wait choosing: of more answers, the one that states the key best is played (the
+/// Markov chain's answers were in the phrase's key 9 times in 20 from 4, 16 from 16).
+pub fn auto_candidates(whole: f64, candidates: usize, wait: f64) -> usize {
+    let candidates = candidates.max(1);
+    let per_candidate = whole / candidates as f64;
+    let fit =
+        if per_candidate > 0.0 { (PART_SHARE_OF_WAIT * wait / per_candidate).floor() } else { f64::INFINITY };
+    if fit.is_nan() {
+        return candidates;
+    }
+    (fit.min(MAX_AUTO_CANDIDATES as f64) as usize).max(candidates)
+}
 
 /// The parts an answer of `beats` beats is sampled in when a whole one takes `whole` seconds to
 /// sample and the session waits `wait` seconds: `None` (the whole answer at once) when that
@@ -139,12 +182,32 @@ mod tests {
         // No wait: every answer is late anyway, in parts of one beat.
         assert_eq!(auto_part_beats(0.01, 8, 0.0), Some(1));
     }
+
+    #[test]
+    fn a_quick_model_chooses_among_as_many_candidates_as_fit_the_wait() {
+        // 4 candidates in 2 ms (the Markov chain): the most, 16.
+        assert_eq!(auto_candidates(0.002, 4, 0.5), MAX_AUTO_CANDIDATES);
+        // 4 in 40 ms, 10 ms each: 0.2 s holds 20, so 16; in 80 ms: 10.
+        assert_eq!(auto_candidates(0.04, 4, 0.5), 16);
+        assert_eq!(auto_candidates(0.08, 4, 0.5), 10);
+        // A slow model (answers in parts) keeps the candidates asked for, never fewer.
+        assert_eq!(auto_candidates(0.6, 4, 0.5), 4);
+        assert_eq!(auto_candidates(0.3, 1, 0.5), 1);
+        // No wait: no time to choose; no time measured: the most.
+        assert_eq!(auto_candidates(0.01, 4, 0.0), 4);
+        assert_eq!(auto_candidates(0.0, 4, 0.5), MAX_AUTO_CANDIDATES);
+    }
 }
 
 impl Prepared {
     /// The beats of each part answers are sampled in (`None`: whole), as [`prepare`] set them.
     pub fn part_beats(&self) -> Option<u32> {
         self.session.part_beats
+    }
+
+    /// The candidates each answer is chosen from, as [`prepare`] set them.
+    pub fn candidates(&self) -> usize {
+        self.opts.candidates
     }
 
     /// Answer the player on `input` through `sink` until `stop` (see [`session::run`]);

@@ -190,6 +190,15 @@ fn parse_device_name(name: &str) -> Result<DeviceName> {
     })
 }
 
+/// Run libtorch's CPU work on `threads` threads, for the whole process (its intra-op pool;
+/// at least 1). Without libtorch (no `lstm` feature) there is nothing to set.
+pub fn set_cpu_threads(threads: usize) {
+    #[cfg(feature = "lstm")]
+    tch::set_num_threads(threads.clamp(1, i32::MAX as usize) as i32);
+    #[cfg(not(feature = "lstm"))]
+    let _ = threads;
+}
+
 #[cfg(feature = "lstm")]
 /// The device `name` (`auto|cpu|cuda|cuda:N`) stands for on this machine: `auto` is the first
 /// GPU when CUDA is available, else the CPU. Asking for a GPU that is not there is an error.

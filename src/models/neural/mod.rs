@@ -58,6 +58,7 @@ use crate::models::ModelKind;
 
 #[cfg(feature = "lstm")]
 pub use config::parse_device;
+pub use config::set_cpu_threads;
 pub use config::TrainConfig;
 #[cfg(feature = "lstm")]
 pub use model::NeuralModel;
