@@ -236,7 +236,7 @@ fn fim_probe(
     t: &Tokenizer,
     p: &Piece,
     (start, end): (f64, f64),
-    window: usize,
+    (window, order): (usize, cadenza::models::neural::fim::Order),
 ) -> Res<Option<Probe>> {
     use cadenza::models::neural::fim;
     use cadenza::tokens::Event;
@@ -273,7 +273,7 @@ fn fim_probe(
     let left_to_right = scored(&whole[..j], i)?;
     let vocab = t.vocab_size();
     let fim_tokens = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<Vec<f64>> {
-        let mut seq = fim::fitted_primer(before, after, Some(gap), window, vocab);
+        let mut seq = fim::fitted_primer(before, after, Some(gap), window, vocab, order);
         let from = seq.len();
         seq.extend_from_slice(middle);
         per_token(&seq, from)
@@ -407,6 +407,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // With --fim: the real regions read left to right, FIM from the token stream, FIM as
         // infill builds it (nats), and their notes.
         let window = m.header.hyperparameters["train"]["window"].as_u64().unwrap_or(256) as usize;
+        let order = m.header.hyperparameters["train"]["fim_order"].as_str().unwrap_or("psm").parse()?;
         let (mut probe, mut probe_notes, mut probed) = ([0.0f64; 4], 0usize, 0usize);
         let mut spans = [(0.0f64, 0.0f64, 0usize); 3];
         for (i, rel) in tests.iter().enumerate() {
@@ -432,7 +433,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     timed(|| edit::infill(model, t, &piece, &file, region, &options(c, seed, r, a.fim)))
                 };
                 if a.fim && model.fills_in_the_middle() {
-                    match fim_probe(model, t, &piece, region, window) {
+                    match fim_probe(model, t, &piece, region, (window, order)) {
                         Ok(Some(got)) => {
                             probe.iter_mut().zip(got.nats).for_each(|(sum, x)| *sum += x);
                             for (sum, x) in spans.iter_mut().zip(got.spans) {

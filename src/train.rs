@@ -509,7 +509,14 @@ fn train_neural<N: crate::models::neural::Network>(
         train_cfg.window,
         train_cfg.lr,
         if train_cfg.fim_rate > 0.0 {
-            format!(", fill in the middle on {:.0}% of windows", train_cfg.fim_rate * 100.0)
+            format!(
+                ", fill in the middle on {:.0}% of windows ({})",
+                train_cfg.fim_rate * 100.0,
+                match train_cfg.fim_order {
+                    crate::models::neural::fim::Order::Psm => "prefix, suffix, middle",
+                    crate::models::neural::fim::Order::Spm => "suffix, prefix, middle",
+                }
+            )
         } else {
             String::new()
         },

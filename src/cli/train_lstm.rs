@@ -106,6 +106,15 @@ pub struct LstmArgs {
     /// --fim` reads the music after the region too (0: left to right only).
     #[arg(long, value_name = "RATE")]
     pub fim_rate: Option<f64>,
+    /// The order of the FIM windows: `psm` (PREFIX prefix SUFFIX suffix GAP gap MIDDLE middle)
+    /// or `spm` (SUFFIX suffix GAP gap PREFIX prefix MIDDLE middle: the music before right
+    /// before the middle, as a left-to-right model reads it) [default: psm]
+    #[arg(long, value_name = "ORDER", requires = "fim_rate", value_parser = parse_fim_order)]
+    pub fim_order: Option<cadenza::models::neural::fim::Order>,
+}
+
+fn parse_fim_order(s: &str) -> Result<cadenza::models::neural::fim::Order, String> {
+    s.parse().map_err(|e: cadenza::Error| e.to_string())
 }
 
 impl LstmArgs {
@@ -169,6 +178,7 @@ impl LstmArgs {
             bf16: self.bf16,
             checkpoint_every: self.checkpoint_every,
             fim_rate: self.fim_rate,
+            fim_order: self.fim_order,
         }
     }
 }

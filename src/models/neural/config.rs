@@ -54,6 +54,9 @@ pub struct TrainConfig {
     /// [`super::fim`]); 0 (the default) trains left to right only. A network trained with a
     /// rate above 0 has [`super::fim::SENTINELS`] more tokens than the tokenizer.
     pub fim_rate: f64,
+    /// The order FIM windows are written in ([`super::fim::Order`]; PSM by default, and for
+    /// checkpoints that do not say).
+    pub fim_order: super::fim::Order,
     /// Seed of the windows, transpositions, dropout and initial weights.
     pub seed: u64,
 }
@@ -80,6 +83,7 @@ impl Default for TrainConfig {
             checkpoint_every: 500,
             valid_max_tokens: 0,
             fim_rate: 0.0,
+            fim_order: super::fim::Order::default(),
             seed: 0,
         }
     }

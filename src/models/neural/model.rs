@@ -32,6 +32,8 @@ pub struct NeuralModel<N: Network> {
     pub(crate) sentinels: usize,
     /// The training window (tokens): a FIM primer is cut to fit it (see [`super::fim::fit`]).
     pub(crate) window: usize,
+    /// The order a FIM network reads the music around a middle in.
+    pub(crate) fim_order: super::fim::Order,
     device: Device,
     /// libtorch tensors are `Send` but not `Sync`; the lock makes the model shareable.
     net: Mutex<N>,
@@ -49,6 +51,7 @@ impl<N: Network + std::fmt::Debug> std::fmt::Debug for NeuralModel<N> {
             .field("vocab_size", &self.vocab_size)
             .field("sentinels", &self.sentinels)
             .field("window", &self.window)
+            .field("fim_order", &self.fim_order)
             .field("device", &self.device)
             .field("net", &self.net)
             .field("kept", &self.kept)
@@ -63,18 +66,20 @@ impl<N: Network> NeuralModel<N> {
     }
 
     pub(crate) fn from_net(net: N) -> Self {
-        Self::from_net_with(net, 0, TrainConfig::default().window)
+        Self::from_net_with(net, 0, &TrainConfig::default())
     }
 
-    /// A model of `net`, whose last `sentinels` tokens are FIM sentinels, trained on windows
-    /// of `window` tokens.
-    pub(crate) fn from_net_with(net: N, sentinels: usize, window: usize) -> Self {
+    /// A model of `net`, whose last `sentinels` tokens are FIM sentinels, trained with `train`'s
+    /// window and FIM order.
+    pub(crate) fn from_net_with(net: N, sentinels: usize, train: &TrainConfig) -> Self {
+        let (window, fim_order) = (train.window, train.fim_order);
         let sentinels = sentinels.min(net.vocab() as usize);
         NeuralModel {
             config: net.config().clone(),
             vocab_size: net.vocab() as usize - sentinels,
             sentinels,
             window: window.max(1),
+            fim_order,
             device: net.device(),
             net: Mutex::new(net),
             kept: Mutex::new(None),
@@ -172,7 +177,7 @@ impl<N: Network> NeuralModel<N> {
         let payload = |e| bad(CheckpointError::Payload { format: PAYLOAD_FORMAT, source: Box::new(e) });
         let (config, train) = parse_hyperparameters::<N::Config>(&header.hyperparameters).map_err(bad)?;
         let sentinels = train.as_ref().map_or(0, TrainConfig::sentinels);
-        let window = train.as_ref().map_or(TrainConfig::default().window, |t| t.window);
+        let train = train.unwrap_or_default();
         if header.payload_format != PAYLOAD_FORMAT {
             let found = header.payload_format.clone();
             return Err(bad(CheckpointError::PayloadFormat { found, expected: PAYLOAD_FORMAT }));
@@ -180,7 +185,7 @@ impl<N: Network> NeuralModel<N> {
         let tensors = payload::decode(bytes).map_err(payload)?;
         let net = N::new(config, header.vocab.len() + sentinels, device).map_err(payload)?;
         net.load_named(&tensors).map_err(payload)?;
-        Ok(Self::from_net_with(net, sentinels, window))
+        Ok(Self::from_net_with(net, sentinels, &train))
     }
 }
 

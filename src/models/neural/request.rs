@@ -29,6 +29,7 @@ pub struct TrainOverrides {
     pub bf16: bool,
     pub checkpoint_every: Option<u64>,
     pub fim_rate: Option<f64>,
+    pub fim_order: Option<super::fim::Order>,
 }
 
 impl TrainOverrides {
@@ -48,7 +49,8 @@ impl TrainOverrides {
             transpose,
             device,
             checkpoint_every,
-            fim_rate
+            fim_rate,
+            fim_order
         );
         if self.steps.is_some() {
             c.steps = self.steps;

@@ -240,7 +240,8 @@ impl<N: Network> NeuralModel<N> {
 
     /// Sample `rows` middles between `before` and `after`, lasting `gap` (time tokens), with a
     /// FIM network (the fallible form of [`Generator::generate_middles`]): each row reads
-    /// `PREFIX before SUFFIX after GAP gap MIDDLE` (see [`super::fim`]; a network of the first
+    /// `PREFIX before SUFFIX after GAP gap MIDDLE`, or `SUFFIX after GAP gap PREFIX before
+    /// MIDDLE` for a network trained in that order (see [`super::fim`]; a network of the first
     /// layout reads no GAP section) with both cut to fit the training window
     /// ([`super::fim::fit`]), its guard reads all of `before`, row `i` draws with stream `i`.
     #[allow(clippy::too_many_arguments)]
@@ -258,7 +259,11 @@ impl<N: Network> NeuralModel<N> {
             return Err(ModelError::NoFillInTheMiddle(N::KIND.name()).into());
         }
         let gap = (self.sentinels != super::fim::SENTINELS_NO_GAP).then_some(gap);
-        let read = vec![super::fim::fitted_primer(before, after, gap, self.window, self.vocab_size); rows];
+        let read =
+            vec![
+                super::fim::fitted_primer(before, after, gap, self.window, self.vocab_size, self.fim_order);
+                rows
+            ];
         let guarded = vec![before.to_vec(); rows];
         self.sample_rows(&read, Some(&guarded), max_new, sampler, seed)
     }

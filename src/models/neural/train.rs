@@ -204,7 +204,8 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
     let bf16 = cfg.bf16 && device.is_cuda();
     let windows = Windows::new(data.train, tokenizer)
         .ok_or(Error::Model(ModelError::NoTrainingTokens(N::KIND.name())))?
-        .with_fim(cfg.fim_rate);
+        .with_fim(cfg.fim_rate)
+        .with_fim_order(cfg.fim_order);
     let steps_per_epoch = windows.targets().div_ceil((cfg.batch * cfg.window) as u64).max(1);
     let total_steps = cfg.steps.unwrap_or(cfg.epochs.saturating_mul(steps_per_epoch));
 
@@ -353,7 +354,7 @@ pub fn train<N: Network, S: AsRef<[TokenId]>>(
         saver.save(out, &net, None, &state)?;
     }
     Ok(TrainReport {
-        model: NeuralModel::from_net_with(net, cfg.sentinels(), cfg.window),
+        model: NeuralModel::from_net_with(net, cfg.sentinels(), cfg),
         state,
         stopped,
         best_path: out.to_path_buf(),

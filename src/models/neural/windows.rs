@@ -25,6 +25,7 @@ pub struct Windows<'a> {
     tokenizer: &'a Tokenizer,
     /// Share of windows reordered for fill in the middle (see [`super::fim`]).
     fim_rate: f64,
+    fim_order: super::fim::Order,
 }
 
 impl<'a> Windows<'a> {
@@ -41,7 +42,7 @@ impl<'a> Windows<'a> {
             total += s.len() as u64;
             cum.push(total);
         }
-        Some(Windows { seqs, cum, tokenizer, fim_rate: 0.0 })
+        Some(Windows { seqs, cum, tokenizer, fim_rate: 0.0, fim_order: super::fim::Order::default() })
     }
 
     /// These windows, a share `rate` of them reordered for fill in the middle: cut at two
@@ -50,6 +51,11 @@ impl<'a> Windows<'a> {
     /// and the window, cut to the others' length, loses the middle's last tokens for the gap's).
     pub fn with_fim(self, rate: f64) -> Self {
         Windows { fim_rate: rate, ..self }
+    }
+
+    /// These windows' FIM reorderings in `order` (by default [`super::fim::Order::Psm`]).
+    pub fn with_fim_order(self, order: super::fim::Order) -> Self {
+        Windows { fim_order: order, ..self }
     }
 
     /// Number of next-token targets in the sequences (tokens minus one per sequence).
@@ -91,7 +97,7 @@ impl<'a> Windows<'a> {
                 let (a, b) = (rng.random_range(0..=w.len()), rng.random_range(0..=w.len()));
                 let (i, j) = (a.min(b), a.max(b));
                 let gap = self.tokenizer.shift_tokens(self.tokenizer.shifted_steps(&w[i..j]));
-                let mut r = super::fim::reorder(w, i, j, &gap, self.tokenizer.vocab_size());
+                let mut r = super::fim::reorder(w, i, j, &gap, self.tokenizer.vocab_size(), self.fim_order);
                 // The gap's tokens push the middle's last ones out of the window (never more
                 // than the middle has: the gap is written with no more SHIFTs than it holds).
                 r.truncate(window + 1);
@@ -274,17 +280,27 @@ mod tests {
         let t = tsd();
         let v = *t.vocab();
         let seq = tsd_line(&t, 50, 12, |k| if k % 3 == 0 { 30 } else { 6 });
-        let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap().with_fim(1.0);
         let vocab = t.vocab_size();
         let (mut rows, mut long_gaps) = (0, 0);
-        for step in 0..40 {
+        for (step, order) in (0..40).map(|s| (s, if s % 2 == 0 { fim::Order::Psm } else { fim::Order::Spm }))
+        {
+            let w = Windows::new(std::slice::from_ref(&seq), &t).unwrap().with_fim(1.0).with_fim_order(order);
             for row in w.batch(4, step, 4, 80, 0).chunks(81) {
                 let row: Vec<TokenId> =
                     row.iter().take_while(|&&x| x != i64::from(PAD)).map(|&x| x as TokenId).collect();
                 assert_eq!(fim::restore(&row, vocab).as_deref(), Some(&seq[..]), "the whole piece fits");
-                let at_gap = row.iter().position(|&x| x == fim::gap(vocab)).unwrap();
-                let at_middle = row.iter().position(|&x| x == fim::middle(vocab)).unwrap();
-                let (gap, middle) = (&row[at_gap + 1..at_middle], &row[at_middle + 1..]);
+                let at = |sentinel: TokenId| row.iter().position(|&x| x == sentinel).unwrap();
+                let (at_gap, at_middle) = (at(fim::gap(vocab)), at(fim::middle(vocab)));
+                // The gap runs to the middle (PSM) or to the music before (SPM), which then ends
+                // right before the middle.
+                let gap_end = match order {
+                    fim::Order::Psm => at_middle,
+                    fim::Order::Spm => {
+                        assert_eq!(row[0], fim::suffix(vocab));
+                        at(fim::prefix(vocab))
+                    }
+                };
+                let (gap, middle) = (&row[at_gap + 1..gap_end], &row[at_middle + 1..]);
                 // The gap is the middle's time, written with the longest SHIFTs first.
                 assert_eq!(t.shifted_steps(gap), t.shifted_steps(middle), "{row:?}");
                 assert_eq!(gap, t.shift_tokens(t.shifted_steps(middle)).as_slice());

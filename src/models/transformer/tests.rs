@@ -327,6 +327,17 @@ fn gap_piece(tok: &crate::tokens::Tokenizer, k: u16) -> Vec<TokenId> {
 
 #[test]
 fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
+    fim_learns_the_middle(crate::models::neural::fim::Order::Psm);
+}
+
+#[test]
+fn fill_in_the_middle_suffix_first_learns_it_too() {
+    fim_learns_the_middle(crate::models::neural::fim::Order::Spm);
+}
+
+/// A tiny FIM Transformer trained in `order` writes a middle only the suffix determines, and a
+/// middle's time only the gap tells; saved and loaded it reads the same order.
+fn fim_learns_the_middle(order: crate::models::neural::fim::Order) {
     use crate::models::neural::fim;
     let _g = torch_lock();
     let mut rng = rng_for(11, 0);
@@ -340,7 +351,15 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     let stop = AtomicBool::new(false);
     let model_cfg = TransformerConfig { layers: 2, heads: 4, dim: 64, ff: 128, dropout: 0.0, context: 0 };
     // A window of 13: a whole piece and the four sentinels fit in a FIM window.
-    let cfg = TrainConfig { batch: 16, window: 13, lr: 3e-3, warmup: 30, fim_rate: 0.5, ..quick_train(900) };
+    let cfg = TrainConfig {
+        batch: 16,
+        window: 13,
+        lr: 3e-3,
+        warmup: 30,
+        fim_rate: 0.5,
+        fim_order: order,
+        ..quick_train(900)
+    };
     let out = dir.path().join("fim.ckpt");
     let report = train(
         &model_cfg,
@@ -357,12 +376,13 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
     // Saved and loaded, it still fills in the middle, with the same distributions.
     let (loaded, _) = TransformerModel::load(&out, Device::Cpu).unwrap();
     assert!(loaded.fills_in_the_middle());
+    assert_eq!((model.fim_order, loaded.fim_order), (order, order));
     let vocab = tok.vocab_size();
     let (mut right, mut left_bits) = (0, 0.0);
     for m in 10..18 {
         let piece = fim_piece(m);
         let gap = tok.shift_tokens(tok.shifted_steps(&piece[2..3]));
-        let primer = fim::primer(&piece[..2], &piece[3..], Some(&gap), vocab);
+        let primer = fim::primer(&piece[..2], &piece[3..], Some(&gap), vocab, order);
         let mut probs = Vec::new();
         model.stream(&primer).unwrap().next_probs(&mut probs);
         assert_eq!(probs.len(), vocab);
@@ -391,7 +411,7 @@ fn fill_in_the_middle_learns_a_middle_that_only_the_suffix_determines() {
         assert_eq!(gap, piece[2..3]);
         let mut probs = Vec::new();
         model
-            .stream(&fim::primer(&piece[..2], &piece[3..], Some(&gap), vocab))
+            .stream(&fim::primer(&piece[..2], &piece[3..], Some(&gap), vocab, order))
             .unwrap()
             .next_probs(&mut probs);
         from_gap += usize::from(crate::math::argmax(&probs) == usize::from(piece[2]));
