@@ -209,14 +209,6 @@ fn ceiling(
     Ok((nats, t.note_count(&all) - t.note_count(&before), region))
 }
 
-/// How well a FIM network reads the real region of `p` (`start..end` beats), against reading it
-/// left to right: nats of the region's real tokens (from the end of the music before it to its
-/// NOTE_OFFs at `end`) and their notes, (1) left to right after all the music before, (2) FIM
-/// with the after cut from the piece's own token stream (a cut as training makes them; the gap
-/// the region's own SHIFTs), (3) FIM as `infill --fim` builds its primer (the kept notes' suffix
-/// from `end`, the gap from the primer's end to `end`), (4) left to right after only the music
-/// before that the FIM primer keeps. `None` when the region has no notes or
-/// cuts no boundary at `end` (a SHIFT across it).
 /// Where in the middle the probe splits its tokens: the first 4, the next 8, the rest.
 const MIDDLE_SPANS: [(usize, usize); 3] = [(0, 4), (4, 12), (12, usize::MAX)];
 
@@ -231,6 +223,14 @@ struct Probe {
     spans: [(f64, f64, usize); 3],
 }
 
+/// How well a FIM network reads the real region of `p` (`start..end` beats), against reading it
+/// left to right: nats of the region's real tokens (from the end of the music before it to its
+/// NOTE_OFFs at `end`) and their notes, (1) left to right after all the music before, (2) FIM
+/// with the after cut from the piece's own token stream (a cut as training makes them; the gap
+/// the region's own SHIFTs), (3) FIM as `infill --fim` builds its primer (the kept notes' suffix
+/// from `end`, the gap from the primer's end to `end`), (4) left to right after only the music
+/// before that the FIM primer keeps. `None` when the region has no notes or
+/// cuts no boundary at `end` (a SHIFT across it).
 fn fim_probe(
     m: &dyn Generator,
     t: &Tokenizer,
@@ -278,9 +278,6 @@ fn fim_probe(
         seq.extend_from_slice(middle);
         per_token(&seq, from)
     };
-    let fim_of = |before: &[TokenId], after: &[TokenId], gap: &[TokenId]| -> Res<f64> {
-        Ok(fim_tokens(before, after, gap)?.iter().sum())
-    };
     let own_gap = t.shift_tokens(t.shifted_steps(middle));
     let stream_tokens = fim_tokens(&whole[..i], &whole[j..], &own_gap)?;
     let stream = stream_tokens.iter().sum();
@@ -304,7 +301,7 @@ fn fim_probe(
         ..p.clone()
     };
     let infill_gap = t.shift_tokens(b.saturating_sub(t.end_step(&whole[..i])));
-    let built = fim_of(&whole[..i], &t.encode_suffix(&kept, b), &infill_gap)?;
+    let built = fim_tokens(&whole[..i], &t.encode_suffix(&kept, b), &infill_gap)?.iter().sum();
     // Left to right after only as much of the music before as the FIM primer keeps.
     let (near_before, _) = fim::fit(&whole[..i], &whole[j..], window, fim::SENTINELS + own_gap.len());
     let near_tokens = per_token(&[near_before, middle].concat(), near_before.len())?;

@@ -149,20 +149,11 @@ fn main() -> Result<(), String> {
     let walk = argv.iter().any(|a| a == "--walk");
     let flags = ["--verbose", "--chromatic", "--no-cadence", "--walk"];
     // Not given: `cadenza live` picks them (4, or up to 16 for a quick model).
-    let candidates: Option<u32> = match args::arg(&argv, "--candidates", String::new())? {
-        s if s.is_empty() => None,
-        s => Some(s.parse().map_err(|_| "--candidates needs a number")?),
-    };
+    let candidates: Option<u32> = args::opt_arg(&argv, "--candidates")?;
     let context: u32 = args::arg(&argv, "--context-beats", 16)?;
     let tonic_weight: f64 = args::arg(&argv, "--tonic-weight", cadenza::live::answer::DEFAULT_TONIC_WEIGHT)?;
-    let threads: Option<u32> = match args::arg(&argv, "--threads", String::new())? {
-        s if s.is_empty() => None,
-        s => Some(s.parse().map_err(|_| "--threads needs a number")?),
-    };
-    let part_beats: Option<u32> = match args::arg(&argv, "--part-beats", String::new())? {
-        s if s.is_empty() => None,
-        s => Some(s.parse().map_err(|_| "--part-beats needs a number of beats")?),
-    };
+    let threads: Option<u32> = args::opt_arg(&argv, "--threads")?;
+    let part_beats: Option<u32> = args::opt_arg(&argv, "--part-beats")?;
     let mut ckpts = Vec::new();
     let mut i = 0;
     while i < argv.len() {

@@ -196,12 +196,11 @@ const CHORD_SPREAD: f64 = 0.03;
 /// Seconds each pitch class sounds in a phrase, its last note counted [`LAST_NOTE_WEIGHT`]
 /// times (each note at least 1 ms).
 fn phrase_weights(phrase: &[&Played]) -> [f64; 12] {
-    let mut weights = pitch_class_seconds(phrase.iter().copied(), 1e-3);
+    let all = pitch_class_seconds(phrase.iter().copied(), 1e-3);
     let last = phrase.iter().map(|n| n.start).fold(f64::NEG_INFINITY, f64::max);
-    for n in phrase.iter().filter(|n| n.start >= last - CHORD_SPREAD) {
-        weights[usize::from(n.pitch % 12)] += (LAST_NOTE_WEIGHT - 1.0) * (n.end - n.start).max(1e-3);
-    }
-    weights
+    let closing =
+        pitch_class_seconds(phrase.iter().copied().filter(|n| n.start >= last - CHORD_SPREAD), 1e-3);
+    std::array::from_fn(|c| all[c] + (LAST_NOTE_WEIGHT - 1.0) * closing[c])
 }
 
 /// The key the session is in: `key` when given, else the key heard in the notes of `history`

@@ -99,7 +99,7 @@ pub fn reorder(
 /// The original order of a [`reorder`]ed sequence, of either order (`None` if it is not one).
 pub fn restore(reordered: &[TokenId], vocab: usize) -> Option<Vec<TokenId>> {
     let (p, s, g, m) = (prefix(vocab), suffix(vocab), gap(vocab), middle(vocab));
-    // The first section runs to `first_end`, the second starts at `second`.
+    // Where the sentinel `sentinel` stands in `rest`, from `from` on.
     let (first, rest) = reordered.split_first()?;
     let section =
         |from: usize, sentinel: TokenId| Some(from + rest[from..].iter().position(|&t| t == sentinel)?);
