@@ -72,6 +72,8 @@ class TokenStore:
         """Training targets of ``split``'s windows (an epoch is enough steps to cover them)."""
         return self._native.targets(split)
 
-    def windows(self, split, seed, step, batch, window, transpose=0, fim_rate=0.0) -> np.ndarray:
-        """The ``[batch, window + 1]`` windows ``cadenza train`` draws at ``step`` (``int64``)."""
-        return self._native.windows(split, seed, step, batch, window, transpose, fim_rate)
+    def windows(self, split, seed, step, batch, window, transpose=0, fim_rate=0.0, fim_order="psm") -> np.ndarray:
+        """The ``[batch, window + 1]`` windows ``cadenza train`` draws at ``step`` (``int64``);
+        a share ``fim_rate`` of them reordered for fill in the middle in ``fim_order`` (``psm``:
+        prefix, suffix, middle; ``spm``: suffix, prefix, middle, as ``--fim-order``)."""
+        return self._native.windows(split, seed, step, batch, window, transpose, fim_rate, fim_order)

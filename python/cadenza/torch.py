@@ -36,6 +36,7 @@ class WindowDataset(torch.utils.data.Dataset):
         fim_rate: float = 0.0,
         rank: int = 0,
         world_size: int = 1,
+        fim_order: str = "psm",
     ):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} of {world_size} processes")
@@ -43,6 +44,7 @@ class WindowDataset(torch.utils.data.Dataset):
             raise ValueError(f"a global batch of {batch} rows cannot feed {world_size} processes")
         self.store, self.split, self.window, self.seed, self.batch = store, split, window, seed, batch
         self.transpose, self.fim_rate, self.rank, self.world_size = transpose, fim_rate, rank, world_size
+        self.fim_order = fim_order
         per_epoch = max(1, -(-store.targets(split) // (batch * window)))
         self.steps = per_epoch if steps is None else steps
 
@@ -51,7 +53,9 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def global_batch(self, step: int) -> np.ndarray:
         """The whole ``[batch, window + 1]`` batch of ``step``."""
-        return self.store.windows(self.split, self.seed, step, self.batch, self.window, self.transpose, self.fim_rate)
+        return self.store.windows(
+            self.split, self.seed, step, self.batch, self.window, self.transpose, self.fim_rate, self.fim_order
+        )
 
     def __getitem__(self, step: int) -> torch.Tensor:
         """This rank's rows of step ``step``'s batch (``int64``)."""

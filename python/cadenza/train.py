@@ -64,6 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--clip", type=float)
     p.add_argument("--transpose", type=int)
     p.add_argument("--fim-rate", type=float)
+    p.add_argument("--fim-order", choices=["psm", "spm"], help="FIM windows prefix first (psm) or suffix first (spm)")
     p.add_argument("--rng-seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (each process takes its LOCAL_RANK's GPU)")
     p.add_argument("--checkpoint-every", type=int, default=0)
@@ -102,6 +103,8 @@ def main(argv=None):
     overrides = given(args, ["window", "batch", "steps", "epochs", "lr", "warmup", "weight_decay", "clip", "transpose"])
     if args.fim_rate is not None:
         overrides["fim_rate"] = args.fim_rate
+    if args.fim_order is not None:
+        overrides["fim_order"] = args.fim_order
     overrides["seed"] = args.rng_seed
     overrides["device"] = "cuda" if cuda else "cpu"
     overrides["bf16"] = cuda and not args.no_bf16
@@ -111,7 +114,8 @@ def main(argv=None):
     vocab = len(tokenizer) + _native.sentinels(json.dumps(train))
 
     data = ctorch.WindowDataset(
-        store, "train", train["window"], train["seed"], train["batch"], None, train["transpose"], train["fim_rate"], rank, world
+        store, "train", train["window"], train["seed"], train["batch"], None, train["transpose"], train["fim_rate"], rank, world,
+        train["fim_order"],
     )
     per_epoch = len(data)
     total = train["steps"] if train["steps"] is not None else train["epochs"] * per_epoch

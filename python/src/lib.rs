@@ -274,8 +274,8 @@ impl TokenStore {
 
     /// The `[batch, window + 1]` token windows (`int64`, PAD after a short piece's end) that
     /// `cadenza train` draws from `split` at `step` of a run seeded `seed`: the same rows,
-    /// transpositions and fill-in-the-middle cuts.
-    #[pyo3(signature = (split, seed, step, batch, window, transpose = 0, fim_rate = 0.0))]
+    /// transpositions and fill-in-the-middle cuts (reordered in `fim_order`, `psm` or `spm`).
+    #[pyo3(signature = (split, seed, step, batch, window, transpose = 0, fim_rate = 0.0, fim_order = "psm"))]
     #[allow(clippy::too_many_arguments)]
     fn windows<'py>(
         &self,
@@ -287,6 +287,7 @@ impl TokenStore {
         window: usize,
         transpose: u8,
         fim_rate: f64,
+        fim_order: &str,
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         if batch == 0 || window == 0 {
             return Err(PyValueError::new_err("batch and window must be positive"));
@@ -294,12 +295,14 @@ impl TokenStore {
         if !(0.0..=1.0).contains(&fim_rate) || transpose > 24 {
             return Err(PyValueError::new_err("fim_rate in [0, 1] and transpose at most 24"));
         }
+        let order: cadenza::models::neural::fim::Order =
+            fim_order.parse().map_err(|e: cadenza::Error| PyValueError::new_err(e.to_string()))?;
         let split = split_of(split)?;
         let rows = py
             .detach(|| -> cadenza::Result<Option<Vec<i64>>> {
                 let seqs = self.inner.require_slices(split)?;
                 Ok(Windows::new(&seqs, &self.inner.tokenizer)
-                    .map(|w| w.with_fim(fim_rate).batch(seed, step, batch, window, transpose)))
+                    .map(|w| w.with_fim(fim_rate).with_fim_order(order).batch(seed, step, batch, window, transpose)))
             })
             .map_err(py_err)?
             .ok_or_else(|| {

@@ -68,3 +68,27 @@ def test_a_broken_store_raises_one_line(bach_store, tmp_path):
     assert "\n" not in str(e.value) and str(copy) in str(e.value)
     with pytest.raises(cadenza.CadenzaError, match="nowhere"):
         cadenza.TokenStore(tmp_path / "nowhere")
+
+
+def test_fim_windows_come_in_either_order_with_the_same_cuts(bach_store):
+    store = cadenza.TokenStore(bach_store)
+    vocab = len(store.tokenizer)
+    prefix, suffix, middle, gap = vocab, vocab + 1, vocab + 2, vocab + 3
+    psm = store.windows("train", 7, 3, 8, 64, 0, 1.0, "psm")
+    spm = WindowDataset(store, "train", window=64, seed=7, batch=8, steps=4, fim_rate=1.0, fim_order="spm")[3].numpy()
+    plain = store.windows("train", 7, 3, 8, 64)
+    assert not (plain >= vocab).any()
+    for a, b in zip(psm, spm):
+        a, b = a.tolist(), b.tolist()
+        # PREFIX prefix SUFFIX suffix GAP gap MIDDLE middle; SUFFIX suffix GAP gap PREFIX prefix MIDDLE middle.
+        ia = [a.index(t) for t in (prefix, suffix, gap, middle)]
+        ib = [b.index(t) for t in (suffix, gap, prefix, middle)]
+        assert ia == sorted(ia) and ia[0] == 0, a
+        assert ib == sorted(ib) and ib[0] == 0, b
+        # The same cut: the same prefix, suffix, gap and middle in both.
+        assert a[1 : ia[1]] == b[ib[2] + 1 : ib[3]]
+        assert a[ia[1] + 1 : ia[2]] == b[1 : ib[1]]
+        assert a[ia[2] + 1 : ia[3]] == b[ib[1] + 1 : ib[2]]
+        assert a[ia[3] + 1 :] == b[ib[3] + 1 :]
+    with pytest.raises(ValueError, match="psm or spm"):
+        store.windows("train", 7, 3, 8, 64, 0, 1.0, "mps")

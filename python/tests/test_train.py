@@ -176,3 +176,18 @@ def test_fsdp_over_two_processes_reaches_one_process_weights(runs, bach_store):
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
     _, last = cadenza.read_checkpoint(str(d / "fsdp.transformer") + ".last")
     assert all(f"adamw.m.{k}" in last and last[f"adamw.v.{k}"].shape == a[k].shape for k in a), "gathered moments"
+
+
+def test_a_fim_run_in_suffix_first_order_is_read_so_by_cadenza(bach, bach_store, tmp_path):
+    out = tmp_path / "spm.transformer"
+    train(bach_store, out, 1, 6, "--fim-rate", "0.5", "--fim-order", "spm")
+    header, weights = cadenza.read_checkpoint(str(out))
+    header = json.loads(header)
+    settings = header["hyperparameters"]["train"]
+    assert settings["fim_order"] == "spm" and settings["fim_rate"] == 0.5
+    # Four sentinels beyond the tokenizer's vocabulary: the embedding has their rows.
+    embed = next(w for k, w in weights.items() if k.endswith("embed.weight"))
+    assert embed.shape[0] == len(header["vocab"]) + 4
+    piece = sorted(bach.glob("*.mid"))[0]
+    r = run("infill", out, "--piece", piece, "--beats", "4-8", "--fim", "--rng-seed", "1", "--out", tmp_path / "fills")
+    assert list((tmp_path / "fills").glob("*.mid")), r.stderr
