@@ -507,30 +507,31 @@ pub fn copies_for(
 /// The copy index of the training split of `loaded`'s model: of `corpus` when given, else of the
 /// corpus its checkpoint records, split as the checkpoint records (from the token cache when it
 /// has the pieces). `corpus` may also be a token store (a folder with a `manifest.json`): its
-/// train split, as the store was built.
+/// train split, as the store was built. A checkpoint trained elsewhere records a folder this
+/// machine may not have (`/tmp/.../corpora/bach`): then `corpora/<its name>` under the current
+/// folder serves when it holds the same pieces (the recorded content hash), and nothing else does.
 pub fn training_copies(
     loaded: &saved::LoadedModel,
     corpus: Option<&Path>,
     progress: &dyn Progress,
 ) -> Result<CopyIndex> {
     let summary = loaded.header.corpus.as_ref();
-    let root = match (corpus, summary) {
-        (Some(c), _) => c.to_path_buf(),
-        (None, Some(s)) => PathBuf::from(&s.root),
+    let wanted = "a training corpus folder to check copies against (--corpus DIR)";
+    let (root, expect_hash) = match (corpus, summary) {
+        (Some(c), _) => (c.to_path_buf(), None),
+        (None, Some(s)) => {
+            let recorded = PathBuf::from(&s.root);
+            match local_copy_of(&recorded) {
+                Some(local) if !recorded.is_dir() => (local, Some(s.content_hash.as_str())),
+                _ => (recorded, None),
+            }
+        }
         (None, None) => {
-            return Err(Error::setting(
-                "max-copy",
-                "a checkpoint that records no training corpus",
-                "a training corpus folder to check copies against (--corpus DIR)",
-            ))
+            return Err(Error::setting("max-copy", "a checkpoint that records no training corpus", wanted))
         }
     };
     if !root.is_dir() {
-        return Err(Error::setting(
-            "max-copy",
-            format!("{} (not found)", root.display()),
-            "a training corpus folder to check copies against (--corpus DIR)",
-        ));
+        return Err(Error::setting("max-copy", format!("{} (not found)", root.display()), wanted));
     }
     progress.update(0, 1, "indexing the training split");
     if root.join(crate::store::format::MANIFEST_FILE).is_file() {
@@ -541,6 +542,22 @@ pub fn training_copies(
     }
     let opts = LoadOptions::default().as_recorded(summary);
     let corpus = Corpus::load(&root, &loaded.tokenizer, &opts)?;
+    if let (Some(hash), Some(s)) = (expect_hash, summary) {
+        if corpus.content_hash() != hash {
+            return Err(Error::setting(
+                "max-copy",
+                format!("{} (not found; {} holds other pieces)", s.root, root.display()),
+                wanted,
+            ));
+        }
+    }
     progress.update(1, 1, "indexing the training split");
     Ok(corpus.copy_index(Split::Train))
+}
+
+/// `corpora/<name>` under the current folder for a recorded corpus folder named `name`, when
+/// there is one (and it is not the recorded path itself).
+fn local_copy_of(recorded: &Path) -> Option<PathBuf> {
+    let local = Path::new("corpora").join(recorded.file_name()?);
+    (local.is_dir() && local != recorded).then_some(local)
 }

@@ -147,7 +147,9 @@ fn generate_max_copy_from_the_command_line() {
     let ckpt = common::train(tmp.path(), &corpus, "markov", &["--order", "24"]);
     let out = tmp.path().join("out");
     let run = |extra: &[&str]| {
-        common::cadenza(tmp.path())
+        // The token cache in a folder of its own (`cache/corpus`, not the corpus's path).
+        common::cadenza(&tmp.path().join("cache"))
+            .current_dir(tmp.path())
             .args(["generate", ckpt.to_str().unwrap(), "--count", "3", "--length", "300"])
             .args(["--out", out.to_str().unwrap()])
             .args(extra)
@@ -177,6 +179,24 @@ fn generate_max_copy_from_the_command_line() {
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     let o = run(&["--max-copy", "6", "--corpus", moved.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A checkpoint from another machine: `corpora/<the recorded folder's name>` here serves
+    // when it holds the recorded pieces, and only then.
+    let local = tmp.path().join("corpora").join("corpus");
+    std::fs::create_dir_all(&local).unwrap();
+    for f in std::fs::read_dir(&moved).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, local.join(f.file_name().unwrap())).unwrap();
+    }
+    let o = run(&["--max-copy", "6"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (text, longest) = longest_copies(&o);
+    assert!(longest.len() == 3 && longest.iter().all(|&n| (1..=6).contains(&n)), "{text}");
+    std::fs::remove_file(local.join("piece01.mid")).unwrap();
+    let o = run(&["--max-copy", "6"]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("holds other pieces") && err.contains("--corpus"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 
     // A token store of the corpus serves as well: the same limit holds.
     let store = tmp.path().join("store");
