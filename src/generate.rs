@@ -556,8 +556,10 @@ pub fn training_copies(
 }
 
 /// `corpora/<name>` under the current folder for a recorded corpus folder named `name`, when
-/// there is one (and it is not the recorded path itself).
+/// there is one (and it is not the recorded path itself). A token store there is not one: its
+/// pieces could not be checked against the recorded content hash.
 fn local_copy_of(recorded: &Path) -> Option<PathBuf> {
     let local = Path::new("corpora").join(recorded.file_name()?);
-    (local.is_dir() && local != recorded).then_some(local)
+    let store = local.join(crate::store::format::MANIFEST_FILE).is_file();
+    (local.is_dir() && !store && local != recorded).then_some(local)
 }

@@ -115,7 +115,7 @@ def main(argv=None):
 
     data = ctorch.WindowDataset(
         store, "train", train["window"], train["seed"], train["batch"], None, train["transpose"], train["fim_rate"], rank, world,
-        train["fim_order"],
+        fim_order=train["fim_order"],
     )
     per_epoch = len(data)
     total = train["steps"] if train["steps"] is not None else train["epochs"] * per_epoch
