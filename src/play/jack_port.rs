@@ -6,13 +6,15 @@
 //!
 //! cadenza registers one MIDI output port, `cadenza:out`, connects it to the chosen input port,
 //! and hands each message to the real-time process callback through a channel, stamped with
-//! JACK's frame clock when nodi's player sent it. The callback writes each message one period
-//! after its stamp (a constant latency of one period), at its exact frame within the cycle, so
-//! the timing that reaches the port is the wall-clock timing of the player, not rounded to
-//! periods.
+//! JACK's microsecond clock when nodi's player sent it. The callback writes each message one
+//! period after its stamp (a constant latency of one period), at its exact frame within the
+//! cycle, so the timing that reaches the port is the wall-clock timing of the player, not
+//! rounded to periods. Moments become frames through the callback's own measure of the server's
+//! schedule ([`super::jack_clock`]), not JACK's filtered estimate, which a late server throws
+//! off for seconds.
 //!
 //! A live session ([`duplex`]) also registers `cadenza:in`, connected from the keyboard's
-//! port: the callback stamps each message it reads with the time JACK gives its frame and
+//! port: the callback stamps each message it reads with the moment its frame stands for and
 //! hands it to the session ([`crate::live::Incoming`]); a connection of either port that is
 //! broken (the other client went away) or the server shutting down ends the session with a
 //! line that says which.
@@ -30,6 +32,7 @@ use midly::live::LiveEvent;
 use nodi::{Connection, MidiEvent};
 
 use super::failure;
+use super::jack_clock::FrameClock;
 use crate::error::Result;
 use crate::live::{Incoming, Sink};
 
@@ -41,9 +44,10 @@ pub fn jack_spec(spec: &str) -> Option<&str> {
     spec.strip_prefix(PREFIX)
 }
 
-/// A message for the process callback: its bytes and the frame it was sent at.
+/// A message for the process callback: its bytes and when it was sent (JACK's microsecond
+/// clock).
 struct Stamped {
-    frame: u32,
+    usecs: u64,
     len: usize,
     bytes: [u8; 3],
 }
@@ -60,6 +64,8 @@ struct Process {
     /// Cycles run so far (so that closing waits for cycles, not wall time: on a loaded machine
     /// the server may run late).
     cycles: Arc<AtomicUsize>,
+    /// The server's schedule, as this callback measures it.
+    clock: FrameClock,
     input: Option<Listen>,
 }
 
@@ -72,24 +78,9 @@ struct Listen {
 }
 
 impl Listen {
-    fn read(&self, client: &Client, ps: &ProcessScope) {
-        // Frames to microseconds through JACK's mapping of this cycle onto its clock; a cycle
-        // whose times JACK cannot give is timed by the client's frame clock.
-        let (start_us, per_frame) = match ps.cycle_times() {
-            Ok(t) => {
-                let period = if t.next_usecs > t.current_usecs {
-                    (t.next_usecs - t.current_usecs) as f64
-                } else {
-                    f64::from(t.period_usecs)
-                };
-                (t.current_usecs, period / f64::from(ps.n_frames().max(1)))
-            }
-            Err(_) => {
-                (client.frames_to_time(ps.last_frame_time()), 1e6 / f64::from(client.sample_rate().max(1)))
-            }
-        };
+    fn read(&self, clock: &FrameClock, ps: &ProcessScope) {
         for m in self.port.iter(ps) {
-            let us = start_us + (f64::from(m.time) * per_frame) as u64;
+            let us = clock.usecs_at(m.time);
             let at = if us >= self.origin.1 {
                 self.origin.0 + Duration::from_micros(us - self.origin.1)
             } else {
@@ -143,22 +134,22 @@ impl NotificationHandler for Watch {
 
 impl ProcessHandler for Process {
     fn process(&mut self, client: &Client, ps: &ProcessScope) -> Control {
+        self.clock.cycle(ps.last_frame_time(), client.time());
         if let Some(input) = &self.input {
-            input.read(client, ps);
+            input.read(&self.clock, ps);
         }
         let n = ps.n_frames();
-        let start = ps.last_frame_time();
         let mut writer = self.port.writer(ps);
         let mut last = 0;
         while let Some(m) = self.pending.take().or_else(|| self.rx.try_recv().ok()) {
-            // Due one period after its stamp; wrapping arithmetic for the 32-bit frame clock.
-            let offset = m.frame.wrapping_add(n).wrapping_sub(start) as i32;
-            if offset >= n as i32 {
+            // Due one period after its stamp.
+            let offset = self.clock.offset_of(m.usecs) + f64::from(n);
+            if offset >= f64::from(n) {
                 self.pending = Some(m);
                 break;
             }
             // Late ones go out at once; times within a cycle never decrease.
-            let time = (offset.max(0) as u32).max(last);
+            let time = (offset.max(0.0) as u32).max(last);
             if writer.write(&RawMidi { time, bytes: &m.bytes[..m.len] }).is_err() {
                 self.pending = Some(m); // the buffer is full: next cycle
                 break;
@@ -270,8 +261,15 @@ fn start(
     let (tx, rx) = channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let cycles = Arc::new(AtomicUsize::new(0));
-    let process =
-        Process { port, rx, pending: None, queued: Arc::clone(&queued), cycles: Arc::clone(&cycles), input };
+    let process = Process {
+        port,
+        rx,
+        pending: None,
+        queued: Arc::clone(&queued),
+        cycles: Arc::clone(&cycles),
+        clock: FrameClock::new(client.sample_rate()),
+        input,
+    };
     let client = client
         .activate_async(watch, process)
         .map_err(|e| failure("JACK", format!("cannot activate the client ({e})")))?;
@@ -323,9 +321,9 @@ impl JackConnection {
         let mut bytes = [0u8; 3];
         let len = buf.len().min(3);
         bytes[..len].copy_from_slice(&buf[..len]);
-        let frame = client.as_client().frame_time();
+        let usecs = client.as_client().time();
         self.queued.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(Stamped { frame, len, bytes }).is_err() {
+        if self.tx.send(Stamped { usecs, len, bytes }).is_err() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return false;
         }

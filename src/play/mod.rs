@@ -10,6 +10,8 @@
 //! [`play_file`] picks and drives one of them from [`PlayOptions`].
 
 #[cfg(feature = "jack")]
+mod jack_clock;
+#[cfg(feature = "jack")]
 pub mod jack_port;
 mod live;
 pub mod live_ports;
