@@ -88,13 +88,19 @@ mod tests {
         t0 + (f64::from(k) * PERIOD_US).round() as u64
     }
 
-    #[test]
-    fn a_punctual_server_maps_moments_to_their_frames_and_back() {
+    /// A clock that has seen cycles `0..cycles` of a server due from `t0`, each on time.
+    fn punctual(t0: u64, cycles: u32) -> FrameClock {
         let mut c = FrameClock::new(RATE);
-        let t0 = 64_000_000_000;
-        for k in 0..10 {
+        for k in 0..cycles {
             c.cycle(k * N, due(t0, k));
         }
+        c
+    }
+
+    #[test]
+    fn a_punctual_server_maps_moments_to_their_frames_and_back() {
+        let t0 = 64_000_000_000;
+        let c = punctual(t0, 10);
         // Cycle 9 began at due(t0, 9); a moment 1 ms later is 48 frames into it.
         let at = c.offset_of(due(t0, 9) + 1_000);
         assert!((at - 48.0).abs() < 0.1, "{at}");
@@ -122,11 +128,8 @@ mod tests {
     fn a_restarted_schedule_is_followed_within_the_window() {
         // The server stalls 6 ms (an xrun) after cycle 49 and restarts its schedule from there:
         // its later frames stand 6 ms later on the system clock than before.
-        let mut c = FrameClock::new(RATE);
         let t0 = 1_000_000;
-        for k in 0..50 {
-            c.cycle(k * N, due(t0, k));
-        }
+        let mut c = punctual(t0, 50);
         let t1 = due(t0, 50) + 6_000;
         for j in 0..WINDOW as u32 {
             c.cycle((50 + j) * N, due(t1, j));
@@ -135,10 +138,7 @@ mod tests {
         let at = c.offset_of(last);
         assert!(at.abs() < 0.1, "{at}");
         // One cycle into the restart the old schedule still stands: 6 ms (288 frames) off.
-        let mut d = FrameClock::new(RATE);
-        for k in 0..50 {
-            d.cycle(k * N, due(t0, k));
-        }
+        let mut d = punctual(t0, 50);
         d.cycle(50 * N, t1);
         assert!((d.offset_of(t1) - 288.0).abs() < 0.1, "{}", d.offset_of(t1));
     }

@@ -173,17 +173,18 @@ impl ProcessHandler for Handler {
         // last cycles' beginnings against their first frames (a callback begins late, never
         // early). After an xrun a dummy server restarts its schedule, and JACK's mapping then
         // stays 10-40 ms off for seconds; the frames alone a stalled server leaves behind.
+        let frame = ps.last_frame_time();
         let frame_us = 1e6 / f64::from(RATE);
-        let first_us = f64::from(ps.last_frame_time()) * frame_us;
+        let first_us = f64::from(frame) * frame_us;
+        let this_lead = client.time() as f64 - first_us;
         if self.leads.len() == WINDOW {
             self.leads.pop_front();
         }
-        self.leads.push_back(client.time() as f64 - first_us);
+        self.leads.push_back(this_lead);
         let lead = self.leads.iter().copied().fold(f64::INFINITY, f64::min);
         let scheduled = first_us + lead;
-        let stalled = self.leads.back().is_some_and(|l| l - lead > STALL_US);
+        let stalled = this_lead - lead > STALL_US;
         let Ok(mut t) = self.traffic.lock() else { return Control::Continue };
-        let frame = ps.last_frame_time();
         // (A cycle that reads as earlier than the last one's end is not a skip: JACK gives the
         // server's current frame, which a late callback sees a cycle ahead.)
         if let Some(ahead) = self.next.map(|f| frame.wrapping_sub(f) as i32).filter(|&d| d > 0) {
