@@ -3,6 +3,13 @@
 //! (`--sample-batches 1,64,256` for others). Prints one JSON object; used by
 //! `scripts/bench_torch.py`, which runs the same network in PyTorch.
 //!
+//! Beside each sampling figure: `sample_read_share_batchN` and `sample_draw_share_batchN`, the
+//! shares of its time spent copying the distributions to the host (waiting for the device) and
+//! drawing the tokens there (`NeuralModel::sample_times`); and `host_pick_tokens_per_s_batchN`,
+//! the draw alone, `Sampler::pick_rows` on N rows of the network's vocabulary (copied in, as each
+//! step copies them) as flat as an untrained network's, on rayon's threads (`rayon_threads`):
+//! sampling cannot be faster than that, whatever the device.
+//!
 //! `cargo run --release --example net_bench -- --device cpu --hidden 256 --layers 2 --steps 20`
 //! `cargo run --release --example net_bench -- --model transformer --dim 144 --heads 4 --ff 576`
 
@@ -14,7 +21,7 @@ use cadenza::models::neural::train::train;
 use cadenza::models::neural::{Network, RunOptions, TrainConfig, TrainData};
 use cadenza::models::transformer::TransformerConfig;
 use cadenza::models::Generator;
-use cadenza::sampler::Sampler;
+use cadenza::sampler::{rng_for, Sampler};
 use cadenza::tokens::{TokenId, Tokenizer, TokenizerConfig, BOS};
 use rand::{Rng, SeedableRng};
 
@@ -141,8 +148,14 @@ fn measure<N: Network>(o: &Opts, model_cfg: &N::Config) -> Result<(), Box<dyn st
     };
     let dir = tempfile::tempdir()?;
     let stop = AtomicBool::new(false);
-    let run =
-        RunOptions { stop: &stop, progress: None, resume: None, init: None, max_steps_this_run: None, corpus: None };
+    let run = RunOptions {
+        stop: &stop,
+        progress: None,
+        resume: None,
+        init: None,
+        max_steps_this_run: None,
+        corpus: None,
+    };
     let go = |steps| {
         train::<N, _>(
             model_cfg,
@@ -169,17 +182,28 @@ fn measure<N: Network>(o: &Opts, model_cfg: &N::Config) -> Result<(), Box<dyn st
     for &batch in &o.sample_batches {
         let primers = vec![vec![BOS]; batch];
         model.generate_batch(&primers, 4, &sampler, 0)?;
+        let before = model.sample_times();
         let ((out, secs), peak) = with_peak_gpu_memory(|| {
             let t = Instant::now();
             let out = model.generate_batch(&primers, o.sample_tokens, &sampler, 1);
             (out, t.elapsed().as_secs_f64())
         });
+        let after = model.sample_times();
         let tokens = out?.iter().map(Vec::len).sum::<usize>();
         peak_sample = peak_sample.max(peak);
-        sample_tps.push((batch, tokens as f64 / secs));
+        let share = |a: std::time::Duration, b: std::time::Duration| (a - b).as_secs_f64() / secs;
+        sample_tps.push((
+            batch,
+            tokens as f64 / secs,
+            share(after.read, before.read),
+            share(after.draw, before.draw),
+        ));
     }
+    let host_tps: Vec<(usize, f64)> =
+        o.sample_batches.iter().map(|&b| (b, host_picks(&sampler, vocab, b))).collect();
     let mut json = serde_json::json!({
         "impl": "cadenza",
+        "rayon_threads": rayon::current_num_threads(),
         "model": o.model,
         "device": format!("{:?}", model.device()),
         "threads": tch::get_num_threads(),
@@ -190,8 +214,13 @@ fn measure<N: Network>(o: &Opts, model_cfg: &N::Config) -> Result<(), Box<dyn st
         "peak_gpu_bytes_train": peak_train,
         "peak_gpu_bytes_sample": peak_sample,
     });
-    for (batch, tps) in sample_tps {
+    for (batch, tps, read, draw) in sample_tps {
         json[format!("sample_tokens_per_s_batch{batch}")] = tps.into();
+        json[format!("sample_read_share_batch{batch}")] = read.into();
+        json[format!("sample_draw_share_batch{batch}")] = draw.into();
+    }
+    for (batch, tps) in host_tps {
+        json[format!("host_pick_tokens_per_s_batch{batch}")] = tps.into();
     }
     println!("{json}");
     Ok(())
@@ -235,4 +264,27 @@ fn with_peak_gpu_memory<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak = poller.join().unwrap_or(0);
     (out, (peak > 0).then_some(peak))
+}
+
+/// Tokens per second `sampler.pick_rows` draws on `batch` rows over `vocab` tokens (softmaxes of
+/// uniform logits in [0, 0.5): about as flat as an untrained network's), the rows copied in each
+/// step; for about half a second.
+fn host_picks(sampler: &Sampler, vocab: usize, batch: usize) -> f64 {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let rows: Vec<Vec<f64>> = (0..batch)
+        .map(|_| {
+            let w: Vec<f64> = (0..vocab).map(|_| (rng.random::<f64>() * 0.5).exp()).collect();
+            let total: f64 = w.iter().sum();
+            w.into_iter().map(|x| x / total).collect()
+        })
+        .collect();
+    let mut streams: Vec<_> = (0..batch).map(|i| rng_for(1, i as u64)).collect();
+    let t = Instant::now();
+    let mut drawn = 0;
+    while drawn == 0 || t.elapsed().as_secs_f64() < 0.5 {
+        let mut step = rows.clone();
+        let slots = streams.iter_mut().map(|r| (None, r)).collect();
+        drawn += sampler.pick_rows(&mut step, slots).len();
+    }
+    drawn as f64 / t.elapsed().as_secs_f64()
 }

@@ -3,7 +3,8 @@
 # to a machine that has CUDA and PyTorch but no Rust: stripped release binaries (cadenza,
 # examples/net_bench, examples/transformer_bench), the lib unit-test binary (it holds the
 # `cuda_*` tests), the system libraries they need beyond glibc and libtorch (lib/), the Python
-# package as installed in the project's Python (py/cadenza: its extension needs only glibc), the Bach and folk corpora as two .tar.gz, scripts/bench_torch.py,
+# package as installed in the project's Python (py/cadenza: its extension needs only glibc), the
+# Bach, folk and base corpora as .tar.gz files, scripts/bench_torch.py,
 # scripts/gpu_run.sh and a manifest.json. The folder must stay under 64 MiB (the carry limit);
 # the script fails if it is over. Prints the folder's path last.
 #
@@ -12,8 +13,14 @@
 #                                              # the newest DIR/deps/cadenza-* holding the CUDA tests
 #   scripts/gpu_pack.sh --lib-tests FILE       # this lib unit-test binary (no search, no build)
 #   scripts/gpu_pack.sh --out FOLDER           # default .device/pack
+#   scripts/gpu_pack.sh --no-base              # without the base corpus (the run skips the base)
 #
-# The corpora are $CADENZA_GPU_BACH and $CADENZA_GPU_FOLK (default corpora/bach, corpora/folk).
+# The corpora are $CADENZA_GPU_BACH and $CADENZA_GPU_FOLK (default corpora/bach, corpora/folk),
+# and $CADENZA_GPU_BASE (default corpora/base, packed as base.tar.gz for the base model's steps;
+# when the default folder was never built the pack goes without it and says so: build it with
+# `scripts/build_corpora.py --which base`, about 25 minutes on two quiet cores; a default folder
+# whose build was interrupted is refused, and a folder of your own must hold no Bach or folk
+# valid or test piece).
 # The binaries link libtorch dynamically (build.rs); gpu_run.sh points LD_LIBRARY_PATH at the GPU
 # machine's PyTorch.
 set -euo pipefail
@@ -24,6 +31,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 from=""
 lib_tests=""
+no_base=0
 out=".device/pack"
 limit=$((64 * 1024 * 1024))
 limit="${CADENZA_PACK_LIMIT:-$limit}"
@@ -32,6 +40,7 @@ while (($#)); do
         --from-target) from="${2:?--from-target needs a folder}"; shift ;;
         --out) out="${2:?--out needs a folder}"; shift ;;
         --lib-tests) lib_tests="${2:?--lib-tests needs a file}"; shift ;;
+        --no-base) no_base=1 ;;
         -h | --help) usage ;;
         *) echo "gpu_pack.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -40,11 +49,27 @@ done
 
 bach="${CADENZA_GPU_BACH:-corpora/bach}"
 folk="${CADENZA_GPU_FOLK:-corpora/folk}"
+base="${CADENZA_GPU_BASE:-corpora/base}"
+has_midi() { [[ -n "$(find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) -print -quit)" ]]; }
 for c in "$bach" "$folk"; do
     [[ -d "$c" ]] || die "no corpus folder $c (set CADENZA_GPU_BACH / CADENZA_GPU_FOLK, or scripts/build_corpora.py)"
-    [[ -n "$(find -L "$c" -type f \( -iname '*.mid' -o -iname '*.midi' \) -print -quit)" ]] \
-        || die "no MIDI files in $c"
+    has_midi "$c" || die "no MIDI files in $c"
 done
+if ((no_base)); then
+    base=""
+elif [[ -d "$base" ]]; then
+    has_midi "$base" || die "no MIDI files in $base (the base corpus)"
+    # build_corpora.py marks the base complete after removing the Bach and folk valid and test
+    # pieces from it: an interrupted build still holds some, which a pretraining must not see.
+    [[ -n "${CADENZA_GPU_BASE:-}" || -e "$base/.complete" ]] \
+        || die "$base is not complete (an interrupted scripts/build_corpora.py --which base: it still holds Bach and folk test pieces); run it again to finish, or pack with --no-base"
+elif [[ -n "${CADENZA_GPU_BASE:-}" ]]; then
+    die "no corpus folder $base (CADENZA_GPU_BASE)"
+else
+    echo "gpu_pack.sh: no $base: packed without the base corpus, so the GPU run skips the base model" \
+        "(build it with scripts/build_corpora.py --which base, about 25 minutes on two cores)" >&2
+    base=""
+fi
 
 # The lib unit-test executable among candidate files: the newest that lists both CUDA tests.
 lib_tests_in() {
@@ -123,6 +148,7 @@ mkdir -p "$out/py/cadenza"
 find "$pkg" -maxdepth 1 -type f \( -name '*.py' -o -name '*.so' \) -exec cp {} "$out/py/cadenza/" \;
 tar -czf "$out/bach.tar.gz" -C "$bach" --dereference .
 tar -czf "$out/folk.tar.gz" -C "$folk" --dereference .
+[[ -z "$base" ]] || tar -czf "$out/base.tar.gz" -C "$base" --dereference --exclude .complete .
 cp scripts/bench_torch.py scripts/gpu_run.sh "$out/"
 
 count() { find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) | wc -l; }
@@ -132,8 +158,14 @@ dirty="$(git diff --quiet HEAD 2>/dev/null && echo false || echo true)"
     printf '{\n "made": "%s",\n "commit": "%s",\n "dirty": %s,\n' "$(date -u +%FT%TZ)" "$commit" "$dirty"
     printf ' "sources": {"cadenza": "%s", "net_bench": "%s", "transformer_bench": "%s", "lib_tests": "%s"},\n' \
         "$cadenza" "$net_bench" "$transformer_bench" "$lib_tests"
-    printf ' "corpora": {"bach": {"from": "%s", "midi_files": %d}, "folk": {"from": "%s", "midi_files": %d}},\n' \
+    printf ' "corpora": {"bach": {"from": "%s", "midi_files": %d}, "folk": {"from": "%s", "midi_files": %d}' \
         "$bach" "$(count "$bach")" "$folk" "$(count "$folk")"
+    if [[ -n "$base" ]]; then
+        printf ', "base": {"from": "%s", "midi_files": %d}' "$base" "$(count "$base")"
+    else
+        printf ', "base": null'
+    fi
+    printf '},\n'
     printf ' "files": {'
     sep=""
     while IFS= read -r f; do

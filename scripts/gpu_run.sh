@@ -6,13 +6,17 @@
 #   2. the LSTM and the Transformer against the same networks in PyTorch (scripts/bench_torch.py
 #      with the packed examples/net_bench): training tokens/s f32 and bf16, sampling at batch 1,
 #      64 and 256, peak memory; then examples/transformer_bench (KV cache against recomputing);
-#   3. `cadenza train` of the default LSTM and Transformer on Bach and on folk (each time-boxed:
-#      SIGINT at the box, which makes cadenza finish the step and write its checkpoint), then
-#      `cadenza eval --json` of each on the test split;
-#   4. the Python trainer (issue 28) from a token store of Bach under `torchrun` on one GPU (NCCL;
+#   3. the Python trainer (issue 28) from a token store of Bach under `torchrun` on one GPU (NCCL;
 #      gloo on the CPU in the dry run), then `cadenza eval --json` of its checkpoint;
-#   5. at most 8 files into $OUT (default ./out/gpu): summary.json, logs.tar.gz and the
-#      checkpoints that fit in 16 MiB.
+#   4. the base model at GPU size (issue 26): the committed CPU base's command
+#      (checkpoints/README.md) with a bigger shape and batch on the packed base corpus, time-boxed
+#      (SIGINT at the box, which makes cadenza finish the step and write its checkpoint), scored on
+#      the Bach and folk test splits as it is, then `cadenza finetune` of it on Bach, scored too
+#      (not run, and said, when the pack holds no base corpus);
+#   5. `cadenza train` of the default LSTM and Transformer on Bach and on folk (each time-boxed),
+#      then `cadenza eval --json` of each on the test split;
+#   6. at most 8 files into $OUT (default ./out/gpu): summary.json, logs.tar.gz and the
+#      checkpoints that fit in 16 MiB (the base and its fine-tune first).
 #
 # Every step is time-boxed with `timeout` and the run as a whole keeps under $GPU_RUN_BUDGET
 # seconds (default 510): a step that would not fit is skipped and reported. A failing step does
@@ -27,7 +31,10 @@
 # GPU_TRAIN_ARGS (more train flags, e.g. "--split-key file-bytes" to score on the committed
 # checkpoints' split), all split on spaces; GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
 # bench_MODEL_f32, bench_MODEL_bf16, bench_kv_cache, train_MODEL_CORPUS, eval_MODEL_CORPUS,
-# store_bach, ddp_transformer_bach, eval_ddp_transformer_bach); GPU_DDP_STEPS (300) and
+# pretrain_base, eval_base_CORPUS, finetune_base_bach, eval_finetune_bach, store_bach,
+# ddp_transformer_bach, eval_ddp_transformer_bach); GPU_BASE_SECS (150), GPU_BASE_STEPS (1500),
+# GPU_BASE_SHAPE (default 5 x 256, 4 heads, MLP 1024: a checkpoint under 16 MiB),
+# GPU_FINETUNE_SECS (60) and GPU_FINETUNE_STEPS (600) for the base; GPU_DDP_STEPS (300) and
 # GPU_DDP_SHAPE (default 6 x 512, 8 heads, MLP 2048) for the torchrun step.
 set -euo pipefail
 
@@ -102,6 +109,13 @@ fi
 
 tar -xzf "$pack/bach.tar.gz" -C "$work/corpora/bach"
 tar -xzf "$pack/folk.tar.gz" -C "$work/corpora/folk"
+# The base corpus is packed only where it was built (scripts/build_corpora.py --which base).
+has_base=0
+if [[ -e "$pack/base.tar.gz" ]]; then
+    mkdir -p "$work/corpora/base"
+    tar -xzf "$pack/base.tar.gz" -C "$work/corpora/base"
+    has_base=1
+fi
 cadenza="$pack/bin/cadenza"
 
 # step NAME SECONDS [--int] CMD...: run CMD under `timeout` with its output in logs/NAME.log and
@@ -174,6 +188,10 @@ if ((dry)); then
     bench_secs=120
     py="${CADENZA_PYTHON:-.pyenv/bin/python}"
     ddp=(--steps 3 --layers 1 --dim 16 --heads 2 --ff 32 --batch 2 --window 16)
+    base_secs=60
+    base_run=(--steps 3 --layers 1 --dim 16 --heads 2 --ff 32 --batch 2 --window 16 --warmup 1)
+    tune_secs=60
+    tune_run=(--steps 3 --batch 2)
 else
     device=cuda
     read -r -a lstm_shape <<<"${GPU_LSTM_SHAPE:-}"
@@ -191,6 +209,12 @@ else
     py=python3
     read -r -a ddp_shape <<<"${GPU_DDP_SHAPE:---layers 6 --dim 512 --heads 8 --ff 2048}"
     ddp=(--steps "${GPU_DDP_STEPS:-300}" "${ddp_shape[@]}")
+    base_secs="${GPU_BASE_SECS:-150}"
+    read -r -a base_shape <<<"${GPU_BASE_SHAPE:---layers 5 --dim 256 --heads 4 --ff 1024}"
+    # The CPU base's recipe (checkpoints/README.md) at the GPU's batch of 64 x 256 tokens.
+    base_run=(--steps "${GPU_BASE_STEPS:-1500}" "${base_shape[@]}" --batch 64 --window 256 --warmup 200)
+    tune_secs="${GPU_FINETUNE_SECS:-60}"
+    tune_run=(--steps "${GPU_FINETUNE_STEPS:-600}" --batch 64 --lr 0.001 --patience 10)
 fi
 
 # 1. doctor and the CUDA tests.
@@ -228,7 +252,44 @@ done
 step bench_kv_cache 60 "$pack/bin/transformer_bench" "${tbench[@]}"
 last_json "$work/logs/bench_kv_cache.log" "$work/results/bench_kv_cache.json"
 
-# 3. Train the default models on both corpora, each scored on the test split right after (a run
+# 3. The Python trainer under torchrun (one process: NCCL on the GPU), from a token store.
+step store_bach 90 "$cadenza" corpus build "$work/corpora/bach" --out "$work/store-bach" --tokenizer midi-like
+step ddp_transformer_bach 120 env PYTHONPATH="$pack/py" "$py" -m torch.distributed.run --standalone \
+    --nproc_per_node 1 -m cadenza.train --model transformer --store "$work/store-bach" \
+    --out "$work/ckpt/bach-ddp.transformer" --device "$device" "${ddp[@]}"
+step eval_ddp_transformer_bach 90 "$cadenza" eval "$work/ckpt/bach-ddp.transformer" \
+    --store "$work/store-bach" --split test --device "$device" --json
+last_json "$work/logs/eval_ddp_transformer_bach.log" "$work/results/eval_ddp_transformer_bach.json"
+
+# 4. The base model at GPU size, scored as it is on both test splits (it never saw their valid
+# and test pieces: build_corpora.py removed them; `eval` splits by the checkpoint's key, here
+# file-bytes, that of the committed checkpoints), then fine-tuned on Bach as in
+# checkpoints/README.md (bach-tuned.transformer) and scored again.
+base="$work/ckpt/base.transformer"
+tuned="$work/ckpt/bach-tuned.transformer"
+if ((has_base)); then
+    step pretrain_base "$base_secs" --int "$cadenza" train --model transformer --corpus "$work/corpora/base" \
+        --tokenizer midi-like --out "$base" --dropout 0.1 --lr 0.002 --patience 10 --rng-seed 1 \
+        --split-key file-bytes --device "$device" "${base_run[@]}"
+    for corpus in bach folk; do
+        step "eval_base_$corpus" 90 "$cadenza" eval "$base" --corpus "$work/corpora/$corpus" \
+            --split test --device "$device" --json
+        last_json "$work/logs/eval_base_$corpus.log" "$work/results/eval_base_$corpus.json"
+    done
+    step finetune_base_bach "$tune_secs" --int "$cadenza" finetune "$work/corpora/bach" --base "$base" \
+        --split-key file-bytes --rng-seed 1 --device "$device" --out "$tuned" "${tune_run[@]}"
+    step eval_finetune_bach 90 "$cadenza" eval "$tuned" --corpus "$work/corpora/bach" --split test \
+        --device "$device" --json
+    last_json "$work/logs/eval_finetune_bach.log" "$work/results/eval_finetune_bach.json"
+else
+    for name in pretrain_base eval_base_bach eval_base_folk finetune_base_bach eval_finetune_bach; do
+        printf '%s\tnot_packed\t\t0\tthe pack holds no base corpus (scripts/build_corpora.py --which base, then scripts/gpu_pack.sh)\n' \
+            "$name" >>"$steps"
+    done
+    echo "[gpu_run] the base model's steps: not run, the pack holds no base corpus" >&2
+fi
+
+# 5. Train the default models on both corpora, each scored on the test split right after (a run
 # cut short by the budget loses whole pairs, not the evaluations).
 for corpus in bach folk; do
     for model in lstm transformer; do
@@ -246,16 +307,7 @@ for corpus in bach folk; do
     done
 done
 
-# 4. The Python trainer under torchrun (one process: NCCL on the GPU), from a token store.
-step store_bach 90 "$cadenza" corpus build "$work/corpora/bach" --out "$work/store-bach" --tokenizer midi-like
-step ddp_transformer_bach 120 env PYTHONPATH="$pack/py" "$py" -m torch.distributed.run --standalone \
-    --nproc_per_node 1 -m cadenza.train --model transformer --store "$work/store-bach" \
-    --out "$work/ckpt/bach-ddp.transformer" --device "$device" "${ddp[@]}"
-step eval_ddp_transformer_bach 90 "$cadenza" eval "$work/ckpt/bach-ddp.transformer" \
-    --store "$work/store-bach" --split test --device "$device" --json
-last_json "$work/logs/eval_ddp_transformer_bach.log" "$work/results/eval_ddp_transformer_bach.json"
-
-# 5. Results: summary.json, logs.tar.gz, and the checkpoints that fit (8 files, 16 MiB each).
+# 6. Results: summary.json, logs.tar.gz, and the checkpoints that fit (8 files, 16 MiB each).
 tar -czf "$out/logs.tar.gz" -C "$work" logs steps.tsv
 python3 - "$work" "$out" "$pack" "$dry" "$start" "$budget" <<'EOF'
 import hashlib, json, os, shutil, sys, time
@@ -292,7 +344,11 @@ train = {s["name"]: log_tail(s["name"], 2) for s in steps if s["name"].startswit
 
 files = ["summary.json", "logs.tar.gz"]
 checkpoints = {}
-for f in sorted(os.listdir(os.path.join(work, "ckpt"))):
+# The base model and its fine-tune first: the run's new models (the default shapes of the others
+# are over 16 MiB on the GPU).
+first = ["base.transformer", "bach-tuned.transformer"]
+names = sorted(os.listdir(os.path.join(work, "ckpt")), key=lambda f: (f not in first, first.index(f) if f in first else 0, f))
+for f in names:
     path = os.path.join(work, "ckpt", f)
     if not os.path.isfile(path) or f.endswith(".last"):
         continue
@@ -310,13 +366,14 @@ for f in sorted(os.listdir(os.path.join(work, "ckpt"))):
         info["returned"] = True
     checkpoints[f] = info
 
-failed = [s["name"] for s in steps if s["status"] not in ("ok", "not_selected")]
+failed = [s["name"] for s in steps if s["status"] not in ("ok", "not_selected", "not_packed")]
 summary = {
     "dry_run": dry,
     "ok": not failed,
     "failed_steps": failed,
     "seconds": round(time.time() - int(start), 1),
     "budget_seconds": int(budget),
+    "not_packed": [s["name"] for s in steps if s["status"] == "not_packed"],
     "needs_cuda_not_run": ["cuda_available check", "CUDA tests beyond their skip",
                            "bf16 (ignored on the CPU)", "peak GPU memory"] if dry else [],
     "steps": steps,

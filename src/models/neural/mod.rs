@@ -61,7 +61,7 @@ pub use config::parse_device;
 pub use config::set_cpu_threads;
 pub use config::TrainConfig;
 #[cfg(feature = "lstm")]
-pub use model::NeuralModel;
+pub use model::{NeuralModel, SampleTimes};
 #[cfg(feature = "lstm")]
 pub use request::{NeuralRequest, TrainOverrides};
 #[cfg(feature = "lstm")]

@@ -42,6 +42,20 @@ pub struct NeuralModel<N: Network> {
     pub(crate) kept: Mutex<Option<super::sample::Kept<N::State>>>,
     /// Tokens fed to the network to prime primers so far (a kept prefix is not fed again).
     pub(crate) primed_tokens: std::sync::atomic::AtomicUsize,
+    /// Where batched sampling's time went so far (see [`SampleTimes`]), in nanoseconds.
+    pub(crate) read_nanos: std::sync::atomic::AtomicU64,
+    pub(crate) draw_nanos: std::sync::atomic::AtomicU64,
+}
+
+/// Where the time of batched sampling ([`crate::models::Generator::generate_batch`]) went, summed
+/// over every call so far; the rest of a call is the network's steps as the host issues them (on
+/// a GPU: launching its kernels) and the bookkeeping of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SampleTimes {
+    /// Copying each step's distributions to the host, waiting for the device to finish them.
+    pub read: std::time::Duration,
+    /// Drawing the tokens on the host (the note guard's mask and [`crate::sampler::Sampler::pick`]).
+    pub draw: std::time::Duration,
 }
 
 impl<N: Network + std::fmt::Debug> std::fmt::Debug for NeuralModel<N> {
@@ -84,6 +98,8 @@ impl<N: Network> NeuralModel<N> {
             net: Mutex::new(net),
             kept: Mutex::new(None),
             primed_tokens: std::sync::atomic::AtomicUsize::new(0),
+            read_nanos: std::sync::atomic::AtomicU64::new(0),
+            draw_nanos: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -91,6 +107,14 @@ impl<N: Network> NeuralModel<N> {
     /// last costs only its new tokens (see [`super::sample`]).
     pub fn primed_tokens(&self) -> usize {
         self.primed_tokens.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Where batched sampling's time went so far (benchmarks: `examples/net_bench`).
+    pub fn sample_times(&self) -> SampleTimes {
+        let ns = |a: &std::sync::atomic::AtomicU64| {
+            std::time::Duration::from_nanos(a.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        SampleTimes { read: ns(&self.read_nanos), draw: ns(&self.draw_nanos) }
     }
 
     /// Whether the network was trained to fill in the middle (see [`super::fim`]).

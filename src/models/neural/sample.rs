@@ -94,6 +94,32 @@ fn rows_f64(probs: &Tensor) -> Result<Vec<Vec<f64>>> {
     Ok(flat.chunks(v).map(|r| r.iter().map(|&p| f64::from(p)).collect()).collect())
 }
 
+/// The host's copy of a batch's next-token distributions, its buffers kept from step to step (a
+/// batch of 256 rows over a few hundred tokens is most of a megabyte a step otherwise allocated,
+/// touched and freed).
+#[derive(Default)]
+struct HostRows {
+    flat: Vec<f32>,
+    rows: Vec<Vec<f64>>,
+}
+
+impl HostRows {
+    /// `probs` (`[batch, vocab]`, f32) copied in, one f64 row per batch row.
+    fn read(&mut self, probs: &Tensor) -> Result<&mut [Vec<f64>]> {
+        let size = probs.size();
+        let (batch, v) =
+            (size.first().copied().unwrap_or(0) as usize, size.get(1).copied().unwrap_or(0) as usize);
+        self.flat.resize(batch * v, 0.0);
+        probs.f_copy_data(&mut self.flat, batch * v).map_err(torch("reading probabilities"))?;
+        self.rows.resize_with(batch, Vec::new);
+        for (row, values) in self.rows.iter_mut().zip(self.flat.chunks(v.max(1))) {
+            row.clear();
+            row.extend(values.iter().map(|&p| f64::from(p)));
+        }
+        Ok(&mut self.rows[..batch])
+    }
+}
+
 /// A primed network: its state after the tokens pushed so far.
 pub struct NeuralStream<'a, N: Network> {
     model: &'a NeuralModel<N>,
@@ -337,8 +363,15 @@ impl<N: Network> NeuralModel<N> {
                 None => primers.iter().map(|p| sampler.guard(primer_or_bos(p))).collect(),
             };
             let mut rngs: Vec<_> = (0..primers.len()).map(|i| rng_for(seed, i as u64)).collect();
+            let mut host = HostRows::default();
+            let add = |counter: &std::sync::atomic::AtomicU64, since: std::time::Instant| {
+                counter.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
+            };
             for _ in 0..max_new {
-                let mut rows = rows_f64(&b.probs)?;
+                let t = std::time::Instant::now();
+                let rows = host.read(&b.probs)?;
+                add(&self.read_nanos, t);
+                let t = std::time::Instant::now();
                 let mut keep = Vec::with_capacity(b.primers.len());
                 let mut next = Vec::with_capacity(b.primers.len());
                 // Each row's guard and stream, borrowed apart (the batch's rows are distinct).
@@ -346,7 +379,8 @@ impl<N: Network> NeuralModel<N> {
                     guards.iter_mut().zip(rngs.iter_mut()).map(|(g, r)| Some((g.as_mut(), r))).collect();
                 let picked: Vec<_> =
                     b.primers.iter().map(|&i| slots[i].take().expect("distinct rows")).collect();
-                let picks = sampler.pick_rows(&mut rows, picked);
+                let picks = sampler.pick_rows(rows, picked);
+                add(&self.draw_nanos, t);
                 for (k, (&i, t)) in b.primers.iter().zip(picks).enumerate() {
                     outs[i].push(t);
                     if t != EOS && outs[i].len() < max_new {
