@@ -368,10 +368,10 @@ impl<N: Network> NeuralModel<N> {
                 counter.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
             };
             for _ in 0..max_new {
-                let t = std::time::Instant::now();
+                let began = std::time::Instant::now();
                 let rows = host.read(&b.probs)?;
-                add(&self.read_nanos, t);
-                let t = std::time::Instant::now();
+                add(&self.read_nanos, began);
+                let began = std::time::Instant::now();
                 let mut keep = Vec::with_capacity(b.primers.len());
                 let mut next = Vec::with_capacity(b.primers.len());
                 // Each row's guard and stream, borrowed apart (the batch's rows are distinct).
@@ -380,7 +380,7 @@ impl<N: Network> NeuralModel<N> {
                 let picked: Vec<_> =
                     b.primers.iter().map(|&i| slots[i].take().expect("distinct rows")).collect();
                 let picks = sampler.pick_rows(rows, picked);
-                add(&self.draw_nanos, t);
+                add(&self.draw_nanos, began);
                 for (k, (&i, t)) in b.primers.iter().zip(picks).enumerate() {
                     outs[i].push(t);
                     if t != EOS && outs[i].len() < max_new {
