@@ -32,9 +32,9 @@
 # checkpoints' split), all split on spaces; GPU_RUN_ONLY, an extended regex: run only the steps whose names match (doctor, cuda_tests,
 # bench_MODEL_f32, bench_MODEL_bf16, bench_kv_cache, train_MODEL_CORPUS, eval_MODEL_CORPUS,
 # pretrain_base, eval_base_CORPUS, finetune_base_bach, eval_finetune_bach, store_bach,
-# ddp_transformer_bach, eval_ddp_transformer_bach); GPU_BASE_SECS (150), GPU_BASE_STEPS (1500),
+# ddp_transformer_bach, eval_ddp_transformer_bach); GPU_BASE_SECS (120), GPU_BASE_STEPS (1500),
 # GPU_BASE_SHAPE (default 5 x 256, 4 heads, MLP 1024: a checkpoint under 16 MiB),
-# GPU_FINETUNE_SECS (60) and GPU_FINETUNE_STEPS (600) for the base; GPU_DDP_STEPS (300) and
+# GPU_FINETUNE_SECS (45) and GPU_FINETUNE_STEPS (600) for the base; GPU_DDP_STEPS (300) and
 # GPU_DDP_SHAPE (default 6 x 512, 8 heads, MLP 2048) for the torchrun step.
 set -euo pipefail
 
@@ -209,11 +209,11 @@ else
     py=python3
     read -r -a ddp_shape <<<"${GPU_DDP_SHAPE:---layers 6 --dim 512 --heads 8 --ff 2048}"
     ddp=(--steps "${GPU_DDP_STEPS:-300}" "${ddp_shape[@]}")
-    base_secs="${GPU_BASE_SECS:-150}"
+    base_secs="${GPU_BASE_SECS:-120}"
     read -r -a base_shape <<<"${GPU_BASE_SHAPE:---layers 5 --dim 256 --heads 4 --ff 1024}"
     # The CPU base's recipe (checkpoints/README.md) at the GPU's batch of 64 x 256 tokens.
     base_run=(--steps "${GPU_BASE_STEPS:-1500}" "${base_shape[@]}" --batch 64 --window 256 --warmup 200)
-    tune_secs="${GPU_FINETUNE_SECS:-60}"
+    tune_secs="${GPU_FINETUNE_SECS:-45}"
     tune_run=(--steps "${GPU_FINETUNE_STEPS:-600}" --batch 64 --lr 0.001 --patience 10)
 fi
 
