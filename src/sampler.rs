@@ -167,7 +167,7 @@ impl Sampler {
     ///
     /// The draw walks the candidates from the most likely down (ties by token id) until a
     /// uniform draw over their total mass is spent; top-p's nucleus is cut by the same walk. Only
-    /// as much of that order is made as the walk needs ([`spend_ranked`]), so a step costs a few
+    /// as much of that order is made as the walk needs (`spend_ranked`), so a step costs a few
     /// passes over the vocabulary, not a sort of it.
     pub fn pick<R: Rng + ?Sized>(&self, probs: &[f64], rng: &mut R) -> TokenId {
         let mut cand: Vec<Cand> = probs
@@ -227,7 +227,7 @@ impl Cand {
     }
 }
 
-/// Candidates small enough to sort and walk one by one; a walk first tries the this many most
+/// Candidates small enough to sort and walk one by one; a walk first tries this many of the most
 /// likely (where most draws from a trained model end).
 const WALK_CHUNK: usize = 32;
 
