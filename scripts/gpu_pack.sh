@@ -18,7 +18,7 @@
 # The corpora are $CADENZA_GPU_BACH and $CADENZA_GPU_FOLK (default corpora/bach, corpora/folk),
 # and $CADENZA_GPU_BASE (default corpora/base, packed as base.tar.gz for the base model's steps;
 # when the default folder was never built the pack goes without it and says so: build it with
-# `scripts/build_corpora.py --which base`, about 25 minutes on two quiet cores; a default folder
+# `scripts/build_corpora.py --which base`, 25 to 100 minutes on two cores; a default folder
 # whose build was interrupted is refused, and a folder of your own must hold no Bach or folk
 # valid or test piece).
 # The binaries link libtorch dynamically (build.rs); gpu_run.sh points LD_LIBRARY_PATH at the GPU
@@ -67,7 +67,7 @@ elif [[ -n "${CADENZA_GPU_BASE:-}" ]]; then
     die "no corpus folder $base (CADENZA_GPU_BASE)"
 else
     echo "gpu_pack.sh: no $base: packed without the base corpus, so the GPU run skips the base model" \
-        "(build it with scripts/build_corpora.py --which base, about 25 minutes on two cores)" >&2
+        "(build it with scripts/build_corpora.py --which base: 25 to 100 minutes on two cores)" >&2
     base=""
 fi
 
