@@ -50,7 +50,9 @@ done
 bach="${CADENZA_GPU_BACH:-corpora/bach}"
 folk="${CADENZA_GPU_FOLK:-corpora/folk}"
 base="${CADENZA_GPU_BASE:-corpora/base}"
-has_midi() { [[ -n "$(find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) -print -quit)" ]]; }
+# midi_files DIR [FIND ACTIONS]: the MIDI files under DIR (links followed).
+midi_files() { find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) "${@:2}"; }
+has_midi() { [[ -n "$(midi_files "$1" -print -quit)" ]]; }
 for c in "$bach" "$folk"; do
     [[ -d "$c" ]] || die "no corpus folder $c (set CADENZA_GPU_BACH / CADENZA_GPU_FOLK, or scripts/build_corpora.py)"
     has_midi "$c" || die "no MIDI files in $c"
@@ -151,7 +153,7 @@ tar -czf "$out/folk.tar.gz" -C "$folk" --dereference .
 [[ -z "$base" ]] || tar -czf "$out/base.tar.gz" -C "$base" --dereference --exclude .complete .
 cp scripts/bench_torch.py scripts/gpu_run.sh "$out/"
 
-count() { find -L "$1" -type f \( -iname '*.mid' -o -iname '*.midi' \) | wc -l; }
+count() { midi_files "$1" | wc -l; }
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 dirty="$(git diff --quiet HEAD 2>/dev/null && echo false || echo true)"
 {

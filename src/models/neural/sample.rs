@@ -87,13 +87,6 @@ fn primer_or_bos(primer: &[TokenId]) -> &[TokenId] {
     }
 }
 
-/// Rows of a `[batch, vocab]` tensor as f64 vectors on the CPU.
-fn rows_f64(probs: &Tensor) -> Result<Vec<Vec<f64>>> {
-    let v = probs.size().get(1).copied().unwrap_or(0).max(1) as usize;
-    let flat = to_f32_vec(probs).map_err(torch("reading probabilities"))?;
-    Ok(flat.chunks(v).map(|r| r.iter().map(|&p| f64::from(p)).collect()).collect())
-}
-
 /// The host's copy of a batch's next-token distributions, its buffers kept from step to step (a
 /// batch of 256 rows over a few hundred tokens is most of a megabyte a step otherwise allocated,
 /// touched and freed).
@@ -118,6 +111,13 @@ impl HostRows {
         }
         Ok(&mut self.rows[..batch])
     }
+}
+
+/// Rows of a `[batch, vocab]` f32 tensor as f64 vectors on the CPU (once, no buffers kept).
+fn rows_f64(probs: &Tensor) -> Result<Vec<Vec<f64>>> {
+    let mut host = HostRows::default();
+    host.read(probs)?;
+    Ok(host.rows)
 }
 
 /// A primed network: its state after the tokens pushed so far.
